@@ -1,0 +1,67 @@
+//! `yubin`: one command to run yubin's servers and to act as a client of each.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+
+mod socket;
+
+/// yubin (郵便, "post"): a local mail server for learning and for testing mail software.
+#[derive(Debug, Parser)]
+#[command(name = "yubin", version, about, long_about = None)]
+struct Cli {
+    /// Print every protocol line sent and received as `C: ...` / `S: ...` (passwords masked).
+    #[arg(long, global = true)]
+    trace: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The classic socket lesson: a TCP server on port 2000 that a client greets, and UDP.
+    #[command(subcommand)]
+    Socket(socket::SocketCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One clear line: the error and its causes, never a backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let trace = if cli.trace {
+        yubin_core::Transcript::stderr()
+    } else {
+        yubin_core::Transcript::disabled()
+    };
+    match cli.command {
+        Command::Socket(cmd) => socket::run(cmd, trace).await,
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` chooses what (default: warnings and errors).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

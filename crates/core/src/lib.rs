@@ -1,0 +1,20 @@
+//! yubin-core: the plumbing every yubin protocol shares.
+//!
+//! - [`codec::LineCodec`] frames CRLF-terminated lines of raw bytes (mail is 8-bit).
+//! - [`server`] binds, accepts, limits, times out and shuts down connections.
+//! - [`transcript::Transcript`] prints a `C:`/`S:` conversation with credentials masked.
+//! - [`secret::Secret`] carries passwords without ever printing them.
+//!
+//! This crate knows nothing of mail: the protocol crates give it their own
+//! refusal and goodbye lines.
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod secret;
+pub mod server;
+pub mod transcript;
+
+pub use codec::{LineCodec, LineError};
+pub use secret::Secret;
+pub use server::{Next, ServerConfig, ServerHandle, SessionContext};
+pub use transcript::Transcript;

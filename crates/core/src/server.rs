@@ -1,0 +1,284 @@
+//! The server runtime every protocol shares: bind, accept, limit, time out, shut down.
+//!
+//! A protocol supplies a handler `async fn(TcpStream, SessionContext)` and a
+//! [`ServerConfig`] with its refusal line. The runtime:
+//! - accepts connections until shutdown, backing off on accept errors instead of spinning;
+//! - enforces a connection limit: a connection over it is sent the protocol's refusal line
+//!   and closed at once, so a client learns why instead of hanging in the backlog;
+//! - wraps each connection in a `tracing` span carrying the peer address;
+//! - on shutdown stops accepting, lets every session say its goodbye (sessions watch
+//!   [`SessionContext::shutdown`] between commands, so a command in progress finishes),
+//!   and waits for them all.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+/// How a protocol's listener behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Protocol name for logs, e.g. `"pop3"`.
+    pub name: &'static str,
+    /// Connections served at once; one more gets [`ServerConfig::refusal`] and is closed.
+    pub max_connections: usize,
+    /// A session that sends nothing for this long is told goodbye and closed.
+    pub idle_timeout: Duration,
+    /// The complete line (with CRLF) sent to a connection over the limit,
+    /// e.g. `-ERR [SYS/TEMP] too many connections\r\n`.
+    pub refusal: Bytes,
+}
+
+impl ServerConfig {
+    /// A config with the given name and refusal line, 512 connections and a 10 minute
+    /// idle timeout (the shortest RFC 1939 §3 allows; IMAP raises it to 30).
+    pub fn new(name: &'static str, refusal: &'static [u8]) -> Self {
+        ServerConfig {
+            name,
+            max_connections: 512,
+            idle_timeout: Duration::from_secs(600),
+            refusal: Bytes::from_static(refusal),
+        }
+    }
+}
+
+/// What a session handler knows about its connection besides the stream itself.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address the client connected to.
+    pub local: SocketAddr,
+    /// Cancelled when the server shuts down; the session then says goodbye and returns.
+    pub shutdown: CancellationToken,
+    /// How long [`SessionContext::next`] waits for input.
+    pub idle_timeout: Duration,
+}
+
+/// What happened while a session waited for its next frame.
+#[derive(Debug)]
+pub enum Next<T, E> {
+    /// A frame arrived.
+    Frame(T),
+    /// The decoder could not frame the input (e.g. a line over the limit).
+    Error(E),
+    /// The client closed the connection.
+    Closed,
+    /// Nothing arrived within the idle timeout.
+    IdleTimeout,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+impl SessionContext {
+    /// Waits for the next frame, bounded by the idle timeout and raced against shutdown.
+    pub async fn next<S, T, E>(&self, frames: &mut S) -> Next<T, E>
+    where
+        S: Stream<Item = Result<T, E>> + Unpin,
+    {
+        self.next_within(frames, self.idle_timeout).await
+    }
+
+    /// Like [`SessionContext::next`] with a different timeout (IMAP IDLE waits longer).
+    pub async fn next_within<S, T, E>(&self, frames: &mut S, timeout: Duration) -> Next<T, E>
+    where
+        S: Stream<Item = Result<T, E>> + Unpin,
+    {
+        tokio::select! {
+            // Shutdown wins over buffered input: a closing server starts no new command.
+            biased;
+            _ = self.shutdown.cancelled() => Next::Shutdown,
+            item = tokio::time::timeout(timeout, frames.next()) => match item {
+                Err(_) => Next::IdleTimeout,
+                Ok(None) => Next::Closed,
+                Ok(Some(Ok(frame))) => Next::Frame(frame),
+                Ok(Some(Err(e))) => Next::Error(e),
+            },
+        }
+    }
+}
+
+/// A running listener: its address, and the means to stop it and wait for it.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    accept: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// The address actually bound (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The token whose cancellation stops this server.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Asks the server to stop: no new connections, sessions say goodbye.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the listener is closed and every session has ended.
+    pub async fn wait(self) {
+        let _ = self.accept.await;
+        self.tracker.wait().await;
+    }
+
+    /// [`ServerHandle::shutdown`] then [`ServerHandle::wait`].
+    pub async fn stop(self) {
+        self.shutdown();
+        self.wait().await;
+    }
+}
+
+/// Binds a TCP listener; port 0 picks a free port (see [`ServerHandle::local_addr`]).
+pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Starts accepting on `listener`, running `handler` for each connection, until
+/// `shutdown` is cancelled.
+pub fn spawn<F, Fut>(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+    handler: F,
+) -> io::Result<ServerHandle>
+where
+    F: Fn(TcpStream, SessionContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let local_addr = listener.local_addr()?;
+    let tracker = TaskTracker::new();
+    let accept = tokio::spawn(accept_loop(
+        listener,
+        config,
+        shutdown.clone(),
+        tracker.clone(),
+        Arc::new(handler),
+    ));
+    tracing::info!(%local_addr, "listening");
+    Ok(ServerHandle {
+        local_addr,
+        shutdown,
+        tracker,
+        accept,
+    })
+}
+
+async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    handler: Arc<F>,
+) where
+    F: Fn(TcpStream, SessionContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let limit = Arc::new(Semaphore::new(config.max_connections));
+    let local = listener.local_addr().ok();
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => {
+                backoff = Duration::from_millis(5);
+                pair
+            }
+            Err(e) => {
+                // EMFILE and friends: wait for connections to finish instead of spinning.
+                tracing::warn!(error = %e, "accept failed; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let span = tracing::info_span!("conn", proto = config.name, %peer);
+        match limit.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let ctx = SessionContext {
+                    peer,
+                    local: local.unwrap_or(peer),
+                    shutdown: shutdown.clone(),
+                    idle_timeout: config.idle_timeout,
+                };
+                let handler = handler.clone();
+                tracker.spawn(
+                    async move {
+                        tracing::debug!("connected");
+                        handler(stream, ctx).await;
+                        tracing::debug!("closed");
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
+            }
+            Err(_) => {
+                let refusal = config.refusal.clone();
+                tracker.spawn(
+                    async move {
+                        tracing::info!("refused: connection limit reached");
+                        refuse(stream, &refusal).await;
+                    }
+                    .instrument(span),
+                );
+            }
+        }
+    }
+    tracker.close();
+}
+
+/// Tells an over-limit client why, then closes; bounded so a client that never reads
+/// cannot hold the task.
+async fn refuse(mut stream: TcpStream, line: &[u8]) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        stream.write_all(line).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
