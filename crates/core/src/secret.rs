@@ -7,39 +7,39 @@ use std::fmt;
 /// The inner value is reached only through [`Secret::expose`], which makes every place
 /// that looks at a password easy to find.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret<T = String>(T);
+pub struct Secret(String);
 
-impl<T> Secret<T> {
+impl Secret {
     /// Wraps a value.
-    pub fn new(value: T) -> Self {
-        Secret(value)
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
     }
 
     /// The wrapped value. Call it only where the value is compared or stored.
-    pub fn expose(&self) -> &T {
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }
 
-impl<T> From<T> for Secret<T> {
-    fn from(value: T) -> Self {
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
         Secret(value)
     }
 }
 
-impl From<&str> for Secret<String> {
+impl From<&str> for Secret {
     fn from(value: &str) -> Self {
         Secret(value.to_owned())
     }
 }
 
-impl<T> fmt::Debug for Secret<T> {
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(****)")
     }
 }
 
-impl<T> fmt::Display for Secret<T> {
+impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("****")
     }
