@@ -1,6 +1,7 @@
 //! yubin-core: the plumbing every yubin protocol shares.
 //!
 //! - [`codec::LineCodec`] frames CRLF-terminated lines of raw bytes (mail is 8-bit).
+//! - [`line_session`] drives a line protocol's state machine over a connection.
 //! - [`server`] binds, accepts, limits, times out and shuts down connections.
 //! - [`transcript::Transcript`] prints a `C:`/`S:` conversation with credentials masked.
 //! - [`secret::Secret`] carries passwords without ever printing them.
@@ -10,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod line_session;
 pub mod secret;
 pub mod server;
 pub mod transcript;

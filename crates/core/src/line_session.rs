@@ -1,0 +1,148 @@
+//! Driving a line-based protocol session (POP3, SMTP) over a connection.
+//!
+//! A protocol implements [`LineSession`]: a state machine that takes one framed line and
+//! returns a [`Reply`]. [`drive`] does the rest: framing, the idle timeout, shutdown,
+//! the transcript, and batching replies to pipelined commands (RFC 2449 §6.6,
+//! RFC 2920) so a client that pipelines gets one write per batch, not one per command.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio_util::codec::FramedRead;
+
+use crate::codec::{LineCodec, LineError};
+use crate::server::{Next, SessionContext};
+use crate::transcript::Transcript;
+
+/// What the connection does after sending a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Read the next line.
+    Continue,
+    /// Close the connection.
+    Close,
+    /// Wait, then close (e.g. after too many failed logins, to slow down guessing).
+    CloseAfter(Duration),
+}
+
+/// The bytes to send for one input line, and what happens next.
+#[derive(Debug)]
+pub struct Reply {
+    /// Complete response lines, CRLF included.
+    pub bytes: BytesMut,
+    /// What the connection does once they are sent.
+    pub after: After,
+}
+
+/// A line protocol's session state machine, free of I/O.
+pub trait LineSession {
+    /// Handles one line (without its terminator).
+    fn handle_line(&mut self, line: &[u8]) -> Reply;
+    /// The complete line sent before closing on an unframeable (overlong) line.
+    fn too_long_line(&self) -> &'static [u8];
+    /// The complete line sent to a session that stayed silent past the idle timeout.
+    fn idle_line(&self) -> &'static [u8];
+    /// The complete line sent when the server shuts down under the session.
+    fn shutdown_line(&self) -> &'static [u8];
+}
+
+/// Flush pipelined replies once this much is waiting, even if more input is buffered.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Runs `session` on `stream` until it closes: sends `greeting`, then one reply per line.
+///
+/// A session that ends any way other than its own `After::Close` (client gone, idle
+/// timeout, shutdown) is simply dropped: protocols commit nothing on drop.
+pub async fn drive<S, T>(
+    stream: T,
+    ctx: &SessionContext,
+    mut session: S,
+    greeting: &[u8],
+    max_line: usize,
+    transcript: &Transcript,
+) -> std::io::Result<()>
+where
+    S: LineSession,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let (reader, mut writer) = tokio::io::split(stream);
+    let mut lines = FramedRead::new(reader, LineCodec::new(max_line));
+    let mut pending = BytesMut::from(greeting);
+    send(&mut writer, transcript, &mut pending).await?;
+    loop {
+        let reply = match ctx.next(&mut lines).await {
+            Next::Frame(line) => session.handle_line(&line),
+            Next::Error(LineError::TooLong { .. }) => {
+                return close_with(
+                    &mut writer,
+                    transcript,
+                    &mut pending,
+                    session.too_long_line(),
+                )
+                .await;
+            }
+            Next::Error(LineError::Io(e)) => return Err(e),
+            Next::Closed => return Ok(()),
+            Next::IdleTimeout => {
+                return close_with(&mut writer, transcript, &mut pending, session.idle_line())
+                    .await;
+            }
+            Next::Shutdown => {
+                return close_with(
+                    &mut writer,
+                    transcript,
+                    &mut pending,
+                    session.shutdown_line(),
+                )
+                .await;
+            }
+        };
+        pending.extend_from_slice(&reply.bytes);
+        match reply.after {
+            After::Continue => {
+                if lines.read_buffer().is_empty() || pending.len() >= FLUSH_AT {
+                    send(&mut writer, transcript, &mut pending).await?;
+                }
+            }
+            After::Close => {
+                send(&mut writer, transcript, &mut pending).await?;
+                return writer.shutdown().await;
+            }
+            After::CloseAfter(delay) => {
+                send(&mut writer, transcript, &mut pending).await?;
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = ctx.shutdown.cancelled() => {}
+                }
+                return writer.shutdown().await;
+            }
+        }
+    }
+}
+
+/// Sends what is still pending (replies to pipelined commands), then `line`, then closes.
+async fn close_with<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    transcript: &Transcript,
+    pending: &mut BytesMut,
+    line: &[u8],
+) -> std::io::Result<()> {
+    pending.extend_from_slice(line);
+    send(writer, transcript, pending).await?;
+    writer.shutdown().await
+}
+
+async fn send<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    transcript: &Transcript,
+    pending: &mut BytesMut,
+) -> std::io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    transcript.server(pending);
+    writer.write_all(pending).await?;
+    pending.clear();
+    Ok(())
+}
