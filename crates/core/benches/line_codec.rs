@@ -2,6 +2,7 @@
 //!
 //! The ratio of the two is the framing's own cost: splitting, CR stripping, bookkeeping.
 //! Run: `cargo bench -p yubin-core --bench line_codec`.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
