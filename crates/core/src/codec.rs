@@ -141,7 +141,7 @@ impl Encoder<&str> for LineCodec {
 }
 
 fn memchr_lf(haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', haystack)
 }
 
 #[cfg(test)]
