@@ -1,0 +1,78 @@
+//! The store's one error type.
+//!
+//! Every variant is something a protocol session can turn into a reply (`-ERR`, `NO`,
+//! `451`) without looking inside. No variant ever carries a password: [`StoreError::AuthFailed`]
+//! has no payload at all, and I/O contexts name paths, never credentials.
+
+use std::io;
+
+/// What went wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Wrong user name or password. Deliberately says neither which nor why.
+    #[error("authentication failed")]
+    AuthFailed,
+    /// The account does not exist (and accept-any-login is off).
+    #[error("no such account: {0}")]
+    NoSuchAccount(String),
+    /// The mailbox does not exist (or was deleted while a handle to it was held).
+    #[error("no such mailbox: {0}")]
+    NoSuchMailbox(String),
+    /// CREATE or RENAME onto a name that is already taken.
+    #[error("mailbox already exists: {0}")]
+    MailboxExists(String),
+    /// A mailbox or account name that is refused before any file system access.
+    #[error("invalid name {name:?}: {reason}")]
+    InvalidName {
+        /// The refused name, as given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// DELETE of a mailbox that has inferior mailboxes (RFC 3501 §6.3.4).
+    #[error("mailbox has children: {0}")]
+    HasChildren(String),
+    /// DELETE of INBOX, which RFC 3501 §6.3.4 forbids.
+    #[error("INBOX cannot be deleted")]
+    CannotDeleteInbox,
+    /// No message with this UID in the mailbox.
+    #[error("no such message: UID {0}")]
+    NoSuchMessage(u32),
+    /// The POP3 maildrop of this account is held by another session (RFC 2449 `[IN-USE]`).
+    #[error("maildrop of {0} is locked by another session")]
+    Locked(String),
+    /// The file system refused (permission denied, disk full, ...).
+    #[error("{context}: {source}")]
+    Io {
+        /// What the store was doing, usually with the path.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A state file is unreadable or inconsistent.
+    #[error("corrupt store state: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Wraps an I/O error with what was being done.
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        StoreError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Adds context to `std::io::Result`s inside the crate.
+pub(crate) trait IoContext<T> {
+    /// Turns an `io::Error` into [`StoreError::Io`] with a context built lazily.
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::io(context(), e))
+    }
+}

@@ -1,0 +1,52 @@
+//! `yubin-store`: accounts, mailboxes and messages, on disk (Maildir) or in memory.
+//!
+//! ```
+//! use yubin_store::{Flag, Flags, Secret, Store};
+//!
+//! let store = Store::memory();
+//! store.add_account("alice", Secret::from("secret"))?;
+//! let alice = store.authenticate("alice", &Secret::from("secret"))?;
+//! let inbox = alice.mailbox("INBOX")?;
+//! let uid = inbox.append(b"Subject: hi\n\nhello\n", &Flags::new(), None)?;
+//! assert_eq!(&inbox.read(uid)?[..], b"Subject: hi\r\n\r\nhello\r\n");
+//! inbox.set_flags(&[uid], yubin_store::FlagOp::Add, &Flags::from([Flag::Seen]))?;
+//! # Ok::<(), yubin_store::StoreError>(())
+//! ```
+//!
+//! - [`Store`]: the accounts, and which backend keeps them ([`Store::maildir`] or
+//!   [`Store::memory`]). Passwords travel as [`Secret`] and never appear in errors.
+//! - [`Account`]: the mailbox hierarchy (delimiter `/`), subscriptions, special-use
+//!   mailboxes (RFC 6154), the POP3 maildrop lock.
+//! - [`Mailbox`]: messages by UID (RFC 3501 §2.3.1.1: strictly ascending, never reused
+//!   while UIDVALIDITY stays), flags, `\Recent`, change notifications ([`MailboxWatch`]).
+//!
+//! Every operation is synchronous and short; handles are cheap clones of shared state
+//! behind `std` mutexes that are never held across an `.await` (there is no async code
+//! here), so protocol sessions can call the store from async tasks directly.
+//!
+//! The logic (UIDs, flags, names, notifications) is written once; a private backend
+//! trait keeps the bytes, in memory or in Maildir files (see the `maildir` module docs
+//! for the on-disk layout and why a crash is harmless).
+#![forbid(unsafe_code)]
+
+mod account;
+mod backend;
+mod error;
+mod flags;
+mod mailbox;
+mod maildir;
+mod memory;
+pub mod name;
+mod store;
+mod users;
+pub mod wire;
+
+pub use account::{Account, MailboxInfo, MaildropLock, SpecialUse};
+pub use error::StoreError;
+pub use flags::{Flag, FlagOp, Flags};
+pub use mailbox::{Mailbox, MailboxStatus, MailboxWatch, MessageMeta};
+pub use store::Store;
+pub use yubin_core::Secret;
+
+/// The store's result type.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

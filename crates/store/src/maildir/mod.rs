@@ -1,0 +1,249 @@
+//! The Maildir backend: `<data>/<user>/Maildir/{tmp,new,cur}` with Maildir++ subfolders,
+//! so mutt, Dovecot and Python's `mailbox` module read what yubin writes, and yubin
+//! serves what they write.
+//!
+//! Layout of one account:
+//!
+//! ```text
+//! <data>/alice/Maildir/            INBOX: tmp/ new/ cur/, yubin-uidlist, dovecot-keywords,
+//!                                  subscriptions (account-wide), yubin-pop.lock
+//! <data>/alice/Maildir/.Sent/      mailbox "Sent" (+ maildirfolder, as Courier marks it)
+//! <data>/alice/Maildir/.Archive.2024/   mailbox "Archive/2024"
+//! ```
+//!
+//! Maildir++ joins hierarchy levels with `.`, so a `.` inside a name component must be
+//! written differently: it is escaped as `%2E`, and `%` itself as `%25` (a reversible
+//! percent-encoding of exactly these two characters). `a.b/c` is stored as `.a%2Eb.c`.
+//! Directories whose names do not decode to a valid mailbox name are left alone.
+
+mod filename;
+mod folder;
+mod keywords;
+mod uidlist;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub(crate) use folder::MaildirMailbox;
+
+use crate::backend::{AccountBackend, MailboxBackend, sync_dir, warn, write_atomic};
+use crate::error::IoContext;
+use crate::name::{DELIMITER, INBOX, canonical_mailbox};
+use crate::{Result, StoreError};
+
+/// The subscriptions file at the account's Maildir root: one mailbox name per line,
+/// as Courier and Dovecot keep it.
+const SUBSCRIPTIONS: &str = "subscriptions";
+/// The POP3 maildrop lock file.
+const POP_LOCK: &str = "yubin-pop.lock";
+
+/// The directory of a mailbox: INBOX is the Maildir itself, others are Maildir++
+/// subfolders.
+pub(crate) fn folder_dir(maildir: &Path, name: &str) -> PathBuf {
+    if name == INBOX {
+        maildir.to_path_buf()
+    } else {
+        maildir.join(encode(name))
+    }
+}
+
+/// `a.b/c` → `.a%2Eb.c`.
+fn encode(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 1);
+    for part in name.split(DELIMITER) {
+        out.push('.');
+        for c in part.chars() {
+            match c {
+                '%' => out.push_str("%25"),
+                '.' => out.push_str("%2E"),
+                c => out.push(c),
+            }
+        }
+    }
+    out
+}
+
+/// `.a%2Eb.c` → `a.b/c`; `None` for a directory name that is not one yubin would write.
+fn decode(dir_name: &str) -> Option<String> {
+    let rest = dir_name.strip_prefix('.')?;
+    let mut parts = Vec::new();
+    for part in rest.split('.') {
+        let unescaped = part.replace("%2E", ".").replace("%25", "%");
+        parts.push(unescaped);
+    }
+    let name = parts.join("/");
+    let canonical = canonical_mailbox(&name).ok()?;
+    (canonical == name && name != INBOX && encode(&name) == dir_name).then_some(name)
+}
+
+/// Creates `tmp/`, `new/` and `cur/` in `dir` if missing.
+pub(crate) fn ensure_maildir(dir: &Path) -> Result<()> {
+    for sub in ["tmp", "new", "cur"] {
+        let p = dir.join(sub);
+        std::fs::create_dir_all(&p).ctx(|| format!("creating {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// One account's Maildir.
+pub(crate) struct MaildirAccount {
+    user: String,
+    maildir: PathBuf,
+}
+
+impl MaildirAccount {
+    /// Opens (creating if needed) `<root>/<user>/Maildir`. `user` has been validated.
+    pub(crate) fn open(root: &Path, user: &str) -> Result<MaildirAccount> {
+        let maildir = root.join(user).join("Maildir");
+        ensure_maildir(&maildir)?;
+        Ok(MaildirAccount {
+            user: user.to_owned(),
+            maildir,
+        })
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.maildir.join("tmp")
+    }
+}
+
+impl AccountBackend for MaildirAccount {
+    fn mailbox_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let entries = std::fs::read_dir(&self.maildir)
+            .ctx(|| format!("listing {}", self.maildir.display()))?;
+        for entry in entries {
+            let entry = entry.ctx(|| format!("listing {}", self.maildir.display()))?;
+            let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if !file_name.starts_with('.') || file_name == "." || file_name == ".." {
+                continue;
+            }
+            if !entry.path().is_dir() {
+                continue;
+            }
+            match decode(&file_name) {
+                Some(name) => names.push(name),
+                None => warn(format_args!(
+                    "{}: not a mailbox name yubin can serve; left alone",
+                    entry.path().display()
+                )),
+            }
+        }
+        Ok(names)
+    }
+
+    fn create(&self, name: &str) -> Result<()> {
+        let dir = folder_dir(&self.maildir, name);
+        ensure_maildir(&dir)?;
+        // Courier's marker that this directory is a Maildir++ folder.
+        let marker = dir.join("maildirfolder");
+        File::create(&marker).ctx(|| format!("creating {}", marker.display()))?;
+        sync_dir(&self.maildir)
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = folder_dir(&self.maildir, name);
+        // Rename first, so the mailbox disappears at once and whole; then remove the
+        // files at leisure. A crash in between leaves a directory in tmp/, which no
+        // reader looks at and which the 36-hour tmp/ cleanup removes.
+        let grave = self.tmp().join(format!(
+            "yubin-deleted.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::rename(&dir, &grave).ctx(|| format!("removing {}", dir.display()))?;
+        sync_dir(&self.maildir)?;
+        if let Err(e) = std::fs::remove_dir_all(&grave) {
+            warn(format_args!("cannot remove {}: {e}", grave.display()));
+        }
+        Ok(())
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (a, b) = (
+            folder_dir(&self.maildir, from),
+            folder_dir(&self.maildir, to),
+        );
+        std::fs::rename(&a, &b).ctx(|| format!("renaming {} to {}", a.display(), b.display()))?;
+        sync_dir(&self.maildir)
+    }
+
+    fn open(&self, name: &str) -> Result<Box<dyn MailboxBackend>> {
+        Ok(Box::new(MaildirMailbox::new(self.maildir.clone(), name)))
+    }
+
+    fn load_subscriptions(&self) -> Result<Vec<String>> {
+        let path = self.maildir.join(SUBSCRIPTIONS);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).ctx(|| format!("reading {}", path.display())),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| canonical_mailbox(l).ok())
+            .collect())
+    }
+
+    fn save_subscriptions(&self, names: &BTreeSet<String>) -> Result<()> {
+        let mut text = String::new();
+        for n in names {
+            text.push_str(n);
+            text.push('\n');
+        }
+        write_atomic(
+            &self.maildir.join(SUBSCRIPTIONS),
+            &self.tmp(),
+            text.as_bytes(),
+        )
+    }
+
+    fn lock_maildrop(&self) -> Result<Option<Box<dyn Send + Sync>>> {
+        let path = self.maildir.join(POP_LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .ctx(|| format!("opening {}", path.display()))?;
+        // An advisory lock on an open file: the kernel releases it when the file is closed,
+        // also when the process dies, so a crashed session never leaves the maildrop locked.
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Box::new(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(self.user.clone())),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).ctx(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_escape_dots_reversibly() {
+        for (name, dir) in [
+            ("Sent", ".Sent"),
+            ("Archive/2024", ".Archive.2024"),
+            ("a.b/c", ".a%2Eb.c"),
+            ("100%/x.y", ".100%25.x%2Ey"),
+            ("INBOX/child", ".INBOX.child"),
+            ("&ZeVnLIqe-", ".&ZeVnLIqe-"),
+        ] {
+            assert_eq!(encode(name), dir);
+            assert_eq!(decode(dir).as_deref(), Some(name));
+        }
+        for foreign in [
+            ".", "..", ".a..b", ".INBOX", ".inbox", ".a%zz", ".a%2e", "x",
+        ] {
+            assert_eq!(decode(foreign), None, "{foreign}");
+        }
+    }
+}

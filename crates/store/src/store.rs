@@ -1,0 +1,218 @@
+//! The store: the set of accounts, and which backend keeps their mail.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::account::{Account, AccountShared};
+use crate::backend::AccountBackend;
+use crate::{Result, Secret, StoreError, maildir, memory, name};
+
+/// The mail store: accounts, their mailboxes and messages. Cheap to clone; all clones
+/// share one state, and every handle obtained from them to the same mailbox sees the
+/// same messages, flags and notifications.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<StoreShared>,
+}
+
+struct StoreShared {
+    /// `None`: memory. `Some(root)`: Maildir under the data directory `root`.
+    root: Option<PathBuf>,
+    accept_any: AtomicBool,
+    /// A `std` mutex, never held across an `.await` (the store has none).
+    accounts: Mutex<BTreeMap<String, AccountEntry>>,
+}
+
+struct AccountEntry {
+    /// `None` for an account created by accept-any-login or by delivery: it has no
+    /// password of its own and accepts any while accept-any-login is on.
+    password: Option<Secret>,
+    /// Opened on first use.
+    open: Option<Arc<AccountShared>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.shared.root)
+            .field("accounts", &self.account_names())
+            .finish()
+    }
+}
+
+impl Store {
+    /// A store that keeps everything in memory (tests, `yubin serve --ephemeral`).
+    pub fn memory() -> Store {
+        Store::with_root(None)
+    }
+
+    /// A Maildir store under the data directory `root`: each account lives at
+    /// `<root>/<user>/Maildir`. The directory is created if missing.
+    pub fn maildir(root: impl Into<PathBuf>) -> Result<Store> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)
+            .map_err(|e| StoreError::io(format!("creating {}", root.display()), e))?;
+        Ok(Store::with_root(Some(root)))
+    }
+
+    fn with_root(root: Option<PathBuf>) -> Store {
+        Store {
+            shared: Arc::new(StoreShared {
+                root,
+                accept_any: AtomicBool::new(false),
+                accounts: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// The platform's data directory for yubin (`~/.local/share/yubin` on Linux), the
+    /// default for `--data`.
+    pub fn default_data_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "yubin").map(|d| d.data_dir().to_path_buf())
+    }
+
+    /// The data directory of a Maildir store; `None` for memory.
+    pub fn root(&self) -> Option<&Path> {
+        self.shared.root.as_deref()
+    }
+
+    fn accounts(&self) -> MutexGuard<'_, BTreeMap<String, AccountEntry>> {
+        // The map is updated in single steps; a panic cannot leave it half-changed.
+        self.shared
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an account, or sets the password of an existing one.
+    pub fn add_account(&self, name: &str, password: Secret) -> Result<()> {
+        name::check_account(name)?;
+        let mut accounts = self.accounts();
+        accounts
+            .entry(name.to_owned())
+            .and_modify(|e| e.password = Some(password.clone()))
+            .or_insert(AccountEntry {
+                password: Some(password),
+                open: None,
+            });
+        Ok(())
+    }
+
+    /// Adds the accounts of a users file; returns how many it had. The file is TOML:
+    ///
+    /// ```toml
+    /// [users]
+    /// alice = "secret"
+    /// ```
+    ///
+    /// Errors name the file and a line, never its text (which could be a password).
+    pub fn load_users_file(&self, path: &Path) -> Result<usize> {
+        let users = crate::users::read(path)?;
+        for (name, password) in &users {
+            self.add_account(name, password.clone())?;
+        }
+        Ok(users.len())
+    }
+
+    /// Accept-any-login (as test servers like GreenMail offer): any name logs in, and an
+    /// account is created on first login. Accounts added with a password keep it.
+    pub fn set_accept_any_login(&self, on: bool) {
+        self.shared.accept_any.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether accept-any-login is on.
+    pub fn accept_any_login(&self) -> bool {
+        self.shared.accept_any.load(Ordering::Relaxed)
+    }
+
+    /// Checks a name and password (POP3 USER/PASS, IMAP LOGIN). Any failure is
+    /// [`StoreError::AuthFailed`], which says neither which part was wrong nor the
+    /// password. With accept-any-login, an unknown name becomes an account.
+    pub fn authenticate(&self, name: &str, password: &Secret) -> Result<Account> {
+        if name::check_account(name).is_err() {
+            return Err(StoreError::AuthFailed);
+        }
+        let accept_any = self.accept_any_login();
+        let mut accounts = self.accounts();
+        let ok = match accounts.get(name) {
+            Some(AccountEntry {
+                password: Some(expected),
+                ..
+            }) => same_secret(expected.expose(), password.expose()),
+            Some(AccountEntry { password: None, .. }) | None => accept_any,
+        };
+        if !ok {
+            return Err(StoreError::AuthFailed);
+        }
+        self.open_locked(&mut accounts, name)
+    }
+
+    /// The account of that name without a password check (SMTP delivery, `yubin
+    /// deliver`). With accept-any-login an unknown name becomes an account; otherwise it
+    /// is [`StoreError::NoSuchAccount`].
+    pub fn account(&self, name: &str) -> Result<Account> {
+        name::check_account(name)?;
+        let mut accounts = self.accounts();
+        if !accounts.contains_key(name) && !self.accept_any_login() {
+            return Err(StoreError::NoSuchAccount(name.to_owned()));
+        }
+        self.open_locked(&mut accounts, name)
+    }
+
+    /// The names of all accounts, sorted.
+    pub fn account_names(&self) -> Vec<String> {
+        self.accounts().keys().cloned().collect()
+    }
+
+    fn open_locked(
+        &self,
+        accounts: &mut BTreeMap<String, AccountEntry>,
+        name: &str,
+    ) -> Result<Account> {
+        let entry = accounts.entry(name.to_owned()).or_insert(AccountEntry {
+            password: None,
+            open: None,
+        });
+        if let Some(shared) = &entry.open {
+            return Ok(Account {
+                shared: shared.clone(),
+            });
+        }
+        let backend: Box<dyn AccountBackend> = match &self.shared.root {
+            None => Box::new(memory::MemoryAccount),
+            Some(root) => Box::new(maildir::MaildirAccount::open(root, name)?),
+        };
+        let shared = AccountShared::open(name, backend)?;
+        entry.open = Some(shared.clone());
+        Ok(Account { shared })
+    }
+}
+
+/// Compares two secrets in time that depends on their lengths only, not on where they
+/// differ, so response times do not leak how much of a guess was right.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret("hunter2", "hunter2"));
+        assert!(!same_secret("hunter2", "hunter3"));
+        assert!(!same_secret("hunter2", "hunter"));
+        assert!(!same_secret("", "x"));
+        assert!(same_secret("", ""));
+    }
+}
