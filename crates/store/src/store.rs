@@ -131,6 +131,20 @@ impl Store {
     /// [`StoreError::AuthFailed`], which says neither which part was wrong nor the
     /// password. With accept-any-login, an unknown name becomes an account.
     pub fn authenticate(&self, name: &str, password: &Secret) -> Result<Account> {
+        self.authenticate_with(name, |expected| {
+            same_secret(expected.expose(), password.expose())
+        })
+    }
+
+    /// Like [`Store::authenticate`], for mechanisms that prove knowledge of the password
+    /// without sending it (POP3 APOP, RFC 1939 §7): `check` receives the stored password
+    /// and says whether the client's proof matches. With accept-any-login, an account
+    /// without a password accepts any proof.
+    pub fn authenticate_with(
+        &self,
+        name: &str,
+        check: impl FnOnce(&Secret) -> bool,
+    ) -> Result<Account> {
         if name::check_account(name).is_err() {
             return Err(StoreError::AuthFailed);
         }
@@ -140,7 +154,7 @@ impl Store {
             Some(AccountEntry {
                 password: Some(expected),
                 ..
-            }) => same_secret(expected.expose(), password.expose()),
+            }) => check(expected),
             Some(AccountEntry { password: None, .. }) | None => accept_any,
         };
         if !ok {

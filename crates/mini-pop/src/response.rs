@@ -1,0 +1,152 @@
+//! Encoding POP3 responses (RFC 1939 §3, RFC 2449 §8, RFC 3206).
+
+use bytes::{BufMut, BytesMut};
+
+/// Extended response codes, sent in brackets after `-ERR` (RFC 2449 §8, RFC 3206).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RespCode {
+    /// `[IN-USE]`: another session holds the maildrop lock (RFC 2449 §8.1.2).
+    InUse,
+    /// `[AUTH]`: the credentials were wrong (RFC 3206 §5).
+    Auth,
+    /// `[SYS/TEMP]`: a temporary server problem; trying later may work (RFC 3206 §4).
+    SysTemp,
+    /// `[SYS/PERM]`: a permanent server problem (RFC 3206 §4).
+    SysPerm,
+}
+
+impl RespCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            RespCode::InUse => "IN-USE",
+            RespCode::Auth => "AUTH",
+            RespCode::SysTemp => "SYS/TEMP",
+            RespCode::SysPerm => "SYS/PERM",
+        }
+    }
+}
+
+/// Writes `+OK text`.
+pub fn ok(out: &mut BytesMut, text: &str) {
+    line(out, "+OK", None, text);
+}
+
+/// Writes `-ERR [code] text`.
+pub fn err(out: &mut BytesMut, code: Option<RespCode>, text: &str) {
+    line(out, "-ERR", code, text);
+}
+
+fn line(out: &mut BytesMut, status: &str, code: Option<RespCode>, text: &str) {
+    out.put_slice(status.as_bytes());
+    if let Some(code) = code {
+        out.put_slice(b" [");
+        out.put_slice(code.as_str().as_bytes());
+        out.put_u8(b']');
+    }
+    if !text.is_empty() {
+        out.put_u8(b' ');
+        out.put_slice(text.as_bytes());
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// Writes one line of a multi-line response, byte-stuffed (RFC 1939 §3: a line that
+/// begins with the termination octet gets one more).
+pub fn data_line(out: &mut BytesMut, text: &[u8]) {
+    if text.first() == Some(&b'.') {
+        out.put_u8(b'.');
+    }
+    out.put_slice(text);
+    out.put_slice(b"\r\n");
+}
+
+/// Ends a multi-line response: `.` CRLF.
+pub fn end(out: &mut BytesMut) {
+    out.put_slice(b".\r\n");
+}
+
+/// Writes a message byte-stuffed and terminated, for RETR (`body_lines = None`) or
+/// TOP (`Some(n)`: the header, the blank line, then at most `n` body lines; RFC 1939 §7).
+///
+/// Every line leaves with CRLF, including a last line the message ended without, so the
+/// terminating `.` is always on a line of its own.
+pub fn message(out: &mut BytesMut, msg: &[u8], body_lines: Option<u32>) {
+    out.reserve(msg.len() + msg.len() / 64 + 8);
+    let mut in_header = true;
+    let mut body_sent = 0u32;
+    for raw in lines(msg) {
+        if !in_header {
+            match body_lines {
+                Some(limit) if body_sent >= limit => break,
+                _ => body_sent += 1,
+            }
+        }
+        data_line(out, raw);
+        if in_header && raw.is_empty() {
+            in_header = false;
+        }
+    }
+    end(out);
+}
+
+/// Splits a message into lines without their CRLF (or bare LF) terminators.
+fn lines(msg: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = msg.strip_suffix(b"\n").unwrap_or(msg);
+    let empty = msg.is_empty();
+    body.split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(move |_| !empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(m: &[u8], n: Option<u32>) -> String {
+        let mut out = BytesMut::new();
+        message(&mut out, m, n);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn status_lines() {
+        let mut out = BytesMut::new();
+        ok(&mut out, "2 messages");
+        err(&mut out, Some(RespCode::InUse), "maildrop locked");
+        err(&mut out, None, "no such message");
+        assert_eq!(
+            &out[..],
+            b"+OK 2 messages\r\n-ERR [IN-USE] maildrop locked\r\n-ERR no such message\r\n"
+        );
+    }
+
+    #[test]
+    fn stuffs_dot_lines_and_terminates() {
+        assert_eq!(
+            msg(b"Subject: x\r\n\r\n.\r\n..two\r\nend\r\n", None),
+            "Subject: x\r\n\r\n..\r\n...two\r\nend\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn last_line_without_crlf_is_completed() {
+        assert_eq!(
+            msg(b"A: b\r\n\r\nno newline", None),
+            "A: b\r\n\r\nno newline\r\n.\r\n"
+        );
+        assert_eq!(msg(b"", None), ".\r\n");
+    }
+
+    #[test]
+    fn top_sends_header_and_n_body_lines() {
+        let m = b"A: 1\r\nB: 2\r\n\r\nl1\r\n.l2\r\nl3\r\n";
+        assert_eq!(msg(m, Some(0)), "A: 1\r\nB: 2\r\n\r\n.\r\n");
+        assert_eq!(msg(m, Some(2)), "A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\n.\r\n");
+        assert_eq!(
+            msg(m, Some(99)),
+            "A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\nl3\r\n.\r\n"
+        );
+        // A message with no body: TOP sends the whole header.
+        assert_eq!(msg(b"A: 1\r\n", Some(5)), "A: 1\r\n.\r\n");
+    }
+}
