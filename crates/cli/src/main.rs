@@ -3,7 +3,9 @@
 
 use clap::{Parser, Subcommand};
 
+mod pop;
 mod socket;
+mod store_args;
 
 /// yubin (郵便, "post"): a local mail server for learning and for testing mail software.
 #[derive(Debug, Parser)]
@@ -22,6 +24,9 @@ enum Command {
     /// The classic socket lesson: a TCP server on port 2000 that a client greets, and UDP.
     #[command(subcommand)]
     Socket(socket::SocketCommand),
+    /// POP3: run the server alone, or act as a client (stat, list, uidl, top, retr, dele, fetch).
+    #[command(subcommand)]
+    Pop(pop::PopCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     };
     match cli.command {
         Command::Socket(cmd) => socket::run(cmd, trace).await,
+        Command::Pop(cmd) => pop::run(cmd, trace).await,
     }
 }
 

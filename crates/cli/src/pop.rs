@@ -1,0 +1,295 @@
+//! `yubin pop ...`: the POP3 server alone, and a POP3 client for any server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use mini_pop::client::PopClient;
+use mini_pop::{PopServerConfig, Retention};
+use yubin_core::{Secret, Transcript};
+
+use crate::store_args::StoreArgs;
+
+/// POP3 subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PopCommand {
+    /// Run the POP3 server on its own (port 2110 by default).
+    Serve(ServeArgs),
+    /// Show how many messages are waiting and their total size.
+    Stat(ClientArgs),
+    /// List every message with its size.
+    List(ClientArgs),
+    /// List every message with its unique id.
+    Uidl(ClientArgs),
+    /// Print a message's header and its first LINES body lines (marks nothing).
+    Top {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Message number.
+        msg: u32,
+        /// Body lines to show.
+        lines: u32,
+    },
+    /// Print a message, raw, to standard output (the server may then remove it at QUIT).
+    Retr {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Message number.
+        msg: u32,
+    },
+    /// Mark a message deleted; it is removed when the session QUITs.
+    Dele {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Message number.
+        msg: u32,
+    },
+    /// Download every message as .eml files, then report what stayed on the server.
+    Fetch {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Leave the messages on the server (RSET before QUIT undoes the retrieval marks).
+        #[arg(long)]
+        keep: bool,
+        /// Directory for the .eml files.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+/// Options of `yubin pop serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 2110)]
+    port: u16,
+    /// What QUIT does to retrieved mail: `delete-on-retrieve` (the lesson's POP) or `keep`
+    /// (classic RFC 1939: only DELE removes).
+    #[arg(long, default_value = "delete-on-retrieve")]
+    pop_retention: Retention,
+    /// Seconds a silent session may idle before it is closed (RFC 1939: at least 600).
+    #[arg(long, default_value_t = 600)]
+    idle_timeout: u64,
+    /// Connections served at once.
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+}
+
+/// Where a POP3 client connects and as whom.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Server host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long, default_value_t = 2110)]
+    port: u16,
+    /// User name.
+    #[arg(long, default_value = "alice")]
+    user: String,
+    /// Password (or set YUBIN_PASSWORD).
+    #[arg(
+        long,
+        env = "YUBIN_PASSWORD",
+        default_value = "secret",
+        hide_env_values = true
+    )]
+    password: String,
+    /// Print data as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ClientArgs {
+    async fn login(&self, trace: &Transcript) -> anyhow::Result<PopClient> {
+        let addr = format!("{}:{}", self.host, self.port);
+        let mut client = PopClient::connect(&addr, trace.clone())
+            .await
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        client
+            .login(&self.user, &Secret::from(self.password.as_str()))
+            .await
+            .with_context(|| format!("login as {} failed", self.user))?;
+        Ok(client)
+    }
+}
+
+/// Runs a `yubin pop` subcommand.
+pub async fn run(cmd: PopCommand, trace: Transcript) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PopCommand::Serve(args) => serve(args, trace).await,
+        PopCommand::Stat(c) => {
+            let mut client = c.login(&trace).await?;
+            let (n, octets) = client.stat().await?;
+            client.quit().await?;
+            if c.json {
+                println!("{{\"messages\":{n},\"octets\":{octets}}}");
+            } else {
+                println!("{n} messages ({octets} octets)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PopCommand::List(c) => {
+            let mut client = c.login(&trace).await?;
+            let list = client.list().await?;
+            client.quit().await?;
+            if c.json {
+                let items: Vec<String> = list
+                    .iter()
+                    .map(|(n, s)| format!("{{\"msg\":{n},\"octets\":{s}}}"))
+                    .collect();
+                println!("[{}]", items.join(","));
+            } else {
+                for (n, s) in list {
+                    println!("{n} {s}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PopCommand::Uidl(c) => {
+            let mut client = c.login(&trace).await?;
+            let list = client.uidl().await?;
+            client.quit().await?;
+            if c.json {
+                let items: Vec<String> = list
+                    .iter()
+                    .map(|(n, u)| format!("{{\"msg\":{n},\"uid\":{}}}", json_string(u)))
+                    .collect();
+                println!("[{}]", items.join(","));
+            } else {
+                for (n, u) in list {
+                    println!("{n} {u}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PopCommand::Top {
+            client: c,
+            msg,
+            lines,
+        } => {
+            let mut client = c.login(&trace).await?;
+            let text = client.top(msg, lines).await?;
+            client.quit().await?;
+            write_stdout(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PopCommand::Retr { client: c, msg } => {
+            let mut client = c.login(&trace).await?;
+            let text = client.retr(msg).await?;
+            client.quit().await?;
+            write_stdout(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PopCommand::Dele { client: c, msg } => {
+            let mut client = c.login(&trace).await?;
+            client.dele(msg).await?;
+            client.quit().await?;
+            println!("message {msg} deleted");
+            Ok(ExitCode::SUCCESS)
+        }
+        PopCommand::Fetch {
+            client: c,
+            keep,
+            out,
+        } => fetch(c, keep, out, trace).await,
+    }
+}
+
+async fn serve(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
+    let store = args.store.open()?;
+    let mut config = PopServerConfig::default();
+    config.pop.retention = args.pop_retention;
+    config.server.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
+    config.server.max_connections = args.max_connections;
+    config.transcript = trace;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let addr = SocketAddr::new(args.bind, args.port);
+    let handle = mini_pop::serve(addr, store.clone(), config, shutdown.clone())
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    println!("POP3 listening on {}", handle.local_addr());
+    args.store.describe(&store);
+    yubin_core::server::shutdown_signal().await;
+    println!("shutting down");
+    handle.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn fetch(
+    c: ClientArgs,
+    keep: bool,
+    out: PathBuf,
+    trace: Transcript,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut client = c.login(&trace).await?;
+    let uidl = client.uidl().await?;
+    let bar = if uidl.len() > 10 {
+        indicatif::ProgressBar::new(uidl.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut bytes = 0usize;
+    for (n, uid) in &uidl {
+        let msg = client.retr(*n).await?;
+        let name = safe_file_name(uid);
+        let path = out.join(format!("{name}.eml"));
+        std::fs::write(&path, &msg).with_context(|| format!("cannot write {}", path.display()))?;
+        bytes += msg.len();
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if keep {
+        client.rset().await?;
+    }
+    client.quit().await?;
+    println!(
+        "fetched {} messages ({bytes} bytes) into {}",
+        uidl.len(),
+        out.display()
+    );
+    let mut again = c.login(&trace).await?;
+    let (left, octets) = again.stat().await?;
+    again.quit().await?;
+    println!("{left} messages ({octets} octets) stayed on the server");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A UIDL may hold any printable character (RFC 1939 §7); keep file names tame.
+fn safe_file_name(uid: &str) -> String {
+    let name: String = uid
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.starts_with('.') {
+        format!("_{name}")
+    } else {
+        name
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}

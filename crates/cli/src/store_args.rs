@@ -1,0 +1,85 @@
+//! Store options shared by every command that serves mail.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use yubin_store::{Secret, Store};
+
+/// Which store to serve, and who may log in.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Data directory (Maildir per user). Default: the platform's data directory.
+    #[arg(long, conflicts_with = "ephemeral")]
+    data: Option<PathBuf>,
+    /// Keep everything in memory; nothing touches the disk, and it is gone at exit.
+    #[arg(long)]
+    ephemeral: bool,
+    /// An account, as NAME:PASSWORD (repeatable). With none given: alice:secret.
+    #[arg(long = "user", value_name = "NAME:PASSWORD")]
+    users: Vec<String>,
+    /// A TOML file of accounts: `[users]` then `name = "password"` lines.
+    #[arg(long)]
+    users_file: Option<PathBuf>,
+    /// Accept any user name and password, creating the account on first login.
+    #[arg(long)]
+    accept_any_login: bool,
+}
+
+impl StoreArgs {
+    /// Opens the store and adds the accounts.
+    pub fn open(&self) -> anyhow::Result<Store> {
+        let store = if self.ephemeral {
+            Store::memory()
+        } else {
+            let dir = self.data_dir()?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            Store::maildir(&dir)
+                .with_context(|| format!("cannot open store at {}", dir.display()))?
+        };
+        store.set_accept_any_login(self.accept_any_login);
+        if let Some(file) = &self.users_file {
+            store
+                .load_users_file(file)
+                .with_context(|| format!("cannot load users from {}", file.display()))?;
+        }
+        for spec in &self.users {
+            let (name, password) = spec.split_once(':').with_context(|| {
+                format!(
+                    "--user {:?}: expected NAME:PASSWORD",
+                    spec.split(':').next().unwrap_or("")
+                )
+            })?;
+            store
+                .add_account(name, Secret::from(password))
+                .with_context(|| format!("cannot add user {name}"))?;
+        }
+        if self.users.is_empty() && self.users_file.is_none() && !self.accept_any_login {
+            store.add_account("alice", Secret::from("secret"))?;
+        }
+        Ok(store)
+    }
+
+    fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.data {
+            Some(dir) => Ok(dir.clone()),
+            None => {
+                Store::default_data_dir().context("no platform data directory; pass --data DIR")
+            }
+        }
+    }
+
+    /// Prints where the mail is kept and who may log in.
+    pub fn describe(&self, store: &Store) {
+        match store.root() {
+            Some(root) => println!("data: {}", root.display()),
+            None => println!("data: in memory (--ephemeral), gone at exit"),
+        }
+        if store.accept_any_login() {
+            println!("users: any name and password is accepted (--accept-any-login)");
+        } else {
+            println!("users: {}", store.account_names().join(", "));
+        }
+    }
+}
