@@ -1,0 +1,70 @@
+//! SMTP over TCP: the I/O glue between `yubin-core`'s runtime and the [`Session`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use yubin_core::line_session;
+use yubin_core::server::{self, ServerConfig};
+use yubin_core::{ServerHandle, Transcript};
+use yubin_store::Store;
+
+use crate::session::{self, Session, SmtpConfig};
+
+/// Everything an SMTP listener needs.
+#[derive(Debug, Clone)]
+pub struct SmtpServerConfig {
+    /// Protocol settings (size limit, recipients, host name).
+    pub smtp: SmtpConfig,
+    /// Socket settings; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes.
+    pub server: ServerConfig,
+    /// Longest line framed. Commands are held to 512 octets by the parser (RFC 5321
+    /// §4.5.3.1.4); message lines should stay under 1000 but real mail breaks that, so
+    /// DATA lines may be this long.
+    pub max_line: usize,
+    /// The `--trace` transcript.
+    pub transcript: Transcript,
+}
+
+impl Default for SmtpServerConfig {
+    fn default() -> Self {
+        SmtpServerConfig {
+            smtp: SmtpConfig::default(),
+            server: ServerConfig::new("smtp", session::BUSY_LINE),
+            max_line: 64 * 1024,
+            transcript: Transcript::disabled(),
+        }
+    }
+}
+
+/// Binds `addr` (port 0: any free port) and serves SMTP until `shutdown` is cancelled.
+pub async fn serve(
+    addr: SocketAddr,
+    store: Store,
+    config: SmtpServerConfig,
+    shutdown: CancellationToken,
+) -> std::io::Result<ServerHandle> {
+    let listener = server::bind(addr).await?;
+    let smtp = Arc::new(config.smtp.clone());
+    let config = Arc::new(config);
+    let runtime = config.server.clone();
+    server::spawn(listener, runtime, shutdown, move |stream, ctx| {
+        let (store, smtp, config) = (store.clone(), smtp.clone(), config.clone());
+        async move {
+            let (session, greeting) =
+                Session::new(store, smtp, ctx.peer, config.transcript.clone());
+            let result = line_session::drive(
+                stream,
+                &ctx,
+                session,
+                &greeting,
+                config.max_line,
+                &config.transcript,
+            )
+            .await;
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "session ended with an i/o error");
+            }
+        }
+    })
+}

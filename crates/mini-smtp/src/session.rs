@@ -1,0 +1,610 @@
+//! The SMTP session state machine (RFC 5321 §4.1.4), without sockets.
+//!
+//! Connected → (EHLO/HELO) → Ready → (MAIL) → Transaction → (RCPT…, DATA) → Data →
+//! (".") → Ready. A message is delivered to every recipient, or to none, before the
+//! `250` that accepts it; a session that ends mid-DATA delivers nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::BytesMut;
+use yubin_core::line_session::{After, LineSession, Reply};
+use yubin_core::{Secret, Transcript};
+use yubin_store::{Account, Flags, Mailbox, Store, StoreError};
+
+use crate::command::{Command, MailParams};
+use crate::parse;
+use crate::response::{multi, plain, reply};
+
+/// Settings of the SMTP protocol itself.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// Our host name: greeting, EHLO and the Received header.
+    pub hostname: String,
+    /// Largest message accepted, in bytes, announced as `SIZE` (RFC 1870).
+    pub max_message_size: usize,
+    /// Most recipients in one transaction (RFC 5321 §4.5.3.1.8 asks for at least 100).
+    pub max_recipients: usize,
+    /// Failed AUTH attempts allowed before the session is closed after a delay.
+    pub max_failed_auth: u32,
+    /// The delay before that close.
+    pub failed_auth_delay: Duration,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            hostname: "localhost".into(),
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_failed_auth: 3,
+            failed_auth_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// An SMTP session delivering into a store.
+pub struct Session {
+    store: Store,
+    config: Arc<SmtpConfig>,
+    peer: SocketAddr,
+    transcript: Transcript,
+    /// The name the client gave in EHLO/HELO; `None` before it greeted.
+    client_name: Option<String>,
+    /// Who logged in with AUTH, if anyone (AUTH is optional here: a local test server).
+    authenticated: Option<String>,
+    failed_auth: u32,
+    state: State,
+}
+
+/// Where the session stands (RFC 5321 §4.1.4 orders the commands).
+enum State {
+    /// No mail transaction.
+    Idle,
+    /// MAIL accepted; collecting recipients.
+    Transaction(Envelope),
+    /// DATA accepted; collecting the message until the lone ".".
+    Data { envelope: Envelope, body: Body },
+    /// AUTH sent a challenge and waits for the client's answer (RFC 4954 §4).
+    Auth(AuthStep),
+    /// QUIT or a fatal error.
+    Closed,
+}
+
+enum AuthStep {
+    /// `AUTH PLAIN` without initial response: waiting for the credentials.
+    Plain,
+    /// `AUTH LOGIN`: waiting for the user name.
+    LoginUser,
+    /// `AUTH LOGIN`: waiting for the password of this user.
+    LoginPassword(String),
+}
+
+struct Envelope {
+    from: Option<String>,
+    recipients: Vec<(String, Account)>,
+}
+
+/// The message being received, bounded by `max_message_size`.
+enum Body {
+    Receiving(Vec<u8>),
+    /// Over the limit: the rest is read and thrown away, then 552 (RFC 1870 §6.3).
+    TooBig,
+}
+
+static MESSAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Session {
+    /// A new session for a client at `peer`, and the greeting to send.
+    pub fn new(
+        store: Store,
+        config: Arc<SmtpConfig>,
+        peer: SocketAddr,
+        transcript: Transcript,
+    ) -> (Session, BytesMut) {
+        let mut out = BytesMut::new();
+        plain(
+            &mut out,
+            220,
+            &format!("{} yubin ESMTP ready", config.hostname),
+        );
+        let session = Session {
+            store,
+            config,
+            peer,
+            transcript,
+            client_name: None,
+            authenticated: None,
+            failed_auth: 0,
+            state: State::Idle,
+        };
+        (session, out)
+    }
+
+    /// Handles one framed line: a command, a DATA line, or an AUTH answer.
+    pub fn handle_line(&mut self, line: &[u8]) -> Reply {
+        let mut out = BytesMut::new();
+        let after = match &mut self.state {
+            State::Data { body, .. } => {
+                if line == b"." {
+                    self.transcript.client(line);
+                    self.end_of_data(&mut out)
+                } else {
+                    // RFC 5321 §4.5.2: a leading "." was added by the client; remove it.
+                    let line = line.strip_prefix(b".").unwrap_or(line);
+                    if let Body::Receiving(buf) = body {
+                        if buf.len() + line.len() + 2 > self.config.max_message_size {
+                            // Free the memory now; the limit is what protects it.
+                            *body = Body::TooBig;
+                        } else {
+                            buf.extend_from_slice(line);
+                            buf.extend_from_slice(b"\r\n");
+                        }
+                    }
+                    // Message lines are not transcribed one by one; the summary is.
+                    return Reply {
+                        bytes: out,
+                        after: After::Continue,
+                    };
+                }
+            }
+            State::Auth(_) => {
+                self.transcript.client_masked(line, 0);
+                self.auth_answer(line, &mut out)
+            }
+            _ => match parse::command(line) {
+                Ok(cmd) => {
+                    match cmd.visible_prefix() {
+                        Some(keep) => self.transcript.client_masked(line, keep),
+                        None => self.transcript.client(line),
+                    }
+                    self.dispatch(cmd, &mut out)
+                }
+                Err(e) => {
+                    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"AUTH") {
+                        self.transcript.client_masked(line, 4);
+                    } else {
+                        self.transcript.client(line);
+                    }
+                    let (code, enhanced) = e.codes();
+                    reply(&mut out, code, enhanced, &e.to_string());
+                    After::Continue
+                }
+            },
+        };
+        Reply { bytes: out, after }
+    }
+
+    fn dispatch(&mut self, cmd: Command, out: &mut BytesMut) -> After {
+        match cmd {
+            Command::Ehlo(name) => {
+                self.reset(Some(name.clone()));
+                let mut lines = vec![
+                    format!("{} greets {name}", self.config.hostname),
+                    "PIPELINING".into(),
+                    "8BITMIME".into(),
+                    format!("SIZE {}", self.config.max_message_size),
+                    "ENHANCEDSTATUSCODES".into(),
+                    "SMTPUTF8".into(),
+                ];
+                lines.push("AUTH PLAIN LOGIN".into());
+                multi(out, 250, &lines);
+            }
+            Command::Helo(name) => {
+                self.reset(Some(name));
+                plain(out, 250, &self.config.hostname);
+            }
+            Command::Mail { from, params } => self.mail(from, params, out),
+            Command::Rcpt { to } => self.rcpt(to, out),
+            Command::Data => self.data(out),
+            Command::Rset => {
+                // RFC 5321 §4.1.1.5: aborts the transaction, keeps the greeting.
+                self.state = State::Idle;
+                reply(out, 250, "2.0.0", "OK");
+            }
+            Command::Noop => reply(out, 250, "2.0.0", "OK"),
+            Command::Help => reply(
+                out,
+                214,
+                "2.0.0",
+                "commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT AUTH",
+            ),
+            // RFC 5321 §3.5.3: 252 when the server will not verify but will try to deliver.
+            Command::Vrfy(_) => reply(
+                out,
+                252,
+                "2.5.0",
+                "cannot VRFY user, but will accept message and attempt delivery",
+            ),
+            Command::Quit => {
+                self.state = State::Closed;
+                reply(
+                    out,
+                    221,
+                    "2.0.0",
+                    &format!("{} closing connection", self.config.hostname),
+                );
+                return After::Close;
+            }
+            Command::Auth { mechanism, initial } => return self.auth(mechanism, initial, out),
+        }
+        After::Continue
+    }
+
+    /// EHLO/HELO (and RSET) clear any transaction (RFC 5321 §4.1.4).
+    fn reset(&mut self, name: Option<String>) {
+        if name.is_some() {
+            self.client_name = name;
+        }
+        self.state = State::Idle;
+    }
+
+    fn mail(&mut self, from: Option<String>, params: MailParams, out: &mut BytesMut) {
+        if self.client_name.is_none() {
+            return reply(out, 503, "5.5.1", "send EHLO or HELO first");
+        }
+        if !matches!(self.state, State::Idle) {
+            return reply(out, 503, "5.5.1", "nested MAIL command");
+        }
+        if let Some(size) = params.size
+            && size > self.config.max_message_size as u64
+        {
+            // RFC 1870 §6.2: refuse up front a message announced as too big.
+            return reply(
+                out,
+                552,
+                "5.3.4",
+                "message size exceeds fixed maximum message size",
+            );
+        }
+        self.state = State::Transaction(Envelope {
+            from,
+            recipients: Vec::new(),
+        });
+        reply(out, 250, "2.1.0", "sender OK");
+    }
+
+    fn rcpt(&mut self, to: String, out: &mut BytesMut) {
+        let State::Transaction(envelope) = &mut self.state else {
+            return reply(out, 503, "5.5.1", "send MAIL first");
+        };
+        if envelope.recipients.len() >= self.config.max_recipients {
+            // RFC 5321 §4.5.3.1.10: 452 tells the client to send the rest later.
+            return reply(out, 452, "4.5.3", "too many recipients");
+        }
+        match resolve_recipient(&self.store, &to) {
+            Ok(account) => {
+                envelope.recipients.push((to, account));
+                reply(out, 250, "2.1.5", "recipient OK");
+            }
+            Err(StoreError::NoSuchAccount(_)) | Err(StoreError::InvalidName { .. }) => {
+                reply(out, 550, "5.1.1", &format!("<{to}>: no such user here"))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look up recipient");
+                reply(
+                    out,
+                    451,
+                    "4.3.0",
+                    "cannot look up the recipient now; try later",
+                )
+            }
+        }
+    }
+
+    fn data(&mut self, out: &mut BytesMut) {
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Transaction(envelope) if !envelope.recipients.is_empty() => {
+                self.state = State::Data {
+                    envelope,
+                    body: Body::Receiving(Vec::new()),
+                };
+                plain(out, 354, "end data with <CR><LF>.<CR><LF>");
+            }
+            State::Transaction(envelope) => {
+                self.state = State::Transaction(envelope);
+                reply(out, 554, "5.5.1", "no valid recipients");
+            }
+            other => {
+                self.state = other;
+                reply(out, 503, "5.5.1", "send MAIL and RCPT first");
+            }
+        }
+    }
+
+    fn end_of_data(&mut self, out: &mut BytesMut) -> After {
+        let State::Data { envelope, body } = std::mem::replace(&mut self.state, State::Idle) else {
+            return After::Continue;
+        };
+        let Body::Receiving(body) = body else {
+            reply(
+                out,
+                552,
+                "5.3.4",
+                "message size exceeds fixed maximum message size; not delivered",
+            );
+            return After::Continue;
+        };
+        let message = self.with_trace_headers(&envelope, &body);
+        match deliver(&envelope, &message) {
+            Ok(n) => reply(
+                out,
+                250,
+                "2.0.0",
+                &format!(
+                    "OK: {} bytes delivered to {n} mailbox{}",
+                    message.len(),
+                    if n == 1 { "" } else { "es" }
+                ),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery failed; nothing delivered");
+                reply(
+                    out,
+                    451,
+                    "4.3.0",
+                    "delivery failed; nothing was delivered, try again",
+                )
+            }
+        }
+        After::Continue
+    }
+
+    /// RFC 5321 §4.4: the final delivery adds `Return-Path`, and every server a `Received`.
+    fn with_trace_headers(&self, envelope: &Envelope, body: &[u8]) -> Vec<u8> {
+        let id = format!(
+            "{:x}.{:x}",
+            std::process::id(),
+            MESSAGE_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let date = chrono::Local::now().to_rfc2822();
+        let helo = self.client_name.as_deref().unwrap_or("unknown");
+        let for_clause = match envelope.recipients.as_slice() {
+            [(only, _)] => format!("\r\n\tfor <{only}>"),
+            _ => String::new(),
+        };
+        let with = if self.authenticated.is_some() {
+            "ESMTPA"
+        } else {
+            "ESMTP"
+        };
+        let mut out = Vec::with_capacity(body.len() + 256);
+        out.extend_from_slice(
+            format!(
+                "Return-Path: <{}>\r\nReceived: from {helo} ([{}])\r\n\tby {} (yubin) with {with} id {id}{for_clause};\r\n\t{date}\r\n",
+                envelope.from.as_deref().unwrap_or(""),
+                self.peer.ip(),
+                self.config.hostname,
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(body);
+        out
+    }
+
+    // ---- AUTH (RFC 4954) ----
+
+    fn auth(&mut self, mechanism: String, initial: Option<Secret>, out: &mut BytesMut) -> After {
+        if self.client_name.is_none() {
+            reply(out, 503, "5.5.1", "send EHLO first");
+            return After::Continue;
+        }
+        if self.authenticated.is_some() {
+            reply(out, 503, "5.5.1", "already authenticated");
+            return After::Continue;
+        }
+        if !matches!(self.state, State::Idle) {
+            reply(
+                out,
+                503,
+                "5.5.1",
+                "AUTH not allowed during a mail transaction",
+            );
+            return After::Continue;
+        }
+        match (mechanism.as_str(), initial) {
+            ("PLAIN", None) => {
+                self.state = State::Auth(AuthStep::Plain);
+                plain(out, 334, "");
+                After::Continue
+            }
+            ("PLAIN", Some(ir)) => match decode_b64(ir.expose()) {
+                Some(raw) => self.check_plain(&raw, out),
+                None => {
+                    reply(out, 501, "5.5.2", "initial response is not valid base64");
+                    After::Continue
+                }
+            },
+            ("LOGIN", None) => {
+                self.state = State::Auth(AuthStep::LoginUser);
+                plain(out, 334, "VXNlcm5hbWU6"); // "Username:"
+                After::Continue
+            }
+            ("LOGIN", Some(ir)) => {
+                match decode_b64(ir.expose()).and_then(|u| String::from_utf8(u).ok()) {
+                    Some(user) => {
+                        self.state = State::Auth(AuthStep::LoginPassword(user));
+                        plain(out, 334, "UGFzc3dvcmQ6"); // "Password:"
+                        After::Continue
+                    }
+                    None => {
+                        reply(out, 501, "5.5.2", "initial response is not valid base64");
+                        After::Continue
+                    }
+                }
+            }
+            _ => {
+                reply(
+                    out,
+                    504,
+                    "5.5.4",
+                    "unrecognized authentication type; PLAIN and LOGIN are offered",
+                );
+                After::Continue
+            }
+        }
+    }
+
+    fn auth_answer(&mut self, line: &[u8], out: &mut BytesMut) -> After {
+        let State::Auth(step) = std::mem::replace(&mut self.state, State::Idle) else {
+            return After::Continue;
+        };
+        if line == b"*" {
+            // RFC 4954 §4: the client cancelled.
+            reply(out, 501, "5.0.0", "authentication cancelled");
+            return After::Continue;
+        }
+        let Some(raw) = std::str::from_utf8(line).ok().and_then(decode_b64) else {
+            reply(out, 501, "5.5.2", "response is not valid base64");
+            return After::Continue;
+        };
+        match step {
+            AuthStep::Plain => self.check_plain(&raw, out),
+            AuthStep::LoginUser => match String::from_utf8(raw) {
+                Ok(user) => {
+                    self.state = State::Auth(AuthStep::LoginPassword(user));
+                    plain(out, 334, "UGFzc3dvcmQ6");
+                    After::Continue
+                }
+                Err(_) => self.auth_failed(out),
+            },
+            AuthStep::LoginPassword(user) => match String::from_utf8(raw) {
+                Ok(password) => self.check(&user, &Secret::from(password), out),
+                Err(_) => self.auth_failed(out),
+            },
+        }
+    }
+
+    /// RFC 4616: `[authzid] NUL authcid NUL passwd`.
+    fn check_plain(&mut self, raw: &[u8], out: &mut BytesMut) -> After {
+        let parts: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
+        let [authz, authc, pass] = parts.as_slice() else {
+            return self.auth_failed(out);
+        };
+        match (
+            std::str::from_utf8(authz),
+            std::str::from_utf8(authc),
+            std::str::from_utf8(pass),
+        ) {
+            (Ok(z), Ok(c), Ok(p)) if z.is_empty() || z == c => {
+                let (c, p) = (c.to_owned(), Secret::from(p));
+                self.check(&c, &p, out)
+            }
+            _ => self.auth_failed(out),
+        }
+    }
+
+    fn check(&mut self, user: &str, password: &Secret, out: &mut BytesMut) -> After {
+        match self.store.authenticate(user, password) {
+            Ok(account) => {
+                self.authenticated = Some(account.name().to_owned());
+                reply(out, 235, "2.7.0", "authentication successful");
+                After::Continue
+            }
+            Err(_) => self.auth_failed(out),
+        }
+    }
+
+    fn auth_failed(&mut self, out: &mut BytesMut) -> After {
+        self.failed_auth += 1;
+        if self.failed_auth >= self.config.max_failed_auth {
+            self.state = State::Closed;
+            reply(
+                out,
+                421,
+                "4.7.0",
+                "too many failed authentications; closing",
+            );
+            After::CloseAfter(self.config.failed_auth_delay)
+        } else {
+            reply(out, 535, "5.7.8", "authentication credentials invalid");
+            After::Continue
+        }
+    }
+}
+
+impl LineSession for Session {
+    fn handle_line(&mut self, line: &[u8]) -> Reply {
+        Session::handle_line(self, line)
+    }
+
+    fn too_long_line(&self) -> &'static [u8] {
+        b"500 5.5.6 line too long; closing\r\n"
+    }
+
+    fn idle_line(&self) -> &'static [u8] {
+        b"421 4.4.2 idle timeout; closing\r\n"
+    }
+
+    /// RFC 5321 §3.8: a server shutting down answers 421.
+    fn shutdown_line(&self) -> &'static [u8] {
+        b"421 4.3.2 server shutting down; closing\r\n"
+    }
+}
+
+/// The refusal sent to a connection over the server's limit (RFC 5321 §3.1: 421).
+pub const BUSY_LINE: &[u8] = b"421 4.3.2 too many connections; try again later\r\n";
+
+fn decode_b64(text: &str) -> Option<Vec<u8>> {
+    if text == "=" {
+        return Some(Vec::new());
+    }
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// Which account a recipient address delivers to.
+///
+/// An account named by the whole address wins; otherwise the local part names the
+/// account (`alice@localhost` → `alice`: a local test server has one domain). With
+/// accept-any-login, an unknown address gets an account named by the whole address, the
+/// name a client then logs in with (as GreenMail does).
+pub fn resolve_recipient(store: &Store, address: &str) -> Result<Account, StoreError> {
+    let names = store.account_names();
+    let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
+    // RFC 5321 §4.5.1: mail to <Postmaster> must be accepted; the first account reads it.
+    if address.eq_ignore_ascii_case("postmaster")
+        && let Some(first) = names.first()
+    {
+        return store.account(first);
+    }
+    for candidate in [address, local] {
+        if let Some(name) = names.iter().find(|n| n.eq_ignore_ascii_case(candidate)) {
+            return store.account(name);
+        }
+    }
+    if store.accept_any_login() {
+        return store.account(&address.to_lowercase());
+    }
+    Err(StoreError::NoSuchAccount(address.to_owned()))
+}
+
+/// Appends the message to every recipient's INBOX, or to none: if one append fails, the
+/// ones already made are expunged again before the error is returned.
+fn deliver(envelope: &Envelope, message: &[u8]) -> Result<usize, StoreError> {
+    let mut done: Vec<(Mailbox, u32)> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (_, account) in &envelope.recipients {
+        if seen.contains(&account.name()) {
+            continue; // two addresses for one account: one copy
+        }
+        seen.push(account.name());
+        let result = account.mailbox("INBOX").and_then(|inbox| {
+            inbox
+                .append(message, &Flags::new(), None)
+                .map(|uid| (inbox, uid))
+        });
+        match result {
+            Ok(pair) => done.push(pair),
+            Err(e) => {
+                for (mailbox, uid) in done {
+                    let _ = mailbox.expunge(&[uid]);
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(done.len())
+}

@@ -1,0 +1,295 @@
+//! SMTP over real sockets on port 0: delivery, dot-unstuffing, limits, atomicity.
+
+use std::time::Duration;
+
+use mini_smtp::SmtpServerConfig;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_util::sync::CancellationToken;
+use yubin_core::{Secret, ServerHandle};
+use yubin_store::Store;
+
+const STEP: Duration = Duration::from_secs(10);
+
+async fn start(config: SmtpServerConfig) -> (Store, ServerHandle) {
+    let store = Store::memory();
+    store.add_account("alice", Secret::from("secret")).unwrap();
+    store.add_account("bob", Secret::from("hunter2")).unwrap();
+    let handle = mini_smtp::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        store.clone(),
+        config,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    (store, handle)
+}
+
+struct Conn {
+    r: BufReader<OwnedReadHalf>,
+    w: OwnedWriteHalf,
+}
+
+impl Conn {
+    async fn open(handle: &ServerHandle) -> Conn {
+        let (r, w) = TcpStream::connect(handle.local_addr())
+            .await
+            .unwrap()
+            .into_split();
+        let mut c = Conn {
+            r: BufReader::new(r),
+            w,
+        };
+        assert!(c.reply().await.starts_with("220 "));
+        c
+    }
+
+    /// Reads one whole (possibly multi-line) reply.
+    async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            tokio::time::timeout(STEP, self.r.read_line(&mut line))
+                .await
+                .unwrap()
+                .unwrap();
+            if line.is_empty() {
+                return all;
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    async fn cmd(&mut self, line: &str) -> String {
+        self.w
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+        self.reply().await
+    }
+}
+
+fn inbox(store: &Store, user: &str) -> Vec<Vec<u8>> {
+    let mb = store.account(user).unwrap().mailbox("INBOX").unwrap();
+    mb.messages()
+        .unwrap()
+        .iter()
+        .map(|m| mb.read(m.uid).unwrap().to_vec())
+        .collect()
+}
+
+/// The message as stored, minus the trace headers this server added in front.
+fn without_trace(stored: &[u8]) -> &[u8] {
+    let text = stored;
+    let mut at = 0;
+    loop {
+        let line_end = text[at..].windows(2).position(|w| w == b"\r\n").unwrap() + at + 2;
+        let line = &text[at..line_end];
+        let is_trace = line.starts_with(b"Return-Path:")
+            || line.starts_with(b"Received:")
+            || line.starts_with(b"\t");
+        if !is_trace {
+            return &text[at..];
+        }
+        at = line_end;
+    }
+}
+
+#[tokio::test]
+async fn ehlo_advertises_the_extensions() {
+    let (_store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    let ehlo = c.cmd("EHLO client.example").await;
+    for ext in [
+        "PIPELINING",
+        "8BITMIME",
+        "SIZE 26214400",
+        "ENHANCEDSTATUSCODES",
+        "SMTPUTF8",
+        "AUTH PLAIN LOGIN",
+    ] {
+        assert!(
+            ehlo.contains(&format!("250-{ext}\r\n")) || ehlo.contains(&format!("250 {ext}\r\n")),
+            "{ext}: {ehlo}"
+        );
+    }
+    assert!(c.cmd("QUIT").await.starts_with("221 2.0.0"));
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_is_delivered_with_trace_headers_and_unstuffed() {
+    let (store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    assert!(
+        c.cmd("MAIL FROM:<sender@example.com>")
+            .await
+            .starts_with("250 2.1.0")
+    );
+    assert!(
+        c.cmd("RCPT TO:<alice@localhost>")
+            .await
+            .starts_with("250 2.1.5")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.w.write_all(b"Subject: dots\r\n\r\n..leading\r\n...two\r\nend\r\n.\r\n")
+        .await
+        .unwrap();
+    assert!(c.reply().await.starts_with("250 2.0.0"));
+    let got = inbox(&store, "alice");
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with(b"Return-Path: <sender@example.com>\r\nReceived: from me ([127.0.0.1])")
+    );
+    assert_eq!(
+        without_trace(&got[0]),
+        b"Subject: dots\r\n\r\n.leading\r\n..two\r\nend\r\n"
+    );
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn pipelined_transaction_is_answered_in_order() {
+    let (store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    c.w.write_all(b"MAIL FROM:<a@b>\r\nRCPT TO:<alice@x>\r\nRCPT TO:<nobody@x>\r\nRCPT TO:<bob@x>\r\nDATA\r\n")
+        .await
+        .unwrap();
+    assert!(c.reply().await.starts_with("250 2.1.0"));
+    assert!(c.reply().await.starts_with("250 2.1.5"));
+    assert!(c.reply().await.starts_with("550 5.1.1"));
+    assert!(c.reply().await.starts_with("250 2.1.5"));
+    assert!(c.reply().await.starts_with("354"));
+    c.w.write_all(b"Subject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+        .await
+        .unwrap();
+    assert!(c.reply().await.contains("delivered to 2 mailboxes"));
+    assert!(c.reply().await.starts_with("221"));
+    assert_eq!(inbox(&store, "alice").len(), 1);
+    assert_eq!(inbox(&store, "bob").len(), 1);
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn over_the_size_limit_is_552_and_not_delivered() {
+    let mut config = SmtpServerConfig::default();
+    config.smtp.max_message_size = 1000;
+    let (store, handle) = start(config).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    assert!(
+        c.cmd("MAIL FROM:<a@b> SIZE=5000")
+            .await
+            .starts_with("552 5.3.4")
+    );
+    c.cmd("MAIL FROM:<a@b>").await;
+    c.cmd("RCPT TO:<alice@x>").await;
+    c.cmd("DATA").await;
+    for _ in 0..100 {
+        c.w.write_all(b"0123456789012345678901234567890123456789\r\n")
+            .await
+            .unwrap();
+    }
+    c.w.write_all(b".\r\n").await.unwrap();
+    assert!(c.reply().await.starts_with("552 5.3.4"));
+    assert!(inbox(&store, "alice").is_empty());
+    // The session goes on.
+    assert!(c.cmd("NOOP").await.starts_with("250"));
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn disconnect_mid_data_delivers_nothing() {
+    let (store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    c.cmd("MAIL FROM:<a@b>").await;
+    c.cmd("RCPT TO:<alice@x>").await;
+    c.cmd("DATA").await;
+    c.w.write_all(b"Subject: half\r\n\r\nsome of it\r\n")
+        .await
+        .unwrap();
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(inbox(&store, "alice").is_empty());
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn commands_out_of_order_and_bad_input_get_errors() {
+    let (store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    assert!(
+        c.cmd("MAIL FROM:<a@b>").await.starts_with("503 5.5.1"),
+        "MAIL before EHLO"
+    );
+    c.cmd("HELO me").await;
+    assert!(
+        c.cmd("RCPT TO:<alice@x>").await.starts_with("503"),
+        "RCPT before MAIL"
+    );
+    assert!(c.cmd("DATA").await.starts_with("503"), "DATA before MAIL");
+    assert!(c.cmd("FOO").await.starts_with("500 5.5.2"));
+    assert!(c.cmd("MAIL FROM:nobrackets").await.starts_with("501 5.5.4"));
+    assert!(c.cmd("EXPN staff").await.starts_with("502"));
+    assert!(c.cmd("VRFY alice").await.starts_with("252"));
+    assert!(c.cmd("MAIL FROM:<a\u{1}@b>").await.starts_with("500"));
+    c.cmd("MAIL FROM:<a@b>").await;
+    assert!(
+        c.cmd("MAIL FROM:<a@b>").await.starts_with("503"),
+        "nested MAIL"
+    );
+    assert!(
+        c.cmd("DATA").await.starts_with("554"),
+        "DATA without recipients"
+    );
+    assert!(c.cmd("RSET").await.starts_with("250"));
+    assert!(inbox(&store, "alice").is_empty());
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn auth_plain_and_login() {
+    let (_store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    assert!(
+        c.cmd("AUTH PLAIN AGFsaWNlAHdyb25n")
+            .await
+            .starts_with("535 5.7.8")
+    );
+    assert!(
+        c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==")
+            .await
+            .starts_with("235 2.7.0")
+    );
+    assert!(
+        c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==")
+            .await
+            .starts_with("503")
+    );
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    assert_eq!(c.cmd("AUTH LOGIN").await, "334 VXNlcm5hbWU6\r\n");
+    assert_eq!(c.cmd("Ym9i").await, "334 UGFzc3dvcmQ6\r\n");
+    assert!(c.cmd("aHVudGVyMg==").await.starts_with("235"));
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_says_421() {
+    let (_store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    handle.shutdown();
+    assert!(c.reply().await.starts_with("421 4.3.2"));
+    let mut rest = String::new();
+    let _ = tokio::time::timeout(STEP, c.r.read_to_string(&mut rest)).await;
+    tokio::time::timeout(STEP, handle.wait()).await.unwrap();
+}
