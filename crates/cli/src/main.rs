@@ -3,7 +3,9 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod pop;
+mod send;
 mod socket;
 mod store_args;
 
@@ -27,6 +29,11 @@ enum Command {
     /// POP3: run the server alone, or act as a client (stat, list, uidl, top, retr, dele, fetch).
     #[command(subcommand)]
     Pop(pop::PopCommand),
+    /// Compose a message (or take an .eml file) and send it over SMTP.
+    Send(send::SendArgs),
+    /// Load-test a POP3, IMAP or SMTP server: sessions/s, MB/s and latency percentiles.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +65,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Socket(cmd) => socket::run(cmd, trace).await,
         Command::Pop(cmd) => pop::run(cmd, trace).await,
+        Command::Send(args) => send::run(args).await,
+        Command::Bench(cmd) => bench::run(cmd).await,
     }
 }
 

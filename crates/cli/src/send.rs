@@ -1,0 +1,140 @@
+//! `yubin send`: compose and send a message over SMTP with the `lettre` crate, an SMTP
+//! client independent of ours, so what it proves about our server is not self-confirming.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Options of `yubin send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// SMTP server host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// SMTP server port.
+    #[arg(long, default_value_t = 2025)]
+    port: u16,
+    /// Recipient address (repeatable).
+    #[arg(long, required = true)]
+    to: Vec<String>,
+    /// Sender address.
+    #[arg(long, default_value = "yubin@localhost")]
+    from: String,
+    /// Subject line.
+    #[arg(long, default_value = "Hello from yubin")]
+    subject: String,
+    /// Body text.
+    #[arg(long, conflicts_with_all = ["body_file", "eml"])]
+    body: Option<String>,
+    /// Read the body text from a file.
+    #[arg(long, conflicts_with = "eml")]
+    body_file: Option<PathBuf>,
+    /// Attach a file (repeatable).
+    #[arg(long, conflicts_with = "eml")]
+    attach: Vec<PathBuf>,
+    /// Send this .eml file as it is (its headers are not changed; the envelope comes
+    /// from --from and --to).
+    #[arg(long)]
+    eml: Option<PathBuf>,
+    /// Log in with AUTH PLAIN as this user (optional: yubin accepts mail without it).
+    #[arg(long, requires = "password")]
+    user: Option<String>,
+    /// Password for --user (or set YUBIN_PASSWORD).
+    #[arg(long, env = "YUBIN_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+}
+
+/// Sends one message.
+pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
+    let mut transport =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&args.host).port(args.port);
+    if let (Some(user), Some(password)) = (&args.user, &args.password) {
+        transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    let transport = transport.build();
+    let from: Mailbox = args
+        .from
+        .parse()
+        .with_context(|| format!("bad --from address {:?}", args.from))?;
+    let mut to = Vec::new();
+    for addr in &args.to {
+        to.push(
+            addr.parse::<Mailbox>()
+                .with_context(|| format!("bad --to address {addr:?}"))?,
+        );
+    }
+    let server = format!("{}:{}", args.host, args.port);
+    if let Some(path) = &args.eml {
+        let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let recipients: Vec<Address> = to.iter().map(|m| m.email.clone()).collect();
+        let envelope = lettre::address::Envelope::new(Some(from.email.clone()), recipients)?;
+        transport
+            .send_raw(&envelope, &raw)
+            .await
+            .with_context(|| format!("sending to {server} failed"))?;
+        println!(
+            "sent {} ({} bytes) to {}",
+            path.display(),
+            raw.len(),
+            args.to.join(", ")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let body = match (&args.body, &args.body_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        (None, None) => "Sent with yubin.\n".to_owned(),
+    };
+    let mut builder = Message::builder().from(from).subject(&args.subject);
+    for m in to {
+        builder = builder.to(m);
+    }
+    let message = if args.attach.is_empty() {
+        builder.singlepart(SinglePart::plain(body))?
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body));
+        for path in &args.attach {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                bail!("--attach {}: not a file", path.display());
+            };
+            let kind = ContentType::parse(guess_type(&name)).unwrap_or(ContentType::TEXT_PLAIN);
+            parts = parts.singlepart(Attachment::new(name).body(bytes, kind));
+        }
+        builder.multipart(parts)?
+    };
+    transport
+        .send(message)
+        .await
+        .with_context(|| format!("sending to {server} failed"))?;
+    println!("sent \"{}\" to {}", args.subject, args.to.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A content type from the file name, enough for attachments a learner sends.
+fn guess_type(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "txt" => "text/plain; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "pdf" => "application/pdf",
+        "eml" => "message/rfc822",
+        "json" => "application/json",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
