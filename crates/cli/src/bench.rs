@@ -52,6 +52,11 @@ pub struct BenchArgs {
     /// Password.
     #[arg(long, default_value = "secret")]
     password: String,
+    /// Spread clients over this many accounts, USER1..USERn (client i logs in as
+    /// USER{i mod n + 1}). POP3 locks a maildrop per session (RFC 1939 §8), so concurrent
+    /// POP3 clients need accounts of their own.
+    #[arg(long, default_value_t = 1)]
+    users: usize,
     /// Concurrent clients (connections).
     #[arg(long, default_value_t = 10)]
     clients: usize,
@@ -76,6 +81,17 @@ pub struct BenchArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+}
+
+impl BenchArgs {
+    /// The account client number `i` logs in as.
+    fn user_for(&self, i: usize) -> String {
+        if self.users > 1 {
+            format!("{}{}", self.user, i % self.users + 1)
+        } else {
+            self.user.clone()
+        }
+    }
 }
 
 /// What one run measured.
@@ -104,7 +120,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         | (Proto::Smtp, Mode::Send) => {}
         _ => bail!("mode {mode:?} does not apply to {proto:?}"),
     }
-    if args.clients == 0 || args.duration <= 0.0 {
+    if args.clients == 0 || args.users == 0 || args.duration <= 0.0 {
         bail!("--clients and --duration must be positive");
     }
     let addr: SocketAddr =
@@ -139,8 +155,9 @@ async fn load(proto: Proto, addr: SocketAddr, args: &BenchArgs) -> Report {
     ));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..args.clients {
-        let args = args.clone();
+    for i in 0..args.clients {
+        let mut args = args.clone();
+        args.user = args.user_for(i);
         let budget = budget.clone();
         tasks.push(tokio::spawn(async move {
             let mut r = Report::default();
@@ -396,9 +413,11 @@ async fn idle_conns(addr: SocketAddr, args: &BenchArgs) -> anyhow::Result<Report
     let rss_before = args.pid.and_then(rss_kib);
     let mut conns = Vec::with_capacity(args.clients);
     let mut r = Report::default();
-    for _ in 0..args.clients {
+    for i in 0..args.clients {
         let t = Instant::now();
-        match imap_login(addr, args).await {
+        let mut client = args.clone();
+        client.user = args.user_for(i);
+        match imap_login(addr, &client).await {
             Ok(c) => {
                 r.latencies.push(t.elapsed());
                 r.sessions += 1;
@@ -477,6 +496,9 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
         println!("  {unit:<10} {:>10}   errors {}", r.sessions, r.errors);
         println!("  per second {rate:>10.1}   MB/s {mbps:.2}");
         println!("  latency ms p50 {p50:.2}  p90 {p90:.2}  p99 {p99:.2}");
+        if args.users > 1 {
+            println!("  accounts   {}{{1..{}}}", args.user, args.users);
+        }
         if let Some(k) = r.rss_kib {
             println!("  server RSS {k} KiB");
         }
