@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod deliver;
 mod pop;
 mod send;
 mod socket;
@@ -34,6 +35,8 @@ enum Command {
     /// Load-test a POP3, IMAP or SMTP server: sessions/s, MB/s and latency percentiles.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Put .eml and mbox files into a user's mailbox in the store.
+    Deliver(deliver::DeliverArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Pop(cmd) => pop::run(cmd, trace).await,
         Command::Send(args) => send::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Deliver(args) => deliver::run(args).await,
     }
 }
 
