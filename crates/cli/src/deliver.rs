@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use yubin_store::{Flags, Store, StoreError};
+use yubin_store::wire::wire_size;
+use yubin_store::{Flags, Mailbox, NewMessage, Store, StoreError};
 
 /// Above this many messages a progress bar is shown (on a terminal).
 const PROGRESS_FROM: usize = 20;
@@ -91,30 +92,26 @@ fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
     };
 
     let started = Instant::now();
-    let mut count = 0usize;
-    let mut bytes = 0u64;
-    let mut put = |raw: &[u8]| -> anyhow::Result<()> {
-        mailbox.append(raw, &Flags::new(), None)?;
-        bytes += yubin_store::wire::wire_size(raw);
-        count += 1;
-        bar.inc(1);
-        Ok(())
-    };
+    let mut batch = Batch::new(&mailbox, &bar);
     for source in &sources {
         match source {
             Source::Message(path) => {
                 let raw = std::fs::read(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
-                put(&raw).with_context(|| format!("cannot deliver {}", path.display()))?;
+                batch
+                    .push(raw)
+                    .with_context(|| format!("cannot deliver {}", path.display()))?;
             }
             Source::Mbox(path, _) => {
                 let file = std::fs::File::open(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
-                split_mbox(BufReader::new(file), |raw| put(raw))
+                split_mbox(BufReader::new(file), |raw| batch.push(raw.to_vec()))
                     .with_context(|| format!("cannot deliver from {}", path.display()))?;
             }
         }
     }
+    batch.flush().context("cannot deliver")?;
+    let (count, bytes) = (batch.count, batch.bytes);
     bar.finish_and_clear();
     println!(
         "delivered {count} messages ({bytes} bytes) to {}/{} in {:.2?}",
@@ -123,6 +120,63 @@ fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
         started.elapsed()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Messages waiting to be appended together: the store writes its UID state once per
+/// batch instead of once per message, which keeps a large import fast.
+struct Batch<'a> {
+    mailbox: &'a Mailbox,
+    bar: &'a ProgressBar,
+    pending: Vec<Vec<u8>>,
+    pending_bytes: usize,
+    count: usize,
+    bytes: u64,
+}
+
+impl<'a> Batch<'a> {
+    /// At most this many messages, or this many bytes, wait in memory.
+    const MAX_MESSAGES: usize = 256;
+    const MAX_BYTES: usize = 32 << 20;
+
+    fn new(mailbox: &'a Mailbox, bar: &'a ProgressBar) -> Self {
+        Batch {
+            mailbox,
+            bar,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            count: 0,
+            bytes: 0,
+        }
+    }
+
+    fn push(&mut self, raw: Vec<u8>) -> anyhow::Result<()> {
+        self.pending_bytes += raw.len();
+        self.pending.push(raw);
+        if self.pending.len() >= Self::MAX_MESSAGES || self.pending_bytes >= Self::MAX_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let flags = Flags::new();
+        let messages: Vec<NewMessage<'_>> = self
+            .pending
+            .iter()
+            .map(|raw| NewMessage {
+                raw,
+                flags: &flags,
+                internal_date: None,
+            })
+            .collect();
+        self.mailbox.append_batch(&messages)?;
+        self.count += self.pending.len();
+        self.bytes += self.pending.iter().map(|m| wire_size(m)).sum::<u64>();
+        self.bar.inc(self.pending.len() as u64);
+        self.pending.clear();
+        self.pending_bytes = 0;
+        Ok(())
+    }
 }
 
 /// Adds a file, or every file under a directory (sorted, so the order is repeatable).

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use yubin_store::{Flags, Mailbox, Store};
+use yubin_store::{Flags, Mailbox, NewMessage, Store};
 
 const MESSAGE_SIZE: usize = 4096;
 const BIG_MAILBOX: u32 = 10_000;
@@ -34,22 +34,49 @@ fn deliveries(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
     let body = message(0);
-    group.bench_function(BenchmarkId::new("append_4KiB", "memory"), |b| {
-        let mailbox = inbox(&Store::memory());
-        b.iter(|| mailbox.append(&body, &Flags::new(), None).unwrap());
-    });
-    group.bench_function(BenchmarkId::new("append_4KiB", "maildir"), |b| {
-        // A fresh mailbox per batch, so the UID list (rewritten on every delivery) does
-        // not grow without bound across criterion's iterations.
+    // A fresh mailbox per batch of iterations, so neither the memory backend's bytes nor
+    // the Maildir UID list (rewritten on every delivery) grow without bound.
+    let fresh = |backend: &'static str| {
+        let body = body.clone();
+        move |b: &mut criterion::Bencher<'_>| {
+            b.iter_custom(|iters| {
+                let dir = tempfile::tempdir().unwrap();
+                let store = match backend {
+                    "memory" => Store::memory(),
+                    _ => Store::maildir(dir.path()).unwrap(),
+                };
+                let mailbox = inbox(&store);
+                let start = Instant::now();
+                for _ in 0..iters {
+                    mailbox.append(&body, &Flags::new(), None).unwrap();
+                }
+                start.elapsed()
+            })
+        }
+    };
+    for backend in ["memory", "maildir"] {
+        group.bench_function(BenchmarkId::new("append_4KiB", backend), fresh(backend));
+    }
+    // `yubin deliver` appends in batches: one UID list write per 100 messages.
+    group.throughput(Throughput::Elements(100));
+    let flags = Flags::new();
+    let batch: Vec<NewMessage<'_>> = (0..100)
+        .map(|_| NewMessage {
+            raw: &body,
+            flags: &flags,
+            internal_date: None,
+        })
+        .collect();
+    group.bench_function(BenchmarkId::new("append_batch_100x4KiB", "maildir"), |b| {
         b.iter_custom(|iters| {
             let dir = tempfile::tempdir().unwrap();
             let mailbox = inbox(&Store::maildir(dir.path()).unwrap());
             let start = Instant::now();
             for _ in 0..iters {
-                mailbox.append(&body, &Flags::new(), None).unwrap();
+                mailbox.append_batch(&batch).unwrap();
             }
             start.elapsed()
-        });
+        })
     });
     group.finish();
 }

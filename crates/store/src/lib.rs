@@ -44,7 +44,7 @@ pub mod wire;
 pub use account::{Account, MailboxInfo, MaildropLock, SpecialUse};
 pub use error::StoreError;
 pub use flags::{Flag, FlagOp, Flags};
-pub use mailbox::{Mailbox, MailboxStatus, MailboxWatch, MessageMeta};
+pub use mailbox::{Mailbox, MailboxStatus, MailboxWatch, MessageMeta, NewMessage};
 pub use store::Store;
 pub use yubin_core::Secret;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use tempfile::TempDir;
 use yubin_store::{
-    Account, Flag, FlagOp, Flags, MailboxInfo, Secret, SpecialUse, Store, StoreError,
+    Account, Flag, FlagOp, Flags, MailboxInfo, NewMessage, Secret, SpecialUse, Store, StoreError,
 };
 
 struct Fixture {
@@ -124,6 +124,38 @@ fn append_gives_ascending_uids_and_status_counts(fx: &Fixture) {
     assert_eq!(status.uid_next, c + 1);
     assert_eq!(status.uid_validity, before.uid_validity);
     assert_eq!(uids(&fx.alice(), "INBOX"), [a, b, c]);
+}
+
+fn append_batch_adds_all_in_order_with_one_uid_each(fx: &Fixture) {
+    let inbox = fx.alice().mailbox("INBOX").unwrap();
+    assert_eq!(inbox.append_batch(&[]).unwrap(), Vec::<u32>::new());
+    let first = inbox.append(&msg(0), &Flags::new(), None).unwrap();
+    let bodies: Vec<Vec<u8>> = (1..=5).map(msg).collect();
+    let seen = flags(&[Flag::Seen]);
+    let when = date("2020-02-02T02:02:02Z");
+    let batch: Vec<NewMessage<'_>> = bodies
+        .iter()
+        .map(|b| NewMessage {
+            raw: b,
+            flags: &seen,
+            internal_date: Some(when),
+        })
+        .collect();
+    let uids = inbox.append_batch(&batch).unwrap();
+    assert_eq!(uids.len(), 5);
+    assert!(uids[0] > first && uids.windows(2).all(|w| w[0] < w[1]));
+    let reopened = fx.alice_reopened().mailbox("INBOX").unwrap();
+    for (uid, body) in uids.iter().zip(&bodies) {
+        assert_eq!(&reopened.read(*uid).unwrap()[..], &body[..]);
+    }
+    let m = reopened.messages().unwrap();
+    assert_eq!(m.len(), 6);
+    assert!(
+        m[1..]
+            .iter()
+            .all(|m| m.flags == seen && m.internal_date == when)
+    );
+    assert_eq!(reopened.status().unwrap().uid_next, uids[4] + 1);
 }
 
 fn read_gives_crlf_wire_form_and_size_matches(fx: &Fixture) {
@@ -915,6 +947,7 @@ macro_rules! suite {
 
 suite!(
     append_gives_ascending_uids_and_status_counts,
+    append_batch_adds_all_in_order_with_one_uid_each,
     read_gives_crlf_wire_form_and_size_matches,
     corpus_round_trips_byte_for_byte,
     append_keeps_flags_and_internal_date,
