@@ -50,3 +50,19 @@ pub use yubin_core::Secret;
 
 /// The store's result type.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    /// Handles cross threads and tasks: a session may run on any worker thread.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<crate::Store>();
+        check::<crate::Account>();
+        check::<crate::Mailbox>();
+        fn send<T: Send + Sync>() {}
+        send::<crate::MaildropLock>();
+        send::<crate::MailboxWatch>();
+        send::<crate::StoreError>();
+    }
+}

@@ -450,7 +450,12 @@ impl MailboxBackend for MaildirMailbox {
     }
 
     fn find(&mut self, uid: u32) -> Option<Body> {
-        self.relocate_file(uid)?;
+        // Our own rename (a flag change by another session of this process) is already
+        // recorded; only a rename by another program needs a directory scan.
+        let path = self.files.get(&uid)?.path(&self.dir);
+        if !path.exists() {
+            self.relocate_file(uid)?;
+        }
         self.body(uid)
     }
 
