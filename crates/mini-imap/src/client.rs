@@ -1,0 +1,487 @@
+//! A small IMAP client for `yubin imap ...`: enough to log in, list, ask STATUS, fetch and
+//! search on any IMAP4rev1 server.
+//!
+//! Responses are read as whole items: a line, plus any literals it announces (`{n}`)
+//! and the lines that follow them, so an 8-bit message body arrives intact.
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use yubin_core::{Secret, Transcript};
+
+use crate::command::{Command, CommandBody};
+use crate::response::encode_command;
+
+/// Why a client operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The connection failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server closed the connection.
+    #[error("the server closed the connection")]
+    Closed,
+    /// The server said NO or BAD.
+    #[error("server said {status}: {text}")]
+    Refused {
+        /// `NO` or `BAD`.
+        status: String,
+        /// The rest of the line.
+        text: String,
+    },
+    /// The server sent something this client cannot read.
+    #[error("unexpected response: {0}")]
+    Protocol(String),
+}
+
+/// The untagged responses of one command, and its completion.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Each untagged response, without `* ` and the final CRLF, literals inline.
+    pub untagged: Vec<Vec<u8>>,
+    /// The completion text after `tag OK`.
+    pub text: String,
+}
+
+/// A value in a server response, as far as this client reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// An atom or number (`BODY[HEADER]<0>` counts as one atom).
+    Atom(String),
+    /// A quoted string or literal.
+    String(Vec<u8>),
+    /// `NIL`.
+    Nil,
+    /// A parenthesized list.
+    List(Vec<Item>),
+}
+
+impl Item {
+    /// The text of an atom or string.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Item::Atom(a) => Some(a.clone()),
+            Item::String(s) => Some(String::from_utf8_lossy(s).into_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the items of a response line (after `* `), up to the end.
+pub fn parse_items(mut s: &[u8]) -> Vec<Item> {
+    let mut out = Vec::new();
+    while let Some((item, rest)) = parse_item(s, 0) {
+        out.push(item);
+        s = rest;
+    }
+    out
+}
+
+fn parse_item(s: &[u8], depth: usize) -> Option<(Item, &[u8])> {
+    let s = s.trim_ascii_start();
+    let first = *s.first()?;
+    if depth > 64 {
+        return None;
+    }
+    match first {
+        b'(' => {
+            let mut rest = &s[1..];
+            let mut items = Vec::new();
+            loop {
+                rest = rest.trim_ascii_start();
+                if let Some(r) = rest.strip_prefix(b")") {
+                    return Some((Item::List(items), r));
+                }
+                let (item, r) = parse_item(rest, depth + 1)?;
+                items.push(item);
+                rest = r;
+            }
+        }
+        b'"' => {
+            let mut out = Vec::new();
+            let mut i = 1;
+            while i < s.len() {
+                match s[i] {
+                    b'\\' if i + 1 < s.len() => {
+                        out.push(s[i + 1]);
+                        i += 2;
+                    }
+                    b'"' => return Some((Item::String(out), &s[i + 1..])),
+                    c => {
+                        out.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            None
+        }
+        b'{' => {
+            let close = s.iter().position(|&c| c == b'}')?;
+            let n: usize = std::str::from_utf8(&s[1..close])
+                .ok()?
+                .trim_end_matches('+')
+                .parse()
+                .ok()?;
+            let body_start = close + 1 + s[close + 1..].iter().position(|&c| c == b'\n')? + 1;
+            let body = s.get(body_start..body_start + n)?;
+            Some((Item::String(body.to_vec()), &s[body_start + n..]))
+        }
+        b')' => None,
+        _ => {
+            // An atom; brackets may hold spaces (`BODY[HEADER.FIELDS (FROM)]`).
+            let mut i = 0;
+            let mut bracket = 0;
+            while i < s.len() {
+                match s[i] {
+                    b'[' => bracket += 1,
+                    b']' => bracket -= 1,
+                    b' ' | b')' | b'(' | b'\r' | b'\n' if bracket <= 0 => break,
+                    _ => {}
+                }
+                i += 1;
+            }
+            let word = String::from_utf8_lossy(&s[..i]).into_owned();
+            let item = if word.eq_ignore_ascii_case("NIL") {
+                Item::Nil
+            } else {
+                Item::Atom(word)
+            };
+            Some((item, &s[i..]))
+        }
+    }
+}
+
+/// One line of LIST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// `\HasChildren`, `\Sent`, ...
+    pub attributes: Vec<String>,
+    /// The hierarchy delimiter, if any.
+    pub delimiter: Option<String>,
+    /// The mailbox name.
+    pub name: String,
+}
+
+/// One message of a FETCH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// Sequence number.
+    pub seq: u32,
+    /// The items, name → value.
+    pub items: Vec<(String, Item)>,
+}
+
+impl Fetched {
+    /// The value of a named item (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&Item> {
+        self.items
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+/// A connection to an IMAP server.
+pub struct ImapClient<S = TcpStream> {
+    reader: BufReader<tokio::io::ReadHalf<S>>,
+    writer: tokio::io::WriteHalf<S>,
+    next_tag: u32,
+    transcript: Transcript,
+}
+
+impl ImapClient<TcpStream> {
+    /// Connects and reads the greeting.
+    pub async fn connect(addr: &str, transcript: Transcript) -> Result<Self, ClientError> {
+        let stream = TcpStream::connect(addr).await?;
+        ImapClient::over(stream, transcript).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
+    /// Runs over an established stream; reads the greeting.
+    pub async fn over(stream: S, transcript: Transcript) -> Result<Self, ClientError> {
+        let (r, w) = tokio::io::split(stream);
+        let mut client = ImapClient {
+            reader: BufReader::new(r),
+            writer: w,
+            next_tag: 1,
+            transcript,
+        };
+        let greeting = client.read_item().await?;
+        if greeting.starts_with(b"* BYE") {
+            return Err(ClientError::Refused {
+                status: "BYE".into(),
+                text: String::from_utf8_lossy(&greeting).into_owned(),
+            });
+        }
+        Ok(client)
+    }
+
+    /// Reads one response item: a line and any literals it announces.
+    async fn read_item(&mut self) -> Result<Vec<u8>, ClientError> {
+        let mut item = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            if self.reader.read_until(b'\n', &mut line).await? == 0 {
+                return Err(ClientError::Closed);
+            }
+            self.transcript.server(&line);
+            item.extend_from_slice(&line);
+            let trimmed = line
+                .strip_suffix(b"\r\n")
+                .or(line.strip_suffix(b"\n"))
+                .unwrap_or(&line);
+            let Some(n) = literal_size(trimmed) else {
+                return Ok(item);
+            };
+            let mut data = vec![0; n];
+            self.reader.read_exact(&mut data).await?;
+            item.extend_from_slice(&data);
+        }
+    }
+
+    /// Sends a command and collects its responses until the tagged completion.
+    pub async fn run(&mut self, body: CommandBody) -> Result<Response, ClientError> {
+        let tag = format!("y{}", self.next_tag);
+        self.next_tag += 1;
+        let cmd = Command {
+            tag: tag.clone(),
+            body,
+        };
+        let bytes = encode_command(&cmd);
+        match &cmd.body {
+            CommandBody::Login { user, .. } => {
+                let shown = format!("{tag} LOGIN {user} ");
+                self.transcript.client_masked(shown.as_bytes(), shown.len());
+            }
+            _ => self
+                .transcript
+                .client(bytes.strip_suffix(b"\r\n").unwrap_or(&bytes)),
+        }
+        self.writer.write_all(&bytes).await?;
+        self.writer.flush().await?;
+        let mut untagged = Vec::new();
+        loop {
+            let item = self.read_item().await?;
+            let body = item.strip_suffix(b"\r\n").unwrap_or(&item);
+            if let Some(rest) = body.strip_prefix(b"* ") {
+                untagged.push(rest.to_vec());
+                continue;
+            }
+            if body.starts_with(b"+") {
+                // A continuation we did not ask for (a server without LITERAL+): give up
+                // rather than guess.
+                return Err(ClientError::Protocol(
+                    "server asked for a continuation".into(),
+                ));
+            }
+            let text = String::from_utf8_lossy(body).into_owned();
+            let Some(rest) = text.strip_prefix(&format!("{tag} ")) else {
+                return Err(ClientError::Protocol(text));
+            };
+            let (status, text) = rest.split_once(' ').unwrap_or((rest, ""));
+            if status.eq_ignore_ascii_case("OK") {
+                return Ok(Response {
+                    untagged,
+                    text: text.to_owned(),
+                });
+            }
+            return Err(ClientError::Refused {
+                status: status.to_owned(),
+                text: text.to_owned(),
+            });
+        }
+    }
+
+    /// LOGIN.
+    pub async fn login(&mut self, user: &str, password: &Secret) -> Result<(), ClientError> {
+        self.run(CommandBody::Login {
+            user: user.to_owned(),
+            password: password.clone(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// CAPABILITY: the server's capability names.
+    pub async fn capability(&mut self) -> Result<Vec<String>, ClientError> {
+        let r = self.run(CommandBody::Capability).await?;
+        Ok(r.untagged
+            .iter()
+            .filter_map(|u| u.strip_prefix(b"CAPABILITY "))
+            .flat_map(|c| {
+                String::from_utf8_lossy(c)
+                    .split(' ')
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+
+    /// LIST reference pattern.
+    pub async fn list(
+        &mut self,
+        reference: &str,
+        pattern: &str,
+    ) -> Result<Vec<ListEntry>, ClientError> {
+        let r = self
+            .run(CommandBody::List {
+                reference: reference.to_owned(),
+                pattern: pattern.to_owned(),
+            })
+            .await?;
+        Ok(r.untagged
+            .iter()
+            .filter_map(|u| u.strip_prefix(b"LIST "))
+            .filter_map(|u| {
+                let items = parse_items(u);
+                let [Item::List(attrs), delim, name] = items.as_slice() else {
+                    return None;
+                };
+                Some(ListEntry {
+                    attributes: attrs.iter().filter_map(Item::text).collect(),
+                    delimiter: delim.text(),
+                    name: name.text()?,
+                })
+            })
+            .collect())
+    }
+
+    /// STATUS mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN).
+    pub async fn status(&mut self, mailbox: &str) -> Result<Vec<(String, u64)>, ClientError> {
+        use crate::command::StatusItem as S;
+        let r = self
+            .run(CommandBody::Status {
+                mailbox: mailbox.to_owned(),
+                items: vec![
+                    S::Messages,
+                    S::Recent,
+                    S::UidNext,
+                    S::UidValidity,
+                    S::Unseen,
+                ],
+            })
+            .await?;
+        for u in &r.untagged {
+            if let Some(rest) = u.strip_prefix(b"STATUS ") {
+                let items = parse_items(rest);
+                if let Some(Item::List(values)) = items.get(1) {
+                    let pairs = values
+                        .chunks(2)
+                        .filter_map(|p| {
+                            let name = p.first()?.text()?;
+                            let n = p.get(1)?.text()?.parse().ok()?;
+                            Some((name, n))
+                        })
+                        .collect();
+                    return Ok(pairs);
+                }
+            }
+        }
+        Err(ClientError::Protocol("no STATUS response".into()))
+    }
+
+    /// SELECT (or EXAMINE when `read_only`); returns the untagged responses.
+    pub async fn select(
+        &mut self,
+        mailbox: &str,
+        read_only: bool,
+    ) -> Result<Response, ClientError> {
+        let body = if read_only {
+            CommandBody::Examine(mailbox.to_owned())
+        } else {
+            CommandBody::Select(mailbox.to_owned())
+        };
+        self.run(body).await
+    }
+
+    /// FETCH (or UID FETCH) with a raw item list such as `(UID FLAGS BODY.PEEK[])`.
+    pub async fn fetch(&mut self, set: &str, items: &str) -> Result<Vec<Fetched>, ClientError> {
+        let line = format!("x FETCH {set} {items}\r\n");
+        let cmd = crate::parse::command(line.as_bytes())
+            .map_err(|e| ClientError::Protocol(format!("bad fetch request: {e}")))?;
+        let r = self.run(cmd.body).await?;
+        Ok(r.untagged
+            .iter()
+            .filter_map(|u| {
+                let items = parse_items(u);
+                let [Item::Atom(seq), Item::Atom(word), Item::List(list)] = items.as_slice() else {
+                    return None;
+                };
+                if !word.eq_ignore_ascii_case("FETCH") {
+                    return None;
+                }
+                let pairs = list
+                    .chunks(2)
+                    .filter_map(|p| Some((p.first()?.text()?, p.get(1)?.clone())))
+                    .collect();
+                Some(Fetched {
+                    seq: seq.parse().ok()?,
+                    items: pairs,
+                })
+            })
+            .collect())
+    }
+
+    /// SEARCH with a raw query such as `CHARSET UTF-8 SUBJECT 郵便`; returns the numbers.
+    pub async fn search(&mut self, query: &[u8], uid: bool) -> Result<Vec<u32>, ClientError> {
+        let mut line = b"x SEARCH ".to_vec();
+        line.extend_from_slice(query);
+        line.extend_from_slice(b"\r\n");
+        let cmd = crate::parse::command(&line)
+            .map_err(|e| ClientError::Protocol(format!("bad search query: {e}")))?;
+        let body = match cmd.body {
+            CommandBody::Search {
+                charset, criteria, ..
+            } => CommandBody::Search {
+                uid,
+                charset,
+                criteria,
+            },
+            _ => return Err(ClientError::Protocol("not a search".into())),
+        };
+        let r = self.run(body).await?;
+        Ok(r.untagged
+            .iter()
+            .filter_map(|u| u.strip_prefix(b"SEARCH"))
+            .flat_map(|rest| {
+                String::from_utf8_lossy(rest)
+                    .split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect::<Vec<u32>>()
+            })
+            .collect())
+    }
+
+    /// LOGOUT.
+    pub async fn logout(&mut self) -> Result<(), ClientError> {
+        match self.run(CommandBody::Logout).await {
+            Ok(_) | Err(ClientError::Closed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The size of a literal announced at the end of a response line.
+fn literal_size(line: &[u8]) -> Option<usize> {
+    let body = line.strip_suffix(b"}")?;
+    let open = body.iter().rposition(|&b| b == b'{')?;
+    std::str::from_utf8(&body[open + 1..]).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_with_literals_and_sections() {
+        let items = parse_items(
+            b"1 FETCH (UID 4 BODY[HEADER.FIELDS (FROM)] {5}\r\nab\r\nc FLAGS (\\Seen))",
+        );
+        let Item::List(list) = &items[2] else {
+            panic!()
+        };
+        assert_eq!(list[2], Item::Atom("BODY[HEADER.FIELDS (FROM)]".into()));
+        assert_eq!(list[3], Item::String(b"ab\r\nc".to_vec()));
+        assert_eq!(list[5], Item::List(vec![Item::Atom("\\Seen".into())]));
+    }
+}

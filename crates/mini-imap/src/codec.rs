@@ -1,0 +1,465 @@
+//! Literal-aware framing: turns the byte stream into whole IMAP command frames.
+//!
+//! IMAP commands are lines, except that a line ending in `{n}` or `{n+}` announces a
+//! literal of `n` octets that follows the CRLF, after which the command goes on
+//! (RFC 3501 §4.3, §7.5). Lines are framed by yubin-core's [`LineCodec`]; this codec
+//! adds the literals:
+//!
+//! - A synchronizing literal `{n}` is checked against the limits first. If it fits, the
+//!   codec yields [`Frame::Continue`] so the server sends `+ ` (RFC 3501 §7.5) and the
+//!   client sends the octets; if not, it yields [`Frame::Rejected`] at once and the
+//!   client, which is waiting for `+`, never sends them.
+//! - A non-synchronizing literal `{n+}` (LITERAL+, RFC 7888) is sent without waiting.
+//!   One over the limit is rejected and its octets are skipped as they arrive, never
+//!   buffered.
+//!
+//! Everything here can be framed and answered, so the session goes on: a line over the
+//! limit, a literal over the limit. Only a command whose total size (lines and literals)
+//! passes [`CodecLimits::max_command`] is unframeable: [`FrameError::CommandTooLong`].
+//! Errors are returned as items rather than as `Err` where the session goes on, because a
+//! tokio-util `FramedRead` ends its stream after the first `Err`.
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::Decoder;
+use yubin_core::{LineCodec, LineError};
+
+/// The framing limits; each is configurable, and each default says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodecLimits {
+    /// Longest line (without CRLF). RFC 7162 §4 asks servers to accept command lines of
+    /// at least 8192 octets; long UID sets from clients with big mailboxes need that.
+    pub max_line: usize,
+    /// Largest literal accepted. 32 MiB holds any APPEND of a normal message (mail
+    /// systems commonly cap messages at 25–35 MB) while bounding one session's memory.
+    pub max_literal: usize,
+    /// Largest whole command (lines and literals together); past it the input cannot be
+    /// framed safely and the connection is closed. A little over one literal.
+    pub max_command: usize,
+}
+
+impl Default for CodecLimits {
+    fn default() -> Self {
+        CodecLimits {
+            max_line: 8192,
+            max_literal: 32 * 1024 * 1024,
+            max_command: 33 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a frame was refused without being parsed (answered with a tagged `BAD`/`NO`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// A line over [`CodecLimits::max_line`].
+    LineTooLong,
+    /// A literal over [`CodecLimits::max_literal`]; `append` when the command was APPEND,
+    /// which RFC 7888 §4 answers with `NO [TOOBIG]`.
+    LiteralTooBig {
+        /// The announced size.
+        size: u64,
+        /// Whether the command was APPEND.
+        append: bool,
+    },
+}
+
+/// One item of the framed stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole command: every line with its CRLF, literals inline.
+    Command(BytesMut),
+    /// A synchronizing literal was accepted: send a `+ ` continuation request now.
+    Continue,
+    /// A command refused before parsing; the tag if one could be read.
+    Rejected {
+        /// The command's tag, when the refused input began with one.
+        tag: Option<String>,
+        /// What was wrong.
+        reason: Rejection,
+    },
+}
+
+/// Input that cannot be framed: the connection is closed after `* BYE`.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The command as a whole passed [`CodecLimits::max_command`].
+    #[error("command longer than {limit} octets")]
+    CommandTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// The transport failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug)]
+enum State {
+    /// Reading a line of the command.
+    Line,
+    /// Reading `remaining` octets of an accepted literal.
+    Literal { remaining: usize },
+    /// Throwing away `remaining` octets of a refused non-synchronizing literal, then the
+    /// rest of its line.
+    Skip { remaining: u64 },
+    /// Throwing away the rest of the line after a skipped literal.
+    SkipLine,
+}
+
+/// The literal-aware IMAP command framer.
+#[derive(Debug)]
+pub struct ImapCodec {
+    lines: LineCodec,
+    limits: CodecLimits,
+    state: State,
+    /// The command read so far.
+    command: BytesMut,
+    /// Set by the session while it waits for a SASL response or IDLE's `DONE`: the next
+    /// line is raw data, not a command, so it is not searched for literals.
+    raw_line: bool,
+}
+
+impl ImapCodec {
+    /// A codec with the given limits.
+    pub fn new(limits: CodecLimits) -> Self {
+        ImapCodec {
+            lines: LineCodec::new(limits.max_line),
+            limits,
+            state: State::Line,
+            command: BytesMut::new(),
+            raw_line: false,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> CodecLimits {
+        self.limits
+    }
+
+    /// Makes the next line a raw line (a SASL response): no literal is looked for.
+    pub fn expect_raw_line(&mut self, on: bool) {
+        self.raw_line = on;
+    }
+}
+
+impl Default for ImapCodec {
+    fn default() -> Self {
+        ImapCodec::new(CodecLimits::default())
+    }
+}
+
+/// If a line ends with a literal announcement, its size and whether it is
+/// non-synchronizing. `None` size means too many digits to count (always too big).
+fn literal_suffix(line: &[u8]) -> Option<(Option<u64>, bool)> {
+    let body = line.strip_suffix(b"}")?;
+    let (body, plus) = match body.strip_suffix(b"+") {
+        Some(b) => (b, true),
+        None => (body, false),
+    };
+    let open = body.iter().rposition(|&b| b == b'{')?;
+    let digits = &body[open + 1..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let size = std::str::from_utf8(digits).ok()?.parse::<u64>().ok();
+    Some((size, plus))
+}
+
+fn tag_and_append(command: &[u8]) -> (Option<String>, bool) {
+    let mut words = command.split(|&b| b == b' ');
+    let tag = words
+        .next()
+        .filter(|t| !t.is_empty() && t.iter().all(|&b| b.is_ascii_graphic() && b != b'{'))
+        .map(|t| String::from_utf8_lossy(t).into_owned());
+    let append = words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"));
+    (tag, append)
+}
+
+impl Decoder for ImapCodec {
+    type Item = Frame;
+    type Error = FrameError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        loop {
+            match self.state {
+                State::Literal { remaining } => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = remaining.min(buf.len());
+                    self.command.extend_from_slice(&buf.split_to(n));
+                    let remaining = remaining - n;
+                    self.state = if remaining == 0 {
+                        State::Line
+                    } else {
+                        State::Literal { remaining }
+                    };
+                    if remaining > 0 {
+                        return Ok(None);
+                    }
+                }
+                State::Skip { remaining } => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = remaining.min(buf.len() as u64) as usize;
+                    buf.advance(n);
+                    let remaining = remaining - n as u64;
+                    self.state = if remaining == 0 {
+                        State::SkipLine
+                    } else {
+                        State::Skip { remaining }
+                    };
+                    if remaining > 0 {
+                        return Ok(None);
+                    }
+                }
+                State::SkipLine => match memchr::memchr(b'\n', buf) {
+                    Some(i) => {
+                        buf.advance(i + 1);
+                        self.state = State::Line;
+                    }
+                    None => {
+                        buf.clear();
+                        return Ok(None);
+                    }
+                },
+                State::Line => {
+                    // The tag of an overlong line is read before LineCodec drops it.
+                    let first_line = self.command.is_empty();
+                    let peek_tag = || {
+                        if first_line {
+                            tag_and_append(&buf[..buf.len().min(64)]).0
+                        } else {
+                            tag_and_append(&self.command).0
+                        }
+                    };
+                    let tag_before = peek_tag();
+                    let window = self.limits.max_line + 2;
+                    if buf.len() > window && memchr::memchr(b'\n', &buf[..window]).is_none() {
+                        // Overlong, and more input than the window is already here: skip
+                        // to the end of this line ourselves so that commands after it in
+                        // the same read are kept (LineCodec would drop the whole buffer).
+                        match memchr::memchr(b'\n', buf) {
+                            Some(i) => buf.advance(i + 1),
+                            None => {
+                                buf.clear();
+                                self.state = State::SkipLine;
+                            }
+                        }
+                        self.lines = LineCodec::new(self.limits.max_line);
+                        self.command.clear();
+                        return Ok(Some(Frame::Rejected {
+                            tag: tag_before,
+                            reason: Rejection::LineTooLong,
+                        }));
+                    }
+                    let line = match self.lines.decode(buf) {
+                        Ok(Some(line)) => line,
+                        Ok(None) => return Ok(None),
+                        Err(LineError::TooLong { .. }) => {
+                            self.command.clear();
+                            return Ok(Some(Frame::Rejected {
+                                tag: tag_before,
+                                reason: Rejection::LineTooLong,
+                            }));
+                        }
+                        Err(LineError::Io(e)) => return Err(FrameError::Io(e)),
+                    };
+                    if self.command.len() + line.len() + 2 > self.limits.max_command {
+                        self.command.clear();
+                        return Err(FrameError::CommandTooLong {
+                            limit: self.limits.max_command,
+                        });
+                    }
+                    self.command.extend_from_slice(&line);
+                    self.command.extend_from_slice(b"\r\n");
+                    let suffix = if self.raw_line {
+                        None
+                    } else {
+                        literal_suffix(&line)
+                    };
+                    let Some((size, non_sync)) = suffix else {
+                        return Ok(Some(Frame::Command(std::mem::take(&mut self.command))));
+                    };
+                    let fits = size.is_some_and(|n| {
+                        n as usize <= self.limits.max_literal
+                            && self.command.len() as u64 + n <= self.limits.max_command as u64
+                    });
+                    if !fits {
+                        let (tag, append) = tag_and_append(&self.command);
+                        self.command.clear();
+                        if non_sync {
+                            // The client sends the octets anyway (RFC 7888 §4): skip them.
+                            self.state = State::Skip {
+                                remaining: size.unwrap_or(u64::MAX),
+                            };
+                        }
+                        return Ok(Some(Frame::Rejected {
+                            tag,
+                            reason: Rejection::LiteralTooBig {
+                                size: size.unwrap_or(u64::MAX),
+                                append,
+                            },
+                        }));
+                    }
+                    let n = size.unwrap_or(0) as usize;
+                    self.state = if n == 0 {
+                        State::Line
+                    } else {
+                        State::Literal { remaining: n }
+                    };
+                    if !non_sync {
+                        return Ok(Some(Frame::Continue));
+                    }
+                }
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        // A command cut off by the peer going away is not a command.
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None => {
+                buf.clear();
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> ImapCodec {
+        ImapCodec::new(CodecLimits {
+            max_line: 64,
+            max_literal: 10,
+            max_command: 200,
+        })
+    }
+
+    fn all(codec: &mut ImapCodec, input: &[u8]) -> Vec<Frame> {
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(f) = codec.decode(&mut buf).unwrap() {
+            out.push(f);
+        }
+        out
+    }
+
+    fn cmd(s: &[u8]) -> Frame {
+        Frame::Command(BytesMut::from(s))
+    }
+
+    #[test]
+    fn sync_literal_asks_for_continuation() {
+        let mut c = small();
+        assert_eq!(
+            all(&mut c, b"a LOGIN {5}\r\nalice pw\r\n"),
+            vec![Frame::Continue, cmd(b"a LOGIN {5}\r\nalice pw\r\n")]
+        );
+    }
+
+    #[test]
+    fn non_sync_literal_needs_no_continuation() {
+        let mut c = small();
+        assert_eq!(
+            all(&mut c, b"a LOGIN {5+}\r\nalice {2+}\r\npw\r\nb NOOP\r\n"),
+            vec![
+                cmd(b"a LOGIN {5+}\r\nalice {2+}\r\npw\r\n"),
+                cmd(b"b NOOP\r\n")
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_sync_literal_is_refused_before_any_octet() {
+        let mut c = small();
+        assert_eq!(
+            all(&mut c, b"a APPEND INBOX {11}\r\nb NOOP\r\n"),
+            vec![
+                Frame::Rejected {
+                    tag: Some("a".into()),
+                    reason: Rejection::LiteralTooBig {
+                        size: 11,
+                        append: true
+                    }
+                },
+                cmd(b"b NOOP\r\n")
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_non_sync_literal_is_skipped() {
+        let mut c = small();
+        let mut input = b"a LOGIN {20+}\r\n".to_vec();
+        input.extend_from_slice(&[b'x'; 20]);
+        input.extend_from_slice(b" rest\r\nb NOOP\r\n");
+        let frames = all(&mut c, &input);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1], cmd(b"b NOOP\r\n"));
+    }
+
+    #[test]
+    fn overlong_line_is_rejected_with_its_tag_and_the_session_goes_on() {
+        let mut c = small();
+        let mut input = b"t1 NOOP ".to_vec();
+        input.extend_from_slice(&[b'x'; 100]);
+        input.extend_from_slice(b"\r\nt2 NOOP\r\n");
+        assert_eq!(
+            all(&mut c, &input),
+            vec![
+                Frame::Rejected {
+                    tag: Some("t1".into()),
+                    reason: Rejection::LineTooLong
+                },
+                cmd(b"t2 NOOP\r\n")
+            ]
+        );
+    }
+
+    #[test]
+    fn command_over_total_limit_is_unframeable() {
+        let mut c = small();
+        let mut buf = BytesMut::new();
+        for _ in 0..30 {
+            buf.extend_from_slice(b"a {10+}\r\n0123456789");
+        }
+        let mut err = false;
+        for _ in 0..100 {
+            match c.decode(&mut buf) {
+                Err(FrameError::CommandTooLong { .. }) => {
+                    err = true;
+                    break;
+                }
+                Ok(None) => break,
+                _ => {}
+            }
+        }
+        assert!(err);
+    }
+
+    #[test]
+    fn same_frames_whatever_the_chunking() {
+        let input = b"a LOGIN {5}\r\nalice {2+}\r\npw\r\nb SELECT INBOX\r\nc FETCH 1 BODY[]\r\n";
+        let mut whole = small();
+        let expected = all(&mut whole, input);
+        for chunk in [1, 2, 4, 8, 16, 512] {
+            let mut c = small();
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for piece in input.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                while let Some(f) = c.decode(&mut buf).unwrap() {
+                    got.push(f);
+                }
+            }
+            assert_eq!(got, expected, "chunk {chunk}");
+        }
+    }
+}

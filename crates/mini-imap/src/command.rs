@@ -1,0 +1,431 @@
+//! Typed IMAP commands (RFC 3501 §6), as [`crate::parse`] produces them.
+//!
+//! Strings that the grammar calls `astring`/`string` are kept as bytes where they may be
+//! 8-bit (search strings, message literals) and as `String` where the protocol wants
+//! 7-bit text (mailbox names arrive in modified UTF-7, RFC 3501 §5.1.3, and are passed to
+//! the store as received).
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use yubin_core::Secret;
+
+/// One tagged command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// The client's tag, echoed in the completion response.
+    pub tag: String,
+    /// What the client asks for.
+    pub body: CommandBody,
+}
+
+/// The commands yubin understands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandBody {
+    /// `CAPABILITY` (§6.1.1).
+    Capability,
+    /// `NOOP` (§6.1.2).
+    Noop,
+    /// `LOGOUT` (§6.1.3).
+    Logout,
+    /// `LOGIN user password` (§6.2.3).
+    Login {
+        /// User name.
+        user: String,
+        /// Password, never printed.
+        password: Secret,
+    },
+    /// `AUTHENTICATE mechanism [initial-response]` (§6.2.2, SASL-IR RFC 4959).
+    Authenticate {
+        /// SASL mechanism name, upper-cased.
+        mechanism: String,
+        /// The base64 initial response as sent (`=` stands for an empty one).
+        initial: Option<String>,
+    },
+    /// `ID (key value ...)` or `ID NIL` (RFC 2971).
+    Id(Option<Vec<(String, Option<String>)>>),
+    /// `NAMESPACE` (RFC 2342).
+    Namespace,
+    /// `ENABLE cap...` (RFC 5161).
+    Enable(Vec<String>),
+    /// `LIST reference pattern` (§6.3.8).
+    List {
+        /// Reference name (a prefix for the pattern).
+        reference: String,
+        /// Mailbox pattern with `*` and `%` wildcards.
+        pattern: String,
+    },
+    /// `LSUB reference pattern` (§6.3.9).
+    Lsub {
+        /// Reference name.
+        reference: String,
+        /// Mailbox pattern.
+        pattern: String,
+    },
+    /// `SUBSCRIBE mailbox` (§6.3.6).
+    Subscribe(String),
+    /// `UNSUBSCRIBE mailbox` (§6.3.7).
+    Unsubscribe(String),
+    /// `STATUS mailbox (items)` (§6.3.10).
+    Status {
+        /// The mailbox asked about.
+        mailbox: String,
+        /// Which numbers.
+        items: Vec<StatusItem>,
+    },
+    /// `SELECT mailbox` (§6.3.1).
+    Select(String),
+    /// `EXAMINE mailbox` (§6.3.2): SELECT, read-only.
+    Examine(String),
+    /// `CREATE mailbox` (§6.3.3; issue 6).
+    Create(String),
+    /// `DELETE mailbox` (§6.3.4; issue 6).
+    Delete(String),
+    /// `RENAME from to` (§6.3.5; issue 6).
+    Rename {
+        /// Existing name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// `APPEND mailbox [flags] [date-time] literal` (§6.3.11; issue 6).
+    Append {
+        /// Destination mailbox.
+        mailbox: String,
+        /// Flags to set on the new message.
+        flags: Vec<String>,
+        /// Internal date to give it.
+        date: Option<DateTime<FixedOffset>>,
+        /// The message.
+        message: Vec<u8>,
+    },
+    /// `CHECK` (§6.4.1).
+    Check,
+    /// `CLOSE` (§6.4.2).
+    Close,
+    /// `UNSELECT` (RFC 3691).
+    Unselect,
+    /// `EXPUNGE` (§6.4.3; issue 6).
+    Expunge,
+    /// `IDLE` (RFC 2177; issue 6).
+    Idle,
+    /// `[UID] SEARCH [CHARSET c] keys` (§6.4.4).
+    Search {
+        /// `UID SEARCH`: answer with UIDs.
+        uid: bool,
+        /// The `CHARSET` argument, if given.
+        charset: Option<String>,
+        /// The keys, ANDed.
+        criteria: Vec<SearchKey>,
+    },
+    /// `[UID] FETCH set items` (§6.4.5).
+    Fetch {
+        /// `UID FETCH`: the set holds UIDs.
+        uid: bool,
+        /// Which messages.
+        set: SequenceSet,
+        /// What to return.
+        items: Vec<FetchAttr>,
+    },
+    /// `[UID] STORE set [+-]FLAGS[.SILENT] (flags)` (§6.4.6; issue 6).
+    Store {
+        /// `UID STORE`.
+        uid: bool,
+        /// Which messages.
+        set: SequenceSet,
+        /// Replace, add or remove.
+        mode: StoreMode,
+        /// `.SILENT`: no untagged FETCH back.
+        silent: bool,
+        /// The flags.
+        flags: Vec<String>,
+    },
+    /// `[UID] COPY set mailbox` (§6.4.7; issue 6).
+    Copy {
+        /// `UID COPY`.
+        uid: bool,
+        /// Which messages.
+        set: SequenceSet,
+        /// Destination.
+        mailbox: String,
+    },
+    /// `[UID] MOVE set mailbox` (RFC 6851; issue 6).
+    Move {
+        /// `UID MOVE`.
+        uid: bool,
+        /// Which messages.
+        set: SequenceSet,
+        /// Destination.
+        mailbox: String,
+    },
+    /// `UID EXPUNGE set` (RFC 4315; issue 6).
+    UidExpunge(SequenceSet),
+}
+
+impl CommandBody {
+    /// The command's name as a client would type it (for messages and tests).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommandBody::Capability => "CAPABILITY",
+            CommandBody::Noop => "NOOP",
+            CommandBody::Logout => "LOGOUT",
+            CommandBody::Login { .. } => "LOGIN",
+            CommandBody::Authenticate { .. } => "AUTHENTICATE",
+            CommandBody::Id(_) => "ID",
+            CommandBody::Namespace => "NAMESPACE",
+            CommandBody::Enable(_) => "ENABLE",
+            CommandBody::List { .. } => "LIST",
+            CommandBody::Lsub { .. } => "LSUB",
+            CommandBody::Subscribe(_) => "SUBSCRIBE",
+            CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
+            CommandBody::Status { .. } => "STATUS",
+            CommandBody::Select(_) => "SELECT",
+            CommandBody::Examine(_) => "EXAMINE",
+            CommandBody::Create(_) => "CREATE",
+            CommandBody::Delete(_) => "DELETE",
+            CommandBody::Rename { .. } => "RENAME",
+            CommandBody::Append { .. } => "APPEND",
+            CommandBody::Check => "CHECK",
+            CommandBody::Close => "CLOSE",
+            CommandBody::Unselect => "UNSELECT",
+            CommandBody::Expunge => "EXPUNGE",
+            CommandBody::Idle => "IDLE",
+            CommandBody::Search { .. } => "SEARCH",
+            CommandBody::Fetch { .. } => "FETCH",
+            CommandBody::Store { .. } => "STORE",
+            CommandBody::Copy { .. } => "COPY",
+            CommandBody::Move { .. } => "MOVE",
+            CommandBody::UidExpunge(_) => "UID EXPUNGE",
+        }
+    }
+}
+
+/// A `STATUS` data item (RFC 3501 §6.3.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusItem {
+    /// `MESSAGES`.
+    Messages,
+    /// `RECENT`.
+    Recent,
+    /// `UIDNEXT`.
+    UidNext,
+    /// `UIDVALIDITY`.
+    UidValidity,
+    /// `UNSEEN`.
+    Unseen,
+}
+
+impl StatusItem {
+    /// The item's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusItem::Messages => "MESSAGES",
+            StatusItem::Recent => "RECENT",
+            StatusItem::UidNext => "UIDNEXT",
+            StatusItem::UidValidity => "UIDVALIDITY",
+            StatusItem::Unseen => "UNSEEN",
+        }
+    }
+}
+
+/// `STORE`'s three modes (RFC 3501 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `FLAGS`.
+    Replace,
+    /// `+FLAGS`.
+    Add,
+    /// `-FLAGS`.
+    Remove,
+}
+
+/// One end of a sequence range: a number or `*` (the largest in use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqNum {
+    /// A message sequence number or UID.
+    Value(u32),
+    /// `*`.
+    Star,
+}
+
+impl SeqNum {
+    /// The number this stands for, given the largest one in use.
+    pub fn resolve(self, largest: u32) -> u32 {
+        match self {
+            SeqNum::Value(n) => n,
+            SeqNum::Star => largest,
+        }
+    }
+}
+
+/// A `sequence-set` (RFC 3501 §9): ranges in any order, `a:b` meaning the same as `b:a`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceSet(pub Vec<(SeqNum, SeqNum)>);
+
+impl SequenceSet {
+    /// Whether `n` is in the set, where `*` stands for `largest`.
+    pub fn contains(&self, n: u32, largest: u32) -> bool {
+        self.0.iter().any(|&(a, b)| {
+            let (a, b) = (a.resolve(largest), b.resolve(largest));
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            (lo..=hi).contains(&n)
+        })
+    }
+
+    /// The largest explicit number in the set (to check sequence numbers against EXISTS).
+    pub fn max_value(&self) -> Option<u32> {
+        self.0
+            .iter()
+            .flat_map(|&(a, b)| [a, b])
+            .filter_map(|s| match s {
+                SeqNum::Value(n) => Some(n),
+                SeqNum::Star => None,
+            })
+            .max()
+    }
+}
+
+/// A `section-spec` text part (RFC 3501 §6.4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    /// `HEADER`: the header, blank line included.
+    Header,
+    /// `HEADER.FIELDS (names)`: only these fields.
+    HeaderFields(Vec<String>),
+    /// `HEADER.FIELDS.NOT (names)`: every field but these.
+    HeaderFieldsNot(Vec<String>),
+    /// `TEXT`: the body.
+    Text,
+    /// `MIME`: the MIME header of a part (only after a part number).
+    Mime,
+}
+
+/// `section` = part numbers then an optional text part; both empty means `BODY[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    /// `1.2.3`.
+    pub part: Vec<u32>,
+    /// `HEADER`, `TEXT`, ...
+    pub text: Option<SectionText>,
+}
+
+/// A `fetch-att` (RFC 3501 §6.4.5); the macros ALL/FAST/FULL are expanded by the parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAttr {
+    /// `FLAGS`.
+    Flags,
+    /// `INTERNALDATE`.
+    InternalDate,
+    /// `RFC822.SIZE`.
+    Rfc822Size,
+    /// `ENVELOPE`.
+    Envelope,
+    /// `BODYSTRUCTURE`.
+    BodyStructure,
+    /// `BODY` (the non-extensible body structure).
+    Body,
+    /// `BODY[section]<partial>` or `BODY.PEEK[...]`.
+    BodySection {
+        /// Which part of the message.
+        section: Section,
+        /// `<origin.count>`.
+        partial: Option<(u32, u32)>,
+        /// `.PEEK`: do not set `\Seen`.
+        peek: bool,
+    },
+    /// `RFC822` (= `BODY[]`, answered as `RFC822`).
+    Rfc822,
+    /// `RFC822.HEADER` (= `BODY.PEEK[HEADER]`).
+    Rfc822Header,
+    /// `RFC822.TEXT` (= `BODY[TEXT]`).
+    Rfc822Text,
+    /// `UID`.
+    Uid,
+}
+
+impl FetchAttr {
+    /// Whether fetching this sets `\Seen` (RFC 3501 §6.4.5).
+    pub fn sets_seen(&self) -> bool {
+        matches!(
+            self,
+            FetchAttr::BodySection { peek: false, .. } | FetchAttr::Rfc822 | FetchAttr::Rfc822Text
+        )
+    }
+}
+
+/// A `search-key` (RFC 3501 §6.4.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// `ALL`.
+    All,
+    /// `ANSWERED`.
+    Answered,
+    /// `BCC string`.
+    Bcc(Vec<u8>),
+    /// `BEFORE date` (internal date).
+    Before(NaiveDate),
+    /// `BODY string`.
+    Body(Vec<u8>),
+    /// `CC string`.
+    Cc(Vec<u8>),
+    /// `DELETED`.
+    Deleted,
+    /// `DRAFT`.
+    Draft,
+    /// `FLAGGED`.
+    Flagged,
+    /// `FROM string`.
+    From(Vec<u8>),
+    /// `HEADER field-name string`.
+    Header(String, Vec<u8>),
+    /// `KEYWORD flag`.
+    Keyword(String),
+    /// `LARGER n`.
+    Larger(u32),
+    /// `NEW` (recent and unseen).
+    New,
+    /// `NOT key`.
+    Not(Box<SearchKey>),
+    /// `OLD` (not recent).
+    Old,
+    /// `ON date` (internal date).
+    On(NaiveDate),
+    /// `OR key key`.
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// `RECENT`.
+    Recent,
+    /// `SEEN`.
+    Seen,
+    /// `SENTBEFORE date` (Date: header).
+    SentBefore(NaiveDate),
+    /// `SENTON date`.
+    SentOn(NaiveDate),
+    /// `SENTSINCE date`.
+    SentSince(NaiveDate),
+    /// `SINCE date` (internal date).
+    Since(NaiveDate),
+    /// `SMALLER n`.
+    Smaller(u32),
+    /// `SUBJECT string`.
+    Subject(Vec<u8>),
+    /// `TEXT string` (header and body).
+    Text(Vec<u8>),
+    /// `TO string`.
+    To(Vec<u8>),
+    /// `UID set`.
+    Uid(SequenceSet),
+    /// `UNANSWERED`.
+    Unanswered,
+    /// `UNDELETED`.
+    Undeleted,
+    /// `UNDRAFT`.
+    Undraft,
+    /// `UNFLAGGED`.
+    Unflagged,
+    /// `UNKEYWORD flag`.
+    Unkeyword(String),
+    /// `UNSEEN`.
+    Unseen,
+    /// A bare sequence set.
+    SequenceSet(SequenceSet),
+    /// `( key ... )`: all must match.
+    And(Vec<SearchKey>),
+}

@@ -1,0 +1,30 @@
+//! mini-imap: an IMAP4rev1 server (RFC 3501) whose retrieval keeps the mail, and a small
+//! IMAP client.
+//!
+//! IMAP is the lesson's "fetch a copy": a client logs in, browses mailboxes and reads
+//! messages, and the messages stay on the server; reading one only sets its `\Seen`
+//! flag. Extensions: LITERAL+ (RFC 7888), SASL-IR (RFC 4959) with AUTH=PLAIN (RFC 4616),
+//! ID (RFC 2971), ENABLE (RFC 5161), NAMESPACE (RFC 2342), UNSELECT (RFC 3691),
+//! SPECIAL-USE (RFC 6154), CHILDREN (RFC 3348), response codes of RFC 5530.
+//!
+//! - [`codec`] frames commands, literals included, under explicit limits;
+//! - [`parse`] turns a frame into a [`command::Command`] (nom, ABNF in the doc comments);
+//! - [`response`] encodes strings, lists and NIL the way the grammar wants;
+//! - [`session`] is the state machine, no sockets; [`op`] holds the larger handlers;
+//! - [`mime`] derives ENVELOPE, BODYSTRUCTURE and sections with `mail-parser`;
+//! - [`server`] moves bytes between sockets and sessions;
+//! - [`client`] is the small client behind `yubin imap`.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod codec;
+pub mod command;
+pub mod mime;
+pub mod op;
+pub mod parse;
+pub mod response;
+pub mod server;
+pub mod session;
+
+pub use server::{ImapServerConfig, serve};
+pub use session::ImapConfig;

@@ -1,0 +1,179 @@
+//! FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2).
+//!
+//! Retrieval keeps the message: a FETCH of `BODY[...]`, `RFC822` or `RFC822.TEXT` only
+//! adds `\Seen` (and reports the new FLAGS); `BODY.PEEK[...]` and a read-only (EXAMINE)
+//! session change nothing.
+
+use crate::command::{FetchAttr, Section, SectionText, SequenceSet};
+use crate::response::{tagged, write_fetch_attr, write_nstring};
+use crate::session::{Selected, mark_seen};
+use yubin_store::{Flag, StoreError};
+
+/// Formats an internal date as `date-time` (RFC 3501 §9): `"17-Jul-1996 02:44:25 -0700"`.
+pub fn internal_date(d: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    d.format("\"%d-%b-%Y %H:%M:%S %z\"").to_string()
+}
+
+/// Answers a FETCH; `uid` for UID FETCH.
+pub fn fetch(
+    sel: &mut Selected,
+    tag: &str,
+    uid: bool,
+    set: &SequenceSet,
+    items: &[FetchAttr],
+    b: &mut Vec<u8>,
+) {
+    let command = if uid { "UID FETCH" } else { "FETCH" };
+    let positions = match super::resolve(sel, set, uid) {
+        Ok(p) => p,
+        Err(why) => return tagged(b, tag, "BAD", None, why),
+    };
+    let mut items: Vec<FetchAttr> = items.to_vec();
+    // RFC 3501 §6.4.8: UID FETCH always reports the UID.
+    if uid && !items.contains(&FetchAttr::Uid) {
+        items.insert(0, FetchAttr::Uid);
+    }
+    let needs_raw = items.iter().any(|i| {
+        matches!(
+            i,
+            FetchAttr::Envelope
+                | FetchAttr::BodyStructure
+                | FetchAttr::Body
+                | FetchAttr::BodySection { .. }
+                | FetchAttr::Rfc822
+                | FetchAttr::Rfc822Header
+                | FetchAttr::Rfc822Text
+        )
+    });
+    let sets_seen = !sel.read_only && items.iter().any(FetchAttr::sets_seen);
+    let mut failures = 0;
+    for pos in positions {
+        let meta_uid = sel.messages[pos].uid;
+        let raw = if needs_raw {
+            match sel.mailbox.read(meta_uid) {
+                Ok(raw) => Some(raw),
+                // Expunged by another session since our snapshot: nothing to show
+                // (RFC 3501 §7.4.1 lets the server skip it; the EXPUNGE comes later).
+                Err(StoreError::NoSuchMessage(_)) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, uid = meta_uid, "cannot read message");
+                    failures += 1;
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let mut flags_changed = false;
+        if sets_seen && !sel.messages[pos].flags.contains(&Flag::Seen) {
+            if let Some(flags) = mark_seen(&sel.mailbox, meta_uid) {
+                sel.messages[pos].flags = flags;
+                flags_changed = true;
+            }
+        }
+        let info = raw
+            .as_ref()
+            .map(|raw| sel.cache.get(sel.uid_validity, meta_uid, raw));
+        let meta = &sel.messages[pos];
+        b.extend_from_slice(format!("* {} FETCH (", pos + 1).as_bytes());
+        let mut first = true;
+        let mut sep = |b: &mut Vec<u8>| {
+            if !first {
+                b.push(b' ');
+            }
+            first = false;
+        };
+        for item in &items {
+            sep(b);
+            match item {
+                FetchAttr::Uid => b.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
+                FetchAttr::Flags => {
+                    b.extend_from_slice(format!("FLAGS {}", sel.flag_list(meta)).as_bytes())
+                }
+                FetchAttr::InternalDate => b.extend_from_slice(
+                    format!("INTERNALDATE {}", internal_date(&meta.internal_date)).as_bytes(),
+                ),
+                FetchAttr::Rfc822Size => {
+                    b.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes())
+                }
+                FetchAttr::Envelope => {
+                    b.extend_from_slice(b"ENVELOPE ");
+                    if let Some(info) = &info {
+                        b.extend_from_slice(&info.envelope);
+                    }
+                }
+                FetchAttr::BodyStructure => {
+                    b.extend_from_slice(b"BODYSTRUCTURE ");
+                    if let Some(info) = &info {
+                        b.extend_from_slice(&info.bodystructure);
+                    }
+                }
+                FetchAttr::Body => {
+                    b.extend_from_slice(b"BODY ");
+                    if let Some(info) = &info {
+                        b.extend_from_slice(&info.body);
+                    }
+                }
+                FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
+                    let (name, text) = match item {
+                        FetchAttr::Rfc822 => ("RFC822 ", None),
+                        FetchAttr::Rfc822Header => ("RFC822.HEADER ", Some(SectionText::Header)),
+                        _ => ("RFC822.TEXT ", Some(SectionText::Text)),
+                    };
+                    b.extend_from_slice(name.as_bytes());
+                    let section = Section { part: vec![], text };
+                    let data = match (&info, &raw) {
+                        (Some(info), Some(raw)) => info.section(raw, &section),
+                        _ => None,
+                    };
+                    write_nstring(b, data.as_deref());
+                }
+                FetchAttr::BodySection {
+                    section, partial, ..
+                } => {
+                    // The response names the section without .PEEK, and a partial by
+                    // its origin only (§7.4.2: `BODY[]<0>`).
+                    write_fetch_attr(
+                        b,
+                        &FetchAttr::BodySection {
+                            section: section.clone(),
+                            partial: *partial,
+                            peek: false,
+                        },
+                        false,
+                    );
+                    b.push(b' ');
+                    let data = match (&info, &raw) {
+                        (Some(info), Some(raw)) => info.section(raw, section),
+                        _ => None,
+                    };
+                    let data = data.map(|d| match partial {
+                        Some((origin, count)) => {
+                            let start = (*origin as usize).min(d.len());
+                            let end = start.saturating_add(*count as usize).min(d.len());
+                            d[start..end].to_vec()
+                        }
+                        None => d.into_owned(),
+                    });
+                    write_nstring(b, data.as_deref());
+                }
+            }
+        }
+        if flags_changed && !items.contains(&FetchAttr::Flags) {
+            sep(b);
+            b.extend_from_slice(format!("FLAGS {}", sel.flag_list(meta)).as_bytes());
+        }
+        b.extend_from_slice(b")\r\n");
+    }
+    if failures > 0 {
+        tagged(
+            b,
+            tag,
+            "NO",
+            Some(&crate::response::Code::ServerBug),
+            &format!("{command}: some messages could not be read"),
+        );
+    } else {
+        tagged(b, tag, "OK", None, &format!("{command} completed"));
+    }
+}

@@ -1,0 +1,121 @@
+//! LIST and LSUB (RFC 3501 §6.3.8–9) with CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154)
+//! attributes.
+
+use yubin_store::Account;
+
+use crate::response::{tagged, write_mailbox};
+use crate::session::store_error;
+
+/// The hierarchy delimiter (the store's).
+pub const DELIMITER: char = '/';
+
+/// Whether `name` matches `pattern`: `*` matches anything, `%` anything but the
+/// delimiter (RFC 3501 §6.3.8).
+pub fn matches(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some(b'*') => (0..=n.len()).any(|k| go(&p[1..], &n[k..])),
+            Some(b'%') => {
+                let stop = n
+                    .iter()
+                    .position(|&c| c == DELIMITER as u8)
+                    .unwrap_or(n.len());
+                (0..=stop).any(|k| go(&p[1..], &n[k..]))
+            }
+            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
+        }
+    }
+    // Bound the backtracking: a pattern of many `*` against a long name is quadratic
+    // per star; names and patterns are short, and this keeps hostile ones cheap.
+    if pattern.matches(['*', '%']).count() > 16 {
+        return false;
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+/// Matches INBOX case-insensitively, as RFC 3501 §5.1 makes its name.
+fn matches_mailbox(pattern: &str, name: &str) -> bool {
+    if name.eq_ignore_ascii_case("INBOX") || name.to_ascii_uppercase().starts_with("INBOX/") {
+        let (head, tail) = name.split_at(5);
+        let upper = format!("{}{}", head.to_ascii_uppercase(), tail);
+        // The pattern's own INBOX prefix may be in any case too.
+        let p = if pattern.len() >= 5
+            && pattern.is_char_boundary(5)
+            && pattern[..5].eq_ignore_ascii_case("INBOX")
+        {
+            format!("INBOX{}", &pattern[5..])
+        } else {
+            pattern.to_owned()
+        };
+        return matches(&p, &upper);
+    }
+    matches(pattern, name)
+}
+
+/// Answers LIST (or LSUB when `lsub`).
+pub fn list(
+    account: Option<&Account>,
+    tag: &str,
+    reference: &str,
+    pattern: &str,
+    lsub: bool,
+    b: &mut Vec<u8>,
+) {
+    let Some(account) = account else { return };
+    let command = if lsub { "LSUB" } else { "LIST" };
+    if pattern.is_empty() && !lsub {
+        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
+        b.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+        tagged(b, tag, "OK", None, "LIST completed");
+        return;
+    }
+    let full = format!("{reference}{pattern}");
+    let all = match account.list() {
+        Ok(all) => all,
+        Err(e) => return store_error(b, tag, command, &e),
+    };
+    for info in &all {
+        if lsub && !info.subscribed {
+            continue;
+        }
+        if !matches_mailbox(&full, &info.name) {
+            continue;
+        }
+        let prefix = format!("{}{DELIMITER}", info.name);
+        let has_children = all.iter().any(|o| o.name.starts_with(&prefix));
+        let mut attrs: Vec<&str> = Vec::new();
+        if !info.selectable {
+            attrs.push("\\Noselect");
+        }
+        attrs.push(if has_children {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        });
+        if let Some(u) = info.special_use {
+            attrs.push(u.attribute());
+        }
+        b.extend_from_slice(format!("* {command} ({}) \"/\" ", attrs.join(" ")).as_bytes());
+        write_mailbox(b, &info.name);
+        b.extend_from_slice(b"\r\n");
+    }
+    tagged(b, tag, "OK", None, &format!("{command} completed"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(matches("*", "a/b/c"));
+        assert!(matches("%", "abc"));
+        assert!(!matches("%", "a/b"));
+        assert!(matches("a/%", "a/b"));
+        assert!(!matches("a/%", "a/b/c"));
+        assert!(matches("a*c", "a/b/c"));
+        assert!(matches_mailbox("inbox", "INBOX"));
+        assert!(matches_mailbox("inbox/%", "INBOX/sub"));
+    }
+}

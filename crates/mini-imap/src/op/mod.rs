@@ -1,0 +1,34 @@
+//! Command handlers too large for the session's dispatch: one file per command group.
+
+pub mod fetch;
+pub mod list;
+pub mod search;
+
+use crate::command::SequenceSet;
+use crate::session::Selected;
+
+/// The snapshot positions (0-based) a set names, ascending.
+///
+/// With `uid`, the set holds UIDs and `*` is the largest UID; UIDs that do not exist are
+/// ignored (RFC 3501 §6.4.8). Without, it holds sequence numbers, and one past EXISTS
+/// (or `*` in an empty mailbox) is an error (§9: "invalid").
+pub fn resolve(sel: &Selected, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, &'static str> {
+    let n = sel.messages.len();
+    if uid {
+        let largest = sel.messages.last().map_or(0, |m| m.uid);
+        Ok((0..n)
+            .filter(|&i| set.contains(sel.messages[i].uid, largest))
+            .collect())
+    } else {
+        let star_empty = n == 0
+            && set.0.iter().any(|&(a, b)| {
+                a == crate::command::SeqNum::Star || b == crate::command::SeqNum::Star
+            });
+        if star_empty || set.max_value().is_some_and(|m| m as usize > n) {
+            return Err("Invalid message sequence number");
+        }
+        Ok((0..n)
+            .filter(|&i| set.contains(i as u32 + 1, n as u32))
+            .collect())
+    }
+}

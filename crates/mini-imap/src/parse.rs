@@ -1,0 +1,963 @@
+//! Bytes to [`Command`]s: a nom grammar that follows RFC 3501 §9's ABNF.
+//!
+//! The input is one whole command as [`crate::codec::ImapCodec`] framed it: every line with
+//! its CRLF, literals inline (`{5}\r\nhello`). Each function's doc comment quotes the ABNF
+//! rule it implements, so code and RFC can be read side by side. nom's error type stays
+//! private; callers see [`ParseError`].
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
+use nom::branch::alt;
+use nom::bytes::complete::{tag, tag_no_case, take, take_while1};
+use nom::combinator::{map, map_res, opt, value};
+use nom::multi::{separated_list0, separated_list1};
+use nom::sequence::{delimited, preceded, separated_pair};
+use nom::{IResult, Parser};
+use yubin_core::Secret;
+
+use crate::command::{
+    Command, CommandBody, FetchAttr, SearchKey, Section, SectionText, SeqNum, SequenceSet,
+    StatusItem, StoreMode,
+};
+
+/// How deep `search-key`s may nest (`NOT`, `OR`, parentheses). RFC 3501 sets no limit;
+/// real clients nest a handful of levels, and the cap keeps a hostile `((((...` from
+/// exhausting the stack.
+pub const MAX_SEARCH_DEPTH: usize = 32;
+
+/// Why a frame is not a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The input stops before the command does (no final CRLF, or a literal cut short).
+    #[error("incomplete command")]
+    Incomplete,
+    /// Not even a tag could be read.
+    #[error("missing or invalid tag")]
+    NoTag,
+    /// The command name is not one yubin knows.
+    #[error("unknown command {name}")]
+    UnknownCommand {
+        /// The tag, for the `BAD` reply.
+        tag: String,
+        /// The name as sent.
+        name: String,
+    },
+    /// The arguments do not follow the grammar.
+    #[error("syntax error in {command} arguments")]
+    Syntax {
+        /// The tag, for the `BAD` reply.
+        tag: String,
+        /// The command whose arguments failed.
+        command: String,
+    },
+}
+
+impl ParseError {
+    /// The command's tag, when one could be read.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            ParseError::UnknownCommand { tag, .. } | ParseError::Syntax { tag, .. } => Some(tag),
+            ParseError::Incomplete | ParseError::NoTag => None,
+        }
+    }
+}
+
+type Res<'a, T> = IResult<&'a [u8], T>;
+
+fn fail<T>(i: &[u8]) -> Res<'_, T> {
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Verify,
+    )))
+}
+
+/// Parses one complete command frame.
+///
+/// `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`
+pub fn command(input: &[u8]) -> Result<Command, ParseError> {
+    if !input.ends_with(b"\n") {
+        return Err(ParseError::Incomplete);
+    }
+    let (rest, tag_bytes) = match tag_(input) {
+        Ok(ok) => ok,
+        Err(_) => return Err(ParseError::NoTag),
+    };
+    let tag_s = String::from_utf8_lossy(tag_bytes).into_owned();
+    let rest = match rest.strip_prefix(b" ") {
+        Some(r) => r,
+        None => {
+            return Err(ParseError::Syntax {
+                tag: tag_s,
+                command: String::new(),
+            });
+        }
+    };
+    let (args, name) = match atom(rest) {
+        Ok(ok) => ok,
+        Err(_) => {
+            return Err(ParseError::Syntax {
+                tag: tag_s,
+                command: String::new(),
+            });
+        }
+    };
+    let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
+    let syntax = |command: &str| ParseError::Syntax {
+        tag: tag_s.clone(),
+        command: command.to_owned(),
+    };
+    let parsed = if upper == "UID" {
+        let Some(after) = args.strip_prefix(b" ") else {
+            return Err(syntax("UID"));
+        };
+        let Ok((args, sub)) = atom(after) else {
+            return Err(syntax("UID"));
+        };
+        let sub = String::from_utf8_lossy(sub).to_ascii_uppercase();
+        match uid_command(&sub, args) {
+            Some(r) => r.map_err(|e| map_err(e, &sub, &syntax)),
+            None => {
+                return Err(ParseError::UnknownCommand {
+                    tag: tag_s,
+                    name: format!("UID {sub}"),
+                });
+            }
+        }
+    } else {
+        match command_args(&upper, args) {
+            Some(r) => r.map_err(|e| map_err(e, &upper, &syntax)),
+            None => {
+                return Err(ParseError::UnknownCommand {
+                    tag: tag_s,
+                    name: String::from_utf8_lossy(name).into_owned(),
+                });
+            }
+        }
+    }?;
+    let (rest, body) = parsed;
+    match crlf(rest) {
+        Ok((b"", _)) => Ok(Command { tag: tag_s, body }),
+        Ok(_) | Err(_) => Err(syntax(&upper)),
+    }
+}
+
+fn map_err(
+    e: nom::Err<nom::error::Error<&[u8]>>,
+    name: &str,
+    syntax: &dyn Fn(&str) -> ParseError,
+) -> ParseError {
+    match e {
+        // A complete-input grammar never reports Incomplete; a literal cut short does,
+        // through `literal`.
+        nom::Err::Incomplete(_) => ParseError::Incomplete,
+        _ => syntax(name),
+    }
+}
+
+/// Reads the tag of a frame, if it has one (for replies to frames that do not parse).
+pub fn tag_of(input: &[u8]) -> Option<String> {
+    tag_(input)
+        .ok()
+        .map(|(_, t)| String::from_utf8_lossy(t).into_owned())
+}
+
+fn crlf(i: &[u8]) -> Res<'_, ()> {
+    // Bare LF is accepted, as yubin-core's LineCodec accepts it.
+    value((), alt((tag(&b"\r\n"[..]), tag(&b"\n"[..])))).parse(i)
+}
+
+fn sp(i: &[u8]) -> Res<'_, ()> {
+    value((), tag(&b" "[..])).parse(i)
+}
+
+/// `CTL = %x00-1F / %x7F`
+fn is_ctl(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+/// `ATOM-CHAR = <any CHAR except atom-specials>`;
+/// `atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials`
+pub fn is_atom_char(b: u8) -> bool {
+    b.is_ascii() && !is_ctl(b) && !b"(){ %*\"\\]".contains(&b)
+}
+
+/// `ASTRING-CHAR = ATOM-CHAR / resp-specials`
+fn is_astring_char(b: u8) -> bool {
+    is_atom_char(b) || b == b']'
+}
+
+/// `tag = 1*<any ASTRING-CHAR except "+">`
+fn tag_(i: &[u8]) -> Res<'_, &[u8]> {
+    take_while1(|b| is_astring_char(b) && b != b'+').parse(i)
+}
+
+/// `atom = 1*ATOM-CHAR`
+fn atom(i: &[u8]) -> Res<'_, &[u8]> {
+    take_while1(is_atom_char).parse(i)
+}
+
+/// `number = 1*DIGIT` (unsigned 32-bit)
+fn number(i: &[u8]) -> Res<'_, u32> {
+    map_res(take_while1(|b: u8| b.is_ascii_digit()), |d: &[u8]| {
+        std::str::from_utf8(d)
+            .map_err(|_| ())
+            .and_then(|s| s.parse::<u32>().map_err(|_| ()))
+    })
+    .parse(i)
+}
+
+/// `nz-number = digit-nz *DIGIT`
+fn nz_number(i: &[u8]) -> Res<'_, u32> {
+    let (rest, n) = number(i)?;
+    if n == 0 || i.first() == Some(&b'0') {
+        return fail(i);
+    }
+    Ok((rest, n))
+}
+
+/// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`;
+/// `QUOTED-CHAR = <any TEXT-CHAR except quoted-specials> / "\" quoted-specials`.
+/// 8-bit octets are accepted inside (RFC 6855's `UTF8-2..4`), so a client that sends
+/// a UTF-8 search string quoted is understood.
+fn quoted(i: &[u8]) -> Res<'_, Vec<u8>> {
+    let (mut rest, _) = tag(&b"\""[..]).parse(i)?;
+    let mut out = Vec::new();
+    loop {
+        match rest.first() {
+            None => return fail(rest),
+            Some(b'"') => return Ok((&rest[1..], out)),
+            Some(b'\\') => match rest.get(1) {
+                Some(&c @ (b'"' | b'\\')) => {
+                    out.push(c);
+                    rest = &rest[2..];
+                }
+                _ => return fail(rest),
+            },
+            Some(&c) if c == b'\r' || c == b'\n' || c == 0 => return fail(rest),
+            Some(&c) => {
+                out.push(c);
+                rest = &rest[1..];
+            }
+        }
+    }
+}
+
+/// `literal = "{" number ["+"] "}" CRLF *CHAR8` (`+` is LITERAL+, RFC 7888);
+/// `CHAR8 = %x01-ff` (no NUL).
+fn literal(i: &[u8]) -> Res<'_, Vec<u8>> {
+    let (rest, n) = delimited(
+        tag(&b"{"[..]),
+        number,
+        (opt(tag(&b"+"[..])), tag(&b"}"[..])),
+    )
+    .parse(i)?;
+    let (rest, _) = crlf(rest)?;
+    let n = n as usize;
+    if rest.len() < n {
+        return Err(nom::Err::Incomplete(nom::Needed::new(n - rest.len())));
+    }
+    let (rest, data) = take(n).parse(rest)?;
+    if data.contains(&0) {
+        return fail(i);
+    }
+    Ok((rest, data.to_vec()))
+}
+
+/// `string = quoted / literal`
+fn string(i: &[u8]) -> Res<'_, Vec<u8>> {
+    alt((quoted, literal)).parse(i)
+}
+
+/// `astring = 1*ASTRING-CHAR / string`
+fn astring(i: &[u8]) -> Res<'_, Vec<u8>> {
+    alt((
+        map(take_while1(is_astring_char), |s: &[u8]| s.to_vec()),
+        string,
+    ))
+    .parse(i)
+}
+
+/// An astring that must be UTF-8 text (user names, mailbox names, charset names).
+fn astring_text(i: &[u8]) -> Res<'_, String> {
+    map_res(astring, String::from_utf8).parse(i)
+}
+
+/// `nstring = string / nil`
+fn nstring(i: &[u8]) -> Res<'_, Option<Vec<u8>>> {
+    alt((value(None, tag_no_case(&b"NIL"[..])), map(string, Some))).parse(i)
+}
+
+/// `mailbox = "INBOX" / astring` (INBOX is case-insensitive; the store handles that).
+fn mailbox(i: &[u8]) -> Res<'_, String> {
+    astring_text(i)
+}
+
+/// `list-mailbox = 1*list-char / string`;
+/// `list-char = ATOM-CHAR / list-wildcards / resp-specials`
+fn list_mailbox(i: &[u8]) -> Res<'_, String> {
+    alt((
+        map_res(
+            take_while1(|b| is_atom_char(b) || b == b'%' || b == b'*' || b == b']'),
+            |s: &[u8]| String::from_utf8(s.to_vec()),
+        ),
+        map_res(string, String::from_utf8),
+    ))
+    .parse(i)
+}
+
+/// `seq-number = nz-number / "*"`
+fn seq_number(i: &[u8]) -> Res<'_, SeqNum> {
+    alt((
+        value(SeqNum::Star, tag(&b"*"[..])),
+        map(nz_number, SeqNum::Value),
+    ))
+    .parse(i)
+}
+
+/// `sequence-set = (seq-number / seq-range) *("," sequence-set)`;
+/// `seq-range = seq-number ":" seq-number` (either order: `4:2` is `2:4`).
+pub fn sequence_set(i: &[u8]) -> Res<'_, SequenceSet> {
+    map(
+        separated_list1(
+            tag(&b","[..]),
+            map(
+                (seq_number, opt(preceded(tag(&b":"[..]), seq_number))),
+                |(a, b)| (a, b.unwrap_or(a)),
+            ),
+        ),
+        SequenceSet,
+    )
+    .parse(i)
+}
+
+/// `date-month = "Jan" / "Feb" / ... / "Dec"` (case-insensitive)
+fn date_month(i: &[u8]) -> Res<'_, u32> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let (rest, m) = take(3usize).parse(i)?;
+    let m = String::from_utf8_lossy(m).to_ascii_lowercase();
+    match MONTHS.iter().position(|x| *x == m) {
+        Some(p) => Ok((rest, p as u32 + 1)),
+        None => fail(i),
+    }
+}
+
+/// `date-text = date-day "-" date-month "-" date-year`; `date-day = 1*2DIGIT`
+fn date_text(i: &[u8]) -> Res<'_, NaiveDate> {
+    let (rest, (d, _, m, _, y)) = (
+        take_while_m_n_digits(1, 2),
+        tag(&b"-"[..]),
+        date_month,
+        tag(&b"-"[..]),
+        take_while_m_n_digits(4, 4),
+    )
+        .parse(i)?;
+    match NaiveDate::from_ymd_opt(y as i32, m, d) {
+        Some(date) => Ok((rest, date)),
+        None => fail(i),
+    }
+}
+
+fn take_while_m_n_digits(m: usize, n: usize) -> impl Fn(&[u8]) -> Res<'_, u32> {
+    move |i| {
+        let (rest, d) =
+            nom::bytes::complete::take_while_m_n(m, n, |b: u8| b.is_ascii_digit()).parse(i)?;
+        let v = d.iter().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+        Ok((rest, v))
+    }
+}
+
+/// `date = date-text / DQUOTE date-text DQUOTE`
+fn date(i: &[u8]) -> Res<'_, NaiveDate> {
+    alt((
+        delimited(tag(&b"\""[..]), date_text, tag(&b"\""[..])),
+        date_text,
+    ))
+    .parse(i)
+}
+
+/// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE`;
+/// `date-day-fixed = (SP DIGIT) / 2DIGIT`; `time = 2DIGIT ":" 2DIGIT ":" 2DIGIT`;
+/// `zone = ("+" / "-") 4DIGIT`
+fn date_time(i: &[u8]) -> Res<'_, DateTime<FixedOffset>> {
+    let (rest, _) = tag(&b"\""[..]).parse(i)?;
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    let (rest, (d, _, m, _, y, _)) = (
+        take_while_m_n_digits(1, 2),
+        tag(&b"-"[..]),
+        date_month,
+        tag(&b"-"[..]),
+        take_while_m_n_digits(4, 4),
+        sp,
+    )
+        .parse(rest)?;
+    let (rest, (h, _, mi, _, s, _, sign, zh, zm, _)) = (
+        take_while_m_n_digits(2, 2),
+        tag(&b":"[..]),
+        take_while_m_n_digits(2, 2),
+        tag(&b":"[..]),
+        take_while_m_n_digits(2, 2),
+        sp,
+        alt((value(1i32, tag(&b"+"[..])), value(-1i32, tag(&b"-"[..])))),
+        take_while_m_n_digits(2, 2),
+        take_while_m_n_digits(2, 2),
+        tag(&b"\""[..]),
+    )
+        .parse(rest)?;
+    let offset = FixedOffset::east_opt(sign * (zh as i32 * 3600 + zm as i32 * 60));
+    let date = NaiveDate::from_ymd_opt(y as i32, m, d);
+    let time = NaiveTime::from_hms_opt(h, mi, s);
+    match (offset, date, time) {
+        (Some(o), Some(d), Some(t)) => match o.from_local_datetime(&d.and_time(t)).single() {
+            Some(dt) => Ok((rest, dt)),
+            None => fail(i),
+        },
+        _ => fail(i),
+    }
+}
+
+/// `flag = "\Answered" / "\Flagged" / "\Deleted" / "\Seen" / "\Draft" / flag-keyword / flag-extension`;
+/// `flag-extension = "\" atom`
+fn flag(i: &[u8]) -> Res<'_, String> {
+    map_res(
+        nom::combinator::recognize((opt(tag(&b"\\"[..])), atom)),
+        |s: &[u8]| String::from_utf8(s.to_vec()),
+    )
+    .parse(i)
+}
+
+/// `flag-list = "(" [flag *(SP flag)] ")"`
+fn flag_list(i: &[u8]) -> Res<'_, Vec<String>> {
+    delimited(tag(&b"("[..]), separated_list0(sp, flag), tag(&b")"[..])).parse(i)
+}
+
+/// Parses the arguments of a command that is not `UID ...`; `None` for an unknown name.
+fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
+    Some(match name {
+        "CAPABILITY" => Ok((i, CommandBody::Capability)),
+        "NOOP" => Ok((i, CommandBody::Noop)),
+        "LOGOUT" => Ok((i, CommandBody::Logout)),
+        "NAMESPACE" => Ok((i, CommandBody::Namespace)),
+        "CHECK" => Ok((i, CommandBody::Check)),
+        "CLOSE" => Ok((i, CommandBody::Close)),
+        "UNSELECT" => Ok((i, CommandBody::Unselect)),
+        "EXPUNGE" => Ok((i, CommandBody::Expunge)),
+        "IDLE" => Ok((i, CommandBody::Idle)),
+        "LOGIN" => login(i),
+        "AUTHENTICATE" => authenticate(i),
+        "ID" => id(i),
+        "ENABLE" => map(
+            nom::multi::many1(preceded(
+                sp,
+                map_res(atom, |a: &[u8]| String::from_utf8(a.to_vec())),
+            )),
+            CommandBody::Enable,
+        )
+        .parse(i),
+        "LIST" => map(
+            (preceded(sp, mailbox), preceded(sp, list_mailbox)),
+            |(reference, pattern)| CommandBody::List { reference, pattern },
+        )
+        .parse(i),
+        "LSUB" => map(
+            (preceded(sp, mailbox), preceded(sp, list_mailbox)),
+            |(reference, pattern)| CommandBody::Lsub { reference, pattern },
+        )
+        .parse(i),
+        "SUBSCRIBE" => map(preceded(sp, mailbox), CommandBody::Subscribe).parse(i),
+        "UNSUBSCRIBE" => map(preceded(sp, mailbox), CommandBody::Unsubscribe).parse(i),
+        "SELECT" => map(preceded(sp, mailbox), CommandBody::Select).parse(i),
+        "EXAMINE" => map(preceded(sp, mailbox), CommandBody::Examine).parse(i),
+        "CREATE" => map(preceded(sp, mailbox), CommandBody::Create).parse(i),
+        "DELETE" => map(preceded(sp, mailbox), CommandBody::Delete).parse(i),
+        "RENAME" => map(
+            (preceded(sp, mailbox), preceded(sp, mailbox)),
+            |(from, to)| CommandBody::Rename { from, to },
+        )
+        .parse(i),
+        "STATUS" => status(i),
+        "APPEND" => append(i),
+        "SEARCH" => search(i, false),
+        "FETCH" => fetch(i, false),
+        "STORE" => store(i, false),
+        "COPY" => map(
+            (preceded(sp, sequence_set), preceded(sp, mailbox)),
+            |(set, mailbox)| CommandBody::Copy {
+                uid: false,
+                set,
+                mailbox,
+            },
+        )
+        .parse(i),
+        "MOVE" => map(
+            (preceded(sp, sequence_set), preceded(sp, mailbox)),
+            |(set, mailbox)| CommandBody::Move {
+                uid: false,
+                set,
+                mailbox,
+            },
+        )
+        .parse(i),
+        _ => return None,
+    })
+}
+
+/// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`
+fn uid_command<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
+    Some(match name {
+        "FETCH" => fetch(i, true),
+        "SEARCH" => search(i, true),
+        "STORE" => store(i, true),
+        "COPY" => map(
+            (preceded(sp, sequence_set), preceded(sp, mailbox)),
+            |(set, mailbox)| CommandBody::Copy {
+                uid: true,
+                set,
+                mailbox,
+            },
+        )
+        .parse(i),
+        "MOVE" => map(
+            (preceded(sp, sequence_set), preceded(sp, mailbox)),
+            |(set, mailbox)| CommandBody::Move {
+                uid: true,
+                set,
+                mailbox,
+            },
+        )
+        .parse(i),
+        "EXPUNGE" => map(preceded(sp, sequence_set), CommandBody::UidExpunge).parse(i),
+        _ => return None,
+    })
+}
+
+/// `login = "LOGIN" SP userid SP password`; `userid = astring`; `password = astring`
+fn login(i: &[u8]) -> Res<'_, CommandBody> {
+    map(
+        (
+            preceded(sp, astring_text),
+            preceded(sp, map_res(astring, String::from_utf8)),
+        ),
+        |(user, password)| CommandBody::Login {
+            user,
+            password: Secret::from(password),
+        },
+    )
+    .parse(i)
+}
+
+/// `authenticate = "AUTHENTICATE" SP auth-type [SP (base64 / "=")]` (RFC 4959);
+/// `auth-type = atom`
+fn authenticate(i: &[u8]) -> Res<'_, CommandBody> {
+    map(
+        (
+            preceded(sp, atom),
+            opt(preceded(
+                sp,
+                take_while1(|b: u8| b.is_ascii_alphanumeric() || b"+/=".contains(&b)),
+            )),
+        ),
+        |(mech, ir): (&[u8], Option<&[u8]>)| CommandBody::Authenticate {
+            mechanism: String::from_utf8_lossy(mech).to_ascii_uppercase(),
+            initial: ir.map(|b| String::from_utf8_lossy(b).into_owned()),
+        },
+    )
+    .parse(i)
+}
+
+/// `id = "ID" SP id-params-list`;
+/// `id-params-list = "(" *(string SP nstring) ")" / nil` (RFC 2971; pairs separated by SP)
+fn id(i: &[u8]) -> Res<'_, CommandBody> {
+    let pair = map(
+        separated_pair(string, sp, nstring),
+        |(k, v): (Vec<u8>, Option<Vec<u8>>)| {
+            (
+                String::from_utf8_lossy(&k).into_owned(),
+                v.map(|v| String::from_utf8_lossy(&v).into_owned()),
+            )
+        },
+    );
+    preceded(
+        sp,
+        alt((
+            value(CommandBody::Id(None), tag_no_case(&b"NIL"[..])),
+            map(
+                delimited(tag(&b"("[..]), separated_list0(sp, pair), tag(&b")"[..])),
+                |v| CommandBody::Id(Some(v)),
+            ),
+        )),
+    )
+    .parse(i)
+}
+
+/// `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`;
+/// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`
+fn status(i: &[u8]) -> Res<'_, CommandBody> {
+    let item = alt((
+        value(StatusItem::Messages, tag_no_case(&b"MESSAGES"[..])),
+        value(StatusItem::Recent, tag_no_case(&b"RECENT"[..])),
+        value(StatusItem::UidNext, tag_no_case(&b"UIDNEXT"[..])),
+        value(StatusItem::UidValidity, tag_no_case(&b"UIDVALIDITY"[..])),
+        value(StatusItem::Unseen, tag_no_case(&b"UNSEEN"[..])),
+    ));
+    map(
+        (
+            preceded(sp, mailbox),
+            preceded(
+                sp,
+                delimited(tag(&b"("[..]), separated_list1(sp, item), tag(&b")"[..])),
+            ),
+        ),
+        |(mailbox, items)| CommandBody::Status { mailbox, items },
+    )
+    .parse(i)
+}
+
+/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+fn append(i: &[u8]) -> Res<'_, CommandBody> {
+    map(
+        (
+            preceded(sp, mailbox),
+            opt(preceded(sp, flag_list)),
+            opt(preceded(sp, date_time)),
+            preceded(sp, literal),
+        ),
+        |(mailbox, flags, date, message)| CommandBody::Append {
+            mailbox,
+            flags: flags.unwrap_or_default(),
+            date,
+            message,
+        },
+    )
+    .parse(i)
+}
+
+/// `store = "STORE" SP sequence-set SP store-att-flags`;
+/// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
+fn store(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
+    let (i, set) = preceded(sp, sequence_set).parse(i)?;
+    let (i, _) = sp(i)?;
+    let (i, mode) = alt((
+        value(StoreMode::Add, tag(&b"+"[..])),
+        value(StoreMode::Remove, tag(&b"-"[..])),
+        nom::combinator::success(StoreMode::Replace),
+    ))
+    .parse(i)?;
+    let (i, _) = tag_no_case(&b"FLAGS"[..]).parse(i)?;
+    let (i, silent) = map(opt(tag_no_case(&b".SILENT"[..])), |s| s.is_some()).parse(i)?;
+    let (i, flags) = preceded(sp, alt((flag_list, separated_list1(sp, flag)))).parse(i)?;
+    Ok((
+        i,
+        CommandBody::Store {
+            uid,
+            set,
+            mode,
+            silent,
+            flags,
+        },
+    ))
+}
+
+/// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")`
+fn fetch(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
+    let (i, set) = preceded(sp, sequence_set).parse(i)?;
+    let (i, _) = sp(i)?;
+    let (i, items) = alt((
+        fetch_macro,
+        map(fetch_att, |a| vec![a]),
+        delimited(
+            tag(&b"("[..]),
+            separated_list1(sp, fetch_att),
+            tag(&b")"[..]),
+        ),
+    ))
+    .parse(i)?;
+    Ok((i, CommandBody::Fetch { uid, set, items }))
+}
+
+/// `"ALL"` = `(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)`; `"FAST"` = `(FLAGS INTERNALDATE
+/// RFC822.SIZE)`; `"FULL"` = `(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY)` (§6.4.5).
+fn fetch_macro(i: &[u8]) -> Res<'_, Vec<FetchAttr>> {
+    use FetchAttr::*;
+    let (rest, word) = atom(i)?;
+    let items = match word.to_ascii_uppercase().as_slice() {
+        b"ALL" => vec![Flags, InternalDate, Rfc822Size, Envelope],
+        b"FAST" => vec![Flags, InternalDate, Rfc822Size],
+        b"FULL" => vec![Flags, InternalDate, Rfc822Size, Envelope, Body],
+        _ => return fail(i),
+    };
+    Ok((rest, items))
+}
+
+/// `fetch-att = "ENVELOPE" / "FLAGS" / "INTERNALDATE" / "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
+/// "BODY" ["STRUCTURE"] / "UID" / "BODY" section ["<" number "." nz-number ">"] /
+/// "BODY.PEEK" section ["<" number "." nz-number ">"]`
+fn fetch_att(i: &[u8]) -> Res<'_, FetchAttr> {
+    // Longest keywords first: `BODY.PEEK[` before `BODY[` before `BODYSTRUCTURE` before `BODY`.
+    alt((
+        body_section,
+        value(FetchAttr::Envelope, tag_no_case(&b"ENVELOPE"[..])),
+        value(FetchAttr::Flags, tag_no_case(&b"FLAGS"[..])),
+        value(FetchAttr::InternalDate, tag_no_case(&b"INTERNALDATE"[..])),
+        value(FetchAttr::Rfc822Header, tag_no_case(&b"RFC822.HEADER"[..])),
+        value(FetchAttr::Rfc822Size, tag_no_case(&b"RFC822.SIZE"[..])),
+        value(FetchAttr::Rfc822Text, tag_no_case(&b"RFC822.TEXT"[..])),
+        value(FetchAttr::Rfc822, tag_no_case(&b"RFC822"[..])),
+        value(FetchAttr::BodyStructure, tag_no_case(&b"BODYSTRUCTURE"[..])),
+        value(FetchAttr::Body, tag_no_case(&b"BODY"[..])),
+        value(FetchAttr::Uid, tag_no_case(&b"UID"[..])),
+    ))
+    .parse(i)
+    .and_then(|(rest, a)| {
+        // A keyword must end where the attribute does (`FLAGSX` is not `FLAGS`).
+        match rest.first() {
+            None | Some(b' ' | b')' | b'\r' | b'\n') => Ok((rest, a)),
+            _ => fail(i),
+        }
+    })
+}
+
+fn body_section(i: &[u8]) -> Res<'_, FetchAttr> {
+    let (i, peek) = alt((
+        value(true, tag_no_case(&b"BODY.PEEK"[..])),
+        value(false, tag_no_case(&b"BODY"[..])),
+    ))
+    .parse(i)?;
+    let (i, section) = section(i)?;
+    let (i, partial) = opt(delimited(
+        tag(&b"<"[..]),
+        separated_pair(number, tag(&b"."[..]), nz_number),
+        tag(&b">"[..]),
+    ))
+    .parse(i)?;
+    Ok((
+        i,
+        FetchAttr::BodySection {
+            section,
+            partial,
+            peek,
+        },
+    ))
+}
+
+/// `section = "[" [section-spec] "]"`;
+/// `section-spec = section-msgtext / (section-part ["." section-text])`;
+/// `section-part = nz-number *("." nz-number)`;
+/// `section-text = section-msgtext / "MIME"`;
+/// `section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT"`
+fn section(i: &[u8]) -> Res<'_, Section> {
+    let (i, _) = tag(&b"["[..]).parse(i)?;
+    let (i, part) = separated_list0(tag(&b"."[..]), nz_number).parse(i)?;
+    let (i, text) = if part.is_empty() {
+        opt(section_text(false)).parse(i)?
+    } else {
+        opt(preceded(tag(&b"."[..]), section_text(true))).parse(i)?
+    };
+    let (i, _) = tag(&b"]"[..]).parse(i)?;
+    Ok((i, Section { part, text }))
+}
+
+fn section_text(allow_mime: bool) -> impl Fn(&[u8]) -> Res<'_, SectionText> {
+    move |i| {
+        let header_list = |i| {
+            preceded(
+                sp,
+                delimited(
+                    tag(&b"("[..]),
+                    separated_list1(sp, astring_text),
+                    tag(&b")"[..]),
+                ),
+            )
+            .parse(i)
+        };
+        let (rest, t) = alt((
+            map(
+                preceded(tag_no_case(&b"HEADER.FIELDS.NOT"[..]), header_list),
+                SectionText::HeaderFieldsNot,
+            ),
+            map(
+                preceded(tag_no_case(&b"HEADER.FIELDS"[..]), header_list),
+                SectionText::HeaderFields,
+            ),
+            value(SectionText::Header, tag_no_case(&b"HEADER"[..])),
+            value(SectionText::Text, tag_no_case(&b"TEXT"[..])),
+            value(SectionText::Mime, tag_no_case(&b"MIME"[..])),
+        ))
+        .parse(i)?;
+        if t == SectionText::Mime && !allow_mime {
+            return fail(i);
+        }
+        Ok((rest, t))
+    }
+}
+
+/// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
+fn search(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
+    let (i, charset) = opt(preceded(
+        (sp, tag_no_case(&b"CHARSET"[..]), sp),
+        astring_text,
+    ))
+    .parse(i)?;
+    let (i, criteria) = nom::multi::many1(preceded(sp, |i| search_key(i, 0))).parse(i)?;
+    Ok((
+        i,
+        CommandBody::Search {
+            uid,
+            charset,
+            criteria,
+        },
+    ))
+}
+
+/// `search-key = "ALL" / "ANSWERED" / "BCC" SP astring / "BEFORE" SP date / ... /
+/// "NOT" SP search-key / "OR" SP search-key SP search-key / ... / sequence-set /
+/// "(" search-key *(SP search-key) ")"` — every key of RFC 3501 §6.4.4.
+fn search_key(i: &[u8], depth: usize) -> Res<'_, SearchKey> {
+    if depth >= MAX_SEARCH_DEPTH {
+        return fail(i);
+    }
+    if i.first() == Some(&b'(') {
+        let (rest, keys) = delimited(
+            tag(&b"("[..]),
+            separated_list1(sp, |i| search_key(i, depth + 1)),
+            tag(&b")"[..]),
+        )
+        .parse(i)?;
+        return Ok((rest, SearchKey::And(keys)));
+    }
+    if let Ok((rest, set)) = sequence_set(i) {
+        return Ok((rest, SearchKey::SequenceSet(set)));
+    }
+    let (rest, word) = atom(i)?;
+    let word = word.to_ascii_uppercase();
+    let s = |i| preceded(sp, astring).parse(i);
+    let d = |i| preceded(sp, date).parse(i);
+    let kw = |i| preceded(sp, flag).parse(i);
+    let n = |i| preceded(sp, number).parse(i);
+    use SearchKey as K;
+    match word.as_slice() {
+        b"ALL" => Ok((rest, K::All)),
+        b"ANSWERED" => Ok((rest, K::Answered)),
+        b"DELETED" => Ok((rest, K::Deleted)),
+        b"DRAFT" => Ok((rest, K::Draft)),
+        b"FLAGGED" => Ok((rest, K::Flagged)),
+        b"NEW" => Ok((rest, K::New)),
+        b"OLD" => Ok((rest, K::Old)),
+        b"RECENT" => Ok((rest, K::Recent)),
+        b"SEEN" => Ok((rest, K::Seen)),
+        b"UNANSWERED" => Ok((rest, K::Unanswered)),
+        b"UNDELETED" => Ok((rest, K::Undeleted)),
+        b"UNDRAFT" => Ok((rest, K::Undraft)),
+        b"UNFLAGGED" => Ok((rest, K::Unflagged)),
+        b"UNSEEN" => Ok((rest, K::Unseen)),
+        b"BCC" => map(s, K::Bcc).parse(rest),
+        b"BODY" => map(s, K::Body).parse(rest),
+        b"CC" => map(s, K::Cc).parse(rest),
+        b"FROM" => map(s, K::From).parse(rest),
+        b"SUBJECT" => map(s, K::Subject).parse(rest),
+        b"TEXT" => map(s, K::Text).parse(rest),
+        b"TO" => map(s, K::To).parse(rest),
+        b"BEFORE" => map(d, K::Before).parse(rest),
+        b"ON" => map(d, K::On).parse(rest),
+        b"SINCE" => map(d, K::Since).parse(rest),
+        b"SENTBEFORE" => map(d, K::SentBefore).parse(rest),
+        b"SENTON" => map(d, K::SentOn).parse(rest),
+        b"SENTSINCE" => map(d, K::SentSince).parse(rest),
+        b"KEYWORD" => map(kw, K::Keyword).parse(rest),
+        b"UNKEYWORD" => map(kw, K::Unkeyword).parse(rest),
+        b"LARGER" => map(n, K::Larger).parse(rest),
+        b"SMALLER" => map(n, K::Smaller).parse(rest),
+        b"UID" => map(preceded(sp, sequence_set), K::Uid).parse(rest),
+        b"HEADER" => map(
+            (preceded(sp, astring_text), preceded(sp, astring)),
+            |(f, v)| K::Header(f, v),
+        )
+        .parse(rest),
+        b"NOT" => map(preceded(sp, |i| search_key(i, depth + 1)), |k| {
+            K::Not(Box::new(k))
+        })
+        .parse(rest),
+        b"OR" => map(
+            (
+                preceded(sp, |i| search_key(i, depth + 1)),
+                preceded(sp, |i| search_key(i, depth + 1)),
+            ),
+            |(a, b)| K::Or(Box::new(a), Box::new(b)),
+        )
+        .parse(rest),
+        _ => fail(i),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> CommandBody {
+        match command(s.as_bytes()) {
+            Ok(c) => c.body,
+            Err(e) => panic!("{s:?}: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_commands() {
+        assert_eq!(ok("a CAPABILITY\r\n"), CommandBody::Capability);
+        assert_eq!(ok("a1 noop\r\n"), CommandBody::Noop);
+        assert_eq!(
+            ok("x LOGIN alice \"se\\\"cret\"\r\n"),
+            CommandBody::Login {
+                user: "alice".into(),
+                password: Secret::from("se\"cret")
+            }
+        );
+    }
+
+    #[test]
+    fn literal_in_login() {
+        assert_eq!(
+            ok("x LOGIN {5}\r\nalice {6+}\r\nsecret\r\n"),
+            CommandBody::Login {
+                user: "alice".into(),
+                password: Secret::from("secret")
+            }
+        );
+    }
+
+    #[test]
+    fn sequence_sets_any_order() {
+        let (_, s) = sequence_set(b"4:2,*,7:*").unwrap();
+        assert!(s.contains(3, 10));
+        assert!(s.contains(10, 10));
+        assert!(s.contains(8, 10));
+        assert!(!s.contains(1, 10));
+    }
+
+    #[test]
+    fn fetch_items() {
+        let b = ok("a FETCH 1:* (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (From To)]<0.100> UID)\r\n");
+        let CommandBody::Fetch { items, .. } = b else {
+            panic!()
+        };
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[1],
+            FetchAttr::BodySection {
+                section: Section {
+                    part: vec![1, 2],
+                    text: Some(SectionText::HeaderFields(vec!["From".into(), "To".into()]))
+                },
+                partial: Some((0, 100)),
+                peek: true
+            }
+        );
+    }
+
+    #[test]
+    fn search_nesting_is_capped() {
+        let deep = format!("a SEARCH {}ALL{}\r\n", "(".repeat(40), ")".repeat(40));
+        assert!(command(deep.as_bytes()).is_err());
+        let ok_depth = format!("a SEARCH {}ALL{}\r\n", "(".repeat(5), ")".repeat(5));
+        assert!(command(ok_depth.as_bytes()).is_ok());
+    }
+}

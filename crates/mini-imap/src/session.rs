@@ -1,0 +1,858 @@
+//! The IMAP session state machine (RFC 3501 §3), without sockets.
+//!
+//! ```text
+//!   not authenticated --LOGIN/AUTHENTICATE--> authenticated --SELECT/EXAMINE--> selected
+//!          |                                    |        ^--CLOSE/UNSELECT------'  |
+//!          '--------------LOGOUT----------------'--------LOGOUT-------------------'--> logout
+//! ```
+//!
+//! Input is one framed command (or a SASL response line); output is an [`Output`]: the
+//! response bytes and what the connection does next. [`crate::server`] only moves bytes,
+//! so every rule here is unit-tested directly.
+//!
+//! Before the dispatch `match`, a gate ([`Session::check_state`]) refuses a command that
+//! is not valid in the current state, so each handler only does its own work.
+//!
+//! The selected state keeps a snapshot of the mailbox (UIDs and flags in sequence order).
+//! Sequence numbers are positions in that snapshot and only change when the session
+//! reports the change (RFC 3501 §7.4.1): [`Session::sync`] diffs the snapshot against the
+//! store, which is also how issue 6's IDLE and multi-session notifications will work.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use yubin_core::{Secret, Transcript};
+use yubin_store::{Account, Flag, FlagOp, Flags, Mailbox, MessageMeta, Store, StoreError};
+
+use crate::codec::Rejection;
+use crate::command::{Command, CommandBody, StatusItem};
+use crate::mime::InfoCache;
+use crate::op;
+use crate::parse::{self, ParseError};
+use crate::response::{self, Code, tagged, untagged};
+
+/// Exactly what this server implements (RFC 3501 §6.1.1); part 2 adds IDLE UIDPLUS MOVE.
+pub const CAPABILITIES: &str =
+    "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT SPECIAL-USE CHILDREN AUTH=PLAIN";
+
+/// Sent to a connection over the connection limit.
+pub const BUSY_LINE: &[u8] = b"* BYE [UNAVAILABLE] too many connections\r\n";
+/// Sent when the server shuts down under a session.
+pub const SHUTDOWN_LINE: &[u8] = b"* BYE [UNAVAILABLE] server shutting down\r\n";
+/// Sent to a session idle past the timeout (RFC 3501 §5.4 autologout).
+pub const IDLE_LINE: &[u8] = b"* BYE autologout; idle for too long\r\n";
+/// Sent before closing on input that cannot be framed.
+pub const UNFRAMEABLE_LINE: &[u8] = b"* BYE command too long, closing\r\n";
+/// The continuation request for a synchronizing literal (RFC 3501 §7.5).
+pub const CONTINUE_LINE: &[u8] = b"+ Ready for literal data\r\n";
+
+/// Protocol settings (socket limits live in `yubin_core::ServerConfig`).
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    /// Failed LOGIN/AUTHENTICATE attempts allowed before the session is closed.
+    pub max_failed_logins: u32,
+    /// How long a session that used up its failed logins waits before it is closed;
+    /// it slows down password guessing without tying up the server.
+    pub failed_login_delay: Duration,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            max_failed_logins: 3,
+            failed_login_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What the connection does after sending an [`Output`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Read the next command.
+    Continue,
+    /// The next line is a SASL response, not a command (after a `+ ` challenge).
+    ExpectSaslResponse,
+    /// Close the connection.
+    Close,
+    /// Wait, then close (too many failed logins).
+    CloseAfter(Duration),
+}
+
+/// Response bytes for one input, and what happens next.
+#[derive(Debug)]
+pub struct Output {
+    /// Complete response lines, CRLF included.
+    pub bytes: Vec<u8>,
+    /// What the connection does once they are sent.
+    pub after: After,
+}
+
+/// A mailbox as the selected state sees it.
+#[derive(Debug)]
+pub struct Selected {
+    /// The store's handle.
+    pub mailbox: Mailbox,
+    /// EXAMINE (or a read-only SELECT): nothing may change.
+    pub read_only: bool,
+    /// UIDVALIDITY when selected.
+    pub uid_validity: u32,
+    /// The snapshot: message `n` is `messages[n - 1]`.
+    pub messages: Vec<MessageMeta>,
+    /// UIDs that are `\Recent` in this session.
+    pub recent: BTreeSet<u32>,
+    /// ENVELOPE/BODYSTRUCTURE/section offsets per message.
+    pub cache: InfoCache,
+}
+
+impl Selected {
+    /// The flags of message `meta` as this session reports them (`\Recent` included).
+    pub fn flag_list(&self, meta: &MessageMeta) -> String {
+        let mut parts: Vec<String> = meta.flags.iter().map(|f| f.to_string()).collect();
+        if self.recent.contains(&meta.uid) {
+            parts.push("\\Recent".into());
+        }
+        format!("({})", parts.join(" "))
+    }
+}
+
+/// The session's state (RFC 3501 §3); each variant carries what that state needs.
+#[derive(Debug)]
+pub enum State {
+    /// Before LOGIN; counts failed attempts.
+    NotAuthenticated {
+        /// Failed LOGIN/AUTHENTICATE attempts so far.
+        failed: u32,
+    },
+    /// Logged in, no mailbox selected.
+    Authenticated(Account),
+    /// A mailbox is selected.
+    Selected(Account, Box<Selected>),
+    /// LOGOUT was given; nothing more is read.
+    Logout,
+}
+
+/// An IMAP session over a store.
+pub struct Session {
+    store: Store,
+    config: Arc<ImapConfig>,
+    transcript: Transcript,
+    state: State,
+    /// The tag of an AUTHENTICATE waiting for its SASL response.
+    sasl_pending: Option<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+fn out(bytes: Vec<u8>) -> Output {
+    Output {
+        bytes,
+        after: After::Continue,
+    }
+}
+
+impl Session {
+    /// A new session and its greeting (RFC 3501 §7.1.1, with the capabilities inline so
+    /// clients save a round trip).
+    pub fn new(
+        store: Store,
+        config: Arc<ImapConfig>,
+        transcript: Transcript,
+    ) -> (Session, Vec<u8>) {
+        let mut greeting = Vec::new();
+        untagged(
+            &mut greeting,
+            &format!("OK [CAPABILITY {CAPABILITIES}] yubin IMAP4rev1 ready"),
+        );
+        (
+            Session {
+                store,
+                config,
+                transcript,
+                state: State::NotAuthenticated { failed: 0 },
+                sasl_pending: None,
+            },
+            greeting,
+        )
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Handles one framed input: a command, or the SASL response an AUTHENTICATE waits for.
+    pub fn handle_frame(&mut self, frame: &[u8]) -> Output {
+        if let Some(tag) = self.sasl_pending.take() {
+            self.transcript.client_masked(frame, 0);
+            let line = frame
+                .strip_suffix(b"\r\n")
+                .or(frame.strip_suffix(b"\n"))
+                .unwrap_or(frame);
+            return self.sasl_response(&tag, line);
+        }
+        if frame.contains(&0) {
+            self.transcript
+                .client(frame.strip_suffix(b"\r\n").unwrap_or(frame));
+            let tag = parse::tag_of(frame).unwrap_or_else(|| "*".into());
+            let mut b = Vec::new();
+            tagged(&mut b, &tag, "BAD", None, "NUL octets are not allowed");
+            return out(b);
+        }
+        match parse::command(frame) {
+            Ok(cmd) => {
+                self.log_command(&cmd, frame);
+                self.handle(cmd)
+            }
+            Err(e) => {
+                self.transcript
+                    .client(frame.strip_suffix(b"\r\n").unwrap_or(frame));
+                let mut b = Vec::new();
+                let tag = e.tag().unwrap_or("*").to_owned();
+                let text = match &e {
+                    ParseError::UnknownCommand { name, .. } => format!("Unknown command {name}"),
+                    other => format!("{}", capitalize(&other.to_string())),
+                };
+                tagged(&mut b, &tag, "BAD", None, &text);
+                out(b)
+            }
+        }
+    }
+
+    /// Answers a command the codec refused before parsing; nothing changes.
+    pub fn handle_rejected(&mut self, tag: Option<&str>, reason: &Rejection) -> Output {
+        let tag = tag.unwrap_or("*");
+        let mut b = Vec::new();
+        match reason {
+            Rejection::LineTooLong => tagged(&mut b, tag, "BAD", None, "Line too long"),
+            Rejection::LiteralTooBig { append: true, .. } => {
+                tagged(&mut b, tag, "NO", Some(&Code::TooBig), "Message too large")
+            }
+            Rejection::LiteralTooBig { .. } => {
+                tagged(&mut b, tag, "BAD", Some(&Code::TooBig), "Literal too large")
+            }
+        }
+        out(b)
+    }
+
+    fn log_command(&self, cmd: &Command, frame: &[u8]) {
+        if !self.transcript.is_enabled() {
+            return;
+        }
+        match &cmd.body {
+            CommandBody::Login { user, .. } => {
+                let shown = format!("{} LOGIN {} ", cmd.tag, user);
+                self.transcript.client_masked(shown.as_bytes(), shown.len());
+            }
+            CommandBody::Authenticate { mechanism, .. } => {
+                let shown = format!("{} AUTHENTICATE {} ", cmd.tag, mechanism);
+                self.transcript.client_masked(shown.as_bytes(), shown.len());
+            }
+            _ => self
+                .transcript
+                .client(frame.strip_suffix(b"\r\n").unwrap_or(frame)),
+        }
+    }
+
+    /// Refuses a command that the current state does not allow (RFC 3501 §6: each command
+    /// lists the states it is valid in).
+    fn check_state(&self, body: &CommandBody) -> Result<(), &'static str> {
+        use CommandBody as C;
+        let any = matches!(body, C::Capability | C::Noop | C::Logout | C::Id(_));
+        if any {
+            return Ok(());
+        }
+        match (&self.state, body) {
+            (State::NotAuthenticated { .. }, C::Login { .. } | C::Authenticate { .. }) => Ok(()),
+            (State::NotAuthenticated { .. }, _) => Err("Log in first"),
+            (_, C::Login { .. } | C::Authenticate { .. }) => Err("Already logged in"),
+            (State::Authenticated(_), C::Enable(_)) => Ok(()),
+            (State::Selected(..), C::Enable(_)) => {
+                Err("ENABLE is only valid before a mailbox is selected")
+            }
+            (
+                State::Authenticated(_) | State::Selected(..),
+                C::Select(_)
+                | C::Examine(_)
+                | C::Create(_)
+                | C::Delete(_)
+                | C::Rename { .. }
+                | C::Subscribe(_)
+                | C::Unsubscribe(_)
+                | C::List { .. }
+                | C::Lsub { .. }
+                | C::Status { .. }
+                | C::Append { .. }
+                | C::Namespace
+                | C::Idle,
+            ) => Ok(()),
+            (State::Selected(..), _) => Ok(()),
+            (State::Authenticated(_), _) => Err("No mailbox selected"),
+            (State::Logout, _) => Err("Logging out"),
+        }
+    }
+
+    /// Handles one parsed command.
+    pub fn handle(&mut self, cmd: Command) -> Output {
+        let mut b = Vec::new();
+        if let Err(why) = self.check_state(&cmd.body) {
+            tagged(&mut b, &cmd.tag, "BAD", None, why);
+            return out(b);
+        }
+        let tag = cmd.tag;
+        use CommandBody as C;
+        match cmd.body {
+            C::Capability => {
+                untagged(&mut b, &format!("CAPABILITY {CAPABILITIES}"));
+                tagged(&mut b, &tag, "OK", None, "CAPABILITY completed");
+            }
+            C::Noop | C::Check => {
+                let name = if matches!(cmd.body, C::Noop) {
+                    "NOOP"
+                } else {
+                    "CHECK"
+                };
+                self.sync(&mut b);
+                tagged(&mut b, &tag, "OK", None, &format!("{name} completed"));
+            }
+            C::Logout => {
+                untagged(&mut b, "BYE yubin IMAP4rev1 server logging out");
+                tagged(&mut b, &tag, "OK", None, "LOGOUT completed");
+                self.state = State::Logout;
+                return Output {
+                    bytes: b,
+                    after: After::Close,
+                };
+            }
+            C::Login { user, password } => return self.login(&tag, &user, &password),
+            C::Authenticate { mechanism, initial } => {
+                if mechanism != "PLAIN" {
+                    tagged(
+                        &mut b,
+                        &tag,
+                        "NO",
+                        Some(&Code::Cannot),
+                        "Unsupported mechanism",
+                    );
+                    return out(b);
+                }
+                match initial {
+                    Some(ir) => return self.sasl_response(&tag, ir.as_bytes()),
+                    None => {
+                        self.sasl_pending = Some(tag);
+                        return Output {
+                            bytes: b"+ \r\n".to_vec(),
+                            after: After::ExpectSaslResponse,
+                        };
+                    }
+                }
+            }
+            C::Id(_) => {
+                // RFC 2971 §3.1: the server answers with its own identification.
+                untagged(
+                    &mut b,
+                    &format!(
+                        "ID (\"name\" \"yubin\" \"version\" \"{}\" \"support-url\" NIL)",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                );
+                tagged(&mut b, &tag, "OK", None, "ID completed");
+            }
+            C::Namespace => {
+                // RFC 2342: one personal namespace, no prefix, delimiter "/"; no others.
+                untagged(&mut b, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+                tagged(&mut b, &tag, "OK", None, "NAMESPACE completed");
+            }
+            C::Enable(_) => {
+                // RFC 5161 §3.2: nothing yubin advertises is enable-able yet, so the
+                // ENABLED response lists nothing.
+                untagged(&mut b, "ENABLED");
+                tagged(&mut b, &tag, "OK", None, "ENABLE completed");
+            }
+            C::List { reference, pattern } => {
+                op::list::list(self.account(), &tag, &reference, &pattern, false, &mut b)
+            }
+            C::Lsub { reference, pattern } => {
+                op::list::list(self.account(), &tag, &reference, &pattern, true, &mut b)
+            }
+            C::Subscribe(name) => {
+                let r = self.account().map(|a| a.subscribe(&name));
+                store_result(&mut b, &tag, "SUBSCRIBE", r);
+            }
+            C::Unsubscribe(name) => {
+                let r = self.account().map(|a| a.unsubscribe(&name));
+                store_result(&mut b, &tag, "UNSUBSCRIBE", r);
+            }
+            C::Status { mailbox, items } => self.status(&tag, &mailbox, &items, &mut b),
+            C::Select(name) => self.select(&tag, &name, false, &mut b),
+            C::Examine(name) => self.select(&tag, &name, true, &mut b),
+            C::Close => {
+                if let State::Selected(account, sel) =
+                    std::mem::replace(&mut self.state, State::Logout)
+                {
+                    // RFC 3501 §6.4.2: CLOSE silently expunges \Deleted messages, unless
+                    // the mailbox is read-only.
+                    if !sel.read_only {
+                        let deleted: Vec<u32> = sel
+                            .messages
+                            .iter()
+                            .filter(|m| m.flags.contains(&Flag::Deleted))
+                            .map(|m| m.uid)
+                            .collect();
+                        if !deleted.is_empty()
+                            && let Err(e) = sel.mailbox.expunge(&deleted)
+                        {
+                            tracing::warn!(error = %e, "CLOSE could not expunge");
+                        }
+                    }
+                    self.state = State::Authenticated(account);
+                }
+                tagged(&mut b, &tag, "OK", None, "CLOSE completed");
+            }
+            C::Unselect => {
+                if let State::Selected(account, _) =
+                    std::mem::replace(&mut self.state, State::Logout)
+                {
+                    self.state = State::Authenticated(account);
+                }
+                tagged(&mut b, &tag, "OK", None, "UNSELECT completed");
+            }
+            C::Fetch { uid, set, items } => {
+                if let State::Selected(_, sel) = &mut self.state {
+                    op::fetch::fetch(sel, &tag, uid, &set, &items, &mut b);
+                }
+            }
+            C::Search {
+                uid,
+                charset,
+                criteria,
+            } => {
+                if let State::Selected(_, sel) = &mut self.state {
+                    op::search::search(sel, &tag, uid, charset.as_deref(), &criteria, &mut b);
+                }
+            }
+            body @ (C::Create(_)
+            | C::Delete(_)
+            | C::Rename { .. }
+            | C::Append { .. }
+            | C::Expunge
+            | C::Idle
+            | C::Store { .. }
+            | C::Copy { .. }
+            | C::Move { .. }
+            | C::UidExpunge(_)) => {
+                // Parsed already; the behaviour is issue 6 (IMAP part 2).
+                tagged(
+                    &mut b,
+                    &tag,
+                    "NO",
+                    Some(&Code::Cannot),
+                    &format!("{} is not implemented yet", body.name()),
+                );
+            }
+        }
+        out(b)
+    }
+
+    fn account(&self) -> Option<&Account> {
+        match &self.state {
+            State::Authenticated(a) | State::Selected(a, _) => Some(a),
+            _ => None,
+        }
+    }
+
+    fn login(&mut self, tag: &str, user: &str, password: &Secret) -> Output {
+        let mut b = Vec::new();
+        match self.store.authenticate(user, password) {
+            Ok(account) => {
+                self.state = State::Authenticated(account);
+                tagged(
+                    &mut b,
+                    tag,
+                    "OK",
+                    Some(&Code::Capability(CAPABILITIES)),
+                    "Logged in",
+                );
+                out(b)
+            }
+            Err(_) => {
+                let failed = match &mut self.state {
+                    State::NotAuthenticated { failed } => {
+                        *failed += 1;
+                        *failed
+                    }
+                    _ => 1,
+                };
+                tagged(
+                    &mut b,
+                    tag,
+                    "NO",
+                    Some(&Code::AuthenticationFailed),
+                    "Invalid credentials",
+                );
+                if failed >= self.config.max_failed_logins {
+                    untagged(&mut b, "BYE too many failed logins");
+                    return Output {
+                        bytes: b,
+                        after: After::CloseAfter(self.config.failed_login_delay),
+                    };
+                }
+                out(b)
+            }
+        }
+    }
+
+    /// SASL PLAIN (RFC 4616): base64 of `authzid NUL authcid NUL passwd`.
+    fn sasl_response(&mut self, tag: &str, line: &[u8]) -> Output {
+        let mut b = Vec::new();
+        if line == b"*" {
+            tagged(&mut b, tag, "BAD", None, "Authentication cancelled");
+            return out(b);
+        }
+        let decoded = if line == b"=" {
+            Ok(Vec::new())
+        } else {
+            base64::engine::general_purpose::STANDARD.decode(line)
+        };
+        let Ok(decoded) = decoded else {
+            tagged(&mut b, tag, "BAD", None, "Invalid base64");
+            return out(b);
+        };
+        let fields: Vec<&[u8]> = decoded.split(|&c| c == 0).collect();
+        let [authz, authc, pass] = fields.as_slice() else {
+            tagged(&mut b, tag, "BAD", None, "Malformed PLAIN response");
+            return out(b);
+        };
+        let (Ok(authz), Ok(authc), Ok(pass)) = (
+            std::str::from_utf8(authz),
+            std::str::from_utf8(authc),
+            std::str::from_utf8(pass),
+        ) else {
+            tagged(&mut b, tag, "BAD", None, "Malformed PLAIN response");
+            return out(b);
+        };
+        if !authz.is_empty() && authz != authc {
+            tagged(
+                &mut b,
+                tag,
+                "NO",
+                Some(&Code::AuthenticationFailed),
+                "Cannot act as another user",
+            );
+            return out(b);
+        }
+        self.login(tag, authc, &Secret::from(pass))
+    }
+
+    fn status(&mut self, tag: &str, name: &str, items: &[StatusItem], b: &mut Vec<u8>) {
+        let Some(account) = self.account() else {
+            return;
+        };
+        let st = match account.mailbox(name).and_then(|m| m.status()) {
+            Ok(st) => st,
+            Err(e) => return store_error(b, tag, "STATUS", &e),
+        };
+        let values: Vec<String> = items
+            .iter()
+            .map(|i| {
+                let n = match i {
+                    StatusItem::Messages => st.messages,
+                    StatusItem::Recent => st.recent,
+                    StatusItem::UidNext => st.uid_next,
+                    StatusItem::UidValidity => st.uid_validity,
+                    StatusItem::Unseen => st.unseen,
+                };
+                format!("{} {n}", i.as_str())
+            })
+            .collect();
+        b.extend_from_slice(b"* STATUS ");
+        response::write_mailbox(b, name);
+        b.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
+        tagged(b, tag, "OK", None, "STATUS completed");
+    }
+
+    fn select(&mut self, tag: &str, name: &str, examine: bool, b: &mut Vec<u8>) {
+        let command = if examine { "EXAMINE" } else { "SELECT" };
+        // RFC 3501 §6.3.1: a SELECT, even a failing one, first deselects.
+        let account = match std::mem::replace(&mut self.state, State::Logout) {
+            State::Authenticated(a) | State::Selected(a, _) => a,
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        let opened = account.mailbox(name).and_then(|m| {
+            let st = m.status()?;
+            let messages = m.messages()?;
+            Ok((m, st, messages))
+        });
+        let (mailbox, st, messages) = match opened {
+            Ok(x) => x,
+            Err(e) => {
+                self.state = State::Authenticated(account);
+                return store_error(b, tag, command, &e);
+            }
+        };
+        // EXAMINE changes nothing, not even \Recent (§6.3.2): it only looks at which
+        // messages are recent; SELECT claims them for this session.
+        let recent: BTreeSet<u32> = if examine {
+            let n = st.recent as usize;
+            messages[messages.len().saturating_sub(n)..]
+                .iter()
+                .map(|m| m.uid)
+                .collect()
+        } else {
+            let first = mailbox.claim_recent();
+            messages
+                .iter()
+                .filter(|m| m.uid >= first)
+                .map(|m| m.uid)
+                .collect()
+        };
+        let mut keywords: BTreeSet<String> = BTreeSet::new();
+        for m in &messages {
+            for f in &m.flags {
+                if let Flag::Keyword(k) = f {
+                    keywords.insert(k.clone());
+                }
+            }
+        }
+        let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
+        untagged(
+            b,
+            &format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})"),
+        );
+        untagged(b, &format!("{} EXISTS", messages.len()));
+        untagged(b, &format!("{} RECENT", recent.len()));
+        if let Some(pos) = messages.iter().position(|m| !m.flags.contains(&Flag::Seen)) {
+            untagged(b, &format!("OK [UNSEEN {}] First unseen", pos + 1));
+        }
+        untagged(
+            b,
+            &format!("OK [UIDVALIDITY {}] UIDs valid", st.uid_validity),
+        );
+        untagged(
+            b,
+            &format!("OK [UIDNEXT {}] Predicted next UID", st.uid_next),
+        );
+        if examine {
+            untagged(b, "OK [PERMANENTFLAGS ()] Read-only mailbox");
+        } else {
+            untagged(
+                b,
+                &format!(
+                    "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] Flags permitted"
+                ),
+            );
+        }
+        let code = if examine {
+            Code::ReadOnly
+        } else {
+            Code::ReadWrite
+        };
+        tagged(b, tag, "OK", Some(&code), &format!("{command} completed"));
+        self.state = State::Selected(
+            account,
+            Box::new(Selected {
+                mailbox,
+                read_only: examine,
+                uid_validity: st.uid_validity,
+                messages,
+                recent,
+                cache: InfoCache::default(),
+            }),
+        );
+    }
+
+    /// Reports what changed in the selected mailbox since the snapshot (RFC 3501 §7.4.1,
+    /// §7.3.1): EXPUNGE for vanished messages (highest first, so each number is right
+    /// when it is read), FETCH FLAGS for changed flags, then EXISTS and RECENT.
+    pub fn sync(&mut self, b: &mut Vec<u8>) {
+        let State::Selected(_, sel) = &mut self.state else {
+            return;
+        };
+        let Ok(now) = sel.mailbox.messages() else {
+            return;
+        };
+        let present: BTreeSet<u32> = now.iter().map(|m| m.uid).collect();
+        for seq in (1..=sel.messages.len()).rev() {
+            if !present.contains(&sel.messages[seq - 1].uid) {
+                untagged(b, &format!("{seq} EXPUNGE"));
+                let gone = sel.messages.remove(seq - 1);
+                sel.recent.remove(&gone.uid);
+            }
+        }
+        let last_uid = sel.messages.last().map_or(0, |m| m.uid);
+        let mut by_uid = now.iter().peekable();
+        for (i, m) in sel.messages.iter_mut().enumerate() {
+            while by_uid.peek().is_some_and(|n| n.uid < m.uid) {
+                by_uid.next();
+            }
+            if let Some(n) = by_uid.peek()
+                && n.uid == m.uid
+                && n.flags != m.flags
+            {
+                m.flags = n.flags.clone();
+                let flags = flag_list_of(&m.flags, sel.recent.contains(&m.uid));
+                untagged(b, &format!("{} FETCH (FLAGS {flags})", i + 1));
+            }
+        }
+        let new: Vec<MessageMeta> = now.into_iter().filter(|m| m.uid > last_uid).collect();
+        if !new.is_empty() {
+            if !sel.read_only {
+                let first = sel.mailbox.claim_recent();
+                sel.recent
+                    .extend(new.iter().filter(|m| m.uid >= first).map(|m| m.uid));
+            }
+            sel.messages.extend(new);
+            untagged(b, &format!("{} EXISTS", sel.messages.len()));
+            untagged(b, &format!("{} RECENT", sel.recent.len()));
+        }
+    }
+}
+
+fn flag_list_of(flags: &Flags, recent: bool) -> String {
+    let mut parts: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    if recent {
+        parts.push("\\Recent".into());
+    }
+    format!("({})", parts.join(" "))
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Answers a store failure with `NO` and the RFC 5530 code that fits.
+pub fn store_error(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
+    let code = match e {
+        StoreError::NoSuchMailbox(_) => Code::NonExistent,
+        StoreError::InvalidName { .. } => Code::Cannot,
+        StoreError::Io { .. } | StoreError::Corrupt(_) => Code::ServerBug,
+        StoreError::Locked(_) => Code::Unavailable,
+        _ => Code::Cannot,
+    };
+    let text = match e {
+        StoreError::NoSuchMailbox(_) => "No such mailbox".to_owned(),
+        StoreError::Io { .. } | StoreError::Corrupt(_) => {
+            tracing::warn!(error = %e, command, "store failure");
+            "Internal error".to_owned()
+        }
+        other => capitalize(&other.to_string()),
+    };
+    tagged(
+        b,
+        tag,
+        "NO",
+        Some(&code),
+        &format!("{command} failed: {text}"),
+    );
+}
+
+fn store_result(b: &mut Vec<u8>, tag: &str, command: &str, r: Option<Result<(), StoreError>>) {
+    match r {
+        Some(Ok(())) => tagged(b, tag, "OK", None, &format!("{command} completed")),
+        Some(Err(e)) => store_error(b, tag, command, &e),
+        None => {}
+    }
+}
+
+/// Adds `\Seen` to one message (a FETCH of a body), returning its new flags.
+pub(crate) fn mark_seen(mailbox: &Mailbox, uid: u32) -> Option<Flags> {
+    let seen: Flags = [Flag::Seen].into_iter().collect();
+    match mailbox.set_flags(&[uid], FlagOp::Add, &seen) {
+        Ok(v) => v.into_iter().next().map(|(_, f)| f),
+        Err(e) => {
+            tracing::warn!(error = %e, uid, "could not set \\Seen");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        let store = Store::memory();
+        store.add_account("alice", Secret::from("secret")).unwrap();
+        let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
+        inbox
+            .append(b"Subject: one\r\n\r\nbody one\r\n", &Flags::new(), None)
+            .unwrap();
+        inbox
+            .append(b"Subject: two\r\n\r\nbody two\r\n", &Flags::new(), None)
+            .unwrap();
+        Session::new(store, Arc::default(), Transcript::disabled()).0
+    }
+
+    fn say(s: &mut Session, line: &str) -> String {
+        String::from_utf8(s.handle_frame(line.as_bytes()).bytes).unwrap()
+    }
+
+    #[test]
+    fn states_gate_commands() {
+        let mut s = session();
+        assert!(say(&mut s, "a SELECT INBOX\r\n").starts_with("a BAD"));
+        assert!(say(&mut s, "b LOGIN alice wrong\r\n").contains("b NO [AUTHENTICATIONFAILED]"));
+        assert!(say(&mut s, "c LOGIN alice secret\r\n").starts_with("c OK"));
+        assert!(matches!(s.state(), State::Authenticated(_)));
+        assert!(say(&mut s, "d FETCH 1 FLAGS\r\n").starts_with("d BAD"));
+        let r = say(&mut s, "e EXAMINE INBOX\r\n");
+        assert!(
+            r.contains("* 2 EXISTS") && r.contains("e OK [READ-ONLY]"),
+            "{r}"
+        );
+        assert!(matches!(s.state(), State::Selected(..)));
+        assert!(say(&mut s, "f UNSELECT\r\n").starts_with("f OK"));
+        assert!(matches!(s.state(), State::Authenticated(_)));
+        let out = s.handle_frame(b"g LOGOUT\r\n");
+        assert_eq!(out.after, After::Close);
+        assert!(matches!(s.state(), State::Logout));
+    }
+
+    #[test]
+    fn fetch_body_sets_seen_and_peek_does_not() {
+        let mut s = session();
+        say(&mut s, "a LOGIN alice secret\r\n");
+        say(&mut s, "b SELECT INBOX\r\n");
+        let r = say(&mut s, "c FETCH 1 BODY.PEEK[]\r\n");
+        assert!(!r.contains("\\Seen"), "{r}");
+        let r = say(&mut s, "d FETCH 1 BODY[TEXT]\r\n");
+        assert!(r.contains("FLAGS (\\Seen \\Recent)"), "{r}");
+        assert!(r.contains("BODY[TEXT] {10}\r\nbody one\r\n"), "{r}");
+    }
+
+    #[test]
+    fn sequence_past_exists_is_bad_and_changes_nothing() {
+        let mut s = session();
+        say(&mut s, "a LOGIN alice secret\r\n");
+        say(&mut s, "b SELECT INBOX\r\n");
+        assert!(say(&mut s, "c FETCH 3 BODY[]\r\n").starts_with("c BAD"));
+        assert!(!say(&mut s, "d FETCH 1:2 FLAGS\r\n").contains("\\Seen"));
+    }
+
+    #[test]
+    fn authenticate_plain_with_and_without_initial_response() {
+        let mut s = session();
+        // "\0alice\0secret"
+        let r = say(&mut s, "a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+        assert!(r.starts_with("a OK"), "{r}");
+        let mut s = session();
+        let o = s.handle_frame(b"a AUTHENTICATE PLAIN\r\n");
+        assert_eq!(o.after, After::ExpectSaslResponse);
+        assert_eq!(o.bytes, b"+ \r\n");
+        assert!(say(&mut s, "AGFsaWNlAHNlY3JldA==\r\n").starts_with("a OK"));
+    }
+}
