@@ -5,8 +5,10 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod deliver;
+mod demo;
 mod pop;
 mod send;
+mod serve;
 mod socket;
 mod store_args;
 
@@ -24,6 +26,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run SMTP, POP3 and IMAP on one store, ready for a mail client (ports 2025/2110/2143).
+    Serve(serve::ServeArgs),
+    /// The lesson end to end: SMTP delivers, IMAP reads and keeps, POP3 takes away.
+    Demo(demo::DemoArgs),
     /// The classic socket lesson: a TCP server on port 2000 that a client greets, and UDP.
     #[command(subcommand)]
     Socket(socket::SocketCommand),
@@ -66,6 +72,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         yubin_core::Transcript::disabled()
     };
     match cli.command {
+        Command::Serve(args) => serve::run(args, trace).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Socket(cmd) => socket::run(cmd, trace).await,
         Command::Pop(cmd) => pop::run(cmd, trace).await,
         Command::Send(args) => send::run(args).await,

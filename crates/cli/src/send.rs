@@ -74,8 +74,16 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let recipients: Vec<Address> = to.iter().map(|m| m.email.clone()).collect();
         let envelope = lettre::address::Envelope::new(Some(from.email.clone()), recipients)?;
+        // lettre ends DATA with CRLF "." CRLF after the bytes it is given, so a file that
+        // already ends in CRLF would arrive with one empty line more. RFC 5321 §4.1.1.4: the
+        // first CRLF of the terminator is the end of the last line, so hand lettre the
+        // message without its final line break and it arrives byte for byte.
+        let body = raw
+            .strip_suffix(b"\r\n")
+            .or_else(|| raw.strip_suffix(b"\n"))
+            .unwrap_or(&raw);
         transport
-            .send_raw(&envelope, &raw)
+            .send_raw(&envelope, body)
             .await
             .with_context(|| format!("sending to {server} failed"))?;
         println!(

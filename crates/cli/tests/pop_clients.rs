@@ -21,14 +21,19 @@ fn curl_lists_retrieves_and_runs_a_custom_uidl() {
     let (_server, port) = serve(dir.path(), &[]);
     let url = format!("pop3://127.0.0.1:{port}/");
 
-    let (ok, list, err) = run_with_timeout(Command::new("curl").args(["-s", "-S", "-u", "alice:secret", &url]), 20);
+    let (ok, list, err) = run_with_timeout(
+        Command::new("curl").args(["-s", "-S", "-u", "alice:secret", &url]),
+        20,
+    );
     assert!(ok, "curl LIST: {err}");
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), corpus.len(), "{list}");
     assert_eq!(lines[0], format!("1 {}", corpus[0].len()));
 
-    let (ok, uidl, err) =
-        run_with_timeout(Command::new("curl").args(["-s", "-S", "-u", "alice:secret", "-X", "UIDL", &url]), 20);
+    let (ok, uidl, err) = run_with_timeout(
+        Command::new("curl").args(["-s", "-S", "-u", "alice:secret", "-X", "UIDL", &url]),
+        20,
+    );
     assert!(ok, "curl UIDL: {err}");
     assert_eq!(uidl.lines().count(), corpus.len(), "{uidl}");
 
@@ -39,8 +44,15 @@ fn curl_lists_retrieves_and_runs_a_custom_uidl() {
     );
     assert!(ok, "curl RETR: {err}");
     assert_eq!(msg.as_bytes(), &corpus[0][..]);
-    let (_, list_after, _) = run_with_timeout(Command::new("curl").args(["-s", "-u", "alice:secret", &url]), 20);
-    assert_eq!(list_after.lines().count(), corpus.len() - 1, "POP removed what it retrieved");
+    let (_, list_after, _) = run_with_timeout(
+        Command::new("curl").args(["-s", "-u", "alice:secret", &url]),
+        20,
+    );
+    assert_eq!(
+        list_after.lines().count(),
+        corpus.len() - 1,
+        "POP removed what it retrieved"
+    );
 }
 
 #[test]
@@ -51,7 +63,13 @@ fn python_poplib_drives_a_whole_session() {
     let (ok, out, err) = run_with_timeout(
         Command::new("python3")
             .arg(client_script("pop3_poplib.py"))
-            .args(["127.0.0.1", &port.to_string(), "alice", "secret", &corpus.len().to_string()]),
+            .args([
+                "127.0.0.1",
+                &port.to_string(),
+                "alice",
+                "secret",
+                &corpus.len().to_string(),
+            ]),
         60,
     );
     assert!(ok, "poplib script failed:\n{out}\n{err}");
@@ -66,17 +84,26 @@ fn yubin_pop_client_fetch_and_keep() {
     let port = port.to_string();
     let out_dir = tempfile::tempdir().unwrap();
 
-    let (ok, stat, err) = run_with_timeout(yubin().args(["pop", "stat", "--port", &port, "--json"]), 20);
+    let (ok, stat, err) =
+        run_with_timeout(yubin().args(["pop", "stat", "--port", &port, "--json"]), 20);
     assert!(ok, "{err}");
-    assert!(stat.starts_with(&format!("{{\"messages\":{}", corpus.len())), "{stat}");
+    assert!(
+        stat.starts_with(&format!("{{\"messages\":{}", corpus.len())),
+        "{stat}"
+    );
 
     let (ok, out, err) = run_with_timeout(
-        yubin().args(["pop", "fetch", "--keep", "--port", &port, "--out"]).arg(out_dir.path()),
+        yubin()
+            .args(["pop", "fetch", "--keep", "--port", &port, "--out"])
+            .arg(out_dir.path()),
         60,
     );
     assert!(ok, "{err}");
     assert!(out.contains(&format!("{} messages", corpus.len())), "{out}");
-    assert!(out.contains(&format!("{} messages", corpus.len())) && out.contains("stayed on the server"), "{out}");
+    assert!(
+        out.contains(&format!("{} messages", corpus.len())) && out.contains("stayed on the server"),
+        "{out}"
+    );
     let mut fetched: Vec<Vec<u8>> = std::fs::read_dir(out_dir.path())
         .unwrap()
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
@@ -87,11 +114,16 @@ fn yubin_pop_client_fetch_and_keep() {
     assert_eq!(fetched, want, "every message fetched byte-exact");
 
     let (ok, out, err) = run_with_timeout(
-        yubin().args(["pop", "fetch", "--port", &port, "--out"]).arg(out_dir.path()),
+        yubin()
+            .args(["pop", "fetch", "--port", &port, "--out"])
+            .arg(out_dir.path()),
         60,
     );
     assert!(ok, "{err}");
-    assert!(out.contains("0 messages (0 octets) stayed on the server"), "{out}");
+    assert!(
+        out.contains("0 messages (0 octets) stayed on the server"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -99,7 +131,14 @@ fn wrong_password_is_one_clear_error_line() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, port) = serve(dir.path(), &[]);
     let (ok, _, err) = run_with_timeout(
-        yubin().args(["pop", "stat", "--port", &port.to_string(), "--password", "nope"]),
+        yubin().args([
+            "pop",
+            "stat",
+            "--port",
+            &port.to_string(),
+            "--password",
+            "nope",
+        ]),
         20,
     );
     assert!(!ok);

@@ -19,7 +19,9 @@ pub fn fixtures() -> PathBuf {
 
 /// The repository's real-client scripts (Python).
 pub fn client_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/clients")
+        .join(name)
 }
 
 /// A server process that is killed when dropped; its stdout lines arrive on a channel.
