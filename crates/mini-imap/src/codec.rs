@@ -283,10 +283,17 @@ impl Decoder for ImapCodec {
                     let Some((size, non_sync)) = suffix else {
                         return Ok(Some(Frame::Command(std::mem::take(&mut self.command))));
                     };
-                    let fits = size.is_some_and(|n| {
-                        n as usize <= self.limits.max_literal
-                            && self.command.len() as u64 + n <= self.limits.max_command as u64
-                    });
+                    let fits = size.is_some_and(|n| n <= self.limits.max_literal as u64);
+                    if fits
+                        && self.command.len() as u64 + size.unwrap_or(0)
+                            > self.limits.max_command as u64
+                    {
+                        // Each literal fits, but together they pass the command limit.
+                        self.command.clear();
+                        return Err(FrameError::CommandTooLong {
+                            limit: self.limits.max_command,
+                        });
+                    }
                     if !fits {
                         let (tag, append) = tag_and_append(&self.command);
                         self.command.clear();
