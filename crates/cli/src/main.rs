@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod deliver;
 mod demo;
+mod imap;
 mod pop;
 mod send;
 mod serve;
@@ -36,6 +37,9 @@ enum Command {
     /// POP3: run the server alone, or act as a client (stat, list, uidl, top, retr, dele, fetch).
     #[command(subcommand)]
     Pop(pop::PopCommand),
+    /// IMAP: run the server alone, or act as a client (capability, list, status, fetch, search).
+    #[command(subcommand)]
+    Imap(imap::ImapCommand),
     /// Compose a message (or take an .eml file) and send it over SMTP.
     Send(send::SendArgs),
     /// Load-test a POP3, IMAP or SMTP server: sessions/s, MB/s and latency percentiles.
@@ -76,6 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Demo(args) => demo::run(args).await,
         Command::Socket(cmd) => socket::run(cmd, trace).await,
         Command::Pop(cmd) => pop::run(cmd, trace).await,
+        Command::Imap(cmd) => imap::run(cmd, trace).await,
         Command::Send(args) => send::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Deliver(args) => deliver::run(args).await,

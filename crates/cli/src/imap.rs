@@ -1,0 +1,345 @@
+//! `yubin imap ...`: the IMAP server alone, and an IMAP client for any server.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use mini_imap::ImapServerConfig;
+use mini_imap::client::{ImapClient, Item};
+use yubin_core::{Secret, Transcript};
+
+use crate::store_args::StoreArgs;
+
+/// IMAP subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImapCommand {
+    /// Run the IMAP server on its own (port 2143 by default).
+    Serve(ServeArgs),
+    /// Show what the server supports.
+    Capability(ClientArgs),
+    /// List mailboxes matching a pattern (`*` everything, `%` one level).
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Mailbox pattern.
+        #[arg(default_value = "*")]
+        pattern: String,
+        /// Reference name the pattern is relative to.
+        #[arg(long, default_value = "")]
+        reference: String,
+    },
+    /// Show a mailbox's counts: MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN.
+    Status {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Mailbox name.
+        mailbox: String,
+    },
+    /// Print messages (raw) with their UID, flags and size; the mail stays on the server.
+    Fetch {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Mailbox name.
+        #[arg(default_value = "INBOX")]
+        mailbox: String,
+        /// Which messages, as an IMAP sequence set.
+        #[arg(long, default_value = "1:*")]
+        set: String,
+        /// Use BODY.PEEK[], which leaves \Seen alone (BODY[] sets it).
+        #[arg(long)]
+        peek: bool,
+    },
+    /// Search a mailbox, e.g. `search INBOX SUBJECT 郵便` or `search INBOX UNSEEN`.
+    Search {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Mailbox name.
+        mailbox: String,
+        /// Search keys (RFC 3501 §6.4.4); words that are not atoms are quoted for you.
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Print UIDs instead of sequence numbers.
+        #[arg(long)]
+        uid: bool,
+    },
+}
+
+/// Options of `yubin imap serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 2143)]
+    port: u16,
+    /// Seconds a silent session may idle before it is logged out (RFC 3501 §5.4: at
+    /// least 1800).
+    #[arg(long, default_value_t = 1800)]
+    idle_timeout: u64,
+    /// Connections served at once.
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+}
+
+/// Where an IMAP client connects and as whom.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Server host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long, default_value_t = 2143)]
+    port: u16,
+    /// User name.
+    #[arg(long, default_value = "alice")]
+    user: String,
+    /// Password (or set YUBIN_PASSWORD).
+    #[arg(
+        long,
+        env = "YUBIN_PASSWORD",
+        default_value = "secret",
+        hide_env_values = true
+    )]
+    password: String,
+    /// Print data as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ClientArgs {
+    async fn connect(&self, trace: &Transcript) -> anyhow::Result<ImapClient> {
+        let addr = format!("{}:{}", self.host, self.port);
+        ImapClient::connect(&addr, trace.clone())
+            .await
+            .with_context(|| format!("cannot connect to {addr}"))
+    }
+
+    async fn login(&self, trace: &Transcript) -> anyhow::Result<ImapClient> {
+        let mut client = self.connect(trace).await?;
+        client
+            .login(&self.user, &Secret::from(self.password.as_str()))
+            .await
+            .with_context(|| format!("login as {} failed", self.user))?;
+        Ok(client)
+    }
+}
+
+/// Runs a `yubin imap` subcommand.
+pub async fn run(cmd: ImapCommand, trace: Transcript) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ImapCommand::Serve(args) => serve(args, trace).await,
+        ImapCommand::Capability(c) => {
+            let mut client = c.connect(&trace).await?;
+            let caps = client.capability().await?;
+            client.logout().await?;
+            if c.json {
+                println!("{}", serde_json::to_string(&caps)?);
+            } else {
+                println!("{}", caps.join(" "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ImapCommand::List {
+            client: c,
+            pattern,
+            reference,
+        } => {
+            let mut client = c.login(&trace).await?;
+            let list = client.list(&reference, &pattern).await?;
+            client.logout().await?;
+            if c.json {
+                let items: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "name": e.name,
+                            "delimiter": e.delimiter,
+                            "attributes": e.attributes,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(items));
+            } else {
+                for e in list {
+                    println!("{} ({})", e.name, e.attributes.join(" "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ImapCommand::Status { client: c, mailbox } => {
+            let mut client = c.login(&trace).await?;
+            let status = client.status(&mailbox).await?;
+            client.logout().await?;
+            if c.json {
+                let map: serde_json::Map<String, serde_json::Value> = status
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), serde_json::json!(v)))
+                    .collect();
+                println!("{}", serde_json::Value::Object(map));
+            } else {
+                let parts: Vec<String> = status.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                println!("{mailbox}: {}", parts.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ImapCommand::Fetch {
+            client: c,
+            mailbox,
+            set,
+            peek,
+        } => fetch(c, &mailbox, &set, peek, trace).await,
+        ImapCommand::Search {
+            client: c,
+            mailbox,
+            query,
+            uid,
+        } => {
+            let mut client = c.login(&trace).await?;
+            client.select(&mailbox, true).await?;
+            let hits = client.search(&search_query(&query), uid).await?;
+            client.logout().await?;
+            if c.json {
+                println!("{}", serde_json::to_string(&hits)?);
+            } else {
+                let words: Vec<String> = hits.iter().map(|h| h.to_string()).collect();
+                println!("{}", words.join(" "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Builds a SEARCH query from shell words: atoms, numbers, sets and parentheses pass as
+/// they are, other words are quoted; non-ASCII text gets `CHARSET UTF-8` in front.
+fn search_query(words: &[String]) -> Vec<u8> {
+    let atom = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| mini_imap::parse::is_atom_char(b) || b"()*".contains(&b))
+    };
+    let mut out = Vec::new();
+    let has_charset = words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("CHARSET"));
+    if !has_charset && words.iter().any(|w| !w.is_ascii()) {
+        out.extend_from_slice(b"CHARSET UTF-8 ");
+    }
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        if atom(w) || w.starts_with('"') {
+            out.extend_from_slice(w.as_bytes());
+        } else {
+            mini_imap::response::write_string(&mut out, w.as_bytes());
+        }
+    }
+    out
+}
+
+async fn serve(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
+    let store = args.store.open()?;
+    let mut config = ImapServerConfig::default();
+    config.server.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
+    config.server.max_connections = args.max_connections;
+    config.transcript = trace;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let addr = SocketAddr::new(args.bind, args.port);
+    let handle = mini_imap::serve(addr, store.clone(), config, shutdown.clone())
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    println!("IMAP listening on {}", handle.local_addr());
+    args.store.describe(&store);
+    yubin_core::server::shutdown_signal().await;
+    println!("shutting down");
+    handle.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn fetch(
+    c: ClientArgs,
+    mailbox: &str,
+    set: &str,
+    peek: bool,
+    trace: Transcript,
+) -> anyhow::Result<ExitCode> {
+    let mut client = c.login(&trace).await?;
+    client.select(mailbox, false).await?;
+    let body = if peek { "BODY.PEEK[]" } else { "BODY[]" };
+    let fetched = client
+        .fetch(set, &format!("(UID FLAGS RFC822.SIZE {body})"))
+        .await?;
+    client.logout().await?;
+    let flags_of = |f: &mini_imap::client::Fetched| -> Vec<String> {
+        match f.get("FLAGS") {
+            Some(Item::List(l)) => l.iter().filter_map(Item::text).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let text_of = |f: &mini_imap::client::Fetched, name: &str| f.get(name).and_then(Item::text);
+    let body_of = |f: &mini_imap::client::Fetched| -> Vec<u8> {
+        match f.get("BODY[]") {
+            Some(Item::String(s)) => s.clone(),
+            _ => Vec::new(),
+        }
+    };
+    if c.json {
+        let items: Vec<serde_json::Value> = fetched
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "seq": f.seq,
+                    "uid": text_of(f, "UID").and_then(|u| u.parse::<u64>().ok()),
+                    "flags": flags_of(f),
+                    "size": text_of(f, "RFC822.SIZE").and_then(|u| u.parse::<u64>().ok()),
+                    "message": String::from_utf8_lossy(&body_of(f)),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(items));
+        return Ok(ExitCode::SUCCESS);
+    }
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for f in &fetched {
+        writeln!(
+            out,
+            "--- message {} (UID {}, flags ({}), {} octets)",
+            f.seq,
+            text_of(f, "UID").unwrap_or_default(),
+            flags_of(f).join(" "),
+            text_of(f, "RFC822.SIZE").unwrap_or_default()
+        )?;
+        out.write_all(&body_of(f))?;
+    }
+    writeln!(
+        out,
+        "--- {} messages fetched; they stay on the server",
+        fetched.len()
+    )?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_are_quoted_and_charset_added() {
+        let q = |w: &[&str]| {
+            String::from_utf8(search_query(
+                &w.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            ))
+            .unwrap()
+        };
+        assert_eq!(q(&["UNSEEN"]), "UNSEEN");
+        assert_eq!(q(&["SUBJECT", "hello world"]), "SUBJECT \"hello world\"");
+        assert!(q(&["SUBJECT", "郵便"]).starts_with("CHARSET UTF-8 SUBJECT {6}"));
+        assert_eq!(q(&["OR", "FROM", "a", "(SEEN)"]), "OR FROM a (SEEN)");
+    }
+}
