@@ -166,6 +166,31 @@ pub enum Code {
     Parse,
     /// `[CAPABILITY ...]`.
     Capability(&'static str),
+    /// `[TRYCREATE]`: the target mailbox does not exist, CREATE it first (RFC 3501 §7.1).
+    TryCreate,
+    /// `[ALREADYEXISTS]` (RFC 5530).
+    AlreadyExists,
+    /// `[INUSE]` (RFC 5530): the operation would saw off a branch someone sits on.
+    InUse,
+    /// `[HASCHILDREN]` (RFC 9051 §7.1): DELETE of a mailbox that has children.
+    HasChildren,
+    /// `[APPENDUID uidvalidity uid]` (UIDPLUS, RFC 4315 §3).
+    AppendUid {
+        /// UIDVALIDITY of the destination mailbox.
+        uid_validity: u32,
+        /// The new message's UID.
+        uid: u32,
+    },
+    /// `[COPYUID uidvalidity source-uids dest-uids]` (UIDPLUS, RFC 4315 §3); the two sets
+    /// list corresponding UIDs in the same order.
+    CopyUid {
+        /// UIDVALIDITY of the destination mailbox.
+        uid_validity: u32,
+        /// The source UIDs, as a `uid-set`.
+        source: String,
+        /// The new UIDs, as a `uid-set`.
+        dest: String,
+    },
 }
 
 impl Code {
@@ -185,6 +210,16 @@ impl Code {
             Code::Unavailable => "[UNAVAILABLE]".into(),
             Code::Parse => "[PARSE]".into(),
             Code::Capability(c) => format!("[CAPABILITY {c}]"),
+            Code::TryCreate => "[TRYCREATE]".into(),
+            Code::AlreadyExists => "[ALREADYEXISTS]".into(),
+            Code::InUse => "[INUSE]".into(),
+            Code::HasChildren => "[HASCHILDREN]".into(),
+            Code::AppendUid { uid_validity, uid } => format!("[APPENDUID {uid_validity} {uid}]"),
+            Code::CopyUid {
+                uid_validity,
+                source,
+                dest,
+            } => format!("[COPYUID {uid_validity} {source} {dest}]"),
         }
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use yubin_core::server::{self, Next, ServerConfig, SessionContext};
@@ -72,7 +71,7 @@ async fn send<W: AsyncWrite + Unpin>(
 }
 
 async fn run_session(
-    stream: TcpStream,
+    stream: yubin_core::stream::Stream,
     ctx: SessionContext,
     store: Store,
     imap: Arc<ImapConfig>,

@@ -1,0 +1,131 @@
+//! STORE and UID STORE (RFC 3501 §6.4.6, §6.4.8).
+//!
+//! `FLAGS` replaces, `+FLAGS` adds, `-FLAGS` removes; each changed message is reported
+//! as an untagged FETCH with its new flags (with its UID for UID STORE), unless
+//! `.SILENT`. Keywords are allowed (PERMANENTFLAGS ends in `\*`); `\Recent` belongs to
+//! the server and an unknown system flag is a client error: either refuses the whole
+//! command, and nothing changes.
+
+use yubin_store::{Flag, FlagOp, Flags};
+
+use crate::command::{SequenceSet, StoreMode};
+use crate::response::{Code, tagged, untagged};
+use crate::session::Selected;
+
+/// Why a flag list was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadFlag {
+    /// The response code to send with `BAD`.
+    pub code: Code,
+    /// The text to send.
+    pub text: String,
+}
+
+/// Turns a command's flag list into the store's flags: the five system flags (any case)
+/// and keywords. `\Recent` and other backslash flags are refused (RFC 3501 §2.3.2).
+pub fn parse_flags(list: &[String]) -> Result<Flags, BadFlag> {
+    let mut flags = Flags::new();
+    for f in list {
+        match Flag::from_imap(f) {
+            Some(flag) => {
+                flags.insert(flag);
+            }
+            None if f.eq_ignore_ascii_case("\\Recent") => {
+                return Err(BadFlag {
+                    code: Code::Cannot,
+                    text: "\\Recent is set by the server only".into(),
+                });
+            }
+            None => {
+                return Err(BadFlag {
+                    code: Code::ClientBug,
+                    text: format!("Unknown system flag {f}"),
+                });
+            }
+        }
+    }
+    Ok(flags)
+}
+
+/// The parsed arguments of a STORE.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreArgs<'a> {
+    /// UID STORE.
+    pub uid: bool,
+    /// Which messages.
+    pub set: &'a SequenceSet,
+    /// Replace, add or remove.
+    pub mode: StoreMode,
+    /// `.SILENT`.
+    pub silent: bool,
+    /// The flags as sent.
+    pub flags: &'a [String],
+}
+
+/// Answers a STORE; the snapshot takes the new flags, so the change is not reported twice.
+pub fn store(sel: &mut Selected, tag: &str, args: StoreArgs<'_>, b: &mut Vec<u8>) {
+    let command = if args.uid { "UID STORE" } else { "STORE" };
+    let flags = match parse_flags(args.flags) {
+        Ok(f) => f,
+        Err(bad) => return tagged(b, tag, "BAD", Some(&bad.code), &bad.text),
+    };
+    if sel.read_only {
+        return tagged(
+            b,
+            tag,
+            "NO",
+            Some(&Code::ReadOnly),
+            "Mailbox is read-only (EXAMINE)",
+        );
+    }
+    let positions = match super::resolve(sel, args.set, args.uid) {
+        Ok(p) => p,
+        Err(why) => return tagged(b, tag, "BAD", None, why),
+    };
+    let op = match args.mode {
+        StoreMode::Replace => FlagOp::Replace,
+        StoreMode::Add => FlagOp::Add,
+        StoreMode::Remove => FlagOp::Remove,
+    };
+    let uids: Vec<u32> = positions.iter().map(|&p| sel.messages[p].uid).collect();
+    let changed = match sel.mailbox.set_flags(&uids, op, &flags) {
+        Ok(c) => c,
+        Err(e) => return crate::session::store_error(b, tag, command, &e),
+    };
+    // Both lists ascend by UID. A UID missing from `changed` was expunged by another
+    // session; its EXPUNGE comes with a later command (RFC 3501 §7.4.1).
+    let mut results = changed.into_iter().peekable();
+    for pos in positions {
+        let uid = sel.messages[pos].uid;
+        let Some((_, new)) = results.next_if(|(u, _)| *u == uid) else {
+            continue;
+        };
+        sel.messages[pos].flags = new;
+        if !args.silent {
+            let list = sel.flag_list(&sel.messages[pos]);
+            let text = if args.uid {
+                format!("{} FETCH (UID {uid} FLAGS {list})", pos + 1)
+            } else {
+                format!("{} FETCH (FLAGS {list})", pos + 1)
+            };
+            untagged(b, &text);
+        }
+    }
+    tagged(b, tag, "OK", None, &format!("{command} completed"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_system_any_case_and_keywords() {
+        let f = parse_flags(&["\\SEEN".into(), "$Forwarded".into()]).unwrap();
+        assert!(f.contains(&Flag::Seen) && f.contains(&Flag::Keyword("$Forwarded".into())));
+        assert_eq!(parse_flags(&["\\Recent".into()]).unwrap_err().code, Code::Cannot);
+        assert_eq!(
+            parse_flags(&["\\Important".into()]).unwrap_err().code,
+            Code::ClientBug
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Properties: parsing and framing never panic on any bytes, and encode∘parse round-trips
+//! for generated commands.
+
+use bytes::BytesMut;
+use chrono::NaiveDate;
+use mini_imap::codec::{CodecLimits, ImapCodec};
+use mini_imap::command::{
+    Command, CommandBody as C, FetchAttr as F, SearchKey as K, Section, SectionText as T, SeqNum,
+    SequenceSet, StatusItem,
+};
+use mini_imap::parse::command;
+use mini_imap::response::encode_command;
+use proptest::prelude::*;
+use tokio_util::codec::Decoder;
+use yubin_core::Secret;
+
+fn tag() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9.]{1,8}"
+}
+
+fn text() -> impl Strategy<Value = String> {
+    // Any characters but NUL: atoms, quoted strings, literals with 8-bit and CR/LF.
+    proptest::collection::vec(any::<char>().prop_filter("no NUL", |c| *c != '\0'), 0..20)
+        .prop_map(|v| v.into_iter().collect())
+}
+
+fn bytes() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(1u8..=255, 0..20)
+}
+
+fn atom() -> impl Strategy<Value = String> {
+    "[A-Za-z$][A-Za-z0-9$_.-]{0,10}"
+}
+
+fn seq() -> impl Strategy<Value = SeqNum> {
+    prop_oneof![Just(SeqNum::Star), (1u32..100_000).prop_map(SeqNum::Value)]
+}
+
+fn seq_set() -> impl Strategy<Value = SequenceSet> {
+    proptest::collection::vec((seq(), seq()), 1..5).prop_map(SequenceSet)
+}
+
+fn date() -> impl Strategy<Value = NaiveDate> {
+    (1970i32..2100, 1u32..=12, 1u32..=28)
+        .prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap())
+}
+
+fn search_key() -> impl Strategy<Value = K> {
+    let leaf = prop_oneof![
+        Just(K::All),
+        Just(K::Seen),
+        Just(K::Unseen),
+        Just(K::New),
+        Just(K::Recent),
+        bytes().prop_map(K::Subject),
+        bytes().prop_map(K::Body),
+        bytes().prop_map(K::From),
+        (atom(), bytes()).prop_map(|(f, v)| K::Header(f, v)),
+        atom().prop_map(K::Keyword),
+        any::<u32>().prop_map(K::Larger),
+        date().prop_map(K::Since),
+        date().prop_map(K::SentOn),
+        seq_set().prop_map(K::Uid),
+        seq_set().prop_map(K::SequenceSet),
+    ];
+    leaf.prop_recursive(4, 16, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|k| K::Not(Box::new(k))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| K::Or(Box::new(a), Box::new(b))),
+            proptest::collection::vec(inner, 1..3).prop_map(K::And),
+        ]
+    })
+}
+
+fn section() -> impl Strategy<Value = Section> {
+    let names = || proptest::collection::vec(atom(), 1..3);
+    (
+        proptest::collection::vec(1u32..20, 0..3),
+        prop_oneof![
+            Just(None),
+            Just(Some(T::Header)),
+            Just(Some(T::Text)),
+            names().prop_map(|n| Some(T::HeaderFields(n))),
+            names().prop_map(|n| Some(T::HeaderFieldsNot(n))),
+        ],
+    )
+        .prop_map(|(part, text)| Section { part, text })
+}
+
+fn fetch_attr() -> impl Strategy<Value = F> {
+    prop_oneof![
+        Just(F::Flags),
+        Just(F::Uid),
+        Just(F::Envelope),
+        Just(F::BodyStructure),
+        Just(F::Body),
+        Just(F::Rfc822),
+        Just(F::Rfc822Size),
+        Just(F::Rfc822Header),
+        Just(F::Rfc822Text),
+        Just(F::InternalDate),
+        (
+            section(),
+            proptest::option::of((any::<u32>(), 1u32..u32::MAX)),
+            any::<bool>()
+        )
+            .prop_map(|(section, partial, peek)| F::BodySection {
+                section,
+                partial,
+                peek
+            }),
+    ]
+}
+
+fn body() -> impl Strategy<Value = C> {
+    prop_oneof![
+        Just(C::Capability),
+        Just(C::Noop),
+        Just(C::Logout),
+        (text(), text()).prop_map(|(u, p)| C::Login {
+            user: u,
+            password: Secret::from(p)
+        }),
+        text().prop_map(C::Select),
+        text().prop_map(C::Examine),
+        text().prop_map(C::Subscribe),
+        (text(), text()).prop_map(|(reference, pattern)| C::List { reference, pattern }),
+        (
+            text(),
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(StatusItem::Messages),
+                    Just(StatusItem::Unseen),
+                    Just(StatusItem::UidNext)
+                ],
+                1..4
+            )
+        )
+            .prop_map(|(mailbox, items)| C::Status { mailbox, items }),
+        (
+            any::<bool>(),
+            seq_set(),
+            proptest::collection::vec(fetch_attr(), 1..5)
+        )
+            .prop_map(|(uid, set, items)| C::Fetch { uid, set, items }),
+        (
+            any::<bool>(),
+            proptest::option::of(Just("UTF-8".to_string())),
+            proptest::collection::vec(search_key(), 1..4)
+        )
+            .prop_map(|(uid, charset, criteria)| C::Search {
+                uid,
+                charset,
+                criteria
+            }),
+        proptest::collection::vec(atom(), 1..3).prop_map(C::Enable),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn parse_never_panics(input in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = command(&input);
+    }
+
+    #[test]
+    fn parse_never_panics_on_near_commands(
+        head in prop_oneof![Just("a FETCH 1 "), Just("a SEARCH "), Just("a LOGIN "), Just("a UID FETCH 1:* ")],
+        tail in "[ -~]{0,60}",
+    ) {
+        let _ = command(format!("{head}{tail}\r\n").as_bytes());
+    }
+
+    #[test]
+    fn codec_never_panics_and_stays_bounded(input in proptest::collection::vec(any::<u8>(), 0..600), chunk in 1usize..64) {
+        let mut codec = ImapCodec::new(CodecLimits { max_line: 64, max_literal: 32, max_command: 256 });
+        let mut buf = BytesMut::new();
+        for piece in input.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            loop {
+                match codec.decode(&mut buf) {
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            prop_assert!(buf.len() <= 64 + 2 + chunk);
+        }
+    }
+
+    #[test]
+    fn encode_then_parse_round_trips(tag in tag(), body in body()) {
+        let cmd = Command { tag, body };
+        let bytes = encode_command(&cmd);
+        let parsed = command(&bytes);
+        prop_assert_eq!(parsed.as_ref().ok(), Some(&cmd), "{:?}", String::from_utf8_lossy(&bytes));
+    }
+}

@@ -1,0 +1,500 @@
+//! Table-driven tests of the grammar (RFC 3501 §9) and the encoder: each sample, every
+//! incomplete prefix of it, the same bytes through the codec in chunks of 1..512, and
+//! encode∘parse known answers.
+
+use bytes::BytesMut;
+use chrono::NaiveDate;
+use mini_imap::codec::{Frame, ImapCodec};
+use mini_imap::command::{
+    CommandBody as C, FetchAttr as F, SearchKey as K, Section, SectionText as T, SeqNum,
+    SequenceSet, StatusItem, StoreMode,
+};
+use mini_imap::parse::{ParseError, command};
+use mini_imap::response::{Value, encode_command, write_astring, write_nstring, write_string};
+use tokio_util::codec::Decoder;
+use yubin_core::Secret;
+
+fn set(ranges: &[(u32, u32)]) -> SequenceSet {
+    let v = |n: u32| {
+        if n == 0 {
+            SeqNum::Star
+        } else {
+            SeqNum::Value(n)
+        }
+    };
+    SequenceSet(ranges.iter().map(|&(a, b)| (v(a), v(b))).collect())
+}
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn sec(part: &[u32], text: Option<T>) -> Section {
+    Section {
+        part: part.to_vec(),
+        text,
+    }
+}
+
+/// (input, expected body). Every input here is valid.
+fn valid() -> Vec<(&'static [u8], C)> {
+    vec![
+        (b"a1 CAPABILITY\r\n", C::Capability),
+        (b"A.b-c_9 noop\r\n", C::Noop),
+        (b"t] LOGOUT\r\n", C::Logout),
+        (
+            b"a LOGIN alice secret\r\n",
+            C::Login {
+                user: "alice".into(),
+                password: Secret::from("secret"),
+            },
+        ),
+        (
+            b"a LOGIN \"al ice\" \"p\\\\w\\\"d\"\r\n",
+            C::Login {
+                user: "al ice".into(),
+                password: Secret::from("p\\w\"d"),
+            },
+        ),
+        (
+            b"a LOGIN {5}\r\nalice {6+}\r\nsecret\r\n",
+            C::Login {
+                user: "alice".into(),
+                password: Secret::from("secret"),
+            },
+        ),
+        (
+            b"a AUTHENTICATE plain AGFsaWNlAHNlY3JldA==\r\n",
+            C::Authenticate {
+                mechanism: "PLAIN".into(),
+                initial: Some("AGFsaWNlAHNlY3JldA==".into()),
+            },
+        ),
+        (
+            b"a AUTHENTICATE PLAIN\r\n",
+            C::Authenticate {
+                mechanism: "PLAIN".into(),
+                initial: None,
+            },
+        ),
+        (b"a ID NIL\r\n", C::Id(None)),
+        (
+            b"a ID (\"name\" \"mutt\" \"os\" NIL)\r\n",
+            C::Id(Some(vec![
+                ("name".into(), Some("mutt".into())),
+                ("os".into(), None),
+            ])),
+        ),
+        (b"a NAMESPACE\r\n", C::Namespace),
+        (
+            b"a ENABLE CONDSTORE UTF8=ACCEPT\r\n",
+            C::Enable(vec!["CONDSTORE".into(), "UTF8=ACCEPT".into()]),
+        ),
+        (
+            b"a LIST \"\" *\r\n",
+            C::List {
+                reference: "".into(),
+                pattern: "*".into(),
+            },
+        ),
+        (
+            b"a LIST Archive/ %/2024]\r\n",
+            C::List {
+                reference: "Archive/".into(),
+                pattern: "%/2024]".into(),
+            },
+        ),
+        (
+            b"a LSUB \"\" \"a b*\"\r\n",
+            C::Lsub {
+                reference: "".into(),
+                pattern: "a b*".into(),
+            },
+        ),
+        (b"a SUBSCRIBE Trash\r\n", C::Subscribe("Trash".into())),
+        (b"a UNSUBSCRIBE \"My Box\"\r\n", C::Unsubscribe("My Box".into())),
+        (
+            b"a STATUS inbox (MESSAGES recent UIDNEXT UIDVALIDITY UNSEEN)\r\n",
+            C::Status {
+                mailbox: "inbox".into(),
+                items: vec![
+                    StatusItem::Messages,
+                    StatusItem::Recent,
+                    StatusItem::UidNext,
+                    StatusItem::UidValidity,
+                    StatusItem::Unseen,
+                ],
+            },
+        ),
+        (b"a SELECT INBOX\r\n", C::Select("INBOX".into())),
+        (b"a EXAMINE &ZeVnLIqe-\r\n", C::Examine("&ZeVnLIqe-".into())),
+        (b"a CHECK\r\n", C::Check),
+        (b"a CLOSE\r\n", C::Close),
+        (b"a UNSELECT\r\n", C::Unselect),
+        (
+            b"a FETCH 1:* ALL\r\n",
+            C::Fetch {
+                uid: false,
+                set: set(&[(1, 0)]),
+                items: vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope],
+            },
+        ),
+        (
+            b"a FETCH *:3,7,2:4 fast\r\n",
+            C::Fetch {
+                uid: false,
+                set: set(&[(0, 3), (7, 7), (2, 4)]),
+                items: vec![F::Flags, F::InternalDate, F::Rfc822Size],
+            },
+        ),
+        (
+            b"a FETCH 1 FULL\r\n",
+            C::Fetch {
+                uid: false,
+                set: set(&[(1, 1)]),
+                items: vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope, F::Body],
+            },
+        ),
+        (
+            b"a UID FETCH 4 (UID RFC822 RFC822.HEADER RFC822.TEXT RFC822.SIZE BODY BODYSTRUCTURE ENVELOPE)\r\n",
+            C::Fetch {
+                uid: true,
+                set: set(&[(4, 4)]),
+                items: vec![
+                    F::Uid,
+                    F::Rfc822,
+                    F::Rfc822Header,
+                    F::Rfc822Text,
+                    F::Rfc822Size,
+                    F::Body,
+                    F::BodyStructure,
+                    F::Envelope,
+                ],
+            },
+        ),
+        (
+            b"a FETCH 1 (BODY[] BODY.PEEK[HEADER] BODY[TEXT]<0.100> BODY[1.2.MIME] BODY[2.HEADER.FIELDS (From \"X-A\")] BODY.PEEK[HEADER.FIELDS.NOT (Subject)] BODY[3])\r\n",
+            C::Fetch {
+                uid: false,
+                set: set(&[(1, 1)]),
+                items: vec![
+                    F::BodySection {
+                        section: sec(&[], None),
+                        partial: None,
+                        peek: false,
+                    },
+                    F::BodySection {
+                        section: sec(&[], Some(T::Header)),
+                        partial: None,
+                        peek: true,
+                    },
+                    F::BodySection {
+                        section: sec(&[], Some(T::Text)),
+                        partial: Some((0, 100)),
+                        peek: false,
+                    },
+                    F::BodySection {
+                        section: sec(&[1, 2], Some(T::Mime)),
+                        partial: None,
+                        peek: false,
+                    },
+                    F::BodySection {
+                        section: sec(&[2], Some(T::HeaderFields(vec!["From".into(), "X-A".into()]))),
+                        partial: None,
+                        peek: false,
+                    },
+                    F::BodySection {
+                        section: sec(&[], Some(T::HeaderFieldsNot(vec!["Subject".into()]))),
+                        partial: None,
+                        peek: true,
+                    },
+                    F::BodySection {
+                        section: sec(&[3], None),
+                        partial: None,
+                        peek: false,
+                    },
+                ],
+            },
+        ),
+        (
+            b"a SEARCH ALL\r\n",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: vec![K::All],
+            },
+        ),
+        (
+            b"a UID SEARCH CHARSET UTF-8 SUBJECT {6+}\r\n\xe9\x83\xb5\xe4\xbe\xbf\r\n",
+            C::Search {
+                uid: true,
+                charset: Some("UTF-8".into()),
+                criteria: vec![K::Subject("郵便".as_bytes().to_vec())],
+            },
+        ),
+        (
+            b"a SEARCH OR (FROM a TO \"b c\") NOT SEEN 1:3,* UID 5:* SINCE 1-Feb-2024 BEFORE \"02-Mar-2025\"\r\n",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: vec![
+                    K::Or(
+                        Box::new(K::And(vec![K::From(b"a".to_vec()), K::To(b"b c".to_vec())])),
+                        Box::new(K::Not(Box::new(K::Seen))),
+                    ),
+                    K::SequenceSet(set(&[(1, 3), (0, 0)])),
+                    K::Uid(set(&[(5, 0)])),
+                    K::Since(d(2024, 2, 1)),
+                    K::Before(d(2025, 3, 2)),
+                ],
+            },
+        ),
+        (
+            b"a SEARCH ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN KEYWORD $Junk UNKEYWORD foo LARGER 10 SMALLER 99 ON 9-dec-2023 SENTON 1-Jan-2024 SENTBEFORE 1-Jan-2024 SENTSINCE 1-Jan-2024 BCC x CC y BODY z TEXT w HEADER X-Spam yes\r\n",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: vec![
+                    K::Answered,
+                    K::Deleted,
+                    K::Draft,
+                    K::Flagged,
+                    K::New,
+                    K::Old,
+                    K::Recent,
+                    K::Unanswered,
+                    K::Undeleted,
+                    K::Undraft,
+                    K::Unflagged,
+                    K::Unseen,
+                    K::Keyword("$Junk".into()),
+                    K::Unkeyword("foo".into()),
+                    K::Larger(10),
+                    K::Smaller(99),
+                    K::On(d(2023, 12, 9)),
+                    K::SentOn(d(2024, 1, 1)),
+                    K::SentBefore(d(2024, 1, 1)),
+                    K::SentSince(d(2024, 1, 1)),
+                    K::Bcc(b"x".to_vec()),
+                    K::Cc(b"y".to_vec()),
+                    K::Body(b"z".to_vec()),
+                    K::Text(b"w".to_vec()),
+                    K::Header("X-Spam".into(), b"yes".to_vec()),
+                ],
+            },
+        ),
+        (
+            b"a STORE 1:2 +FLAGS.SILENT (\\Seen $Forwarded)\r\n",
+            C::Store {
+                uid: false,
+                set: set(&[(1, 2)]),
+                mode: StoreMode::Add,
+                silent: true,
+                flags: vec!["\\Seen".into(), "$Forwarded".into()],
+            },
+        ),
+        (
+            b"a UID STORE 9 FLAGS \\Deleted\r\n",
+            C::Store {
+                uid: true,
+                set: set(&[(9, 9)]),
+                mode: StoreMode::Replace,
+                silent: false,
+                flags: vec!["\\Deleted".into()],
+            },
+        ),
+        (
+            b"a UID COPY 1:* Archive\r\n",
+            C::Copy {
+                uid: true,
+                set: set(&[(1, 0)]),
+                mailbox: "Archive".into(),
+            },
+        ),
+        (
+            b"a MOVE 2 Trash\r\n",
+            C::Move {
+                uid: false,
+                set: set(&[(2, 2)]),
+                mailbox: "Trash".into(),
+            },
+        ),
+        (b"a UID EXPUNGE 3:4\r\n", C::UidExpunge(set(&[(3, 4)]))),
+        (b"a EXPUNGE\r\n", C::Expunge),
+        (b"a IDLE\r\n", C::Idle),
+        (b"a CREATE a/b\r\n", C::Create("a/b".into())),
+        (b"a DELETE a/b\r\n", C::Delete("a/b".into())),
+        (
+            b"a RENAME a b\r\n",
+            C::Rename {
+                from: "a".into(),
+                to: "b".into(),
+            },
+        ),
+        (
+            b"a APPEND Sent (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {4}\r\nhi\r\n\r\n",
+            C::Append {
+                mailbox: "Sent".into(),
+                flags: vec!["\\Seen".into()],
+                date: Some(
+                    chrono::DateTime::parse_from_rfc3339("1994-02-07T21:52:25-08:00").unwrap(),
+                ),
+                message: b"hi\r\n".to_vec(),
+            },
+        ),
+    ]
+}
+
+#[test]
+fn valid_commands_parse_to_their_values() {
+    for (input, expected) in valid() {
+        let got = command(input)
+            .unwrap_or_else(|e| panic!("{:?}: {e:?}", String::from_utf8_lossy(input)));
+        assert_eq!(got.body, expected, "{:?}", String::from_utf8_lossy(input));
+    }
+}
+
+#[test]
+fn every_incomplete_prefix_is_an_error() {
+    for (input, _) in valid() {
+        for k in 0..input.len() {
+            assert!(
+                command(&input[..k]).is_err(),
+                "prefix {:?} of {:?} parsed",
+                String::from_utf8_lossy(&input[..k]),
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}
+
+#[test]
+fn encode_then_parse_gives_the_same_command() {
+    for (input, _) in valid() {
+        let cmd = command(input).unwrap();
+        let again = command(&encode_command(&cmd)).unwrap();
+        assert_eq!(again, cmd, "{:?}", String::from_utf8_lossy(input));
+    }
+}
+
+#[test]
+fn codec_frames_identically_whatever_the_chunking() {
+    let mut script = Vec::new();
+    for (input, _) in valid() {
+        script.extend_from_slice(input);
+    }
+    let frames = |chunk: usize| {
+        let mut codec = ImapCodec::default();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in script.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            while let Some(f) = codec.decode(&mut buf).unwrap() {
+                if let Frame::Command(c) = f {
+                    out.push(c.to_vec());
+                }
+            }
+        }
+        out
+    };
+    let whole = frames(script.len());
+    assert_eq!(whole.len(), valid().len());
+    for (frame, (input, _)) in whole.iter().zip(valid()) {
+        assert_eq!(&frame[..], input);
+    }
+    for chunk in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] {
+        assert_eq!(frames(chunk), whole, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
+    let table: Vec<(&[u8], Option<&str>)> = vec![
+        (b"\r\n", None),
+        (b" NOOP\r\n", None),
+        (b"+a NOOP\r\n", None),
+        (b"(a NOOP\r\n", None),
+        (b"a\r\n", Some("a")),
+        (b"a FROB\r\n", Some("a")),
+        (b"a NOOP extra\r\n", Some("a")),
+        (b"a LOGIN alice\r\n", Some("a")),
+        (b"a LOGIN \"alice secret\r\n", Some("a")),
+        (b"a LOGIN \"al\\ice\" x\r\n", Some("a")),
+        (b"a LOGIN {5}\r\nali\r\n", Some("a")),
+        (b"a LOGIN {9}\r\nali\r\n", None),
+        (b"a LOGIN {x}\r\nalice x\r\n", Some("a")),
+        (b"a LOGIN al\x00ice x\r\n", Some("a")),
+        (b"a SELECT\r\n", Some("a")),
+        (b"a SELECT  INBOX\r\n", Some("a")),
+        (b"a FETCH 0 FLAGS\r\n", Some("a")),
+        (b"a FETCH 1: FLAGS\r\n", Some("a")),
+        (b"a FETCH 01 FLAGS\r\n", Some("a")),
+        (b"a FETCH 1 FLAGSX\r\n", Some("a")),
+        (b"a FETCH 1 (FLAGS\r\n", Some("a")),
+        (b"a FETCH 1 ()\r\n", Some("a")),
+        (b"a FETCH 1 BODY[MIME]\r\n", Some("a")),
+        (b"a FETCH 1 BODY[0]\r\n", Some("a")),
+        (b"a FETCH 1 BODY[1]<0.0>\r\n", Some("a")),
+        (b"a FETCH 1 BODY[HEADER.FIELDS ()]\r\n", Some("a")),
+        (b"a FETCH 99999999999 FLAGS\r\n", Some("a")),
+        (b"a SEARCH\r\n", Some("a")),
+        (b"a SEARCH FROB\r\n", Some("a")),
+        (b"a SEARCH SINCE 32-Jan-2024\r\n", Some("a")),
+        (b"a SEARCH SINCE 1-Foo-2024\r\n", Some("a")),
+        (b"a SEARCH OR SEEN\r\n", Some("a")),
+        (b"a SEARCH (SEEN\r\n", Some("a")),
+        (b"a SEARCH CHARSET\r\n", Some("a")),
+        (b"a STATUS INBOX ()\r\n", Some("a")),
+        (b"a STATUS INBOX (SIZE)\r\n", Some("a")),
+        (b"a STORE 1 FLAGS (\\Seen\r\n", Some("a")),
+        (b"a UID\r\n", Some("a")),
+        (b"a UID LOGIN a b\r\n", Some("a")),
+        (
+            b"a APPEND INBOX (\\Seen) \"bad date\" {1}\r\nx\r\n",
+            Some("a"),
+        ),
+        (b"a ID (\"name\")\r\n", Some("a")),
+        (b"a NOOP", None),
+    ];
+    for (input, tag) in table {
+        let e = command(input).expect_err(&String::from_utf8_lossy(input));
+        if e != ParseError::Incomplete {
+            assert_eq!(e.tag(), tag, "{:?}: {e:?}", String::from_utf8_lossy(input));
+        }
+    }
+}
+
+#[test]
+fn encoder_picks_atom_quoted_or_literal() {
+    let table: Vec<(&[u8], &[u8], &[u8])> = vec![
+        // (input, as astring, as string)
+        (b"INBOX", b"INBOX", b"\"INBOX\""),
+        (b"", b"\"\"", b"\"\""),
+        (b"NIL", b"\"NIL\"", b"\"NIL\""),
+        (b"a b", b"\"a b\"", b"\"a b\""),
+        (b"a\"b", b"\"a\\\"b\"", b"\"a\\\"b\""),
+        (b"a\\b", b"\"a\\\\b\"", b"\"a\\\\b\""),
+        (b"a(b", b"\"a(b\"", b"\"a(b\""),
+        (b"x]", b"x]", b"\"x]\""),
+        (b"a\r\nb", b"{4}\r\na\r\nb", b"{4}\r\na\r\nb"),
+        (b"caf\xc3\xa9", b"{5}\r\ncaf\xc3\xa9", b"{5}\r\ncaf\xc3\xa9"),
+    ];
+    for (input, astring, string) in table {
+        let mut a = Vec::new();
+        write_astring(&mut a, input);
+        assert_eq!(a, astring, "astring {input:?}");
+        let mut s = Vec::new();
+        write_string(&mut s, input);
+        assert_eq!(s, string, "string {input:?}");
+    }
+    let mut n = Vec::new();
+    write_nstring(&mut n, None);
+    assert_eq!(n, b"NIL");
+    let v = Value::List(vec![
+        Value::List(vec![]),
+        Value::Nil,
+        Value::List(vec![Value::List(vec![Value::Number(0)])]),
+        Value::str("x y"),
+    ]);
+    assert_eq!(v.to_bytes(), b"(() NIL ((0)) \"x y\")");
+}
