@@ -4,6 +4,7 @@
 //! - [`line_session`] drives a line protocol's state machine over a connection.
 //! - [`server`] binds, accepts, limits, times out and shuts down connections.
 //! - [`transcript::Transcript`] prints a `C:`/`S:` conversation with credentials masked.
+//! - [`tls`] and [`stream::Stream`]: TLS with rustls, implicit and STARTTLS.
 //! - [`secret::Secret`] carries passwords without ever printing them.
 //!
 //! This crate knows nothing of mail: the protocol crates give it their own
@@ -14,6 +15,8 @@ pub mod codec;
 pub mod line_session;
 pub mod secret;
 pub mod server;
+pub mod stream;
+pub mod tls;
 pub mod transcript;
 
 pub use codec::{LineCodec, LineError};

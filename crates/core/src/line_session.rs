@@ -2,17 +2,20 @@
 //!
 //! A protocol implements [`LineSession`]: a state machine that takes one framed line and
 //! returns a [`Reply`]. [`drive`] does the rest: framing, the idle timeout, shutdown,
-//! the transcript, and batching replies to pipelined commands (RFC 2449 §6.6,
-//! RFC 2920) so a client that pipelines gets one write per batch, not one per command.
+//! the transcript, the STARTTLS/STLS upgrade, and batching replies to pipelined
+//! commands (RFC 2449 §6.6, RFC 2920) so a client that pipelines gets one write per
+//! batch, not one per command.
 
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::codec::FramedRead;
 
 use crate::codec::{LineCodec, LineError};
-use crate::server::{Next, SessionContext};
+use crate::server::{HANDSHAKE_TIMEOUT, Next, SessionContext};
+use crate::stream::Stream;
+use crate::tls::TlsServer;
 use crate::transcript::Transcript;
 
 /// What the connection does after sending a reply.
@@ -24,6 +27,8 @@ pub enum After {
     Close,
     /// Wait, then close (e.g. after too many failed logins, to slow down guessing).
     CloseAfter(Duration),
+    /// Start a TLS handshake on this connection (STARTTLS, STLS), then go on.
+    StartTls,
 }
 
 /// The bytes to send for one input line, and what happens next.
@@ -39,12 +44,26 @@ pub struct Reply {
 pub trait LineSession {
     /// Handles one line (without its terminator).
     fn handle_line(&mut self, line: &[u8]) -> Reply;
+    /// Told once the STARTTLS/STLS handshake has completed: the session forgets what
+    /// it learnt before (RFC 3207 §4.2, RFC 2595 §3.1) and stops offering the upgrade.
+    fn tls_started(&mut self);
     /// The complete line sent before closing on an unframeable (overlong) line.
     fn too_long_line(&self) -> &'static [u8];
     /// The complete line sent to a session that stayed silent past the idle timeout.
     fn idle_line(&self) -> &'static [u8];
     /// The complete line sent when the server shuts down under the session.
     fn shutdown_line(&self) -> &'static [u8];
+}
+
+/// How [`drive`] frames and upgrades a connection.
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    /// Longest line framed; longer input is unframeable and closes the session.
+    pub max_line: usize,
+    /// The `--trace` transcript.
+    pub transcript: Transcript,
+    /// The certificate for STARTTLS/STLS upgrades, if this listener offers them.
+    pub starttls: Option<TlsServer>,
 }
 
 /// Flush pipelined replies once this much is waiting, even if more input is buffered.
@@ -54,70 +73,111 @@ const FLUSH_AT: usize = 64 * 1024;
 ///
 /// A session that ends any way other than its own `After::Close` (client gone, idle
 /// timeout, shutdown) is simply dropped: protocols commit nothing on drop.
-pub async fn drive<S, T>(
-    stream: T,
+pub async fn drive<S: LineSession>(
+    mut stream: Stream,
     ctx: &SessionContext,
     mut session: S,
     greeting: &[u8],
-    max_line: usize,
-    transcript: &Transcript,
-) -> std::io::Result<()>
-where
-    S: LineSession,
-    T: AsyncRead + AsyncWrite + Unpin,
-{
-    let (reader, mut writer) = tokio::io::split(stream);
-    let mut lines = FramedRead::new(reader, LineCodec::new(max_line));
+    options: &DriveOptions,
+) -> std::io::Result<()> {
+    let transcript = &options.transcript;
     let mut pending = BytesMut::from(greeting);
-    send(&mut writer, transcript, &mut pending).await?;
+    // One pass per transport: plaintext, then (after STARTTLS) TLS.
     loop {
-        let reply = match ctx.next(&mut lines).await {
-            Next::Frame(line) => session.handle_line(&line),
-            Next::Error(LineError::TooLong { .. }) => {
-                return close_with(
-                    &mut writer,
-                    transcript,
-                    &mut pending,
-                    session.too_long_line(),
-                )
-                .await;
-            }
-            Next::Error(LineError::Io(e)) => return Err(e),
-            Next::Closed => return Ok(()),
-            Next::IdleTimeout => {
-                return close_with(&mut writer, transcript, &mut pending, session.idle_line())
+        let (reader, mut writer) = tokio::io::split(stream);
+        let mut lines = FramedRead::new(reader, LineCodec::new(options.max_line));
+        send(&mut writer, transcript, &mut pending).await?;
+        loop {
+            let reply = match ctx.next(&mut lines).await {
+                Next::Frame(line) => session.handle_line(&line),
+                Next::Error(LineError::TooLong { .. }) => {
+                    return close_with(
+                        &mut writer,
+                        transcript,
+                        &mut pending,
+                        session.too_long_line(),
+                    )
                     .await;
-            }
-            Next::Shutdown => {
-                return close_with(
-                    &mut writer,
-                    transcript,
-                    &mut pending,
-                    session.shutdown_line(),
-                )
-                .await;
-            }
-        };
-        pending.extend_from_slice(&reply.bytes);
-        match reply.after {
-            After::Continue => {
-                if lines.read_buffer().is_empty() || pending.len() >= FLUSH_AT {
+                }
+                Next::Error(LineError::Io(e)) => return Err(e),
+                Next::Closed => return Ok(()),
+                Next::IdleTimeout => {
+                    return close_with(&mut writer, transcript, &mut pending, session.idle_line())
+                        .await;
+                }
+                Next::Shutdown => {
+                    return close_with(
+                        &mut writer,
+                        transcript,
+                        &mut pending,
+                        session.shutdown_line(),
+                    )
+                    .await;
+                }
+            };
+            pending.extend_from_slice(&reply.bytes);
+            match reply.after {
+                After::Continue => {
+                    if lines.read_buffer().is_empty() || pending.len() >= FLUSH_AT {
+                        send(&mut writer, transcript, &mut pending).await?;
+                    }
+                }
+                After::Close => {
                     send(&mut writer, transcript, &mut pending).await?;
+                    return writer.shutdown().await;
                 }
-            }
-            After::Close => {
-                send(&mut writer, transcript, &mut pending).await?;
-                return writer.shutdown().await;
-            }
-            After::CloseAfter(delay) => {
-                send(&mut writer, transcript, &mut pending).await?;
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = ctx.shutdown.cancelled() => {}
+                After::CloseAfter(delay) => {
+                    send(&mut writer, transcript, &mut pending).await?;
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = ctx.shutdown.cancelled() => {}
+                    }
+                    return writer.shutdown().await;
                 }
-                return writer.shutdown().await;
+                After::StartTls => {
+                    send(&mut writer, transcript, &mut pending).await?;
+                    let Some(tls) = &options.starttls else {
+                        // A session only asks for what the options offered; never upgrade blind.
+                        return writer.shutdown().await;
+                    };
+                    stream = upgrade(lines, writer, tls).await?;
+                    session.tls_started();
+                    transcript.server(b"[TLS handshake done]");
+                    break;
+                }
             }
         }
+    }
+}
+
+/// The TLS handshake in place of the plaintext conversation.
+///
+/// Whatever the client sent after the STARTTLS command, before the handshake, is in the
+/// framer's buffer: it is dropped here, never executed. That is the command-injection
+/// class of bugs (CVE-2011-0411, and the 2021 "NO STARTTLS" research): plaintext an
+/// attacker appended must not run inside the encrypted session.
+async fn upgrade(
+    lines: FramedRead<ReadHalf<Stream>, LineCodec>,
+    writer: WriteHalf<Stream>,
+    tls: &TlsServer,
+) -> std::io::Result<Stream> {
+    let dropped = lines.read_buffer().len();
+    if dropped > 0 {
+        tracing::info!(
+            bytes = dropped,
+            "discarded plaintext pipelined after STARTTLS"
+        );
+    }
+    let reader = lines.into_inner();
+    let Stream::Plain(tcp) = reader.unsplit(writer) else {
+        return Err(std::io::Error::other(
+            "STARTTLS on a connection that is already TLS",
+        ));
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
+        Ok(Ok(stream)) => Ok(Stream::ServerTls(Box::new(stream))),
+        Ok(Err(e)) => Err(std::io::Error::other(format!("TLS handshake failed: {e}"))),
+        Err(_) => Err(std::io::Error::other("TLS handshake timed out")),
     }
 }
 

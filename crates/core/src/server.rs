@@ -1,11 +1,13 @@
 //! The server runtime every protocol shares: bind, accept, limit, time out, shut down.
 //!
-//! A protocol supplies a handler `async fn(TcpStream, SessionContext)` and a
+//! A protocol supplies a handler `async fn(Stream, SessionContext)` and a
 //! [`ServerConfig`] with its refusal line. The runtime:
 //! - accepts connections until shutdown, backing off on accept errors instead of spinning;
 //! - enforces a connection limit: a connection over it is sent the protocol's refusal line
 //!   and closed at once, so a client learns why instead of hanging in the backlog;
 //! - wraps each connection in a `tracing` span carrying the peer address;
+//! - on an implicit-TLS listener, performs the handshake in the connection's own task,
+//!   bounded in time, so a slow or broken handshake never delays anyone else;
 //! - on shutdown stops accepting, lets every session say its goodbye (sessions watch
 //!   [`SessionContext::shutdown`] between commands, so a command in progress finishes),
 //!   and waits for them all.
@@ -17,9 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{Stream as FrameStream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::stream::Stream;
+use crate::tls::TlsServer;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +43,12 @@ pub struct ServerConfig {
     /// The complete line (with CRLF) sent to a connection over the limit,
     /// e.g. `-ERR [SYS/TEMP] too many connections\r\n`.
     pub refusal: Bytes,
+    /// Implicit TLS (IMAPS, POP3S, SMTPS): every connection starts with a handshake.
+    pub tls: Option<TlsServer>,
 }
+
+/// How long a client may take to complete a TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ServerConfig {
     /// A config with the given name and refusal line, 512 connections and a 10 minute
@@ -49,6 +59,7 @@ impl ServerConfig {
             max_connections: 512,
             idle_timeout: Duration::from_secs(600),
             refusal: Bytes::from_static(refusal),
+            tls: None,
         }
     }
 }
@@ -85,7 +96,7 @@ impl SessionContext {
     /// Waits for the next frame, bounded by the idle timeout and raced against shutdown.
     pub async fn next<S, T, E>(&self, frames: &mut S) -> Next<T, E>
     where
-        S: Stream<Item = Result<T, E>> + Unpin,
+        S: FrameStream<Item = Result<T, E>> + Unpin,
     {
         self.next_within(frames, self.idle_timeout).await
     }
@@ -93,7 +104,7 @@ impl SessionContext {
     /// Like [`SessionContext::next`] with a different timeout (IMAP IDLE waits longer).
     pub async fn next_within<S, T, E>(&self, frames: &mut S, timeout: Duration) -> Next<T, E>
     where
-        S: Stream<Item = Result<T, E>> + Unpin,
+        S: FrameStream<Item = Result<T, E>> + Unpin,
     {
         tokio::select! {
             // Shutdown wins over buffered input: a closing server starts no new command.
@@ -161,7 +172,7 @@ pub fn spawn<F, Fut>(
     handler: F,
 ) -> io::Result<ServerHandle>
 where
-    F: Fn(TcpStream, SessionContext) -> Fut + Send + Sync + 'static,
+    F: Fn(Stream, SessionContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let local_addr = listener.local_addr()?;
@@ -189,7 +200,7 @@ async fn accept_loop<F, Fut>(
     tracker: TaskTracker,
     handler: Arc<F>,
 ) where
-    F: Fn(TcpStream, SessionContext) -> Fut + Send + Sync + 'static,
+    F: Fn(Stream, SessionContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let limit = Arc::new(Semaphore::new(config.max_connections));
@@ -215,6 +226,7 @@ async fn accept_loop<F, Fut>(
         };
         let _ = stream.set_nodelay(true);
         let span = tracing::info_span!("conn", proto = config.name, %peer);
+        let tls = config.tls.clone();
         match limit.clone().try_acquire_owned() {
             Ok(permit) => {
                 let ctx = SessionContext {
@@ -226,6 +238,9 @@ async fn accept_loop<F, Fut>(
                 let handler = handler.clone();
                 tracker.spawn(
                     async move {
+                        let Some(stream) = open(stream, tls.as_ref()).await else {
+                            return;
+                        };
                         tracing::debug!("connected");
                         handler(stream, ctx).await;
                         tracing::debug!("closed");
@@ -239,7 +254,9 @@ async fn accept_loop<F, Fut>(
                 tracker.spawn(
                     async move {
                         tracing::info!("refused: connection limit reached");
-                        refuse(stream, &refusal).await;
+                        if let Some(stream) = open(stream, tls.as_ref()).await {
+                            refuse(stream, &refusal).await;
+                        }
                     }
                     .instrument(span),
                 );
@@ -249,9 +266,29 @@ async fn accept_loop<F, Fut>(
     tracker.close();
 }
 
+/// The connection as the session sees it: on a TLS listener, after the handshake.
+/// A failed handshake (plaintext on a TLS port, an unknown CA on the client side) is one
+/// log line and a closed connection.
+async fn open(tcp: TcpStream, tls: Option<&TlsServer>) -> Option<Stream> {
+    let Some(tls) = tls else {
+        return Some(Stream::Plain(tcp));
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
+        Ok(Ok(stream)) => Some(Stream::ServerTls(Box::new(stream))),
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::info!("TLS handshake timed out");
+            None
+        }
+    }
+}
+
 /// Tells an over-limit client why, then closes; bounded so a client that never reads
 /// cannot hold the task.
-async fn refuse(mut stream: TcpStream, line: &[u8]) {
+async fn refuse(mut stream: Stream, line: &[u8]) {
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         stream.write_all(line).await?;
         stream.shutdown().await

@@ -9,13 +9,14 @@ use tokio::net::TcpStream;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use yubin_core::server::{self, Next, ServerConfig, SessionContext};
+use yubin_core::stream::Stream;
 use yubin_core::{LineCodec, ServerHandle};
 
 const STEP: Duration = Duration::from_secs(5);
 
 /// A toy line protocol: greets, echoes, answers QUIT, and says goodbye on timeout/shutdown.
-async fn echo_session(stream: TcpStream, ctx: SessionContext) {
-    let (r, w) = stream.into_split();
+async fn echo_session(stream: Stream, ctx: SessionContext) {
+    let (r, w) = tokio::io::split(stream);
     let mut lines = FramedRead::new(r, LineCodec::new(64));
     let mut out = FramedWrite::new(w, LineCodec::new(64));
     let _ = out.send(&b"+HELLO"[..]).await;

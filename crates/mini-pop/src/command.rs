@@ -47,6 +47,8 @@ pub enum Command {
     Uidl(Option<u32>),
     /// `CAPA` (RFC 2449 §5).
     Capa,
+    /// `STLS` (RFC 2595 §4): upgrade this connection to TLS.
+    Stls,
 }
 
 /// The arguments of `AUTH mechanism [initial-response]`.
@@ -85,6 +87,7 @@ impl Command {
             Command::Top { .. } => "TOP",
             Command::Uidl(_) => "UIDL",
             Command::Capa => "CAPA",
+            Command::Stls => "STLS",
         }
     }
 
@@ -122,7 +125,8 @@ impl Command {
             | Command::Noop
             | Command::Rset
             | Command::Quit
-            | Command::Capa => kw.to_owned(),
+            | Command::Capa
+            | Command::Stls => kw.to_owned(),
         };
         line.into_bytes()
     }

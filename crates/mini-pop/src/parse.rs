@@ -94,6 +94,7 @@ pub fn command(line: &[u8]) -> Result<Command, ParseError> {
         "TOP" => numbers(trimmed, "TOP msg n", top),
         "UIDL" => numbers(trimmed, "UIDL [msg]", map(opt_number, Command::Uidl)),
         "CAPA" => arguments(trimmed, "CAPA", map(eof, |_| Command::Capa)),
+        "STLS" => arguments(trimmed, "STLS", map(eof, |_| Command::Stls)),
         _ => Err(ParseError::Unknown),
     }
 }
@@ -308,6 +309,7 @@ mod tests {
             ("UIDL", Command::Uidl(None)),
             ("UIDL 4", Command::Uidl(Some(4))),
             ("CAPA", Command::Capa),
+            ("stls", Command::Stls),
             ("RETR 4294967295", Command::Retr(u32::MAX)),
         ];
         for (line, want) in table {

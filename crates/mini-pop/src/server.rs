@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
-use yubin_core::line_session;
+use yubin_core::line_session::{self, DriveOptions};
 use yubin_core::server::{self, ServerConfig, SessionContext};
+use yubin_core::stream::Stream;
+use yubin_core::tls::{TlsServer, TlsState};
 use yubin_core::{ServerHandle, Transcript};
 use yubin_store::Store;
 
@@ -24,6 +25,10 @@ pub struct PopServerConfig {
     pub max_line: usize,
     /// The `--trace` transcript.
     pub transcript: Transcript,
+    /// The certificate for STLS (RFC 2595); `None`: STLS is not offered.
+    pub starttls: Option<TlsServer>,
+    /// `--require-tls`: refuse USER/PASS/APOP/AUTH until the connection is encrypted.
+    pub require_tls: bool,
 }
 
 impl Default for PopServerConfig {
@@ -33,6 +38,8 @@ impl Default for PopServerConfig {
             server: ServerConfig::new("pop3", session::BUSY_LINE),
             max_line: 8192,
             transcript: Transcript::disabled(),
+            starttls: None,
+            require_tls: false,
         }
     }
 }
@@ -58,20 +65,22 @@ pub async fn serve(
 }
 
 async fn run_session(
-    stream: TcpStream,
+    stream: Stream,
     ctx: SessionContext,
     store: Store,
     pop: Arc<PopConfig>,
     config: &PopServerConfig,
 ) -> std::io::Result<()> {
-    let (session, greeting) = Session::new(store, pop, config.transcript.clone());
-    line_session::drive(
-        stream,
-        &ctx,
-        session,
-        &greeting,
-        config.max_line,
-        &config.transcript,
-    )
-    .await
+    let tls = TlsState {
+        active: stream.is_tls(),
+        upgradable: config.starttls.is_some(),
+        required: config.require_tls,
+    };
+    let (session, greeting) = Session::new(store, pop, tls, config.transcript.clone());
+    let options = DriveOptions {
+        max_line: config.max_line,
+        transcript: config.transcript.clone(),
+        starttls: config.starttls.clone(),
+    };
+    line_session::drive(stream, &ctx, session, &greeting, &options).await
 }

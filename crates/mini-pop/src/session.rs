@@ -12,6 +12,7 @@ use base64::Engine as _;
 use bytes::BytesMut;
 use md5::{Digest, Md5};
 use yubin_core::line_session::{After, LineSession, Reply};
+use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
 use yubin_store::{Account, Mailbox, MaildropLock, Store, StoreError};
 
@@ -74,6 +75,8 @@ pub struct Session {
     transcript: Transcript,
     /// The APOP timestamp announced in the greeting, `<...@host>` (RFC 1939 §7).
     timestamp: String,
+    /// Whether the connection is encrypted, can be, or must be before a login.
+    tls: TlsState,
     state: State,
 }
 
@@ -129,6 +132,7 @@ impl Session {
     pub fn new(
         store: Store,
         config: Arc<PopConfig>,
+        tls: TlsState,
         transcript: Transcript,
     ) -> (Session, BytesMut) {
         let now = std::time::SystemTime::now()
@@ -148,6 +152,7 @@ impl Session {
             config,
             transcript,
             timestamp,
+            tls,
             state: State::Authorization {
                 failures: 0,
                 step: AuthStep::Start,
@@ -224,10 +229,37 @@ impl Session {
     // ---- AUTHORIZATION (RFC 1939 §4, §7; RFC 5034) ----
 
     fn authorization(&mut self, cmd: Command, out: &mut BytesMut) -> After {
+        let carries_password = matches!(
+            cmd,
+            Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth(Some(_))
+        );
+        if carries_password && !self.tls.login_allowed() {
+            // RFC 2595 §2.2 lets a server refuse plaintext logins; Dovecot answers this way.
+            response::err(
+                out,
+                Some(RespCode::Auth),
+                "plaintext authentication disallowed on a non-TLS connection; use STLS first",
+            );
+            return After::Continue;
+        }
         let State::Authorization { step, .. } = &mut self.state else {
             return After::Continue;
         };
         match cmd {
+            Command::Stls => {
+                *step = AuthStep::Start;
+                if self.tls.offer_starttls() {
+                    response::ok(out, "begin TLS negotiation");
+                    return After::StartTls;
+                }
+                let why = if self.tls.active {
+                    "already using TLS"
+                } else {
+                    "STLS not available"
+                };
+                response::err(out, None, why);
+                After::Continue
+            }
             Command::User(name) => {
                 // Always +OK: telling which names exist would help password guessers.
                 *step = AuthStep::User(name);
@@ -510,6 +542,8 @@ impl Session {
             Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth(_) => {
                 response::err(out, None, "already logged in");
             }
+            // RFC 2595 §4: STLS is only permitted in the AUTHORIZATION state.
+            Command::Stls => response::err(out, None, "STLS is only allowed before login"),
             Command::Capa | Command::Quit => {}
         }
         After::Continue
@@ -561,20 +595,26 @@ impl Session {
 
     fn capa(&self, out: &mut BytesMut) {
         response::ok(out, "capability list follows");
-        for cap in [
-            "TOP",
-            "USER",
-            "UIDL",
-            "SASL PLAIN",
-            "RESP-CODES",
-            "AUTH-RESP-CODE",
-            "PIPELINING",
-            match self.config.retention {
-                // RFC 2449 §6.7: 0 = retrieved messages do not stay on the server.
-                Retention::DeleteOnRetrieve => "EXPIRE 0",
-                Retention::Keep => "EXPIRE NEVER",
-            },
-        ] {
+        let logins = self.tls.login_allowed();
+        let caps = [
+            (self.tls.offer_starttls(), "STLS"),
+            (true, "TOP"),
+            (logins, "USER"),
+            (true, "UIDL"),
+            (logins, "SASL PLAIN"),
+            (true, "RESP-CODES"),
+            (true, "AUTH-RESP-CODE"),
+            (true, "PIPELINING"),
+            (
+                true,
+                match self.config.retention {
+                    // RFC 2449 §6.7: 0 = retrieved messages do not stay on the server.
+                    Retention::DeleteOnRetrieve => "EXPIRE 0",
+                    Retention::Keep => "EXPIRE NEVER",
+                },
+            ),
+        ];
+        for (_, cap) in caps.iter().filter(|(shown, _)| *shown) {
             response::data_line(out, cap.as_bytes());
         }
         response::data_line(
@@ -666,6 +706,15 @@ impl LineSession for Session {
         Session::handle_line(self, line)
     }
 
+    /// RFC 2595 §4: after STLS the client starts over (CAPA again); a half-done USER is
+    /// forgotten.
+    fn tls_started(&mut self) {
+        self.tls = self.tls.started();
+        if let State::Authorization { step, .. } = &mut self.state {
+            *step = AuthStep::Start;
+        }
+    }
+
     fn too_long_line(&self) -> &'static [u8] {
         b"-ERR line too long, closing\r\n"
     }
@@ -704,7 +753,13 @@ mod tests {
             failed_login_delay: Duration::from_millis(1),
             ..PopConfig::default()
         };
-        Session::new(store.clone(), Arc::new(config), Transcript::disabled()).0
+        Session::new(
+            store.clone(),
+            Arc::new(config),
+            TlsState::default(),
+            Transcript::disabled(),
+        )
+        .0
     }
 
     fn say(s: &mut Session, line: &str) -> (String, After) {
@@ -880,6 +935,7 @@ mod tests {
         let (mut s, greeting) = Session::new(
             store.clone(),
             Arc::new(PopConfig::default()),
+            TlsState::default(),
             Transcript::disabled(),
         );
         let greeting = String::from_utf8(greeting.to_vec()).unwrap();
@@ -954,7 +1010,12 @@ mod tests {
         let sink = lines.clone();
         let t = Transcript::to_sink(move |_, l| sink.lock().unwrap().push(l.to_owned()));
         let store = store_with(&[]);
-        let (mut s, _) = Session::new(store, Arc::new(PopConfig::default()), t);
+        let (mut s, _) = Session::new(
+            store,
+            Arc::new(PopConfig::default()),
+            TlsState::default(),
+            t,
+        );
         for l in [
             "USER alice",
             "PASS secret",

@@ -31,6 +31,7 @@ fn command() -> impl Strategy<Value = Command> {
         (number, number).prop_map(|(msg, lines)| Command::Top { msg, lines }),
         proptest::option::of(number).prop_map(Command::Uidl),
         Just(Command::Capa),
+        Just(Command::Stls),
     ]
 }
 
@@ -43,7 +44,7 @@ proptest! {
 
     #[test]
     fn parse_never_panics_on_near_commands(
-        kw in "(?i)(user|pass|apop|auth|stat|list|retr|dele|noop|rset|quit|top|uidl|capa)",
+        kw in "(?i)(user|pass|apop|auth|stat|list|retr|dele|noop|rset|quit|top|uidl|capa|stls)",
         rest in "[ 0-9a-zA-Z=+/\\-]{0,60}",
     ) {
         let _ = parse::command(format!("{kw}{rest}").as_bytes());

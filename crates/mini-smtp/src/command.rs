@@ -33,6 +33,8 @@ pub enum Command {
     Noop,
     /// `QUIT` (§4.1.1.10).
     Quit,
+    /// `STARTTLS` (RFC 3207 §4): upgrade this connection to TLS.
+    StartTls,
     /// `AUTH mechanism [initial-response]` (RFC 4954 §4).
     Auth {
         /// Upper-cased mechanism name.
@@ -102,6 +104,7 @@ impl Command {
             Command::Help => "HELP".into(),
             Command::Noop => "NOOP".into(),
             Command::Quit => "QUIT".into(),
+            Command::StartTls => "STARTTLS".into(),
             Command::Auth { mechanism, initial } => match initial {
                 None => format!("AUTH {mechanism}"),
                 Some(ir) => format!("AUTH {mechanism} {}", ir.expose()),

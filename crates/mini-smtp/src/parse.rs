@@ -97,6 +97,7 @@ pub fn command(line: &[u8]) -> Result<Command, ParseError> {
         "HELP" => Ok(Command::Help),
         "NOOP" => Ok(Command::Noop),
         "AUTH" => run(args, "AUTH mechanism [initial-response]", auth),
+        "STARTTLS" => run(args, "STARTTLS", map(eof, |_| Command::StartTls)),
         "EXPN" | "TURN" | "BDAT" | "ETRN" | "ATRN" | "SEND" | "SOML" | "SAML" => {
             Err(ParseError::NotImplemented)
         }
@@ -115,9 +116,9 @@ fn run<'a>(
         .map_err(|_| ParseError::Syntax(usage))
 }
 
-/// `keyword = 4ALPHA`, then a space or the end.
+/// `keyword = 4ALPHA`, then a space or the end (STARTTLS, RFC 3207, is the one longer).
 fn keyword(input: &str) -> Res<'_, &str> {
-    let (rest, kw) = take_while_m_n(4, 4, |c: char| c.is_ascii_alphabetic())(input)?;
+    let (rest, kw) = take_while_m_n(4, 8, |c: char| c.is_ascii_alphabetic())(input)?;
     if rest.is_empty() || rest.starts_with(' ') {
         Ok((rest, kw))
     } else {
@@ -371,6 +372,7 @@ mod tests {
             ("HELP MAIL", Command::Help),
             ("VRFY alice", Command::Vrfy("alice".into())),
             ("QUIT", Command::Quit),
+            ("starttls", Command::StartTls),
             (
                 "AUTH PLAIN",
                 Command::Auth {

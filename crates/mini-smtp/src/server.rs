@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
-use yubin_core::line_session;
+use yubin_core::line_session::{self, DriveOptions};
 use yubin_core::server::{self, ServerConfig};
+use yubin_core::tls::{TlsServer, TlsState};
 use yubin_core::{ServerHandle, Transcript};
 use yubin_store::Store;
 
@@ -24,6 +25,10 @@ pub struct SmtpServerConfig {
     pub max_line: usize,
     /// The `--trace` transcript.
     pub transcript: Transcript,
+    /// The certificate for STARTTLS (RFC 3207); `None`: STARTTLS is not offered.
+    pub starttls: Option<TlsServer>,
+    /// `--require-tls`: no MAIL and no AUTH until the connection is encrypted.
+    pub require_tls: bool,
 }
 
 impl Default for SmtpServerConfig {
@@ -33,6 +38,8 @@ impl Default for SmtpServerConfig {
             server: ServerConfig::new("smtp", session::BUSY_LINE),
             max_line: 64 * 1024,
             transcript: Transcript::disabled(),
+            starttls: None,
+            require_tls: false,
         }
     }
 }
@@ -51,17 +58,19 @@ pub async fn serve(
     server::spawn(listener, runtime, shutdown, move |stream, ctx| {
         let (store, smtp, config) = (store.clone(), smtp.clone(), config.clone());
         async move {
+            let tls = TlsState {
+                active: stream.is_tls(),
+                upgradable: config.starttls.is_some(),
+                required: config.require_tls,
+            };
             let (session, greeting) =
-                Session::new(store, smtp, ctx.peer, config.transcript.clone());
-            let result = line_session::drive(
-                stream,
-                &ctx,
-                session,
-                &greeting,
-                config.max_line,
-                &config.transcript,
-            )
-            .await;
+                Session::new(store, smtp, ctx.peer, tls, config.transcript.clone());
+            let options = DriveOptions {
+                max_line: config.max_line,
+                transcript: config.transcript.clone(),
+                starttls: config.starttls.clone(),
+            };
+            let result = line_session::drive(stream, &ctx, session, &greeting, &options).await;
             if let Err(e) = result {
                 tracing::debug!(error = %e, "session ended with an i/o error");
             }

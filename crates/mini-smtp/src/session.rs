@@ -12,6 +12,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::BytesMut;
 use yubin_core::line_session::{After, LineSession, Reply};
+use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
 use yubin_store::{Account, Flags, Mailbox, Store, StoreError};
 
@@ -57,6 +58,8 @@ pub struct Session {
     /// Who logged in with AUTH, if anyone (AUTH is optional here: a local test server).
     authenticated: Option<String>,
     failed_auth: u32,
+    /// Whether the connection is encrypted, can be, or must be before mail or AUTH.
+    tls: TlsState,
     state: State,
 }
 
@@ -103,6 +106,7 @@ impl Session {
         store: Store,
         config: Arc<SmtpConfig>,
         peer: SocketAddr,
+        tls: TlsState,
         transcript: Transcript,
     ) -> (Session, BytesMut) {
         let mut out = BytesMut::new();
@@ -119,6 +123,7 @@ impl Session {
             client_name: None,
             authenticated: None,
             failed_auth: 0,
+            tls,
             state: State::Idle,
         };
         (session, out)
@@ -190,7 +195,13 @@ impl Session {
                     "ENHANCEDSTATUSCODES".into(),
                     "SMTPUTF8".into(),
                 ];
-                lines.push("AUTH PLAIN LOGIN".into());
+                if self.tls.offer_starttls() {
+                    lines.push("STARTTLS".into());
+                }
+                // RFC 4954 §4: do not offer mechanisms that would be refused anyway.
+                if self.tls.login_allowed() {
+                    lines.push("AUTH PLAIN LOGIN".into());
+                }
                 multi(out, 250, &lines);
             }
             Command::Helo(name) => {
@@ -230,6 +241,7 @@ impl Session {
                 return After::Close;
             }
             Command::Auth { mechanism, initial } => return self.auth(mechanism, initial, out),
+            Command::StartTls => return self.starttls(out),
         }
         After::Continue
     }
@@ -245,6 +257,10 @@ impl Session {
     fn mail(&mut self, from: Option<String>, params: MailParams, out: &mut BytesMut) {
         if self.client_name.is_none() {
             return reply(out, 503, "5.5.1", "send EHLO or HELO first");
+        }
+        if !self.tls.login_allowed() {
+            // RFC 3207 §4: a server that requires TLS answers 530 until it is on.
+            return reply(out, 530, "5.7.0", "must issue a STARTTLS command first");
         }
         if !matches!(self.state, State::Idle) {
             return reply(out, 503, "5.5.1", "nested MAIL command");
@@ -385,6 +401,26 @@ impl Session {
         out
     }
 
+    /// RFC 3207 §4: `220` then the handshake; refused when TLS is on or not offered.
+    fn starttls(&mut self, out: &mut BytesMut) -> After {
+        if self.tls.active {
+            reply(out, 503, "5.5.1", "TLS already active");
+        } else if !self.tls.upgradable {
+            reply(out, 502, "5.5.1", "STARTTLS not available");
+        } else if !matches!(self.state, State::Idle) {
+            reply(
+                out,
+                503,
+                "5.5.1",
+                "STARTTLS not allowed during a mail transaction",
+            );
+        } else {
+            reply(out, 220, "2.0.0", "ready to start TLS");
+            return After::StartTls;
+        }
+        After::Continue
+    }
+
     // ---- AUTH (RFC 4954) ----
 
     fn auth(&mut self, mechanism: String, initial: Option<Secret>, out: &mut BytesMut) -> After {
@@ -394,6 +430,15 @@ impl Session {
         }
         if self.authenticated.is_some() {
             reply(out, 503, "5.5.1", "already authenticated");
+            return After::Continue;
+        }
+        if !self.tls.login_allowed() {
+            reply(
+                out,
+                538,
+                "5.7.11",
+                "encryption required for authentication; use STARTTLS",
+            );
             return After::Continue;
         }
         if !matches!(self.state, State::Idle) {
@@ -529,6 +574,15 @@ impl Session {
 impl LineSession for Session {
     fn handle_line(&mut self, line: &[u8]) -> Reply {
         Session::handle_line(self, line)
+    }
+
+    /// RFC 3207 §4.2: the server discards what it learnt from the client before TLS
+    /// (the EHLO name, any AUTH); the client must send EHLO again.
+    fn tls_started(&mut self) {
+        self.tls = self.tls.started();
+        self.client_name = None;
+        self.authenticated = None;
+        self.state = State::Idle;
     }
 
     fn too_long_line(&self) -> &'static [u8] {

@@ -37,6 +37,7 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::Noop),
         Just(Command::Help),
         Just(Command::Quit),
+        Just(Command::StartTls),
         "[ -~]{1,40}"
             .prop_filter("not blank", |s| !s.trim().is_empty())
             .prop_map(Command::Vrfy),

@@ -166,8 +166,8 @@ pub async fn serve(
 }
 
 /// One client's conversation: report its address, receive its line, acknowledge, close.
-async fn session(
-    stream: TcpStream,
+async fn session<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: S,
     ctx: SessionContext,
     narrator: Narrator,
     transcript: Transcript,
@@ -180,8 +180,8 @@ async fn session(
     narrator.say(Line::ConnectionClosed);
 }
 
-async fn converse(
-    stream: TcpStream,
+async fn converse<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: S,
     ctx: &SessionContext,
     narrator: &Narrator,
     transcript: &Transcript,
