@@ -218,7 +218,7 @@ impl Session {
                 let tag = e.tag().unwrap_or("*").to_owned();
                 let text = match &e {
                     ParseError::UnknownCommand { name, .. } => format!("Unknown command {name}"),
-                    other => format!("{}", capitalize(&other.to_string())),
+                    other => capitalize(&other.to_string()),
                 };
                 tagged(&mut b, &tag, "BAD", None, &text);
                 out(b)

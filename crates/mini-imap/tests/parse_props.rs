@@ -179,12 +179,7 @@ proptest! {
         let mut buf = BytesMut::new();
         for piece in input.chunks(chunk) {
             buf.extend_from_slice(piece);
-            loop {
-                match codec.decode(&mut buf) {
-                    Ok(Some(_)) => continue,
-                    Ok(None) | Err(_) => break,
-                }
-            }
+            while let Ok(Some(_)) = codec.decode(&mut buf) {}
             prop_assert!(buf.len() <= 64 + 2 + chunk);
         }
     }

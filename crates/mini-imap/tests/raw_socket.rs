@@ -37,13 +37,14 @@ async fn start(config: ImapServerConfig) -> (ServerHandle, Store) {
 }
 
 fn small_limits() -> ImapServerConfig {
-    let mut c = ImapServerConfig::default();
-    c.limits = CodecLimits {
-        max_line: 1024,
-        max_literal: 100,
-        max_command: 4096,
-    };
-    c
+    ImapServerConfig {
+        limits: CodecLimits {
+            max_line: 1024,
+            max_literal: 100,
+            max_command: 4096,
+        },
+        ..ImapServerConfig::default()
+    }
 }
 
 struct Conn {

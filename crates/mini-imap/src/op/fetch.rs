@@ -65,11 +65,12 @@ pub fn fetch(
             None
         };
         let mut flags_changed = false;
-        if sets_seen && !sel.messages[pos].flags.contains(&Flag::Seen) {
-            if let Some(flags) = mark_seen(&sel.mailbox, meta_uid) {
-                sel.messages[pos].flags = flags;
-                flags_changed = true;
-            }
+        if sets_seen
+            && !sel.messages[pos].flags.contains(&Flag::Seen)
+            && let Some(flags) = mark_seen(&sel.mailbox, meta_uid)
+        {
+            sel.messages[pos].flags = flags;
+            flags_changed = true;
         }
         let info = raw
             .as_ref()
