@@ -12,6 +12,7 @@ mod send;
 mod serve;
 mod socket;
 mod store_args;
+mod tls;
 
 /// yubin (郵便, "post"): a local mail server for learning and for testing mail software.
 #[derive(Debug, Parser)]
@@ -40,6 +41,9 @@ enum Command {
     /// IMAP: run the server alone, or act as a client (capability, list, status, fetch, search).
     #[command(subcommand)]
     Imap(imap::ImapCommand),
+    /// TLS: where the local CA certificate is, to trust it once.
+    #[command(subcommand)]
+    Tls(tls::TlsCommand),
     /// Compose a message (or take an .eml file) and send it over SMTP.
     Send(send::SendArgs),
     /// Load-test a POP3, IMAP or SMTP server: sessions/s, MB/s and latency percentiles.
@@ -82,6 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Pop(cmd) => pop::run(cmd, trace).await,
         Command::Imap(cmd) => imap::run(cmd, trace).await,
         Command::Send(args) => send::run(args).await,
+        Command::Tls(cmd) => tls::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Deliver(args) => deliver::run(args).await,
     }

@@ -9,6 +9,10 @@ use mini_pop::Retention;
 use yubin::servers::{Ports, Servers, ServersConfig};
 use yubin_core::Transcript;
 
+use std::path::PathBuf;
+
+use yubin_core::tls::TlsServer;
+
 use crate::store_args::StoreArgs;
 
 /// Options of `yubin serve`.
@@ -31,25 +35,77 @@ pub struct ServeArgs {
     /// What POP3's QUIT does to retrieved mail: `delete-on-retrieve` or `keep`.
     #[arg(long, default_value = "delete-on-retrieve")]
     pop_retention: Retention,
+    /// SMTPS port: SMTP over implicit TLS [default: 2465, or 0 (any free port) when --smtp-port is 0].
+    #[arg(long)]
+    smtps_port: Option<u16>,
+    /// POP3S port: POP3 over implicit TLS [default: 2995, or 0 (any free port) when --pop-port is 0].
+    #[arg(long)]
+    pop3s_port: Option<u16>,
+    /// IMAPS port: IMAP over implicit TLS [default: 2993, or 0 (any free port) when --imap-port is 0].
+    #[arg(long)]
+    imaps_port: Option<u16>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// Where the certificate comes from.
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Server certificate chain (PEM). Default: a local CA made on first start.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// No TLS at all: plaintext ports only.
+    #[arg(long, conflicts_with_all = ["tls_cert", "require_tls"])]
+    no_tls: bool,
+    /// Refuse passwords, and SMTP mail, until the connection is encrypted.
+    #[arg(long)]
+    require_tls: bool,
+}
+
+impl TlsArgs {
+    /// The certificate to serve, or `None` with --no-tls.
+    fn load(&self, store: &StoreArgs) -> anyhow::Result<Option<TlsServer>> {
+        if self.no_tls {
+            return Ok(None);
+        }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => TlsServer::from_pem_files(cert, key)?,
+            _ => {
+                let dir = store.tls_dir()?;
+                TlsServer::local_ca(&dir)
+                    .with_context(|| format!("cannot set up the local CA in {}", dir.display()))?
+            }
+        };
+        Ok(Some(tls))
+    }
 }
 
 /// Runs the three servers until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
+    let tls = args.tls.load(&args.store)?;
     let config = ServersConfig {
         bind: args.bind,
         ports: Ports {
             smtp: args.smtp_port,
             pop: args.pop_port,
             imap: args.imap_port,
+            smtps: tls_port(args.smtps_port, args.smtp_port, 2465),
+            pop3s: tls_port(args.pop3s_port, args.pop_port, 2995),
+            imaps: tls_port(args.imaps_port, args.imap_port, 2993),
         },
         pop_retention: args.pop_retention,
         transcript: trace,
+        tls: tls.clone(),
+        require_tls: args.tls.require_tls,
     };
     let servers = Servers::start(store.clone(), config)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
-    if !args.bind.is_loopback() {
+    if !args.bind.is_loopback() && !args.tls.require_tls {
         eprintln!(
             "warning: listening on {} without TLS: passwords cross the network in plain text",
             args.bind
@@ -60,13 +116,29 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
     println!("SMTP listening on {}", servers.smtp_addr());
     println!("POP3 listening on {}", servers.pop_addr());
     println!("IMAP listening on {}", servers.imap_addr());
+    if let Some([smtps, pop3s, imaps]) = servers.tls_addrs() {
+        println!("SMTPS listening on {smtps}");
+        println!("POP3S listening on {pop3s}");
+        println!("IMAPS listening on {imaps}");
+    }
     args.store.describe(&store);
+    if let Some(ca) = tls.as_ref().and_then(|t| t.ca_path()) {
+        println!(
+            "TLS: trust this CA once in your mail client or system: {}",
+            ca.display()
+        );
+    }
     let user = store
         .account_names()
         .into_iter()
         .next()
         .unwrap_or_else(|| "any".into());
-    println!("mail client settings (security: none, password: normal/plain):");
+    let security = if args.tls.require_tls {
+        "STARTTLS"
+    } else {
+        "none, or STARTTLS"
+    };
+    println!("mail client settings (security: {security}; password: normal/plain):");
     println!(
         "  incoming IMAP  host {host}  port {}  user {user}",
         servers.imap_addr().port()
@@ -84,4 +156,10 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
     println!("shutting down");
     servers.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An implicit-TLS port: as given, else any free port when its plaintext sibling asked
+/// for one (tests and parallel runs), else the standard one.
+fn tls_port(given: Option<u16>, plaintext: u16, standard: u16) -> u16 {
+    given.unwrap_or(if plaintext == 0 { 0 } else { standard })
 }

@@ -1,9 +1,13 @@
 //! SMTP, POP3 and IMAP on one store, in one process: what `yubin serve` runs and what
 //! [`crate::testing::MailServer`] starts inside a test.
+//!
+//! With TLS configured, each protocol also gets its implicit-TLS port (SMTPS, POP3S,
+//! IMAPS) and offers the in-place upgrade (STARTTLS, STLS) on its plaintext port.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use tokio_util::sync::CancellationToken;
+use yubin_core::tls::TlsServer;
 use yubin_core::{ServerHandle, Transcript};
 use yubin_store::Store;
 
@@ -16,6 +20,12 @@ pub struct Ports {
     pub pop: u16,
     /// IMAP (default 2143).
     pub imap: u16,
+    /// SMTP over implicit TLS (default 2465).
+    pub smtps: u16,
+    /// POP3 over implicit TLS (default 2995).
+    pub pop3s: u16,
+    /// IMAP over implicit TLS (default 2993).
+    pub imaps: u16,
 }
 
 impl Default for Ports {
@@ -24,6 +34,9 @@ impl Default for Ports {
             smtp: 2025,
             pop: 2110,
             imap: 2143,
+            smtps: 2465,
+            pop3s: 2995,
+            imaps: 2993,
         }
     }
 }
@@ -35,11 +48,14 @@ impl Ports {
             smtp: 0,
             pop: 0,
             imap: 0,
+            smtps: 0,
+            pop3s: 0,
+            imaps: 0,
         }
     }
 }
 
-/// How to run the three servers.
+/// How to run the servers.
 #[derive(Debug, Clone)]
 pub struct ServersConfig {
     /// The address every listener binds.
@@ -48,8 +64,12 @@ pub struct ServersConfig {
     pub ports: Ports,
     /// What POP3's QUIT does to retrieved mail.
     pub pop_retention: mini_pop::Retention,
-    /// The `--trace` transcript, shared by all three.
+    /// The `--trace` transcript, shared by all.
     pub transcript: Transcript,
+    /// The certificate; `None`: plaintext ports only, no upgrade offered.
+    pub tls: Option<TlsServer>,
+    /// Refuse passwords (and SMTP mail) on connections that are not encrypted.
+    pub require_tls: bool,
 }
 
 impl Default for ServersConfig {
@@ -59,11 +79,13 @@ impl Default for ServersConfig {
             ports: Ports::default(),
             pop_retention: mini_pop::Retention::DeleteOnRetrieve,
             transcript: Transcript::disabled(),
+            tls: None,
+            require_tls: false,
         }
     }
 }
 
-/// The three running servers and their shared store.
+/// The running servers and their shared store.
 #[derive(Debug)]
 pub struct Servers {
     /// The one store every protocol reads and writes.
@@ -71,51 +93,91 @@ pub struct Servers {
     smtp: ServerHandle,
     pop: ServerHandle,
     imap: ServerHandle,
+    /// SMTPS, POP3S, IMAPS when TLS is configured.
+    implicit: Option<[ServerHandle; 3]>,
     shutdown: CancellationToken,
 }
 
 impl Servers {
-    /// Starts SMTP, POP3 and IMAP on `store`.
+    /// Starts every listener on `store`.
     pub async fn start(store: Store, config: ServersConfig) -> std::io::Result<Servers> {
         let shutdown = CancellationToken::new();
         let addr = |port| SocketAddr::new(config.bind, port);
+        let tls = config.tls.clone();
 
-        let mut smtp_config = mini_smtp::SmtpServerConfig::default();
-        smtp_config.transcript = config.transcript.clone();
-        let smtp = mini_smtp::serve(
-            addr(config.ports.smtp),
-            store.clone(),
-            smtp_config,
-            shutdown.child_token(),
-        )
-        .await?;
+        let mut smtp_config = mini_smtp::SmtpServerConfig {
+            transcript: config.transcript.clone(),
+            starttls: tls.clone(),
+            require_tls: config.require_tls,
+            ..Default::default()
+        };
 
         let mut pop_config = mini_pop::PopServerConfig::default();
         pop_config.pop.retention = config.pop_retention;
         pop_config.transcript = config.transcript.clone();
+        pop_config.starttls = tls.clone();
+        pop_config.require_tls = config.require_tls;
+
+        let mut imap_config = mini_imap::ImapServerConfig {
+            transcript: config.transcript.clone(),
+            ..Default::default()
+        };
+
+        let token = || shutdown.child_token();
+        let smtp = mini_smtp::serve(
+            addr(config.ports.smtp),
+            store.clone(),
+            smtp_config.clone(),
+            token(),
+        )
+        .await?;
         let pop = mini_pop::serve(
             addr(config.ports.pop),
             store.clone(),
-            pop_config,
-            shutdown.child_token(),
+            pop_config.clone(),
+            token(),
         )
         .await?;
-
-        let mut imap_config = mini_imap::ImapServerConfig::default();
-        imap_config.transcript = config.transcript.clone();
         let imap = mini_imap::serve(
             addr(config.ports.imap),
             store.clone(),
-            imap_config,
-            shutdown.child_token(),
+            imap_config.clone(),
+            token(),
         )
         .await?;
 
+        let implicit = match tls {
+            None => None,
+            Some(tls) => {
+                smtp_config.server.tls = Some(tls.clone());
+                pop_config.server.tls = Some(tls.clone());
+                imap_config.server.tls = Some(tls);
+                Some([
+                    mini_smtp::serve(
+                        addr(config.ports.smtps),
+                        store.clone(),
+                        smtp_config,
+                        token(),
+                    )
+                    .await?,
+                    mini_pop::serve(addr(config.ports.pop3s), store.clone(), pop_config, token())
+                        .await?,
+                    mini_imap::serve(
+                        addr(config.ports.imaps),
+                        store.clone(),
+                        imap_config,
+                        token(),
+                    )
+                    .await?,
+                ])
+            }
+        };
         Ok(Servers {
             store,
             smtp,
             pop,
             imap,
+            implicit,
             shutdown,
         })
     }
@@ -135,11 +197,21 @@ impl Servers {
         self.imap.local_addr()
     }
 
-    /// Stops all three: sessions are told goodbye, then this waits for them.
+    /// SMTPS, POP3S and IMAPS addresses, when TLS is configured.
+    pub fn tls_addrs(&self) -> Option<[SocketAddr; 3]> {
+        self.implicit
+            .as_ref()
+            .map(|h| [h[0].local_addr(), h[1].local_addr(), h[2].local_addr()])
+    }
+
+    /// Stops every listener: sessions are told goodbye, then this waits for them.
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.smtp.wait().await;
         self.pop.wait().await;
         self.imap.wait().await;
+        for handle in self.implicit.into_iter().flatten() {
+            handle.wait().await;
+        }
     }
 }

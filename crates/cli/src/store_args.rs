@@ -70,6 +70,17 @@ impl StoreArgs {
         }
     }
 
+    /// Where the local CA and server certificate live: `<data>/tls`, or for an ephemeral
+    /// store a fixed directory under the system's temp dir, so a CA trusted once keeps
+    /// working across runs.
+    pub fn tls_dir(&self) -> anyhow::Result<PathBuf> {
+        if self.ephemeral {
+            Ok(std::env::temp_dir().join("yubin-ephemeral-tls"))
+        } else {
+            Ok(self.data_dir()?.join("tls"))
+        }
+    }
+
     /// Prints where the mail is kept and who may log in.
     pub fn describe(&self, store: &Store) {
         match store.root() {

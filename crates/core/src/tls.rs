@@ -78,14 +78,13 @@ impl TlsServer {
     /// user trusts the CA once. The CA's private key is never written anywhere: once the
     /// server certificate is signed it is thrown away, so this CA can vouch for nothing else.
     pub fn local_ca(dir: &Path) -> Result<TlsServer, TlsError> {
-        let (ca, cert, key) = (dir.join(CA_FILE), dir.join(CERT_FILE), dir.join(KEY_FILE));
-        if !(ca.exists() && cert.exists() && key.exists()) {
+        if !dir.join(CA_FILE).exists() {
             generate(dir)?;
         }
-        let chain = read_certs(&cert)?;
+        let chain = read_certs(&dir.join(CERT_FILE))?;
         Ok(TlsServer {
-            acceptor: acceptor(chain, read_key(&key)?)?,
-            ca_path: Some(ca),
+            acceptor: acceptor(chain, read_key(&dir.join(KEY_FILE))?)?,
+            ca_path: Some(dir.join(CA_FILE)),
         })
     }
 
@@ -150,7 +149,41 @@ fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> TlsError {
 }
 
 /// Creates the CA and server certificate files in `dir`.
+///
+/// They are written into a fresh sibling directory that is then renamed to `dir` in one
+/// step, so two servers starting at once never mix one's key with the other's
+/// certificate: the loser of the rename race uses the winner's set.
 fn generate(dir: &Path) -> Result<(), TlsError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TlsError::Io { path, source }
+    };
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let staging = parent.join(format!(
+        ".{}.{}.tmp",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("tls"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    write_set(&staging)?;
+    if dir.exists() && !dir.join(CA_FILE).exists() {
+        // An empty or partial directory from an older run: replace it.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    match std::fs::rename(&staging, dir) {
+        Ok(()) => Ok(()),
+        Err(_) if dir.join(CA_FILE).exists() => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Ok(())
+        }
+        Err(e) => Err(io(dir)(e)),
+    }
+}
+
+/// Writes a new CA and server certificate into `dir`.
+fn write_set(dir: &Path) -> Result<(), TlsError> {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose, SanType,
@@ -159,7 +192,6 @@ fn generate(dir: &Path) -> Result<(), TlsError> {
         let path = path.to_owned();
         move |source| TlsError::Io { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let now = time_now();
 
     let mut ca = CertificateParams::new(Vec::<String>::new())?;

@@ -1,0 +1,244 @@
+//! TLS for every protocol, with clients that verify the certificate against yubin's CA:
+//! Python's ssl (smtplib, poplib, imaplib) and curl --cacert.
+
+mod common;
+
+use common::{ServerProcess, client_script, port_of, run_with_timeout, yubin};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Tls {
+    _server: ServerProcess,
+    _data: tempfile::TempDir,
+    ca: PathBuf,
+    /// smtp, smtps, pop, pop3s, imap, imaps
+    ports: [u16; 6],
+}
+
+fn serve(extra: &[&str]) -> Tls {
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec!["serve", "--data", data.path().to_str().unwrap()];
+    for flag in [
+        "--smtp-port",
+        "--pop-port",
+        "--imap-port",
+        "--smtps-port",
+        "--pop3s-port",
+        "--imaps-port",
+    ] {
+        args.extend([flag, "0"]);
+    }
+    args.extend_from_slice(extra);
+    let (mut server, smtp) = ServerProcess::start(&args, "SMTP listening on");
+    let mut ports = [port_of(&smtp), 0, 0, 0, 0, 0];
+    for (i, marker) in [
+        (2, "POP3 listening on"),
+        (4, "IMAP listening on"),
+        (1, "SMTPS listening on"),
+        (3, "POP3S listening on"),
+        (5, "IMAPS listening on"),
+    ] {
+        ports[i] = port_of(&server.wait_for(marker));
+    }
+    let ca_line = server.wait_for("TLS: trust this CA");
+    let ca = PathBuf::from(ca_line.rsplit(": ").next().unwrap());
+    assert!(
+        ca.starts_with(data.path()),
+        "the local CA lives in the data directory: {ca:?}"
+    );
+    Tls {
+        _server: server,
+        _data: data,
+        ca,
+        ports,
+    }
+}
+
+fn python(tls: &Tls, scenario: &str) {
+    let mut cmd = Command::new("python3");
+    cmd.arg(client_script("tls_checks.py"))
+        .args([scenario, tls.ca.to_str().unwrap(), "127.0.0.1"]);
+    cmd.args(tls.ports.iter().map(|p| p.to_string()));
+    let (ok, out, err) = run_with_timeout(&mut cmd, 60);
+    assert!(
+        ok && out.contains(&format!("PASS {scenario}")),
+        "{scenario}:\n{out}\n{err}"
+    );
+}
+
+fn curl(ca: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-S", "--cacert"]).arg(ca).args(args);
+    run_with_timeout(&mut cmd, 30)
+}
+
+#[test]
+fn implicit_tls_on_every_protocol_with_a_verified_certificate() {
+    let tls = serve(&[]);
+    python(&tls, "implicit");
+    let [_, smtps, _, pop3s, _, imaps] = tls.ports;
+    let mail = common::fixtures().join("corpus/01-plain.eml");
+    let mail = mail.to_str().unwrap();
+    let (ok, _, err) = curl(
+        &tls.ca,
+        &[
+            &format!("smtps://127.0.0.1:{smtps}"),
+            "--mail-from",
+            "a@example.com",
+            "--mail-rcpt",
+            "alice@localhost",
+            "-T",
+            mail,
+        ],
+    );
+    assert!(ok, "curl smtps: {err}");
+    let (ok, list, err) = curl(
+        &tls.ca,
+        &["-u", "alice:secret", &format!("pop3s://127.0.0.1:{pop3s}/")],
+    );
+    assert!(ok, "curl pop3s: {err}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let (ok, out, err) = curl(
+        &tls.ca,
+        &["-u", "alice:secret", &format!("imaps://127.0.0.1:{imaps}/")],
+    );
+    assert!(ok && out.contains("INBOX"), "curl imaps LIST: {out}{err}");
+}
+
+#[test]
+fn starttls_and_stls_upgrade_and_are_withdrawn_after() {
+    let tls = serve(&[]);
+    python(&tls, "upgrade");
+    let [smtp, _, pop, ..] = tls.ports;
+    let mail = common::fixtures().join("corpus/01-plain.eml");
+    let (ok, _, err) = curl(
+        &tls.ca,
+        &[
+            "--ssl-reqd",
+            &format!("smtp://127.0.0.1:{smtp}"),
+            "--mail-from",
+            "a@example.com",
+            "--mail-rcpt",
+            "alice@localhost",
+            "-T",
+            mail.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "curl smtp --ssl-reqd: {err}");
+    let (ok, list, err) = curl(
+        &tls.ca,
+        &[
+            "--ssl-reqd",
+            "-u",
+            "alice:secret",
+            &format!("pop3://127.0.0.1:{pop}/"),
+        ],
+    );
+    assert!(ok, "curl pop3 --ssl-reqd: {err}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+}
+
+#[test]
+fn plaintext_pipelined_after_starttls_is_not_executed() {
+    python(&serve(&[]), "injection");
+}
+
+#[test]
+fn require_tls_refuses_plaintext_logins_until_the_upgrade() {
+    python(&serve(&["--require-tls"]), "require");
+}
+
+#[test]
+fn the_local_ca_is_made_once_and_reused() {
+    let data = tempfile::tempdir().unwrap();
+    let first = {
+        let (mut s, _) = ServerProcess::start(
+            &[
+                "serve",
+                "--data",
+                data.path().to_str().unwrap(),
+                "--smtp-port",
+                "0",
+                "--pop-port",
+                "0",
+                "--imap-port",
+                "0",
+                "--smtps-port",
+                "0",
+                "--pop3s-port",
+                "0",
+                "--imaps-port",
+                "0",
+            ],
+            "SMTP listening on",
+        );
+        s.wait_for("TLS: trust this CA");
+        std::fs::read(data.path().join("tls/ca.pem")).unwrap()
+    };
+    let (_s, _) = ServerProcess::start(
+        &[
+            "serve",
+            "--data",
+            data.path().to_str().unwrap(),
+            "--smtp-port",
+            "0",
+            "--pop-port",
+            "0",
+            "--imap-port",
+            "0",
+            "--smtps-port",
+            "0",
+            "--pop3s-port",
+            "0",
+            "--imaps-port",
+            "0",
+        ],
+        "SMTP listening on",
+    );
+    assert_eq!(
+        std::fs::read(data.path().join("tls/ca.pem")).unwrap(),
+        first,
+        "same CA on the second start"
+    );
+    let (ok, out, _) = run_with_timeout(
+        yubin().args(["tls", "ca-path", "--data"]).arg(data.path()),
+        20,
+    );
+    assert!(ok);
+    assert_eq!(PathBuf::from(out.trim()), data.path().join("tls/ca.pem"));
+}
+
+#[test]
+fn plaintext_on_a_tls_port_fails_cleanly_and_blocks_no_one() {
+    let tls = serve(&[]);
+    let [_, _, _, pop3s, ..] = tls.ports;
+    // A plaintext client on the TLS port gets its connection closed...
+    let (ok, _, _) = run_with_timeout(
+        Command::new("curl").args([
+            "-s",
+            "-u",
+            "alice:secret",
+            &format!("pop3://127.0.0.1:{pop3s}/"),
+        ]),
+        30,
+    );
+    assert!(!ok, "plaintext on POP3S must fail");
+    // ...and a TLS client right after is served.
+    let (ok, _, err) = curl(
+        &tls.ca,
+        &["-u", "alice:secret", &format!("pop3s://127.0.0.1:{pop3s}/")],
+    );
+    assert!(ok, "{err}");
+    // A client that does not trust the CA refuses the certificate.
+    let (ok, _, err) = run_with_timeout(
+        Command::new("curl").args([
+            "-s",
+            "-S",
+            "-u",
+            "alice:secret",
+            &format!("pop3s://127.0.0.1:{pop3s}/"),
+        ]),
+        30,
+    );
+    assert!(!ok && err.to_lowercase().contains("certificate"), "{err}");
+}
