@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use yubin_core::server::{self, Next, ServerConfig, SessionContext};
@@ -80,10 +81,27 @@ async fn run_session(
     let transcript = &config.transcript;
     let (reader, mut writer) = tokio::io::split(stream);
     let mut frames = FramedRead::new(reader, ImapCodec::new(config.limits));
+    let idle_timeout = imap.idle_timeout;
     let (mut session, greeting) = Session::new(store, imap, transcript.clone());
     send(&mut writer, transcript, &greeting).await?;
+    // Set while an IDLE runs: when it times out.
+    let mut idle_until: Option<Instant> = None;
     loop {
-        let output = match ctx.next(&mut frames).await {
+        let next = match idle_until.take() {
+            Some(deadline) => {
+                idle(
+                    &ctx,
+                    &mut frames,
+                    &mut writer,
+                    &mut session,
+                    transcript,
+                    deadline,
+                )
+                .await?
+            }
+            None => ctx.next(&mut frames).await,
+        };
+        let output = match next {
             Next::Frame(Frame::Continue) => {
                 send(&mut writer, transcript, session::CONTINUE_LINE).await?;
                 continue;
@@ -115,6 +133,11 @@ async fn run_session(
         match output.after {
             After::Continue => {}
             After::ExpectSaslResponse => frames.decoder_mut().expect_raw_line(true),
+            After::Idle => {
+                // The client's next line is DONE, not a command.
+                frames.decoder_mut().expect_raw_line(true);
+                idle_until = Some(Instant::now() + idle_timeout);
+            }
             After::Close => return writer.shutdown().await,
             After::CloseAfter(delay) => {
                 tokio::select! {
@@ -122,6 +145,50 @@ async fn run_session(
                     _ = ctx.shutdown.cancelled() => {}
                 }
                 return writer.shutdown().await;
+            }
+        }
+    }
+}
+
+/// IDLE (RFC 2177): waits for the client's next line (DONE) and, meanwhile, for the
+/// selected mailbox to change, pushing each change at once; returns what ended the wait.
+async fn idle<R, W>(
+    ctx: &SessionContext,
+    frames: &mut FramedRead<R, ImapCodec>,
+    writer: &mut W,
+    session: &mut Session,
+    transcript: &Transcript,
+    deadline: Instant,
+) -> std::io::Result<Next<Frame, FrameError>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut watch = session.watch();
+    // A change between the IDLE response and the watch's creation: report it now rather
+    // than at the next change.
+    let pending = session.idle_poll();
+    if !pending.is_empty() {
+        send(writer, transcript, &pending).await?;
+    }
+    loop {
+        let changed = async {
+            match watch.as_mut() {
+                Some(w) => w.changed().await,
+                // IDLE in the authenticated state: nothing to watch, only DONE to wait for.
+                None => std::future::pending().await,
+            }
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::select! {
+            // The client's line, end of input, the IDLE timeout or shutdown.
+            next = ctx.next_within(frames, left) => return Ok(next),
+            // Another session, a delivery or a POP3 commit changed the mailbox.
+            () = changed => {
+                let update = session.idle_poll();
+                if !update.is_empty() {
+                    send(writer, transcript, &update).await?;
+                }
             }
         }
     }

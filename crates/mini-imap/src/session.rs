@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use yubin_core::{Secret, Transcript};
-use yubin_store::{Account, Flag, FlagOp, Flags, Mailbox, MessageMeta, Store, StoreError};
+use yubin_store::{
+    Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Store, StoreError,
+};
 
 use crate::codec::Rejection;
 use crate::command::{Command, CommandBody, StatusItem};
@@ -33,9 +35,9 @@ use crate::op;
 use crate::parse::{self, ParseError};
 use crate::response::{self, Code, tagged, untagged};
 
-/// Exactly what this server implements (RFC 3501 §6.1.1); part 2 adds IDLE UIDPLUS MOVE.
-pub const CAPABILITIES: &str =
-    "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT SPECIAL-USE CHILDREN AUTH=PLAIN";
+/// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
+/// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851.
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN AUTH=PLAIN";
 
 /// Sent to a connection over the connection limit.
 pub const BUSY_LINE: &[u8] = b"* BYE [UNAVAILABLE] too many connections\r\n";
@@ -47,6 +49,8 @@ pub const IDLE_LINE: &[u8] = b"* BYE autologout; idle for too long\r\n";
 pub const UNFRAMEABLE_LINE: &[u8] = b"* BYE command too long, closing\r\n";
 /// The continuation request for a synchronizing literal (RFC 3501 §7.5).
 pub const CONTINUE_LINE: &[u8] = b"+ Ready for literal data\r\n";
+/// The continuation that starts IDLE (RFC 2177 §3).
+pub const IDLING_LINE: &str = "+ idling\r\n";
 
 /// Protocol settings (socket limits live in `yubin_core::ServerConfig`).
 #[derive(Debug, Clone)]
@@ -56,6 +60,10 @@ pub struct ImapConfig {
     /// How long a session that used up its failed logins waits before it is closed;
     /// it slows down password guessing without tying up the server.
     pub failed_login_delay: Duration,
+    /// How long an IDLE may last without DONE. RFC 2177 §3 tells clients to re-issue
+    /// IDLE at least every 29 minutes, so the server must wait at least that long; 30
+    /// minutes is also RFC 3501 §5.4's minimum autologout.
+    pub idle_timeout: Duration,
 }
 
 impl Default for ImapConfig {
@@ -63,6 +71,7 @@ impl Default for ImapConfig {
         ImapConfig {
             max_failed_logins: 3,
             failed_login_delay: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -78,6 +87,9 @@ pub enum After {
     Close,
     /// Wait, then close (too many failed logins).
     CloseAfter(Duration),
+    /// IDLE (RFC 2177): push [`Session::idle_poll`] whenever the [`Session::watch`]
+    /// fires, until a line arrives for [`Session::idle_done`] or the idle timeout passes.
+    Idle,
 }
 
 /// Response bytes for one input, and what happens next.
@@ -141,6 +153,8 @@ pub struct Session {
     state: State,
     /// The tag of an AUTHENTICATE waiting for its SASL response.
     sasl_pending: Option<String>,
+    /// The tag of an IDLE in progress (RFC 2177), answered when DONE arrives.
+    idling: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -178,6 +192,7 @@ impl Session {
                 transcript,
                 state: State::NotAuthenticated { failed: 0 },
                 sasl_pending: None,
+                idling: None,
             },
             greeting,
         )
@@ -190,6 +205,9 @@ impl Session {
 
     /// Handles one framed input: a command, or the SASL response an AUTHENTICATE waits for.
     pub fn handle_frame(&mut self, frame: &[u8]) -> Output {
+        if self.idling.is_some() {
+            return self.idle_done(frame);
+        }
         if let Some(tag) = self.sasl_pending.take() {
             self.transcript.client_masked(frame, 0);
             let line = frame
@@ -228,6 +246,10 @@ impl Session {
 
     /// Answers a command the codec refused before parsing; nothing changes.
     pub fn handle_rejected(&mut self, tag: Option<&str>, reason: &Rejection) -> Output {
+        if self.idling.is_some() {
+            // An overlong line where DONE was expected.
+            return self.idle_done(b"");
+        }
         let tag = tag.unwrap_or("*");
         let mut b = Vec::new();
         match reason {
@@ -307,6 +329,8 @@ impl Session {
             return out(b);
         }
         let tag = cmd.tag;
+        let updates = updates_for(&cmd.body);
+        let name = cmd.body.name();
         use CommandBody as C;
         match cmd.body {
             C::Capability => {
@@ -438,27 +462,141 @@ impl Session {
                     op::search::search(sel, &tag, uid, charset.as_deref(), &criteria, &mut b);
                 }
             }
-            body @ (C::Create(_)
-            | C::Delete(_)
-            | C::Rename { .. }
-            | C::Append { .. }
-            | C::Expunge
-            | C::Idle
-            | C::Store { .. }
-            | C::Copy { .. }
-            | C::Move { .. }
-            | C::UidExpunge(_)) => {
-                // Parsed already; the behaviour is issue 6 (IMAP part 2).
-                tagged(
-                    &mut b,
-                    &tag,
-                    "NO",
-                    Some(&Code::Cannot),
-                    &format!("{} is not implemented yet", body.name()),
-                );
+            C::Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+            } => {
+                if let State::Selected(_, sel) = &mut self.state {
+                    let args = op::store::StoreArgs {
+                        uid,
+                        set: &set,
+                        mode,
+                        silent,
+                        flags: &flags,
+                    };
+                    op::store::store(sel, &tag, args, &mut b);
+                }
             }
+            C::Copy { uid, set, mailbox } | C::Move { uid, set, mailbox } => {
+                if let State::Selected(account, sel) = &mut self.state {
+                    let args = op::copy::CopyArgs {
+                        uid,
+                        is_move: name == "MOVE",
+                        set: &set,
+                        mailbox: &mailbox,
+                    };
+                    op::copy::copy(account, sel, &tag, args, &mut b);
+                }
+            }
+            C::Expunge => {
+                if let State::Selected(_, sel) = &mut self.state {
+                    op::expunge::expunge(sel, &tag, None, &mut b);
+                }
+            }
+            C::UidExpunge(set) => {
+                if let State::Selected(_, sel) = &mut self.state {
+                    op::expunge::expunge(sel, &tag, Some(&set), &mut b);
+                }
+            }
+            C::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                if let Some(account) = self.account() {
+                    let args = op::append::AppendArgs {
+                        mailbox: &mailbox,
+                        flags: &flags,
+                        date,
+                        message: &message,
+                    };
+                    op::append::append(account, &tag, args, &mut b);
+                }
+            }
+            C::Create(name) => {
+                if let Some(account) = self.account() {
+                    op::mailbox::create(account, &tag, &name, &mut b);
+                }
+            }
+            C::Delete(name) => {
+                let selected = match &self.state {
+                    State::Selected(_, sel) => Some(sel.mailbox.name()),
+                    _ => None,
+                };
+                if let Some(account) = self.account() {
+                    op::mailbox::delete(account, selected.as_deref(), &tag, &name, &mut b);
+                }
+            }
+            C::Rename { from, to } => {
+                if let Some(account) = self.account() {
+                    op::mailbox::rename(account, &tag, &from, &to, &mut b);
+                }
+            }
+            C::Idle => return self.idle(tag),
+        }
+        // What other sessions changed, before the tagged completion (op::notify).
+        if updates != op::notify::Updates::None
+            && let State::Selected(_, sel) = &mut self.state
+        {
+            let mut report = Vec::new();
+            op::notify::report(sel, updates == op::notify::Updates::All, &mut report);
+            op::notify::insert_before_completion(&mut b, &report);
         }
         out(b)
+    }
+
+    /// IDLE (RFC 2177): reports what is pending, then `+ idling`; from then on the
+    /// server pushes [`Session::idle_poll`] until [`Session::idle_done`].
+    fn idle(&mut self, tag: String) -> Output {
+        let mut b = Vec::new();
+        self.sync(&mut b);
+        b.extend_from_slice(IDLING_LINE.as_bytes());
+        self.idling = Some(tag);
+        Output {
+            bytes: b,
+            after: After::Idle,
+        }
+    }
+
+    /// While idling: the updates to push now (EXPUNGE included, RFC 2177 §3), or nothing.
+    /// The server calls this when the [`Session::watch`] fires.
+    pub fn idle_poll(&mut self) -> Vec<u8> {
+        let mut b = Vec::new();
+        if self.idling.is_some() {
+            self.sync(&mut b);
+        }
+        b
+    }
+
+    /// Ends IDLE with the line the client sent: `DONE` completes it with `OK`; anything
+    /// else is a protocol error (RFC 2177 §3) and ends it with `BAD`.
+    pub fn idle_done(&mut self, line: &[u8]) -> Output {
+        let line = line
+            .strip_suffix(b"\r\n")
+            .or(line.strip_suffix(b"\n"))
+            .unwrap_or(line);
+        self.transcript.client(line);
+        let tag = self.idling.take().unwrap_or_else(|| "*".into());
+        let mut b = Vec::new();
+        self.sync(&mut b);
+        if line.eq_ignore_ascii_case(b"DONE") {
+            tagged(&mut b, &tag, "OK", None, "IDLE terminated");
+        } else {
+            tagged(&mut b, &tag, "BAD", None, "Expected DONE");
+        }
+        out(b)
+    }
+
+    /// A watch on the selected mailbox (for IDLE); `None` when nothing is selected.
+    pub fn watch(&self) -> Option<MailboxWatch> {
+        match &self.state {
+            State::Selected(_, sel) => Some(sel.mailbox.watch()),
+            _ => None,
+        }
     }
 
     fn account(&self) -> Option<&Account> {
@@ -675,55 +813,29 @@ impl Session {
     /// §7.3.1): EXPUNGE for vanished messages (highest first, so each number is right
     /// when it is read), FETCH FLAGS for changed flags, then EXISTS and RECENT.
     pub fn sync(&mut self, b: &mut Vec<u8>) {
-        let State::Selected(_, sel) = &mut self.state else {
-            return;
-        };
-        let Ok(now) = sel.mailbox.messages() else {
-            return;
-        };
-        let present: BTreeSet<u32> = now.iter().map(|m| m.uid).collect();
-        for seq in (1..=sel.messages.len()).rev() {
-            if !present.contains(&sel.messages[seq - 1].uid) {
-                untagged(b, &format!("{seq} EXPUNGE"));
-                let gone = sel.messages.remove(seq - 1);
-                sel.recent.remove(&gone.uid);
-            }
-        }
-        let last_uid = sel.messages.last().map_or(0, |m| m.uid);
-        let mut by_uid = now.iter().peekable();
-        for (i, m) in sel.messages.iter_mut().enumerate() {
-            while by_uid.peek().is_some_and(|n| n.uid < m.uid) {
-                by_uid.next();
-            }
-            if let Some(n) = by_uid.peek()
-                && n.uid == m.uid
-                && n.flags != m.flags
-            {
-                m.flags = n.flags.clone();
-                let flags = flag_list_of(&m.flags, sel.recent.contains(&m.uid));
-                untagged(b, &format!("{} FETCH (FLAGS {flags})", i + 1));
-            }
-        }
-        let new: Vec<MessageMeta> = now.into_iter().filter(|m| m.uid > last_uid).collect();
-        if !new.is_empty() {
-            if !sel.read_only {
-                let first = sel.mailbox.claim_recent();
-                sel.recent
-                    .extend(new.iter().filter(|m| m.uid >= first).map(|m| m.uid));
-            }
-            sel.messages.extend(new);
-            untagged(b, &format!("{} EXISTS", sel.messages.len()));
-            untagged(b, &format!("{} RECENT", sel.recent.len()));
+        if let State::Selected(_, sel) = &mut self.state {
+            op::notify::report(sel, true, b);
         }
     }
 }
 
-fn flag_list_of(flags: &Flags, recent: bool) -> String {
-    let mut parts: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
-    if recent {
-        parts.push("\\Recent".into());
+/// Which updates a command's response may carry (RFC 3501 §7.4.1; see [`op::notify`]).
+fn updates_for(body: &CommandBody) -> op::notify::Updates {
+    use CommandBody as C;
+    use op::notify::Updates;
+    match body {
+        C::Fetch { .. } | C::Store { .. } | C::Search { .. } => Updates::NoExpunge,
+        // These report on their own, or leave the selected state.
+        C::Noop
+        | C::Check
+        | C::Idle
+        | C::Select(_)
+        | C::Examine(_)
+        | C::Close
+        | C::Unselect
+        | C::Logout => Updates::None,
+        _ => Updates::All,
     }
-    format!("({})", parts.join(" "))
 }
 
 fn capitalize(s: &str) -> String {

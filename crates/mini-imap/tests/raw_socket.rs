@@ -136,7 +136,7 @@ async fn bad_input_gets_tagged_errors_and_the_session_goes_on() {
             "t10 NO [BADCHARSET",
         ),
         ("t11", b"t11 FETCH 1 (FLAGS BODY[\r\n".to_vec(), "t11 BAD"),
-        ("t12", b"t12 STORE 1 +FLAGS (\\Seen)\r\n".to_vec(), "t12 NO [CANNOT]"),
+        ("t12", b"t12 STORE 1 +FLAGS (\\Bogus)\r\n".to_vec(), "t12 BAD [CLIENTBUG]"),
         ("t13", b"t13 ENABLE CONDSTORE\r\n".to_vec(), "t13 BAD"),
         ("t14", b"t14 UID FROB 1\r\n".to_vec(), "t14 BAD"),
         ("t15", b"t15 SEARCH ((((((((((((((((((((((((((((((((((((((ALL)))))))))))))))))))))))))))))))))))))\r\n".to_vec(), "t15 BAD"),

@@ -1,8 +1,14 @@
 //! Command handlers too large for the session's dispatch: one file per command group.
 
+pub mod append;
+pub mod copy;
+pub mod expunge;
 pub mod fetch;
 pub mod list;
+pub mod mailbox;
+pub mod notify;
 pub mod search;
+pub mod store;
 
 use crate::command::SequenceSet;
 use crate::session::Selected;

@@ -122,7 +122,10 @@ mod tests {
     fn flags_parse_system_any_case_and_keywords() {
         let f = parse_flags(&["\\SEEN".into(), "$Forwarded".into()]).unwrap();
         assert!(f.contains(&Flag::Seen) && f.contains(&Flag::Keyword("$Forwarded".into())));
-        assert_eq!(parse_flags(&["\\Recent".into()]).unwrap_err().code, Code::Cannot);
+        assert_eq!(
+            parse_flags(&["\\Recent".into()]).unwrap_err().code,
+            Code::Cannot
+        );
         assert_eq!(
             parse_flags(&["\\Important".into()]).unwrap_err().code,
             Code::ClientBug

@@ -1,0 +1,136 @@
+//! COPY, MOVE and their UID forms (RFC 3501 §6.4.7, RFC 6851), with UIDPLUS's COPYUID
+//! (RFC 4315 §3).
+//!
+//! A copy keeps flags and internal date. MOVE is copy-then-expunge in the store
+//! ([`yubin_store::Mailbox::move_to`]), so no copy stays behind; its `COPYUID` goes in an
+//! untagged `OK` before the EXPUNGEs (RFC 6851 §4.3), and the EXPUNGEs themselves are the
+//! session's usual report of what left the mailbox ([`super::notify`]), sent before the
+//! tagged `OK`. A destination that does not exist is `NO [TRYCREATE]` (RFC 3501 §6.4.7).
+
+use yubin_store::{Account, StoreError};
+
+use crate::command::SequenceSet;
+use crate::response::{Code, tagged, untagged};
+use crate::session::{Selected, store_error};
+
+/// Writes UIDs as a `uid-set` (RFC 4315 §4), runs of consecutive UIDs as `a:b`, in the
+/// order given, so that two sets of the same length correspond element by element.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && end.checked_add(1) == Some(uids[i + 1]) {
+            i += 1;
+            end = uids[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// The arguments of COPY or MOVE.
+#[derive(Debug, Clone, Copy)]
+pub struct CopyArgs<'a> {
+    /// The UID form.
+    pub uid: bool,
+    /// MOVE rather than COPY.
+    pub is_move: bool,
+    /// Which messages.
+    pub set: &'a SequenceSet,
+    /// The destination's name.
+    pub mailbox: &'a str,
+}
+
+/// Answers COPY or MOVE (either UID form).
+pub fn copy(account: &Account, sel: &mut Selected, tag: &str, args: CopyArgs<'_>, b: &mut Vec<u8>) {
+    let command = match (args.uid, args.is_move) {
+        (false, false) => "COPY",
+        (true, false) => "UID COPY",
+        (false, true) => "MOVE",
+        (true, true) => "UID MOVE",
+    };
+    let positions = match super::resolve(sel, args.set, args.uid) {
+        Ok(p) => p,
+        Err(why) => return tagged(b, tag, "BAD", None, why),
+    };
+    if args.is_move && sel.read_only {
+        return tagged(
+            b,
+            tag,
+            "NO",
+            Some(&Code::ReadOnly),
+            "Mailbox is read-only (EXAMINE)",
+        );
+    }
+    let dest = match account.mailbox(args.mailbox) {
+        Ok(d) => d,
+        Err(StoreError::NoSuchMailbox(_)) => {
+            return tagged(
+                b,
+                tag,
+                "NO",
+                Some(&Code::TryCreate),
+                &format!("{command} failed: no such mailbox"),
+            );
+        }
+        Err(e) => return store_error(b, tag, command, &e),
+    };
+    if args.is_move && dest.name() == sel.mailbox.name() {
+        return tagged(
+            b,
+            tag,
+            "NO",
+            Some(&Code::Cannot),
+            "MOVE failed: source and destination are the same mailbox",
+        );
+    }
+    let uids: Vec<u32> = positions.iter().map(|&p| sel.messages[p].uid).collect();
+    let result = if args.is_move {
+        sel.mailbox.move_to(&uids, &dest)
+    } else {
+        sel.mailbox.copy_to(&uids, &dest)
+    };
+    let pairs = match result {
+        Ok(p) => p,
+        Err(e) => return store_error(b, tag, command, &e),
+    };
+    let code = match (pairs.is_empty(), dest.status()) {
+        (false, Ok(st)) => Some(Code::CopyUid {
+            uid_validity: st.uid_validity,
+            source: uid_set(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+            dest: uid_set(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+        }),
+        _ => None,
+    };
+    if args.is_move {
+        if let Some(code) = &code {
+            untagged(b, &format!("OK {} Moved", code.to_text()));
+        }
+        tagged(b, tag, "OK", None, &format!("{command} completed"));
+    } else {
+        tagged(b, tag, "OK", code.as_ref(), &format!("{command} completed"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_compress_runs_in_order() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_set(&[4]), "4");
+        assert_eq!(uid_set(&[]), "");
+        assert_eq!(
+            uid_set(&[u32::MAX - 1, u32::MAX]),
+            format!("{}:{}", u32::MAX - 1, u32::MAX)
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! EXPUNGE (RFC 3501 §6.4.3) and UID EXPUNGE (UIDPLUS, RFC 4315 §2.1).
+//!
+//! The store removes the messages that have `\Deleted` now (whoever set it); the
+//! `* n EXPUNGE` lines are the session's usual report of what left the mailbox
+//! ([`super::notify`]), which also covers messages other sessions removed meanwhile,
+//! highest number first. UID EXPUNGE only removes `\Deleted` messages inside its set, so
+//! a client does not lose another client's deletions by accident.
+
+use yubin_store::Flag;
+
+use crate::command::SequenceSet;
+use crate::response::{Code, tagged};
+use crate::session::{Selected, store_error};
+
+/// Answers EXPUNGE (`set` is `None`) or UID EXPUNGE.
+pub fn expunge(sel: &mut Selected, tag: &str, set: Option<&SequenceSet>, b: &mut Vec<u8>) {
+    let command = if set.is_some() {
+        "UID EXPUNGE"
+    } else {
+        "EXPUNGE"
+    };
+    if sel.read_only {
+        return tagged(
+            b,
+            tag,
+            "NO",
+            Some(&Code::ReadOnly),
+            "Mailbox is read-only (EXAMINE)",
+        );
+    }
+    let now = match sel.mailbox.messages() {
+        Ok(m) => m,
+        Err(e) => return store_error(b, tag, command, &e),
+    };
+    // `*` in a UID set is the largest UID the client knows of.
+    let largest = sel.messages.last().map_or(0, |m| m.uid);
+    let doomed: Vec<u32> = now
+        .iter()
+        .filter(|m| m.flags.contains(&Flag::Deleted))
+        .filter(|m| set.is_none_or(|s| s.contains(m.uid, largest)))
+        .map(|m| m.uid)
+        .collect();
+    if let Err(e) = sel.mailbox.expunge(&doomed) {
+        return store_error(b, tag, command, &e);
+    }
+    tagged(b, tag, "OK", None, &format!("{command} completed"));
+}

@@ -1,0 +1,66 @@
+//! CREATE, DELETE and RENAME (RFC 3501 §6.3.3–§6.3.5).
+//!
+//! The hierarchy rules live in the store ([`yubin_store::Account`]); here each refusal
+//! gets its response code (RFC 5530): an existing name `[ALREADYEXISTS]`, a missing one
+//! `[NONEXISTENT]`, a name the store refuses (`..`, absolute, control characters: names
+//! that would leave the account) or DELETE of INBOX `[CANNOT]`, DELETE of a mailbox with
+//! children `[HASCHILDREN]` (RFC 9051 §7.1; RFC 3501 §6.3.4 allows refusing it). A
+//! `\Noselect` parent (one that exists only because a child does) cannot be deleted
+//! while it has children, as §6.3.4 requires. A refused command changes nothing.
+
+use yubin_store::name::DELIMITER;
+use yubin_store::{Account, StoreError};
+
+use crate::response::{Code, tagged};
+
+/// The code and text for a store refusal of a mailbox command.
+fn refuse(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
+    let code = match e {
+        StoreError::MailboxExists(_) => Code::AlreadyExists,
+        StoreError::NoSuchMailbox(_) => Code::NonExistent,
+        StoreError::HasChildren(_) => Code::HasChildren,
+        StoreError::CannotDeleteInbox | StoreError::InvalidName { .. } => Code::Cannot,
+        _ => return crate::session::store_error(b, tag, command, e),
+    };
+    tagged(b, tag, "NO", Some(&code), &format!("{command} failed: {e}"));
+}
+
+/// Answers CREATE. A trailing delimiter declares that names will be created below this
+/// one (§6.3.3); the store has no such distinction, so it is dropped.
+pub fn create(account: &Account, tag: &str, name: &str, b: &mut Vec<u8>) {
+    let name = name.strip_suffix(DELIMITER).unwrap_or(name);
+    match account.create(name) {
+        Ok(()) => tagged(b, tag, "OK", None, "CREATE completed"),
+        Err(e) => refuse(b, tag, "CREATE", &e),
+    }
+}
+
+/// Answers DELETE. `selected` is the name of this session's selected mailbox: deleting
+/// it from under the session is refused with `[INUSE]` (CLOSE it first).
+pub fn delete(account: &Account, selected: Option<&str>, tag: &str, name: &str, b: &mut Vec<u8>) {
+    let canonical = yubin_store::name::canonical_mailbox(name);
+    if let (Ok(n), Some(sel)) = (&canonical, selected)
+        && n == sel
+    {
+        return tagged(
+            b,
+            tag,
+            "NO",
+            Some(&Code::InUse),
+            "DELETE failed: the mailbox is selected; CLOSE it first",
+        );
+    }
+    match account.delete(name) {
+        Ok(()) => tagged(b, tag, "OK", None, "DELETE completed"),
+        Err(e) => refuse(b, tag, "DELETE", &e),
+    }
+}
+
+/// Answers RENAME: children move too; renaming INBOX moves its messages to the new
+/// mailbox and leaves INBOX empty (§6.3.5), which the store does.
+pub fn rename(account: &Account, tag: &str, from: &str, to: &str, b: &mut Vec<u8>) {
+    match account.rename(from, to) {
+        Ok(()) => tagged(b, tag, "OK", None, "RENAME completed"),
+        Err(e) => refuse(b, tag, "RENAME", &e),
+    }
+}
