@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod client_tls;
 mod deliver;
 mod demo;
 mod imap;

@@ -10,6 +10,7 @@ use mini_pop::client::PopClient;
 use mini_pop::{PopServerConfig, Retention};
 use yubin_core::{Secret, Transcript};
 
+use crate::client_tls::{ClientTlsArgs, Security};
 use crate::store_args::StoreArgs;
 
 /// POP3 subcommands.
@@ -88,9 +89,9 @@ pub struct ClientArgs {
     /// Server host.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Server port.
-    #[arg(long, default_value_t = 2110)]
-    port: u16,
+    /// Server port [default: 2110, or 2995 with --tls].
+    #[arg(long)]
+    port: Option<u16>,
     /// User name.
     #[arg(long, default_value = "alice")]
     user: String,
@@ -105,13 +106,31 @@ pub struct ClientArgs {
     /// Print data as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    security: ClientTlsArgs,
 }
 
 impl ClientArgs {
     async fn login(&self, trace: &Transcript) -> anyhow::Result<PopClient> {
-        let addr = format!("{}:{}", self.host, self.port);
-        let mut client = PopClient::connect(&addr, trace.clone())
+        let port = self
+            .port
+            .unwrap_or(if self.security.tls { 2995 } else { 2110 });
+        let addr = format!("{}:{port}", self.host);
+        let connect = async {
+            match self.security.security()? {
+                Security::Plain => Ok(PopClient::connect(&addr, trace.clone()).await?),
+                Security::Tls(tls) => {
+                    Ok(PopClient::connect_tls(&addr, &self.host, &tls, trace.clone()).await?)
+                }
+                Security::StartTls(tls) => {
+                    let plain = PopClient::connect(&addr, trace.clone()).await?;
+                    Ok(plain.stls(&self.host, &tls).await?)
+                }
+            }
+        };
+        let mut client: PopClient = connect
             .await
+            .map_err(|e: anyhow::Error| e)
             .with_context(|| format!("cannot connect to {addr}"))?;
         client
             .login(&self.user, &Secret::from(self.password.as_str()))

@@ -6,9 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
+
+use crate::client_tls::ClientTlsArgs;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::Tls;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Options of `yubin send`.
@@ -17,9 +20,9 @@ pub struct SendArgs {
     /// SMTP server host.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// SMTP server port.
-    #[arg(long, default_value_t = 2025)]
-    port: u16,
+    /// SMTP server port [default: 2025, or 2465 with --tls].
+    #[arg(long)]
+    port: Option<u16>,
     /// Recipient address (repeatable).
     #[arg(long, required = true)]
     to: Vec<String>,
@@ -48,12 +51,42 @@ pub struct SendArgs {
     /// Password for --user (or set YUBIN_PASSWORD).
     #[arg(long, env = "YUBIN_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    #[command(flatten)]
+    security: ClientTlsArgs,
+}
+
+/// lettre's TLS settings from our options: the same CA rules as every other client.
+fn lettre_tls(args: &SendArgs) -> anyhow::Result<Tls> {
+    use lettre::transport::smtp::client::{Certificate, CertificateStore, TlsParameters};
+    let s = &args.security;
+    if !s.tls && !s.starttls {
+        return Ok(Tls::None);
+    }
+    let mut params =
+        TlsParameters::builder(args.host.clone()).certificate_store(CertificateStore::None);
+    if s.insecure {
+        params = params.dangerous_accept_invalid_certs(true);
+    } else {
+        let ca = s.ca_file()?;
+        let pem = std::fs::read(&ca).with_context(|| format!("cannot read {}", ca.display()))?;
+        params = params.add_root_certificate(Certificate::from_pem(&pem)?);
+    }
+    let params = params.build_rustls()?;
+    Ok(if s.tls {
+        Tls::Wrapper(params)
+    } else {
+        Tls::Required(params)
+    })
 }
 
 /// Sends one message.
 pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
-    let mut transport =
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&args.host).port(args.port);
+    let port = args
+        .port
+        .unwrap_or(if args.security.tls { 2465 } else { 2025 });
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&args.host)
+        .port(port)
+        .tls(lettre_tls(&args)?);
     if let (Some(user), Some(password)) = (&args.user, &args.password) {
         transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
     }
@@ -69,7 +102,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("bad --to address {addr:?}"))?,
         );
     }
-    let server = format!("{}:{}", args.host, args.port);
+    let server = format!("{}:{port}", args.host);
     if let Some(path) = &args.eml {
         let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let recipients: Vec<Address> = to.iter().map(|m| m.email.clone()).collect();

@@ -242,3 +242,42 @@ fn plaintext_on_a_tls_port_fails_cleanly_and_blocks_no_one() {
     );
     assert!(!ok && err.to_lowercase().contains("certificate"), "{err}");
 }
+
+#[test]
+fn the_projects_own_clients_verify_and_use_tls() {
+    let tls = serve(&["--require-tls"]);
+    let [smtp, smtps, pop, pop3s, ..] = tls.ports;
+    let ca = tls.ca.to_str().unwrap();
+    for (port, mode) in [(smtps, "--tls"), (smtp, "--starttls")] {
+        let (ok, out, err) = run_with_timeout(
+            yubin().args([
+                "send",
+                "--port",
+                &port.to_string(),
+                mode,
+                "--ca",
+                ca,
+                "--to",
+                "alice@localhost",
+                "--subject",
+                &format!("sent with {mode}"),
+            ]),
+            30,
+        );
+        assert!(ok, "yubin send {mode}: {out}{err}");
+    }
+    for (port, mode) in [(pop3s, "--tls"), (pop, "--starttls")] {
+        let (ok, out, err) = run_with_timeout(
+            yubin().args(["pop", "stat", "--port", &port.to_string(), mode, "--ca", ca]),
+            30,
+        );
+        assert!(ok, "yubin pop stat {mode}: {err}");
+        assert!(out.starts_with("2 messages"), "{out}");
+    }
+    // Plaintext is refused under --require-tls, with one clear line.
+    let (ok, _, err) = run_with_timeout(
+        yubin().args(["pop", "stat", "--port", &pop.to_string()]),
+        30,
+    );
+    assert!(!ok && err.contains("STLS"), "{err}");
+}

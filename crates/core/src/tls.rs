@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -2,10 +2,11 @@
 
 use base64::Engine as _;
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::codec::FramedRead;
+use yubin_core::stream::Stream;
+use yubin_core::tls::TlsConnector;
 use yubin_core::{LineCodec, LineError, Secret, Transcript};
 
 use crate::command::{AuthStart, Command};
@@ -40,10 +41,10 @@ impl From<LineError> for ClientError {
 /// Result of client calls.
 pub type Result<T> = std::result::Result<T, ClientError>;
 
-/// A connected POP3 client.
+/// A connected POP3 client (plaintext, POP3S, or upgraded with STLS).
 pub struct PopClient {
-    lines: FramedRead<OwnedReadHalf, LineCodec>,
-    writer: OwnedWriteHalf,
+    lines: FramedRead<ReadHalf<Stream>, LineCodec>,
+    writer: WriteHalf<Stream>,
     transcript: Transcript,
     greeting: String,
 }
@@ -52,7 +53,49 @@ impl PopClient {
     /// Connects to `addr` (`host:port`) and reads the greeting.
     pub async fn connect(addr: &str, transcript: Transcript) -> Result<PopClient> {
         let stream = TcpStream::connect(addr).await?;
-        let (r, w) = stream.into_split();
+        Self::over(Stream::Plain(stream), transcript).await
+    }
+
+    /// Connects to a POP3S port (implicit TLS, RFC 8314) and reads the greeting;
+    /// `host` is the name the certificate must carry.
+    pub async fn connect_tls(
+        addr: &str,
+        host: &str,
+        tls: &TlsConnector,
+        transcript: Transcript,
+    ) -> Result<PopClient> {
+        let tcp = TcpStream::connect(addr).await?;
+        let stream = handshake(tcp, host, tls).await?;
+        Self::over(stream, transcript).await
+    }
+
+    /// `STLS` (RFC 2595 §4): upgrades this connection to TLS before logging in.
+    pub async fn stls(self, host: &str, tls: &TlsConnector) -> Result<PopClient> {
+        let mut this = self;
+        this.command(&Command::Stls).await?;
+        let PopClient {
+            lines,
+            writer,
+            transcript,
+            greeting,
+        } = this;
+        // Anything the server sent after +OK and before the handshake would be plaintext
+        // injected by someone in the middle: dropped with the framer's buffer.
+        let Stream::Plain(tcp) = lines.into_inner().unsplit(writer) else {
+            return Err(ClientError::Protocol("STLS on a TLS connection".into()));
+        };
+        let stream = handshake(tcp, host, tls).await?;
+        let (r, w) = tokio::io::split(stream);
+        Ok(PopClient {
+            lines: FramedRead::new(r, LineCodec::new(MAX_SERVER_LINE)),
+            writer: w,
+            transcript,
+            greeting,
+        })
+    }
+
+    async fn over(stream: Stream, transcript: Transcript) -> Result<PopClient> {
+        let (r, w) = tokio::io::split(stream);
         let mut client = PopClient {
             lines: FramedRead::new(r, LineCodec::new(MAX_SERVER_LINE)),
             writer: w,
@@ -226,6 +269,16 @@ impl PopClient {
         let _ = self.writer.shutdown().await;
         Ok(text)
     }
+}
+
+async fn handshake(tcp: TcpStream, host: &str, tls: &TlsConnector) -> Result<Stream> {
+    let name =
+        yubin_core::tls::server_name(host).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let stream = tls
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ClientError::Protocol(format!("TLS handshake failed: {e}")))?;
+    Ok(Stream::ClientTls(Box::new(stream)))
 }
 
 fn pair(line: &str) -> Option<(u32, &str)> {

@@ -1,0 +1,66 @@
+//! TLS options shared by every client subcommand (`yubin pop|imap ...`, `yubin send`).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use yubin_core::tls::{TlsConnector, Verify, client_connector};
+use yubin_store::Store;
+
+/// How a client secures its connection.
+#[derive(Debug, Args, Clone)]
+pub struct ClientTlsArgs {
+    /// Implicit TLS (POP3S, IMAPS, SMTPS ports).
+    #[arg(long, conflicts_with = "starttls")]
+    pub tls: bool,
+    /// Connect in plaintext, then upgrade with STARTTLS / STLS before logging in.
+    #[arg(long)]
+    pub starttls: bool,
+    /// CA certificate to verify the server with (default: yubin's local CA, if present).
+    #[arg(long, conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+    /// Do not verify the server's certificate (anyone in the middle can read everything).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// Which kind of connection to make.
+pub enum Security {
+    /// Plaintext.
+    Plain,
+    /// Implicit TLS.
+    Tls(TlsConnector),
+    /// Plaintext, then upgrade.
+    StartTls(TlsConnector),
+}
+
+impl ClientTlsArgs {
+    /// The CA file to verify with: `--ca`, else yubin's local CA if it exists.
+    pub fn ca_file(&self) -> anyhow::Result<PathBuf> {
+        if let Some(ca) = &self.ca {
+            return Ok(ca.clone());
+        }
+        Store::default_data_dir()
+            .map(|d| yubin_core::tls::ca_path(&d.join("tls")))
+            .filter(|p| p.exists())
+            .context("no CA to verify the server with: pass --ca FILE (see `yubin tls ca-path`) or --insecure")
+    }
+
+    /// The connection kind, with a connector that verifies as asked.
+    pub fn security(&self) -> anyhow::Result<Security> {
+        if !self.tls && !self.starttls {
+            return Ok(Security::Plain);
+        }
+        let verify = if self.insecure {
+            Verify::Nothing
+        } else {
+            Verify::Ca(self.ca_file()?)
+        };
+        let connector = client_connector(&verify).context("cannot set up TLS")?;
+        Ok(if self.tls {
+            Security::Tls(connector)
+        } else {
+            Security::StartTls(connector)
+        })
+    }
+}
