@@ -400,26 +400,7 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
         let cmd = crate::parse::command(line.as_bytes())
             .map_err(|e| ClientError::Protocol(format!("bad fetch request: {e}")))?;
         let r = self.run(cmd.body).await?;
-        Ok(r.untagged
-            .iter()
-            .filter_map(|u| {
-                let items = parse_items(u);
-                let [Item::Atom(seq), Item::Atom(word), Item::List(list)] = items.as_slice() else {
-                    return None;
-                };
-                if !word.eq_ignore_ascii_case("FETCH") {
-                    return None;
-                }
-                let pairs = list
-                    .chunks(2)
-                    .filter_map(|p| Some((p.first()?.text()?, p.get(1)?.clone())))
-                    .collect();
-                Some(Fetched {
-                    seq: seq.parse().ok()?,
-                    items: pairs,
-                })
-            })
-            .collect())
+        Ok(fetched_of(&r.untagged))
     }
 
     /// SEARCH with a raw query such as `CHARSET UTF-8 SUBJECT 郵便`; returns the numbers.
@@ -458,6 +439,220 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
             Ok(_) | Err(ClientError::Closed) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The untagged FETCH responses among `untagged`, parsed.
+pub fn fetched_of(untagged: &[Vec<u8>]) -> Vec<Fetched> {
+    untagged
+        .iter()
+        .filter_map(|u| {
+            let items = parse_items(u);
+            let [Item::Atom(seq), Item::Atom(word), Item::List(list)] = items.as_slice() else {
+                return None;
+            };
+            if !word.eq_ignore_ascii_case("FETCH") {
+                return None;
+            }
+            let pairs = list
+                .chunks(2)
+                .filter_map(|p| Some((p.first()?.text()?, p.get(1)?.clone())))
+                .collect();
+            Some(Fetched {
+                seq: seq.parse().ok()?,
+                items: pairs,
+            })
+        })
+        .collect()
+}
+
+/// The response code of a completion text, e.g. `APPENDUID 7 3` from
+/// `[APPENDUID 7 3] APPEND completed`.
+pub fn response_code(text: &str) -> Option<&str> {
+    text.strip_prefix('[')?
+        .split_once(']')
+        .map(|(code, _)| code)
+}
+
+/// The writes of IMAP part 2 (RFC 3501 §6.3–§6.4, UIDPLUS, MOVE, IDLE).
+impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
+    /// STORE (or UID STORE) with an action such as `+FLAGS (\Seen)`; returns the
+    /// messages' new flags as the server reported them.
+    pub async fn store(
+        &mut self,
+        set: &str,
+        action: &str,
+        uid: bool,
+    ) -> Result<Vec<Fetched>, ClientError> {
+        let prefix = if uid { "UID " } else { "" };
+        let line = format!("x {prefix}STORE {set} {action}\r\n");
+        let cmd = crate::parse::command(line.as_bytes())
+            .map_err(|e| ClientError::Protocol(format!("bad store request: {e}")))?;
+        let r = self.run(cmd.body).await?;
+        Ok(fetched_of(&r.untagged))
+    }
+
+    /// COPY or MOVE (`is_move`), by sequence numbers or UIDs; returns the response, whose
+    /// COPYUID code (RFC 4315) is in the completion text (COPY) or an untagged OK (MOVE).
+    pub async fn copy(
+        &mut self,
+        set: &str,
+        mailbox: &str,
+        uid: bool,
+        is_move: bool,
+    ) -> Result<Response, ClientError> {
+        let set = crate::parse::sequence_set(format!("{set}\r\n").as_bytes())
+            .map(|(_, s)| s)
+            .map_err(|_| ClientError::Protocol(format!("bad sequence set {set:?}")))?;
+        let mailbox = mailbox.to_owned();
+        let body = if is_move {
+            CommandBody::Move { uid, set, mailbox }
+        } else {
+            CommandBody::Copy { uid, set, mailbox }
+        };
+        self.run(body).await
+    }
+
+    /// EXPUNGE, or UID EXPUNGE of `uids`; returns the expunged sequence numbers in the
+    /// order the server reported them.
+    pub async fn expunge(&mut self, uids: Option<&str>) -> Result<Vec<u32>, ClientError> {
+        let body = match uids {
+            None => CommandBody::Expunge,
+            Some(set) => CommandBody::UidExpunge(
+                crate::parse::sequence_set(format!("{set}\r\n").as_bytes())
+                    .map(|(_, s)| s)
+                    .map_err(|_| ClientError::Protocol(format!("bad UID set {set:?}")))?,
+            ),
+        };
+        let r = self.run(body).await?;
+        Ok(r.untagged
+            .iter()
+            .filter_map(|u| {
+                let text = std::str::from_utf8(u).ok()?;
+                let (n, word) = text.split_once(' ')?;
+                word.eq_ignore_ascii_case("EXPUNGE")
+                    .then(|| n.parse().ok())
+                    .flatten()
+            })
+            .collect())
+    }
+
+    /// APPEND a message with flags and an optional internal date; the message goes as
+    /// a non-synchronizing literal (LITERAL+). Returns the completion text (APPENDUID).
+    pub async fn append(
+        &mut self,
+        mailbox: &str,
+        flags: &[String],
+        date: Option<chrono::DateTime<chrono::FixedOffset>>,
+        message: &[u8],
+    ) -> Result<String, ClientError> {
+        let r = self
+            .run(CommandBody::Append {
+                mailbox: mailbox.to_owned(),
+                flags: flags.to_vec(),
+                date,
+                message: message.to_vec(),
+            })
+            .await?;
+        Ok(r.text)
+    }
+
+    /// CREATE a mailbox (and its missing parents).
+    pub async fn create(&mut self, mailbox: &str) -> Result<(), ClientError> {
+        self.run(CommandBody::Create(mailbox.to_owned()))
+            .await
+            .map(|_| ())
+    }
+
+    /// DELETE a mailbox.
+    pub async fn delete(&mut self, mailbox: &str) -> Result<(), ClientError> {
+        self.run(CommandBody::Delete(mailbox.to_owned()))
+            .await
+            .map(|_| ())
+    }
+
+    /// RENAME a mailbox (its children follow).
+    pub async fn rename(&mut self, from: &str, to: &str) -> Result<(), ClientError> {
+        self.run(CommandBody::Rename {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// IDLE (RFC 2177): hands every update to `on_update` (without `* ` and CRLF) until
+    /// `stop` resolves, then sends DONE and waits for the completion; returns what `stop`
+    /// gave. Call it again to go on idling: RFC 2177 asks clients to end IDLE at least
+    /// every 29 minutes.
+    pub async fn idle<T>(
+        &mut self,
+        mut on_update: impl FnMut(&[u8]),
+        stop: impl std::future::Future<Output = T>,
+    ) -> Result<T, ClientError> {
+        let tag = format!("y{}", self.next_tag);
+        self.next_tag += 1;
+        let line = format!("{tag} IDLE\r\n");
+        self.transcript.client(line.trim_end().as_bytes());
+        self.writer.write_all(line.as_bytes()).await?;
+        self.writer.flush().await?;
+        loop {
+            let item = self.read_item().await?;
+            let body = item.strip_suffix(b"\r\n").unwrap_or(&item);
+            if body.starts_with(b"+") {
+                break;
+            }
+            match body.strip_prefix(b"* ") {
+                Some(update) => on_update(update),
+                None => return Err(refusal(&tag, body)),
+            }
+        }
+        tokio::pin!(stop);
+        let stopped = loop {
+            tokio::select! {
+                value = &mut stop => break value,
+                item = self.read_item() => {
+                    let item = item?;
+                    let body = item.strip_suffix(b"\r\n").unwrap_or(&item);
+                    match body.strip_prefix(b"* ") {
+                        Some(update) => on_update(update),
+                        None => return Err(refusal(&tag, body)),
+                    }
+                }
+            }
+        };
+        self.transcript.client(b"DONE");
+        self.writer.write_all(b"DONE\r\n").await?;
+        self.writer.flush().await?;
+        loop {
+            let item = self.read_item().await?;
+            let body = item.strip_suffix(b"\r\n").unwrap_or(&item);
+            if let Some(update) = body.strip_prefix(b"* ") {
+                on_update(update);
+            } else if body.starts_with(format!("{tag} ").as_bytes()) {
+                let text = String::from_utf8_lossy(body);
+                if text[tag.len() + 1..].starts_with("OK") {
+                    return Ok(stopped);
+                }
+                return Err(refusal(&tag, body));
+            }
+            // Anything else is the rest of a line cut short when `stop` won: skip it.
+        }
+    }
+}
+
+/// A tagged NO/BAD (or anything unexpected) as an error.
+fn refusal(tag: &str, line: &[u8]) -> ClientError {
+    let text = String::from_utf8_lossy(line).into_owned();
+    match text.strip_prefix(&format!("{tag} ")) {
+        Some(rest) => {
+            let (status, text) = rest.split_once(' ').unwrap_or((rest, ""));
+            ClientError::Refused {
+                status: status.to_owned(),
+                text: text.to_owned(),
+            }
+        }
+        None => ClientError::Protocol(text),
     }
 }
 
