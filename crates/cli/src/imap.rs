@@ -11,6 +11,8 @@ use yubin_core::{Secret, Transcript};
 
 use crate::store_args::StoreArgs;
 
+mod write;
+
 /// IMAP subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ImapCommand {
@@ -63,6 +65,24 @@ pub enum ImapCommand {
         #[arg(long)]
         uid: bool,
     },
+    /// Change flags, e.g. `store INBOX 1:3 +FLAGS '\Seen'` (`-FLAGS` removes, `FLAGS` sets).
+    Store(write::StoreCmd),
+    /// Copy messages to another mailbox; prints their new UIDs (COPYUID).
+    Copy(write::CopyCmd),
+    /// Move messages to another mailbox (RFC 6851); prints their new UIDs.
+    Move(write::CopyCmd),
+    /// Remove the messages marked \Deleted (or only some UIDs, with --uid).
+    Expunge(write::ExpungeCmd),
+    /// Add a message from a file to a mailbox; prints its UID (APPENDUID).
+    Append(write::AppendCmd),
+    /// Create a mailbox (and missing parents).
+    Create(write::MailboxCmd),
+    /// Delete a mailbox (not INBOX, not one with children).
+    Delete(write::MailboxCmd),
+    /// Rename a mailbox and its children.
+    Rename(write::RenameCmd),
+    /// Print changes to a mailbox as they happen (IDLE), until Ctrl-C.
+    Idle(write::IdleCmd),
 }
 
 /// Options of `yubin imap serve`.
@@ -210,6 +230,15 @@ pub async fn run(cmd: ImapCommand, trace: Transcript) -> anyhow::Result<ExitCode
             }
             Ok(ExitCode::SUCCESS)
         }
+        ImapCommand::Store(cmd) => write::store(cmd, trace).await,
+        ImapCommand::Copy(cmd) => write::copy(cmd, false, trace).await,
+        ImapCommand::Move(cmd) => write::copy(cmd, true, trace).await,
+        ImapCommand::Expunge(cmd) => write::expunge(cmd, trace).await,
+        ImapCommand::Append(cmd) => write::append(cmd, trace).await,
+        ImapCommand::Create(cmd) => write::create_or_delete(cmd, true, trace).await,
+        ImapCommand::Delete(cmd) => write::create_or_delete(cmd, false, trace).await,
+        ImapCommand::Rename(cmd) => write::rename(cmd, trace).await,
+        ImapCommand::Idle(cmd) => write::idle(cmd, trace).await,
     }
 }
 
