@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Python's imaplib against a yubin IMAP server: every part-1 command, with assertions.
+"""Python's imaplib against a yubin IMAP server: every command (parts 1 and 2), with assertions.
 
 Usage: imap_imaplib.py HOST PORT USER PASSWORD
 
@@ -156,5 +156,103 @@ m = imaplib.IMAP4(host, port, timeout=20)
 ok(m.login(user, password), "LOGIN")
 typ, data = m.select("INBOX")
 assert int(data[0]) == total, "IMAP keeps the mail"
+m.logout()
+
+# Part 2: writes. CAPABILITY lists them.
+m = imaplib.IMAP4(host, port, timeout=20)
+for c in ("IDLE", "UIDPLUS", "MOVE"):
+    assert c in m.capabilities, f"capability {c} missing from {m.capabilities}"
+ok(m.login(user, password), "LOGIN")
+
+# CREATE, RENAME (children follow), DELETE (not with children, not INBOX).
+ok(m.create("Work/Q4"), "CREATE")
+typ, data = m.create("Work/Q4")
+assert typ == "NO" and b"ALREADYEXISTS" in data[0], (typ, data)
+ok(m.rename("Work", "Jobs"), "RENAME")
+listed = b" ".join(ok(m.list('""', "Jobs*"), "LIST Jobs*"))
+assert b'"Jobs/Q4"' in listed and b"Work" not in listed, listed
+typ, data = m.delete("Jobs")
+assert typ == "NO" and b"HASCHILDREN" in data[0], (typ, data)
+typ, data = m.delete("INBOX")
+assert typ == "NO", (typ, data)
+typ, data = m.rename("Jobs", "Sent")
+assert typ == "NO" and b"ALREADYEXISTS" in data[0], (typ, data)
+typ, data = m.create("../outside")
+assert typ == "NO" and b"CANNOT" in data[0], (typ, data)
+ok(m.delete("Jobs/Q4"), "DELETE child")
+ok(m.delete("Jobs"), "DELETE parent")
+
+# APPEND (synchronizing literal, flags, date): APPENDUID; a missing mailbox: TRYCREATE.
+draft = b"From: alice@example.com\r\nSubject: draft\r\n\r\nnot done yet\r\n"
+date = imaplib.Time2Internaldate((2024, 3, 5, 9, 10, 11, 0, 0, -1))
+data = ok(m.append("Drafts", r"(\Draft $Todo)", date, draft), "APPEND")
+appenduid = re.search(rb"\[APPENDUID (\d+) (\d+)\]", data[0])
+assert appenduid, data
+typ, data = m.append("Nowhere", None, None, draft)
+assert typ == "NO" and b"TRYCREATE" in data[0], (typ, data)
+typ, data = m.select("Drafts")
+uid = appenduid.group(2).decode()
+typ, data = m.uid("FETCH", uid, "(FLAGS BODY.PEEK[])")
+assert b"\\Draft" in data[0][0] and b"$Todo" in data[0][0] and data[0][1] == draft, data
+
+# STORE: FLAGS / +FLAGS / -FLAGS / .SILENT, keywords; bad flags are BAD.
+typ, data = m.select("INBOX")
+total = int(data[0])
+data = ok(m.store("1:2", "+FLAGS", r"(\Flagged $Label)"), "STORE +FLAGS")
+assert len(data) == 2 and all(b"\\Flagged $Label" in d for d in data), data
+data = ok(m.store("1", "-FLAGS.SILENT", "($Label)"), "STORE .SILENT")
+assert data == [None], data
+data = ok(m.uid("STORE", "1", "FLAGS", r"(\Answered)"), "UID STORE FLAGS")
+assert b"UID 1" in data[0] and b"\\Answered" in data[0], data
+for bad in (r"(\Recent)", r"(\Bogus)"):
+    try:
+        m.store("1", "+FLAGS", bad)
+        raise AssertionError(f"STORE {bad} must fail")
+    except imaplib.IMAP4.error as e:
+        assert "BAD" in str(e) or "Recent" in str(e) or "flag" in str(e), e
+
+# COPY: COPYUID. MOVE (RFC 6851): COPYUID in an untagged OK, then EXPUNGE.
+data = ok(m.copy("1:2", "Trash"), "COPY")
+assert re.search(rb"\[COPYUID \d+ 1:2 \d+:\d+\]", data[0]), data
+typ, data = m.copy("1", "Nowhere")
+assert typ == "NO" and b"TRYCREATE" in data[0], (typ, data)
+typ, data = m.uid("MOVE", "2", "Trash")
+assert typ == "OK", (typ, data)
+assert m.untagged_responses.pop("COPYUID", None), m.untagged_responses
+assert m.untagged_responses.pop("EXPUNGE", None) == [b"2"]
+typ, data = m.uid("FETCH", "2", "(UID)")
+assert data == [None], "MOVE leaves no copy behind"
+
+# EXPUNGE and UID EXPUNGE (UIDPLUS).
+ok(m.store("1", "+FLAGS.SILENT", r"(\Deleted)"), "STORE \\Deleted")
+typ, data = m.uid("EXPUNGE", "999")
+assert typ == "OK" and not m.untagged_responses.get("EXPUNGE"), data
+data = ok(m.expunge(), "EXPUNGE")
+assert data == [b"1"], data
+typ, data = m.select("INBOX")
+assert int(data[0]) == total - 2, (total, data)
+
+# EXAMINE: writes are refused with READ-ONLY, nothing changes.
+m.select("INBOX", readonly=True)
+typ, data = m._simple_command("STORE", "1", "+FLAGS", r"(\Deleted)")
+assert typ == "NO" and b"READ-ONLY" in data[0], (typ, data)
+
+# IDLE (RFC 2177): another session's APPEND arrives as EXISTS while idling; DONE ends it.
+m.select("INBOX")
+other = imaplib.IMAP4(host, port, timeout=20)
+ok(other.login(user, password), "LOGIN other")
+tag = m._new_tag()
+m.send(tag + b" IDLE\r\n")
+assert m.readline().startswith(b"+"), "IDLE continuation"
+ok(other.append("INBOX", None, None, b"Subject: new\r\n\r\nnew mail\r\n"), "APPEND other")
+line = m.readline()
+assert line == f"* {total - 1} EXISTS\r\n".encode(), line
+m.send(b"DONE\r\n")
+while True:
+    line = m.readline()
+    if line.startswith(tag):
+        assert b" OK " in line, line
+        break
+other.logout()
 m.logout()
 print("imaplib: all checks passed")
