@@ -75,18 +75,18 @@ pub enum CommandBody {
     Select(String),
     /// `EXAMINE mailbox` (§6.3.2): SELECT, read-only.
     Examine(String),
-    /// `CREATE mailbox` (§6.3.3; issue 6).
+    /// `CREATE mailbox` (§6.3.3).
     Create(String),
-    /// `DELETE mailbox` (§6.3.4; issue 6).
+    /// `DELETE mailbox` (§6.3.4).
     Delete(String),
-    /// `RENAME from to` (§6.3.5; issue 6).
+    /// `RENAME from to` (§6.3.5).
     Rename {
         /// Existing name.
         from: String,
         /// New name.
         to: String,
     },
-    /// `APPEND mailbox [flags] [date-time] literal` (§6.3.11; issue 6).
+    /// `APPEND mailbox [flags] [date-time] literal` (§6.3.11).
     Append {
         /// Destination mailbox.
         mailbox: String,
@@ -103,9 +103,9 @@ pub enum CommandBody {
     Close,
     /// `UNSELECT` (RFC 3691).
     Unselect,
-    /// `EXPUNGE` (§6.4.3; issue 6).
+    /// `EXPUNGE` (§6.4.3).
     Expunge,
-    /// `IDLE` (RFC 2177; issue 6).
+    /// `IDLE` (RFC 2177).
     Idle,
     /// `[UID] SEARCH [CHARSET c] keys` (§6.4.4).
     Search {
@@ -125,7 +125,7 @@ pub enum CommandBody {
         /// What to return.
         items: Vec<FetchAttr>,
     },
-    /// `[UID] STORE set [+-]FLAGS[.SILENT] (flags)` (§6.4.6; issue 6).
+    /// `[UID] STORE set [+-]FLAGS[.SILENT] (flags)` (§6.4.6).
     Store {
         /// `UID STORE`.
         uid: bool,
@@ -138,7 +138,7 @@ pub enum CommandBody {
         /// The flags.
         flags: Vec<String>,
     },
-    /// `[UID] COPY set mailbox` (§6.4.7; issue 6).
+    /// `[UID] COPY set mailbox` (§6.4.7).
     Copy {
         /// `UID COPY`.
         uid: bool,
@@ -147,7 +147,7 @@ pub enum CommandBody {
         /// Destination.
         mailbox: String,
     },
-    /// `[UID] MOVE set mailbox` (RFC 6851; issue 6).
+    /// `[UID] MOVE set mailbox` (RFC 6851).
     Move {
         /// `UID MOVE`.
         uid: bool,
@@ -156,7 +156,7 @@ pub enum CommandBody {
         /// Destination.
         mailbox: String,
     },
-    /// `UID EXPUNGE set` (RFC 4315; issue 6).
+    /// `UID EXPUNGE set` (RFC 4315).
     UidExpunge(SequenceSet),
 }
 

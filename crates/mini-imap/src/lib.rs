@@ -4,8 +4,9 @@
 //! IMAP is the lesson's "fetch a copy": a client logs in, browses mailboxes and reads
 //! messages, and the messages stay on the server; reading one only sets its `\Seen`
 //! flag. Extensions: LITERAL+ (RFC 7888), SASL-IR (RFC 4959) with AUTH=PLAIN (RFC 4616),
-//! ID (RFC 2971), ENABLE (RFC 5161), NAMESPACE (RFC 2342), UNSELECT (RFC 3691),
-//! SPECIAL-USE (RFC 6154), CHILDREN (RFC 3348), response codes of RFC 5530.
+//! ID (RFC 2971), ENABLE (RFC 5161), IDLE (RFC 2177), NAMESPACE (RFC 2342), UNSELECT
+//! (RFC 3691), UIDPLUS (RFC 4315), MOVE (RFC 6851), SPECIAL-USE (RFC 6154), CHILDREN
+//! (RFC 3348), response codes of RFC 5530.
 //!
 //! - [`codec`] frames commands, literals included, under explicit limits;
 //! - [`parse`] turns a frame into a [`command::Command`] (nom, ABNF in the doc comments);

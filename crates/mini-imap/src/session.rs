@@ -16,7 +16,10 @@
 //! The selected state keeps a snapshot of the mailbox (UIDs and flags in sequence order).
 //! Sequence numbers are positions in that snapshot and only change when the session
 //! reports the change (RFC 3501 §7.4.1): [`Session::sync`] diffs the snapshot against the
-//! store, which is also how issue 6's IDLE and multi-session notifications will work.
+//! store ([`op::notify`]). Every command in the selected state ends with that diff
+//! (without EXPUNGE for FETCH, STORE and SEARCH), and IDLE pushes it whenever the
+//! mailbox's watch fires ([`Session::idle_poll`]): one mechanism for every change, made
+//! by another session, an SMTP delivery or a POP3 commit.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

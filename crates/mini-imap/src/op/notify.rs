@@ -102,7 +102,74 @@ pub fn insert_before_completion(b: &mut Vec<u8>, updates: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use yubin_core::{Secret, Transcript};
+    use yubin_store::{Flag, FlagOp, Flags, Store};
+
     use super::*;
+    use crate::session::{After, Session};
+
+    fn say(s: &mut Session, line: &str) -> String {
+        String::from_utf8(s.handle_frame(line.as_bytes()).bytes).unwrap()
+    }
+
+    /// A store with three messages in alice's INBOX, and a session that selected it.
+    fn selected() -> (Store, Session) {
+        let store = Store::memory();
+        store.add_account("alice", Secret::from("secret")).unwrap();
+        let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
+        for s in ["one", "two", "three"] {
+            let m = format!("Subject: {s}\r\n\r\n{s}\r\n");
+            inbox.append(m.as_bytes(), &Flags::new(), None).unwrap();
+        }
+        let mut s = Session::new(store.clone(), Arc::default(), Transcript::disabled()).0;
+        say(&mut s, "a LOGIN alice secret\r\n");
+        say(&mut s, "b SELECT INBOX\r\n");
+        (store, s)
+    }
+
+    #[test]
+    fn changes_by_others_are_reported_when_rfc_3501_allows() {
+        let (store, mut s) = selected();
+        let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
+        inbox.expunge(&[2]).unwrap();
+        inbox
+            .set_flags(&[3], FlagOp::Add, &Flags::from([Flag::Flagged]))
+            .unwrap();
+        inbox
+            .append(b"Subject: four\r\n\r\n", &Flags::new(), None)
+            .unwrap();
+        // FETCH: flags and the new message, no EXPUNGE; the ghost keeps number 2.
+        let r = say(&mut s, "c FETCH 2:3 (UID)\r\n");
+        assert_eq!(
+            r,
+            "* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\n\
+             * 3 FETCH (FLAGS (\\Flagged \\Recent))\r\n* 4 EXISTS\r\n* 4 RECENT\r\n\
+             c OK FETCH completed\r\n"
+        );
+        // Any other command may carry the EXPUNGE; the numbers then shift.
+        let r = say(&mut s, "d CAPABILITY\r\n");
+        assert!(r.contains("* 2 EXPUNGE\r\nd OK"), "{r}");
+        let r = say(&mut s, "e FETCH 3 (UID)\r\n");
+        assert_eq!(r, "* 3 FETCH (UID 4)\r\ne OK FETCH completed\r\n");
+    }
+
+    #[test]
+    fn idle_pushes_updates_and_done_ends_it() {
+        let (store, mut s) = selected();
+        let out = s.handle_frame(b"i IDLE\r\n");
+        assert_eq!(out.after, After::Idle);
+        assert_eq!(out.bytes, b"+ idling\r\n");
+        assert!(s.idle_poll().is_empty());
+        let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
+        inbox.expunge(&[1]).unwrap();
+        assert_eq!(s.idle_poll(), b"* 1 EXPUNGE\r\n");
+        let out = s.handle_frame(b"DONE\r\n");
+        assert_eq!(out.bytes, b"i OK IDLE terminated\r\n");
+        assert_eq!(out.after, After::Continue);
+        assert!(s.idle_poll().is_empty(), "no pushes once IDLE has ended");
+    }
 
     #[test]
     fn updates_go_before_the_tagged_line() {
