@@ -226,22 +226,30 @@ impl Decoder for ImapCodec {
                     }
                 },
                 State::Line => {
-                    // The tag of an overlong line is read before LineCodec drops it.
-                    let first_line = self.command.is_empty();
-                    let peek_tag = || {
-                        if first_line {
+                    // Overlong lines are found here, before LineCodec, for two reasons:
+                    // their tag must be read before the bytes are dropped, and LineCodec
+                    // would drop the whole buffer, losing commands after the long line
+                    // that arrived in the same read.
+                    let window = self.limits.max_line + 2;
+                    let head = &buf[..buf.len().min(window)];
+                    let overlong = match memchr::memchr(b'\n', head) {
+                        Some(i) => {
+                            let len = if i > 0 && head[i - 1] == b'\r' {
+                                i - 1
+                            } else {
+                                i
+                            };
+                            (len > self.limits.max_line).then_some(Some(i))
+                        }
+                        None => (buf.len() >= window).then_some(None),
+                    };
+                    if let Some(end) = overlong {
+                        let tag = if self.command.is_empty() {
                             tag_and_append(&buf[..buf.len().min(64)]).0
                         } else {
                             tag_and_append(&self.command).0
-                        }
-                    };
-                    let tag_before = peek_tag();
-                    let window = self.limits.max_line + 2;
-                    if buf.len() > window && memchr::memchr(b'\n', &buf[..window]).is_none() {
-                        // Overlong, and more input than the window is already here: skip
-                        // to the end of this line ourselves so that commands after it in
-                        // the same read are kept (LineCodec would drop the whole buffer).
-                        match memchr::memchr(b'\n', buf) {
+                        };
+                        match end.or_else(|| memchr::memchr(b'\n', buf)) {
                             Some(i) => buf.advance(i + 1),
                             None => {
                                 buf.clear();
@@ -251,7 +259,7 @@ impl Decoder for ImapCodec {
                         self.lines = LineCodec::new(self.limits.max_line);
                         self.command.clear();
                         return Ok(Some(Frame::Rejected {
-                            tag: tag_before,
+                            tag,
                             reason: Rejection::LineTooLong,
                         }));
                     }
@@ -259,9 +267,11 @@ impl Decoder for ImapCodec {
                         Ok(Some(line)) => line,
                         Ok(None) => return Ok(None),
                         Err(LineError::TooLong { .. }) => {
+                            // Found above already; kept so that no input is ever dropped
+                            // without an answer.
                             self.command.clear();
                             return Ok(Some(Frame::Rejected {
-                                tag: tag_before,
+                                tag: None,
                                 reason: Rejection::LineTooLong,
                             }));
                         }
@@ -428,6 +438,26 @@ mod tests {
                 cmd(b"t2 NOOP\r\n")
             ]
         );
+    }
+
+    #[test]
+    fn line_one_over_the_limit_is_rejected_and_a_line_at_the_limit_is_not() {
+        let mut c = small();
+        let mut input = b"t1 ".to_vec();
+        input.extend_from_slice(&[b'x'; 62]); // 65 octets: one over
+        input.extend_from_slice(b"\r\nt2 ");
+        input.extend_from_slice(&[b'y'; 61]); // 64 octets: at the limit
+        input.extend_from_slice(b"\r\n");
+        let frames = all(&mut c, &input);
+        assert_eq!(
+            frames[0],
+            Frame::Rejected {
+                tag: Some("t1".into()),
+                reason: Rejection::LineTooLong
+            }
+        );
+        assert!(matches!(&frames[1], Frame::Command(b) if b.starts_with(b"t2 ")));
+        assert_eq!(frames.len(), 2);
     }
 
     #[test]
