@@ -355,3 +355,41 @@ async fn create_delete_rename_follow_rfc_3501_and_refuse_with_codes() {
     c.logout().await;
     handle.stop().await;
 }
+
+#[tokio::test]
+async fn a_noselect_parent_cannot_be_deleted_while_it_has_children() {
+    // Another program (mutt, Dovecot) made `Lists/rust` without `Lists`: in Maildir++
+    // that is the folder `.Lists.rust` alone, so `Lists` exists only as a parent.
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.path().join("alice/Maildir/.Lists.rust").join(sub)).unwrap();
+    }
+    let store = Store::maildir(dir.path()).unwrap();
+    store
+        .add_account("alice", yubin_store::Secret::from("secret"))
+        .unwrap();
+    let handle = mini_imap::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        store.clone(),
+        mini_imap::ImapServerConfig::default(),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let mut c = Raw::login(&handle).await;
+    let r = c.cmd("LIST \"\" \"Lists*\"").await;
+    assert!(r.contains("\\Noselect"), "{r}");
+    for (cmd, expect) in [
+        ("SELECT Lists", " NO "),
+        ("DELETE Lists", " NO [HASCHILDREN] "),
+        ("DELETE Lists/rust", " OK "),
+    ] {
+        let r = c.cmd(cmd).await;
+        assert!(tagged(&r).contains(expect), "{cmd}: {r}");
+    }
+    // With its last child gone, the parent is gone too.
+    let r = c.cmd("LIST \"\" \"Lists*\"").await;
+    assert_eq!(untagged(&r), Vec::<&str>::new());
+    c.logout().await;
+    handle.stop().await;
+}
