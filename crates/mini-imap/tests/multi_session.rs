@@ -304,3 +304,15 @@ async fn idle_without_a_mailbox_anything_but_done_and_the_idle_timeout() {
     assert!(a.line().await.starts_with("* BYE"));
     handle.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_ends_an_idle_with_bye() {
+    let (handle, _store) = start(&["a"]).await;
+    let mut a = Raw::login(&handle).await;
+    a.cmd("SELECT INBOX").await;
+    a.send(b"i1 IDLE\r\n").await;
+    assert_eq!(a.line().await, "+ idling\r\n");
+    let stopping = tokio::spawn(handle.stop());
+    assert!(a.line().await.starts_with("* BYE [UNAVAILABLE]"));
+    step(stopping).await.unwrap();
+}
