@@ -333,7 +333,7 @@ impl Session {
         }
         let tag = cmd.tag;
         let updates = updates_for(&cmd.body);
-        let name = cmd.body.name();
+        let is_move = matches!(cmd.body, CommandBody::Move { .. });
         use CommandBody as C;
         match cmd.body {
             C::Capability => {
@@ -487,7 +487,7 @@ impl Session {
                 if let State::Selected(account, sel) = &mut self.state {
                     let args = op::copy::CopyArgs {
                         uid,
-                        is_move: name == "MOVE",
+                        is_move,
                         set: &set,
                         mailbox: &mailbox,
                     };
