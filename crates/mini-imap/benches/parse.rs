@@ -51,6 +51,19 @@ fn bench(c: &mut Criterion) {
             n
         })
     });
+    g.bench_function("frame_only", |b| {
+        b.iter(|| {
+            let mut codec = mini_imap::codec::ImapCodec::default();
+            let mut buf = BytesMut::from(&bytes[..]);
+            let mut n = 0;
+            while let Ok(Some(frame)) = codec.decode(&mut buf) {
+                if let mini_imap::codec::Frame::Command(cmd) = frame {
+                    n += cmd.len();
+                }
+            }
+            n
+        })
+    });
     g.bench_function("frame_and_parse", |b| {
         b.iter(|| {
             let mut codec = mini_imap::codec::ImapCodec::default();

@@ -233,6 +233,11 @@ async fn fetch_body_sets_seen_peek_does_not_and_mail_stays_after_logout() {
     assert!(seen(&f[0]), "FETCH BODY[] reports the new \\Seen flag");
     let f = fetch(&mut s, "3", "RFC822").await;
     assert!(seen(&f[0]));
+    let f = fetch(&mut s, "4", "RFC822.TEXT").await;
+    assert!(seen(&f[0]), "RFC822.TEXT is BODY[TEXT]: it sets \\Seen");
+    assert!(f[0].text().unwrap().starts_with(b"--"));
+    let f = fetch(&mut s, "5", "RFC822.HEADER").await;
+    assert!(!seen(&f[0]), "RFC822.HEADER is BODY.PEEK[HEADER]");
     step(s.logout()).await.unwrap();
 
     let mut s = login(&handle).await;
@@ -243,6 +248,8 @@ async fn fetch_body_sets_seen_peek_does_not_and_mail_stays_after_logout() {
         f.iter().map(seen).collect::<Vec<_>>(),
         vec![false, true, true]
     );
+    let f = fetch(&mut s, "4:5", "FLAGS").await;
+    assert_eq!(f.iter().map(seen).collect::<Vec<_>>(), vec![true, false]);
     step(s.logout()).await.unwrap();
     let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
     assert_eq!(inbox.status().unwrap().messages, 5);
