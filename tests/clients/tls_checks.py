@@ -65,6 +65,14 @@ def upgrade(ctx, host, p):
     except poplib.error_proto:
         check(True, "STLS twice is refused")
     pop.quit()
+    m = imaplib.IMAP4(host, p["imap"], timeout=10)
+    check("STARTTLS" in m.capabilities, "IMAP: CAPABILITY offers STARTTLS")
+    m.starttls(ssl_context=ctx)
+    typ, data = m.capability()
+    check(b"STARTTLS" not in data[0], "IMAP: after STARTTLS, CAPABILITY drops it")
+    m.login(USER, PASSWORD)
+    check(m.select("INBOX")[0] == "OK", "IMAP STARTTLS: login and SELECT")
+    m.logout()
 
 
 def injection(ctx, host, p):
@@ -99,6 +107,18 @@ def injection(ctx, host, p):
     line = tf.readline()
     check(line.startswith(b"-ERR"), f"POP3: the injected USER was not executed ({line!r})")
     tls.close()
+    # IMAP: STARTTLS and an injected LOGIN in one packet.
+    raw = socket.create_connection((host, p["imap"]), timeout=10)
+    f = raw.makefile("rb")
+    f.readline()
+    raw.sendall(b"a STARTTLS\r\nb LOGIN alice secret\r\n")
+    check(f.readline().startswith(b"a OK"), "IMAP: a OK begin TLS")
+    tls = ctx.wrap_socket(raw, server_hostname=host)
+    tf = tls.makefile("rb")
+    tls.sendall(b"c SELECT INBOX\r\n")
+    line = tf.readline()
+    check(line.startswith(b"c BAD"), f"IMAP: the injected LOGIN was not executed ({line!r})")
+    tls.close()
 
 
 def require(ctx, host, p):
@@ -125,6 +145,17 @@ def require(ctx, host, p):
         check(s.has_extn("auth"), "SMTP: AUTH offered after STARTTLS")
         s.sendmail("a@example.com", ["alice@localhost"], MSG)
     check(True, "SMTP: mail accepted after STARTTLS")
+    m = imaplib.IMAP4(host, p["imap"], timeout=10)
+    check("LOGINDISABLED" in m.capabilities and "AUTH=PLAIN" not in m.capabilities, "IMAP --require-tls: LOGINDISABLED, no AUTH=PLAIN")
+    try:
+        m.login(USER, PASSWORD)
+        check(False, "IMAP plaintext LOGIN refused")
+    except imaplib.IMAP4.error as e:
+        check("PRIVACYREQUIRED" in str(e), f"IMAP: plaintext LOGIN refused with [PRIVACYREQUIRED] ({e})")
+    m.starttls(ssl_context=ctx)
+    m.login(USER, PASSWORD)
+    check(True, "IMAP: LOGIN works after STARTTLS")
+    m.logout()
 
 
 if __name__ == "__main__":

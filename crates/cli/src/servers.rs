@@ -70,6 +70,8 @@ pub struct ServersConfig {
     pub tls: Option<TlsServer>,
     /// Refuse passwords (and SMTP mail) on connections that are not encrypted.
     pub require_tls: bool,
+    /// Connections each listener serves at once; `None`: the protocol crate's default.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServersConfig {
@@ -81,6 +83,7 @@ impl Default for ServersConfig {
             transcript: Transcript::disabled(),
             tls: None,
             require_tls: false,
+            max_connections: None,
         }
     }
 }
@@ -120,8 +123,16 @@ impl Servers {
 
         let mut imap_config = mini_imap::ImapServerConfig {
             transcript: config.transcript.clone(),
+            starttls: tls.clone(),
+            require_tls: config.require_tls,
             ..Default::default()
         };
+
+        if let Some(n) = config.max_connections {
+            smtp_config.server.max_connections = n;
+            pop_config.server.max_connections = n;
+            imap_config.server.max_connections = n;
+        }
 
         let token = || shutdown.child_token();
         let smtp = mini_smtp::serve(

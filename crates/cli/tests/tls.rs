@@ -136,6 +136,20 @@ fn starttls_and_stls_upgrade_and_are_withdrawn_after() {
     );
     assert!(ok, "curl pop3 --ssl-reqd: {err}");
     assert_eq!(list.lines().count(), 2, "{list}");
+    let imap = tls.ports[4];
+    let (ok, out, err) = curl(
+        &tls.ca,
+        &[
+            "--ssl-reqd",
+            "-u",
+            "alice:secret",
+            &format!("imap://127.0.0.1:{imap}/"),
+        ],
+    );
+    assert!(
+        ok && out.contains("INBOX"),
+        "curl imap --ssl-reqd: {out}{err}"
+    );
 }
 
 #[test]

@@ -9,11 +9,11 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::FramedRead;
 
 use crate::codec::{LineCodec, LineError};
-use crate::server::{HANDSHAKE_TIMEOUT, Next, SessionContext};
+use crate::server::{Next, SessionContext};
 use crate::stream::Stream;
 use crate::tls::TlsServer;
 use crate::transcript::Transcript;
@@ -140,44 +140,13 @@ pub async fn drive<S: LineSession>(
                         // A session only asks for what the options offered; never upgrade blind.
                         return writer.shutdown().await;
                     };
-                    stream = upgrade(lines, writer, tls).await?;
+                    stream = crate::tls::upgrade(lines, writer, tls).await?;
                     session.tls_started();
                     transcript.server(b"[TLS handshake done]");
                     break;
                 }
             }
         }
-    }
-}
-
-/// The TLS handshake in place of the plaintext conversation.
-///
-/// Whatever the client sent after the STARTTLS command, before the handshake, is in the
-/// framer's buffer: it is dropped here, never executed. That is the command-injection
-/// class of bugs (CVE-2011-0411, and the 2021 "NO STARTTLS" research): plaintext an
-/// attacker appended must not run inside the encrypted session.
-async fn upgrade(
-    lines: FramedRead<ReadHalf<Stream>, LineCodec>,
-    writer: WriteHalf<Stream>,
-    tls: &TlsServer,
-) -> std::io::Result<Stream> {
-    let dropped = lines.read_buffer().len();
-    if dropped > 0 {
-        tracing::info!(
-            bytes = dropped,
-            "discarded plaintext pipelined after STARTTLS"
-        );
-    }
-    let reader = lines.into_inner();
-    let Stream::Plain(tcp) = reader.unsplit(writer) else {
-        return Err(std::io::Error::other(
-            "STARTTLS on a connection that is already TLS",
-        ));
-    };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
-        Ok(Ok(stream)) => Ok(Stream::ServerTls(Box::new(stream))),
-        Ok(Err(e)) => Err(std::io::Error::other(format!("TLS handshake failed: {e}"))),
-        Err(_) => Err(std::io::Error::other("TLS handshake timed out")),
     }
 }
 

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
+
+use crate::server::HANDSHAKE_TIMEOUT;
+use crate::stream::Stream;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -379,5 +382,36 @@ impl TlsState {
             active: true,
             ..self
         }
+    }
+}
+
+/// The server's TLS handshake in place of a plaintext conversation (STARTTLS, STLS).
+///
+/// Whatever the client sent after the STARTTLS command, before the handshake, is in the
+/// framer's buffer: it is dropped here, never executed. That is the command-injection
+/// class of bugs (CVE-2011-0411, and the 2021 "NO STARTTLS" research): plaintext an
+/// attacker appended must not run inside the encrypted session.
+pub async fn upgrade<D>(
+    frames: tokio_util::codec::FramedRead<tokio::io::ReadHalf<Stream>, D>,
+    writer: tokio::io::WriteHalf<Stream>,
+    tls: &TlsServer,
+) -> std::io::Result<Stream> {
+    let dropped = frames.read_buffer().len();
+    if dropped > 0 {
+        tracing::info!(
+            bytes = dropped,
+            "discarded plaintext pipelined after STARTTLS"
+        );
+    }
+    let reader = frames.into_inner();
+    let Stream::Plain(tcp) = reader.unsplit(writer) else {
+        return Err(std::io::Error::other(
+            "STARTTLS on a connection that is already TLS",
+        ));
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
+        Ok(Ok(stream)) => Ok(Stream::ServerTls(Box::new(stream))),
+        Ok(Err(e)) => Err(std::io::Error::other(format!("TLS handshake failed: {e}"))),
+        Err(_) => Err(std::io::Error::other("TLS handshake timed out")),
     }
 }

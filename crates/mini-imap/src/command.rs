@@ -22,6 +22,8 @@ pub struct Command {
 pub enum CommandBody {
     /// `CAPABILITY` (§6.1.1).
     Capability,
+    /// `STARTTLS` (§6.2.1): upgrade this connection to TLS before logging in.
+    StartTls,
     /// `NOOP` (§6.1.2).
     Noop,
     /// `LOGOUT` (§6.1.3).
@@ -165,6 +167,7 @@ impl CommandBody {
     pub fn name(&self) -> &'static str {
         match self {
             CommandBody::Capability => "CAPABILITY",
+            CommandBody::StartTls => "STARTTLS",
             CommandBody::Noop => "NOOP",
             CommandBody::Logout => "LOGOUT",
             CommandBody::Login { .. } => "LOGIN",

@@ -435,6 +435,7 @@ fn flag_list(i: &[u8]) -> Res<'_, Vec<String>> {
 fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
     Some(match name {
         "CAPABILITY" => Ok((i, CommandBody::Capability)),
+        "STARTTLS" => Ok((i, CommandBody::StartTls)),
         "NOOP" => Ok((i, CommandBody::Noop)),
         "LOGOUT" => Ok((i, CommandBody::Logout)),
         "NAMESPACE" => Ok((i, CommandBody::Namespace)),

@@ -165,7 +165,9 @@ pub enum Code {
     /// `[PARSE]`.
     Parse,
     /// `[CAPABILITY ...]`.
-    Capability(&'static str),
+    Capability(String),
+    /// `[PRIVACYREQUIRED]` (RFC 5530): refused until the connection is encrypted.
+    PrivacyRequired,
     /// `[TRYCREATE]`: the target mailbox does not exist, CREATE it first (RFC 3501 §7.1).
     TryCreate,
     /// `[ALREADYEXISTS]` (RFC 5530).
@@ -210,6 +212,7 @@ impl Code {
             Code::Unavailable => "[UNAVAILABLE]".into(),
             Code::Parse => "[PARSE]".into(),
             Code::Capability(c) => format!("[CAPABILITY {c}]"),
+            Code::PrivacyRequired => "[PRIVACYREQUIRED]".into(),
             Code::TryCreate => "[TRYCREATE]".into(),
             Code::AlreadyExists => "[ALREADYEXISTS]".into(),
             Code::InUse => "[INUSE]".into(),
@@ -617,6 +620,7 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             write_set(&mut out, set);
         }
         CommandBody::Capability
+        | CommandBody::StartTls
         | CommandBody::Noop
         | CommandBody::Logout
         | CommandBody::Namespace

@@ -14,6 +14,7 @@ use yubin_store::Store;
 
 use crate::codec::{CodecLimits, Frame, FrameError, ImapCodec};
 use crate::session::{self, After, ImapConfig, Session};
+use yubin_core::tls::{TlsServer, TlsState};
 
 /// Everything an IMAP listener needs.
 #[derive(Debug, Clone)]
@@ -26,6 +27,10 @@ pub struct ImapServerConfig {
     pub limits: CodecLimits,
     /// The `--trace` transcript.
     pub transcript: Transcript,
+    /// The certificate for STARTTLS (RFC 3501 §6.2.1); `None`: STARTTLS is not offered.
+    pub starttls: Option<TlsServer>,
+    /// `--require-tls`: LOGINDISABLED and no AUTHENTICATE until the connection is encrypted.
+    pub require_tls: bool,
 }
 
 impl Default for ImapServerConfig {
@@ -38,6 +43,8 @@ impl Default for ImapServerConfig {
             server,
             limits: CodecLimits::default(),
             transcript: Transcript::disabled(),
+            starttls: None,
+            require_tls: false,
         }
     }
 }
@@ -79,31 +86,73 @@ async fn run_session(
     config: &ImapServerConfig,
 ) -> std::io::Result<()> {
     let transcript = &config.transcript;
-    let (reader, mut writer) = tokio::io::split(stream);
-    let mut frames = FramedRead::new(reader, ImapCodec::new(config.limits));
+    let tls = TlsState {
+        active: stream.is_tls(),
+        upgradable: config.starttls.is_some(),
+        required: config.require_tls,
+    };
     let idle_timeout = imap.idle_timeout;
-    let (mut session, greeting) = Session::new(store, imap, transcript.clone());
-    send(&mut writer, transcript, &greeting).await?;
+    let (mut session, greeting) = Session::new(store, imap, tls, transcript.clone());
+    let mut stream = stream;
+    let mut greeting = Some(greeting);
+    // One pass per transport: plaintext, then (after STARTTLS) TLS.
+    loop {
+        let (reader, mut writer) = tokio::io::split(stream);
+        let mut frames = FramedRead::new(reader, ImapCodec::new(config.limits));
+        if let Some(greeting) = greeting.take() {
+            send(&mut writer, transcript, &greeting).await?;
+        }
+        let ended = converse(
+            &ctx,
+            &mut frames,
+            &mut writer,
+            &mut session,
+            transcript,
+            idle_timeout,
+        )
+        .await?;
+        match (ended, &config.starttls) {
+            (Ended::StartTls, Some(tls)) => {
+                stream = yubin_core::tls::upgrade(frames, writer, tls).await?;
+                session.tls_started();
+                transcript.server(b"[TLS handshake done]");
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Why a conversation over one transport ended.
+enum Ended {
+    /// The connection is closed (or being closed): nothing more to do.
+    Closed,
+    /// STARTTLS was accepted: the handshake comes next.
+    StartTls,
+}
+
+/// Commands and responses over one transport, until it closes or STARTTLS is accepted.
+async fn converse<R, W>(
+    ctx: &SessionContext,
+    frames: &mut FramedRead<R, ImapCodec>,
+    writer: &mut W,
+    session: &mut Session,
+    transcript: &Transcript,
+    idle_timeout: Duration,
+) -> std::io::Result<Ended>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     // Set while an IDLE runs: when it times out.
     let mut idle_until: Option<Instant> = None;
     loop {
         let next = match idle_until.take() {
-            Some(deadline) => {
-                idle(
-                    &ctx,
-                    &mut frames,
-                    &mut writer,
-                    &mut session,
-                    transcript,
-                    deadline,
-                )
-                .await?
-            }
-            None => ctx.next(&mut frames).await,
+            Some(deadline) => idle(&ctx, frames, writer, session, transcript, deadline).await?,
+            None => ctx.next(frames).await,
         };
         let output = match next {
             Next::Frame(Frame::Continue) => {
-                send(&mut writer, transcript, session::CONTINUE_LINE).await?;
+                send(writer, transcript, session::CONTINUE_LINE).await?;
                 continue;
             }
             Next::Frame(Frame::Command(bytes)) => {
@@ -115,36 +164,37 @@ async fn run_session(
                 session.handle_rejected(tag.as_deref(), &reason)
             }
             Next::Error(FrameError::CommandTooLong { .. }) => {
-                send(&mut writer, transcript, session::UNFRAMEABLE_LINE).await?;
-                return writer.shutdown().await;
+                send(writer, transcript, session::UNFRAMEABLE_LINE).await?;
+                return writer.shutdown().await.map(|()| Ended::Closed);
             }
             Next::Error(FrameError::Io(e)) => return Err(e),
-            Next::Closed => return Ok(()),
+            Next::Closed => return Ok(Ended::Closed),
             Next::IdleTimeout => {
-                send(&mut writer, transcript, session::IDLE_LINE).await?;
-                return writer.shutdown().await;
+                send(writer, transcript, session::IDLE_LINE).await?;
+                return writer.shutdown().await.map(|()| Ended::Closed);
             }
             Next::Shutdown => {
-                send(&mut writer, transcript, session::SHUTDOWN_LINE).await?;
-                return writer.shutdown().await;
+                send(writer, transcript, session::SHUTDOWN_LINE).await?;
+                return writer.shutdown().await.map(|()| Ended::Closed);
             }
         };
-        send(&mut writer, transcript, &output.bytes).await?;
+        send(writer, transcript, &output.bytes).await?;
         match output.after {
             After::Continue => {}
             After::ExpectSaslResponse => frames.decoder_mut().expect_raw_line(true),
+            After::StartTls => return Ok(Ended::StartTls),
             After::Idle => {
                 // The client's next line is DONE, not a command.
                 frames.decoder_mut().expect_raw_line(true);
                 idle_until = Some(Instant::now() + idle_timeout);
             }
-            After::Close => return writer.shutdown().await,
+            After::Close => return writer.shutdown().await.map(|()| Ended::Closed),
             After::CloseAfter(delay) => {
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = ctx.shutdown.cancelled() => {}
                 }
-                return writer.shutdown().await;
+                return writer.shutdown().await.map(|()| Ended::Closed);
             }
         }
     }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
 use yubin_store::{
     Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Store, StoreError,
@@ -41,6 +42,24 @@ use crate::response::{self, Code, tagged, untagged};
 /// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
 /// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851.
 pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN AUTH=PLAIN";
+
+/// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
+/// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
+/// passwords are refused on plaintext (RFC 3501 §6.2.1, §6.2.3, §7.2.1).
+pub fn capabilities(tls: TlsState) -> String {
+    let mut caps = if tls.login_allowed() {
+        CAPABILITIES.to_owned()
+    } else {
+        format!(
+            "{} LOGINDISABLED",
+            CAPABILITIES.trim_end_matches(" AUTH=PLAIN")
+        )
+    };
+    if tls.offer_starttls() {
+        caps.push_str(" STARTTLS");
+    }
+    caps
+}
 
 /// Sent to a connection over the connection limit.
 pub const BUSY_LINE: &[u8] = b"* BYE [UNAVAILABLE] too many connections\r\n";
@@ -93,6 +112,8 @@ pub enum After {
     /// IDLE (RFC 2177): push [`Session::idle_poll`] whenever the [`Session::watch`]
     /// fires, until a line arrives for [`Session::idle_done`] or the idle timeout passes.
     Idle,
+    /// STARTTLS (RFC 3501 §6.2.1): handshake now, then [`Session::tls_started`].
+    StartTls,
 }
 
 /// Response bytes for one input, and what happens next.
@@ -158,6 +179,8 @@ pub struct Session {
     sasl_pending: Option<String>,
     /// The tag of an IDLE in progress (RFC 2177), answered when DONE arrives.
     idling: Option<String>,
+    /// Whether the connection is encrypted, can be, or must be before a login.
+    tls: TlsState,
 }
 
 impl std::fmt::Debug for Session {
@@ -181,12 +204,16 @@ impl Session {
     pub fn new(
         store: Store,
         config: Arc<ImapConfig>,
+        tls: TlsState,
         transcript: Transcript,
     ) -> (Session, Vec<u8>) {
         let mut greeting = Vec::new();
         untagged(
             &mut greeting,
-            &format!("OK [CAPABILITY {CAPABILITIES}] yubin IMAP4rev1 ready"),
+            &format!(
+                "OK [CAPABILITY {}] yubin IMAP4rev1 ready",
+                capabilities(tls)
+            ),
         );
         (
             Session {
@@ -196,9 +223,17 @@ impl Session {
                 state: State::NotAuthenticated { failed: 0 },
                 sasl_pending: None,
                 idling: None,
+                tls,
             },
             greeting,
         )
+    }
+
+    /// Told once the STARTTLS handshake has completed: capabilities change, and nothing
+    /// learnt before TLS is kept (RFC 3501 §6.2.1).
+    pub fn tls_started(&mut self) {
+        self.tls = self.tls.started();
+        self.sasl_pending = None;
     }
 
     /// The current state.
@@ -291,6 +326,13 @@ impl Session {
     fn check_state(&self, body: &CommandBody) -> Result<(), &'static str> {
         use CommandBody as C;
         let any = matches!(body, C::Capability | C::Noop | C::Logout | C::Id(_));
+        if matches!(body, C::StartTls) {
+            // RFC 3501 §6.2.1: STARTTLS is valid only in the not-authenticated state.
+            return match self.state {
+                State::NotAuthenticated { .. } => Ok(()),
+                _ => Err("STARTTLS is only valid before login"),
+            };
+        }
         if any {
             return Ok(());
         }
@@ -337,8 +379,33 @@ impl Session {
         use CommandBody as C;
         match cmd.body {
             C::Capability => {
-                untagged(&mut b, &format!("CAPABILITY {CAPABILITIES}"));
+                untagged(&mut b, &format!("CAPABILITY {}", capabilities(self.tls)));
                 tagged(&mut b, &tag, "OK", None, "CAPABILITY completed");
+            }
+            C::StartTls => {
+                if self.tls.offer_starttls() {
+                    tagged(&mut b, &tag, "OK", None, "Begin TLS negotiation now");
+                    return Output {
+                        bytes: b,
+                        after: After::StartTls,
+                    };
+                }
+                let why = if self.tls.active {
+                    "TLS is already active"
+                } else {
+                    "STARTTLS is not offered here"
+                };
+                tagged(&mut b, &tag, "BAD", None, why);
+            }
+            C::Login { .. } | C::Authenticate { .. } if !self.tls.login_allowed() => {
+                // RFC 3501 §6.2.3: LOGINDISABLED is advertised; refuse with a reason.
+                tagged(
+                    &mut b,
+                    &tag,
+                    "NO",
+                    Some(&Code::PrivacyRequired),
+                    "Plaintext login is disabled; use STARTTLS first",
+                );
             }
             C::Noop | C::Check => {
                 let name = if matches!(cmd.body, C::Noop) {
@@ -618,7 +685,7 @@ impl Session {
                     &mut b,
                     tag,
                     "OK",
-                    Some(&Code::Capability(CAPABILITIES)),
+                    Some(&Code::Capability(capabilities(self.tls))),
                     "Logged in",
                 );
                 out(b)
@@ -909,7 +976,13 @@ mod tests {
         inbox
             .append(b"Subject: two\r\n\r\nbody two\r\n", &Flags::new(), None)
             .unwrap();
-        Session::new(store, Arc::default(), Transcript::disabled()).0
+        Session::new(
+            store,
+            Arc::default(),
+            Default::default(),
+            Transcript::disabled(),
+        )
+        .0
     }
 
     fn say(s: &mut Session, line: &str) -> String {

@@ -101,7 +101,13 @@ fn start(initial: usize) -> (Mailbox, Client) {
         let m = format!("Subject: {i}\r\n\r\nbody\r\n");
         inbox.append(m.as_bytes(), &Flags::new(), None).unwrap();
     }
-    let session = Session::new(store, Arc::default(), Transcript::disabled()).0;
+    let session = Session::new(
+        store,
+        Arc::default(),
+        Default::default(),
+        Transcript::disabled(),
+    )
+    .0;
     let mut client = Client {
         session,
         known: Vec::new(),

@@ -123,7 +123,13 @@ mod tests {
             let m = format!("Subject: {s}\r\n\r\n{s}\r\n");
             inbox.append(m.as_bytes(), &Flags::new(), None).unwrap();
         }
-        let mut s = Session::new(store.clone(), Arc::default(), Transcript::disabled()).0;
+        let mut s = Session::new(
+            store.clone(),
+            Arc::default(),
+            Default::default(),
+            Transcript::disabled(),
+        )
+        .0;
         say(&mut s, "a LOGIN alice secret\r\n");
         say(&mut s, "b SELECT INBOX\r\n");
         (store, s)
