@@ -57,7 +57,19 @@ const MAX_DEPTH: usize = 24;
 
 impl MessageInfo {
     /// Analyses a message in wire form.
+    ///
+    /// Never panics: mail comes from anyone, and a panic inside the MIME parser (the
+    /// fuzzer found a `debug_assert!` in mail-parser that hostile input reaches) must not
+    /// end the session that happens to FETCH that message. Such a message is shown as
+    /// one opaque text body, as if it had no MIME structure.
     pub fn parse(raw: &[u8]) -> MessageInfo {
+        std::panic::catch_unwind(|| Self::parse_mime(raw)).unwrap_or_else(|_| {
+            tracing::warn!("MIME parser panicked; the message is shown without structure");
+            Self::opaque(raw)
+        })
+    }
+
+    fn parse_mime(raw: &[u8]) -> MessageInfo {
         let parser = MessageParser::default();
         match parser.parse(raw) {
             Some(msg) if !msg.parts.is_empty() => {
@@ -77,33 +89,38 @@ impl MessageInfo {
                     }),
                 }
             }
-            _ => {
-                // Not parseable at all: one text/plain body, nothing decoded.
-                let root = PartNode {
-                    header: 0..0,
-                    body: 0..raw.len(),
-                    ..PartNode::default()
-                };
-                let basic = Value::List(vec![
-                    Value::str("TEXT"),
-                    Value::str("PLAIN"),
-                    Value::List(vec![Value::str("CHARSET"), Value::str("US-ASCII")]),
-                    Value::Nil,
-                    Value::Nil,
-                    Value::str("7BIT"),
-                    Value::Number(raw.len() as u64),
-                    Value::Number(count_lines(raw)),
-                ]);
-                MessageInfo {
-                    envelope: Value::List(vec![Value::Nil; 10]).to_bytes(),
-                    bodystructure: basic.to_bytes(),
-                    body: basic.to_bytes(),
-                    root,
-                    headers: Vec::new(),
-                    text: String::from_utf8_lossy(raw).into_owned(),
-                    sent: None,
-                }
-            }
+            _ => Self::opaque(raw),
+        }
+    }
+
+    /// A message without usable structure: one text/plain body, nothing decoded.
+    fn opaque(raw: &[u8]) -> MessageInfo {
+        let root = PartNode {
+            header: 0..0,
+            body: 0..raw.len(),
+            ..PartNode::default()
+        };
+        let fields = vec![
+            Value::str("TEXT"),
+            Value::str("PLAIN"),
+            Value::List(vec![Value::str("CHARSET"), Value::str("US-ASCII")]),
+            Value::Nil,
+            Value::Nil,
+            Value::str("7BIT"),
+            Value::Number(raw.len() as u64),
+            Value::Number(count_lines(raw)),
+        ];
+        // BODYSTRUCTURE adds body-ext-1part: md5, disposition, language, location.
+        let mut extended = fields.clone();
+        extended.extend([Value::Nil, Value::Nil, Value::Nil, Value::Nil]);
+        MessageInfo {
+            envelope: Value::List(vec![Value::Nil; 10]).to_bytes(),
+            bodystructure: Value::List(extended).to_bytes(),
+            body: Value::List(fields).to_bytes(),
+            root,
+            headers: Vec::new(),
+            text: String::from_utf8_lossy(raw).into_owned(),
+            sent: None,
         }
     }
 
@@ -583,9 +600,11 @@ fn collect_text(msg: &Message<'_>, out: &mut String, depth: usize) {
                 out.push('\n');
             }
             PartType::Message(inner) => {
-                for (_, v) in decoded_headers(&inner.parts[0]) {
-                    out.push_str(&v);
-                    out.push('\n');
+                if let Some(root) = inner.parts.first() {
+                    for (_, v) in decoded_headers(root) {
+                        out.push_str(&v);
+                        out.push('\n');
+                    }
                 }
                 collect_text(inner, out, depth + 1);
             }

@@ -325,3 +325,12 @@ fn multipart_part_sizes_match_their_sections() {
         }
     }
 }
+
+#[test]
+fn a_mime_parser_panic_is_contained() {
+    // Found by the imap_mime fuzz target: reaches a debug_assert! inside mail-parser.
+    let raw = include_bytes!("data/mail-parser-debug-assert.eml");
+    let info = MessageInfo::parse(raw);
+    check_envelope(&one(&info.envelope));
+    check_body(&one(&info.bodystructure), true);
+}
