@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// IMAPS port: IMAP over implicit TLS [default: 2993, or 0 (any free port) when --imap-port is 0].
     #[arg(long)]
     imaps_port: Option<u16>,
+    /// Connections each listener serves at once (default 512; the next is refused).
+    #[arg(long)]
+    max_connections: Option<usize>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -101,6 +104,7 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
         transcript: trace,
         tls: tls.clone(),
         require_tls: args.tls.require_tls,
+        max_connections: args.max_connections,
     };
     let servers = Servers::start(store.clone(), config)
         .await
