@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use mini_imap::ImapServerConfig;
 use mini_imap::client::{ImapClient, Item};
+
+use crate::client_tls::{ClientTlsArgs, Security};
 use yubin_core::{Secret, Transcript};
 
 use crate::store_args::StoreArgs;
@@ -111,9 +113,9 @@ pub struct ClientArgs {
     /// Server host.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Server port.
-    #[arg(long, default_value_t = 2143)]
-    port: u16,
+    /// Server port [default: 2143, or 2993 with --tls].
+    #[arg(long)]
+    port: Option<u16>,
     /// User name.
     #[arg(long, default_value = "alice")]
     user: String,
@@ -128,12 +130,32 @@ pub struct ClientArgs {
     /// Print data as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    security: ClientTlsArgs,
 }
 
 impl ClientArgs {
     async fn connect(&self, trace: &Transcript) -> anyhow::Result<ImapClient> {
-        let addr = format!("{}:{}", self.host, self.port);
-        ImapClient::connect(&addr, trace.clone())
+        let port = self
+            .port
+            .unwrap_or(if self.security.tls { 2993 } else { 2143 });
+        let addr = format!("{}:{port}", self.host);
+        let connect = async {
+            let client = match self.security.security()? {
+                Security::Plain => ImapClient::connect(&addr, trace.clone()).await?,
+                Security::Tls(tls) => {
+                    ImapClient::connect_tls(&addr, &self.host, &tls, trace.clone()).await?
+                }
+                Security::StartTls(tls) => {
+                    ImapClient::connect(&addr, trace.clone())
+                        .await?
+                        .starttls(&self.host, &tls)
+                        .await?
+                }
+            };
+            anyhow::Ok(client)
+        };
+        connect
             .await
             .with_context(|| format!("cannot connect to {addr}"))
     }

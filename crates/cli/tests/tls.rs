@@ -288,6 +288,24 @@ fn the_projects_own_clients_verify_and_use_tls() {
         assert!(ok, "yubin pop stat {mode}: {err}");
         assert!(out.starts_with("2 messages"), "{out}");
     }
+    let (imap, imaps) = (tls.ports[4], tls.ports[5]);
+    for (port, mode) in [(imaps, "--tls"), (imap, "--starttls")] {
+        let (ok, out, err) = run_with_timeout(
+            yubin().args([
+                "imap",
+                "status",
+                "INBOX",
+                "--port",
+                &port.to_string(),
+                mode,
+                "--ca",
+                ca,
+            ]),
+            30,
+        );
+        assert!(ok, "yubin imap status {mode}: {err}");
+        assert!(out.contains("MESSAGES") && out.contains('2'), "{out}");
+    }
     // Plaintext is refused under --require-tls, with one clear line.
     let (ok, _, err) = run_with_timeout(
         yubin().args(["pop", "stat", "--port", &pop.to_string()]),

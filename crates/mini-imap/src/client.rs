@@ -6,6 +6,8 @@
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use yubin_core::stream::Stream;
+use yubin_core::tls::TlsConnector;
 use yubin_core::{Secret, Transcript};
 
 use crate::command::{Command, CommandBody};
@@ -180,20 +182,64 @@ impl Fetched {
     }
 }
 
-/// A connection to an IMAP server.
-pub struct ImapClient<S = TcpStream> {
+/// A connection to an IMAP server (plaintext, IMAPS, or upgraded with STARTTLS).
+pub struct ImapClient<S = Stream> {
     reader: BufReader<tokio::io::ReadHalf<S>>,
     writer: tokio::io::WriteHalf<S>,
     next_tag: u32,
     transcript: Transcript,
 }
 
-impl ImapClient<TcpStream> {
+impl ImapClient<Stream> {
     /// Connects and reads the greeting.
     pub async fn connect(addr: &str, transcript: Transcript) -> Result<Self, ClientError> {
         let stream = TcpStream::connect(addr).await?;
-        ImapClient::over(stream, transcript).await
+        ImapClient::over(Stream::Plain(stream), transcript).await
     }
+
+    /// Connects to an IMAPS port (implicit TLS, RFC 8314); `host` is the name the
+    /// certificate must carry.
+    pub async fn connect_tls(
+        addr: &str,
+        host: &str,
+        tls: &TlsConnector,
+        transcript: Transcript,
+    ) -> Result<Self, ClientError> {
+        let tcp = TcpStream::connect(addr).await?;
+        ImapClient::over(handshake(tcp, host, tls).await?, transcript).await
+    }
+
+    /// `STARTTLS` (RFC 3501 §6.2.1): upgrades this connection before logging in.
+    pub async fn starttls(mut self, host: &str, tls: &TlsConnector) -> Result<Self, ClientError> {
+        self.run(CommandBody::StartTls).await?;
+        let ImapClient {
+            reader,
+            writer,
+            next_tag,
+            transcript,
+        } = self;
+        // Bytes buffered after the OK would be plaintext injected in the middle: dropped.
+        let Stream::Plain(tcp) = reader.into_inner().unsplit(writer) else {
+            return Err(ClientError::Protocol("STARTTLS on a TLS connection".into()));
+        };
+        let (r, w) = tokio::io::split(handshake(tcp, host, tls).await?);
+        Ok(ImapClient {
+            reader: BufReader::new(r),
+            writer: w,
+            next_tag,
+            transcript,
+        })
+    }
+}
+
+async fn handshake(tcp: TcpStream, host: &str, tls: &TlsConnector) -> Result<Stream, ClientError> {
+    let name =
+        yubin_core::tls::server_name(host).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let stream = tls
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ClientError::Protocol(format!("TLS handshake failed: {e}")))?;
+    Ok(Stream::ClientTls(Box::new(stream)))
 }
 
 impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
