@@ -147,7 +147,7 @@ where
     let mut idle_until: Option<Instant> = None;
     loop {
         let next = match idle_until.take() {
-            Some(deadline) => idle(&ctx, frames, writer, session, transcript, deadline).await?,
+            Some(deadline) => idle(ctx, frames, writer, session, transcript, deadline).await?,
             None => ctx.next(frames).await,
         };
         let output = match next {
