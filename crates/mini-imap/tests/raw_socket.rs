@@ -237,6 +237,21 @@ async fn lsub_status_subscribe_namespace_id_enable_close() {
     assert!(r.starts_with("a6 OK"), "{r}");
     let r = c.ask(b"a7 LSUB \"\" \"*\"\r\n", "a7").await;
     assert!(r.contains("\"Trash\"") && !r.contains("\"Junk\""), "{r}");
+    let r = c.ask(b"a71 CREATE Archive/2024\r\n", "a71").await;
+    assert!(r.starts_with("a71 OK"), "{r}");
+    c.ask(b"a72 UNSUBSCRIBE Archive\r\n", "a72").await;
+    c.ask(b"a73 SUBSCRIBE Archive/2024\r\n", "a73").await;
+    let r = c.ask(b"a74 LSUB \"\" %\r\n", "a74").await;
+    assert!(
+        r.contains("* LSUB (\\Noselect \\HasChildren) \"/\" \"Archive\""),
+        "{r}"
+    );
+    assert!(!r.contains("Archive/2024"), "{r}");
+    let r = c.ask(b"a75 LSUB \"\" *\r\n", "a75").await;
+    assert!(
+        r.contains("\"Archive/2024\"") && !r.contains("\"Archive\"\r"),
+        "{r}"
+    );
     let r = c.ask(b"a8 LIST \"\" \"\"\r\n", "a8").await;
     assert!(r.starts_with("* LIST (\\Noselect) \"/\" \"\""), "{r}");
     let r = c.ask(b"a9 SELECT INBOX\r\n", "a9").await;

@@ -76,16 +76,23 @@ pub fn list(
         Err(e) => return store_error(b, tag, command, &e),
     };
     for info in &all {
-        if lsub && !info.subscribed {
-            continue;
-        }
         if !matches_mailbox(&full, &info.name) {
             continue;
         }
         let prefix = format!("{}{DELIMITER}", info.name);
+        // RFC 3501 §6.3.9: when `foo/bar` is subscribed and `foo` is not, LSUB `%`
+        // answers `foo` with \Noselect (the pattern cannot reach `foo/bar` itself).
+        let stands_in = lsub
+            && !info.subscribed
+            && all.iter().any(|o| {
+                o.subscribed && o.name.starts_with(&prefix) && !matches_mailbox(&full, &o.name)
+            });
+        if lsub && !info.subscribed && !stands_in {
+            continue;
+        }
         let has_children = all.iter().any(|o| o.name.starts_with(&prefix));
         let mut attrs: Vec<&str> = Vec::new();
-        if !info.selectable {
+        if !info.selectable || stands_in {
             attrs.push("\\Noselect");
         }
         attrs.push(if has_children {
