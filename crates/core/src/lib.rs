@@ -5,6 +5,7 @@
 //! - [`server`] binds, accepts, limits, times out and shuts down connections.
 //! - [`transcript::Transcript`] prints a `C:`/`S:` conversation with credentials masked.
 //! - [`tls`] and [`stream::Stream`]: TLS with rustls, implicit and STARTTLS.
+//! - [`sasl`]: SASL PLAIN, shared by POP3, SMTP and IMAP.
 //! - [`secret::Secret`] carries passwords without ever printing them.
 //!
 //! This crate knows nothing of mail: the protocol crates give it their own
@@ -13,6 +14,7 @@
 
 pub mod codec;
 pub mod line_session;
+pub mod sasl;
 pub mod secret;
 pub mod server;
 pub mod stream;

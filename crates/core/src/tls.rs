@@ -415,3 +415,18 @@ pub async fn upgrade<D>(
         Err(_) => Err(std::io::Error::other("TLS handshake timed out")),
     }
 }
+
+/// The client's TLS handshake on a TCP connection; `host` is the name the server's
+/// certificate must carry.
+pub async fn connect(
+    tcp: tokio::net::TcpStream,
+    host: &str,
+    tls: &TlsConnector,
+) -> std::io::Result<Stream> {
+    let name = server_name(host).map_err(std::io::Error::other)?;
+    let stream = tls
+        .connect(name, tcp)
+        .await
+        .map_err(|e| std::io::Error::other(format!("TLS handshake failed: {e}")))?;
+    Ok(Stream::ClientTls(Box::new(stream)))
+}

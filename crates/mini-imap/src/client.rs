@@ -233,13 +233,7 @@ impl ImapClient<Stream> {
 }
 
 async fn handshake(tcp: TcpStream, host: &str, tls: &TlsConnector) -> Result<Stream, ClientError> {
-    let name =
-        yubin_core::tls::server_name(host).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    let stream = tls
-        .connect(name, tcp)
-        .await
-        .map_err(|e| ClientError::Protocol(format!("TLS handshake failed: {e}")))?;
-    Ok(Stream::ClientTls(Box::new(stream)))
+    Ok(yubin_core::tls::connect(tcp, host, tls).await?)
 }
 
 impl<S: AsyncRead + AsyncWrite> ImapClient<S> {

@@ -25,7 +25,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
 use yubin_store::{
@@ -724,39 +723,26 @@ impl Session {
             tagged(&mut b, tag, "BAD", None, "Authentication cancelled");
             return out(b);
         }
-        let decoded = if line == b"=" {
-            Ok(Vec::new())
-        } else {
-            base64::engine::general_purpose::STANDARD.decode(line)
+        let creds = match yubin_core::sasl::decode_base64(line)
+            .and_then(|raw| yubin_core::sasl::plain(&raw))
+        {
+            Ok(creds) => creds,
+            Err(e @ yubin_core::sasl::SaslError::Proxy) => {
+                tagged(
+                    &mut b,
+                    tag,
+                    "NO",
+                    Some(&Code::AuthenticationFailed),
+                    &e.to_string(),
+                );
+                return out(b);
+            }
+            Err(e) => {
+                tagged(&mut b, tag, "BAD", None, &e.to_string());
+                return out(b);
+            }
         };
-        let Ok(decoded) = decoded else {
-            tagged(&mut b, tag, "BAD", None, "Invalid base64");
-            return out(b);
-        };
-        let fields: Vec<&[u8]> = decoded.split(|&c| c == 0).collect();
-        let [authz, authc, pass] = fields.as_slice() else {
-            tagged(&mut b, tag, "BAD", None, "Malformed PLAIN response");
-            return out(b);
-        };
-        let (Ok(authz), Ok(authc), Ok(pass)) = (
-            std::str::from_utf8(authz),
-            std::str::from_utf8(authc),
-            std::str::from_utf8(pass),
-        ) else {
-            tagged(&mut b, tag, "BAD", None, "Malformed PLAIN response");
-            return out(b);
-        };
-        if !authz.is_empty() && authz != authc {
-            tagged(
-                &mut b,
-                tag,
-                "NO",
-                Some(&Code::AuthenticationFailed),
-                "Cannot act as another user",
-            );
-            return out(b);
-        }
-        self.login(tag, authc, &Secret::from(pass))
+        self.login(tag, &creds.authcid, &creds.password)
     }
 
     fn status(&mut self, tag: &str, name: &str, items: &[StatusItem], b: &mut Vec<u8>) {

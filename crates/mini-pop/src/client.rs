@@ -1,6 +1,5 @@
 //! A small POP3 client: what `yubin pop ...` uses against any POP3 server.
 
-use base64::Engine as _;
 use futures_util::StreamExt;
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -192,11 +191,9 @@ impl PopClient {
 
     /// `AUTH PLAIN` with an initial response (RFC 5034, RFC 4616).
     pub async fn auth_plain(&mut self, user: &str, password: &Secret) -> Result<String> {
-        let raw = format!("\0{user}\0{}", password.expose());
-        let ir = base64::engine::general_purpose::STANDARD.encode(raw);
         self.command(&Command::Auth(Some(AuthStart {
             mechanism: "PLAIN".into(),
-            initial: Some(Secret::from(ir)),
+            initial: Some(yubin_core::sasl::encode_plain(user, password)),
         })))
         .await
     }
@@ -272,13 +269,7 @@ impl PopClient {
 }
 
 async fn handshake(tcp: TcpStream, host: &str, tls: &TlsConnector) -> Result<Stream> {
-    let name =
-        yubin_core::tls::server_name(host).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    let stream = tls
-        .connect(name, tcp)
-        .await
-        .map_err(|e| ClientError::Protocol(format!("TLS handshake failed: {e}")))?;
-    Ok(Stream::ClientTls(Box::new(stream)))
+    Ok(yubin_core::tls::connect(tcp, host, tls).await?)
 }
 
 fn pair(line: &str) -> Option<(u32, &str)> {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::BytesMut;
 use md5::{Digest, Md5};
 use yubin_core::line_session::{After, LineSession, Reply};
+use yubin_core::sasl;
 use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
 use yubin_store::{Account, Mailbox, MaildropLock, Store, StoreError};
@@ -299,9 +299,7 @@ impl Session {
                 }
                 match initial {
                     // RFC 5034 §4: "=" is an initial response of zero length.
-                    Some(ir) if ir.expose() == "=" => self.sasl_plain(b"", out),
-                    Some(ir) => match base64::engine::general_purpose::STANDARD.decode(ir.expose())
-                    {
+                    Some(ir) => match sasl::decode_base64(ir.expose().as_bytes()) {
                         Ok(raw) => self.sasl_plain(&raw, out),
                         Err(_) => {
                             response::err(out, None, "initial response is not valid base64");
@@ -345,15 +343,13 @@ impl Session {
                 response::err(out, None, "authentication cancelled");
                 After::Continue
             }
-            Ok(SaslResponse::Data(b64)) => {
-                match base64::engine::general_purpose::STANDARD.decode(b64.expose()) {
-                    Ok(raw) => self.sasl_plain(&raw, out),
-                    Err(_) => {
-                        response::err(out, None, "response is not valid base64");
-                        After::Continue
-                    }
+            Ok(SaslResponse::Data(b64)) => match sasl::decode_base64(b64.expose().as_bytes()) {
+                Ok(raw) => self.sasl_plain(&raw, out),
+                Err(_) => {
+                    response::err(out, None, "response is not valid base64");
+                    After::Continue
                 }
-            }
+            },
             Err(e) => {
                 response::err(out, None, &e.to_string());
                 After::Continue
@@ -361,27 +357,15 @@ impl Session {
         }
     }
 
-    /// RFC 4616: `[authzid] NUL authcid NUL passwd`. Acting as another user
-    /// (an authzid different from authcid) is not offered.
+    /// RFC 4616 PLAIN; any malformed response counts as a failed login.
     fn sasl_plain(&mut self, raw: &[u8], out: &mut BytesMut) -> After {
-        let mut parts = raw.split(|&b| b == 0);
-        let (Some(authz), Some(authc), Some(pass), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return self.login_failed(out);
-        };
-        let (Ok(authz), Ok(authc), Ok(pass)) = (
-            std::str::from_utf8(authz),
-            std::str::from_utf8(authc),
-            std::str::from_utf8(pass),
-        ) else {
-            return self.login_failed(out);
-        };
-        if !authz.is_empty() && authz != authc {
-            return self.login_failed(out);
+        match sasl::plain(raw) {
+            Ok(creds) => {
+                let result = self.store.authenticate(&creds.authcid, &creds.password);
+                self.finish_login(result, out)
+            }
+            Err(_) => self.login_failed(out),
         }
-        let result = self.store.authenticate(authc, &Secret::from(pass));
-        self.finish_login(result, out)
     }
 
     fn finish_login(&mut self, result: Result<Account, StoreError>, out: &mut BytesMut) -> After {

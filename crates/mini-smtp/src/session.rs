@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::BytesMut;
 use yubin_core::line_session::{After, LineSession, Reply};
+use yubin_core::sasl;
 use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
 use yubin_store::{Account, Flags, Mailbox, Store, StoreError};
@@ -523,22 +523,11 @@ impl Session {
         }
     }
 
-    /// RFC 4616: `[authzid] NUL authcid NUL passwd`.
+    /// RFC 4616 PLAIN.
     fn check_plain(&mut self, raw: &[u8], out: &mut BytesMut) -> After {
-        let parts: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
-        let [authz, authc, pass] = parts.as_slice() else {
-            return self.auth_failed(out);
-        };
-        match (
-            std::str::from_utf8(authz),
-            std::str::from_utf8(authc),
-            std::str::from_utf8(pass),
-        ) {
-            (Ok(z), Ok(c), Ok(p)) if z.is_empty() || z == c => {
-                let (c, p) = (c.to_owned(), Secret::from(p));
-                self.check(&c, &p, out)
-            }
-            _ => self.auth_failed(out),
+        match sasl::plain(raw) {
+            Ok(creds) => self.check(&creds.authcid, &creds.password, out),
+            Err(_) => self.auth_failed(out),
         }
     }
 
@@ -603,10 +592,7 @@ impl LineSession for Session {
 pub const BUSY_LINE: &[u8] = b"421 4.3.2 too many connections; try again later\r\n";
 
 fn decode_b64(text: &str) -> Option<Vec<u8>> {
-    if text == "=" {
-        return Some(Vec::new());
-    }
-    base64::engine::general_purpose::STANDARD.decode(text).ok()
+    sasl::decode_base64(text.as_bytes()).ok()
 }
 
 /// Which account a recipient address delivers to.
