@@ -1,11 +1,54 @@
-//! TLS options shared by every client subcommand (`yubin pop|imap ...`, `yubin send`).
+//! Connection options shared by every client subcommand (`yubin pop|imap ...`, `yubin
+//! send`): where to connect, as whom, and how to secure it.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use yubin_core::tls::{TlsConnector, Verify, client_connector};
-use yubin_store::Store;
+use yubin_store::{Secret, Store};
+
+/// Where a POP3 or IMAP client connects and as whom.
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    /// Server host.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port [default: POP3 2110 (2995 with --tls), IMAP 2143 (2993 with --tls)].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// User name.
+    #[arg(long, default_value = "alice")]
+    pub user: String,
+    /// Password (or set YUBIN_PASSWORD).
+    #[arg(
+        long,
+        env = "YUBIN_PASSWORD",
+        default_value = "secret",
+        hide_env_values = true
+    )]
+    pub password: String,
+    /// Print data as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub security: ClientTlsArgs,
+}
+
+impl ClientArgs {
+    /// `host:port`, the port defaulting to the protocol's plaintext or TLS one.
+    pub fn addr(&self, plain: u16, tls: u16) -> String {
+        let port = self
+            .port
+            .unwrap_or(if self.security.tls { tls } else { plain });
+        format!("{}:{port}", self.host)
+    }
+
+    /// The password, wrapped so that nothing prints it.
+    pub fn secret(&self) -> Secret {
+        Secret::from(self.password.as_str())
+    }
+}
 
 /// How a client secures its connection.
 #[derive(Debug, Args, Clone)]

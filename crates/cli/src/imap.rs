@@ -8,8 +8,9 @@ use clap::{Args, Subcommand};
 use mini_imap::ImapServerConfig;
 use mini_imap::client::{ImapClient, Item};
 
-use crate::client_tls::{ClientTlsArgs, Security};
-use yubin_core::{Secret, Transcript};
+pub(crate) use crate::client_tls::ClientArgs;
+use crate::client_tls::Security;
+use yubin_core::Transcript;
 
 use crate::store_args::StoreArgs;
 
@@ -107,67 +108,37 @@ pub struct ServeArgs {
     max_connections: usize,
 }
 
-/// Where an IMAP client connects and as whom.
-#[derive(Debug, Args)]
-pub struct ClientArgs {
-    /// Server host.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Server port [default: 2143, or 2993 with --tls].
-    #[arg(long)]
-    port: Option<u16>,
-    /// User name.
-    #[arg(long, default_value = "alice")]
-    user: String,
-    /// Password (or set YUBIN_PASSWORD).
-    #[arg(
-        long,
-        env = "YUBIN_PASSWORD",
-        default_value = "secret",
-        hide_env_values = true
-    )]
-    password: String,
-    /// Print data as JSON.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    security: ClientTlsArgs,
+/// Connects, securing the connection as asked (IMAPS or STARTTLS).
+async fn connect(c: &ClientArgs, trace: &Transcript) -> anyhow::Result<ImapClient> {
+    let addr = c.addr(2143, 2993);
+    let connect = async {
+        let client = match c.security.security()? {
+            Security::Plain => ImapClient::connect(&addr, trace.clone()).await?,
+            Security::Tls(tls) => {
+                ImapClient::connect_tls(&addr, &c.host, &tls, trace.clone()).await?
+            }
+            Security::StartTls(tls) => {
+                ImapClient::connect(&addr, trace.clone())
+                    .await?
+                    .starttls(&c.host, &tls)
+                    .await?
+            }
+        };
+        anyhow::Ok(client)
+    };
+    connect
+        .await
+        .with_context(|| format!("cannot connect to {addr}"))
 }
 
-impl ClientArgs {
-    async fn connect(&self, trace: &Transcript) -> anyhow::Result<ImapClient> {
-        let port = self
-            .port
-            .unwrap_or(if self.security.tls { 2993 } else { 2143 });
-        let addr = format!("{}:{port}", self.host);
-        let connect = async {
-            let client = match self.security.security()? {
-                Security::Plain => ImapClient::connect(&addr, trace.clone()).await?,
-                Security::Tls(tls) => {
-                    ImapClient::connect_tls(&addr, &self.host, &tls, trace.clone()).await?
-                }
-                Security::StartTls(tls) => {
-                    ImapClient::connect(&addr, trace.clone())
-                        .await?
-                        .starttls(&self.host, &tls)
-                        .await?
-                }
-            };
-            anyhow::Ok(client)
-        };
-        connect
-            .await
-            .with_context(|| format!("cannot connect to {addr}"))
-    }
-
-    async fn login(&self, trace: &Transcript) -> anyhow::Result<ImapClient> {
-        let mut client = self.connect(trace).await?;
-        client
-            .login(&self.user, &Secret::from(self.password.as_str()))
-            .await
-            .with_context(|| format!("login as {} failed", self.user))?;
-        Ok(client)
-    }
+/// Connects and logs in.
+pub(crate) async fn login(c: &ClientArgs, trace: &Transcript) -> anyhow::Result<ImapClient> {
+    let mut client = connect(c, trace).await?;
+    client
+        .login(&c.user, &c.secret())
+        .await
+        .with_context(|| format!("login as {} failed", c.user))?;
+    Ok(client)
 }
 
 /// Runs a `yubin imap` subcommand.
@@ -175,7 +146,7 @@ pub async fn run(cmd: ImapCommand, trace: Transcript) -> anyhow::Result<ExitCode
     match cmd {
         ImapCommand::Serve(args) => serve(args, trace).await,
         ImapCommand::Capability(c) => {
-            let mut client = c.connect(&trace).await?;
+            let mut client = connect(&c, &trace).await?;
             let caps = client.capability().await?;
             client.logout().await?;
             if c.json {
@@ -190,7 +161,7 @@ pub async fn run(cmd: ImapCommand, trace: Transcript) -> anyhow::Result<ExitCode
             pattern,
             reference,
         } => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             let list = client.list(&reference, &pattern).await?;
             client.logout().await?;
             if c.json {
@@ -213,7 +184,7 @@ pub async fn run(cmd: ImapCommand, trace: Transcript) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         ImapCommand::Status { client: c, mailbox } => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             let status = client.status(&mailbox).await?;
             client.logout().await?;
             if c.json {
@@ -240,7 +211,7 @@ pub async fn run(cmd: ImapCommand, trace: Transcript) -> anyhow::Result<ExitCode
             query,
             uid,
         } => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             client.select(&mailbox, true).await?;
             let hits = client.search(&search_query(&query), uid).await?;
             client.logout().await?;
@@ -318,7 +289,7 @@ async fn fetch(
     peek: bool,
     trace: Transcript,
 ) -> anyhow::Result<ExitCode> {
-    let mut client = c.login(&trace).await?;
+    let mut client = login(&c, &trace).await?;
     client.select(mailbox, false).await?;
     let body = if peek { "BODY.PEEK[]" } else { "BODY[]" };
     let fetched = client

@@ -8,9 +8,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use mini_pop::client::PopClient;
 use mini_pop::{PopServerConfig, Retention};
-use yubin_core::{Secret, Transcript};
+use yubin_core::Transcript;
 
-use crate::client_tls::{ClientTlsArgs, Security};
+use crate::client_tls::{ClientArgs, Security};
 use crate::store_args::StoreArgs;
 
 /// POP3 subcommands.
@@ -83,61 +83,30 @@ pub struct ServeArgs {
     max_connections: usize,
 }
 
-/// Where a POP3 client connects and as whom.
-#[derive(Debug, Args)]
-pub struct ClientArgs {
-    /// Server host.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Server port [default: 2110, or 2995 with --tls].
-    #[arg(long)]
-    port: Option<u16>,
-    /// User name.
-    #[arg(long, default_value = "alice")]
-    user: String,
-    /// Password (or set YUBIN_PASSWORD).
-    #[arg(
-        long,
-        env = "YUBIN_PASSWORD",
-        default_value = "secret",
-        hide_env_values = true
-    )]
-    password: String,
-    /// Print data as JSON.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    security: ClientTlsArgs,
-}
-
-impl ClientArgs {
-    async fn login(&self, trace: &Transcript) -> anyhow::Result<PopClient> {
-        let port = self
-            .port
-            .unwrap_or(if self.security.tls { 2995 } else { 2110 });
-        let addr = format!("{}:{port}", self.host);
-        let connect = async {
-            match self.security.security()? {
-                Security::Plain => Ok(PopClient::connect(&addr, trace.clone()).await?),
-                Security::Tls(tls) => {
-                    Ok(PopClient::connect_tls(&addr, &self.host, &tls, trace.clone()).await?)
-                }
-                Security::StartTls(tls) => {
-                    let plain = PopClient::connect(&addr, trace.clone()).await?;
-                    Ok(plain.stls(&self.host, &tls).await?)
-                }
+/// Connects (securing the connection as asked) and logs in with USER/PASS.
+async fn login(c: &ClientArgs, trace: &Transcript) -> anyhow::Result<PopClient> {
+    let addr = c.addr(2110, 2995);
+    let connect = async {
+        match c.security.security()? {
+            Security::Plain => Ok(PopClient::connect(&addr, trace.clone()).await?),
+            Security::Tls(tls) => {
+                Ok(PopClient::connect_tls(&addr, &c.host, &tls, trace.clone()).await?)
             }
-        };
-        let mut client: PopClient = connect
-            .await
-            .map_err(|e: anyhow::Error| e)
-            .with_context(|| format!("cannot connect to {addr}"))?;
-        client
-            .login(&self.user, &Secret::from(self.password.as_str()))
-            .await
-            .with_context(|| format!("login as {} failed", self.user))?;
-        Ok(client)
-    }
+            Security::StartTls(tls) => {
+                let plain = PopClient::connect(&addr, trace.clone()).await?;
+                Ok(plain.stls(&c.host, &tls).await?)
+            }
+        }
+    };
+    let mut client: PopClient = connect
+        .await
+        .map_err(|e: anyhow::Error| e)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    client
+        .login(&c.user, &c.secret())
+        .await
+        .with_context(|| format!("login as {} failed", c.user))?;
+    Ok(client)
 }
 
 /// Runs a `yubin pop` subcommand.
@@ -145,7 +114,7 @@ pub async fn run(cmd: PopCommand, trace: Transcript) -> anyhow::Result<ExitCode>
     match cmd {
         PopCommand::Serve(args) => serve(args, trace).await,
         PopCommand::Stat(c) => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             let (n, octets) = client.stat().await?;
             client.quit().await?;
             if c.json {
@@ -156,7 +125,7 @@ pub async fn run(cmd: PopCommand, trace: Transcript) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         PopCommand::List(c) => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             let list = client.list().await?;
             client.quit().await?;
             if c.json {
@@ -173,7 +142,7 @@ pub async fn run(cmd: PopCommand, trace: Transcript) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         PopCommand::Uidl(c) => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             let list = client.uidl().await?;
             client.quit().await?;
             if c.json {
@@ -194,21 +163,21 @@ pub async fn run(cmd: PopCommand, trace: Transcript) -> anyhow::Result<ExitCode>
             msg,
             lines,
         } => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             let text = client.top(msg, lines).await?;
             client.quit().await?;
             write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         PopCommand::Retr { client: c, msg } => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             let text = client.retr(msg).await?;
             client.quit().await?;
             write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         PopCommand::Dele { client: c, msg } => {
-            let mut client = c.login(&trace).await?;
+            let mut client = login(&c, &trace).await?;
             client.dele(msg).await?;
             client.quit().await?;
             println!("message {msg} deleted");
@@ -249,7 +218,7 @@ async fn fetch(
     trace: Transcript,
 ) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut client = c.login(&trace).await?;
+    let mut client = login(&c, &trace).await?;
     let uidl = client.uidl().await?;
     let bar = if uidl.len() > 10 {
         indicatif::ProgressBar::new(uidl.len() as u64)
@@ -275,7 +244,7 @@ async fn fetch(
         uidl.len(),
         out.display()
     );
-    let mut again = c.login(&trace).await?;
+    let mut again = login(&c, &trace).await?;
     let (left, octets) = again.stat().await?;
     again.quit().await?;
     println!("{left} messages ({octets} octets) stayed on the server");

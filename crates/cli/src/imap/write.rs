@@ -10,7 +10,7 @@ use clap::Args;
 use mini_imap::client::{Fetched, Item, response_code};
 use yubin_core::Transcript;
 
-use super::ClientArgs;
+use super::{ClientArgs, login};
 
 /// `yubin imap store`.
 #[derive(Debug, Args)]
@@ -118,7 +118,7 @@ fn flags_of(f: &Fetched) -> Vec<String> {
 /// STORE: prints each message's flags afterwards.
 pub async fn store(cmd: StoreCmd, trace: Transcript) -> anyhow::Result<ExitCode> {
     let c = &cmd.client;
-    let mut client = c.login(&trace).await?;
+    let mut client = login(c, &trace).await?;
     client.select(&cmd.mailbox, false).await?;
     let action = format!("{} ({})", cmd.action, cmd.flags.join(" "));
     let fetched = client.store(&cmd.set, &action, cmd.uid).await?;
@@ -146,7 +146,7 @@ pub async fn store(cmd: StoreCmd, trace: Transcript) -> anyhow::Result<ExitCode>
 /// COPY or MOVE: prints the UIDs the messages got in the destination (COPYUID).
 pub async fn copy(cmd: CopyCmd, is_move: bool, trace: Transcript) -> anyhow::Result<ExitCode> {
     let c = &cmd.client;
-    let mut client = c.login(&trace).await?;
+    let mut client = login(c, &trace).await?;
     client.select(&cmd.mailbox, false).await?;
     let r = client.copy(&cmd.set, &cmd.dest, cmd.uid, is_move).await?;
     client.logout().await?;
@@ -183,7 +183,7 @@ pub async fn copy(cmd: CopyCmd, is_move: bool, trace: Transcript) -> anyhow::Res
 /// EXPUNGE or UID EXPUNGE: prints the sequence numbers removed, as the server said them.
 pub async fn expunge(cmd: ExpungeCmd, trace: Transcript) -> anyhow::Result<ExitCode> {
     let c = &cmd.client;
-    let mut client = c.login(&trace).await?;
+    let mut client = login(c, &trace).await?;
     client.select(&cmd.mailbox, false).await?;
     let gone = client.expunge(cmd.uid.as_deref()).await?;
     client.logout().await?;
@@ -200,7 +200,7 @@ pub async fn append(cmd: AppendCmd, trace: Transcript) -> anyhow::Result<ExitCod
     let message =
         std::fs::read(&cmd.file).with_context(|| format!("cannot read {}", cmd.file.display()))?;
     let c = &cmd.client;
-    let mut client = c.login(&trace).await?;
+    let mut client = login(c, &trace).await?;
     let text = client
         .append(&cmd.mailbox, &cmd.flags, None, &message)
         .await?;
@@ -231,7 +231,7 @@ pub async fn create_or_delete(
     create: bool,
     trace: Transcript,
 ) -> anyhow::Result<ExitCode> {
-    let mut client = cmd.client.login(&trace).await?;
+    let mut client = login(&cmd.client, &trace).await?;
     if create {
         client.create(&cmd.mailbox).await?;
     } else {
@@ -245,7 +245,7 @@ pub async fn create_or_delete(
 
 /// RENAME.
 pub async fn rename(cmd: RenameCmd, trace: Transcript) -> anyhow::Result<ExitCode> {
-    let mut client = cmd.client.login(&trace).await?;
+    let mut client = login(&cmd.client, &trace).await?;
     client.rename(&cmd.from, &cmd.to).await?;
     client.logout().await?;
     println!("renamed {} to {}", cmd.from, cmd.to);
@@ -259,7 +259,7 @@ const IDLE_ROUND: Duration = Duration::from_secs(28 * 60);
 /// IDLE: prints each update as it comes (`* 3 EXISTS`), until Ctrl-C or `--seconds`.
 pub async fn idle(cmd: IdleCmd, trace: Transcript) -> anyhow::Result<ExitCode> {
     let c = &cmd.client;
-    let mut client = c.login(&trace).await?;
+    let mut client = login(c, &trace).await?;
     client.select(&cmd.mailbox, true).await?;
     let deadline = cmd
         .seconds
