@@ -2,17 +2,23 @@
 //!
 //! Bounded in time and in count, aimed only at the address given (127.0.0.1 by default).
 //! Its clients are deliberately minimal raw-protocol loops so that the client side costs
-//! little next to the server being measured.
+//! little next to the server being measured. `yubin bench loopback` carries the same bytes
+//! through a plain TCP copy, so a server's throughput can be read as a fraction of what the
+//! machine's loopback carries.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use yubin_core::tls::TlsConnector;
+
+use crate::client_tls::{ClientTlsArgs, Security};
 
 /// What to load.
 #[derive(Debug, Subcommand)]
@@ -20,10 +26,14 @@ pub enum BenchCommand {
     /// POP3: `session` = USER/PASS, STAT, RETR every message, QUIT.
     Pop(BenchArgs),
     /// IMAP: `session` = LOGIN, SELECT INBOX, FETCH 1:* (FLAGS ENVELOPE), FETCH 1:*
-    /// BODY.PEEK[], LOGOUT; `idle-conns` = hold N logged-in connections.
+    /// BODY.PEEK[], LOGOUT; `idle-conns` = hold N logged-in connections; `select` and
+    /// `fetch-flags` time SELECT INBOX and FETCH 1:* (FLAGS) alone.
     Imap(BenchArgs),
     /// SMTP: `send` = one connection per client sending messages back to back.
     Smtp(BenchArgs),
+    /// The baseline: a built-in TCP server writes --size bytes to each connection and
+    /// closes; each session reads them all. No protocol, no disk.
+    Loopback(BenchArgs),
 }
 
 /// The load's shape.
@@ -35,6 +45,11 @@ pub enum Mode {
     IdleConns,
     /// SMTP only: messages back to back on each client's connection.
     Send,
+    /// IMAP only: LOGIN, SELECT INBOX, LOGOUT; the latency is the SELECT's alone.
+    Select,
+    /// IMAP only: LOGIN, SELECT INBOX, FETCH 1:* (FLAGS), LOGOUT; the latency is the
+    /// FETCH's alone.
+    FetchFlags,
 }
 
 /// Options common to every load.
@@ -43,7 +58,7 @@ pub struct BenchArgs {
     /// Server host.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Server port (default: the protocol's yubin port).
+    /// Server port (default: the protocol's yubin port; with --tls its implicit-TLS port).
     #[arg(long)]
     port: Option<u16>,
     /// User name.
@@ -60,7 +75,7 @@ pub struct BenchArgs {
     /// Concurrent clients (connections).
     #[arg(long, default_value_t = 10)]
     clients: usize,
-    /// Run for this many seconds.
+    /// Run for this many seconds (idle-conns: hold the connections this long).
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
     /// Stop after this many sessions in total (instead of, or before, --duration).
@@ -72,15 +87,18 @@ pub struct BenchArgs {
     /// SMTP: recipient address.
     #[arg(long, default_value = "alice@localhost")]
     to: String,
-    /// SMTP: message size in bytes.
+    /// SMTP: message size in bytes; loopback: bytes per connection.
     #[arg(long, default_value_t = 4096)]
     size: usize,
-    /// IMAP idle-conns: the server's process id, to report its memory (RSS).
+    /// The server's process id, to report its memory: RSS and PSS summed over the process
+    /// and its children (a process-per-connection server is many processes).
     #[arg(long)]
     pid: Option<u32>,
-    /// Print the result as JSON.
+    /// Print the result as one line of JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
 }
 
 impl BenchArgs {
@@ -103,36 +121,67 @@ struct Report {
     elapsed: Duration,
     latencies: Vec<Duration>,
     first_error: Option<String>,
-    rss_kib: Option<u64>,
+    memory: Option<Memory>,
+}
+
+/// How a client connects: where, and with or without TLS.
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    tls: Option<(TlsConnector, String)>,
 }
 
 /// Runs a benchmark.
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    let (proto, args, default_port, default_mode) = match cmd {
-        BenchCommand::Pop(a) => (Proto::Pop, a, 2110, Mode::Session),
-        BenchCommand::Imap(a) => (Proto::Imap, a, 2143, Mode::Session),
-        BenchCommand::Smtp(a) => (Proto::Smtp, a, 2025, Mode::Send),
+    let (proto, args) = match cmd {
+        BenchCommand::Pop(a) => (Proto::Pop, a),
+        BenchCommand::Imap(a) => (Proto::Imap, a),
+        BenchCommand::Smtp(a) => (Proto::Smtp, a),
+        BenchCommand::Loopback(a) => (Proto::Loopback, a),
+    };
+    let (plain_port, tls_port, default_mode) = match proto {
+        Proto::Pop => (2110, 2995, Mode::Session),
+        Proto::Imap => (2143, 2993, Mode::Session),
+        Proto::Smtp => (2025, 2465, Mode::Send),
+        Proto::Loopback => (0, 0, Mode::Session),
     };
     let mode = args.mode.unwrap_or(default_mode);
     match (proto, mode) {
-        (Proto::Pop, Mode::Session)
-        | (Proto::Imap, Mode::Session | Mode::IdleConns)
+        (Proto::Pop | Proto::Loopback, Mode::Session)
+        | (Proto::Imap, Mode::Session | Mode::IdleConns | Mode::Select | Mode::FetchFlags)
         | (Proto::Smtp, Mode::Send) => {}
         _ => bail!("mode {mode:?} does not apply to {proto:?}"),
     }
     if args.clients == 0 || args.users == 0 || args.duration <= 0.0 {
-        bail!("--clients and --duration must be positive");
+        bail!("--clients, --users and --duration must be positive");
     }
-    let addr: SocketAddr =
-        tokio::net::lookup_host((args.host.as_str(), args.port.unwrap_or(default_port)))
+    let security = args.tls.security()?;
+    let tls = match security {
+        Security::Plain => None,
+        Security::Tls(connector) => Some((connector, args.host.clone())),
+        Security::StartTls(_) => bail!("bench speaks implicit TLS only (--tls), not STARTTLS"),
+    };
+    let port = if tls.is_some() { tls_port } else { plain_port };
+    let mut loopback = None;
+    let addr: SocketAddr = if proto == Proto::Loopback {
+        let (addr, task) = copy_server(&args.host, args.size).await?;
+        loopback = Some(task);
+        addr
+    } else {
+        tokio::net::lookup_host((args.host.as_str(), args.port.unwrap_or(port)))
             .await?
             .next()
-            .context("no address for host")?;
-    let report = if mode == Mode::IdleConns {
-        idle_conns(addr, &args).await?
-    } else {
-        load(proto, addr, &args).await
+            .context("no address for host")?
     };
+    let target = Target { addr, tls };
+    let report = if mode == Mode::IdleConns {
+        idle_conns(&target, &args).await?
+    } else {
+        load(proto, mode, &target, &args).await
+    };
+    if let Some(task) = loopback {
+        task.abort();
+    }
     print_report(proto, mode, &args, &report);
     Ok(if report.sessions > 0 {
         ExitCode::SUCCESS
@@ -146,34 +195,58 @@ enum Proto {
     Pop,
     Imap,
     Smtp,
+    Loopback,
 }
 
-async fn load(proto: Proto, addr: SocketAddr, args: &BenchArgs) -> Report {
+/// The loopback baseline's server: writes `size` bytes to every connection and closes it.
+async fn copy_server(
+    host: &str,
+    size: usize,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind((host, 0)).await?;
+    let addr = listener.local_addr()?;
+    let data: Arc<[u8]> = vec![b'x'; size].into();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let data = data.clone();
+            tokio::spawn(async move {
+                let _ = s.set_nodelay(true);
+                let _ = s.write_all(&data).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+async fn load(proto: Proto, mode: Mode, target: &Target, args: &BenchArgs) -> Report {
     let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
-    let budget = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
-        args.sessions.unwrap_or(u64::MAX),
-    ));
+    let budget = Arc::new(AtomicU64::new(args.sessions.unwrap_or(u64::MAX)));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..args.clients {
         let mut args = args.clone();
         args.user = args.user_for(i);
         let budget = budget.clone();
+        let target = target.clone();
         tasks.push(tokio::spawn(async move {
             let mut r = Report::default();
             let mut smtp: Option<Conn> = None;
             while Instant::now() < deadline && take(&budget) {
                 let t = Instant::now();
                 let result = match proto {
-                    Proto::Pop => pop_session(addr, &args).await,
-                    Proto::Imap => imap_session(addr, &args).await,
-                    Proto::Smtp => smtp_send(addr, &args, &mut smtp).await,
+                    Proto::Pop => pop_session(&target, &args).await.map(|b| (b, None)),
+                    Proto::Imap => imap_session(&target, &args, mode).await,
+                    Proto::Smtp => smtp_send(&target, &args, &mut smtp)
+                        .await
+                        .map(|b| (b, None)),
+                    Proto::Loopback => copy_session(&target).await.map(|b| (b, None)),
                 };
                 match result {
-                    Ok(bytes) => {
+                    Ok((bytes, step)) => {
                         r.sessions += 1;
                         r.bytes += bytes;
-                        r.latencies.push(t.elapsed());
+                        r.latencies.push(step.unwrap_or_else(|| t.elapsed()));
                     }
                     Err(e) => {
                         r.errors += 1;
@@ -206,32 +279,42 @@ async fn load(proto: Proto, addr: SocketAddr, args: &BenchArgs) -> Report {
     total
 }
 
-fn take(budget: &std::sync::atomic::AtomicU64) -> bool {
+fn take(budget: &AtomicU64) -> bool {
     budget
-        .fetch_update(
-            std::sync::atomic::Ordering::Relaxed,
-            std::sync::atomic::Ordering::Relaxed,
-            |n| n.checked_sub(1),
-        )
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
         .is_ok()
 }
 
+/// A byte stream, plaintext or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 /// A buffered connection that counts the bytes it reads.
 struct Conn {
-    r: BufReader<OwnedReadHalf>,
-    w: OwnedWriteHalf,
+    /// Reads are buffered; writes pass straight through to the stream.
+    s: BufReader<Box<dyn Stream>>,
     read: u64,
     line: Vec<u8>,
 }
 
 impl Conn {
-    async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
-        let s = TcpStream::connect(addr).await.context("connect")?;
-        s.set_nodelay(true)?;
-        let (r, w) = s.into_split();
+    async fn open(target: &Target) -> anyhow::Result<Conn> {
+        let tcp = TcpStream::connect(target.addr).await.context("connect")?;
+        tcp.set_nodelay(true)?;
+        let stream: Box<dyn Stream> = match &target.tls {
+            None => Box::new(tcp),
+            Some((connector, host)) => {
+                let name = yubin_core::tls::server_name(host)?;
+                Box::new(
+                    connector
+                        .connect(name, tcp)
+                        .await
+                        .context("TLS handshake")?,
+                )
+            }
+        };
         Ok(Conn {
-            r: BufReader::with_capacity(64 * 1024, r),
-            w,
+            s: BufReader::with_capacity(64 * 1024, stream),
             read: 0,
             line: Vec::with_capacity(256),
         })
@@ -239,7 +322,7 @@ impl Conn {
 
     async fn line(&mut self) -> anyhow::Result<&[u8]> {
         self.line.clear();
-        let n = self.r.read_until(b'\n', &mut self.line).await?;
+        let n = self.s.read_until(b'\n', &mut self.line).await?;
         if n == 0 {
             bail!("server closed the connection");
         }
@@ -248,7 +331,8 @@ impl Conn {
     }
 
     async fn send(&mut self, text: &str) -> anyhow::Result<()> {
-        self.w.write_all(text.as_bytes()).await?;
+        self.s.write_all(text.as_bytes()).await?;
+        self.s.flush().await?;
         Ok(())
     }
 
@@ -256,6 +340,22 @@ impl Conn {
     async fn cmd(&mut self, line: &str) -> anyhow::Result<Vec<u8>> {
         self.send(&format!("{line}\r\n")).await?;
         Ok(self.line().await?.to_vec())
+    }
+
+    /// Reads and discards exactly `n` bytes.
+    async fn skip(&mut self, n: u64) -> anyhow::Result<()> {
+        let mut left = n;
+        while left > 0 {
+            let buf = self.s.fill_buf().await?;
+            if buf.is_empty() {
+                bail!("server closed the connection in a literal");
+            }
+            let got = buf.len().min(left.try_into().unwrap_or(usize::MAX));
+            self.s.consume(got);
+            left -= got as u64;
+            self.read += got as u64;
+        }
+        Ok(())
     }
 }
 
@@ -267,8 +367,21 @@ fn expect(line: &[u8], prefix: &[u8], what: &str) -> anyhow::Result<()> {
     }
 }
 
-async fn pop_session(addr: SocketAddr, a: &BenchArgs) -> anyhow::Result<u64> {
-    let mut c = Conn::open(addr).await?;
+/// One loopback session: connect, read until the server closes.
+async fn copy_session(target: &Target) -> anyhow::Result<u64> {
+    let mut c = Conn::open(target).await?;
+    loop {
+        let n = c.s.fill_buf().await?.len();
+        if n == 0 {
+            return Ok(c.read);
+        }
+        c.s.consume(n);
+        c.read += n as u64;
+    }
+}
+
+async fn pop_session(target: &Target, a: &BenchArgs) -> anyhow::Result<u64> {
+    let mut c = Conn::open(target).await?;
     expect(c.line().await?, b"+OK", "greeting")?;
     // Pipelined login (RFC 2449 PIPELINING), then STAT.
     c.send(&format!(
@@ -296,19 +409,9 @@ async fn pop_session(addr: SocketAddr, a: &BenchArgs) -> anyhow::Result<u64> {
 /// Reads IMAP responses up to the tagged one, skipping literals by their announced size.
 async fn imap_until(c: &mut Conn, tag: &str) -> anyhow::Result<()> {
     loop {
-        let line = c.line().await?.to_vec();
-        if let Some(n) = literal_size(&line) {
-            let mut left = n;
-            let mut buf = [0u8; 16 * 1024];
-            while left > 0 {
-                let want = left.min(buf.len() as u64) as usize;
-                let got = c.r.read(&mut buf[..want]).await?;
-                if got == 0 {
-                    bail!("server closed the connection in a literal");
-                }
-                left -= got as u64;
-                c.read += got as u64;
-            }
+        let line = c.line().await?;
+        if let Some(n) = literal_size(line) {
+            c.skip(n).await?;
             continue; // the rest of the response follows the literal
         }
         if line.starts_with(tag.as_bytes()) && line.get(tag.len()) == Some(&b' ') {
@@ -329,8 +432,8 @@ fn literal_size(line: &[u8]) -> Option<u64> {
         .ok()
 }
 
-async fn imap_login(addr: SocketAddr, a: &BenchArgs) -> anyhow::Result<Conn> {
-    let mut c = Conn::open(addr).await?;
+async fn imap_login(target: &Target, a: &BenchArgs) -> anyhow::Result<Conn> {
+    let mut c = Conn::open(target).await?;
     expect(c.line().await?, b"* OK", "greeting")?;
     c.send(&format!(
         "a LOGIN {} {}\r\n",
@@ -346,27 +449,49 @@ fn imap_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-async fn imap_session(addr: SocketAddr, a: &BenchArgs) -> anyhow::Result<u64> {
-    let mut c = imap_login(addr, a).await?;
-    for (tag, cmd) in [
-        ("b", "SELECT INBOX"),
-        ("c", "FETCH 1:* (FLAGS ENVELOPE)"),
-        ("d", "FETCH 1:* BODY.PEEK[]"),
-        ("e", "LOGOUT"),
-    ] {
+/// One IMAP session; returns the bytes read and, for `select`/`fetch-flags`, the time
+/// of the one command being measured.
+async fn imap_session(
+    target: &Target,
+    a: &BenchArgs,
+    mode: Mode,
+) -> anyhow::Result<(u64, Option<Duration>)> {
+    let mut c = imap_login(target, a).await?;
+    let (script, timed): (&[(&str, &str)], Option<&str>) = match mode {
+        Mode::Select => (&[("b", "SELECT INBOX"), ("e", "LOGOUT")], Some("b")),
+        Mode::FetchFlags => (
+            &[
+                ("b", "SELECT INBOX"),
+                ("c", "FETCH 1:* (FLAGS)"),
+                ("e", "LOGOUT"),
+            ],
+            Some("c"),
+        ),
+        _ => (
+            &[
+                ("b", "SELECT INBOX"),
+                ("c", "FETCH 1:* (FLAGS ENVELOPE)"),
+                ("d", "FETCH 1:* BODY.PEEK[]"),
+                ("e", "LOGOUT"),
+            ],
+            None,
+        ),
+    };
+    let mut step = None;
+    for (tag, cmd) in script {
+        let t = Instant::now();
         c.send(&format!("{tag} {cmd}\r\n")).await?;
         imap_until(&mut c, tag).await?;
+        if Some(*tag) == timed {
+            step = Some(t.elapsed());
+        }
     }
-    Ok(c.read)
+    Ok((c.read, step))
 }
 
-async fn smtp_send(
-    addr: SocketAddr,
-    a: &BenchArgs,
-    conn: &mut Option<Conn>,
-) -> anyhow::Result<u64> {
+async fn smtp_send(target: &Target, a: &BenchArgs, conn: &mut Option<Conn>) -> anyhow::Result<u64> {
     if conn.is_none() {
-        let mut c = Conn::open(addr).await?;
+        let mut c = Conn::open(target).await?;
         expect(c.line().await?, b"220", "greeting")?;
         c.send("EHLO bench\r\n").await?;
         loop {
@@ -408,51 +533,123 @@ fn bench_message(size: usize) -> String {
     m
 }
 
-async fn idle_conns(addr: SocketAddr, args: &BenchArgs) -> anyhow::Result<Report> {
+/// How many logins idle-conns keeps in flight while opening its connections.
+const OPENING_AT_ONCE: usize = 64;
+
+async fn idle_conns(target: &Target, args: &BenchArgs) -> anyhow::Result<Report> {
     let start = Instant::now();
-    let rss_before = args.pid.and_then(rss_kib);
+    let before = args.pid.and_then(memory);
     let mut conns = Vec::with_capacity(args.clients);
     let mut r = Report::default();
-    for i in 0..args.clients {
-        let t = Instant::now();
-        let mut client = args.clone();
-        client.user = args.user_for(i);
-        match imap_login(addr, &client).await {
-            Ok(c) => {
-                r.latencies.push(t.elapsed());
+    let mut opening = tokio::task::JoinSet::new();
+    let mut next = 0;
+    while next < args.clients || !opening.is_empty() {
+        while next < args.clients && opening.len() < OPENING_AT_ONCE {
+            let mut client = args.clone();
+            client.user = args.user_for(next);
+            let target = target.clone();
+            opening.spawn(async move {
+                let t = Instant::now();
+                imap_login(&target, &client).await.map(|c| (c, t.elapsed()))
+            });
+            next += 1;
+        }
+        match opening.join_next().await {
+            Some(Ok(Ok((c, took)))) => {
+                r.latencies.push(took);
                 r.sessions += 1;
                 conns.push(c);
             }
-            Err(e) => {
+            Some(Ok(Err(e))) => {
                 r.errors += 1;
                 r.first_error.get_or_insert_with(|| format!("{e:#}"));
             }
+            Some(Err(e)) => bail!("login task failed: {e}"),
+            None => {}
         }
     }
+    let opened = start.elapsed();
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     if let Some(pid) = args.pid {
-        r.rss_kib = rss_kib(pid);
-        if let (Some(before), Some(after)) = (rss_before, r.rss_kib) {
+        r.memory = memory(pid);
+        if let (Some(b), Some(a)) = (before, r.memory) {
             eprintln!(
-                "server RSS: {before} KiB before, {after} KiB holding {} connections",
-                conns.len()
+                "server memory: RSS {} KiB / PSS {} KiB before, RSS {} KiB / PSS {} KiB \
+                 holding {} connections ({} processes)",
+                b.rss_kib,
+                b.pss_kib,
+                a.rss_kib,
+                a.pss_kib,
+                conns.len(),
+                a.processes
             );
         }
     }
     for mut c in conns {
         let _ = c.send("z LOGOUT\r\n").await;
     }
-    r.elapsed = start.elapsed();
+    r.elapsed = opened;
     Ok(r)
 }
 
-/// Resident memory of a process in KiB, from /proc (Linux).
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+/// Memory of a process and its descendants, from /proc (Linux).
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    /// Resident set, summed (pages shared between the processes count once per process).
+    rss_kib: u64,
+    /// Proportional set, summed (shared pages split between their sharers).
+    pss_kib: u64,
+    processes: usize,
+}
+
+fn memory(pid: u32) -> Option<Memory> {
+    let mut tree = vec![pid];
+    let mut i = 0;
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| {
+            let p: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            // The command name is in parentheses and may hold spaces: skip past it.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    let field = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut m = Memory {
+        rss_kib: 0,
+        pss_kib: 0,
+        processes: 0,
+    };
+    for p in tree {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
+            m.rss_kib += field(&s, "Rss:");
+            m.pss_kib += field(&s, "Pss:");
+            m.processes += 1;
+        } else if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/status")) {
+            let rss = field(&s, "VmRSS:");
+            m.rss_kib += rss;
+            m.pss_kib += rss;
+            m.processes += 1;
+        }
+    }
+    (m.processes > 0).then_some(m)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -475,35 +672,68 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
         percentile(&lat, 0.99),
     );
     let name = format!("{proto:?}").to_lowercase();
+    let mode_name = match mode {
+        Mode::Session => "session",
+        Mode::IdleConns => "idle-conns",
+        Mode::Send => "send",
+        Mode::Select => "select",
+        Mode::FetchFlags => "fetch-flags",
+    };
     let unit = if mode == Mode::Send {
         "messages"
     } else {
         "sessions"
     };
     if args.json {
-        println!(
-            "{{\"protocol\":\"{name}\",\"mode\":\"{}\",\"clients\":{},\"{unit}\":{},\"errors\":{},\"seconds\":{secs:.3},\"per_second\":{rate:.1},\"mb_per_second\":{mbps:.2},\"p50_ms\":{p50:.2},\"p90_ms\":{p90:.2},\"p99_ms\":{p99:.2}{}}}",
-            format!("{mode:?}").to_lowercase(),
-            args.clients,
-            r.sessions,
-            r.errors,
-            r.rss_kib
-                .map(|k| format!(",\"server_rss_kib\":{k}"))
-                .unwrap_or_default()
-        );
+        let mut j = serde_json::json!({
+            "protocol": name,
+            "mode": mode_name,
+            "tls": args.tls.tls,
+            "clients": args.clients,
+            unit: r.sessions,
+            "errors": r.errors,
+            "bytes": r.bytes,
+            "seconds": round(secs, 3),
+            "per_second": round(rate, 1),
+            "mb_per_second": round(mbps, 2),
+            "p50_ms": round(p50, 3),
+            "p90_ms": round(p90, 3),
+            "p99_ms": round(p99, 3),
+        });
+        if let Some(m) = r.memory {
+            j["server_rss_kib"] = m.rss_kib.into();
+            j["server_pss_kib"] = m.pss_kib.into();
+            j["server_processes"] = m.processes.into();
+        }
+        if let Some(e) = &r.first_error {
+            j["first_error"] = e.as_str().into();
+        }
+        println!("{j}");
     } else {
-        println!("{name} {mode:?} x{} clients, {secs:.1} s", args.clients);
+        let tls = if args.tls.tls { " over TLS" } else { "" };
+        println!(
+            "{name} {mode_name} x{} clients{tls}, {secs:.1} s",
+            args.clients
+        );
         println!("  {unit:<10} {:>10}   errors {}", r.sessions, r.errors);
         println!("  per second {rate:>10.1}   MB/s {mbps:.2}");
         println!("  latency ms p50 {p50:.2}  p90 {p90:.2}  p99 {p99:.2}");
         if args.users > 1 {
             println!("  accounts   {}{{1..{}}}", args.user, args.users);
         }
-        if let Some(k) = r.rss_kib {
-            println!("  server RSS {k} KiB");
+        if let Some(m) = r.memory {
+            println!(
+                "  server     RSS {} KiB, PSS {} KiB ({} processes)",
+                m.rss_kib, m.pss_kib, m.processes
+            );
         }
     }
     if let Some(e) = &r.first_error {
         eprintln!("first error: {e}");
     }
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
 }
