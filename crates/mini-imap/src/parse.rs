@@ -694,28 +694,35 @@ fn fetch_macro(i: &[u8]) -> Res<'_, Vec<FetchAttr>> {
 /// "BODY" ["STRUCTURE"] / "UID" / "BODY" section ["<" number "." nz-number ">"] /
 /// "BODY.PEEK" section ["<" number "." nz-number ">"]`
 fn fetch_att(i: &[u8]) -> Res<'_, FetchAttr> {
-    // Longest keywords first: `BODY.PEEK[` before `BODY[` before `BODYSTRUCTURE` before `BODY`.
-    alt((
-        body_section,
-        value(FetchAttr::Envelope, tag_no_case(&b"ENVELOPE"[..])),
-        value(FetchAttr::Flags, tag_no_case(&b"FLAGS"[..])),
-        value(FetchAttr::InternalDate, tag_no_case(&b"INTERNALDATE"[..])),
-        value(FetchAttr::Rfc822Header, tag_no_case(&b"RFC822.HEADER"[..])),
-        value(FetchAttr::Rfc822Size, tag_no_case(&b"RFC822.SIZE"[..])),
-        value(FetchAttr::Rfc822Text, tag_no_case(&b"RFC822.TEXT"[..])),
-        value(FetchAttr::Rfc822, tag_no_case(&b"RFC822"[..])),
-        value(FetchAttr::BodyStructure, tag_no_case(&b"BODYSTRUCTURE"[..])),
-        value(FetchAttr::Body, tag_no_case(&b"BODY"[..])),
-        value(FetchAttr::Uid, tag_no_case(&b"UID"[..])),
-    ))
-    .parse(i)
-    .and_then(|(rest, a)| {
-        // A keyword must end where the attribute does (`FLAGSX` is not `FLAGS`).
-        match rest.first() {
-            None | Some(b' ' | b')' | b'\r' | b'\n') => Ok((rest, a)),
-            _ => fail(i),
+    // The keyword runs up to a section, a space or the end of the list; it is looked up
+    // once instead of trying every keyword in turn.
+    let end = i
+        .iter()
+        .position(|&b| matches!(b, b'[' | b' ' | b')' | b'\r' | b'\n'))
+        .unwrap_or(i.len());
+    let (word, rest) = i.split_at(end);
+    if rest.first() == Some(&b'[') {
+        if word.eq_ignore_ascii_case(b"BODY") || word.eq_ignore_ascii_case(b"BODY.PEEK") {
+            return body_section(i);
         }
-    })
+        return fail(i);
+    }
+    const KEYWORDS: [(&[u8], FetchAttr); 10] = [
+        (b"ENVELOPE", FetchAttr::Envelope),
+        (b"FLAGS", FetchAttr::Flags),
+        (b"INTERNALDATE", FetchAttr::InternalDate),
+        (b"RFC822.HEADER", FetchAttr::Rfc822Header),
+        (b"RFC822.SIZE", FetchAttr::Rfc822Size),
+        (b"RFC822.TEXT", FetchAttr::Rfc822Text),
+        (b"RFC822", FetchAttr::Rfc822),
+        (b"BODYSTRUCTURE", FetchAttr::BodyStructure),
+        (b"BODY", FetchAttr::Body),
+        (b"UID", FetchAttr::Uid),
+    ];
+    match KEYWORDS.iter().find(|(k, _)| word.eq_ignore_ascii_case(k)) {
+        Some((_, a)) => Ok((rest, a.clone())),
+        None => fail(i),
+    }
 }
 
 fn body_section(i: &[u8]) -> Res<'_, FetchAttr> {
