@@ -92,11 +92,20 @@ impl Decoder for LineCodec {
                 Ok(Some(line))
             }
             None if buf.len() >= self.window() => {
-                // No terminator within the limit: drop what we hold and skip the rest of
-                // this line as it arrives, so the buffer never grows past the limit.
-                buf.clear();
+                // No terminator within the limit. If the line's end is already buffered,
+                // drop just the line so the ones after it survive; otherwise drop what we
+                // hold and skip the rest of this line as it arrives, so the buffer never
+                // grows past the limit.
                 self.scanned = 0;
-                self.discarding = true;
+                match memchr_lf(&buf[limit..]) {
+                    Some(offset) => {
+                        let _ = buf.split_to(limit + offset + 1);
+                    }
+                    None => {
+                        buf.clear();
+                        self.discarding = true;
+                    }
+                }
                 Err(LineError::TooLong {
                     limit: self.max_len,
                 })
@@ -234,6 +243,20 @@ mod tests {
         }
         buf.extend_from_slice(b"tail\r\nNOOP\r\n");
         assert_eq!(decode_all(&mut codec, &mut buf), vec![b"NOOP".to_vec()]);
+    }
+
+    #[test]
+    fn lines_after_an_overlong_one_in_the_same_read_survive() {
+        let mut codec = LineCodec::new(8);
+        let mut buf = BytesMut::from(&b"0123456789abcdef\r\nNOOP\r\nQUIT\r\n"[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(LineError::TooLong { limit: 8 })
+        ));
+        assert_eq!(
+            decode_all(&mut codec, &mut buf),
+            vec![b"NOOP".to_vec(), b"QUIT".to_vec()]
+        );
     }
 
     #[test]
