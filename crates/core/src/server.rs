@@ -276,11 +276,11 @@ async fn open(tcp: TcpStream, tls: Option<&TlsServer>) -> Option<Stream> {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
         Ok(Ok(stream)) => Some(Stream::ServerTls(Box::new(stream))),
         Ok(Err(e)) => {
-            tracing::info!(error = %e, "TLS handshake failed");
+            tracing::warn!(error = %e, "TLS handshake failed");
             None
         }
         Err(_) => {
-            tracing::info!("TLS handshake timed out");
+            tracing::warn!("TLS handshake timed out");
             None
         }
     }

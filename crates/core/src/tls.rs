@@ -409,11 +409,14 @@ pub async fn upgrade<D>(
             "STARTTLS on a connection that is already TLS",
         ));
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
-        Ok(Ok(stream)) => Ok(Stream::ServerTls(Box::new(stream))),
-        Ok(Err(e)) => Err(std::io::Error::other(format!("TLS handshake failed: {e}"))),
-        Err(_) => Err(std::io::Error::other("TLS handshake timed out")),
-    }
+    let result = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
+        Ok(Ok(stream)) => return Ok(Stream::ServerTls(Box::new(stream))),
+        Ok(Err(e)) => format!("TLS handshake after STARTTLS failed: {e}"),
+        Err(_) => "TLS handshake after STARTTLS timed out".to_owned(),
+    };
+    // One clear line on the server side too (the connection's span names the peer).
+    tracing::warn!("{result}");
+    Err(std::io::Error::other(result))
 }
 
 /// The client's TLS handshake on a TCP connection; `host` is the name the server's
