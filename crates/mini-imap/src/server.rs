@@ -49,6 +49,11 @@ impl Default for ImapServerConfig {
     }
 }
 
+/// The read buffer a connection starts with. Commands are short, and an idle logged-in
+/// connection keeps its buffer, so a small one is what lets 10,000 idle connections fit in
+/// under 100 MiB (tokio-util's default is 8 KiB); a long command or literal grows it.
+const READ_BUFFER: usize = 1024;
+
 /// Binds `addr` (port 0: any free port) and serves IMAP until `shutdown` is cancelled.
 pub async fn serve(
     addr: SocketAddr,
@@ -98,7 +103,8 @@ async fn run_session(
     // One pass per transport: plaintext, then (after STARTTLS) TLS.
     loop {
         let (reader, mut writer) = tokio::io::split(stream);
-        let mut frames = FramedRead::new(reader, ImapCodec::new(config.limits));
+        let mut frames =
+            FramedRead::with_capacity(reader, ImapCodec::new(config.limits), READ_BUFFER);
         if let Some(greeting) = greeting.take() {
             send(&mut writer, transcript, &greeting).await?;
         }
@@ -178,11 +184,18 @@ where
                 return writer.shutdown().await.map(|()| Ended::Closed);
             }
         };
+        let mut output = output;
+        // A large FETCH comes in pieces: send each before the next is built.
+        while output.after == After::More {
+            send(writer, transcript, &output.bytes).await?;
+            output = session.resume();
+        }
         send(writer, transcript, &output.bytes).await?;
         match output.after {
             After::Continue => {}
             After::ExpectSaslResponse => frames.decoder_mut().expect_raw_line(true),
             After::StartTls => return Ok(Ended::StartTls),
+            After::More => {}
             After::Idle => {
                 // The client's next line is DONE, not a command.
                 frames.decoder_mut().expect_raw_line(true);

@@ -113,6 +113,9 @@ pub enum After {
     Idle,
     /// STARTTLS (RFC 3501 §6.2.1): handshake now, then [`Session::tls_started`].
     StartTls,
+    /// The response continues: send these bytes, then call [`Session::resume`] for more
+    /// (a large FETCH is answered in pieces so it never sits in memory whole).
+    More,
 }
 
 /// Response bytes for one input, and what happens next.
@@ -180,6 +183,8 @@ pub struct Session {
     idling: Option<String>,
     /// Whether the connection is encrypted, can be, or must be before a login.
     tls: TlsState,
+    /// A FETCH whose responses are still being produced ([`After::More`]).
+    fetching: Option<op::fetch::FetchJob>,
 }
 
 impl std::fmt::Debug for Session {
@@ -223,9 +228,32 @@ impl Session {
                 sasl_pending: None,
                 idling: None,
                 tls,
+                fetching: None,
             },
             greeting,
         )
+    }
+
+    /// The next piece of a response that returned [`After::More`].
+    pub fn resume(&mut self) -> Output {
+        let mut b = Vec::new();
+        let (Some(mut job), State::Selected(_, sel)) = (self.fetching.take(), &mut self.state)
+        else {
+            return out(b);
+        };
+        if !job.step(sel, &mut b, op::fetch::FETCH_CHUNK) {
+            self.fetching = Some(job);
+            return Output {
+                bytes: b,
+                after: After::More,
+            };
+        }
+        // Done: what other sessions changed goes before the completion, as for any
+        // FETCH, and never as EXPUNGE (RFC 3501 §7.4.1).
+        let mut report = Vec::new();
+        op::notify::report(sel, false, &mut report);
+        op::notify::insert_before_completion(&mut b, &report);
+        out(b)
     }
 
     /// Told once the STARTTLS handshake has completed: capabilities change, and nothing
@@ -518,8 +546,16 @@ impl Session {
                 tagged(&mut b, &tag, "OK", None, "UNSELECT completed");
             }
             C::Fetch { uid, set, items } => {
-                if let State::Selected(_, sel) = &mut self.state {
-                    op::fetch::fetch(sel, &tag, uid, &set, &items, &mut b);
+                if let State::Selected(_, sel) = &mut self.state
+                    && let Some(mut job) = op::fetch::start(sel, &tag, uid, &set, &items, &mut b)
+                    && !job.step(sel, &mut b, op::fetch::FETCH_CHUNK)
+                {
+                    // The rest follows through `resume`, a piece at a time.
+                    self.fetching = Some(job);
+                    return Output {
+                        bytes: b,
+                        after: After::More,
+                    };
                 }
             }
             C::Search {

@@ -14,19 +14,39 @@ pub fn internal_date(d: &chrono::DateTime<chrono::FixedOffset>) -> String {
     d.format("\"%d-%b-%Y %H:%M:%S %z\"").to_string()
 }
 
-/// Answers a FETCH; `uid` for UID FETCH.
-pub fn fetch(
-    sel: &mut Selected,
+/// How much response a FETCH builds before the connection sends it: `1:* BODY[]` on a
+/// large mailbox is answered in pieces of about this size, never held in memory whole.
+pub const FETCH_CHUNK: usize = 256 * 1024;
+
+/// A FETCH in progress, answered message by message (RFC 3501 §6.4.5, §7.4.2).
+#[derive(Debug)]
+pub struct FetchJob {
+    tag: String,
+    uid: bool,
+    items: Vec<FetchAttr>,
+    positions: Vec<usize>,
+    next: usize,
+    failures: u32,
+    needs_raw: bool,
+    sets_seen: bool,
+}
+
+/// Starts a FETCH (`uid` for UID FETCH); `None` when the request was answered at once
+/// (a bad sequence set gets its `BAD` in `b`).
+pub fn start(
+    sel: &Selected,
     tag: &str,
     uid: bool,
     set: &SequenceSet,
     items: &[FetchAttr],
     b: &mut Vec<u8>,
-) {
-    let command = if uid { "UID FETCH" } else { "FETCH" };
+) -> Option<FetchJob> {
     let positions = match super::resolve(sel, set, uid) {
         Ok(p) => p,
-        Err(why) => return tagged(b, tag, "BAD", None, why),
+        Err(why) => {
+            tagged(b, tag, "BAD", None, why);
+            return None;
+        }
     };
     let mut items: Vec<FetchAttr> = items.to_vec();
     // RFC 3501 §6.4.8: UID FETCH always reports the UID.
@@ -46,26 +66,54 @@ pub fn fetch(
         )
     });
     let sets_seen = !sel.read_only && items.iter().any(FetchAttr::sets_seen);
-    let mut failures = 0;
-    for pos in positions {
+    Some(FetchJob {
+        tag: tag.to_owned(),
+        uid,
+        items,
+        positions,
+        next: 0,
+        failures: 0,
+        needs_raw,
+        sets_seen,
+    })
+}
+
+impl FetchJob {
+    /// Writes responses into `b` until it holds `budget` bytes or every message is
+    /// answered; returns true when done (the tagged completion is then written too).
+    pub fn step(&mut self, sel: &mut Selected, b: &mut Vec<u8>, budget: usize) -> bool {
+        while self.next < self.positions.len() {
+            let pos = self.positions[self.next];
+            self.next += 1;
+            self.write_one(sel, pos, b);
+            if b.len() >= budget && self.next < self.positions.len() {
+                return false;
+            }
+        }
+        self.complete(b);
+        true
+    }
+
+    /// One `* n FETCH (...)` response.
+    fn write_one(&mut self, sel: &mut Selected, pos: usize, b: &mut Vec<u8>) {
         let meta_uid = sel.messages[pos].uid;
-        let raw = if needs_raw {
+        let raw = if self.needs_raw {
             match sel.mailbox.read(meta_uid) {
                 Ok(raw) => Some(raw),
                 // Expunged by another session since our snapshot: nothing to show
                 // (RFC 3501 §7.4.1 lets the server skip it; the EXPUNGE comes later).
-                Err(StoreError::NoSuchMessage(_)) => continue,
+                Err(StoreError::NoSuchMessage(_)) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, uid = meta_uid, "cannot read message");
-                    failures += 1;
-                    continue;
+                    self.failures += 1;
+                    return;
                 }
             }
         } else {
             None
         };
         let mut flags_changed = false;
-        if sets_seen
+        if self.sets_seen
             && !sel.messages[pos].flags.contains(&Flag::Seen)
             && let Some(flags) = mark_seen(&sel.mailbox, meta_uid)
         {
@@ -84,7 +132,7 @@ pub fn fetch(
             }
             first = false;
         };
-        for item in &items {
+        for item in &self.items {
             sep(b);
             match item {
                 FetchAttr::Uid => b.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
@@ -160,21 +208,26 @@ pub fn fetch(
                 }
             }
         }
-        if flags_changed && !items.contains(&FetchAttr::Flags) {
+        if flags_changed && !self.items.contains(&FetchAttr::Flags) {
             sep(b);
             b.extend_from_slice(format!("FLAGS {}", sel.flag_list(meta)).as_bytes());
         }
         b.extend_from_slice(b")\r\n");
     }
-    if failures > 0 {
-        tagged(
-            b,
-            tag,
-            "NO",
-            Some(&crate::response::Code::ServerBug),
-            &format!("{command}: some messages could not be read"),
-        );
-    } else {
-        tagged(b, tag, "OK", None, &format!("{command} completed"));
+
+    fn complete(&self, b: &mut Vec<u8>) {
+        let command = if self.uid { "UID FETCH" } else { "FETCH" };
+        let tag = self.tag.as_str();
+        if self.failures > 0 {
+            tagged(
+                b,
+                tag,
+                "NO",
+                Some(&crate::response::Code::ServerBug),
+                &format!("{command}: some messages could not be read"),
+            );
+        } else {
+            tagged(b, tag, "OK", None, &format!("{command} completed"));
+        }
     }
 }
