@@ -44,6 +44,12 @@ pub struct Reply {
 pub trait LineSession {
     /// Handles one line (without its terminator).
     fn handle_line(&mut self, line: &[u8]) -> Reply;
+    /// True when handling `line` blocks on the disk for a while (SMTP's end of DATA
+    /// fsyncs the message): [`drive`] then runs it with `block_in_place`, so the runtime's
+    /// other sessions go on and concurrent deliveries can share one group commit.
+    fn blocks_on(&self, _line: &[u8]) -> bool {
+        false
+    }
     /// Told once the STARTTLS/STLS handshake has completed: the session forgets what
     /// it learnt before (RFC 3207 §4.2, RFC 2595 §3.1) and stops offering the upgrade.
     fn tls_started(&mut self);
@@ -89,6 +95,9 @@ pub async fn drive<S: LineSession>(
         send(&mut writer, transcript, &mut pending).await?;
         loop {
             let reply = match ctx.next(&mut lines).await {
+                Next::Frame(line) if session.blocks_on(&line) && multi_thread() => {
+                    tokio::task::block_in_place(|| session.handle_line(&line))
+                }
                 Next::Frame(line) => session.handle_line(&line),
                 Next::Error(LineError::TooLong { .. }) => {
                     return close_with(
@@ -174,4 +183,11 @@ async fn send<W: AsyncWrite + Unpin>(
     writer.write_all(pending).await?;
     pending.clear();
     Ok(())
+}
+
+/// `block_in_place` is only allowed on the multi-threaded runtime (tests often run on the
+/// current-thread one, where a blocking call simply blocks).
+fn multi_thread() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }

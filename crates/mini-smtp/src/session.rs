@@ -565,6 +565,11 @@ impl LineSession for Session {
         Session::handle_line(self, line)
     }
 
+    /// The end of DATA delivers: the message is fsynced before the 250 reply.
+    fn blocks_on(&self, line: &[u8]) -> bool {
+        line == b"." && matches!(self.state, State::Data { .. })
+    }
+
     /// RFC 3207 §4.2: the server discards what it learnt from the client before TLS
     /// (the EHLO name, any AUTH); the client must send EHLO again.
     fn tls_started(&mut self) {

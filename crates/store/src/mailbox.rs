@@ -13,7 +13,7 @@
 //! come last, so no session ever sees a state that a crash could take back.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Timelike, Utc};
@@ -67,7 +67,40 @@ pub(crate) struct MailboxShared {
     inner: Mutex<Inner>,
     /// Bumped on every change; sessions wait on it and then re-read `messages()`.
     version: watch::Sender<u64>,
+    /// Appends waiting for the next group commit (see [`Mailbox::append`]).
+    queue: Mutex<AppendQueue>,
 }
+
+/// Single appends that arrive while another is being written wait here and are then
+/// written together, as one [`Mailbox::append_batch`]: one fsync of `new/` and one UID
+/// list for the whole group instead of one each. Each waiter still returns only once its
+/// message is durable.
+#[derive(Default)]
+struct AppendQueue {
+    /// An append is writing a group now; newcomers wait for the next one.
+    leading: bool,
+    waiting: Vec<Queued>,
+}
+
+/// One append waiting in the queue.
+struct Queued {
+    raw: Vec<u8>,
+    flags: Flags,
+    internal_date: Option<DateTime<FixedOffset>>,
+    /// Where its caller waits: told `Lead` (write the next group) and then `Done`.
+    reply: mpsc::SyncSender<Turn>,
+}
+
+/// What a waiting append is told.
+enum Turn {
+    /// Write the next group (it includes your own message).
+    Lead,
+    /// Your message's outcome.
+    Done(Result<u32>),
+}
+
+/// Groups at most this many appends, so one slow group does not grow without bound.
+const MAX_GROUP: usize = 256;
 
 struct Inner {
     /// Current name (a rename changes it under the handles' feet, on purpose).
@@ -118,6 +151,7 @@ impl MailboxShared {
                 backend,
             }),
             version,
+            queue: Mutex::new(AppendQueue::default()),
         }))
     }
 
@@ -239,18 +273,96 @@ impl Mailbox {
     /// Adds a message (SMTP delivery, IMAP APPEND) and returns its UID.
     /// Bare LF line ends are stored as CRLF. The message is durable before this returns.
     /// Without a date, the internal date is now.
+    ///
+    /// Group commit: appends from other threads that arrive while one is being written
+    /// are written together next, as one [`Mailbox::append_batch`], by one of them (the
+    /// others block until it is done). Should the group fail, each of its messages is
+    /// tried again alone, so one bad message fails only its own append.
     pub fn append(
         &self,
         raw: &[u8],
         flags: &Flags,
         internal_date: Option<DateTime<FixedOffset>>,
     ) -> Result<u32> {
-        let uids = self.append_batch(&[NewMessage {
-            raw,
-            flags,
-            internal_date,
-        }])?;
-        Ok(uids[0])
+        let (reply, turns) = mpsc::sync_channel(2);
+        let lead = {
+            let mut queue = self.queue();
+            queue.waiting.push(Queued {
+                raw: raw.to_vec(),
+                flags: flags.clone(),
+                internal_date,
+                reply,
+            });
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        if lead {
+            self.write_group();
+        }
+        loop {
+            match turns.recv() {
+                Ok(Turn::Done(result)) => return result,
+                Ok(Turn::Lead) => self.write_group(),
+                // The writer of our group panicked; nothing of ours was acknowledged.
+                Err(_) => {
+                    return Err(StoreError::Io {
+                        context: "appending (the group commit was interrupted)".into(),
+                        source: std::io::Error::other("group commit interrupted"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, AppendQueue> {
+        self.shared.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the waiting appends as one group (the caller holds `leading`), tells each
+    /// its outcome, then hands `leading` to the next waiter, if any.
+    fn write_group(&self) {
+        /// Passes the lead on even if writing panics, so no waiter blocks forever.
+        struct PassOn<'a>(&'a Mailbox);
+        impl Drop for PassOn<'_> {
+            fn drop(&mut self) {
+                let mut queue = self.0.queue();
+                match queue.waiting.first() {
+                    Some(next) => {
+                        let _ = next.reply.send(Turn::Lead);
+                    }
+                    None => queue.leading = false,
+                }
+            }
+        }
+        let _pass_on = PassOn(self);
+        let group: Vec<Queued> = {
+            let mut queue = self.queue();
+            let n = queue.waiting.len().min(MAX_GROUP);
+            queue.waiting.drain(..n).collect()
+        };
+        let batch: Vec<NewMessage<'_>> = group
+            .iter()
+            .map(|q| NewMessage {
+                raw: &q.raw,
+                flags: &q.flags,
+                internal_date: q.internal_date,
+            })
+            .collect();
+        match self.append_batch(&batch) {
+            Ok(uids) => {
+                for (q, uid) in group.iter().zip(uids) {
+                    let _ = q.reply.send(Turn::Done(Ok(uid)));
+                }
+            }
+            Err(e) if group.len() == 1 => {
+                let _ = group[0].reply.send(Turn::Done(Err(e)));
+            }
+            Err(_) => {
+                for (q, m) in group.iter().zip(&batch) {
+                    let result = self.append_batch(std::slice::from_ref(m)).map(|u| u[0]);
+                    let _ = q.reply.send(Turn::Done(result));
+                }
+            }
+        }
     }
 
     /// Adds several messages at once (`yubin deliver`, an mbox import) and returns their

@@ -107,6 +107,24 @@ fn child_process() {
     let seed: u64 = std::env::var(SEED).unwrap().parse().unwrap();
     let inbox = open(Path::new(&dir));
     say("READY");
+    if mode == "deliver-group" {
+        // Eight threads deliver at once, so appends meet in group commits.
+        for t in 0..8u64 {
+            let inbox = inbox.clone();
+            std::thread::spawn(move || {
+                let mut id = seed * 1_000_000 + t * 100_000;
+                loop {
+                    id += 1;
+                    let uid = inbox.append(&message(id), &Flags::new(), None).unwrap();
+                    say(&format!("DELIVERED {id} {uid}"));
+                }
+            });
+        }
+        // The threads deliver until the parent kills the process.
+        loop {
+            std::thread::park();
+        }
+    }
     let mut rng = Rng::new(seed);
     let mut id = seed * 1_000_000;
     loop {
@@ -399,6 +417,17 @@ fn sigkill_during_delivery_loses_nothing_and_reuses_no_uid() {
     let acknowledged = rounds("deliver", dir.path(), &mut ledger, 50, time_seed());
     assert!(
         acknowledged > 50,
+        "the children delivered too little to test anything ({acknowledged})"
+    );
+}
+
+#[test]
+fn sigkill_during_group_commits_loses_nothing_and_reuses_no_uid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::default();
+    let acknowledged = rounds("deliver-group", dir.path(), &mut ledger, 30, time_seed());
+    assert!(
+        acknowledged > 30,
         "the children delivered too little to test anything ({acknowledged})"
     );
 }

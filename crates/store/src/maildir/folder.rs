@@ -3,7 +3,8 @@
 //! Why a crash never loses, duplicates, resurrects or renumbers a message:
 //!
 //! * Delivery writes `tmp/<base>`, fsyncs it, renames it into `new/` or `cur/` and fsyncs
-//!   that directory. Readers never look in `tmp/`, so a message is whole or absent.
+//!   that directory (once for a batch, just before the UID list is written). Readers never
+//!   look in `tmp/`, so a message is whole or absent.
 //! * Only then is the UID list (with the new entry and UIDNEXT past it) replaced
 //!   atomically, and only then does the store return the UID or show it to any session.
 //!   A crash between the rename and the list leaves a file the list does not know; the
@@ -77,6 +78,9 @@ pub(crate) struct MaildirMailbox {
     lock: Option<File>,
     /// The generation of the UID list this process last read or wrote.
     generation: u64,
+    /// Directories a `write` renamed into since the last commit; the commit fsyncs them
+    /// before it writes the UID list, so a batch of deliveries shares one fsync of `new/`.
+    unsynced: Vec<PathBuf>,
 }
 
 impl MaildirMailbox {
@@ -90,6 +94,7 @@ impl MaildirMailbox {
             keywords: Keywords::default(),
             lock: None,
             generation: 0,
+            unsynced: Vec::new(),
         }
     }
 
@@ -413,13 +418,17 @@ impl MailboxBackend for MaildirMailbox {
             std::fs::rename(&tmp, &dest)
                 .ctx(|| format!("moving {} to {}", tmp.display(), dest.display()))?;
             renamed = true;
-            sync_dir(dest.parent().unwrap_or(&self.dir))
+            Ok(())
         })();
         if let Err(e) = result {
             // Leave nothing behind: no partial file, no stale temp file, no message whose
             // delivery reported failure.
             let _ = std::fs::remove_file(if renamed { &dest } else { &tmp });
             return Err(e);
+        }
+        let parent = dest.parent().unwrap_or(&self.dir).to_path_buf();
+        if !self.unsynced.contains(&parent) {
+            self.unsynced.push(parent);
         }
         self.files.insert(uid, entry);
         Ok(())
@@ -438,6 +447,13 @@ impl MailboxBackend for MaildirMailbox {
     }
 
     fn commit(&mut self, header: &Header) -> Result<()> {
+        // The renames of this batch's messages are durable before the list names them.
+        for dir in std::mem::take(&mut self.unsynced) {
+            if let Err(e) = sync_dir(&dir) {
+                self.unsynced.push(dir);
+                return Err(e);
+            }
+        }
         self.write_list(header)
     }
 
