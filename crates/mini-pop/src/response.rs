@@ -90,12 +90,22 @@ pub fn message(out: &mut BytesMut, msg: &[u8], body_lines: Option<u32>) {
 }
 
 /// Splits a message into lines without their CRLF (or bare LF) terminators.
+///
+/// `memchr` finds the line ends (a vectorised scan): a byte-at-a-time split was most of
+/// the time RETR of a large message took.
 fn lines(msg: &[u8]) -> impl Iterator<Item = &[u8]> {
     let body = msg.strip_suffix(b"\n").unwrap_or(msg);
-    let empty = msg.is_empty();
-    body.split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(move |_| !empty)
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+    std::iter::from_fn(move || {
+        if msg.is_empty() {
+            return None;
+        }
+        let end = ends.next()?;
+        let line = &body[start..end];
+        start = end + 1;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    })
 }
 
 #[cfg(test)]
