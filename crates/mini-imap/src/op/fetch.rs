@@ -4,6 +4,8 @@
 //! adds `\Seen` (and reports the new FLAGS); `BODY.PEEK[...]` and a read-only (EXAMINE)
 //! session change nothing.
 
+use std::borrow::Cow;
+
 use crate::command::{FetchAttr, Section, SectionText, SequenceSet};
 use crate::response::{tagged, write_fetch_attr, write_nstring};
 use crate::session::{Selected, mark_seen};
@@ -120,8 +122,12 @@ impl FetchJob {
             sel.messages[pos].flags = flags;
             flags_changed = true;
         }
+        // The MIME structure is parsed only when an item needs it: the whole message
+        // (BODY[], RFC822) is the stored bytes as they are, and parsing a large message
+        // (decoding its attachments) costs far more than sending it.
         let info = raw
             .as_ref()
+            .filter(|_| self.items.iter().any(needs_structure))
             .map(|raw| sel.cache.get(sel.uid_validity, meta_uid, raw));
         let meta = &sel.messages[pos];
         b.extend_from_slice(format!("* {} FETCH (", pos + 1).as_bytes());
@@ -172,6 +178,7 @@ impl FetchJob {
                     b.extend_from_slice(name.as_bytes());
                     let section = Section { part: vec![], text };
                     let data = match (&info, &raw) {
+                        (_, Some(raw)) if is_whole(&section) => Some(Cow::Borrowed(&raw[..])),
                         (Some(info), Some(raw)) => info.section(raw, &section),
                         _ => None,
                     };
@@ -193,18 +200,19 @@ impl FetchJob {
                     );
                     b.push(b' ');
                     let data = match (&info, &raw) {
+                        (_, Some(raw)) if is_whole(section) => Some(Cow::Borrowed(&raw[..])),
                         (Some(info), Some(raw)) => info.section(raw, section),
                         _ => None,
                     };
-                    let data = data.map(|d| match partial {
+                    let data = data.as_deref().map(|d| match partial {
                         Some((origin, count)) => {
                             let start = (*origin as usize).min(d.len());
                             let end = start.saturating_add(*count as usize).min(d.len());
-                            d[start..end].to_vec()
+                            &d[start..end]
                         }
-                        None => d.into_owned(),
+                        None => d,
                     });
-                    write_nstring(b, data.as_deref());
+                    write_nstring(b, data);
                 }
             }
         }
@@ -229,5 +237,23 @@ impl FetchJob {
         } else {
             tagged(b, tag, "OK", None, &format!("{command} completed"));
         }
+    }
+}
+
+/// `BODY[]`: the whole message, no part, no header/text selection.
+fn is_whole(section: &Section) -> bool {
+    section.part.is_empty() && section.text.is_none()
+}
+
+/// Whether a fetch item needs the message's MIME structure ([`crate::mime::MessageInfo`]).
+fn needs_structure(item: &FetchAttr) -> bool {
+    match item {
+        FetchAttr::Envelope
+        | FetchAttr::BodyStructure
+        | FetchAttr::Body
+        | FetchAttr::Rfc822Header
+        | FetchAttr::Rfc822Text => true,
+        FetchAttr::BodySection { section, .. } => !is_whole(section),
+        _ => false,
     }
 }
