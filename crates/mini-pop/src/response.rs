@@ -72,6 +72,9 @@ pub fn end(out: &mut BytesMut) {
 /// terminating `.` is always on a line of its own.
 pub fn message(out: &mut BytesMut, msg: &[u8], body_lines: Option<u32>) {
     out.reserve(msg.len() + msg.len() / 64 + 8);
+    if body_lines.is_none() {
+        return whole_message(out, msg);
+    }
     let mut in_header = true;
     let mut body_sent = 0u32;
     for raw in lines(msg) {
@@ -85,6 +88,38 @@ pub fn message(out: &mut BytesMut, msg: &[u8], body_lines: Option<u32>) {
         if in_header && raw.is_empty() {
             in_header = false;
         }
+    }
+    end(out);
+}
+
+/// RETR: the same output as the line-by-line path, but copying the runs between the few
+/// places that need a change (a line that starts with `.`, a bare LF) in one piece each,
+/// so a large message costs about one copy.
+fn whole_message(out: &mut BytesMut, msg: &[u8]) {
+    let mut from = 0;
+    if msg.first() == Some(&b'.') {
+        out.put_u8(b'.');
+    }
+    for i in memchr::memchr_iter(b'\n', msg) {
+        if i == 0 || msg[i - 1] != b'\r' {
+            // A bare LF leaves as CRLF.
+            out.put_slice(&msg[from..i]);
+            out.put_slice(b"\r\n");
+            from = i + 1;
+        }
+        if msg.get(i + 1) == Some(&b'.') {
+            out.put_slice(&msg[from..i + 1]);
+            out.put_u8(b'.');
+            from = i + 1;
+        }
+    }
+    if msg.is_empty() || msg.ends_with(b"\n") {
+        out.put_slice(&msg[from..]);
+    } else {
+        // A last line without its line end gets one (a lone CR there becomes the CRLF).
+        let last = &msg[from..];
+        out.put_slice(last.strip_suffix(b"\r").unwrap_or(last));
+        out.put_slice(b"\r\n");
     }
     end(out);
 }
@@ -111,6 +146,51 @@ fn lines(msg: &[u8]) -> impl Iterator<Item = &[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_message_matches_the_line_by_line_path() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"\n",
+            b"\r\n",
+            b".",
+            b".\r\n",
+            b"..\r\n.x\n",
+            b"a\r\n.\r\nb",
+            b"a\nb\r\n\n.c\r\n",
+            b"Subject: x\r\n\r\nline\r\n.\r\n..\r\nend",
+            b"\r",
+            b"a\r",
+            b"\n.\n.\n",
+        ];
+        for m in cases {
+            let mut fast = BytesMut::new();
+            whole_message(&mut fast, m);
+            let mut slow = BytesMut::new();
+            for raw in lines(m) {
+                data_line(&mut slow, raw);
+            }
+            end(&mut slow);
+            assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(m));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn whole_message_matches_the_line_by_line_path_on_any_input(
+            m in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b'.', b'\r', b'\n']), 0..64)
+        ) {
+            let mut fast = BytesMut::new();
+            whole_message(&mut fast, &m);
+            let mut slow = BytesMut::new();
+            for raw in lines(&m) {
+                data_line(&mut slow, raw);
+            }
+            end(&mut slow);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+    }
 
     fn msg(m: &[u8], n: Option<u32>) -> String {
         let mut out = BytesMut::new();
