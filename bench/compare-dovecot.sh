@@ -259,8 +259,8 @@ for round in $(seq "$ROUNDS"); do
     both "pop session x$CLIENTS" pop --user bench --users "$CLIENTS" --clients "$CLIENTS" "${D[@]}"
     both "imap session x$CLIENTS" imap --user bench --users "$CLIENTS" --clients "$CLIENTS" "${D[@]}"
     run "loopback 1 MiB" loopback loopback --size "$big_size" --clients 1 "${D[@]}"
-    both "pop retr 1 MiB" pop --user big --clients 1 "${D[@]}"
-    both "imap fetch 1 MiB" imap --user big --clients 1 "${D[@]}"
+    both "pop retr 1 MiB" pop --user big --clients 1 --mode retr "${D[@]}"
+    both "imap fetch 1 MiB" imap --user big --clients 1 --mode fetch-body "${D[@]}"
     for n in $SIZES; do
         both "imap select $n" imap --user "m$n" --clients 1 --mode select "${D[@]}"
         both "imap fetch flags $n" imap --user "m$n" --clients 1 --mode fetch-flags "${D[@]}"
@@ -273,13 +273,19 @@ for round in $(seq "$ROUNDS"); do
         --user bench --users "$CLIENTS" --clients "$CLIENTS" "${D[@]}"
     run "imap session x$CLIENTS tls" yubin imap --port "$y_imaps" "${tls[@]}" \
         --user bench --users "$CLIENTS" --clients "$CLIENTS" "${D[@]}"
-    run "pop retr 1 MiB tls" yubin pop --port "$y_pop3s" "${tls[@]}" --user big --clients 1 "${D[@]}"
-    run "imap fetch 1 MiB tls" yubin imap --port "$y_imaps" "${tls[@]}" --user big --clients 1 "${D[@]}"
+    run "pop retr 1 MiB tls" yubin pop --port "$y_pop3s" "${tls[@]}" --user big --clients 1 \
+        --mode retr "${D[@]}"
+    run "imap fetch 1 MiB tls" yubin imap --port "$y_imaps" "${tls[@]}" --user big --clients 1 \
+        --mode fetch-body "${D[@]}"
 done
 
-# Idle connections, once each (memory, not speed): yubin 10,000; Dovecot fewer, since it
-# runs a process per connection (its figure is scaled per connection in the table).
-log "idle connections: Dovecot $IDLE_DOVECOT, yubin $IDLE_YUBIN"
+# Idle connections, once each (memory, not speed), on freshly started servers (nothing
+# cached from the loads above): yubin 10,000; Dovecot fewer, since it runs a process per
+# connection (its figure is also given per connection).
+log "idle connections: Dovecot $IDLE_DOVECOT, yubin $IDLE_YUBIN (servers restarted)"
+stop_servers
+start_servers
+sleep 1
 run "imap idle-conns" dovecot imap --port "$d_imap" --user bench --users "$CLIENTS" \
     --password "$password" --clients "$IDLE_DOVECOT" --mode idle-conns --duration 2 --pid "$dovecot_pid"
 run "imap idle-conns" yubin imap --port "$y_imap" --user bench --users "$CLIENTS" \
@@ -289,10 +295,11 @@ log "stopping both"
 stop_servers
 
 # --- the table ---------------------------------------------------------------------------
-python3 - "$results" "$ROUNDS" "$DURATION" "$CLIENTS" <<'PY'
+python3 - "$results" "$ROUNDS" "$DURATION" "$CLIENTS" "$big_size" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 rounds, duration, clients = sys.argv[2:5]
+big = int(sys.argv[5])
 by = {}
 order = []
 for r in rows:
@@ -306,13 +313,18 @@ def med(key, field):
 def errs(key):
     return sum(x.get("errors", 0) for x in by.get(key, []))
 loop = med(("loopback 1 MiB", "loopback"), "mb_per_second")
+loop_p50 = med(("loopback 1 MiB", "loopback"), "p50_ms")
+# A transfer's own rate: the message's size over the median time of the RETR / FETCH
+# command (loopback: of the whole connection, connect included).
+xfer = lambda p50: big / 1e6 / (p50 / 1000) if p50 else None
 print(f"medians of {rounds} rounds, {duration} s each, A/B interleaved; errors summed over rounds")
 print()
 print(f"| load | metric | Dovecot | yubin | yubin/Dovecot | errors D/y |")
 print(f"|---|---|---:|---:|---:|---:|")
 for load in order:
     if load.startswith("loopback"):
-        print(f"| {load} | MB/s | | | | |  (baseline: {loop:.0f} MB/s)")
+        print(f"| {load} | MB/s, sessions (connect, read, close) | | {loop:.0f} | | |")
+        print(f"| {load} | MB/s, one transfer (size / p50) | | {xfer(loop_p50):.0f} | | |")
         continue
     d, y = (load, "dovecot"), (load, "yubin")
     if "idle-conns" in load:
@@ -321,6 +333,12 @@ for load in order:
         dper = dk / dn if dk and dn else None; yper = yk / yn if yk and yn else None
         print(f"| {load} | connections held | {dn:.0f} | {yn:.0f} | | {errs(d)}/{errs(y)} |")
         print(f"| {load} | server PSS MiB (total) | {dk/1024:.1f} | {yk/1024:.1f} | | |" if dk and yk else f"| {load} | server PSS | n/a | n/a | | |")
+        dr = med(d, "server_rss_kib"); yr = med(y, "server_rss_kib")
+        if dr and yr:
+            print(f"| {load} | server RSS MiB (total, shared pages counted per process) | {dr/1024:.1f} | {yr/1024:.1f} | | |")
+        db = med(d, "server_pss_before_kib"); yb = med(y, "server_pss_before_kib")
+        if db and yb:
+            print(f"| {load} | server PSS MiB before connecting | {db/1024:.1f} | {yb/1024:.1f} | | |")
         if dper and yper:
             print(f"| {load} | KiB per connection | {dper:.1f} | {yper:.1f} | {yper/dper:.3f} | |")
         continue
@@ -339,6 +357,12 @@ for load in order:
     if "MiB" in load and loop and yv:
         extra = f" ({yv/loop:.0%} of loopback)"
     print(f"| {load} | {metric} | {cell(dv)} | {cell(yv)}{extra} | {ratio} | {errs(d) if dv is not None else ''}/{errs(y)} |")
+    if "MiB" in load:
+        dx, yx = xfer(med(d, "p50_ms")), xfer(med(y, "p50_ms"))
+        lx = xfer(loop_p50)
+        cmd = "RETR" if load.startswith("pop") else "FETCH"
+        share = f" ({yx/lx:.0%} of loopback)" if yx and lx else ""
+        print(f"| {load} | MB/s, the {cmd} alone (size / p50) | {cell(dx) if dx else ''} | {yx:.0f}{share} | {f'{yx/dx:.2f}' if dx and yx else ''} | |")
 print()
 print("latency p50/p90/p99 ms (medians):")
 for load in order:

@@ -23,11 +23,13 @@ use crate::client_tls::{ClientTlsArgs, Security};
 /// What to load.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// POP3: `session` = USER/PASS, STAT, RETR every message, QUIT.
+    /// POP3: `session` = USER/PASS, STAT, RETR every message, QUIT; `retr` = the same,
+    /// timing the RETRs alone.
     Pop(BenchArgs),
     /// IMAP: `session` = LOGIN, SELECT INBOX, FETCH 1:* (FLAGS ENVELOPE), FETCH 1:*
     /// BODY.PEEK[], LOGOUT; `idle-conns` = hold N logged-in connections; `select` and
-    /// `fetch-flags` time SELECT INBOX and FETCH 1:* (FLAGS) alone.
+    /// `fetch-flags` time SELECT INBOX and FETCH 1:* (FLAGS) alone; `fetch-body` = LOGIN,
+    /// SELECT INBOX, FETCH 1:* BODY.PEEK[], LOGOUT.
     Imap(BenchArgs),
     /// SMTP: `send` = one connection per client sending messages back to back.
     Smtp(BenchArgs),
@@ -50,6 +52,11 @@ pub enum Mode {
     /// IMAP only: LOGIN, SELECT INBOX, FETCH 1:* (FLAGS), LOGOUT; the latency is the
     /// FETCH's alone.
     FetchFlags,
+    /// IMAP only: LOGIN, SELECT INBOX, FETCH 1:* BODY.PEEK[], LOGOUT (bulk download);
+    /// the latency is the FETCH's alone.
+    FetchBody,
+    /// POP3 only: a `session` whose latency is the RETRs' alone.
+    Retr,
 }
 
 /// Options common to every load.
@@ -122,6 +129,8 @@ struct Report {
     latencies: Vec<Duration>,
     first_error: Option<String>,
     memory: Option<Memory>,
+    /// Idle-conns: the server's memory before the first connection.
+    memory_before: Option<Memory>,
 }
 
 /// How a client connects: where, and with or without TLS.
@@ -147,8 +156,12 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     };
     let mode = args.mode.unwrap_or(default_mode);
     match (proto, mode) {
-        (Proto::Pop | Proto::Loopback, Mode::Session)
-        | (Proto::Imap, Mode::Session | Mode::IdleConns | Mode::Select | Mode::FetchFlags)
+        (Proto::Pop, Mode::Session | Mode::Retr)
+        | (Proto::Loopback, Mode::Session)
+        | (
+            Proto::Imap,
+            Mode::Session | Mode::IdleConns | Mode::Select | Mode::FetchFlags | Mode::FetchBody,
+        )
         | (Proto::Smtp, Mode::Send) => {}
         _ => bail!("mode {mode:?} does not apply to {proto:?}"),
     }
@@ -235,7 +248,7 @@ async fn load(proto: Proto, mode: Mode, target: &Target, args: &BenchArgs) -> Re
             while Instant::now() < deadline && take(&budget) {
                 let t = Instant::now();
                 let result = match proto {
-                    Proto::Pop => pop_session(&target, &args).await.map(|b| (b, None)),
+                    Proto::Pop => pop_session(&target, &args, mode).await,
                     Proto::Imap => imap_session(&target, &args, mode).await,
                     Proto::Smtp => smtp_send(&target, &args, &mut smtp)
                         .await
@@ -342,6 +355,38 @@ impl Conn {
         Ok(self.line().await?.to_vec())
     }
 
+    /// Reads and discards a POP3 multi-line body up to and including the `.` line that
+    /// ends it, scanning whole buffers (not line by line) so the client costs little.
+    async fn skip_dot_terminated(&mut self) -> anyhow::Result<()> {
+        const END: &[u8] = b"\r\n.\r\n";
+        let finder = memchr::memmem::Finder::new(END);
+        // The body starts at a line start: as if a CRLF came just before it.
+        let mut carry: Vec<u8> = b"\r\n".to_vec();
+        loop {
+            let buf = self.s.fill_buf().await?;
+            if buf.is_empty() {
+                bail!("server closed the connection in a multi-line response");
+            }
+            // A terminator that spans the previous buffer and this one.
+            let mut seam = carry.clone();
+            seam.extend_from_slice(&buf[..buf.len().min(END.len() - 1)]);
+            let end = match finder.find(&seam) {
+                Some(i) => Some(i + END.len() - carry.len()),
+                None => finder.find(buf).map(|i| i + END.len()),
+            };
+            if let Some(end) = end {
+                self.s.consume(end);
+                self.read += end as u64;
+                return Ok(());
+            }
+            carry.extend_from_slice(&buf[buf.len().saturating_sub(END.len() - 1)..]);
+            carry.drain(..carry.len().saturating_sub(END.len() - 1));
+            let n = buf.len();
+            self.s.consume(n);
+            self.read += n as u64;
+        }
+    }
+
     /// Reads and discards exactly `n` bytes.
     async fn skip(&mut self, n: u64) -> anyhow::Result<()> {
         let mut left = n;
@@ -380,7 +425,12 @@ async fn copy_session(target: &Target) -> anyhow::Result<u64> {
     }
 }
 
-async fn pop_session(target: &Target, a: &BenchArgs) -> anyhow::Result<u64> {
+/// One POP3 session; returns the bytes read and, for `retr`, the time the RETRs took.
+async fn pop_session(
+    target: &Target,
+    a: &BenchArgs,
+    mode: Mode,
+) -> anyhow::Result<(u64, Option<Duration>)> {
     let mut c = Conn::open(target).await?;
     expect(c.line().await?, b"+OK", "greeting")?;
     // Pipelined login (RFC 2449 PIPELINING), then STAT.
@@ -398,12 +448,14 @@ async fn pop_session(target: &Target, a: &BenchArgs) -> anyhow::Result<u64> {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .context("bad STAT reply")?;
+    let t = Instant::now();
     for n in 1..=count {
         expect(&c.cmd(&format!("RETR {n}")).await?, b"+OK", "RETR")?;
-        while c.line().await? != b".\r\n" {}
+        c.skip_dot_terminated().await?;
     }
+    let retr = (mode == Mode::Retr).then(|| t.elapsed());
     expect(&c.cmd("QUIT").await?, b"+OK", "QUIT")?;
-    Ok(c.read)
+    Ok((c.read, retr))
 }
 
 /// Reads IMAP responses up to the tagged one, skipping literals by their announced size.
@@ -466,6 +518,14 @@ async fn imap_session(
                 ("e", "LOGOUT"),
             ],
             Some("c"),
+        ),
+        Mode::FetchBody => (
+            &[
+                ("b", "SELECT INBOX"),
+                ("d", "FETCH 1:* BODY.PEEK[]"),
+                ("e", "LOGOUT"),
+            ],
+            Some("d"),
         ),
         _ => (
             &[
@@ -569,6 +629,7 @@ async fn idle_conns(target: &Target, args: &BenchArgs) -> anyhow::Result<Report>
         }
     }
     let opened = start.elapsed();
+    r.memory_before = before;
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     if let Some(pid) = args.pid {
         r.memory = memory(pid);
@@ -678,6 +739,8 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
         Mode::Send => "send",
         Mode::Select => "select",
         Mode::FetchFlags => "fetch-flags",
+        Mode::FetchBody => "fetch-body",
+        Mode::Retr => "retr",
     };
     let unit = if mode == Mode::Send {
         "messages"
@@ -704,6 +767,10 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
             j["server_rss_kib"] = m.rss_kib.into();
             j["server_pss_kib"] = m.pss_kib.into();
             j["server_processes"] = m.processes.into();
+        }
+        if let Some(m) = r.memory_before {
+            j["server_rss_before_kib"] = m.rss_kib.into();
+            j["server_pss_before_kib"] = m.pss_kib.into();
         }
         if let Some(e) = &r.first_error {
             j["first_error"] = e.as_str().into();
@@ -736,4 +803,46 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
 fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection over an in-memory pipe that already holds `bytes`, read through a
+    /// buffer of `capacity` bytes (small ones put the terminator across buffers).
+    async fn conn_with(bytes: &[u8], capacity: usize) -> Conn {
+        let (mut server, client) = tokio::io::duplex(1 << 16);
+        server.write_all(bytes).await.unwrap();
+        drop(server);
+        Conn {
+            s: BufReader::with_capacity(capacity, Box::new(client)),
+            read: 0,
+            line: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn skip_dot_terminated_stops_right_after_the_end_line_at_any_buffer_size() {
+        let body = b"Subject: x\r\n\r\n..stuffed\r\nline\r\n.\r\n";
+        for capacity in 1..=body.len() + 8 {
+            let mut input = body.to_vec();
+            input.extend_from_slice(b"+OK next\r\n");
+            let mut c = conn_with(&input, capacity).await;
+            c.skip_dot_terminated().await.unwrap();
+            assert_eq!(c.read, body.len() as u64, "capacity {capacity}");
+            assert_eq!(c.line().await.unwrap(), b"+OK next\r\n");
+        }
+        // An empty body is just the end line.
+        let mut c = conn_with(b".\r\n+OK\r\n", 2).await;
+        c.skip_dot_terminated().await.unwrap();
+        assert_eq!(c.read, 3);
+    }
+
+    #[test]
+    fn literal_size_reads_the_announced_octets() {
+        assert_eq!(literal_size(b"* 1 FETCH (BODY[] {1024}\r\n"), Some(1024));
+        assert_eq!(literal_size(b"* 1 FETCH (BODY[] {7+}\r\n"), Some(7));
+        assert_eq!(literal_size(b"* 1 FETCH (FLAGS (\\Seen))\r\n"), None);
+    }
 }
