@@ -11,6 +11,7 @@ mod imap;
 mod pop;
 mod send;
 mod serve;
+mod serving;
 mod socket;
 mod store_args;
 mod tls;

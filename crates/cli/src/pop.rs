@@ -203,12 +203,7 @@ async fn serve(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
     let handle = mini_pop::serve(addr, store.clone(), config, shutdown.clone())
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    println!("POP3 listening on {}", handle.local_addr());
-    args.store.describe(&store);
-    yubin_core::server::shutdown_signal().await;
-    println!("shutting down");
-    handle.stop().await;
-    Ok(ExitCode::SUCCESS)
+    crate::serving::until_signal("POP3", handle, &args.store, &store).await
 }
 
 async fn fetch(
