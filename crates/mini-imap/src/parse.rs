@@ -8,7 +8,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, tag_no_case, take, take_while1};
-use nom::combinator::{map, map_res, opt, value};
+use nom::combinator::{map, map_res, opt, value, verify};
 use nom::multi::{separated_list0, separated_list1};
 use nom::sequence::{delimited, preceded, separated_pair};
 use nom::{IResult, Parser};
@@ -268,9 +268,20 @@ fn string(i: &[u8]) -> Res<'_, Vec<u8>> {
 }
 
 /// `astring = 1*ASTRING-CHAR / string`
+///
+/// Also accepted: UTF-8 text right in the atom form. RFC 3501 wants 8-bit text in a
+/// literal, but Python's imaplib (and others) send `SEARCH CHARSET UTF-8 SUBJECT 日本`
+/// with the bytes bare; they contain no special character, so reading them as the string
+/// they obviously are breaks nothing for clients that follow the RFC.
 fn astring(i: &[u8]) -> Res<'_, Vec<u8>> {
     alt((
-        map(take_while1(is_astring_char), |s: &[u8]| s.to_vec()),
+        map(
+            verify(
+                take_while1(|b| is_astring_char(b) || b >= 0x80),
+                |s: &[u8]| s.is_ascii() || std::str::from_utf8(s).is_ok(),
+            ),
+            |s: &[u8]| s.to_vec(),
+        ),
         string,
     ))
     .parse(i)
@@ -967,5 +978,15 @@ mod tests {
         assert!(command(deep.as_bytes()).is_err());
         let ok_depth = format!("a SEARCH {}ALL{}\r\n", "(".repeat(5), ")".repeat(5));
         assert!(command(ok_depth.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn bare_utf8_search_strings_are_read_as_text() {
+        // Python's imaplib sends non-ASCII search strings without a literal.
+        let cmd = command("a UID SEARCH CHARSET UTF-8 SUBJECT 日本\r\n".as_bytes()).unwrap();
+        let want = format!("Subject({:?})", "日本".as_bytes());
+        assert!(format!("{:?}", cmd.body).contains(&want), "{:?}", cmd.body);
+        // Bytes that are not UTF-8 are still refused.
+        assert!(command(b"a SEARCH SUBJECT \xff\xfe\r\n").is_err());
     }
 }
