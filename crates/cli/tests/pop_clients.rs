@@ -146,3 +146,57 @@ fn wrong_password_is_one_clear_error_line() {
     assert!(err.starts_with("error: login as alice failed"), "{err}");
     assert!(!err.contains("nope"));
 }
+
+#[test]
+fn yubin_pop_list_uidl_top_retr_dele_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = deliver_corpus(dir.path());
+    let (_server, port) = serve(dir.path(), &["--pop-retention", "keep"]);
+    let port = port.to_string();
+    let pop = |args: &[&str]| {
+        let (ok, out, err) =
+            run_with_timeout(yubin().arg("pop").args(args).args(["--port", &port]), 30);
+        assert!(ok, "yubin pop {args:?}: {err}");
+        out
+    };
+    let list: serde_json::Value = serde_json::from_str(&pop(&["list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), corpus.len());
+    assert_eq!(list[0]["octets"], corpus[0].len());
+    let uidl = pop(&["uidl"]);
+    assert_eq!(uidl.lines().count(), corpus.len(), "{uidl}");
+    // TOP 1 0: the header and the blank line that ends it, nothing of the body.
+    let top = pop(&["top", "1", "0"]);
+    let header_end = corpus[0].windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(top.as_bytes(), &corpus[0][..header_end]);
+    assert_eq!(
+        pop(&["retr", "2"]).as_bytes(),
+        &corpus[1][..],
+        "RETR prints the raw message"
+    );
+    assert_eq!(pop(&["dele", "1"]).trim(), "message 1 deleted");
+    assert!(
+        pop(&["stat"]).starts_with(&format!("{} messages", corpus.len() - 1)),
+        "DELE removed it at QUIT; RETR did not (keep)"
+    );
+}
+
+#[test]
+fn a_connection_over_max_connections_gets_the_refusal_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = serve(dir.path(), &["--max-connections", "1"]);
+    use std::io::{BufRead, BufReader};
+    let first = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut line = String::new();
+    BufReader::new(&first).read_line(&mut line).unwrap();
+    assert!(line.starts_with("+OK"), "{line}");
+    let second = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    second
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(&second).read_line(&mut line).unwrap();
+    assert_eq!(
+        line,
+        "-ERR [SYS/TEMP] too many connections, try again later\r\n"
+    );
+}

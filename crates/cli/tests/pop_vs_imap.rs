@@ -183,3 +183,50 @@ fn demo_runs_the_lesson_in_both_languages() {
         );
     }
 }
+
+#[test]
+fn yubin_send_composes_a_body_and_attachments_that_arrive_intact() {
+    let s = serve(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "こんにちは、本文です。\n").unwrap();
+    let attachment = dir.path().join("data.bin");
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    std::fs::write(&attachment, &bytes).unwrap();
+    let (ok, out, err) = run_with_timeout(
+        yubin()
+            .args([
+                "send",
+                "--port",
+                &s.smtp.to_string(),
+                "--to",
+                "alice@localhost",
+                "--subject",
+                "添付のテスト",
+                "--body-file",
+            ])
+            .arg(&body)
+            .arg("--attach")
+            .arg(&attachment),
+        30,
+    );
+    assert!(ok, "{out}{err}");
+    // An independent reader: Python's poplib and email packages (text arrives with CRLF,
+    // the wire form, so line ends are compared as LF).
+    let py = format!(
+        "import poplib, email, email.policy, sys\n\
+         p = poplib.POP3('127.0.0.1', {port}); p.user('alice'); p.pass_('secret')\n\
+         msg = email.message_from_bytes(b'\\r\\n'.join(p.retr(1)[1]), policy=email.policy.default)\n\
+         p.quit()\n\
+         assert msg['subject'] == '添付のテスト', msg['subject']\n\
+         text = msg.get_body(('plain',)).get_content().replace('\\r\\n', '\\n')\n\
+         assert text == 'こんにちは、本文です。\\n', repr(text)\n\
+         att = [a for a in msg.iter_attachments()]\n\
+         assert len(att) == 1 and att[0].get_filename() == 'data.bin'\n\
+         assert att[0].get_content() == bytes(i % 256 for i in range(5000))\n\
+         print('attachment intact')\n",
+        port = s.pop
+    );
+    let (ok, out, err) = run_with_timeout(Command::new("python3").args(["-c", &py]), 30);
+    assert!(ok && out.contains("attachment intact"), "{out}{err}");
+}
