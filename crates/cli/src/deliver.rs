@@ -17,8 +17,10 @@ const PROGRESS_FROM: usize = 20;
 /// Where to deliver, and what.
 #[derive(Debug, Args)]
 pub struct DeliverArgs {
-    /// The account that receives the mail (created if it does not exist yet).
-    #[arg(long, value_name = "USER")]
+    /// Who receives the mail: an account name or an address at a local domain
+    /// (`alice`, `alice@localhost`), resolved as SMTP resolves RCPT TO. An unknown name
+    /// becomes an account, named by the lower-cased local part.
+    #[arg(long, value_name = "ADDRESS")]
     to: String,
     /// The mailbox to deliver into (created if missing).
     #[arg(long, value_name = "NAME", default_value = "INBOX")]
@@ -55,9 +57,11 @@ fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open the store at {}", data.display()))?;
     // A local delivery needs no password: the account is made if it does not exist.
     store.set_accept_any_login(true);
+    // The same resolution as SMTP's RCPT TO (`Store::resolve`), done once: the whole
+    // batch then goes to that account with `append_batch`.
     let account = store
-        .account(&args.to)
-        .with_context(|| format!("cannot open account {}", args.to))?;
+        .resolve(&args.to)
+        .with_context(|| format!("cannot deliver to {}", args.to))?;
     let mailbox = match account.mailbox(&args.mailbox) {
         Ok(m) => m,
         Err(StoreError::NoSuchMailbox(_)) => {

@@ -39,6 +39,8 @@ impl StoreArgs {
                 .with_context(|| format!("cannot open store at {}", dir.display()))?
         };
         store.set_accept_any_login(self.accept_any_login);
+        // A test server that takes any login takes mail for any domain too (README).
+        store.set_catch_all_domains(self.accept_any_login);
         if let Some(file) = &self.users_file {
             store
                 .load_users_file(file)

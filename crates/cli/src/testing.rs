@@ -46,10 +46,12 @@ impl MailServer {
     }
 
     /// Starts with accept-any-login: every recipient address and every login works,
-    /// creating the account on first use (its name is the full address).
+    /// creating the account on first use: mail to `Bob@example.com` (any domain) lands
+    /// in the account `bob`.
     pub async fn accepting_any_address() -> std::io::Result<MailServer> {
         let store = Store::memory();
         store.set_accept_any_login(true);
+        store.set_catch_all_domains(true);
         Self::on(store).await
     }
 

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 
-use crate::secret::Secret;
+use crate::Secret;
 
 /// Who a PLAIN response says is logging in, and with what password.
 #[derive(Debug, Clone, PartialEq, Eq)]

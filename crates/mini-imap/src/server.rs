@@ -1,4 +1,10 @@
 //! IMAP over TCP: the I/O glue between `yubin-core`'s runtime and the [`Session`].
+//!
+//! The session calls the synchronous store, so every call that can reach it (a command,
+//! a rejected command, the next piece of a large response, IDLE's sync when the mailbox
+//! changes, and the final drop) runs on tokio's blocking pool through
+//! [`Offloaded`]; this side only frames, waits and writes. A command's literals are
+//! gathered by the codec, so the session sees one frame per command.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
+use yubin_core::offload::{Offloaded, SessionLost};
 use yubin_core::server::{self, Next, ServerConfig, SessionContext};
 use yubin_core::{ServerHandle, Transcript};
 use yubin_store::Store;
@@ -54,6 +61,10 @@ impl Default for ImapServerConfig {
 /// under 100 MiB (tokio-util's default is 8 KiB); a long command or literal grows it.
 const READ_BUFFER: usize = 1024;
 
+/// Sent before closing a connection whose session failed (it panicked): the `SERVERBUG`
+/// code a store failure gets mid-session (RFC 5530), as a `BYE` since nothing follows.
+const FAILURE_LINE: &[u8] = b"* BYE [SERVERBUG] Internal error\r\n";
+
 /// Binds `addr` (port 0: any free port) and serves IMAP until `shutdown` is cancelled.
 pub async fn serve(
     addr: SocketAddr,
@@ -97,8 +108,24 @@ async fn run_session(
         required: config.require_tls,
     };
     let idle_timeout = imap.idle_timeout;
-    let (mut session, greeting) = Session::new(store, imap, tls, transcript.clone());
-    let mut stream = stream;
+    let (session, greeting) = Session::new(store, imap, tls, transcript.clone());
+    let mut session = Offloaded::new(session);
+    let result = transports(stream, &ctx, &mut session, greeting, config, idle_timeout).await;
+    // Dropping the session releases what it holds in the store: off the worker too.
+    session.close().await;
+    result
+}
+
+/// The conversation over the plaintext transport, then (after STARTTLS) over TLS.
+async fn transports(
+    mut stream: yubin_core::stream::Stream,
+    ctx: &SessionContext,
+    session: &mut Offloaded<Session>,
+    greeting: Vec<u8>,
+    config: &ImapServerConfig,
+    idle_timeout: Duration,
+) -> std::io::Result<()> {
+    let transcript = &config.transcript;
     let mut greeting = Some(greeting);
     // One pass per transport: plaintext, then (after STARTTLS) TLS.
     loop {
@@ -109,10 +136,10 @@ async fn run_session(
             send(&mut writer, transcript, &greeting).await?;
         }
         let ended = converse(
-            &ctx,
+            ctx,
             &mut frames,
             &mut writer,
-            &mut session,
+            session,
             transcript,
             idle_timeout,
         )
@@ -120,7 +147,10 @@ async fn run_session(
         match (ended, &config.starttls) {
             (Ended::StartTls, Some(tls)) => {
                 stream = yubin_core::tls::upgrade(frames, writer, tls).await?;
-                session.tls_started();
+                // No store access: only the capabilities and the SASL state change.
+                if let Some(session) = session.get_mut() {
+                    session.tls_started();
+                }
                 transcript.server(b"[TLS handshake done]");
             }
             _ => return Ok(()),
@@ -141,7 +171,7 @@ async fn converse<R, W>(
     ctx: &SessionContext,
     frames: &mut FramedRead<R, ImapCodec>,
     writer: &mut W,
-    session: &mut Session,
+    session: &mut Offloaded<Session>,
     transcript: &Transcript,
     idle_timeout: Duration,
 ) -> std::io::Result<Ended>
@@ -153,7 +183,12 @@ where
     let mut idle_until: Option<Instant> = None;
     loop {
         let next = match idle_until.take() {
-            Some(deadline) => idle(ctx, frames, writer, session, transcript, deadline).await?,
+            Some(deadline) => {
+                match idle(ctx, frames, writer, session, transcript, deadline).await? {
+                    Ok(next) => next,
+                    Err(_) => return fail(writer, transcript).await,
+                }
+            }
             None => ctx.next(frames).await,
         };
         let output = match next {
@@ -163,11 +198,13 @@ where
             }
             Next::Frame(Frame::Command(bytes)) => {
                 frames.decoder_mut().expect_raw_line(false);
-                session.handle_frame(&bytes)
+                session.run(move |s| s.handle_frame(&bytes)).await
             }
             Next::Frame(Frame::Rejected { tag, reason }) => {
                 frames.decoder_mut().expect_raw_line(false);
-                session.handle_rejected(tag.as_deref(), &reason)
+                session
+                    .run(move |s| s.handle_rejected(tag.as_deref(), &reason))
+                    .await
             }
             Next::Error(FrameError::CommandTooLong { .. }) => {
                 send(writer, transcript, session::UNFRAMEABLE_LINE).await?;
@@ -184,11 +221,16 @@ where
                 return writer.shutdown().await.map(|()| Ended::Closed);
             }
         };
-        let mut output = output;
+        let Ok(mut output) = output else {
+            return fail(writer, transcript).await;
+        };
         // A large FETCH comes in pieces: send each before the next is built.
         while output.after == After::More {
             send(writer, transcript, &output.bytes).await?;
-            output = session.resume();
+            output = match session.run(Session::resume).await {
+                Ok(output) => output,
+                Err(_) => return fail(writer, transcript).await,
+            };
         }
         send(writer, transcript, &output.bytes).await?;
         match output.after {
@@ -213,24 +255,36 @@ where
     }
 }
 
+/// Ends the connection after the session failed (it panicked; see [`Offloaded`]).
+async fn fail<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    transcript: &Transcript,
+) -> std::io::Result<Ended> {
+    send(writer, transcript, FAILURE_LINE).await?;
+    writer.shutdown().await.map(|()| Ended::Closed)
+}
+
 /// IDLE (RFC 2177): waits for the client's next line (DONE) and, meanwhile, for the
-/// selected mailbox to change, pushing each change at once; returns what ended the wait.
+/// selected mailbox to change, pushing each change at once; returns what ended the wait,
+/// or that the session failed.
 async fn idle<R, W>(
     ctx: &SessionContext,
     frames: &mut FramedRead<R, ImapCodec>,
     writer: &mut W,
-    session: &mut Session,
+    session: &mut Offloaded<Session>,
     transcript: &Transcript,
     deadline: Instant,
-) -> std::io::Result<Next<Frame, FrameError>>
+) -> std::io::Result<Result<Next<Frame, FrameError>, SessionLost>>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut watch = session.watch();
-    // A change between the IDLE response and the watch's creation: report it now rather
-    // than at the next change.
-    let pending = session.idle_poll();
+    // The watch is made before the first poll, in the same call: a change between the
+    // IDLE response and the watch's creation is reported now rather than at the next one.
+    let (mut watch, pending) = match session.run(|s| (s.watch(), s.idle_poll())).await {
+        Ok(started) => started,
+        Err(lost) => return Ok(Err(lost)),
+    };
     if !pending.is_empty() {
         send(writer, transcript, &pending).await?;
     }
@@ -245,10 +299,15 @@ where
         let left = deadline.saturating_duration_since(Instant::now());
         tokio::select! {
             // The client's line, end of input, the IDLE timeout or shutdown.
-            next = ctx.next_within(frames, left) => return Ok(next),
-            // Another session, a delivery or a POP3 commit changed the mailbox.
+            next = ctx.next_within(frames, left) => return Ok(Ok(next)),
+            // Another session, a delivery or a POP3 commit changed the mailbox. The
+            // sync reads the store, so it runs on the blocking pool; `select!` is not
+            // racing it, so the session always comes back.
             () = changed => {
-                let update = session.idle_poll();
+                let update = match session.run(Session::idle_poll).await {
+                    Ok(update) => update,
+                    Err(lost) => return Ok(Err(lost)),
+                };
                 if !update.is_empty() {
                     send(writer, transcript, &update).await?;
                 }

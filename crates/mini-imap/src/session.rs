@@ -21,14 +21,14 @@
 //! mailbox's watch fires ([`Session::idle_poll`]): one mechanism for every change, made
 //! by another session, an SMTP delivery or a POP3 commit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
 use yubin_store::{
-    Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Store, StoreError,
+    Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Store, StoreError, View,
 };
 
 use crate::codec::Rejection;
@@ -128,7 +128,6 @@ pub struct Output {
 }
 
 /// A mailbox as the selected state sees it.
-#[derive(Debug)]
 pub struct Selected {
     /// The store's handle.
     pub mailbox: Mailbox,
@@ -136,22 +135,94 @@ pub struct Selected {
     pub read_only: bool,
     /// UIDVALIDITY when selected.
     pub uid_validity: u32,
-    /// The snapshot: message `n` is `messages[n - 1]`.
-    pub messages: Vec<MessageMeta>,
+    /// Message `n` is `uids[n - 1]`: the numbering the client knows (RFC 3501 §2.3.1.2),
+    /// ghosts included.
+    pub uids: Vec<u32>,
+    /// The store's view as of the last report to the client: flags, sizes and dates are
+    /// read from it (shared with every other session, not copied).
+    pub view: Arc<View>,
+    /// Messages the store has expunged whose `EXPUNGE` the client has not been told yet
+    /// (RFC 3501 §7.4.1 withholds it during FETCH, STORE and SEARCH): they keep their
+    /// numbers, and what the session last knew of them.
+    pub ghosts: BTreeMap<u32, MessageMeta>,
+    /// Flag changes this session reported itself (STORE, FETCH setting `\Seen`), by UID
+    /// and modseq, so the next report does not repeat them.
+    pub own: BTreeMap<u32, u64>,
     /// UIDs that are `\Recent` in this session.
     pub recent: BTreeSet<u32>,
     /// ENVELOPE/BODYSTRUCTURE/section offsets per message.
     pub cache: InfoCache,
 }
 
+impl std::fmt::Debug for Selected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Selected")
+            .field("mailbox", &self.mailbox)
+            .field("read_only", &self.read_only)
+            .field("exists", &self.uids.len())
+            .finish()
+    }
+}
+
 impl Selected {
-    /// The flags of message `meta` as this session reports them (`\Recent` included).
-    pub fn flag_list(&self, meta: &MessageMeta) -> String {
-        let mut parts: Vec<String> = meta.flags.iter().map(|f| f.to_string()).collect();
-        if self.recent.contains(&meta.uid) {
+    /// How many messages the client knows of (EXISTS).
+    pub fn len(&self) -> usize {
+        self.uids.len()
+    }
+
+    /// Whether the client knows of no message.
+    pub fn is_empty(&self) -> bool {
+        self.uids.is_empty()
+    }
+
+    /// The UID of the message at 0-based position `pos`.
+    pub fn uid(&self, pos: usize) -> u32 {
+        self.uids[pos]
+    }
+
+    /// The largest UID the client knows of (what `*` means in a UID set).
+    pub fn largest_uid(&self) -> u32 {
+        self.uids.last().copied().unwrap_or(0)
+    }
+
+    /// What the session knows of the message at `pos`: from its view, or for a ghost
+    /// what it knew before the message went.
+    pub fn meta(&self, pos: usize) -> Option<MessageMeta> {
+        let uid = self.uids[pos];
+        self.view
+            .get(uid)
+            .or_else(|| self.ghosts.get(&uid).cloned())
+    }
+
+    /// The flags of the message at `pos` as the session knows them.
+    pub fn flags(&self, pos: usize) -> Flags {
+        let uid = self.uids[pos];
+        match self.view.flags(uid) {
+            Some(f) => f.clone(),
+            None => self
+                .ghosts
+                .get(&uid)
+                .map(|m| m.flags.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The flags of message `uid` as this session reports them (`\Recent` included).
+    pub fn flag_list(&self, uid: u32, flags: &Flags) -> String {
+        let mut parts: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        if self.recent.contains(&uid) {
             parts.push("\\Recent".into());
         }
         format!("({})", parts.join(" "))
+    }
+
+    /// Notes flags this session reported itself, so no later report repeats them.
+    pub fn reported_own(&mut self, changed: &yubin_store::FlagsChanged) {
+        if changed.modseq != 0 {
+            for (uid, _) in &changed.flags {
+                self.own.insert(*uid, changed.modseq);
+            }
+        }
     }
 }
 
@@ -521,8 +592,8 @@ impl Session {
                     // RFC 3501 §6.4.2: CLOSE silently expunges \Deleted messages, unless
                     // the mailbox is read-only.
                     if !sel.read_only {
-                        let deleted: Vec<u32> = sel
-                            .messages
+                        let now = sel.mailbox.view().unwrap_or_else(|_| sel.view.clone());
+                        let deleted: Vec<u32> = now
                             .iter()
                             .filter(|m| m.flags.contains(&Flag::Deleted))
                             .map(|m| m.uid)
@@ -819,49 +890,38 @@ impl Session {
             }
         };
         let opened = account.mailbox(name).and_then(|m| {
-            let st = m.status()?;
-            let messages = m.messages()?;
-            Ok((m, st, messages))
+            let view = m.view()?;
+            Ok((m, view))
         });
-        let (mailbox, st, messages) = match opened {
+        let (mailbox, view) = match opened {
             Ok(x) => x,
             Err(e) => {
                 self.state = State::Authenticated(account);
                 return store_error(b, tag, command, &e);
             }
         };
+        let uids: Vec<u32> = view.uids().collect();
         // EXAMINE changes nothing, not even \Recent (§6.3.2): it only looks at which
         // messages are recent; SELECT claims them for this session.
-        let recent: BTreeSet<u32> = if examine {
-            let n = st.recent as usize;
-            messages[messages.len().saturating_sub(n)..]
-                .iter()
-                .map(|m| m.uid)
-                .collect()
+        let first_recent = if examine {
+            view.header().recent_from
         } else {
-            let first = mailbox.claim_recent();
-            messages
-                .iter()
-                .filter(|m| m.uid >= first)
-                .map(|m| m.uid)
-                .collect()
+            mailbox.claim_recent()
         };
-        let mut keywords: BTreeSet<String> = BTreeSet::new();
-        for m in &messages {
-            for f in &m.flags {
-                if let Flag::Keyword(k) = f {
-                    keywords.insert(k.clone());
-                }
-            }
-        }
-        let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
+        let recent: BTreeSet<u32> = view.uids_after(first_recent.saturating_sub(1)).collect();
+        let st = view.status();
+        let kw: String = view.keywords().map(|k| format!(" {k}")).collect();
         untagged(
             b,
             &format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})"),
         );
-        untagged(b, &format!("{} EXISTS", messages.len()));
+        untagged(b, &format!("{} EXISTS", uids.len()));
         untagged(b, &format!("{} RECENT", recent.len()));
-        if let Some(pos) = messages.iter().position(|m| !m.flags.contains(&Flag::Seen)) {
+        if st.unseen > 0
+            && let Some(pos) = uids
+                .iter()
+                .position(|&u| view.flags(u).is_some_and(|f| !f.contains(&Flag::Seen)))
+        {
             untagged(b, &format!("OK [UNSEEN {}] First unseen", pos + 1));
         }
         untagged(
@@ -894,7 +954,10 @@ impl Session {
                 mailbox,
                 read_only: examine,
                 uid_validity: st.uid_validity,
-                messages,
+                uids,
+                view,
+                ghosts: BTreeMap::new(),
+                own: BTreeMap::new(),
                 recent,
                 cache: InfoCache::default(),
             }),
@@ -943,13 +1006,15 @@ pub fn store_error(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
     let code = match e {
         StoreError::NoSuchMailbox(_) => Code::NonExistent,
         StoreError::InvalidName { .. } => Code::Cannot,
-        StoreError::Io { .. } | StoreError::Corrupt(_) => Code::ServerBug,
+        StoreError::Io { .. } | StoreError::Corrupt(_) | StoreError::Backend { .. } => {
+            Code::ServerBug
+        }
         StoreError::Locked(_) => Code::Unavailable,
         _ => Code::Cannot,
     };
     let text = match e {
         StoreError::NoSuchMailbox(_) => "No such mailbox".to_owned(),
-        StoreError::Io { .. } | StoreError::Corrupt(_) => {
+        StoreError::Io { .. } | StoreError::Corrupt(_) | StoreError::Backend { .. } => {
             tracing::warn!(error = %e, command, "store failure");
             "Internal error".to_owned()
         }
@@ -972,13 +1037,13 @@ fn store_result(b: &mut Vec<u8>, tag: &str, command: &str, r: Option<Result<(), 
     }
 }
 
-/// Adds `\Seen` to one message (a FETCH of a body), returning its new flags.
-pub(crate) fn mark_seen(mailbox: &Mailbox, uid: u32) -> Option<Flags> {
+/// Adds `\Seen` to messages (a FETCH of bodies), in one change; returns what changed.
+pub(crate) fn mark_seen(mailbox: &Mailbox, uids: &[u32]) -> Option<yubin_store::FlagsChanged> {
     let seen: Flags = [Flag::Seen].into_iter().collect();
-    match mailbox.set_flags(&[uid], FlagOp::Add, &seen) {
-        Ok(v) => v.into_iter().next().map(|(_, f)| f),
+    match mailbox.set_flags_unchanged_since(uids, FlagOp::Add, &seen, None) {
+        Ok(changed) => Some(changed),
         Err(e) => {
-            tracing::warn!(error = %e, uid, "could not set \\Seen");
+            tracing::warn!(error = %e, count = uids.len(), "could not set \\Seen");
             None
         }
     }

@@ -44,6 +44,10 @@ impl Default for PopServerConfig {
     }
 }
 
+/// Sent before closing a connection whose session failed (it panicked): the `[SYS/TEMP]`
+/// error a store failure gets mid-session (RFC 3206), then the connection closes.
+const FAILURE_LINE: &[u8] = b"-ERR [SYS/TEMP] internal server error; closing\r\n";
+
 /// Binds `addr` (port 0: any free port) and serves POP3 until `shutdown` is cancelled.
 pub async fn serve(
     addr: SocketAddr,
@@ -81,6 +85,7 @@ async fn run_session(
         max_line: config.max_line,
         transcript: config.transcript.clone(),
         starttls: config.starttls.clone(),
+        failure_line: FAILURE_LINE,
     };
     line_session::drive(stream, &ctx, session, &greeting, &options).await
 }

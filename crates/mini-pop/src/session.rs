@@ -611,12 +611,12 @@ impl Session {
 
 fn open_maildrop(account: Account, lock: MaildropLock) -> Result<Maildrop, StoreError> {
     let mailbox = account.mailbox("INBOX")?;
-    // Pick up mail another program dropped into the Maildir since we last looked.
-    mailbox.refresh()?;
-    let status = mailbox.status()?;
-    let messages = mailbox
-        .messages()?
-        .into_iter()
+    // RFC 1939 §3: the maildrop as it is at login, numbers fixed for the session. The
+    // store's view is already up to date with what other programs dropped in.
+    let view = mailbox.view()?;
+    let status = view.status();
+    let messages = view
+        .iter()
         .map(|m| Entry {
             uid: m.uid,
             size: m.size,

@@ -44,6 +44,10 @@ impl Default for SmtpServerConfig {
     }
 }
 
+/// Sent before closing a connection whose session failed (it panicked): RFC 5321 §3.8's
+/// 421 with the same `4.3.0` a store error gets mid-session.
+const FAILURE_LINE: &[u8] = b"421 4.3.0 internal server error; closing\r\n";
+
 /// Binds `addr` (port 0: any free port) and serves SMTP until `shutdown` is cancelled.
 pub async fn serve(
     addr: SocketAddr,
@@ -52,6 +56,9 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<ServerHandle> {
     let listener = server::bind(addr).await?;
+    // The name we greet as is one of our domains (RFC 5321 §2.3.5): mail to
+    // `user@<hostname>` is delivered here. The localhost forms always are.
+    store.add_local_domain(&config.smtp.hostname);
     let smtp = Arc::new(config.smtp.clone());
     let config = Arc::new(config);
     let runtime = config.server.clone();
@@ -69,6 +76,7 @@ pub async fn serve(
                 max_line: config.max_line,
                 transcript: config.transcript.clone(),
                 starttls: config.starttls.clone(),
+                failure_line: FAILURE_LINE,
             };
             let result = line_session::drive(stream, &ctx, session, &greeting, &options).await;
             if let Err(e) = result {

@@ -14,7 +14,7 @@ use yubin_core::line_session::{After, LineSession, Reply};
 use yubin_core::sasl;
 use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
-use yubin_store::{Account, Flags, Mailbox, Store, StoreError};
+use yubin_store::{Refusal, Store};
 
 use crate::command::{Command, MailParams};
 use crate::parse;
@@ -23,7 +23,8 @@ use crate::response::{multi, plain, reply};
 /// Settings of the SMTP protocol itself.
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
-    /// Our host name: greeting, EHLO and the Received header.
+    /// Our host name: greeting, EHLO and the Received header. Also a local domain of the
+    /// store once the server starts: mail to `user@hostname` is delivered here.
     pub hostname: String,
     /// Largest message accepted, in bytes, announced as `SIZE` (RFC 1870).
     pub max_message_size: usize,
@@ -88,7 +89,10 @@ enum AuthStep {
 
 struct Envelope {
     from: Option<String>,
-    recipients: Vec<(String, Account)>,
+    /// Forward-paths accepted by RCPT, as the client wrote them; the store resolved each
+    /// one already (so a wrong one got its 550 at once) and resolves them again, the
+    /// same way, when it delivers.
+    recipients: Vec<String>,
 }
 
 /// The message being received, bounded by `max_message_size`.
@@ -291,23 +295,25 @@ impl Session {
             // RFC 5321 §4.5.3.1.10: 452 tells the client to send the rest later.
             return reply(out, 452, "4.5.3", "too many recipients");
         }
-        match resolve_recipient(&self.store, &to) {
-            Ok(account) => {
-                envelope.recipients.push((to, account));
+        // The one resolution every delivery path uses (`Store::resolve`): local domains
+        // only, the local part names the account.
+        match self.store.resolve(&to) {
+            Ok(_) => {
+                envelope.recipients.push(to);
                 reply(out, 250, "2.1.5", "recipient OK");
             }
-            Err(StoreError::NoSuchAccount(_)) | Err(StoreError::InvalidName { .. }) => {
-                reply(out, 550, "5.1.1", &format!("<{to}>: no such user here"))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot look up recipient");
-                reply(
-                    out,
-                    451,
-                    "4.3.0",
-                    "cannot look up the recipient now; try later",
-                )
-            }
+            Err(e) => match e.refusal() {
+                Some(refusal) => refuse_recipient(out, &to, refusal),
+                None => {
+                    tracing::warn!(error = %e, "cannot look up recipient");
+                    reply(
+                        out,
+                        451,
+                        "4.3.0",
+                        "cannot look up the recipient now; try later",
+                    )
+                }
+            },
         }
     }
 
@@ -345,17 +351,29 @@ impl Session {
             return After::Continue;
         };
         let message = self.with_trace_headers(&envelope, &body);
-        match deliver(&envelope, &message) {
-            Ok(n) => reply(
-                out,
-                250,
-                "2.0.0",
-                &format!(
-                    "OK: {} bytes delivered to {n} mailbox{}",
-                    message.len(),
-                    if n == 1 { "" } else { "es" }
-                ),
-            ),
+        let recipients: Vec<&str> = envelope.recipients.iter().map(String::as_str).collect();
+        // All recipients or none (`Store::deliver`), before the 250 (RFC 5321 §4.1.1.4:
+        // the reply means the server has taken responsibility for the message).
+        match self.store.deliver(&recipients, &message) {
+            Ok(delivered) => {
+                let n = delivered.copies.len();
+                reply(
+                    out,
+                    250,
+                    "2.0.0",
+                    &format!(
+                        "OK: {} bytes delivered to {n} mailbox{}",
+                        message.len(),
+                        if n == 1 { "" } else { "es" }
+                    ),
+                )
+            }
+            Err(e) if e.refusal().is_some() => {
+                // A recipient accepted at RCPT no longer resolves (an account appeared
+                // that makes its name ambiguous, say). Permanent, and nothing was written.
+                tracing::warn!(error = %e, "recipient refused at delivery; nothing delivered");
+                reply(out, 554, "5.1.0", &format!("{e}; nothing was delivered"))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "delivery failed; nothing delivered");
                 reply(
@@ -379,7 +397,7 @@ impl Session {
         let date = chrono::Local::now().to_rfc2822();
         let helo = self.client_name.as_deref().unwrap_or("unknown");
         let for_clause = match envelope.recipients.as_slice() {
-            [(only, _)] => format!("\r\n\tfor <{only}>"),
+            [only] => format!("\r\n\tfor <{only}>"),
             _ => String::new(),
         };
         let with = if self.authenticated.is_some() {
@@ -565,11 +583,6 @@ impl LineSession for Session {
         Session::handle_line(self, line)
     }
 
-    /// The end of DATA delivers: the message is fsynced before the 250 reply.
-    fn blocks_on(&self, line: &[u8]) -> bool {
-        line == b"." && matches!(self.state, State::Data { .. })
-    }
-
     /// RFC 3207 §4.2: the server discards what it learnt from the client before TLS
     /// (the EHLO name, any AUTH); the client must send EHLO again.
     fn tls_started(&mut self) {
@@ -600,56 +613,33 @@ fn decode_b64(text: &str) -> Option<Vec<u8>> {
     sasl::decode_base64(text.as_bytes()).ok()
 }
 
-/// Which account a recipient address delivers to.
-///
-/// An account named by the whole address wins; otherwise the local part names the
-/// account (`alice@localhost` → `alice`: a local test server has one domain). With
-/// accept-any-login, an unknown address gets an account named by the whole address, the
-/// name a client then logs in with (as GreenMail does).
-pub fn resolve_recipient(store: &Store, address: &str) -> Result<Account, StoreError> {
-    let names = store.account_names();
-    let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
-    // RFC 5321 §4.5.1: mail to <Postmaster> must be accepted; the first account reads it.
-    if address.eq_ignore_ascii_case("postmaster")
-        && let Some(first) = names.first()
-    {
-        return store.account(first);
+/// The reply to a recipient the store refused (RFC 5321 §4.2.2, RFC 3463 codes).
+fn refuse_recipient(out: &mut BytesMut, to: &str, refusal: Refusal) {
+    match refusal {
+        // RFC 5321 §3.6: a server need not relay, and refuses with 550 at RCPT; it
+        // relays nothing (RFC 3463 X.7.1: delivery not authorized).
+        Refusal::NotLocal => reply(
+            out,
+            550,
+            "5.7.1",
+            &format!(
+                "<{to}>: relaying denied; this server only accepts mail for its local domains"
+            ),
+        ),
+        // RFC 3463 X.1.4: destination mailbox address ambiguous.
+        Refusal::Ambiguous => reply(
+            out,
+            550,
+            "5.1.4",
+            &format!("<{to}>: ambiguous; several accounts differ only in case, use the exact name"),
+        ),
+        // RFC 5321 §4.2.2: 553, mailbox name not allowed.
+        Refusal::BadName => reply(
+            out,
+            553,
+            "5.1.3",
+            &format!("<{to}>: mailbox name not allowed here"),
+        ),
+        Refusal::Unknown => reply(out, 550, "5.1.1", &format!("<{to}>: no such user here")),
     }
-    for candidate in [address, local] {
-        if let Some(name) = names.iter().find(|n| n.eq_ignore_ascii_case(candidate)) {
-            return store.account(name);
-        }
-    }
-    if store.accept_any_login() {
-        return store.account(&address.to_lowercase());
-    }
-    Err(StoreError::NoSuchAccount(address.to_owned()))
-}
-
-/// Appends the message to every recipient's INBOX, or to none: if one append fails, the
-/// ones already made are expunged again before the error is returned.
-fn deliver(envelope: &Envelope, message: &[u8]) -> Result<usize, StoreError> {
-    let mut done: Vec<(Mailbox, u32)> = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for (_, account) in &envelope.recipients {
-        if seen.contains(&account.name()) {
-            continue; // two addresses for one account: one copy
-        }
-        seen.push(account.name());
-        let result = account.mailbox("INBOX").and_then(|inbox| {
-            inbox
-                .append(message, &Flags::new(), None)
-                .map(|uid| (inbox, uid))
-        });
-        match result {
-            Ok(pair) => done.push(pair),
-            Err(e) => {
-                for (mailbox, uid) in done {
-                    let _ = mailbox.expunge(&[uid]);
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(done.len())
 }

@@ -159,7 +159,7 @@ async fn pipelined_transaction_is_answered_in_order() {
     let (store, handle) = start(SmtpServerConfig::default()).await;
     let mut c = Conn::open(&handle).await;
     c.cmd("EHLO me").await;
-    c.w.write_all(b"MAIL FROM:<a@b>\r\nRCPT TO:<alice@x>\r\nRCPT TO:<nobody@x>\r\nRCPT TO:<bob@x>\r\nDATA\r\n")
+    c.w.write_all(b"MAIL FROM:<a@b>\r\nRCPT TO:<alice@localhost>\r\nRCPT TO:<nobody@localhost>\r\nRCPT TO:<bob@localhost>\r\nDATA\r\n")
         .await
         .unwrap();
     assert!(c.reply().await.starts_with("250 2.1.0"));
@@ -177,6 +177,154 @@ async fn pipelined_transaction_is_answered_in_order() {
     handle.stop().await;
 }
 
+/// RFC 5321 §2.4: the domain is case-insensitive, and the local part is matched
+/// ignoring case when exactly one account fits; the whole address never names an account.
+#[tokio::test]
+async fn recipients_resolve_ignoring_case_at_local_domains() {
+    let (store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    c.cmd("MAIL FROM:<a@b>").await;
+    for to in [
+        "ALICE@LOCALHOST",
+        "Alice@[127.0.0.1]",
+        "alice@[IPv6:::1]",
+        "\"alice\"@localhost.localdomain",
+    ] {
+        let reply = c.cmd(&format!("RCPT TO:<{to}>")).await;
+        assert!(reply.starts_with("250 2.1.5"), "{to}: {reply}");
+    }
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.w.write_all(b"Subject: case\r\n\r\nbody\r\n.\r\n")
+        .await
+        .unwrap();
+    // Four addresses, one account: one copy.
+    let done = c.reply().await;
+    assert!(done.contains("delivered to 1 mailbox"), "{done}");
+    assert_eq!(inbox(&store, "alice").len(), 1);
+    let mut names = store.account_names();
+    names.sort();
+    assert_eq!(names, ["alice", "bob"]);
+    handle.stop().await;
+}
+
+/// RFC 5321 §3.6: this server relays nothing, so a recipient at another domain is
+/// refused at RCPT with 550, and a transaction with no other recipient has none.
+#[tokio::test]
+async fn a_recipient_at_another_domain_is_refused_with_550() {
+    let (store, handle) = start(SmtpServerConfig::default()).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    c.cmd("MAIL FROM:<a@b>").await;
+    for to in [
+        "alice@example.com",
+        "alice@localhost.example.com",
+        "alice@[192.0.2.1]",
+        "@relay.example:alice@example.com",
+    ] {
+        let reply = c.cmd(&format!("RCPT TO:<{to}>")).await;
+        assert!(reply.starts_with("550 5.7.1"), "{to}: {reply}");
+    }
+    assert!(
+        c.cmd("RCPT TO:<nobody@localhost>")
+            .await
+            .starts_with("550 5.1.1")
+    );
+    assert!(
+        c.cmd("RCPT TO:<a/b@localhost>")
+            .await
+            .starts_with("553 5.1.3")
+    );
+    assert!(c.cmd("DATA").await.starts_with("554"));
+    // A domain configured on the store is local.
+    store.add_local_domain("example.com");
+    assert!(
+        c.cmd("RCPT TO:<Alice@Example.COM>")
+            .await
+            .starts_with("250")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.w.write_all(b"Subject: x\r\n\r\nx\r\n.\r\n")
+        .await
+        .unwrap();
+    assert!(c.reply().await.starts_with("250"));
+    assert_eq!(inbox(&store, "alice").len(), 1);
+    let mut names = store.account_names();
+    names.sort();
+    assert_eq!(names, ["alice", "bob"]);
+    handle.stop().await;
+}
+
+/// RFC 5321 §4.5.1: `Postmaster` must be accepted; here the first account given a
+/// password reads it. Also: the host name we greet with is a local domain.
+#[tokio::test]
+async fn postmaster_and_the_server_host_name() {
+    let mut config = SmtpServerConfig::default();
+    config.smtp.hostname = "mail.test".into();
+    let (store, handle) = start(config).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    c.cmd("MAIL FROM:<a@b>").await;
+    assert!(c.cmd("RCPT TO:<Postmaster>").await.starts_with("250"));
+    assert!(c.cmd("RCPT TO:<bob@MAIL.TEST>").await.starts_with("250"));
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.w.write_all(b"Subject: pm\r\n\r\nx\r\n.\r\n")
+        .await
+        .unwrap();
+    assert!(c.reply().await.contains("delivered to 2 mailboxes"));
+    assert_eq!(inbox(&store, "alice").len(), 1);
+    assert_eq!(inbox(&store, "bob").len(), 1);
+    handle.stop().await;
+}
+
+/// SMTP resolves with `Store::resolve`: what RCPT accepts and refuses is exactly what
+/// the store resolves, and the message lands in the account the store names.
+#[tokio::test]
+async fn rcpt_agrees_with_store_resolve() {
+    let (store, handle) = start(SmtpServerConfig::default()).await;
+    store.add_account("Carol", Secret::from("pw")).unwrap();
+    store.add_account("carol", Secret::from("pw")).unwrap();
+    let addresses = [
+        "alice@localhost",
+        "BOB@localhost",
+        "carol@localhost",
+        "Carol@localhost",
+        "CAROL@localhost",
+        "postmaster@localhost",
+        "nobody@localhost",
+        "alice@example.com",
+        "\"x..y\"@localhost",
+        "\"a@b\"@localhost",
+    ];
+    for to in addresses {
+        let expected = store.resolve(to).map(|a| a.name().to_owned());
+        let before = expected
+            .as_ref()
+            .map(|name| inbox(&store, name).len())
+            .unwrap_or(0);
+        let mut c = Conn::open(&handle).await;
+        c.cmd("EHLO me").await;
+        c.cmd("MAIL FROM:<a@b>").await;
+        let reply = c.cmd(&format!("RCPT TO:<{to}>")).await;
+        match &expected {
+            Ok(name) => {
+                assert!(reply.starts_with("250"), "{to}: {reply}");
+                c.cmd("DATA").await;
+                c.w.write_all(b"Subject: x\r\n\r\nx\r\n.\r\n")
+                    .await
+                    .unwrap();
+                assert!(c.reply().await.starts_with("250"));
+                assert_eq!(inbox(&store, name).len(), before + 1, "{to} → {name}");
+            }
+            Err(e) => assert!(
+                reply.starts_with("550") || reply.starts_with("553"),
+                "{to}: store says {e}, SMTP says {reply}"
+            ),
+        }
+    }
+    handle.stop().await;
+}
+
 #[tokio::test]
 async fn over_the_size_limit_is_552_and_not_delivered() {
     let mut config = SmtpServerConfig::default();
@@ -190,7 +338,7 @@ async fn over_the_size_limit_is_552_and_not_delivered() {
             .starts_with("552 5.3.4")
     );
     c.cmd("MAIL FROM:<a@b>").await;
-    c.cmd("RCPT TO:<alice@x>").await;
+    c.cmd("RCPT TO:<alice@localhost>").await;
     c.cmd("DATA").await;
     for _ in 0..100 {
         c.w.write_all(b"0123456789012345678901234567890123456789\r\n")
@@ -211,7 +359,7 @@ async fn disconnect_mid_data_delivers_nothing() {
     let mut c = Conn::open(&handle).await;
     c.cmd("EHLO me").await;
     c.cmd("MAIL FROM:<a@b>").await;
-    c.cmd("RCPT TO:<alice@x>").await;
+    c.cmd("RCPT TO:<alice@localhost>").await;
     c.cmd("DATA").await;
     c.w.write_all(b"Subject: half\r\n\r\nsome of it\r\n")
         .await

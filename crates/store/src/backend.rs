@@ -1,40 +1,163 @@
 //! The seam between the store's logic and its persistence.
 //!
 //! UIDs, flags, notifications, names and locks are implemented once, in
-//! [`crate::mailbox`] and [`crate::account`]. A backend only keeps bytes and names
-//! somewhere: [`crate::memory`] in `Bytes`, [`crate::maildir`] in files. The traits are
-//! private so they can change with the store.
+//! [`Mailbox`](crate::Mailbox) and [`Account`](crate::Account). A backend only keeps bytes
+//! and names somewhere: [`MemoryBackend`](crate::MemoryBackend) in `Bytes`,
+//! [`MaildirBackend`](crate::MaildirBackend) in files. The traits are
+//! public so that another backend (a database) is one module plus one conformance
+//! fixture (`yubin_store::testing`, behind the `testing` feature).
+//!
+//! # Writing a backend
+//!
+//! A backend stores; it decides nothing. UIDs, modseqs, flags, `\Recent`, names, the
+//! group commit, locking within the process and notifications are the store's: a backend
+//! keeps what it is given and gives the same back, after a restart too. It implements:
+//!
+//! - [`StoreBackend`], the choice made once per store with
+//!   [`Store::with_backend`](crate::Store::with_backend): what all accounts share (a data
+//!   directory, a connection pool). [`StoreBackend::open_account`] opens one account's
+//!   persistence.
+//! - [`AccountBackend`], per account: which mailboxes exist (created, deleted, renamed
+//!   one at a time; the store checks names and walks the hierarchy), the subscriptions,
+//!   and a cross-process maildrop lock if other processes share the data (`Ok(None)` if
+//!   not).
+//! - [`MailboxBackend`], per open mailbox: [`MailboxBackend::load`] gives back the
+//!   [`Header`] and every message ([`Loaded`]); for a mailbox it has nothing of yet, a
+//!   header with `uid_next` 1 and a nonzero UIDVALIDITY never given before to a mailbox
+//!   of that name (RFC 3501 §2.3.1.1). Changes arrive as [`Record`]s with the header
+//!   after them.
+//! - [`BodyReader`], shared by the mailbox's sessions: finds message bytes without the
+//!   writer lock ([`Body::Bytes`] for a backend that reads them into memory).
+//!
+//! The store calls a [`MailboxBackend`] with that mailbox's writer lock held, so it needs
+//! no locking against its own process. If several processes share the data, it holds a
+//! cross-process lock from [`MailboxBackend::begin`] to [`MailboxBackend::end`] (a
+//! database: an advisory lock per mailbox), and `begin` and [`MailboxBackend::poll`]
+//! return what the others changed ([`Synced`]), already numbered.
+//!
+//! Ordering rules, which make a crash at any point harmless:
+//!
+//! 1. **Bytes are durable before records.** [`MailboxBackend::stage`] returns only once
+//!    the message's bytes would survive a crash; the [`Record::Added`] naming them comes
+//!    in a later commit. A crash in between leaves bytes that no record names, which the
+//!    backend may drop; never a record naming bytes that are not there.
+//! 2. **Records are durable before commit returns.** [`MailboxBackend::commit`] writes
+//!    the header and all its records in one atomic write (a database: one transaction)
+//!    and returns only once they are durable: the store shows a change to no session and
+//!    answers no client before that. [`MailboxBackend::save_header`] is the one write
+//!    that need not be durable (the `\Recent` boundary, which a crash may take back).
+//! 3. **Bytes are removed before the record of their expunge.**
+//!    [`MailboxBackend::remove`] comes before the commit recording the expunge (or in the
+//!    same transaction). A crash in between leaves a record naming bytes that are gone,
+//!    which the next [`MailboxBackend::load`] or [`MailboxBackend::begin`] reports as an
+//!    expunge; the other order could bring an expunged message back.
+//!
+//! If a commit fails, the store undoes its stages with [`MailboxBackend::discard`] and
+//! shows nothing of it.
+//!
+//! Then the conformance suite is one line. With `yubin-store = { ..., features =
+//! ["testing"] }` among the backend crate's dev-dependencies, in an integration test:
+//!
+//! ```ignore
+//! // `PgFixture: yubin_store::testing::Fixture` makes a fresh database with the account
+//! // alice/secret (`store`) and a second `Store` over the same database (`reopen`).
+//! yubin_store::conformance_suite!(postgres, PgFixture::new());
+//! ```
+//!
+//! That runs every case of `yubin_store::testing` as its own `#[test]` in `mod postgres`,
+//! each on a fresh fixture: the cases [`MemoryBackend`](crate::MemoryBackend) and
+//! [`MaildirBackend`](crate::MaildirBackend) pass in this crate's `tests/conformance.rs`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use chrono::{DateTime, FixedOffset};
 
 use crate::error::IoContext;
 use crate::{Flags, MessageMeta, Result};
 
 /// The per-mailbox numbers that outlive a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Header {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Header {
     /// RFC 3501 §2.3.1.1: changes only if UIDs could not be kept.
     pub uid_validity: u32,
     /// The UID the next message gets; never decreases.
     pub uid_next: u32,
     /// Messages with a UID at or above this are `\Recent` for the next session to claim.
     pub recent_from: u32,
+    /// RFC 7162 HIGHESTMODSEQ: the modification sequence of the latest change (an append,
+    /// a flag change or an expunge). Never decreases and is never given out twice.
+    pub highest_modseq: u64,
 }
 
-/// A mailbox's state as read from its backend.
-#[derive(Debug)]
-pub(crate) struct Loaded {
+/// A mailbox's state as a backend reads it when the mailbox is opened.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The mailbox's numbers.
     pub header: Header,
-    /// Ascending UID.
+    /// Every message, ascending UID.
     pub messages: Vec<MessageMeta>,
+    /// Expunged UIDs with the modseq of their expunge (RFC 7162 QRESYNC `VANISHED`),
+    /// ascending UID. A backend may forget old ones; it never invents any.
+    pub vanished: Vec<(u32, u64)>,
 }
 
-/// Where a message's bytes are, so they can be read without holding the mailbox lock.
-pub(crate) enum Body {
+/// One change to a mailbox, as it is made durable and as every view applies it. Each
+/// carries the modification sequence it was given (RFC 7162 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A message was added.
+    Added(MessageMeta),
+    /// A message's flags became `flags`.
+    Flags {
+        /// The message.
+        uid: u32,
+        /// Its modseq from now on.
+        modseq: u64,
+        /// All its flags now.
+        flags: Flags,
+    },
+    /// A message was removed; its UID is never used again.
+    Expunged {
+        /// The message.
+        uid: u32,
+        /// The modseq of the removal.
+        modseq: u64,
+    },
+}
+
+impl Record {
+    /// The UID the record is about.
+    pub fn uid(&self) -> u32 {
+        match self {
+            Record::Added(m) => m.uid,
+            Record::Flags { uid, .. } | Record::Expunged { uid, .. } => *uid,
+        }
+    }
+
+    /// The record's modification sequence.
+    pub fn modseq(&self) -> u64 {
+        match self {
+            Record::Added(m) => m.modseq,
+            Record::Flags { modseq, .. } | Record::Expunged { modseq, .. } => *modseq,
+        }
+    }
+}
+
+/// Changes a backend found that this process did not make (another process, another
+/// program writing the Maildir), already durable and numbered: the header after them and
+/// the records, in modseq order.
+#[derive(Debug)]
+pub struct Synced {
+    /// The header after the changes.
+    pub header: Header,
+    /// The changes, ascending modseq.
+    pub records: Vec<Record>,
+}
+
+/// Where a message's bytes are, so they can be read without holding any mailbox lock.
+#[derive(Debug, Clone)]
+pub enum Body {
     /// Already in memory, in wire form.
     Bytes(Bytes),
     /// In a file, which may have bare LF line ends.
@@ -49,7 +172,7 @@ pub(crate) enum Body {
 impl Body {
     /// The message in wire form: one read of the file into one buffer, normalized to CRLF
     /// only if the file needs it.
-    pub(crate) fn read(self) -> std::io::Result<Bytes> {
+    pub fn read(self) -> std::io::Result<Bytes> {
         match self {
             Body::Bytes(b) => Ok(b),
             Body::File { path, wire_size } => {
@@ -64,58 +187,102 @@ impl Body {
     }
 }
 
-/// Persistence of one mailbox. Every method is called with the mailbox's mutex held, so
-/// implementations need no locking of their own against this process.
-pub(crate) trait MailboxBackend: Send {
-    /// Reads the persisted state at open (Maildir: reconciles files with the UID list).
+/// Persistence of one mailbox: the seam a new backend (a database) implements.
+///
+/// The store's logic (UIDs, modseqs, flags, group commit, notifications, the live view)
+/// lives in [`crate::Mailbox`] and calls these methods with the mailbox's writer lock
+/// held, so an implementation needs no locking against its own process; against other
+/// processes it locks between [`MailboxBackend::begin`] and [`MailboxBackend::end`].
+///
+/// Order that makes a crash harmless: message bytes are durable ([`MailboxBackend::stage`])
+/// before the record naming them ([`MailboxBackend::commit`]); bytes are removed
+/// ([`MailboxBackend::remove`]) before the record of their expunge; and nothing is shown
+/// to any session before `commit` returns.
+pub trait MailboxBackend: Send {
+    /// Reads the persisted state when the mailbox is opened, folding in whatever changed
+    /// while no process had it open.
     fn load(&mut self) -> Result<Loaded>;
 
-    /// Picks up changes made by other programs (Maildir: rescans `new/` and `cur/`).
-    /// `None` when the backend cannot change behind the store's back.
-    fn rescan(&mut self) -> Result<Option<Loaded>>;
+    /// A cheap check, without taking the cross-process lock unless something changed:
+    /// changes other processes or programs made since the last call, `None` if nothing.
+    fn poll(&mut self) -> Result<Option<Synced>>;
 
-    /// Starts a change: takes the cross-process lock, and returns the fresh state if another
-    /// process changed it since this one last read or wrote it.
-    fn begin(&mut self) -> Result<Option<Loaded>>;
+    /// Starts a change: takes the cross-process lock and returns what others changed
+    /// since this process last looked.
+    fn begin(&mut self) -> Result<Option<Synced>>;
 
-    /// Ends a change started by [`MailboxBackend::begin`].
+    /// Ends a change started by [`MailboxBackend::begin`] (releases the lock).
     fn end(&mut self);
 
-    /// Stores a message whole (Maildir: tmp → fsync → rename) under `uid`; it becomes
-    /// part of the mailbox at the next [`MailboxBackend::commit`].
-    fn write(
-        &mut self,
-        uid: u32,
-        wire: &[u8],
-        flags: &Flags,
-        date: DateTime<FixedOffset>,
-    ) -> Result<()>;
+    /// Stores a new message's bytes whole (Maildir: tmp → fsync → rename); it becomes part
+    /// of the mailbox at the next [`MailboxBackend::commit`] that names it.
+    fn stage(&mut self, meta: &MessageMeta, wire: &[u8]) -> Result<()>;
 
-    /// Undoes a [`MailboxBackend::write`] whose commit failed.
+    /// Stages a copy of a message whose bytes are at `from` (COPY), without reading them
+    /// if the backend can (Maildir: a hard link, so the bytes are not written again and
+    /// need no fsync). Returns false if it cannot; the store then reads the bytes and
+    /// calls [`MailboxBackend::stage`].
+    fn stage_copy(&mut self, meta: &MessageMeta, from: &Body) -> Result<bool> {
+        let _ = (meta, from);
+        Ok(false)
+    }
+
+    /// Undoes a [`MailboxBackend::stage`] whose commit failed.
     fn discard(&mut self, uid: u32);
 
-    /// Makes the header and the set of messages durable.
-    fn commit(&mut self, header: &Header) -> Result<()>;
-
-    /// Where the bytes of `uid` are.
-    fn body(&self, uid: u32) -> Option<Body>;
-
-    /// Finds `uid` again after its body vanished from where [`MailboxBackend::body`] said
-    /// (another program renamed it to change flags).
-    fn find(&mut self, uid: u32) -> Option<Body>;
-
-    /// Makes `flags` the message's flags, durably.
-    fn set_flags(&mut self, uid: u32, flags: &Flags) -> Result<()>;
-
-    /// Removes a message's bytes, durably (its UID leaves the list at the next commit).
+    /// Removes a message's bytes; durable at the next commit, which records its expunge.
     fn remove(&mut self, uid: u32) -> Result<()>;
+
+    /// Makes `records` and `header` durable together, in one write: after a crash either
+    /// all of them are there or none.
+    fn commit(&mut self, header: &Header, records: &[Record]) -> Result<()>;
+
+    /// Records `header` without waiting for it to be durable (the `\Recent` boundary,
+    /// which a crash may take back harmlessly).
+    fn save_header(&mut self, header: &Header) -> Result<()>;
+
+    /// Whether [`MailboxBackend::tidy`] has work (Maildir: file names behind the flags).
+    fn needs_tidy(&self) -> bool {
+        false
+    }
+
+    /// Deferred work done after the reply: Maildir renames files so their names show the
+    /// flags (for other programs), and compacts its change log.
+    fn tidy(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The reader sessions use to find message bytes without the writer lock.
+    fn reader(&self) -> std::sync::Arc<dyn BodyReader>;
+
+    /// Finds `uid` again after its body vanished from where [`BodyReader::body`] said
+    /// (another program renamed it).
+    fn find(&mut self, uid: u32) -> Option<Body>;
 
     /// The mailbox was renamed: its storage is now where `name` lives.
     fn relocate(&mut self, name: &str);
+
+    /// Starts telling `wake` (from any thread) that something may have changed behind the
+    /// store's back; the returned value keeps watching until dropped. `None`: the backend
+    /// cannot change behind the store's back, or cannot watch (then the checks at each
+    /// command boundary are all there is).
+    fn watch(&self, wake: Wake) -> Option<Box<dyn Send + Sync>> {
+        let _ = wake;
+        None
+    }
 }
 
+/// Finds message bytes; shared with readers, so it must not wait for the writer.
+pub trait BodyReader: Send + Sync {
+    /// Where the bytes of `uid` are, or `None` if the backend does not know it.
+    fn body(&self, uid: u32) -> Option<Body>;
+}
+
+/// What a backend's watcher calls when the mailbox may have changed.
+pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// Persistence of one account: its mailbox names and subscriptions.
-pub(crate) trait AccountBackend: Send + Sync {
+pub trait AccountBackend: Send + Sync {
     /// Existing mailboxes other than INBOX, canonical names.
     fn mailbox_names(&self) -> Result<Vec<String>>;
     /// Makes an empty mailbox.
@@ -138,7 +305,7 @@ pub(crate) trait AccountBackend: Send + Sync {
 /// A UIDVALIDITY for a mailbox created now: the time in seconds, but strictly above every
 /// value this process handed out before, so a mailbox deleted and created again within
 /// one second still gets a new one (RFC 3501 §2.3.1.1).
-pub(crate) fn new_uid_validity() -> u32 {
+pub fn new_uid_validity() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static LAST: AtomicU32 = AtomicU32::new(0);
     let now = chrono::Utc::now().timestamp().clamp(1, i64::from(u32::MAX)) as u32;
@@ -203,4 +370,48 @@ pub(crate) fn sync_dir(dir: &std::path::Path) -> Result<()> {
 /// Reports an unexpected state without failing the operation.
 pub(crate) fn warn(what: impl std::fmt::Display) {
     tracing::warn!("{what}");
+}
+
+/// Where a store keeps its accounts: the backend choice, made once per store with
+/// [`crate::Store::with_backend`] ([`crate::MemoryBackend`], [`crate::MaildirBackend`], or
+/// a backend of another crate).
+///
+/// It holds what every account of the store shares (a data directory, a connection pool)
+/// and opens each account's persistence, an [`AccountBackend`].
+pub trait StoreBackend: Send + Sync + 'static {
+    /// Opens the persistence of the account `name`, creating it if it does not exist yet
+    /// (an account added with a password, or one made by accept-any-login or delivery,
+    /// has no storage until it is first used).
+    ///
+    /// `name` is valid ([`crate::name::check_account`]): never empty, never a path. The
+    /// store calls this once per account, the first time the account is used, with its
+    /// account table locked: other logins wait for it, so it should not block for long.
+    fn open_account(&self, name: &str) -> Result<Box<dyn AccountBackend>>;
+
+    /// The data directory, for a backend that keeps its mail under one (Maildir);
+    /// `None` for one that does not (memory, a database). [`crate::Store::root`] returns
+    /// it.
+    fn root(&self) -> Option<&std::path::Path> {
+        None
+    }
+}
+
+/// A backend chosen at run time: `Box<dyn StoreBackend>` is a backend too.
+impl<B: StoreBackend + ?Sized> StoreBackend for Box<B> {
+    fn open_account(&self, name: &str) -> Result<Box<dyn AccountBackend>> {
+        (**self).open_account(name)
+    }
+    fn root(&self) -> Option<&std::path::Path> {
+        (**self).root()
+    }
+}
+
+/// A backend shared with something other than the store (a connection pool's owner).
+impl<B: StoreBackend + ?Sized> StoreBackend for std::sync::Arc<B> {
+    fn open_account(&self, name: &str) -> Result<Box<dyn AccountBackend>> {
+        (**self).open_account(name)
+    }
+    fn root(&self) -> Option<&std::path::Path> {
+        (**self).root()
+    }
 }

@@ -7,7 +7,11 @@
 use std::io;
 
 /// What went wrong in a store operation.
+///
+/// Non-exhaustive: new backends bring new ways to fail, and a protocol session should
+/// answer anything it does not recognize with its generic server-error reply.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Wrong user name or password. Deliberately says neither which nor why.
     #[error("authentication failed")]
@@ -53,6 +57,21 @@ pub enum StoreError {
     /// A state file is unreadable or inconsistent.
     #[error("corrupt store state: {0}")]
     Corrupt(String),
+    /// A backend that is not plain files failed (a database refused a query, lost its
+    /// connection, hit a constraint, ...). [`StoreError::Io`] stays for file-system errors;
+    /// this variant keeps the backend's own error as the source instead of forcing it into
+    /// an `io::Error`.
+    #[error("{backend} backend: {message}")]
+    Backend {
+        /// Which backend failed, e.g. `"sqlite"`; for logs, never shown to clients.
+        backend: &'static str,
+        /// What the store was doing and what went wrong; like [`StoreError::Io`]'s
+        /// context, it never contains a credential.
+        message: String,
+        /// The backend's own error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl StoreError {

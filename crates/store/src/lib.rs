@@ -20,17 +20,27 @@
 //! - [`Mailbox`]: messages by UID (RFC 3501 §2.3.1.1: strictly ascending, never reused
 //!   while UIDVALIDITY stays), flags, `\Recent`, change notifications ([`MailboxWatch`]).
 //!
-//! Every operation is synchronous and short; handles are cheap clones of shared state
-//! behind `std` mutexes that are never held across an `.await` (there is no async code
-//! here), so protocol sessions can call the store from async tasks directly.
+//! Every operation is synchronous and may touch the disk (and fsync), so protocol
+//! drivers call sessions on tokio's blocking pool (`yubin_core::offload`), never on an
+//! async worker. Handles are cheap clones of shared state behind `std` locks that are
+//! never held across an `.await` (there is no async code here).
 //!
-//! The logic (UIDs, flags, names, notifications) is written once; a private backend
-//! trait keeps the bytes, in memory or in Maildir files (see the `maildir` module docs
-//! for the on-disk layout and why a crash is harmless).
+//! Every open mailbox has one live [`View`] shared by all its sessions: immutable
+//! snapshots with structural sharing, kept fresh by the backend (Maildir: inotify plus a
+//! cheap mtime check at each read), with a modification sequence (RFC 7162 MODSEQ) on
+//! every change. Changes go through one group commit per mailbox: one durable write for
+//! all the appends, flag changes and expunges that meet there.
+//!
+//! The logic (UIDs, modseqs, flags, names, notifications) is written once; a public
+//! backend trait ([`backend::MailboxBackend`]) keeps the bytes and the index, in memory or
+//! in Maildir files (see the `maildir` module docs for the on-disk layout and why a crash
+//! is harmless). A new backend is one module plus one line in the conformance suite
+//! (`yubin_store::testing`, behind the `testing` feature).
 #![forbid(unsafe_code)]
 
 mod account;
-mod backend;
+pub mod backend;
+mod deliver;
 mod error;
 mod flags;
 mod mailbox;
@@ -38,15 +48,23 @@ mod maildir;
 mod memory;
 pub mod name;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod users;
+mod view;
 pub mod wire;
 
 pub use account::{Account, MailboxInfo, MaildropLock, SpecialUse};
+pub use backend::StoreBackend;
+pub use deliver::{Delivered, DeliveredCopy, Refusal};
 pub use error::StoreError;
 pub use flags::{Flag, FlagOp, Flags};
-pub use mailbox::{Mailbox, MailboxStatus, MailboxWatch, MessageMeta, NewMessage};
+pub use mailbox::{FlagsChanged, Mailbox, MailboxStatus, MailboxWatch, MessageMeta, NewMessage};
+pub use maildir::MaildirBackend;
+pub use memory::MemoryBackend;
 pub use store::Store;
-pub use yubin_core::Secret;
+pub use view::{Change, ChangeKind, View};
+pub use yubin_secret::Secret;
 
 /// The store's result type.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,26 +1,42 @@
-//! One mailbox: UIDs, flags, the \Recent boundary and change notifications, written once
-//! for every backend.
+//! One mailbox: UIDs, modseqs, flags, the \Recent boundary, group commit and change
+//! notifications, written once for every backend.
 //!
-//! All handles to one mailbox share one [`MailboxShared`]: one mutex around its state and
-//! one `tokio::sync::watch` channel. The mutex is a `std::sync::Mutex` because every
-//! method here is synchronous: it is never held across an `.await` (there are none), so
-//! the async sessions that call in cannot deadlock on it, and a short blocking section
-//! (an fsync) only delays the one thread that runs it.
+//! All handles to one mailbox (from every session of every protocol) share one
+//! [`MailboxShared`], which holds:
 //!
-//! Persistence order, which is what makes a crash harmless (the Maildir backend relies on
-//! it): a message's bytes are durable before its UID is written to the UID list, and the
-//! UID list is durable before the UID is returned or shown to any session. Memory changes
-//! come last, so no session ever sees a state that a crash could take back.
+//! * the live [`View`]: an immutable snapshot behind an `RwLock` that is held only to
+//!   clone or swap an `Arc`, so a reader never waits for the disk;
+//! * the writer: the backend behind a `std::sync::Mutex`. Only changes take it (and the
+//!   cheap freshness check, with `try_lock`), so an fsync delays other writers, which
+//!   then share the next group commit, never readers;
+//! * the group-commit queue: changes (appends, flag changes, expunges) that arrive while
+//!   a group is being written wait and are written together by one of them, in one
+//!   durable backend write;
+//! * a `tokio::sync::watch` channel bumped on every change, which IDLE waits on.
+//!
+//! Persistence order, which is what makes a crash harmless: a message's bytes are durable
+//! before the record that names it; a record is durable before the view shows it to any
+//! session or the caller gets its answer. The view changes last, so no session ever sees
+//! a state that a crash could take back.
+//!
+//! Freshness: every read entry point ([`Mailbox::view`], [`Mailbox::status`],
+//! [`Mailbox::messages`]) first asks the backend whether anything changed behind the
+//! store's back (Maildir: three `stat` calls when nothing did), and the backend's watcher
+//! (inotify) makes a background thread do the same as soon as another program touches the
+//! mailbox, which is how an IDLE session hears of it within a second.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, mpsc};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Timelike, Utc};
 use tokio::sync::watch;
 
-use crate::backend::{Header, Loaded, MailboxBackend};
-use crate::{Flag, FlagOp, Flags, Result, StoreError};
+use crate::backend::{Body, BodyReader, Header, MailboxBackend, Record, Synced};
+use crate::view::{Interner, View};
+use crate::{FlagOp, Flags, Result, StoreError};
 
 /// What the store knows of one message (IMAP `UID`, `FLAGS`, `INTERNALDATE`,
 /// `RFC822.SIZE`).
@@ -34,6 +50,9 @@ pub struct MessageMeta {
     pub internal_date: DateTime<FixedOffset>,
     /// Size in bytes as sent on the wire (CRLF line endings) == read(uid).len().
     pub size: u64,
+    /// RFC 7162 MODSEQ: the modification sequence of the message's latest change (its
+    /// arrival or a flag change).
+    pub modseq: u64,
 }
 
 /// The numbers IMAP `STATUS` and `SELECT` report.
@@ -49,6 +68,8 @@ pub struct MailboxStatus {
     pub unseen: u32,
     /// How many are `\Recent` (not yet claimed by a session).
     pub recent: u32,
+    /// RFC 7162 HIGHESTMODSEQ.
+    pub highest_modseq: u64,
 }
 
 /// One message for [`Mailbox::append_batch`].
@@ -64,156 +85,464 @@ pub struct NewMessage<'a> {
 
 /// The state every handle to one mailbox shares.
 pub(crate) struct MailboxShared {
-    inner: Mutex<Inner>,
-    /// Bumped on every change; sessions wait on it and then re-read `messages()`.
+    /// The backend and what only writers touch.
+    writer: Mutex<Writer>,
+    /// Reads message bytes without the writer lock.
+    bodies: Arc<dyn BodyReader>,
+    /// The latest snapshot; the lock is held only to clone or replace the `Arc`.
+    view: RwLock<Arc<View>>,
+    /// Bumped on every change; sessions wait on it and then look at the view.
     version: watch::Sender<u64>,
-    /// Appends waiting for the next group commit (see [`Mailbox::append`]).
-    queue: Mutex<AppendQueue>,
+    /// Changes waiting for the next group commit (see [`Mailbox::append`]).
+    queue: Mutex<CommitQueue>,
+    /// A background tidy (Maildir: file names follow flags) is scheduled.
+    tidying: AtomicBool,
+    /// A background poll (after the watcher woke us) is running / asked for again.
+    polling: AtomicBool,
+    poll_again: AtomicBool,
+    /// The backend's watcher; dropping it stops watching.
+    watcher: Mutex<Option<Box<dyn Send + Sync>>>,
 }
 
-/// Single appends that arrive while another is being written wait here and are then
-/// written together, as one [`Mailbox::append_batch`]: one fsync of `new/` and one UID
-/// list for the whole group instead of one each. Each waiter still returns only once its
-/// message is durable.
+struct Writer {
+    backend: Box<dyn MailboxBackend>,
+    /// Shares flag sets among the view's messages.
+    interner: Interner,
+}
+
+/// Changes that arrive while another group is being written wait here and are then
+/// written together: one fsync of `new/` and one log write for the whole group instead of
+/// one each. Each waiter still returns only once its own change is durable.
 #[derive(Default)]
-struct AppendQueue {
-    /// An append is writing a group now; newcomers wait for the next one.
+struct CommitQueue {
+    /// A caller is writing a group now; newcomers wait for the next one.
     leading: bool,
     waiting: Vec<Queued>,
 }
 
-/// One append waiting in the queue.
+/// One change waiting in the queue.
 struct Queued {
-    raw: Vec<u8>,
-    flags: Flags,
-    internal_date: Option<DateTime<FixedOffset>>,
+    op: Op,
     /// Where its caller waits: told `Lead` (write the next group) and then `Done`.
     reply: mpsc::SyncSender<Turn>,
 }
 
-/// What a waiting append is told.
-enum Turn {
-    /// Write the next group (it includes your own message).
-    Lead,
-    /// Your message's outcome.
-    Done(Result<u32>),
+/// A change to make.
+enum Op {
+    Append(Vec<Owned>),
+    Flags {
+        uids: Vec<u32>,
+        op: FlagOp,
+        flags: Flags,
+        /// RFC 7162 UNCHANGEDSINCE: skip messages whose modseq is above this.
+        unchanged_since: Option<u64>,
+    },
+    Expunge(Vec<u32>),
 }
 
-/// Groups at most this many appends, so one slow group does not grow without bound.
+/// A message to append, owned so it can wait in the queue.
+struct Owned {
+    content: Content,
+    flags: Flags,
+    date: DateTime<FixedOffset>,
+}
+
+/// Where an appended message's bytes come from.
+enum Content {
+    /// New bytes, in wire form.
+    Wire(Vec<u8>),
+    /// Another message's (COPY): linked by the backend if it can, else read.
+    Copy { body: Body, size: u64 },
+}
+
+impl Content {
+    fn size(&self) -> u64 {
+        match self {
+            Content::Wire(w) => w.len() as u64,
+            Content::Copy { size, .. } => *size,
+        }
+    }
+}
+
+/// What a change did.
+#[derive(Debug)]
+enum Done {
+    Appended(Vec<u32>),
+    Flags(FlagsChanged),
+    Expunged(Vec<u32>),
+}
+
+/// What a waiting change is told.
+enum Turn {
+    /// Write the next group (it includes your own change).
+    Lead,
+    /// Your change's outcome.
+    Done(Result<Done>),
+}
+
+/// Groups at most this many changes, so one slow group does not grow without bound.
 const MAX_GROUP: usize = 256;
 
-struct Inner {
-    /// Current name (a rename changes it under the handles' feet, on purpose).
-    name: String,
-    /// Set when the mailbox is deleted: every later operation fails.
-    gone: bool,
-    header: Header,
-    messages: BTreeMap<u32, MessageMeta>,
-    backend: Box<dyn MailboxBackend>,
-}
+/// How long a background tidy waits before it runs, so that a burst of flag changes is
+/// renamed in one pass; well under the second within which other programs see flags.
+const TIDY_DELAY: Duration = Duration::from_millis(50);
 
-impl Inner {
-    fn alive(&self) -> Result<()> {
-        if self.gone {
-            Err(StoreError::NoSuchMailbox(self.name.clone()))
-        } else {
-            Ok(())
-        }
-    }
+/// How long the watcher's poll waits for a burst of file events to end.
+const POLL_DELAY: Duration = Duration::from_millis(10);
 
-    /// Adopts a state read from the backend; true if it differs from what we had.
-    fn adopt(&mut self, loaded: Loaded) -> bool {
-        let mut header = loaded.header;
-        if header.uid_validity == self.header.uid_validity {
-            // UIDNEXT never goes down, whatever a file says.
-            header.uid_next = header.uid_next.max(self.header.uid_next);
-        }
-        let messages: BTreeMap<u32, MessageMeta> =
-            loaded.messages.into_iter().map(|m| (m.uid, m)).collect();
-        let changed = header != self.header || messages != self.messages;
-        self.header = header;
-        self.messages = messages;
-        changed
-    }
+/// What [`Mailbox::set_flags_unchanged_since`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagsChanged {
+    /// Each UID that exists (and passed the UNCHANGEDSINCE test), with its flags now, in
+    /// the order given.
+    pub flags: Vec<(u32, Flags)>,
+    /// UIDs whose modseq was above UNCHANGEDSINCE and which were left alone
+    /// (RFC 7162 §3.1.3 MODIFIED).
+    pub modified: Vec<u32>,
+    /// The modseq the changed messages got (0 if nothing changed): a session that reports
+    /// the new flags itself knows not to report this change again.
+    pub modseq: u64,
 }
 
 impl MailboxShared {
-    /// Opens a mailbox over its backend.
+    /// Opens a mailbox over its backend and starts watching it.
     pub(crate) fn open(name: String, mut backend: Box<dyn MailboxBackend>) -> Result<Arc<Self>> {
         let loaded = backend.load()?;
+        let mut interner = Interner::default();
+        let view = View::new(&name, loaded, &mut interner);
         let (version, _) = watch::channel(0);
-        Ok(Arc::new(MailboxShared {
-            inner: Mutex::new(Inner {
-                name,
-                gone: false,
-                header: loaded.header,
-                messages: loaded.messages.into_iter().map(|m| (m.uid, m)).collect(),
-                backend,
-            }),
+        let bodies = backend.reader();
+        let shared = Arc::new(MailboxShared {
+            writer: Mutex::new(Writer { backend, interner }),
+            bodies,
+            view: RwLock::new(Arc::new(view)),
             version,
-            queue: Mutex::new(AppendQueue::default()),
-        }))
+            queue: Mutex::new(CommitQueue::default()),
+            tidying: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
+            poll_again: AtomicBool::new(false),
+            watcher: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&shared);
+        let wake: crate::backend::Wake = Arc::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.woken();
+            }
+        });
+        let watcher = shared.writer().backend.watch(wake);
+        *shared.watcher.lock().unwrap_or_else(|p| p.into_inner()) = watcher;
+        Ok(shared)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while the lock was held leaves state that was valid before the step that
-        // panicked (memory changes come last), so carrying on is sound.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        // A panic while the lock was held leaves the backend as it was before the step
+        // that panicked (the view changes last), so carrying on is sound.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn current(&self) -> Arc<View> {
+        self.view.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn bump(&self) {
         self.version.send_modify(|v| *v += 1);
     }
 
-    /// Runs a change inside the backend's cross-process lock. `f` returns its value and
-    /// whether it changed anything; watchers are told about changes (and, to be safe,
-    /// about failures, which may have changed part of the state).
-    fn change<R>(&self, f: impl FnOnce(&mut Inner) -> Result<(R, bool)>) -> Result<R> {
-        let mut inner = self.lock();
-        inner.alive()?;
-        let mut changed = match inner.backend.begin()? {
-            Some(loaded) => inner.adopt(loaded),
-            None => false,
-        };
-        let result = f(&mut inner);
-        inner.backend.end();
-        drop(inner);
-        let value = match result {
-            Ok((value, c)) => {
-                changed |= c;
-                Ok(value)
-            }
-            Err(e) => {
-                changed = true;
-                Err(e)
-            }
-        };
-        if changed {
+    /// Applies durable records to the view and tells watchers. Writer lock held.
+    fn publish(&self, w: &mut Writer, header: Header, records: &[Record]) {
+        let mut view = (*self.current()).clone();
+        view.apply(header, records, &mut w.interner);
+        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+        if !records.is_empty() {
             self.bump();
         }
-        value
     }
 
-    /// Renames this mailbox: runs `on_disk` (the backend's rename) with the mailbox locked,
+    fn publish_synced(&self, w: &mut Writer, synced: Option<Synced>) {
+        if let Some(s) = synced {
+            self.publish(w, s.header, &s.records);
+        }
+    }
+
+    /// Brings the view up to date with changes made behind the store's back. With
+    /// `wait` false it does not wait for a group commit in progress (whose writer brought
+    /// in what had changed when it began), only for a background poll, which is working on
+    /// a change the watcher saw and which the caller must not miss.
+    fn poll(&self, wait: bool) -> Result<()> {
+        let mut w = if wait {
+            self.writer()
+        } else {
+            match self.writer.try_lock() {
+                Ok(w) => w,
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if !self.polling.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    self.writer()
+                }
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            }
+        };
+        self.alive()?;
+        let synced = w.backend.poll()?;
+        self.publish_synced(&mut w, synced);
+        Ok(())
+    }
+
+    fn alive(&self) -> Result<()> {
+        let view = self.current();
+        if view.gone {
+            Err(StoreError::NoSuchMailbox(view.name.to_string()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The watcher saw something: poll soon, on a background thread, once per burst.
+    fn woken(self: Arc<Self>) {
+        self.poll_again.store(true, Ordering::SeqCst);
+        if self.polling.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let shared = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("yubin-store-poll".into())
+            .spawn(move || {
+                let this = shared;
+                loop {
+                    std::thread::sleep(POLL_DELAY);
+                    this.poll_again.store(false, Ordering::SeqCst);
+                    if let Err(e) = this.poll(true) {
+                        tracing::debug!("mailbox {}: {e}", this.current().name);
+                    }
+                    if this.poll_again.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    this.polling.store(false, Ordering::SeqCst);
+                    // A wake-up between the check and the store above found `polling`
+                    // still set and left the work to us: take it back if so.
+                    if !this.poll_again.load(Ordering::SeqCst)
+                        || this.polling.swap(true, Ordering::SeqCst)
+                    {
+                        break;
+                    }
+                }
+            });
+        if spawned.is_err() {
+            self.polling.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Runs the backend's deferred work soon, on a background thread, once per burst.
+    fn schedule_tidy(self: &Arc<Self>) {
+        if self.tidying.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let shared = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("yubin-store-tidy".into())
+            .spawn(move || {
+                std::thread::sleep(TIDY_DELAY);
+                shared.tidying.store(false, Ordering::SeqCst);
+                let mut w = shared.writer();
+                if shared.current().gone {
+                    return;
+                }
+                if let Err(e) = w.backend.tidy() {
+                    crate::backend::warn(format_args!(
+                        "mailbox {}: deferred work failed (tried again later): {e}",
+                        shared.current().name
+                    ));
+                }
+            });
+        if spawned.is_err() {
+            self.tidying.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Writes a group of changes in one backend transaction: all of them or none.
+    fn execute(self: &Arc<Self>, ops: &[&Op]) -> Result<Vec<Done>> {
+        let mut w = self.writer();
+        self.alive()?;
+        let synced = w.backend.begin();
+        let result = synced.and_then(|synced| {
+            self.publish_synced(&mut w, synced);
+            self.apply_ops(&mut w, ops)
+        });
+        w.backend.end();
+        let (header, records, done) = result?;
+        if !records.is_empty() {
+            self.publish(&mut w, header, &records);
+        }
+        if w.backend.needs_tidy() {
+            self.schedule_tidy();
+        }
+        Ok(done)
+    }
+
+    /// The records a group makes, made durable. Writer lock and backend lock held.
+    fn apply_ops(&self, w: &mut Writer, ops: &[&Op]) -> Result<(Header, Vec<Record>, Vec<Done>)> {
+        let view = self.current();
+        let mut header = view.header;
+        let mut records = Vec::new();
+        let mut done = Vec::with_capacity(ops.len());
+        let mut staged: Vec<u32> = Vec::new();
+        // What earlier changes of this group did, which later ones must see.
+        let mut flags_now: HashMap<u32, Flags> = HashMap::new();
+        let mut removed: BTreeSet<u32> = BTreeSet::new();
+        let exists = |uid: u32, flags_now: &HashMap<u32, Flags>, removed: &BTreeSet<u32>| {
+            !removed.contains(&uid) && (flags_now.contains_key(&uid) || view.contains(uid))
+        };
+        let result = (|| {
+            for op in ops {
+                match op {
+                    Op::Append(messages) => {
+                        let first = header.uid_next;
+                        if u64::from(first) + messages.len() as u64 >= u64::from(u32::MAX) {
+                            return Err(StoreError::Corrupt(format!(
+                                "mailbox {}: UIDs exhausted",
+                                view.name
+                            )));
+                        }
+                        let modseq = header.highest_modseq + 1;
+                        let mut uids = Vec::with_capacity(messages.len());
+                        for (uid, m) in (first..).zip(messages) {
+                            let meta = MessageMeta {
+                                uid,
+                                flags: m.flags.clone(),
+                                internal_date: m.date,
+                                size: m.content.size(),
+                                modseq,
+                            };
+                            match &m.content {
+                                Content::Wire(wire) => w.backend.stage(&meta, wire)?,
+                                Content::Copy { body, .. } => {
+                                    if !w.backend.stage_copy(&meta, body)? {
+                                        let bytes = body.clone().read().map_err(|e| {
+                                            StoreError::io(format!("copying UID {uid}"), e)
+                                        })?;
+                                        w.backend.stage(&meta, &bytes)?;
+                                    }
+                                }
+                            }
+                            staged.push(uid);
+                            flags_now.insert(uid, m.flags.clone());
+                            records.push(Record::Added(meta));
+                            uids.push(uid);
+                        }
+                        header.uid_next = first + messages.len() as u32;
+                        if !uids.is_empty() {
+                            header.highest_modseq = modseq;
+                        }
+                        done.push(Done::Appended(uids));
+                    }
+                    Op::Flags {
+                        uids,
+                        op,
+                        flags,
+                        unchanged_since,
+                    } => {
+                        let modseq = header.highest_modseq + 1;
+                        let mut out = FlagsChanged::default();
+                        let mut changed: HashMap<u32, ()> = HashMap::new();
+                        for &uid in uids {
+                            if !exists(uid, &flags_now, &removed) {
+                                continue;
+                            }
+                            if let Some(since) = unchanged_since
+                                && !changed.contains_key(&uid)
+                                && view.modseq(uid).unwrap_or(0) > *since
+                            {
+                                out.modified.push(uid);
+                                continue;
+                            }
+                            let current = match flags_now.get(&uid) {
+                                Some(f) => f.clone(),
+                                None => view.flags(uid).cloned().unwrap_or_default(),
+                            };
+                            let new = op.apply(&current, flags);
+                            if new != current {
+                                records.push(Record::Flags {
+                                    uid,
+                                    modseq,
+                                    flags: new.clone(),
+                                });
+                                changed.insert(uid, ());
+                                flags_now.insert(uid, new.clone());
+                            }
+                            out.flags.push((uid, new));
+                        }
+                        if !changed.is_empty() {
+                            header.highest_modseq = modseq;
+                            out.modseq = modseq;
+                        }
+                        done.push(Done::Flags(out));
+                    }
+                    Op::Expunge(uids) => {
+                        let modseq = header.highest_modseq + 1;
+                        let mut wanted = uids.clone();
+                        wanted.sort_unstable();
+                        wanted.dedup();
+                        let mut gone = Vec::new();
+                        for uid in wanted {
+                            if !exists(uid, &flags_now, &removed) {
+                                continue;
+                            }
+                            // Bytes first, then the record: a crash in between leaves a
+                            // record without bytes, which the next look drops as an
+                            // expunge. The other order could bring the message back.
+                            w.backend.remove(uid)?;
+                            removed.insert(uid);
+                            records.push(Record::Expunged { uid, modseq });
+                            gone.push(uid);
+                        }
+                        if !gone.is_empty() {
+                            header.highest_modseq = modseq;
+                        }
+                        done.push(Done::Expunged(gone));
+                    }
+                }
+            }
+            if !records.is_empty() {
+                // A message appended and changed in the same group needs only its final
+                // state; records stay in modseq order either way.
+                w.backend.commit(&header, &records)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for uid in staged {
+                w.backend.discard(uid);
+            }
+            return Err(e);
+        }
+        Ok((header, records, done))
+    }
+
+    /// Renames this mailbox: runs `on_disk` (the backend's rename) with the writer locked,
     /// so no change is half-way through the old location, then points it at the new one.
     pub(crate) fn rename(&self, to: &str, on_disk: impl FnOnce() -> Result<()>) -> Result<()> {
-        let mut inner = self.lock();
+        let mut w = self.writer();
         on_disk()?;
-        inner.name = to.to_owned();
-        inner.backend.relocate(to);
-        drop(inner);
+        w.backend.relocate(to);
+        let mut view = (*self.current()).clone();
+        view.name = to.into();
+        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+        drop(w);
         self.bump();
         Ok(())
     }
 
-    /// Deletes this mailbox: runs `on_disk` with the mailbox locked, then fails every later
+    /// Deletes this mailbox: runs `on_disk` with the writer locked, then fails every later
     /// operation on any handle.
     pub(crate) fn delete(&self, on_disk: impl FnOnce() -> Result<()>) -> Result<()> {
-        let mut inner = self.lock();
+        let w = self.writer();
         on_disk()?;
-        inner.gone = true;
-        inner.messages.clear();
-        drop(inner);
+        let mut view = (*self.current()).clone();
+        view.gone = true;
+        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+        *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        drop(w);
         self.bump();
         Ok(())
     }
@@ -244,55 +573,81 @@ impl std::fmt::Debug for Mailbox {
 impl Mailbox {
     /// The mailbox's current name (it changes if the mailbox is renamed).
     pub fn name(&self) -> String {
-        self.shared.lock().name.clone()
+        self.shared.current().name.to_string()
     }
 
-    /// UIDVALIDITY, UIDNEXT and the counts.
+    /// The live view, brought up to date with what other programs changed: a snapshot
+    /// that stays as it is while the caller holds it. Cheap (no copy of the messages).
+    pub fn view(&self) -> Result<Arc<View>> {
+        self.shared.poll(false)?;
+        let view = self.shared.current();
+        if view.gone {
+            return Err(StoreError::NoSuchMailbox(view.name.to_string()));
+        }
+        Ok(view)
+    }
+
+    /// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and the counts (kept as changes happen, not
+    /// counted per call).
     pub fn status(&self) -> Result<MailboxStatus> {
-        let inner = self.shared.lock();
-        inner.alive()?;
-        let count = |pred: &dyn Fn(&MessageMeta) -> bool| {
-            inner.messages.values().filter(|m| pred(m)).count() as u32
-        };
-        Ok(MailboxStatus {
-            uid_validity: inner.header.uid_validity,
-            uid_next: inner.header.uid_next,
-            messages: inner.messages.len() as u32,
-            unseen: count(&|m| !m.flags.contains(&Flag::Seen)),
-            recent: count(&|m| m.uid >= inner.header.recent_from),
-        })
+        Ok(self.view()?.status())
     }
 
-    /// Every message's metadata, ascending UID.
+    /// Every message's metadata, ascending UID. This copies the whole mailbox; sessions
+    /// use [`Mailbox::view`] instead.
     pub fn messages(&self) -> Result<Vec<MessageMeta>> {
-        let inner = self.shared.lock();
-        inner.alive()?;
-        Ok(inner.messages.values().cloned().collect())
+        Ok(self.view()?.iter().collect())
     }
 
     /// Adds a message (SMTP delivery, IMAP APPEND) and returns its UID.
     /// Bare LF line ends are stored as CRLF. The message is durable before this returns.
     /// Without a date, the internal date is now.
-    ///
-    /// Group commit: appends from other threads that arrive while one is being written
-    /// are written together next, as one [`Mailbox::append_batch`], by one of them (the
-    /// others block until it is done). Should the group fail, each of its messages is
-    /// tried again alone, so one bad message fails only its own append.
     pub fn append(
         &self,
         raw: &[u8],
         flags: &Flags,
         internal_date: Option<DateTime<FixedOffset>>,
     ) -> Result<u32> {
+        let batch = [NewMessage {
+            raw,
+            flags,
+            internal_date,
+        }];
+        Ok(self.append_batch(&batch)?[0])
+    }
+
+    /// Adds several messages at once (`yubin deliver`, an mbox import, COPY) and returns
+    /// their UIDs, in order. All or nothing: on an error none of them is added.
+    pub fn append_batch(&self, messages: &[NewMessage<'_>]) -> Result<Vec<u32>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Utc::now().fixed_offset();
+        let owned = messages
+            .iter()
+            .map(|m| Owned {
+                content: Content::Wire(crate::wire::to_crlf(m.raw).into_owned()),
+                flags: m.flags.clone(),
+                date: normalize_date(m.internal_date.unwrap_or(now)),
+            })
+            .collect();
+        match self.submit(Op::Append(owned))? {
+            Done::Appended(uids) => Ok(uids),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Queues a change for the next group commit and waits until it is durable.
+    ///
+    /// Group commit: changes from other threads that arrive while one group is being
+    /// written are written together next, by one of them (the others block until it is
+    /// done). Should the group fail, each of its changes is tried again alone, so one bad
+    /// change fails only itself.
+    fn submit(&self, op: Op) -> Result<Done> {
         let (reply, turns) = mpsc::sync_channel(2);
         let lead = {
             let mut queue = self.queue();
-            queue.waiting.push(Queued {
-                raw: raw.to_vec(),
-                flags: flags.clone(),
-                internal_date,
-                reply,
-            });
+            queue.waiting.push(Queued { op, reply });
             !std::mem::replace(&mut queue.leading, true)
         };
         if lead {
@@ -305,7 +660,7 @@ impl Mailbox {
                 // The writer of our group panicked; nothing of ours was acknowledged.
                 Err(_) => {
                     return Err(StoreError::Io {
-                        context: "appending (the group commit was interrupted)".into(),
+                        context: "changing the mailbox (the group commit was interrupted)".into(),
                         source: std::io::Error::other("group commit interrupted"),
                     });
                 }
@@ -313,11 +668,11 @@ impl Mailbox {
         }
     }
 
-    fn queue(&self) -> MutexGuard<'_, AppendQueue> {
+    fn queue(&self) -> MutexGuard<'_, CommitQueue> {
         self.shared.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes the waiting appends as one group (the caller holds `leading`), tells each
+    /// Writes the waiting changes as one group (the caller holds `leading`), tells each
     /// its outcome, then hands `leading` to the next waiter, if any.
     fn write_group(&self) {
         /// Passes the lead on even if writing panics, so no waiter blocks forever.
@@ -339,126 +694,50 @@ impl Mailbox {
             let n = queue.waiting.len().min(MAX_GROUP);
             queue.waiting.drain(..n).collect()
         };
-        let batch: Vec<NewMessage<'_>> = group
-            .iter()
-            .map(|q| NewMessage {
-                raw: &q.raw,
-                flags: &q.flags,
-                internal_date: q.internal_date,
-            })
-            .collect();
-        match self.append_batch(&batch) {
-            Ok(uids) => {
-                for (q, uid) in group.iter().zip(uids) {
-                    let _ = q.reply.send(Turn::Done(Ok(uid)));
+        let ops: Vec<&Op> = group.iter().map(|q| &q.op).collect();
+        match self.shared.execute(&ops) {
+            Ok(done) => {
+                for (q, d) in group.iter().zip(done) {
+                    let _ = q.reply.send(Turn::Done(Ok(d)));
                 }
             }
             Err(e) if group.len() == 1 => {
                 let _ = group[0].reply.send(Turn::Done(Err(e)));
             }
             Err(_) => {
-                for (q, m) in group.iter().zip(&batch) {
-                    let result = self.append_batch(std::slice::from_ref(m)).map(|u| u[0]);
+                for q in &group {
+                    let result = self.shared.execute(&[&q.op]).map(|mut d| d.remove(0));
                     let _ = q.reply.send(Turn::Done(result));
                 }
             }
         }
     }
 
-    /// Adds several messages at once (`yubin deliver`, an mbox import) and returns their
-    /// UIDs, in order. All or nothing: on an error none of them is added. The UID state is
-    /// written once for the whole batch, which makes a large import much cheaper than
-    /// one [`Mailbox::append`] per message.
-    pub fn append_batch(&self, messages: &[NewMessage<'_>]) -> Result<Vec<u32>> {
-        if messages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let now = Utc::now().fixed_offset();
-        let prepared: Vec<_> = messages
-            .iter()
-            .map(|m| {
-                (
-                    crate::wire::to_crlf(m.raw),
-                    m.flags,
-                    normalize_date(m.internal_date.unwrap_or(now)),
-                )
-            })
-            .collect();
-        self.shared.change(|inner| {
-            let first = inner.header.uid_next;
-            if u64::from(first) + prepared.len() as u64 >= u64::from(u32::MAX) {
-                return Err(StoreError::Corrupt(format!(
-                    "mailbox {}: UIDs exhausted",
-                    inner.name
-                )));
-            }
-            let mut written = Vec::with_capacity(prepared.len());
-            for (uid, (wire, flags, date)) in (first..).zip(&prepared) {
-                if let Err(e) = inner.backend.write(uid, wire, flags, *date) {
-                    for &uid in &written {
-                        inner.backend.discard(uid);
-                    }
-                    return Err(e);
-                }
-                written.push(uid);
-            }
-            let header = Header {
-                uid_next: first + prepared.len() as u32,
-                ..inner.header
-            };
-            if let Err(e) = inner.backend.commit(&header) {
-                for &uid in &written {
-                    inner.backend.discard(uid);
-                }
-                return Err(e);
-            }
-            inner.header = header;
-            for (&uid, (wire, flags, date)) in written.iter().zip(&prepared) {
-                inner.messages.insert(
-                    uid,
-                    MessageMeta {
-                        uid,
-                        flags: (*flags).clone(),
-                        internal_date: *date,
-                        size: wire.len() as u64,
-                    },
-                );
-            }
-            let changed = !written.is_empty();
-            Ok((written, changed))
-        })
-    }
-
     /// The message in wire form (CRLF line ends); `read(uid).len() == size`.
     ///
-    /// The bytes are read without holding the mailbox lock, so a large message does not
-    /// stall other sessions, and they are read once into one buffer.
+    /// The bytes are read without holding any mailbox lock, so a large message (or a
+    /// concurrent group commit) does not stall other sessions.
     pub fn read(&self, uid: u32) -> Result<Bytes> {
-        let body = {
-            let inner = self.shared.lock();
-            inner.alive()?;
-            if !inner.messages.contains_key(&uid) {
-                return Err(StoreError::NoSuchMessage(uid));
-            }
-            inner
-                .backend
-                .body(uid)
-                .ok_or(StoreError::NoSuchMessage(uid))?
-        };
+        if !self.shared.current().contains(uid) {
+            self.shared.alive()?;
+            return Err(StoreError::NoSuchMessage(uid));
+        }
+        let body = self
+            .shared
+            .bodies
+            .body(uid)
+            .ok_or(StoreError::NoSuchMessage(uid))?;
         match body.read() {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Renamed (a flag change) or removed since we looked: look again, locked.
                 let body = {
-                    let mut inner = self.shared.lock();
-                    inner.alive()?;
-                    if !inner.messages.contains_key(&uid) {
+                    let mut w = self.shared.writer();
+                    self.shared.alive()?;
+                    if !self.shared.current().contains(uid) {
                         return Err(StoreError::NoSuchMessage(uid));
                     }
-                    inner
-                        .backend
-                        .find(uid)
-                        .ok_or(StoreError::NoSuchMessage(uid))?
+                    w.backend.find(uid).ok_or(StoreError::NoSuchMessage(uid))?
                 };
                 body.read().map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => StoreError::NoSuchMessage(uid),
@@ -470,52 +749,105 @@ impl Mailbox {
     }
 
     /// Changes the flags of the given messages (IMAP STORE); returns the new flags of each
-    /// UID that exists, in the order given. UIDs that do not exist are skipped.
+    /// UID that exists, in the order given. UIDs that do not exist are skipped. However
+    /// many messages change, this is one durable write (shared with concurrent changes).
     pub fn set_flags(&self, uids: &[u32], op: FlagOp, flags: &Flags) -> Result<Vec<(u32, Flags)>> {
-        self.shared.change(|inner| {
-            let mut out = Vec::with_capacity(uids.len());
-            let mut changed = false;
-            for &uid in uids {
-                let Some(current) = inner.messages.get(&uid).map(|m| m.flags.clone()) else {
-                    continue;
-                };
-                let new = op.apply(&current, flags);
-                if new != current {
-                    inner.backend.set_flags(uid, &new)?;
-                    if let Some(m) = inner.messages.get_mut(&uid) {
-                        m.flags = new.clone();
-                    }
-                    changed = true;
-                }
-                out.push((uid, new));
-            }
-            Ok((out, changed))
-        })
+        Ok(self.set_flags_unchanged_since(uids, op, flags, None)?.flags)
+    }
+
+    /// [`Mailbox::set_flags`] with RFC 7162's UNCHANGEDSINCE: a message whose modseq is
+    /// above `unchanged_since` is left alone and reported in
+    /// [`FlagsChanged::modified`].
+    pub fn set_flags_unchanged_since(
+        &self,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsChanged> {
+        match self.submit(Op::Flags {
+            uids: uids.to_vec(),
+            op,
+            flags: flags.clone(),
+            unchanged_since,
+        })? {
+            Done::Flags(changed) => Ok(changed),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Copies messages to `dest` with their flags and internal dates (IMAP COPY, UIDPLUS
     /// COPYUID); returns `(source uid, new uid in dest)` for each UID that exists.
     /// Copying a mailbox into itself is allowed and appends copies.
+    ///
+    /// The copies are added in one durable write per batch, and the Maildir backend hard
+    /// links the files instead of writing the bytes again. Never holds both mailboxes'
+    /// locks: no lock order to get wrong.
     pub fn copy_to(&self, uids: &[u32], dest: &Mailbox) -> Result<Vec<(u32, u32)>> {
+        /// Copies per durable write: large enough to share the fsyncs, small enough that
+        /// a failed batch is retried cheaply.
+        const BATCH: usize = 1024;
+        let view = self.view()?;
         let mut out = Vec::with_capacity(uids.len());
-        // One message at a time, never holding both mailbox locks: no lock order to get
-        // wrong, and no need to hold many messages in memory.
-        for &uid in uids {
-            let meta = {
-                let inner = self.shared.lock();
-                inner.alive()?;
-                inner.messages.get(&uid).cloned()
+        let present: Vec<MessageMeta> = uids.iter().filter_map(|&u| view.get(u)).collect();
+        for batch in present.chunks(BATCH) {
+            let copies: Option<Vec<Owned>> = batch
+                .iter()
+                .map(|meta| {
+                    Some(Owned {
+                        content: Content::Copy {
+                            body: self.shared.bodies.body(meta.uid)?,
+                            size: meta.size,
+                        },
+                        flags: meta.flags.clone(),
+                        date: meta.internal_date,
+                    })
+                })
+                .collect();
+            let linked = match copies {
+                Some(copies) => match dest.submit(Op::Append(copies)) {
+                    Ok(Done::Appended(new)) => Some(new),
+                    // A source file renamed meanwhile (by another program): read instead.
+                    _ => None,
+                },
+                None => None,
             };
-            let Some(meta) = meta else { continue };
-            let bytes = match self.read(uid) {
-                Ok(b) => b,
-                Err(StoreError::NoSuchMessage(_)) => continue, // expunged meanwhile
-                Err(e) => return Err(e),
-            };
-            let new_uid = dest.append(&bytes, &meta.flags, Some(meta.internal_date))?;
-            out.push((uid, new_uid));
+            match linked {
+                Some(new) => out.extend(batch.iter().map(|m| m.uid).zip(new)),
+                None => self.copy_by_reading(batch, dest, &mut out)?,
+            }
         }
         Ok(out)
+    }
+
+    /// The slow path of [`Mailbox::copy_to`]: read each message (finding files another
+    /// program renamed), then append the batch.
+    fn copy_by_reading(
+        &self,
+        batch: &[MessageMeta],
+        dest: &Mailbox,
+        out: &mut Vec<(u32, u32)>,
+    ) -> Result<()> {
+        let mut read = Vec::with_capacity(batch.len());
+        for meta in batch {
+            match self.read(meta.uid) {
+                Ok(bytes) => read.push((meta, bytes)),
+                Err(StoreError::NoSuchMessage(_)) => continue, // expunged meanwhile
+                Err(e) => return Err(e),
+            }
+        }
+        let new = dest.append_batch(
+            &read
+                .iter()
+                .map(|(meta, bytes)| NewMessage {
+                    raw: bytes,
+                    flags: &meta.flags,
+                    internal_date: Some(meta.internal_date),
+                })
+                .collect::<Vec<_>>(),
+        )?;
+        out.extend(read.iter().map(|(m, _)| m.uid).zip(new));
+        Ok(())
     }
 
     /// Moves messages to `dest` (IMAP MOVE, RFC 6851): copies, then expunges the copied
@@ -523,11 +855,10 @@ impl Mailbox {
     pub fn move_to(&self, uids: &[u32], dest: &Mailbox) -> Result<Vec<(u32, u32)>> {
         if Arc::ptr_eq(&self.shared, &dest.shared) {
             // Moving into itself changes nothing (RFC 6851 leaves it to the server).
-            let inner = self.shared.lock();
-            inner.alive()?;
+            let view = self.view()?;
             return Ok(uids
                 .iter()
-                .filter(|u| inner.messages.contains_key(u))
+                .filter(|&&u| view.contains(u))
                 .map(|&u| (u, u))
                 .collect());
         }
@@ -540,70 +871,33 @@ impl Mailbox {
     /// Removes the given messages (IMAP UID EXPUNGE, POP3 UPDATE); returns the UIDs
     /// actually removed, ascending. Their UIDs are never given out again.
     pub fn expunge(&self, uids: &[u32]) -> Result<Vec<u32>> {
-        let mut wanted: Vec<u32> = uids.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
-        self.shared.change(|inner| {
-            let mut removed = Vec::new();
-            let mut failure = None;
-            for uid in wanted {
-                if !inner.messages.contains_key(&uid) {
-                    continue;
-                }
-                // Bytes first, then the UID list: a crash in between leaves a list entry
-                // without a file, which the next open drops. The other order could bring
-                // an expunged message back under a new UID.
-                if let Err(e) = inner.backend.remove(uid) {
-                    failure = Some(e);
-                    break;
-                }
-                inner.messages.remove(&uid);
-                removed.push(uid);
-            }
-            if !removed.is_empty() {
-                let header = inner.header;
-                inner.backend.commit(&header)?;
-            }
-            match failure {
-                Some(e) => Err(e),
-                None => {
-                    let changed = !removed.is_empty();
-                    Ok((removed, changed))
-                }
-            }
-        })
+        match self.submit(Op::Expunge(uids.to_vec()))? {
+            Done::Expunged(uids) => Ok(uids),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// RFC 3501 `\Recent`: returns the first UID that is recent for the caller (every
     /// UID at or above it is), and moves the mailbox's boundary to UIDNEXT so the next
     /// session to call this does not see the same messages as recent.
     pub fn claim_recent(&self) -> u32 {
-        let result = self.shared.change(|inner| {
-            let first = inner.header.recent_from;
-            if first == inner.header.uid_next {
-                return Ok((first, false));
-            }
-            let header = Header {
-                recent_from: inner.header.uid_next,
-                ..inner.header
-            };
-            // Persisting the boundary is a courtesy (a restart would otherwise show the
-            // same messages as recent once more), not worth failing a SELECT over.
-            if let Err(e) = inner.backend.commit(&header) {
-                crate::backend::warn(format_args!("cannot record \\Recent boundary: {e}"));
-            }
-            inner.header = header;
-            Ok((first, false))
-        });
-        match result {
-            Ok(first) => first,
-            Err(_) => {
-                let mut inner = self.shared.lock();
-                let first = inner.header.recent_from;
-                inner.header.recent_from = inner.header.uid_next;
-                first
-            }
+        let mut w = self.shared.writer();
+        let view = self.shared.current();
+        let first = view.header.recent_from;
+        if first >= view.header.uid_next {
+            return first;
         }
+        let header = Header {
+            recent_from: view.header.uid_next,
+            ..view.header
+        };
+        // Persisting the boundary is a courtesy (a restart would otherwise show the same
+        // messages as recent once more), not worth failing a SELECT over, nor an fsync.
+        if let Err(e) = w.backend.save_header(&header) {
+            crate::backend::warn(format_args!("cannot record \\Recent boundary: {e}"));
+        }
+        self.shared.publish(&mut w, header, &[]);
+        first
     }
 
     /// A receiver of change notifications for this mailbox.
@@ -614,34 +908,35 @@ impl Mailbox {
         }
     }
 
-    /// Picks up changes made by other programs (Maildir: files another MDA or mail client
-    /// put in `new/` or `cur/`, or removed). Memory: nothing to do.
-    pub fn refresh(&self) -> Result<()> {
-        let mut inner = self.shared.lock();
-        inner.alive()?;
-        let began = inner.backend.begin()?;
-        let rescanned = inner.backend.rescan();
-        inner.backend.end();
-        let mut changed = match began {
-            Some(loaded) => inner.adopt(loaded),
-            None => false,
-        };
-        if let Some(loaded) = rescanned? {
-            changed |= inner.adopt(loaded);
-        }
-        drop(inner);
-        if changed {
-            self.shared.bump();
+    /// Does now the deferred work that would otherwise run shortly after a change, in the
+    /// background (Maildir: renames files so their names show the latest flags, for other
+    /// programs). For tests and for a clean shutdown; flags are durable without it.
+    pub fn flush(&self) -> Result<()> {
+        let mut w = self.shared.writer();
+        self.shared.alive()?;
+        if w.backend.needs_tidy() {
+            w.backend.tidy()?;
         }
         Ok(())
     }
+
+    /// Picks up changes made by other programs now, waiting for a busy writer. Every
+    /// read already does this cheaply, and a watcher does it in the background; this is
+    /// for callers that must be sure (tests, a CHECK command).
+    pub fn refresh(&self) -> Result<()> {
+        self.shared.poll(true)
+    }
+}
+
+fn unexpected(done: Done) -> StoreError {
+    StoreError::Corrupt(format!("internal: unexpected outcome {done:?}"))
 }
 
 /// Tells a session that a mailbox changed (append, flags, expunge, rename, delete), so it
-/// can re-read [`Mailbox::messages`] and report the difference (IMAP IDLE, NOOP).
+/// can look at [`Mailbox::view`] and report the difference (IMAP IDLE, NOOP).
 ///
-/// It carries a version number, not the events: a session that diffs snapshots can never
-/// miss or misorder an event, which a bounded event channel could make it do by lagging.
+/// It carries a version number, not the events: the session reads what changed from the
+/// view ([`View::changes_since`]), so it can never miss or misorder an event.
 pub struct MailboxWatch {
     rx: watch::Receiver<u64>,
     /// Keeps the sender alive, so `changed` never sees a closed channel.

@@ -3,12 +3,15 @@
 //! is a reference-count increment.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use chrono::{DateTime, FixedOffset};
 
-use crate::backend::{AccountBackend, Body, Header, Loaded, MailboxBackend, new_uid_validity};
-use crate::{Flags, Result};
+use crate::backend::{
+    AccountBackend, Body, BodyReader, Header, Loaded, MailboxBackend, Record, Synced,
+    new_uid_validity,
+};
+use crate::{MessageMeta, Result};
 
 /// An account whose mailboxes live only in this process. The store's account layer
 /// keeps the names and subscriptions; there is nothing more to keep.
@@ -41,10 +44,26 @@ impl AccountBackend for MemoryAccount {
     }
 }
 
-/// One mailbox's message bytes, by UID.
+/// One mailbox's message bytes, by UID, shared with its readers.
 #[derive(Default)]
 pub(crate) struct MemoryMailbox {
-    bodies: BTreeMap<u32, Bytes>,
+    bodies: Arc<Bodies>,
+}
+
+#[derive(Default)]
+struct Bodies(RwLock<BTreeMap<u32, Bytes>>);
+
+impl Bodies {
+    fn map(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u32, Bytes>> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl BodyReader for Bodies {
+    fn body(&self, uid: u32) -> Option<Body> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&uid).cloned().map(Body::Bytes)
+    }
 }
 
 impl MailboxBackend for MemoryMailbox {
@@ -54,45 +73,63 @@ impl MailboxBackend for MemoryMailbox {
                 uid_validity: new_uid_validity(),
                 uid_next: 1,
                 recent_from: 1,
+                highest_modseq: 0,
             },
-            messages: Vec::new(),
+            ..Loaded::default()
         })
     }
-    fn rescan(&mut self) -> Result<Option<Loaded>> {
+    fn poll(&mut self) -> Result<Option<Synced>> {
         Ok(None)
     }
-    fn begin(&mut self) -> Result<Option<Loaded>> {
+    fn begin(&mut self) -> Result<Option<Synced>> {
         Ok(None)
     }
     fn end(&mut self) {}
-    fn write(
-        &mut self,
-        uid: u32,
-        wire: &[u8],
-        _flags: &Flags,
-        _date: DateTime<FixedOffset>,
-    ) -> Result<()> {
-        self.bodies.insert(uid, Bytes::copy_from_slice(wire));
+    fn stage(&mut self, meta: &MessageMeta, wire: &[u8]) -> Result<()> {
+        self.bodies
+            .map()
+            .insert(meta.uid, Bytes::copy_from_slice(wire));
         Ok(())
+    }
+    fn stage_copy(&mut self, meta: &MessageMeta, from: &Body) -> Result<bool> {
+        match from {
+            Body::Bytes(b) => {
+                self.bodies.map().insert(meta.uid, b.clone());
+                Ok(true)
+            }
+            Body::File { .. } => Ok(false),
+        }
     }
     fn discard(&mut self, uid: u32) {
-        self.bodies.remove(&uid);
-    }
-    fn commit(&mut self, _header: &Header) -> Result<()> {
-        Ok(())
-    }
-    fn body(&self, uid: u32) -> Option<Body> {
-        self.bodies.get(&uid).cloned().map(Body::Bytes)
-    }
-    fn find(&mut self, uid: u32) -> Option<Body> {
-        self.body(uid)
-    }
-    fn set_flags(&mut self, _uid: u32, _flags: &Flags) -> Result<()> {
-        Ok(())
+        self.bodies.map().remove(&uid);
     }
     fn remove(&mut self, uid: u32) -> Result<()> {
-        self.bodies.remove(&uid);
+        self.bodies.map().remove(&uid);
         Ok(())
     }
+    fn commit(&mut self, _header: &Header, _records: &[Record]) -> Result<()> {
+        Ok(())
+    }
+    fn save_header(&mut self, _header: &Header) -> Result<()> {
+        Ok(())
+    }
+    fn reader(&self) -> Arc<dyn BodyReader> {
+        self.bodies.clone()
+    }
+    fn find(&mut self, uid: u32) -> Option<Body> {
+        self.bodies.body(uid)
+    }
     fn relocate(&mut self, _name: &str) {}
+}
+
+/// The memory backend: every account and message lives in this process only, and is
+/// gone when the store is dropped. [`crate::Store::memory`] is
+/// `Store::with_backend(MemoryBackend)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryBackend;
+
+impl crate::backend::StoreBackend for MemoryBackend {
+    fn open_account(&self, _name: &str) -> Result<Box<dyn AccountBackend>> {
+        Ok(Box::new(MemoryAccount))
+    }
 }

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::account::{Account, AccountShared};
-use crate::backend::AccountBackend;
-use crate::{Result, Secret, StoreError, maildir, memory, name};
+use crate::backend::StoreBackend;
+use crate::deliver::DeliverySettings;
+use crate::{MaildirBackend, MemoryBackend, Result, Secret, StoreError, name};
 
 /// The mail store: accounts, their mailboxes and messages. Cheap to clone; all clones
 /// share one state, and every handle obtained from them to the same mailbox sees the
@@ -18,11 +19,14 @@ pub struct Store {
 }
 
 struct StoreShared {
-    /// `None`: memory. `Some(root)`: Maildir under the data directory `root`.
-    root: Option<PathBuf>,
+    /// Where the accounts' mail is kept.
+    backend: Box<dyn StoreBackend>,
     accept_any: AtomicBool,
     /// A `std` mutex, never held across an `.await` (the store has none).
     accounts: Mutex<BTreeMap<String, AccountEntry>>,
+    /// Local domains and the postmaster (see `deliver.rs`). Never locked while
+    /// `accounts` is held.
+    delivery: Mutex<DeliverySettings>,
 }
 
 struct AccountEntry {
@@ -36,7 +40,7 @@ struct AccountEntry {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("root", &self.shared.root)
+            .field("root", &self.root())
             .field("accounts", &self.account_names())
             .finish()
     }
@@ -45,24 +49,25 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// A store that keeps everything in memory (tests, `yubin serve --ephemeral`).
     pub fn memory() -> Store {
-        Store::with_root(None)
+        Store::with_backend(MemoryBackend)
     }
 
     /// A Maildir store under the data directory `root`: each account lives at
     /// `<root>/<user>/Maildir`. The directory is created if missing.
     pub fn maildir(root: impl Into<PathBuf>) -> Result<Store> {
-        let root = root.into();
-        std::fs::create_dir_all(&root)
-            .map_err(|e| StoreError::io(format!("creating {}", root.display()), e))?;
-        Ok(Store::with_root(Some(root)))
+        Ok(Store::with_backend(MaildirBackend::new(root)?))
     }
 
-    fn with_root(root: Option<PathBuf>) -> Store {
+    /// A store over any backend: [`MemoryBackend`], [`MaildirBackend`], or one of
+    /// another crate (see [`crate::backend`], "Writing a backend"). It starts with no
+    /// accounts; each account's storage is opened on its first use.
+    pub fn with_backend(backend: impl StoreBackend) -> Store {
         Store {
             shared: Arc::new(StoreShared {
-                root,
+                backend: Box::new(backend),
                 accept_any: AtomicBool::new(false),
                 accounts: Mutex::new(BTreeMap::new()),
+                delivery: Mutex::new(DeliverySettings::default()),
             }),
         }
     }
@@ -73,9 +78,10 @@ impl Store {
         directories::ProjectDirs::from("", "", "yubin").map(|d| d.data_dir().to_path_buf())
     }
 
-    /// The data directory of a Maildir store; `None` for memory.
+    /// The data directory of a Maildir store; `None` for memory (and for any backend
+    /// without one: [`StoreBackend::root`]).
     pub fn root(&self) -> Option<&Path> {
-        self.shared.root.as_deref()
+        self.shared.backend.root()
     }
 
     fn accounts(&self) -> MutexGuard<'_, BTreeMap<String, AccountEntry>> {
@@ -86,9 +92,20 @@ impl Store {
             .unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The delivery settings (local domains, postmaster).
+    pub(crate) fn delivery(&self) -> MutexGuard<'_, DeliverySettings> {
+        // Every update is a single assignment; a panic cannot leave it half-changed.
+        self.shared
+            .delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Adds an account, or sets the password of an existing one.
     pub fn add_account(&self, name: &str, password: Secret) -> Result<()> {
         name::check_account(name)?;
+        // Before `accounts` is locked: the two locks are never held together.
+        self.delivery().note_password_account(name);
         let mut accounts = self.accounts();
         accounts
             .entry(name.to_owned())
@@ -194,10 +211,7 @@ impl Store {
                 shared: shared.clone(),
             });
         }
-        let backend: Box<dyn AccountBackend> = match &self.shared.root {
-            None => Box::new(memory::MemoryAccount),
-            Some(root) => Box::new(maildir::MaildirAccount::open(root, name)?),
-        };
+        let backend = self.shared.backend.open_account(name)?;
         let shared = AccountShared::open(name, backend)?;
         entry.open = Some(shared.clone());
         Ok(Account { shared })

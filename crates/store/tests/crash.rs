@@ -229,6 +229,11 @@ struct Ledger {
     high_water: u32,
     /// The flags each present message had at the last check.
     flags: BTreeMap<u32, Flags>,
+    /// HIGHESTMODSEQ at the last check: it never goes backwards, and every change made
+    /// since is numbered above it (RFC 7162 §3.1: a modseq is never reused).
+    highest_modseq: u64,
+    /// Each present message's modseq at the last check.
+    modseqs: BTreeMap<u32, u64>,
 }
 
 struct Round {
@@ -344,6 +349,43 @@ fn check(dir: &Path, ledger: &mut Ledger, round: &Round, round_no: usize) {
             "round {round_no}: UID {uid} ({was:?}) vanished without an expunge"
         );
     }
+    assert!(
+        status.highest_modseq >= ledger.highest_modseq,
+        "round {round_no}: HIGHESTMODSEQ went back from {} to {}",
+        ledger.highest_modseq,
+        status.highest_modseq
+    );
+    for m in &metas {
+        assert!(
+            m.modseq <= status.highest_modseq,
+            "round {round_no}: UID {} has modseq {} above HIGHESTMODSEQ {}",
+            m.uid,
+            m.modseq,
+            status.highest_modseq
+        );
+        match ledger.modseqs.get(&m.uid) {
+            // A message that arrived, or whose flags changed, since the last check was
+            // numbered after everything that check saw.
+            None => assert!(
+                m.modseq > ledger.highest_modseq,
+                "round {round_no}: new UID {} got modseq {} <= {}",
+                m.uid,
+                m.modseq,
+                ledger.highest_modseq
+            ),
+            Some(&was) if ledger.flags.get(&m.uid) != present.get(&m.uid) => assert!(
+                m.modseq > ledger.highest_modseq && m.modseq > was,
+                "round {round_no}: UID {}'s flags changed but its modseq {} is not new",
+                m.uid,
+                m.modseq
+            ),
+            Some(&was) => assert!(
+                m.modseq >= was,
+                "round {round_no}: UID {}'s modseq went back",
+                m.uid
+            ),
+        }
+    }
     for (uid, flags) in &present {
         let acked = match round.flagged.get(uid) {
             Some(&k) => flags_for(k),
@@ -381,6 +423,8 @@ fn check(dir: &Path, ledger: &mut Ledger, round: &Round, round_no: usize) {
             .insert(m.uid, id_of(&inbox.read(m.uid).unwrap()).unwrap());
     }
     ledger.high_water = ledger.high_water.max(status.uid_next - 1);
+    ledger.highest_modseq = status.highest_modseq;
+    ledger.modseqs = metas.iter().map(|m| (m.uid, m.modseq)).collect();
     ledger.flags = present;
 }
 

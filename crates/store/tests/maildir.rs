@@ -61,6 +61,8 @@ fn writes_a_standard_maildir_that_other_programs_understand() {
         )
         .unwrap();
     account.create("a.b/c").unwrap();
+    // File names follow flags shortly after the change; make it now.
+    inbox.flush().unwrap();
 
     let md = maildir(dir.path());
     let new = files_in(&md.join("new"));
@@ -94,12 +96,23 @@ fn writes_a_standard_maildir_that_other_programs_understand() {
     );
     assert!(files_in(&md.join("tmp")).is_empty());
 
-    let uidlist = fs::read_to_string(md.join("yubin-uidlist")).unwrap();
+    // The index: a snapshot and a change log, both ours (names other programs ignore).
+    let snapshot = fs::read_to_string(md.join("yubin-index")).unwrap();
     assert!(
-        uidlist.starts_with("yubin-uidlist v1 uidvalidity="),
-        "{uidlist}"
+        snapshot.starts_with("yubin-index v1 generation="),
+        "{snapshot}"
     );
-    assert_eq!(uidlist.lines().count(), 3);
+    let log = fs::read_to_string(md.join("yubin-index.log")).unwrap();
+    assert!(log.starts_with("yubin-index-log v1 generation="), "{log}");
+    let records = format!("{snapshot}{log}");
+    assert_eq!(
+        records
+            .lines()
+            .filter(|l| l.starts_with("m ") || l.starts_with("a "))
+            .count(),
+        2,
+        "{records}"
+    );
 
     for folder in [".Sent", ".Drafts", ".Trash", ".Junk", ".a%2Eb", ".a%2Eb.c"] {
         let f = md.join(folder);
@@ -165,6 +178,7 @@ fn serves_files_that_other_programs_put_in_new_and_cur() {
     inbox
         .set_flags(&[m[3].uid], FlagOp::Add, &flags(&[Flag::Seen]))
         .unwrap();
+    inbox.flush().unwrap();
     assert!(
         md.join("cur/1600000002.M1P2Q3.dove,S=14,W=17:2,PS")
             .exists()
@@ -310,16 +324,25 @@ fn stale_temporary_files_are_removed_and_fresh_ones_never_shown() {
 }
 
 #[test]
-fn a_corrupt_uid_list_is_a_typed_error() {
+fn a_damaged_index_costs_the_uids_but_never_the_mail() {
     let dir = tempfile::tempdir().unwrap();
-    drop(inbox(dir.path()));
-    fs::write(maildir(dir.path()).join("yubin-uidlist"), b"garbage\n").unwrap();
-    let err = store(dir.path())
-        .account("alice")
-        .unwrap()
-        .mailbox("INBOX")
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let before = {
+        let inbox = inbox(dir.path());
+        inbox
+            .append(b"Subject: kept\r\n\r\n", &Flags::new(), None)
+            .unwrap();
+        inbox.status().unwrap()
+    };
+    let md = maildir(dir.path());
+    fs::write(md.join("yubin-index"), b"garbage\n").unwrap();
+    fs::write(md.join("yubin-index.log"), b"\x00\xff more garbage").unwrap();
+    let inbox = inbox(dir.path());
+    let after = inbox.status().unwrap();
+    assert_eq!(after.messages, 1);
+    // RFC 3501 §2.3.1.1: UIDs that cannot be kept come with a new UIDVALIDITY.
+    assert_ne!(after.uid_validity, before.uid_validity);
+    let m = inbox.messages().unwrap();
+    assert_eq!(&inbox.read(m[0].uid).unwrap()[..], b"Subject: kept\r\n\r\n");
 }
 
 #[test]
@@ -410,4 +433,34 @@ fn the_data_directory_has_a_platform_default() {
     assert_eq!(Store::memory().root(), None);
     let tmp = tempfile::tempdir().unwrap();
     assert_eq!(Store::maildir(tmp.path()).unwrap().root(), Some(tmp.path()));
+}
+
+#[test]
+fn file_names_show_a_flag_change_within_a_second() {
+    // Flags are durable in the index at once; the file names other programs read
+    // follow in the background, shortly after the reply.
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = inbox(dir.path());
+    let uid = inbox
+        .append(b"Subject: x\r\n\r\n", &Flags::new(), None)
+        .unwrap();
+    let md = maildir(dir.path());
+    assert_eq!(files_in(&md.join("new")).len(), 1);
+    let changed = std::time::Instant::now();
+    inbox
+        .set_flags(&[uid], FlagOp::Add, &flags(&[Flag::Seen, Flag::Flagged]))
+        .unwrap();
+    loop {
+        let cur = files_in(&md.join("cur"));
+        if cur.len() == 1 && cur[0].ends_with(":2,FS") {
+            break;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "file names after 1 s: new {:?} cur {cur:?}",
+            files_in(&md.join("new"))
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(files_in(&md.join("new")).is_empty());
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI integration tests: run `yubin` as a real process.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

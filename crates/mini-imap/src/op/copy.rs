@@ -91,7 +91,7 @@ pub fn copy(account: &Account, sel: &mut Selected, tag: &str, args: CopyArgs<'_>
             "MOVE failed: source and destination are the same mailbox",
         );
     }
-    let uids: Vec<u32> = positions.iter().map(|&p| sel.messages[p].uid).collect();
+    let uids: Vec<u32> = positions.iter().map(|&p| sel.uid(p)).collect();
     let result = if args.is_move {
         sel.mailbox.move_to(&uids, &dest)
     } else {

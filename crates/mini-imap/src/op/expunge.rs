@@ -28,17 +28,16 @@ pub fn expunge(sel: &mut Selected, tag: &str, set: Option<&SequenceSet>, b: &mut
             "Mailbox is read-only (EXAMINE)",
         );
     }
-    let now = match sel.mailbox.messages() {
-        Ok(m) => m,
+    let now = match sel.mailbox.view() {
+        Ok(v) => v,
         Err(e) => return store_error(b, tag, command, &e),
     };
     // `*` in a UID set is the largest UID the client knows of.
-    let largest = sel.messages.last().map_or(0, |m| m.uid);
+    let largest = sel.largest_uid();
     let doomed: Vec<u32> = now
-        .iter()
-        .filter(|m| m.flags.contains(&Flag::Deleted))
-        .filter(|m| set.is_none_or(|s| s.contains(m.uid, largest)))
-        .map(|m| m.uid)
+        .uids()
+        .filter(|&u| now.flags(u).is_some_and(|f| f.contains(&Flag::Deleted)))
+        .filter(|&u| set.is_none_or(|s| s.contains(u, largest)))
         .collect();
     if let Err(e) = sel.mailbox.expunge(&doomed) {
         return store_error(b, tag, command, &e);

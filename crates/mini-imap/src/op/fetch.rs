@@ -31,6 +31,8 @@ pub struct FetchJob {
     failures: u32,
     needs_raw: bool,
     sets_seen: bool,
+    /// New flags of the messages this FETCH marked `\Seen`, reported with each.
+    seen: std::collections::HashMap<u32, yubin_store::Flags>,
 }
 
 /// Starts a FETCH (`uid` for UID FETCH); `None` when the request was answered at once
@@ -77,6 +79,7 @@ pub fn start(
         failures: 0,
         needs_raw,
         sets_seen,
+        seen: std::collections::HashMap::new(),
     })
 }
 
@@ -84,6 +87,23 @@ impl FetchJob {
     /// Writes responses into `b` until it holds `budget` bytes or every message is
     /// answered; returns true when done (the tagged completion is then written too).
     pub fn step(&mut self, sel: &mut Selected, b: &mut Vec<u8>, budget: usize) -> bool {
+        if self.sets_seen {
+            // RFC 3501 §6.4.5: a body FETCH sets \Seen. Every message of the request is
+            // marked in one change (one durable write), before the first is sent.
+            self.sets_seen = false;
+            let unseen: Vec<u32> = self
+                .positions
+                .iter()
+                .filter(|&&p| !sel.flags(p).contains(&Flag::Seen))
+                .map(|&p| sel.uid(p))
+                .collect();
+            if !unseen.is_empty()
+                && let Some(changed) = mark_seen(&sel.mailbox, &unseen)
+            {
+                sel.reported_own(&changed);
+                self.seen = changed.flags.into_iter().collect();
+            }
+        }
         while self.next < self.positions.len() {
             let pos = self.positions[self.next];
             self.next += 1;
@@ -98,7 +118,10 @@ impl FetchJob {
 
     /// One `* n FETCH (...)` response.
     fn write_one(&mut self, sel: &mut Selected, pos: usize, b: &mut Vec<u8>) {
-        let meta_uid = sel.messages[pos].uid;
+        let meta_uid = sel.uid(pos);
+        let Some(mut meta) = sel.meta(pos) else {
+            return;
+        };
         let raw = if self.needs_raw {
             match sel.mailbox.read(meta_uid) {
                 Ok(raw) => Some(raw),
@@ -115,11 +138,8 @@ impl FetchJob {
             None
         };
         let mut flags_changed = false;
-        if self.sets_seen
-            && !sel.messages[pos].flags.contains(&Flag::Seen)
-            && let Some(flags) = mark_seen(&sel.mailbox, meta_uid)
-        {
-            sel.messages[pos].flags = flags;
+        if let Some(flags) = self.seen.remove(&meta_uid) {
+            meta.flags = flags;
             flags_changed = true;
         }
         // The MIME structure is parsed only when an item needs it: the whole message
@@ -129,7 +149,7 @@ impl FetchJob {
             .as_ref()
             .filter(|_| self.items.iter().any(needs_structure))
             .map(|raw| sel.cache.get(sel.uid_validity, meta_uid, raw));
-        let meta = &sel.messages[pos];
+        let meta = &meta;
         b.extend_from_slice(format!("* {} FETCH (", pos + 1).as_bytes());
         let mut first = true;
         let mut sep = |b: &mut Vec<u8>| {
@@ -142,9 +162,9 @@ impl FetchJob {
             sep(b);
             match item {
                 FetchAttr::Uid => b.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
-                FetchAttr::Flags => {
-                    b.extend_from_slice(format!("FLAGS {}", sel.flag_list(meta)).as_bytes())
-                }
+                FetchAttr::Flags => b.extend_from_slice(
+                    format!("FLAGS {}", sel.flag_list(meta.uid, &meta.flags)).as_bytes(),
+                ),
                 FetchAttr::InternalDate => b.extend_from_slice(
                     format!("INTERNALDATE {}", internal_date(&meta.internal_date)).as_bytes(),
                 ),
@@ -218,7 +238,9 @@ impl FetchJob {
         }
         if flags_changed && !self.items.contains(&FetchAttr::Flags) {
             sep(b);
-            b.extend_from_slice(format!("FLAGS {}", sel.flag_list(meta)).as_bytes());
+            b.extend_from_slice(
+                format!("FLAGS {}", sel.flag_list(meta.uid, &meta.flags)).as_bytes(),
+            );
         }
         b.extend_from_slice(b")\r\n");
     }

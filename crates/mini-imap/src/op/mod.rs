@@ -19,11 +19,11 @@ use crate::session::Selected;
 /// ignored (RFC 3501 §6.4.8). Without, it holds sequence numbers, and one past EXISTS
 /// (or `*` in an empty mailbox) is an error (§9: "invalid").
 pub fn resolve(sel: &Selected, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, &'static str> {
-    let n = sel.messages.len();
+    let n = sel.len();
     if uid {
-        let largest = sel.messages.last().map_or(0, |m| m.uid);
+        let largest = sel.largest_uid();
         Ok((0..n)
-            .filter(|&i| set.contains(sel.messages[i].uid, largest))
+            .filter(|&i| set.contains(sel.uid(i), largest))
             .collect())
     } else {
         let star_empty = n == 0

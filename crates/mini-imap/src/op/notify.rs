@@ -1,16 +1,19 @@
 //! Telling a selected session what other sessions changed (RFC 3501 §5.2, §7.3.1, §7.4.1).
 //!
-//! There is one mechanism: the selected state keeps a snapshot of the mailbox (UIDs and
-//! flags in sequence order, what the client has been told), and [`report`] diffs it
-//! against [`yubin_store::Mailbox::messages`]. Every kind of change ends up here, whoever
-//! made it: another IMAP session's APPEND, STORE or EXPUNGE, an SMTP delivery, a POP3
-//! commit, this session's own EXPUNGE or MOVE. The store's [`yubin_store::MailboxWatch`]
-//! only says *that* something changed; IDLE uses it to know when to diff.
+//! There is one mechanism: the selected state keeps the store's view as of the last
+//! report (a shared snapshot, not a copy) and the UIDs in sequence order, what the client
+//! has been told; [`report`] asks the view for the changes since that snapshot's modseq
+//! ([`yubin_store::View::changes_since`]), so it costs what changed, not the size of the
+//! mailbox. Every kind of change ends up here, whoever made it: another IMAP session's
+//! APPEND, STORE or EXPUNGE, an SMTP delivery, a POP3 commit, this session's own EXPUNGE
+//! or MOVE, another program writing the Maildir. The store's
+//! [`yubin_store::MailboxWatch`] only says *that* something changed; IDLE uses it to know
+//! when to look.
 //!
-//! Sequence numbers stay consistent because the snapshot only changes as the client is
-//! told: a message removed from the store stays in the snapshot (a "ghost") until its
-//! `EXPUNGE` is sent, so while EXPUNGE is withheld the numbers the client uses still
-//! mean what it thinks they mean.
+//! Sequence numbers stay consistent because the numbering only changes as the client is
+//! told: a message removed from the store stays in it (a "ghost") until its `EXPUNGE` is
+//! sent, so while EXPUNGE is withheld the numbers the client uses still mean what it
+//! thinks they mean.
 //!
 //! When (RFC 3501 §7.4.1): EXPUNGE never while no command is in progress (IDLE excepted)
 //! and never during FETCH, STORE or SEARCH; yubin also withholds it during their UID
@@ -22,7 +25,7 @@
 
 use std::collections::BTreeSet;
 
-use yubin_store::MessageMeta;
+use yubin_store::ChangeKind;
 
 use crate::response::untagged;
 use crate::session::Selected;
@@ -38,55 +41,99 @@ pub enum Updates {
     All,
 }
 
-/// Appends the untagged responses that bring the client from the snapshot to the
-/// store's current state, and updates the snapshot to match. With `expunge` false,
-/// vanished messages stay in the snapshot and nothing about them is said.
+/// Appends the untagged responses that bring the client from what it was told to the
+/// store's current state, and moves the session's view forward. With `expunge` false,
+/// vanished messages stay as ghosts and nothing about them is said.
 ///
 /// Order: EXPUNGE, highest number first so that each number is right when it is read;
 /// then FETCH FLAGS of changed messages; then EXISTS and RECENT for new ones.
 pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
-    let Ok(now) = sel.mailbox.messages() else {
-        // Deleted under us: nothing sensible to diff against; commands will say NO.
+    let Ok(now) = sel.mailbox.view() else {
+        // Deleted under us: nothing sensible to compare with; commands will say NO.
         return;
     };
-    if expunge {
-        let present: BTreeSet<u32> = now.iter().map(|m| m.uid).collect();
-        for seq in (1..=sel.messages.len()).rev() {
-            if !present.contains(&sel.messages[seq - 1].uid) {
-                untagged(b, &format!("{seq} EXPUNGE"));
-                let gone = sel.messages.remove(seq - 1);
-                sel.recent.remove(&gone.uid);
+    let since = sel.view.highest_modseq();
+    let mut vanished: Vec<u32> = Vec::new();
+    let mut flagged: BTreeSet<u32> = BTreeSet::new();
+    if now.highest_modseq() != since {
+        match now.changes_since(since) {
+            Some(changes) => {
+                for c in changes {
+                    match c.kind {
+                        ChangeKind::Expunged => vanished.push(c.uid),
+                        ChangeKind::Flags if sel.own.get(&c.uid) != Some(&c.modseq) => {
+                            flagged.insert(c.uid);
+                        }
+                        ChangeKind::Flags | ChangeKind::Added => {}
+                    }
+                }
+            }
+            // Too far behind for the change list: compare UIDs and modseqs instead.
+            None => {
+                for &uid in &sel.uids {
+                    match now.modseq(uid) {
+                        None => vanished.push(uid),
+                        Some(m) if m > since && sel.own.get(&uid) != Some(&m) => {
+                            flagged.insert(uid);
+                        }
+                        Some(_) => {}
+                    }
+                }
             }
         }
     }
-    // Both lists ascend by UID: walk them together.
-    let last_uid = sel.messages.last().map_or(0, |m| m.uid);
-    let mut by_uid = now.iter().peekable();
-    for i in 0..sel.messages.len() {
-        let uid = sel.messages[i].uid;
-        while by_uid.peek().is_some_and(|n| n.uid < uid) {
-            by_uid.next();
-        }
-        if let Some(n) = by_uid.peek()
-            && n.uid == uid
-            && n.flags != sel.messages[i].flags
-        {
-            sel.messages[i].flags = n.flags.clone();
-            let flags = sel.flag_list(&sel.messages[i]);
-            untagged(b, &format!("{} FETCH (FLAGS {flags})", i + 1));
+    // Messages the client knows of that left the store become ghosts.
+    for uid in vanished {
+        if sel.uids.binary_search(&uid).is_ok() && !sel.ghosts.contains_key(&uid) {
+            let meta = sel.view.get(uid).unwrap_or(yubin_store::MessageMeta {
+                uid,
+                flags: Default::default(),
+                internal_date: Default::default(),
+                size: 0,
+                modseq: 0,
+            });
+            sel.ghosts.insert(uid, meta);
         }
     }
-    let new: Vec<MessageMeta> = now.into_iter().filter(|m| m.uid > last_uid).collect();
+    if expunge && !sel.ghosts.is_empty() {
+        let mut positions: Vec<usize> = sel
+            .ghosts
+            .keys()
+            .filter_map(|uid| sel.uids.binary_search(uid).ok())
+            .collect();
+        positions.sort_unstable();
+        for &pos in positions.iter().rev() {
+            untagged(b, &format!("{} EXPUNGE", pos + 1));
+        }
+        let ghosts = std::mem::take(&mut sel.ghosts);
+        sel.uids.retain(|uid| !ghosts.contains_key(uid));
+        for uid in ghosts.keys() {
+            sel.recent.remove(uid);
+        }
+    }
+    for uid in flagged {
+        if sel.ghosts.contains_key(&uid) {
+            continue;
+        }
+        let (Ok(pos), Some(flags)) = (sel.uids.binary_search(&uid), now.flags(uid)) else {
+            continue;
+        };
+        let list = sel.flag_list(uid, flags);
+        untagged(b, &format!("{} FETCH (FLAGS {list})", pos + 1));
+    }
+    let new: Vec<u32> = now.uids_after(sel.largest_uid()).collect();
     if !new.is_empty() {
         if !sel.read_only {
             let first = sel.mailbox.claim_recent();
-            sel.recent
-                .extend(new.iter().filter(|m| m.uid >= first).map(|m| m.uid));
+            sel.recent.extend(new.iter().filter(|&&u| u >= first));
         }
-        sel.messages.extend(new);
-        untagged(b, &format!("{} EXISTS", sel.messages.len()));
+        sel.uids.extend(new);
+        untagged(b, &format!("{} EXISTS", sel.uids.len()));
         untagged(b, &format!("{} RECENT", sel.recent.len()));
     }
+    let highest = now.highest_modseq();
+    sel.own.retain(|_, m| *m > highest);
+    sel.view = now;
 }
 
 /// Inserts `updates` before the last line of `b`, the command's tagged completion

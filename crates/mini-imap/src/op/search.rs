@@ -32,20 +32,21 @@ pub fn search(
         return tagged(b, tag, "NO", Some(&Code::BadCharset), "Unsupported charset");
     }
     let key = SearchKey::And(criteria.to_vec());
-    let n = sel.messages.len();
-    let largest_uid = sel.messages.last().map_or(0, |m| m.uid);
+    let n = sel.len();
+    let largest_uid = sel.largest_uid();
     let mut hits = Vec::new();
     for pos in 0..n {
+        let Some(meta) = sel.meta(pos) else { continue };
         let mut ctx = Ctx {
             sel,
             pos,
             n,
             largest_uid,
+            meta,
             info: None,
         };
         if ctx.eval(&key) {
-            let m = &sel.messages[pos];
-            hits.push(if uid { m.uid } else { pos as u32 + 1 });
+            hits.push(if uid { ctx.meta.uid } else { pos as u32 + 1 });
         }
     }
     b.extend_from_slice(b"* SEARCH");
@@ -61,6 +62,7 @@ struct Ctx<'a> {
     pos: usize,
     n: usize,
     largest_uid: u32,
+    meta: MessageMeta,
     /// Read and parsed only when a key needs the message's content.
     info: Option<Option<Arc<MessageInfo>>>,
 }
@@ -71,7 +73,7 @@ fn needle(s: &[u8]) -> String {
 
 impl Ctx<'_> {
     fn meta(&self) -> &MessageMeta {
-        &self.sel.messages[self.pos]
+        &self.meta
     }
 
     fn info(&mut self) -> Option<Arc<MessageInfo>> {

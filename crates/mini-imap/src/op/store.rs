@@ -87,22 +87,26 @@ pub fn store(sel: &mut Selected, tag: &str, args: StoreArgs<'_>, b: &mut Vec<u8>
         StoreMode::Add => FlagOp::Add,
         StoreMode::Remove => FlagOp::Remove,
     };
-    let uids: Vec<u32> = positions.iter().map(|&p| sel.messages[p].uid).collect();
-    let changed = match sel.mailbox.set_flags(&uids, op, &flags) {
+    let uids: Vec<u32> = positions.iter().map(|&p| sel.uid(p)).collect();
+    let changed = match sel
+        .mailbox
+        .set_flags_unchanged_since(&uids, op, &flags, None)
+    {
         Ok(c) => c,
         Err(e) => return crate::session::store_error(b, tag, command, &e),
     };
+    // This response reports the new flags; the next report need not repeat them.
+    sel.reported_own(&changed);
     // Both lists ascend by UID. A UID missing from `changed` was expunged by another
     // session; its EXPUNGE comes with a later command (RFC 3501 §7.4.1).
-    let mut results = changed.into_iter().peekable();
+    let mut results = changed.flags.into_iter().peekable();
     for pos in positions {
-        let uid = sel.messages[pos].uid;
+        let uid = sel.uid(pos);
         let Some((_, new)) = results.next_if(|(u, _)| *u == uid) else {
             continue;
         };
-        sel.messages[pos].flags = new;
         if !args.silent {
-            let list = sel.flag_list(&sel.messages[pos]);
+            let list = sel.flag_list(uid, &new);
             let text = if args.uid {
                 format!("{} FETCH (UID {uid} FLAGS {list})", pos + 1)
             } else {

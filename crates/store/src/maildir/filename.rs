@@ -34,10 +34,16 @@ pub(crate) fn join(base: &str, info: Option<&str>) -> String {
 /// A base name no other delivery (in this process or another, on this host or another)
 /// will produce: time, microseconds, process id, a per-process counter, the host name.
 pub(crate) fn unique_base(size: u64) -> String {
+    unique_base_sized(size, size)
+}
+
+/// [`unique_base`] for a file whose size on disk (`S=`) differs from its wire size
+/// (`W=`): a copy of a file another program wrote with bare LF line ends.
+pub(crate) fn unique_base_sized(size: u64, wire: u64) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = Utc::now();
     format!(
-        "{}.M{}P{}Q{}.{},S={size},W={size}",
+        "{}.M{}P{}Q{}.{},S={size},W={wire}",
         now.timestamp(),
         now.timestamp_subsec_micros(),
         std::process::id(),

@@ -1,43 +1,50 @@
-//! One Maildir mailbox: message files in `new/` and `cur/`, UIDs in `yubin-uidlist`.
+//! One Maildir mailbox: message files in `new/` and `cur/`, UIDs, flags and modseqs in
+//! the index (`yubin-index` + `yubin-index.log`, see the `index` module).
 //!
 //! Why a crash never loses, duplicates, resurrects or renumbers a message:
 //!
 //! * Delivery writes `tmp/<base>`, fsyncs it, renames it into `new/` or `cur/` and fsyncs
-//!   that directory (once for a batch, just before the UID list is written). Readers never
-//!   look in `tmp/`, so a message is whole or absent.
-//! * Only then is the UID list (with the new entry and UIDNEXT past it) replaced
-//!   atomically, and only then does the store return the UID or show it to any session.
-//!   A crash between the rename and the list leaves a file the list does not know; the
-//!   next open gives it a UID at or above the list's UIDNEXT. No one has seen a UID that
-//!   high yet — every UID ever shown was in a durable list whose UIDNEXT is above it —
-//!   so no UID is reused, and the file is counted exactly once.
-//! * Expunge removes the file (and fsyncs the directory) before it writes the list. A
-//!   crash in between leaves a list entry without a file, which the next open drops; the
-//!   list's UIDNEXT stays, so the UID is not given out again. (The other order could
-//!   bring the message back under a new UID.)
-//! * Flag changes are one rename of the file, which flags do not otherwise touch, and
-//!   the list names files by their base, which a rename keeps.
-//! * UIDNEXT is never lowered: a list that goes missing is the only way to lose it, and
-//!   then the mailbox gets a new UIDVALIDITY, as RFC 3501 §2.3.1.1 requires.
+//!   that directory (once for a group) before the log records it; the store shows a UID
+//!   only after that record is durable. A crash in between leaves a file the index does
+//!   not know, which the next look gives a UID at or above UIDNEXT: no one has seen a UID
+//!   that high, so none is reused, and the file is counted once.
+//! * Expunge removes the files (and fsyncs the directory) before it logs the expunge. A
+//!   crash in between leaves a record without a file, which the next look records as an
+//!   expunge; UIDNEXT stays, so the UID is never given out again.
+//! * A flag change is one log record, durable before the reply. File names are brought up
+//!   to date afterwards (`tidy`, in the background, without an fsync each): a name that
+//!   lags after a crash is recognised because the record's modseq is above the index's
+//!   `names` mark, and is renamed again; a name that differs otherwise was changed by
+//!   another program (mutt marking mail read), and its flags are adopted.
+//! * UIDNEXT and HIGHESTMODSEQ are never lowered: they only grow in the log, and an index
+//!   that goes missing gives the mailbox a new UIDVALIDITY (RFC 3501 §2.3.1.1).
 //!
-//! Between processes (a `yubin deliver` next to a `yubin serve`), changes are serialized
-//! by a lock on `yubin-uidlist.lock`, and each change first checks the list's generation
-//! and rereads the mailbox if another process changed it.
+//! Freshness: the index's header records the mtimes of `new/` and `cur/` after this
+//! process's own changes. If they differ later, someone else changed the directories and
+//! the files are scanned; so is everything an inotify watcher reports under a name this
+//! process did not touch itself (mtimes alone have a clock tick's granularity). Another
+//! yubin process's changes arrive through the log, read from where this one stopped.
+//!
+//! Between processes, changes are serialized by a lock on `yubin-index.lock`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 
 use super::filename;
+use super::index::{self, IndexHeader, Line, Snapshot, Stamp};
 use super::keywords::{self, Keywords};
-use super::uidlist::{self, Entry, UidList};
+use super::uidlist::UidList;
 use super::{ensure_maildir, folder_dir};
 use crate::backend::{
-    Body, Header, Loaded, MailboxBackend, new_uid_validity, sync_dir, warn, write_atomic,
+    Body, BodyReader, Header, Loaded, MailboxBackend, Record, Synced, Wake, new_uid_validity,
+    sync_dir, warn, write_atomic,
 };
 use crate::error::IoContext;
 use crate::mailbox::normalize_date;
@@ -45,42 +52,136 @@ use crate::{Flag, Flags, MessageMeta, Result, StoreError};
 
 /// Files in `tmp/` older than this are leftovers of a crash (the Maildir convention).
 const STALE_TMP: Duration = Duration::from_secs(36 * 3600);
+/// The lock file that serializes changes among processes.
+const LOCK_FILE: &str = "yubin-index.lock";
+/// The log is folded into a new snapshot once it is this large and larger than half the
+/// snapshot: compaction costs a rewrite of the snapshot, so it is amortized over at least
+/// that many bytes of log.
+const COMPACT_MIN: u64 = 256 << 10;
+/// Bounds the names this process expects inotify to report for its own changes.
+const MAX_EXPECTED: usize = 1 << 20;
 
-/// Where one message's file is.
+/// One message as the backend knows it.
 #[derive(Debug, Clone)]
-struct FileEntry {
+struct Msg {
     /// The name up to `:2,`; fixed for the message's life.
-    base: String,
-    /// In `new/` (not yet seen by a mail reader) rather than `cur/`.
+    base: Arc<str>,
+    /// In `new/` rather than `cur/`.
     in_new: bool,
-    /// The flag letters after `:2,`, as on disk (None: no `:2,` part).
-    info: Option<String>,
+    /// The letters after `:2,` as on disk (None: no `:2,` part).
+    info: Option<Box<str>>,
     /// Size in wire form.
     size: u64,
-    /// The file's mtime, which is the internal date.
-    date: DateTime<FixedOffset>,
+    flags: Flags,
+    modseq: u64,
+    /// Internal date, seconds.
+    date: i64,
 }
 
-impl FileEntry {
+impl Msg {
+    fn file_name(&self) -> String {
+        filename::join(&self.base, self.info.as_deref())
+    }
+
     fn path(&self, dir: &Path) -> PathBuf {
         dir.join(if self.in_new { "new" } else { "cur" })
-            .join(filename::join(&self.base, self.info.as_deref()))
+            .join(self.file_name())
+    }
+
+    fn meta(&self, uid: u32) -> MessageMeta {
+        MessageMeta {
+            uid,
+            flags: self.flags.clone(),
+            internal_date: chrono::TimeZone::timestamp_opt(&Utc, self.date, 0)
+                .single()
+                .unwrap_or_default()
+                .fixed_offset(),
+            size: self.size,
+            modseq: self.modseq,
+        }
     }
 }
 
-/// One Maildir mailbox's files.
+/// The messages and the directory, shared with readers (who only look up paths).
+struct Table {
+    dir: PathBuf,
+    msgs: BTreeMap<u32, Msg>,
+}
+
+struct Shared(RwLock<Table>);
+
+impl Shared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl BodyReader for Shared {
+    fn body(&self, uid: u32) -> Option<Body> {
+        let t = self.read();
+        let m = t.msgs.get(&uid)?;
+        Some(Body::File {
+            path: m.path(&t.dir),
+            wire_size: m.size,
+        })
+    }
+}
+
+/// What the inotify watcher shares with the backend.
+#[derive(Default)]
+struct Watched {
+    /// File names this process is about to create, rename or remove in `new/`/`cur/`:
+    /// their events are ours, not news.
+    expected: Mutex<HashSet<String>>,
+    /// An event under a name we did not expect arrived: scan before trusting mtimes.
+    dirty: AtomicBool,
+}
+
+/// Where this process stopped reading the log.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    /// Identity of the log file (inode), so a replacement is noticed.
+    ino: u64,
+    /// End of the last complete group read or written.
+    offset: u64,
+}
+
+/// One Maildir mailbox's files and index.
 pub(crate) struct MaildirMailbox {
     maildir: PathBuf,
     dir: PathBuf,
-    files: BTreeMap<u32, FileEntry>,
+    shared: Arc<Shared>,
+    by_base: HashMap<Arc<str>, u32>,
+    vanished: Vec<(u32, u64)>,
+    head: IndexHeader,
+    /// The snapshot's generation; `None` until one is written.
+    generation: Option<u64>,
+    cursor: Option<Cursor>,
     keywords: Keywords,
     /// The cross-process lock, held between `begin` and `end`.
     lock: Option<File>,
-    /// The generation of the UID list this process last read or wrote.
-    generation: u64,
-    /// Directories a `write` renamed into since the last commit; the commit fsyncs them
-    /// before it writes the UID list, so a batch of deliveries shares one fsync of `new/`.
-    unsynced: Vec<PathBuf>,
+    /// Messages staged for the next commit (written to disk, not yet in the index).
+    staged: BTreeMap<u32, Msg>,
+    /// Directories whose entries changed since the last commit, to fsync before it.
+    unsynced: BTreeSet<PathBuf>,
+    /// Messages whose file names lag behind their flags.
+    pending: BTreeSet<u32>,
+    /// Changes found while doing something else, for the next `poll`/`begin` to report.
+    stash: Vec<Record>,
+    watched: Arc<Watched>,
+    /// The log has grown enough to be folded into a snapshot.
+    compact: bool,
+}
+
+fn stamp(dir: &Path) -> Stamp {
+    std::fs::metadata(dir)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 impl MaildirMailbox {
@@ -89,13 +190,29 @@ impl MaildirMailbox {
         let dir = folder_dir(&maildir, name);
         MaildirMailbox {
             maildir,
+            shared: Arc::new(Shared(RwLock::new(Table {
+                dir: dir.clone(),
+                msgs: BTreeMap::new(),
+            }))),
             dir,
-            files: BTreeMap::new(),
+            by_base: HashMap::new(),
+            vanished: Vec::new(),
+            head: IndexHeader::default(),
+            generation: None,
+            cursor: None,
             keywords: Keywords::default(),
             lock: None,
-            generation: 0,
-            unsynced: Vec::new(),
+            staged: BTreeMap::new(),
+            unsynced: BTreeSet::new(),
+            pending: BTreeSet::new(),
+            stash: Vec::new(),
+            watched: Arc::new(Watched::default()),
+            compact: false,
         }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join(index::LOG)
     }
 
     /// Takes the lock unless held; true if this call took it.
@@ -103,7 +220,7 @@ impl MaildirMailbox {
         if self.lock.is_some() {
             return Ok(false);
         }
-        let path = self.dir.join(uidlist::LOCK_FILE);
+        let path = self.dir.join(LOCK_FILE);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -115,88 +232,231 @@ impl MaildirMailbox {
         Ok(true)
     }
 
-    /// Reads the UID list and the files, gives unknown files UIDs, drops entries whose
-    /// file is gone, and writes the list back if anything changed. Lock held.
-    fn reconcile(&mut self) -> Result<Loaded> {
-        ensure_maildir(&self.dir)?;
+    fn expect(&self, names: impl IntoIterator<Item = String>) {
+        let mut expected = self
+            .watched
+            .expected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if expected.len() > MAX_EXPECTED {
+            expected.clear();
+        }
+        expected.extend(names);
+    }
+
+    /// Reads the snapshot and the log into memory, replacing what was there.
+    fn read_index(&mut self) -> Result<bool> {
         self.keywords = Keywords::load(&self.dir)?;
-        let list = UidList::read(&self.dir)?;
-        let mut dirty = list.is_none();
-        let (mut header, generation, known) = match list {
-            Some(l) => (l.header, l.generation, l.entries),
-            None => (
-                Header {
+        let mut needs_scan = false;
+        let snapshot = match Snapshot::read(&self.dir)? {
+            Some(s) => Some(s),
+            None => {
+                needs_scan = true;
+                self.compact = true;
+                // An index of an earlier yubin: UIDs and UIDVALIDITY are kept; flags and
+                // dates come from the files by the scan that follows.
+                match UidList::read(&self.dir) {
+                    Ok(Some(list)) => Some(Snapshot {
+                        generation: 0,
+                        head: IndexHeader {
+                            header: Header {
+                                highest_modseq: 1,
+                                ..list.header
+                            },
+                            ..IndexHeader::default()
+                        },
+                        messages: list
+                            .entries
+                            .into_iter()
+                            .map(|e| {
+                                (
+                                    MessageMeta {
+                                        uid: e.uid,
+                                        flags: Flags::new(),
+                                        internal_date: Utc::now().fixed_offset(),
+                                        size: e.size,
+                                        modseq: 1,
+                                    },
+                                    e.base,
+                                )
+                            })
+                            .collect(),
+                        vanished: Vec::new(),
+                    }),
+                    Ok(None) => None,
+                    Err(e) => {
+                        warn(format_args!("{e}; rebuilt from the message files"));
+                        None
+                    }
+                }
+            }
+        };
+        let snapshot = snapshot.unwrap_or_else(|| Snapshot {
+            generation: 0,
+            head: IndexHeader {
+                header: Header {
                     uid_validity: new_uid_validity(),
                     uid_next: 1,
                     recent_from: 1,
+                    highest_modseq: 0,
                 },
-                0,
-                Vec::new(),
-            ),
-        };
-        self.generation = generation;
+                ..IndexHeader::default()
+            },
+            ..Snapshot::default()
+        });
+        self.head = snapshot.head;
+        self.generation = (!self.compact).then_some(snapshot.generation);
+        self.vanished = snapshot.vanished;
+        self.by_base.clear();
+        let mut table = BTreeMap::new();
+        for (meta, base) in snapshot.messages {
+            let base: Arc<str> = base.into();
+            self.by_base.insert(base.clone(), meta.uid);
+            table.insert(
+                meta.uid,
+                Msg {
+                    base,
+                    in_new: false,
+                    info: None,
+                    size: meta.size,
+                    flags: meta.flags,
+                    modseq: meta.modseq,
+                    date: meta.internal_date.timestamp(),
+                },
+            );
+        }
+        self.shared.write().msgs = table;
+        self.cursor = None;
+        if let Some(generation) = self.generation {
+            self.read_log_tail(generation)?;
+        }
+        // File names are known only from a scan (the index does not keep them): until one
+        // runs, the table's names are guesses, so the first load always scans unless
+        // every name is known to match (no lag, directories untouched).
+        if self.head.names < self.head.header.highest_modseq
+            || stamp(&self.dir.join("new")) != self.head.new
+            || stamp(&self.dir.join("cur")) != self.head.cur
+        {
+            needs_scan = true;
+        }
+        Ok(needs_scan)
+    }
 
-        let mut found = self.scan()?;
-        let mut files = BTreeMap::new();
-        for Entry { uid, size, base } in known {
-            match found.remove(&base) {
-                Some(mut f) => {
-                    f.size = size;
-                    files.insert(uid, f);
+    /// Applies the log from the cursor on (from its start if there is no cursor), for a
+    /// log of `generation`. Returns the records, or `None` if the log was replaced by one
+    /// of another generation (then the caller reloads).
+    fn read_log_tail(&mut self, generation: u64) -> Result<Option<(Vec<Record>, bool)>> {
+        let path = self.log_path();
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.cursor = None;
+                return Ok(Some((Vec::new(), false)));
+            }
+            Err(e) => return Err(e).ctx(|| format!("opening {}", path.display())),
+        };
+        let meta = file
+            .metadata()
+            .ctx(|| format!("reading {}", path.display()))?;
+        let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+        let mut cursor = match self.cursor {
+            Some(c) if c.ino == ino => c,
+            Some(_) => return Ok(None),
+            None => {
+                let mut first = String::new();
+                std::io::BufRead::read_line(&mut std::io::BufReader::new(&file), &mut first)
+                    .ctx(|| format!("reading {}", path.display()))?;
+                match index::parse_preamble(first.trim_end()) {
+                    Some(g) if g == generation => Cursor {
+                        ino,
+                        offset: first.len() as u64,
+                    },
+                    // A stale log (a compaction stopped between its two renames) or a
+                    // damaged one: what it held is in the snapshot or on disk.
+                    _ => return Ok(Some((Vec::new(), false))),
                 }
-                None => dirty = true, // vanished: expunged by another program
+            }
+        };
+        if meta.len() <= cursor.offset {
+            self.cursor = Some(cursor);
+            return Ok(Some((Vec::new(), false)));
+        }
+        file.seek(SeekFrom::Start(cursor.offset))
+            .ctx(|| format!("reading {}", path.display()))?;
+        let mut text = Vec::with_capacity((meta.len() - cursor.offset) as usize);
+        file.read_to_end(&mut text)
+            .ctx(|| format!("reading {}", path.display()))?;
+        let (groups, consumed) = index::parse_groups(&text, &path);
+        cursor.offset += consumed as u64;
+        self.cursor = Some(cursor);
+        let mut records = Vec::new();
+        for group in groups {
+            for line in group {
+                self.apply_line(line, &mut records);
             }
         }
-        // Files no list knows: delivered by another program, or by us just before a
-        // crash. They get fresh UIDs, in delivery order.
-        let mut unknown: Vec<FileEntry> = found.into_values().collect();
-        unknown.sort_by(|a, b| (a.date, &a.base).cmp(&(b.date, &b.base)));
-        for mut f in unknown {
-            f.size = match filename::wire_size(&f.base) {
-                Some(size) => size,
-                None => match std::fs::read(f.path(&self.dir)) {
-                    Ok(raw) => crate::wire::wire_size(&raw),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => {
-                        return Err(e).ctx(|| format!("reading {}", f.path(&self.dir).display()));
-                    }
-                },
-            };
-            if header.uid_next == u32::MAX {
-                return Err(StoreError::Corrupt(format!(
-                    "{}: UIDs exhausted",
-                    self.dir.display()
-                )));
+        Ok(Some((records, consumed < text.len())))
+    }
+
+    /// Applies one logged line to memory (another process's change, or replay at load).
+    fn apply_line(&mut self, line: Line, records: &mut Vec<Record>) {
+        match line {
+            Line::Added { meta, base } => {
+                let base: Arc<str> = base.into();
+                let uid = meta.uid;
+                self.by_base.insert(base.clone(), uid);
+                self.shared.write().msgs.insert(
+                    uid,
+                    Msg {
+                        base,
+                        in_new: meta.flags.is_empty(),
+                        info: None,
+                        size: meta.size,
+                        flags: meta.flags.clone(),
+                        modseq: meta.modseq,
+                        date: meta.internal_date.timestamp(),
+                    },
+                );
+                records.push(Record::Added(meta));
             }
-            files.insert(header.uid_next, f);
-            header.uid_next += 1;
-            dirty = true;
+            Line::Flags { uid, modseq, flags } => {
+                if let Some(m) = self.shared.write().msgs.get_mut(&uid) {
+                    m.flags = flags.clone();
+                    m.modseq = modseq;
+                    // Until a scan shows the file renamed, its old name is a rename owed
+                    // (by whoever logged this, or by us should they crash), never a
+                    // change by another program; our tidy does it if no one else has.
+                    self.pending.insert(uid);
+                    records.push(Record::Flags { uid, modseq, flags });
+                }
+            }
+            Line::Expunged { uid, modseq } => {
+                if let Some(m) = self.shared.write().msgs.remove(&uid) {
+                    self.by_base.remove(&m.base);
+                    self.pending.remove(&uid);
+                    records.push(Record::Expunged { uid, modseq });
+                }
+                self.vanished.push((uid, modseq));
+            }
+            Line::End(h) => {
+                let uid_next = self.head.header.uid_next.max(h.header.uid_next);
+                let modseq = self.head.header.highest_modseq.max(h.header.highest_modseq);
+                let names = if self.pending.is_empty() {
+                    h.names
+                } else {
+                    h.names.min(self.head.names)
+                };
+                self.head = h;
+                self.head.names = names;
+                self.head.header.uid_next = uid_next;
+                self.head.header.highest_modseq = modseq;
+            }
         }
-        self.files = files;
-        if dirty {
-            self.write_list(&header)?;
-        }
-        self.clean_tmp();
-        let messages = self
-            .files
-            .iter()
-            .map(|(&uid, f)| MessageMeta {
-                uid,
-                flags: f
-                    .info
-                    .as_deref()
-                    .map(|i| filename::parse_letters(i, &self.keywords))
-                    .unwrap_or_default(),
-                internal_date: f.date,
-                size: f.size,
-            })
-            .collect();
-        Ok(Loaded { header, messages })
     }
 
     /// Every message file in `new/` and `cur/`, by base name.
-    fn scan(&self) -> Result<HashMap<String, FileEntry>> {
-        let mut found: HashMap<String, FileEntry> = HashMap::new();
+    fn scan(&self) -> Result<HashMap<String, Found>> {
+        let mut found: HashMap<String, Found> = HashMap::new();
         for (sub, in_new) in [("new", true), ("cur", false)] {
             let dir = self.dir.join(sub);
             let entries = std::fs::read_dir(&dir).ctx(|| format!("listing {}", dir.display()))?;
@@ -213,13 +473,6 @@ impl MaildirMailbox {
                 if name.starts_with('.') {
                     continue;
                 }
-                let meta = match entry.metadata() {
-                    Ok(m) if m.is_file() => m,
-                    Ok(_) => continue,
-                    // Renamed or removed by another program since the listing.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e).ctx(|| format!("reading {}", entry.path().display())),
-                };
                 let (base, info) = filename::split(name);
                 if found.contains_key(base) {
                     warn(format_args!(
@@ -228,18 +481,11 @@ impl MaildirMailbox {
                     ));
                     continue;
                 }
-                let date = meta
-                    .modified()
-                    .map(|t| normalize_date(DateTime::<Utc>::from(t).fixed_offset()))
-                    .unwrap_or_else(|_| normalize_date(Utc::now().fixed_offset()));
                 found.insert(
                     base.to_owned(),
-                    FileEntry {
-                        base: base.to_owned(),
+                    Found {
                         in_new,
-                        info: info.map(str::to_owned),
-                        size: meta.len(),
-                        date,
+                        info: info.map(Into::into),
                     },
                 );
             }
@@ -247,27 +493,370 @@ impl MaildirMailbox {
         Ok(found)
     }
 
-    /// Replaces the UID list. Lock held.
-    fn write_list(&mut self, header: &Header) -> Result<()> {
-        let list = UidList {
-            header: *header,
-            generation: self.generation + 1,
-            entries: self
-                .files
-                .iter()
-                .map(|(&uid, f)| Entry {
-                    uid,
-                    size: f.size,
-                    base: f.base.clone(),
-                })
-                .collect(),
+    /// Compares the files with the index and returns what others changed, as records
+    /// numbered with one new modseq, already applied to memory but not yet logged (the
+    /// caller commits them). Lock held.
+    fn reconcile(&mut self) -> Result<Vec<Record>> {
+        ensure_maildir(&self.dir)?;
+        self.keywords = Keywords::load(&self.dir)?;
+        let mut found = self.scan()?;
+        let modseq = self.head.header.highest_modseq + 1;
+        let mut records = Vec::new();
+        {
+            let mut table = self.shared.write();
+            let mut gone = Vec::new();
+            for (&uid, m) in table.msgs.iter_mut() {
+                let Some(f) = found.remove(&*m.base) else {
+                    gone.push(uid);
+                    continue;
+                };
+                m.in_new = f.in_new;
+                let ours_lag = self.pending.contains(&uid) || m.modseq > self.head.names;
+                m.info = f.info;
+                let on_disk = m
+                    .info
+                    .as_deref()
+                    .map(|i| filename::parse_letters(i, &self.keywords))
+                    .unwrap_or_default();
+                let expected: Flags = m
+                    .flags
+                    .iter()
+                    .filter(|f| match f {
+                        Flag::Keyword(k) => self.keywords.letter(k).is_some(),
+                        _ => true,
+                    })
+                    .cloned()
+                    .collect();
+                if on_disk == expected {
+                    // Whoever owed the rename has done it.
+                    if !m.in_new || m.flags.is_empty() {
+                        self.pending.remove(&uid);
+                    }
+                    continue;
+                }
+                if ours_lag {
+                    // Our own rename, owed since before a crash or still queued.
+                    self.pending.insert(uid);
+                    continue;
+                }
+                // Another program changed the flags (mutt marking mail read). Keywords
+                // without a letter cannot be in a file name; they stay.
+                let mut flags = on_disk;
+                flags.extend(
+                    m.flags
+                        .iter()
+                        .filter(
+                            |f| matches!(f, Flag::Keyword(k) if self.keywords.letter(k).is_none()),
+                        )
+                        .cloned(),
+                );
+                m.flags = flags.clone();
+                m.modseq = modseq;
+                records.push(Record::Flags { uid, modseq, flags });
+            }
+            for uid in gone {
+                if let Some(m) = table.msgs.remove(&uid) {
+                    self.by_base.remove(&m.base);
+                    self.pending.remove(&uid);
+                }
+                self.vanished.push((uid, modseq));
+                records.push(Record::Expunged { uid, modseq });
+            }
+        }
+        // Files the index does not know: delivered by another program, or by us just
+        // before a crash. They get fresh UIDs, in delivery order.
+        let mut unknown: Vec<(String, Found, Option<std::fs::Metadata>)> = found
+            .into_iter()
+            .map(|(base, f)| {
+                let path = self
+                    .dir
+                    .join(if f.in_new { "new" } else { "cur" })
+                    .join(filename::join(&base, f.info.as_deref()));
+                let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file());
+                (base, f, meta)
+            })
+            .filter(|(_, _, m)| m.is_some())
+            .collect();
+        let date_of = |m: &Option<std::fs::Metadata>| {
+            m.as_ref()
+                .and_then(|m| m.modified().ok())
+                .map(|t| normalize_date(DateTime::<Utc>::from(t).fixed_offset()))
+                .unwrap_or_else(|| normalize_date(Utc::now().fixed_offset()))
         };
+        unknown.sort_by(|a, b| (date_of(&a.2), &a.0).cmp(&(date_of(&b.2), &b.0)));
+        for (base, f, meta) in unknown {
+            let path = self
+                .dir
+                .join(if f.in_new { "new" } else { "cur" })
+                .join(filename::join(&base, f.info.as_deref()));
+            let size = match filename::wire_size(&base) {
+                Some(size) => size,
+                None => match std::fs::read(&path) {
+                    Ok(raw) => crate::wire::wire_size(&raw),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e).ctx(|| format!("reading {}", path.display())),
+                },
+            };
+            let uid = self.head.header.uid_next;
+            if uid == u32::MAX {
+                return Err(StoreError::Corrupt(format!(
+                    "{}: UIDs exhausted",
+                    self.dir.display()
+                )));
+            }
+            self.head.header.uid_next += 1;
+            let flags = f
+                .info
+                .as_deref()
+                .map(|i| filename::parse_letters(i, &self.keywords))
+                .unwrap_or_default();
+            let msg = Msg {
+                base: base.clone().into(),
+                in_new: f.in_new,
+                info: f.info,
+                size,
+                flags,
+                modseq,
+                date: date_of(&meta).timestamp(),
+            };
+            records.push(Record::Added(msg.meta(uid)));
+            self.staged.insert(uid, msg);
+        }
+        if !records.is_empty() {
+            self.head.header.highest_modseq = modseq;
+        }
+        Ok(records)
+    }
+
+    /// Everything others changed since we last looked; the lock is held or `locked` is
+    /// false and it is taken only if the files must be scanned.
+    fn sync(&mut self) -> Result<Option<Synced>> {
+        let mut records = std::mem::take(&mut self.stash);
+        let mut reload = false;
+        match self.generation {
+            Some(generation) => match self.read_log_tail(generation)? {
+                Some((mut tail, _torn)) => records.append(&mut tail),
+                None => reload = true,
+            },
+            None => reload = self.dir.join(index::SNAPSHOT).exists(),
+        }
+        if !reload && self.generation.is_some() && self.cursor.is_none() {
+            // The log vanished or was replaced by a new generation's: the snapshot moved.
+            reload = Snapshot::read(&self.dir)?.map(|s| s.generation) != self.generation;
+        }
+        let dirty = self.watched.dirty.swap(false, Ordering::SeqCst);
+        let moved = stamp(&self.dir.join("new")) != self.head.new
+            || stamp(&self.dir.join("cur")) != self.head.cur;
+        if reload || dirty || moved {
+            let took = self.acquire()?;
+            let result = self.sync_locked(reload, &mut records);
+            if took {
+                self.lock = None;
+            }
+            result?;
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Synced {
+            header: self.head.header,
+            records,
+        }))
+    }
+
+    /// The part of `sync` that needs the lock: reload after a compaction, then scan.
+    fn sync_locked(&mut self, reload: bool, records: &mut Vec<Record>) -> Result<()> {
+        if reload {
+            let before: BTreeMap<u32, Msg> = self.shared.read().msgs.clone();
+            self.read_index()?;
+            let after = self.shared.read().msgs.clone();
+            diff(&before, &after, &self.vanished, records);
+        } else if let Some(generation) = self.generation
+            && let Some((mut tail, _)) = self.read_log_tail(generation)?
+        {
+            records.append(&mut tail);
+        }
+        let found = self.reconcile()?;
+        if !found.is_empty() {
+            self.write_group(&found, true)?;
+            records.extend(found);
+        }
+        Ok(())
+    }
+
+    /// Appends one group (the records and the header line) to the log; `durable`: and
+    /// fdatasyncs it. Applies the records to memory once written. Lock held.
+    fn write_group(&mut self, records: &[Record], durable: bool) -> Result<()> {
+        if self.compact || self.generation.is_none() || self.cursor.is_none() {
+            // No index of ours yet (a fresh or migrated mailbox, or a stale log): write
+            // the snapshot first, so the log has a generation to belong to.
+            self.apply_records(records);
+            return self.write_snapshot();
+        }
+        let mut lines = Vec::with_capacity(records.len() + 1);
+        for r in records {
+            lines.push(match r {
+                Record::Added(meta) => Line::Added {
+                    meta: meta.clone(),
+                    base: self
+                        .staged
+                        .get(&meta.uid)
+                        .map(|m| m.base.to_string())
+                        .unwrap_or_default(),
+                },
+                Record::Flags { uid, modseq, flags } => Line::Flags {
+                    uid: *uid,
+                    modseq: *modseq,
+                    flags: flags.clone(),
+                },
+                Record::Expunged { uid, modseq } => Line::Expunged {
+                    uid: *uid,
+                    modseq: *modseq,
+                },
+            });
+        }
+        let mut head = self.head;
+        if !self.unsynced.is_empty() || records.iter().any(|r| matches!(r, Record::Added(_))) {
+            head.new = stamp(&self.dir.join("new"));
+            head.cur = stamp(&self.dir.join("cur"));
+        }
+        let lagging = self.pending.len()
+            + records
+                .iter()
+                .filter(|r| matches!(r, Record::Flags { .. }))
+                .count();
+        if lagging == 0 {
+            head.names = head.header.highest_modseq;
+        }
+        lines.push(Line::End(head));
+        let mut text = String::new();
+        index::render_group(&lines, &mut text);
+        let path = self.log_path();
+        let cursor = self.cursor.unwrap_or_default();
+        let result = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .ctx(|| format!("opening {}", path.display()))?;
+            // Anything past the cursor is a group a crashed writer left half-written.
+            file.set_len(cursor.offset)
+                .ctx(|| format!("truncating {}", path.display()))?;
+            file.seek(SeekFrom::Start(cursor.offset))
+                .ctx(|| format!("writing {}", path.display()))?;
+            file.write_all(text.as_bytes())
+                .ctx(|| format!("writing {}", path.display()))?;
+            if durable {
+                file.sync_data()
+                    .ctx(|| format!("syncing {}", path.display()))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            // Leave the log as it was: a reader must not see a group we did not finish.
+            if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) {
+                let _ = f.set_len(cursor.offset);
+            }
+            return Err(e);
+        }
+        self.cursor = Some(Cursor {
+            offset: cursor.offset + text.len() as u64,
+            ..cursor
+        });
+        self.head = head;
+        self.apply_records(records);
+        let log_len = self.cursor.map_or(0, |c| c.offset);
+        let snapshot_len = self.shared.read().msgs.len() as u64 * 96;
+        if log_len > COMPACT_MIN && log_len > snapshot_len / 2 {
+            self.compact = true;
+        }
+        Ok(())
+    }
+
+    /// Makes memory match records that were just written (our own or found by a scan).
+    fn apply_records(&mut self, records: &[Record]) {
+        let mut table = self.shared.write();
+        for r in records {
+            match r {
+                Record::Added(meta) => {
+                    if let Some(mut m) = self.staged.remove(&meta.uid) {
+                        m.modseq = meta.modseq;
+                        self.by_base.insert(m.base.clone(), meta.uid);
+                        table.msgs.insert(meta.uid, m);
+                    }
+                }
+                Record::Flags { uid, modseq, flags } => {
+                    if let Some(m) = table.msgs.get_mut(uid) {
+                        m.flags = flags.clone();
+                        m.modseq = *modseq;
+                        let on_disk = m
+                            .info
+                            .as_deref()
+                            .map(|i| filename::parse_letters(i, &self.keywords))
+                            .unwrap_or_default();
+                        if on_disk != *flags || m.in_new {
+                            self.pending.insert(*uid);
+                        }
+                    }
+                }
+                Record::Expunged { uid, modseq } => {
+                    if let Some(m) = table.msgs.remove(uid) {
+                        self.by_base.remove(&m.base);
+                    }
+                    self.pending.remove(uid);
+                    self.vanished.push((*uid, *modseq));
+                }
+            }
+        }
+        drop(table);
+        if self.pending.is_empty() && self.staged.is_empty() {
+            self.head.names = self.head.header.highest_modseq;
+        }
+    }
+
+    /// Folds everything into a new snapshot and starts an empty log. Lock held.
+    fn write_snapshot(&mut self) -> Result<()> {
+        let generation = self.generation.map_or(1, |g| g + 1);
+        let mut head = self.head;
+        head.new = stamp(&self.dir.join("new"));
+        head.cur = stamp(&self.dir.join("cur"));
+        if self.pending.is_empty() {
+            head.names = head.header.highest_modseq;
+        }
+        let snapshot = Snapshot {
+            generation,
+            head,
+            messages: self
+                .shared
+                .read()
+                .msgs
+                .iter()
+                .map(|(&uid, m)| (m.meta(uid), m.base.to_string()))
+                .collect(),
+            vanished: self.vanished.clone(),
+        };
+        let tmp = self.dir.join("tmp");
         write_atomic(
-            &self.dir.join(uidlist::FILE),
-            &self.dir.join("tmp"),
-            list.render().as_bytes(),
+            &self.dir.join(index::SNAPSHOT),
+            &tmp,
+            snapshot.render().as_bytes(),
         )?;
-        self.generation = list.generation;
+        let preamble = index::log_preamble(generation);
+        write_atomic(&self.log_path(), &tmp, preamble.as_bytes())?;
+        let ino = std::fs::metadata(self.log_path())
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ctx(|| format!("reading {}", self.log_path().display()))?;
+        self.generation = Some(generation);
+        self.cursor = Some(Cursor {
+            ino,
+            offset: preamble.len() as u64,
+        });
+        self.head = head;
+        self.compact = false;
+        // The index of an earlier yubin is folded in now.
+        let old = self.dir.join(super::uidlist::FILE);
+        if old.exists() {
+            let _ = std::fs::remove_file(old);
+        }
         Ok(())
     }
 
@@ -300,7 +889,7 @@ impl MaildirMailbox {
     }
 
     /// The flag letters for `flags`, giving new keywords letters (and saving the table)
-    /// as needed.
+    /// as needed. Keywords past the 26 letters are kept in the index only.
     fn info_for(&mut self, flags: &Flags, old: Option<&str>) -> Result<String> {
         let missing: Vec<&str> = flags
             .iter()
@@ -315,14 +904,8 @@ impl MaildirMailbox {
             self.keywords = Keywords::load(&self.dir)?;
             let mut added = false;
             for k in missing {
-                if self.keywords.letter(k).is_none() {
-                    match self.keywords.assign(k) {
-                        Some(_) => added = true,
-                        None => warn(format_args!(
-                            "{}: no keyword letter left for {k:?}; it is not kept on disk",
-                            self.dir.display()
-                        )),
-                    }
+                if self.keywords.letter(k).is_none() && self.keywords.assign(k).is_some() {
+                    added = true;
                 }
             }
             if added {
@@ -341,36 +924,144 @@ impl MaildirMailbox {
 
     /// Looks for the file of `uid` again (another program renamed it).
     fn relocate_file(&mut self, uid: u32) -> Option<()> {
-        let base = self.files.get(&uid)?.base.clone();
-        let found = self.scan().ok()?.remove(&base)?;
-        let entry = self.files.get_mut(&uid)?;
-        entry.in_new = found.in_new;
-        entry.info = found.info;
+        let base = self.shared.read().msgs.get(&uid)?.base.clone();
+        let found = self.scan().ok()?.remove(&*base)?;
+        let mut table = self.shared.write();
+        let m = table.msgs.get_mut(&uid)?;
+        m.in_new = found.in_new;
+        m.info = found.info;
         Some(())
     }
+
+    /// Renames files whose names lag behind their flags. Lock held.
+    fn rename_pending(&mut self) -> Result<()> {
+        let pending: Vec<u32> = std::mem::take(&mut self.pending).into_iter().collect();
+        let mut renames = Vec::with_capacity(pending.len());
+        for uid in pending {
+            let Some(m) = self.shared.read().msgs.get(&uid).cloned() else {
+                continue;
+            };
+            let info = self.info_for(&m.flags, m.info.as_deref())?;
+            if !m.in_new && m.info.as_deref() == Some(info.as_str()) {
+                continue;
+            }
+            renames.push((uid, m, info));
+        }
+        self.expect(
+            renames
+                .iter()
+                .flat_map(|(_, m, info)| [m.file_name(), filename::join(&m.base, Some(info))]),
+        );
+        for (uid, m, info) in renames {
+            let from = m.path(&self.dir);
+            let to = self
+                .dir
+                .join("cur")
+                .join(filename::join(&m.base, Some(&info)));
+            let mut done = std::fs::rename(&from, &to);
+            if matches!(&done, Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+                && self.relocate_file(uid).is_some()
+                && let Some(m) = self.shared.read().msgs.get(&uid).cloned()
+            {
+                done = std::fs::rename(m.path(&self.dir), &to);
+            }
+            match done {
+                Ok(()) => {
+                    if let Some(m) = self.shared.write().msgs.get_mut(&uid) {
+                        m.in_new = false;
+                        m.info = Some(info.into());
+                    }
+                }
+                // Gone: the next scan records the expunge.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    self.pending.insert(uid);
+                    return Err(e).ctx(|| format!("renaming {}", from.display()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A message file found by a scan.
+struct Found {
+    in_new: bool,
+    info: Option<Box<str>>,
+}
+
+/// The records that turn `before` into `after` (a reload after another process compacted
+/// the index), using the modseqs `after` carries.
+fn diff(
+    before: &BTreeMap<u32, Msg>,
+    after: &BTreeMap<u32, Msg>,
+    vanished: &[(u32, u64)],
+    records: &mut Vec<Record>,
+) {
+    let expunged_at: HashMap<u32, u64> = vanished.iter().copied().collect();
+    for uid in before.keys() {
+        if !after.contains_key(uid) {
+            records.push(Record::Expunged {
+                uid: *uid,
+                modseq: expunged_at.get(uid).copied().unwrap_or(0),
+            });
+        }
+    }
+    for (uid, m) in after {
+        match before.get(uid) {
+            None => records.push(Record::Added(m.meta(*uid))),
+            Some(old) if old.flags != m.flags || old.modseq != m.modseq => {
+                records.push(Record::Flags {
+                    uid: *uid,
+                    modseq: m.modseq,
+                    flags: m.flags.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    records.sort_by_key(Record::modseq);
 }
 
 impl MailboxBackend for MaildirMailbox {
     fn load(&mut self) -> Result<Loaded> {
         ensure_maildir(&self.dir)?;
-        let took = self.acquire()?;
-        let result = self.reconcile();
-        if took {
-            self.lock = None;
-        }
-        result
-    }
-
-    fn rescan(&mut self) -> Result<Option<Loaded>> {
-        self.load().map(Some)
-    }
-
-    fn begin(&mut self) -> Result<Option<Loaded>> {
         self.acquire()?;
-        if UidList::read_generation(&self.dir)? == Some(self.generation) {
-            return Ok(None);
-        }
-        self.reconcile().map(Some)
+        let result = (|| {
+            let needs_scan = self.read_index()?;
+            if needs_scan {
+                let found = self.reconcile()?;
+                self.write_group(&found, true)?;
+            } else if self.compact {
+                self.write_snapshot()?;
+            }
+            if !self.pending.is_empty() {
+                self.rename_pending()?;
+                self.write_group(&[], false)?;
+            }
+            self.clean_tmp();
+            Ok(())
+        })();
+        self.lock = None;
+        self.stash.clear();
+        result?;
+        let table = self.shared.read();
+        let mut vanished = self.vanished.clone();
+        vanished.sort_unstable();
+        Ok(Loaded {
+            header: self.head.header,
+            messages: table.msgs.iter().map(|(&uid, m)| m.meta(uid)).collect(),
+            vanished,
+        })
+    }
+
+    fn poll(&mut self) -> Result<Option<Synced>> {
+        self.sync()
+    }
+
+    fn begin(&mut self) -> Result<Option<Synced>> {
+        self.acquire()?;
+        self.sync()
     }
 
     fn end(&mut self) {
@@ -378,30 +1069,27 @@ impl MailboxBackend for MaildirMailbox {
         self.lock = None;
     }
 
-    fn write(
-        &mut self,
-        uid: u32,
-        wire: &[u8],
-        flags: &Flags,
-        date: DateTime<FixedOffset>,
-    ) -> Result<()> {
-        let info = if flags.is_empty() {
+    fn stage(&mut self, meta: &MessageMeta, wire: &[u8]) -> Result<()> {
+        let info = if meta.flags.is_empty() {
             None
         } else {
-            Some(self.info_for(flags, None)?)
+            Some(self.info_for(&meta.flags, None)?)
         };
         let base = filename::unique_base(wire.len() as u64);
         let tmp = self.dir.join("tmp").join(&base);
-        let entry = FileEntry {
-            base,
+        let msg = Msg {
+            base: base.into(),
             // A message without flags goes to new/, as an MDA would put it: mail readers
             // show it as new.
             in_new: info.is_none(),
-            info,
+            info: info.map(Into::into),
             size: wire.len() as u64,
-            date,
+            flags: meta.flags.clone(),
+            modseq: meta.modseq,
+            date: meta.internal_date.timestamp(),
         };
-        let dest = entry.path(&self.dir);
+        let dest = msg.path(&self.dir);
+        self.expect([msg.file_name()]);
         let mut renamed = false;
         let result = (|| {
             let mut f = std::fs::OpenOptions::new()
@@ -411,7 +1099,7 @@ impl MailboxBackend for MaildirMailbox {
                 .ctx(|| format!("creating {}", tmp.display()))?;
             f.write_all(wire)
                 .ctx(|| format!("writing {}", tmp.display()))?;
-            f.set_modified(SystemTime::from(date))
+            f.set_modified(SystemTime::from(meta.internal_date))
                 .ctx(|| format!("setting the date of {}", tmp.display()))?;
             f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
             drop(f);
@@ -426,17 +1114,52 @@ impl MailboxBackend for MaildirMailbox {
             let _ = std::fs::remove_file(if renamed { &dest } else { &tmp });
             return Err(e);
         }
-        let parent = dest.parent().unwrap_or(&self.dir).to_path_buf();
-        if !self.unsynced.contains(&parent) {
-            self.unsynced.push(parent);
-        }
-        self.files.insert(uid, entry);
+        self.unsynced
+            .insert(dest.parent().unwrap_or(&self.dir).to_path_buf());
+        self.staged.insert(meta.uid, msg);
         Ok(())
     }
 
+    fn stage_copy(&mut self, meta: &MessageMeta, from: &Body) -> Result<bool> {
+        let Body::File { path, wire_size } = from else {
+            return Ok(false);
+        };
+        let disk_size = match std::fs::metadata(path) {
+            Ok(m) => m.len(),
+            Err(_) => return Ok(false),
+        };
+        let info = if meta.flags.is_empty() {
+            None
+        } else {
+            Some(self.info_for(&meta.flags, None)?)
+        };
+        let base = filename::unique_base_sized(disk_size, *wire_size);
+        let msg = Msg {
+            base: base.into(),
+            in_new: info.is_none(),
+            info: info.map(Into::into),
+            size: *wire_size,
+            flags: meta.flags.clone(),
+            modseq: meta.modseq,
+            date: meta.internal_date.timestamp(),
+        };
+        let dest = msg.path(&self.dir);
+        self.expect([msg.file_name()]);
+        // A hard link shares the bytes, which are durable already; only the new
+        // directory entry is, at the commit's fsync of its directory. Another file
+        // system (a folder mounted elsewhere) cannot link: fall back to writing.
+        if std::fs::hard_link(path, &dest).is_err() {
+            return Ok(false);
+        }
+        self.unsynced
+            .insert(dest.parent().unwrap_or(&self.dir).to_path_buf());
+        self.staged.insert(meta.uid, msg);
+        Ok(true)
+    }
+
     fn discard(&mut self, uid: u32) {
-        if let Some(f) = self.files.remove(&uid) {
-            let path = f.path(&self.dir);
+        if let Some(m) = self.staged.remove(&uid) {
+            let path = m.path(&self.dir);
             if let Err(e) = std::fs::remove_file(&path) {
                 warn(format_args!("cannot remove {}: {e}", path.display()));
             }
@@ -446,86 +1169,17 @@ impl MailboxBackend for MaildirMailbox {
         }
     }
 
-    fn commit(&mut self, header: &Header) -> Result<()> {
-        // The renames of this batch's messages are durable before the list names them.
-        for dir in std::mem::take(&mut self.unsynced) {
-            if let Err(e) = sync_dir(&dir) {
-                self.unsynced.push(dir);
-                return Err(e);
-            }
-        }
-        self.write_list(header)
-    }
-
-    fn body(&self, uid: u32) -> Option<Body> {
-        let f = self.files.get(&uid)?;
-        Some(Body::File {
-            path: f.path(&self.dir),
-            wire_size: f.size,
-        })
-    }
-
-    fn find(&mut self, uid: u32) -> Option<Body> {
-        // Our own rename (a flag change by another session of this process) is already
-        // recorded; only a rename by another program needs a directory scan.
-        let path = self.files.get(&uid)?.path(&self.dir);
-        if !path.exists() {
-            self.relocate_file(uid)?;
-        }
-        self.body(uid)
-    }
-
-    fn set_flags(&mut self, uid: u32, flags: &Flags) -> Result<()> {
-        let old_info = match self.files.get(&uid) {
-            Some(f) => f.info.clone(),
-            None => return Err(StoreError::NoSuchMessage(uid)),
-        };
-        let info = self.info_for(flags, old_info.as_deref())?;
-        for attempt in 0..2 {
-            let Some(f) = self.files.get(&uid) else {
-                return Err(StoreError::NoSuchMessage(uid));
-            };
-            if !f.in_new && f.info.as_deref() == Some(info.as_str()) {
-                return Ok(());
-            }
-            let from = f.path(&self.dir);
-            let was_new = f.in_new;
-            let mut moved = f.clone();
-            moved.in_new = false;
-            moved.info = Some(info.clone());
-            let to = moved.path(&self.dir);
-            match std::fs::rename(&from, &to) {
-                Ok(()) => {
-                    sync_dir(&self.dir.join("cur"))?;
-                    if was_new {
-                        sync_dir(&self.dir.join("new"))?;
-                    }
-                    self.files.insert(uid, moved);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 => {
-                    if self.relocate_file(uid).is_none() {
-                        return Err(StoreError::NoSuchMessage(uid));
-                    }
-                }
-                Err(e) => {
-                    return Err(e)
-                        .ctx(|| format!("renaming {} to {}", from.display(), to.display()));
-                }
-            }
-        }
-        Err(StoreError::NoSuchMessage(uid))
-    }
-
     fn remove(&mut self, uid: u32) -> Result<()> {
         for attempt in 0..2 {
-            let Some(f) = self.files.get(&uid) else {
+            let Some(m) = self.shared.read().msgs.get(&uid).cloned() else {
                 return Ok(());
             };
-            let path = f.path(&self.dir);
+            let path = m.path(&self.dir);
+            self.expect([m.file_name()]);
             match std::fs::remove_file(&path) {
                 Ok(()) => {
-                    sync_dir(path.parent().unwrap_or(&self.dir))?;
+                    self.unsynced
+                        .insert(path.parent().unwrap_or(&self.dir).to_path_buf());
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -536,11 +1190,144 @@ impl MailboxBackend for MaildirMailbox {
                 Err(e) => return Err(e).ctx(|| format!("removing {}", path.display())),
             }
         }
-        self.files.remove(&uid);
         Ok(())
+    }
+
+    fn commit(&mut self, header: &Header, records: &[Record]) -> Result<()> {
+        // The renames and removals of this group are durable before the log names them.
+        for dir in std::mem::take(&mut self.unsynced) {
+            if let Err(e) = sync_dir(&dir) {
+                self.unsynced.insert(dir);
+                return Err(e);
+            }
+        }
+        let previous = self.head;
+        self.head.header = *header;
+        let result = self.write_group(records, true);
+        if result.is_err() {
+            self.head = previous;
+        }
+        result
+    }
+
+    fn save_header(&mut self, header: &Header) -> Result<()> {
+        let took = self.acquire()?;
+        let result = (|| {
+            // Whatever others logged since we looked goes to the next poll, so the
+            // cursor can move past it.
+            if let Some(generation) = self.generation
+                && let Some((mut tail, _)) = self.read_log_tail(generation)?
+            {
+                self.stash.append(&mut tail);
+            }
+            self.head.header.recent_from = header.recent_from;
+            self.write_group(&[], false)
+        })();
+        if took {
+            self.lock = None;
+        }
+        result
+    }
+
+    fn needs_tidy(&self) -> bool {
+        !self.pending.is_empty() || self.compact
+    }
+
+    fn tidy(&mut self) -> Result<()> {
+        let took = self.acquire()?;
+        let result = (|| {
+            if let Some(synced) = self.sync()? {
+                self.stash.extend(synced.records);
+            }
+            if !self.pending.is_empty() {
+                self.rename_pending()?;
+                self.write_group(&[], false)?;
+            }
+            if self.compact {
+                self.write_snapshot()?;
+            }
+            Ok(())
+        })();
+        if took {
+            self.lock = None;
+        }
+        result
+    }
+
+    fn reader(&self) -> Arc<dyn BodyReader> {
+        self.shared.clone()
+    }
+
+    fn find(&mut self, uid: u32) -> Option<Body> {
+        // Our own rename is already recorded; only another program's needs a scan.
+        let path = self.shared.read().msgs.get(&uid)?.path(&self.dir);
+        if !path.exists() {
+            self.relocate_file(uid)?;
+        }
+        self.shared.body(uid)
     }
 
     fn relocate(&mut self, name: &str) {
         self.dir = folder_dir(&self.maildir, name);
+        self.shared.write().dir = self.dir.clone();
+    }
+
+    fn watch(&self, wake: Wake) -> Option<Box<dyn Send + Sync>> {
+        use notify::{EventKind, RecursiveMode, Watcher};
+        let watched = self.watched.clone();
+        let handler = move |event: notify::Result<notify::Event>| {
+            let Ok(event) = event else {
+                // Overflow or a watcher error: assume anything changed.
+                watched.dirty.store(true, Ordering::SeqCst);
+                wake();
+                return;
+            };
+            match event.kind {
+                EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(_) => {}
+                EventKind::Any | EventKind::Other => {
+                    watched.dirty.store(true, Ordering::SeqCst);
+                }
+                EventKind::Access(_) => return,
+            }
+            let renamed_or_made = matches!(
+                event.kind,
+                EventKind::Create(_)
+                    | EventKind::Remove(_)
+                    | EventKind::Modify(notify::event::ModifyKind::Name(_))
+            );
+            if renamed_or_made {
+                let mut expected = watched.expected.lock().unwrap_or_else(|p| p.into_inner());
+                for path in &event.paths {
+                    let in_mail_dir = path
+                        .parent()
+                        .and_then(|p| p.file_name())
+                        .is_some_and(|d| d == "new" || d == "cur");
+                    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                        continue;
+                    };
+                    if in_mail_dir && !expected.remove(name) {
+                        watched.dirty.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            wake();
+        };
+        let mut watcher = match notify::recommended_watcher(handler) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::debug!(
+                    "{}: cannot watch ({e}); checks per command",
+                    self.dir.display()
+                );
+                return None;
+            }
+        };
+        for dir in [self.dir.clone(), self.dir.join("new"), self.dir.join("cur")] {
+            if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                tracing::debug!("{}: cannot watch ({e}); checks per command", dir.display());
+                return None;
+            }
+        }
+        Some(Box::new(watcher))
     }
 }

@@ -18,6 +18,7 @@
 
 mod filename;
 mod folder;
+mod index;
 mod keywords;
 mod uidlist;
 
@@ -220,6 +221,32 @@ impl AccountBackend for MaildirAccount {
                 Err(e).ctx(|| format!("locking {}", path.display()))
             }
         }
+    }
+}
+
+/// The Maildir backend: each account at `<root>/<user>/Maildir` under one data
+/// directory. [`crate::Store::maildir`] is `Store::with_backend(MaildirBackend::new(root)?)`.
+#[derive(Debug, Clone)]
+pub struct MaildirBackend {
+    root: PathBuf,
+}
+
+impl MaildirBackend {
+    /// The Maildir backend over the data directory `root`, which is created if missing.
+    pub fn new(root: impl Into<PathBuf>) -> Result<MaildirBackend> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).ctx(|| format!("creating {}", root.display()))?;
+        Ok(MaildirBackend { root })
+    }
+}
+
+impl crate::backend::StoreBackend for MaildirBackend {
+    fn open_account(&self, name: &str) -> Result<Box<dyn AccountBackend>> {
+        Ok(Box::new(MaildirAccount::open(&self.root, name)?))
+    }
+
+    fn root(&self) -> Option<&Path> {
+        Some(&self.root)
     }
 }
 

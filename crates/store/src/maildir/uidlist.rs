@@ -1,4 +1,5 @@
-//! `yubin-uidlist`: the UID state of one Maildir mailbox.
+//! `yubin-uidlist`: the UID state of one Maildir mailbox as earlier yubin versions kept it.
+//! It is only read now, once, to carry UIDs and UIDVALIDITY into the index (`index.rs`).
 //!
 //! ```text
 //! yubin-uidlist v1 uidvalidity=1732460000 uidnext=43 recent=40 generation=17
@@ -12,7 +13,6 @@
 //! changed the list since it last read it. The file is only ever replaced whole (write a
 //! temporary file, fsync, rename), so a reader sees the old list or the new, never a mix.
 
-use std::io::BufRead;
 use std::path::Path;
 
 use crate::backend::Header;
@@ -21,8 +21,6 @@ use crate::{Result, StoreError};
 
 /// The file's name inside a mailbox directory.
 pub(crate) const FILE: &str = "yubin-uidlist";
-/// The lock file that serializes changes among processes.
-pub(crate) const LOCK_FILE: &str = "yubin-uidlist.lock";
 
 const MAGIC: &str = "yubin-uidlist v1";
 
@@ -43,22 +41,6 @@ pub(crate) struct UidList {
 }
 
 impl UidList {
-    /// The file's text.
-    pub(crate) fn render(&self) -> String {
-        let mut out = String::with_capacity(64 + self.entries.len() * 64);
-        out.push_str(&format!(
-            "{MAGIC} uidvalidity={} uidnext={} recent={} generation={}\n",
-            self.header.uid_validity,
-            self.header.uid_next,
-            self.header.recent_from,
-            self.generation
-        ));
-        for e in &self.entries {
-            out.push_str(&format!("{} {} {}\n", e.uid, e.size, e.base));
-        }
-        out
-    }
-
     /// Parses the file's text; `where_` names it in errors.
     pub(crate) fn parse(text: &str, where_: &Path) -> Result<UidList> {
         let corrupt = |line: usize, why: &str| {
@@ -103,27 +85,6 @@ impl UidList {
             Err(e) => Err(e).ctx(|| format!("reading {}", path.display())),
         }
     }
-
-    /// Reads only the generation (the first line), the cheap check made before each change.
-    pub(crate) fn read_generation(dir: &Path) -> Result<Option<u64>> {
-        let path = dir.join(FILE);
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).ctx(|| format!("reading {}", path.display())),
-        };
-        let mut first = String::new();
-        std::io::BufReader::with_capacity(256, file)
-            .read_line(&mut first)
-            .ctx(|| format!("reading {}", path.display()))?;
-        match parse_header(first.trim_end()) {
-            Some((_, generation)) => Ok(Some(generation)),
-            None => Err(StoreError::Corrupt(format!(
-                "{} line 1: bad header",
-                path.display()
-            ))),
-        }
-    }
 }
 
 fn parse_header(line: &str) -> Option<(Header, u64)> {
@@ -143,6 +104,7 @@ fn parse_header(line: &str) -> Option<(Header, u64)> {
         uid_validity: validity.filter(|&v| v != 0)?,
         uid_next: next.filter(|&n| n != 0)?,
         recent_from: recent?,
+        highest_modseq: 0,
     };
     Some((header, generation?))
 }
@@ -157,6 +119,7 @@ mod tests {
                 uid_validity: 1_700_000_000,
                 uid_next: 43,
                 recent_from: 40,
+                highest_modseq: 0,
             },
             generation: 7,
             entries: vec![
@@ -177,9 +140,10 @@ mod tests {
     #[test]
     fn round_trips() {
         let list = sample();
-        let text = list.render();
+        let text = "yubin-uidlist v1 uidvalidity=1700000000 uidnext=43 recent=40 generation=7\n\
+                    1 325 1.M1P1Q0.host,S=325,W=325\n42 10 name with space\n";
         assert!(text.starts_with("yubin-uidlist v1 uidvalidity=1700000000 uidnext=43"));
-        assert_eq!(UidList::parse(&text, Path::new("x")).unwrap(), list);
+        assert_eq!(UidList::parse(text, Path::new("x")).unwrap(), list);
     }
 
     #[test]

@@ -1,4 +1,8 @@
-//! A value that must never be printed: passwords and SASL credentials.
+//! `yubin-secret`: a value that must never be printed: passwords and SASL credentials.
+//!
+//! A leaf crate with no dependencies, so that the store (which needs [`Secret`] in its
+//! API) does not have to build the TLS stack of `yubin-core` just for this one type.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 
