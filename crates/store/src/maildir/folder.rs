@@ -27,12 +27,11 @@
 //!
 //! Between processes, changes are serialized by a lock on `yubin-index.lock`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -41,6 +40,7 @@ use super::filename;
 use super::index::{self, IndexHeader, Line, Snapshot, Stamp};
 use super::keywords::{self, Keywords};
 use super::uidlist::UidList;
+use super::watch::Watched;
 use super::{ensure_maildir, folder_dir};
 use crate::backend::{
     Body, BodyReader, Header, Loaded, MailboxBackend, Record, Synced, Wake, new_uid_validity,
@@ -58,8 +58,6 @@ const LOCK_FILE: &str = "yubin-index.lock";
 /// snapshot: compaction costs a rewrite of the snapshot, so it is amortized over at least
 /// that many bytes of log.
 const COMPACT_MIN: u64 = 256 << 10;
-/// Bounds the names this process expects inotify to report for its own changes.
-const MAX_EXPECTED: usize = 1 << 20;
 
 /// One message as the backend knows it.
 #[derive(Debug, Clone)]
@@ -128,16 +126,6 @@ impl BodyReader for Shared {
             wire_size: m.size,
         })
     }
-}
-
-/// What the inotify watcher shares with the backend.
-#[derive(Default)]
-struct Watched {
-    /// File names this process is about to create, rename or remove in `new/`/`cur/`:
-    /// their events are ours, not news.
-    expected: Mutex<HashSet<String>>,
-    /// An event under a name we did not expect arrived: scan before trusting mtimes.
-    dirty: AtomicBool,
 }
 
 /// Where this process stopped reading the log.
@@ -233,15 +221,7 @@ impl MaildirMailbox {
     }
 
     fn expect(&self, names: impl IntoIterator<Item = String>) {
-        let mut expected = self
-            .watched
-            .expected
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if expected.len() > MAX_EXPECTED {
-            expected.clear();
-        }
-        expected.extend(names);
+        self.watched.expect(names);
     }
 
     /// Reads the snapshot and the log into memory, replacing what was there.
@@ -644,7 +624,7 @@ impl MaildirMailbox {
             // The log vanished or was replaced by a new generation's: the snapshot moved.
             reload = Snapshot::read(&self.dir)?.map(|s| s.generation) != self.generation;
         }
-        let dirty = self.watched.dirty.swap(false, Ordering::SeqCst);
+        let dirty = self.watched.take_dirty();
         let moved = stamp(&self.dir.join("new")) != self.head.new
             || stamp(&self.dir.join("cur")) != self.head.cur;
         if reload || dirty || moved {
@@ -1273,61 +1253,7 @@ impl MailboxBackend for MaildirMailbox {
     }
 
     fn watch(&self, wake: Wake) -> Option<Box<dyn Send + Sync>> {
-        use notify::{EventKind, RecursiveMode, Watcher};
-        let watched = self.watched.clone();
-        let handler = move |event: notify::Result<notify::Event>| {
-            let Ok(event) = event else {
-                // Overflow or a watcher error: assume anything changed.
-                watched.dirty.store(true, Ordering::SeqCst);
-                wake();
-                return;
-            };
-            match event.kind {
-                EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(_) => {}
-                EventKind::Any | EventKind::Other => {
-                    watched.dirty.store(true, Ordering::SeqCst);
-                }
-                EventKind::Access(_) => return,
-            }
-            let renamed_or_made = matches!(
-                event.kind,
-                EventKind::Create(_)
-                    | EventKind::Remove(_)
-                    | EventKind::Modify(notify::event::ModifyKind::Name(_))
-            );
-            if renamed_or_made {
-                let mut expected = watched.expected.lock().unwrap_or_else(|p| p.into_inner());
-                for path in &event.paths {
-                    let in_mail_dir = path
-                        .parent()
-                        .and_then(|p| p.file_name())
-                        .is_some_and(|d| d == "new" || d == "cur");
-                    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                        continue;
-                    };
-                    if in_mail_dir && !expected.remove(name) {
-                        watched.dirty.store(true, Ordering::SeqCst);
-                    }
-                }
-            }
-            wake();
-        };
-        let mut watcher = match notify::recommended_watcher(handler) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::debug!(
-                    "{}: cannot watch ({e}); checks per command",
-                    self.dir.display()
-                );
-                return None;
-            }
-        };
-        for dir in [self.dir.clone(), self.dir.join("new"), self.dir.join("cur")] {
-            if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
-                tracing::debug!("{}: cannot watch ({e}); checks per command", dir.display());
-                return None;
-            }
-        }
-        Some(Box::new(watcher))
+        let guard = super::watch::watch(&self.dir, self.watched.clone(), wake)?;
+        Some(Box::new(guard))
     }
 }

@@ -21,6 +21,7 @@ mod folder;
 mod index;
 mod keywords;
 mod uidlist;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::fs::File;

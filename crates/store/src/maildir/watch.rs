@@ -1,0 +1,183 @@
+//! One inotify watcher for every open Maildir mailbox of the process.
+//!
+//! A watcher per mailbox would cost a thread and an inotify instance each, and an
+//! account-creating client could open thousands. Instead one watcher watches `new/`,
+//! `cur/` and the directory of every open mailbox, and routes each event to its mailbox
+//! by path. Two locks, never held together: the route table (taken by the event thread)
+//! and the watcher (taken to add or remove watches, which waits for the event thread).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+use crate::backend::Wake;
+
+/// Bounds the names a mailbox expects to hear about for its own changes.
+const MAX_EXPECTED: usize = 1 << 20;
+
+/// What the watcher shares with one mailbox's backend.
+#[derive(Default)]
+pub(crate) struct Watched {
+    /// File names this process is about to create, rename or remove in `new/`/`cur/`:
+    /// their events are ours, not news.
+    expected: Mutex<HashSet<String>>,
+    /// An event under a name we did not expect arrived: scan before trusting mtimes.
+    dirty: AtomicBool,
+}
+
+impl Watched {
+    /// Notes names whose events will be this process's own doing.
+    pub(crate) fn expect(&self, names: impl IntoIterator<Item = String>) {
+        let mut expected = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        if expected.len() > MAX_EXPECTED {
+            expected.clear();
+        }
+        expected.extend(names);
+    }
+
+    /// Whether something else happened since the last call (and clears it).
+    pub(crate) fn take_dirty(&self) -> bool {
+        self.dirty.swap(false, Ordering::SeqCst)
+    }
+
+    fn saw(&self, event: &notify::Event) {
+        let names_changed = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Remove(_)
+                | EventKind::Modify(notify::event::ModifyKind::Name(_))
+        );
+        if matches!(event.kind, EventKind::Any | EventKind::Other) {
+            self.dirty.store(true, Ordering::SeqCst);
+        }
+        if !names_changed {
+            return;
+        }
+        let mut expected = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        for path in &event.paths {
+            let in_mail_dir = path
+                .parent()
+                .and_then(|p| p.file_name())
+                .is_some_and(|d| d == "new" || d == "cur");
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if in_mail_dir && !expected.remove(name) {
+                self.dirty.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+struct Route {
+    watched: Arc<Watched>,
+    wake: Wake,
+}
+
+struct Hub {
+    routes: RwLock<HashMap<PathBuf, Route>>,
+    watcher: Mutex<Option<RecommendedWatcher>>,
+}
+
+fn hub() -> &'static Hub {
+    static HUB: OnceLock<Hub> = OnceLock::new();
+    HUB.get_or_init(|| {
+        let watcher = notify::recommended_watcher(dispatch)
+            .map_err(|e| tracing::debug!("no file watcher ({e}); checks per command"))
+            .ok();
+        Hub {
+            routes: RwLock::new(HashMap::new()),
+            watcher: Mutex::new(watcher),
+        }
+    })
+}
+
+/// The mailbox directory an event path belongs to: the directory itself (the index log)
+/// or its `new/` and `cur/` (message files).
+fn mailbox_of(path: &Path) -> Vec<&Path> {
+    let mut out = Vec::new();
+    if let Some(parent) = path.parent() {
+        out.push(parent);
+        if let Some(grand) = parent.parent() {
+            out.push(grand);
+        }
+    }
+    out
+}
+
+fn dispatch(event: notify::Result<notify::Event>) {
+    let routes = hub().routes.read().unwrap_or_else(|p| p.into_inner());
+    let Ok(event) = event else {
+        // Overflow or a watcher error: anything may have changed anywhere.
+        for route in routes.values() {
+            route.watched.dirty.store(true, Ordering::SeqCst);
+            (route.wake)();
+        }
+        return;
+    };
+    if matches!(event.kind, EventKind::Access(_)) {
+        return;
+    }
+    let mut woken: Vec<&Route> = Vec::new();
+    for path in &event.paths {
+        for dir in mailbox_of(path) {
+            if let Some(route) = routes.get(dir)
+                && !woken
+                    .iter()
+                    .any(|r| Arc::ptr_eq(&r.watched, &route.watched))
+            {
+                route.watched.saw(&event);
+                woken.push(route);
+            }
+        }
+    }
+    for route in woken {
+        (route.wake)();
+    }
+}
+
+/// Watches the mailbox in `dir` until the returned guard is dropped; `None` if this
+/// system cannot (then the checks at each read are all there is).
+pub(crate) fn watch(dir: &Path, watched: Arc<Watched>, wake: Wake) -> Option<Guard> {
+    let hub = hub();
+    hub.routes
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(dir.to_path_buf(), Route { watched, wake });
+    let guard = Guard {
+        dir: dir.to_path_buf(),
+    };
+    let mut watcher = hub.watcher.lock().unwrap_or_else(|p| p.into_inner());
+    let watcher = watcher.as_mut()?;
+    for d in [dir.to_path_buf(), dir.join("new"), dir.join("cur")] {
+        if let Err(e) = watcher.watch(&d, RecursiveMode::NonRecursive) {
+            tracing::debug!("{}: cannot watch ({e}); checks per command", d.display());
+            return None;
+        }
+    }
+    Some(guard)
+}
+
+/// Stops watching a mailbox when dropped.
+pub(crate) struct Guard {
+    dir: PathBuf,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let hub = hub();
+        hub.routes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.dir);
+        let mut watcher = hub.watcher.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = watcher.as_mut() {
+            for d in [self.dir.clone(), self.dir.join("new"), self.dir.join("cur")] {
+                let _ = w.unwatch(&d);
+            }
+        }
+    }
+}
