@@ -61,9 +61,15 @@ pub struct View {
     /// `changes` holds every change with a modseq above this.
     floor: u64,
     vanished: imbl::OrdMap<u32, u64>,
+    /// Expunges at or below this modseq may be missing from `vanished` (it is bounded).
+    vanished_floor: u64,
     /// Every keyword any message had since the mailbox was opened (IMAP `FLAGS`).
     keywords: imbl::OrdSet<String>,
 }
+
+/// How many expunged UIDs a mailbox remembers for QRESYNC (RFC 7162 §3.2.5.1); a
+/// client further behind than that resynchronizes by UID instead.
+pub const MAX_VANISHED: usize = 100_000;
 
 /// Flag sets are shared: most messages of a mailbox have one of a handful.
 #[derive(Default)]
@@ -107,6 +113,7 @@ impl View {
             changes: imbl::Vector::new(),
             floor: loaded.header.highest_modseq,
             vanished: loaded.vanished.into_iter().collect(),
+            vanished_floor: 0,
             keywords: imbl::OrdSet::new(),
         };
         for m in loaded.messages {
@@ -173,6 +180,16 @@ impl View {
                         self.unseen -= 1;
                     }
                     self.vanished.insert(*uid, *modseq);
+                    if self.vanished.len() > MAX_VANISHED {
+                        // Forget the oldest quarter (lowest UIDs: they went first, mostly).
+                        while self.vanished.len() > MAX_VANISHED * 3 / 4 {
+                            let Some(&(oldest, m)) = self.vanished.get_min() else {
+                                break;
+                            };
+                            self.vanished.remove(&oldest);
+                            self.vanished_floor = self.vanished_floor.max(m);
+                        }
+                    }
                     ChangeKind::Expunged
                 }
             };
@@ -304,6 +321,12 @@ impl View {
             }
         }
         Some(self.changes.clone().slice(lo..).into_iter())
+    }
+
+    /// The modseq from which [`View::vanished_since`] is complete: expunges at or below
+    /// it may have been forgotten (the record is bounded, [`MAX_VANISHED`]).
+    pub fn vanished_known_since(&self) -> u64 {
+        self.vanished_floor
     }
 
     /// Expunged UIDs with the modseq of their expunge, for UIDs the store still

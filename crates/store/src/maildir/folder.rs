@@ -86,6 +86,14 @@ impl Msg {
             .join(self.file_name())
     }
 
+    fn place(&self) -> index::Place {
+        index::Place {
+            base: self.base.to_string(),
+            in_new: self.in_new,
+            info: self.info.as_deref().map(str::to_owned),
+        }
+    }
+
     fn meta(&self, uid: u32) -> MessageMeta {
         MessageMeta {
             uid,
@@ -157,6 +165,12 @@ pub(crate) struct MaildirMailbox {
     unsynced: BTreeSet<PathBuf>,
     /// Messages whose file names lag behind their flags.
     pending: BTreeSet<u32>,
+    /// Renames done since the last log group, to record with the next one (so that a
+    /// restarted or another process knows where every file is without a scan).
+    moves: Vec<(u32, index::Place)>,
+    /// This process changed `new/` or `cur/` since the last log group: record their
+    /// mtimes with the next one, so its own changes do not look like someone else's.
+    restamp: bool,
     /// Changes found while doing something else, for the next `poll`/`begin` to report.
     stash: Vec<Record>,
     watched: Arc<Watched>,
@@ -193,6 +207,8 @@ impl MaildirMailbox {
             staged: BTreeMap::new(),
             unsynced: BTreeSet::new(),
             pending: BTreeSet::new(),
+            moves: Vec::new(),
+            restamp: false,
             stash: Vec::new(),
             watched: Arc::new(Watched::default()),
             compact: false,
@@ -257,7 +273,11 @@ impl MaildirMailbox {
                                         size: e.size,
                                         modseq: 1,
                                     },
-                                    e.base,
+                                    index::Place {
+                                        base: e.base,
+                                        in_new: false,
+                                        info: None,
+                                    },
                                 )
                             })
                             .collect(),
@@ -289,15 +309,15 @@ impl MaildirMailbox {
         self.vanished = snapshot.vanished;
         self.by_base.clear();
         let mut table = BTreeMap::new();
-        for (meta, base) in snapshot.messages {
-            let base: Arc<str> = base.into();
+        for (meta, place) in snapshot.messages {
+            let base: Arc<str> = place.base.into();
             self.by_base.insert(base.clone(), meta.uid);
             table.insert(
                 meta.uid,
                 Msg {
                     base,
-                    in_new: false,
-                    info: None,
+                    in_new: place.in_new,
+                    info: place.info.map(Into::into),
                     size: meta.size,
                     flags: meta.flags,
                     modseq: meta.modseq,
@@ -381,16 +401,22 @@ impl MaildirMailbox {
     /// Applies one logged line to memory (another process's change, or replay at load).
     fn apply_line(&mut self, line: Line, records: &mut Vec<Record>) {
         match line {
-            Line::Added { meta, base } => {
-                let base: Arc<str> = base.into();
+            Line::Moved { uid, place } => {
+                if let Some(m) = self.shared.write().msgs.get_mut(&uid) {
+                    m.in_new = place.in_new;
+                    m.info = place.info.map(Into::into);
+                }
+            }
+            Line::Added { meta, place } => {
+                let base: Arc<str> = place.base.into();
                 let uid = meta.uid;
                 self.by_base.insert(base.clone(), uid);
                 self.shared.write().msgs.insert(
                     uid,
                     Msg {
                         base,
-                        in_new: meta.flags.is_empty(),
-                        info: None,
+                        in_new: place.in_new,
+                        info: place.info.map(Into::into),
                         size: meta.size,
                         flags: meta.flags.clone(),
                         modseq: meta.modseq,
@@ -678,10 +704,10 @@ impl MaildirMailbox {
             lines.push(match r {
                 Record::Added(meta) => Line::Added {
                     meta: meta.clone(),
-                    base: self
+                    place: self
                         .staged
                         .get(&meta.uid)
-                        .map(|m| m.base.to_string())
+                        .map(Msg::place)
                         .unwrap_or_default(),
                 },
                 Record::Flags { uid, modseq, flags } => Line::Flags {
@@ -696,7 +722,11 @@ impl MaildirMailbox {
             });
         }
         let mut head = self.head;
-        if !self.unsynced.is_empty() || records.iter().any(|r| matches!(r, Record::Added(_))) {
+        if std::mem::take(&mut self.restamp)
+            || !self.unsynced.is_empty()
+            || !self.moves.is_empty()
+            || records.iter().any(|r| matches!(r, Record::Added(_)))
+        {
             head.new = stamp(&self.dir.join("new"));
             head.cur = stamp(&self.dir.join("cur"));
         }
@@ -708,6 +738,13 @@ impl MaildirMailbox {
         if lagging == 0 {
             head.names = head.header.highest_modseq;
         }
+        let moves = std::mem::take(&mut self.moves);
+        lines.extend(
+            moves
+                .iter()
+                .cloned()
+                .map(|(uid, place)| Line::Moved { uid, place }),
+        );
         lines.push(Line::End(head));
         let mut text = String::new();
         index::render_group(&lines, &mut text);
@@ -736,6 +773,7 @@ impl MaildirMailbox {
             if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) {
                 let _ = f.set_len(cursor.offset);
             }
+            self.moves = moves;
             return Err(e);
         }
         self.cursor = Some(Cursor {
@@ -810,9 +848,19 @@ impl MaildirMailbox {
                 .read()
                 .msgs
                 .iter()
-                .map(|(&uid, m)| (m.meta(uid), m.base.to_string()))
+                .map(|(&uid, m)| (m.meta(uid), m.place()))
                 .collect(),
-            vanished: self.vanished.clone(),
+            vanished: {
+                // The same bound as the view's: the most recent expunges.
+                let keep = crate::view::MAX_VANISHED;
+                if self.vanished.len() > keep {
+                    self.vanished.sort_unstable_by_key(|&(_, m)| m);
+                    let excess = self.vanished.len() - keep;
+                    self.vanished.drain(..excess);
+                    self.vanished.sort_unstable();
+                }
+                self.vanished.clone()
+            },
         };
         let tmp = self.dir.join("tmp");
         write_atomic(
@@ -832,6 +880,8 @@ impl MaildirMailbox {
         });
         self.head = head;
         self.compact = false;
+        // The snapshot holds every file's place.
+        self.moves.clear();
         // The index of an earlier yubin is folded in now.
         let old = self.dir.join(super::uidlist::FILE);
         if old.exists() {
@@ -903,14 +953,19 @@ impl MaildirMailbox {
     }
 
     /// Looks for the file of `uid` again (another program renamed it).
+    ///
+    /// One scan puts every file's place right, not only this one's: a restarted process
+    /// whose index is behind on names pays for one scan, not one per message.
     fn relocate_file(&mut self, uid: u32) -> Option<()> {
-        let base = self.shared.read().msgs.get(&uid)?.base.clone();
-        let found = self.scan().ok()?.remove(&*base)?;
+        let mut found = self.scan().ok()?;
         let mut table = self.shared.write();
-        let m = table.msgs.get_mut(&uid)?;
-        m.in_new = found.in_new;
-        m.info = found.info;
-        Some(())
+        for m in table.msgs.values_mut() {
+            if let Some(f) = found.remove(&*m.base) {
+                m.in_new = f.in_new;
+                m.info = f.info;
+            }
+        }
+        table.msgs.contains_key(&uid).then_some(())
     }
 
     /// Renames files whose names lag behind their flags. Lock held.
@@ -950,6 +1005,7 @@ impl MaildirMailbox {
                     if let Some(m) = self.shared.write().msgs.get_mut(&uid) {
                         m.in_new = false;
                         m.info = Some(info.into());
+                        self.moves.push((uid, m.place()));
                     }
                 }
                 // Gone: the next scan records the expunge.
@@ -1180,6 +1236,7 @@ impl MailboxBackend for MaildirMailbox {
                 self.unsynced.insert(dir);
                 return Err(e);
             }
+            self.restamp = true;
         }
         let previous = self.head;
         self.head.header = *header;

@@ -65,12 +65,37 @@ pub(crate) struct IndexHeader {
     pub cur: Stamp,
 }
 
+/// Where a message's file is: its base name (fixed for its life), `new/` or `cur/`, and
+/// the letters after `:2,`. Kept in the index so a restarted process finds every file
+/// without listing the directories.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Place {
+    pub base: String,
+    pub in_new: bool,
+    pub info: Option<String>,
+}
+
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Line {
-    Added { meta: MessageMeta, base: String },
-    Flags { uid: u32, modseq: u64, flags: Flags },
-    Expunged { uid: u32, modseq: u64 },
+    Added {
+        meta: MessageMeta,
+        place: Place,
+    },
+    /// A file was renamed to show its flags (no change to the message itself).
+    Moved {
+        uid: u32,
+        place: Place,
+    },
+    Flags {
+        uid: u32,
+        modseq: u64,
+        flags: Flags,
+    },
+    Expunged {
+        uid: u32,
+        modseq: u64,
+    },
     End(IndexHeader),
 }
 
@@ -79,7 +104,7 @@ pub(crate) enum Line {
 pub(crate) struct Snapshot {
     pub generation: u64,
     pub head: IndexHeader,
-    pub messages: Vec<(MessageMeta, String)>,
+    pub messages: Vec<(MessageMeta, Place)>,
     pub vanished: Vec<(u32, u64)>,
 }
 
@@ -147,7 +172,33 @@ fn date(secs: i64) -> chrono::DateTime<chrono::FixedOffset> {
         .fixed_offset()
 }
 
-fn push_message(tag: &str, meta: &MessageMeta, base: &str, out: &mut String) {
+/// `base` then the place token: `n` or `c`, and `:` with the letters if there are any.
+fn push_place(place: &Place, out: &mut String) {
+    escape(&place.base, out);
+    out.push(' ');
+    out.push(if place.in_new { 'n' } else { 'c' });
+    if let Some(info) = &place.info {
+        out.push(':');
+        escape(info, out);
+    }
+}
+
+fn parse_place<'a>(t: &mut impl Iterator<Item = &'a str>) -> Option<Place> {
+    let base = unescape(t.next()?)?;
+    let token = t.next()?;
+    let (dir, info) = match token.split_once(':') {
+        Some((d, i)) => (d, Some(unescape(i)?)),
+        None => (token, None),
+    };
+    let in_new = match dir {
+        "n" => true,
+        "c" => false,
+        _ => return None,
+    };
+    (!base.is_empty()).then_some(Place { base, in_new, info })
+}
+
+fn push_message(tag: &str, meta: &MessageMeta, place: &Place, out: &mut String) {
     let _ = write!(
         out,
         "{tag} {} {} {} {} ",
@@ -156,19 +207,19 @@ fn push_message(tag: &str, meta: &MessageMeta, base: &str, out: &mut String) {
         meta.size,
         meta.internal_date.timestamp()
     );
-    escape(base, out);
+    push_place(place, out);
     push_flags(&meta.flags, out);
     out.push('\n');
 }
 
-fn parse_message(rest: &str) -> Option<(MessageMeta, String)> {
+fn parse_message(rest: &str) -> Option<(MessageMeta, Place)> {
     let mut t = rest.split(' ');
     let uid = t.next()?.parse().ok()?;
     let modseq = t.next()?.parse().ok()?;
     let size = t.next()?.parse().ok()?;
     let secs: i64 = t.next()?.parse().ok()?;
-    let base = unescape(t.next()?)?;
-    if base.is_empty() || uid == 0 {
+    let base = parse_place(&mut t)?;
+    if uid == 0 {
         return None;
     }
     let flags = parse_flags(t)?;
@@ -226,7 +277,12 @@ fn parse_header(fields: &str) -> Option<(IndexHeader, Option<u64>)> {
 pub(crate) fn render_group(lines: &[Line], out: &mut String) {
     for line in lines {
         match line {
-            Line::Added { meta, base } => push_message("a", meta, base, out),
+            Line::Added { meta, place } => push_message("a", meta, place, out),
+            Line::Moved { uid, place } => {
+                let _ = write!(out, "r {uid} ");
+                push_place(place, out);
+                out.push('\n');
+            }
             Line::Flags { uid, modseq, flags } => {
                 let _ = write!(out, "f {uid} {modseq}");
                 push_flags(flags, out);
@@ -273,7 +329,17 @@ pub(crate) fn parse_groups(text: &[u8], where_: &Path) -> (Vec<Vec<Line>>, usize
         };
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         let parsed = match tag {
-            "a" => parse_message(rest).map(|(meta, base)| Line::Added { meta, base }),
+            "a" => parse_message(rest).map(|(meta, place)| Line::Added { meta, place }),
+            "r" => {
+                let mut t = rest.split(' ');
+                (|| {
+                    let uid = t.next()?.parse().ok()?;
+                    Some(Line::Moved {
+                        uid,
+                        place: parse_place(&mut t)?,
+                    })
+                })()
+            }
             "f" => {
                 let mut t = rest.split(' ').filter(|s| !s.is_empty());
                 (|| {
@@ -370,8 +436,8 @@ impl Snapshot {
         let _ = write!(out, "{SNAPSHOT_MAGIC} generation={} ", self.generation);
         push_header(&self.head, &mut out);
         out.push('\n');
-        for (meta, base) in &self.messages {
-            push_message("m", meta, base, &mut out);
+        for (meta, place) in &self.messages {
+            push_message("m", meta, place, &mut out);
         }
         for (uid, modseq) in &self.vanished {
             let _ = writeln!(out, "x {uid} {modseq}");
@@ -410,7 +476,19 @@ mod tests {
         let group = vec![
             Line::Added {
                 meta: meta(1, &[Flag::Seen, Flag::Keyword("odd word%".into())]),
-                base: "name with space\nnewline".into(),
+                place: Place {
+                    base: "name with space\nnewline".into(),
+                    in_new: false,
+                    info: Some("S a".into()),
+                },
+            },
+            Line::Moved {
+                uid: 1,
+                place: Place {
+                    base: "b".into(),
+                    in_new: true,
+                    info: None,
+                },
             },
             Line::Flags {
                 uid: 1,
@@ -422,7 +500,7 @@ mod tests {
         ];
         let mut text = String::new();
         render_group(&group, &mut text);
-        assert_eq!(text.lines().count(), 4, "{text}");
+        assert_eq!(text.lines().count(), 5, "{text}");
         let whole = text.len();
         text.push_str("f 1 7 \\Seen\nh uidvalidity=9 uidn");
         let (groups, consumed) = parse_groups(text.as_bytes(), Path::new("x"));
@@ -443,7 +521,14 @@ mod tests {
                 },
                 ..IndexHeader::default()
             },
-            messages: vec![(meta(3, &[Flag::Draft]), "b".into())],
+            messages: vec![(
+                meta(3, &[Flag::Draft]),
+                Place {
+                    base: "b".into(),
+                    in_new: false,
+                    info: Some("D".into()),
+                },
+            )],
             vanished: vec![(2, 6)],
         };
         let text = snap.render();

@@ -15,8 +15,9 @@ use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use crate::backend::Wake;
 
-/// Bounds the names a mailbox expects to hear about for its own changes.
-const MAX_EXPECTED: usize = 1 << 20;
+/// Bounds the names a mailbox expects to hear about for its own changes (a burst of
+/// renames larger than this costs one needless scan, nothing else).
+const MAX_EXPECTED: usize = 1 << 18;
 
 /// What the watcher shares with one mailbox's backend.
 #[derive(Default)]
@@ -26,16 +27,25 @@ pub(crate) struct Watched {
     expected: Mutex<HashSet<String>>,
     /// An event under a name we did not expect arrived: scan before trusting mtimes.
     dirty: AtomicBool,
+    /// A watcher is on: only then are names worth remembering.
+    active: AtomicBool,
 }
 
 impl Watched {
     /// Notes names whose events will be this process's own doing.
     pub(crate) fn expect(&self, names: impl IntoIterator<Item = String>) {
-        let mut expected = self.expected.lock().unwrap_or_else(|p| p.into_inner());
-        if expected.len() > MAX_EXPECTED {
-            expected.clear();
+        if !self.active.load(Ordering::SeqCst) {
+            return;
         }
-        expected.extend(names);
+        let mut expected = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        for name in names {
+            if expected.len() >= MAX_EXPECTED {
+                // Forget them all: their events will look foreign and cost a scan.
+                expected.clear();
+                self.dirty.store(true, Ordering::SeqCst);
+            }
+            expected.insert(name);
+        }
     }
 
     /// Whether something else happened since the last call (and clears it).
@@ -44,11 +54,16 @@ impl Watched {
     }
 
     fn saw(&self, event: &notify::Event) {
+        use notify::event::{ModifyKind, RenameMode};
+        // A rename arrives as `From`, `To` and then `Both` with the two paths again:
+        // the names are counted once, from the first two.
         let names_changed = matches!(
             event.kind,
             EventKind::Create(_)
                 | EventKind::Remove(_)
-                | EventKind::Modify(notify::event::ModifyKind::Name(_))
+                | EventKind::Modify(ModifyKind::Name(
+                    RenameMode::From | RenameMode::To | RenameMode::Any | RenameMode::Other
+                ))
         );
         if matches!(event.kind, EventKind::Any | EventKind::Other) {
             self.dirty.store(true, Ordering::SeqCst);
@@ -143,6 +158,7 @@ fn dispatch(event: notify::Result<notify::Event>) {
 /// system cannot (then the checks at each read are all there is).
 pub(crate) fn watch(dir: &Path, watched: Arc<Watched>, wake: Wake) -> Option<Guard> {
     let hub = hub();
+    watched.active.store(true, Ordering::SeqCst);
     hub.routes
         .write()
         .unwrap_or_else(|p| p.into_inner())
@@ -151,10 +167,28 @@ pub(crate) fn watch(dir: &Path, watched: Arc<Watched>, wake: Wake) -> Option<Gua
         dir: dir.to_path_buf(),
     };
     let mut watcher = hub.watcher.lock().unwrap_or_else(|p| p.into_inner());
-    let watcher = watcher.as_mut()?;
+    let Some(watcher) = watcher.as_mut() else {
+        if let Some(route) = hub
+            .routes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(dir)
+        {
+            route.watched.active.store(false, Ordering::SeqCst);
+        }
+        return None;
+    };
     for d in [dir.to_path_buf(), dir.join("new"), dir.join("cur")] {
         if let Err(e) = watcher.watch(&d, RecursiveMode::NonRecursive) {
             tracing::debug!("{}: cannot watch ({e}); checks per command", d.display());
+            if let Some(route) = hub
+                .routes
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(dir)
+            {
+                route.watched.active.store(false, Ordering::SeqCst);
+            }
             return None;
         }
     }
