@@ -116,9 +116,36 @@ impl View {
             vanished_floor: 0,
             keywords: imbl::OrdSet::new(),
         };
-        for m in loaded.messages {
-            view.insert(&m, interner);
-        }
+        let mut unseen = 0;
+        let mut keywords: std::collections::BTreeSet<String> = Default::default();
+        let messages: imbl::OrdMap<u32, Entry> = loaded
+            .messages
+            .into_iter()
+            .map(|m| {
+                let known = interner.sets.contains_key(&m.flags);
+                let flags = interner.get(&m.flags);
+                if !known {
+                    for f in flags.iter() {
+                        if let Flag::Keyword(k) = f {
+                            keywords.insert(k.clone());
+                        }
+                    }
+                }
+                if !flags.contains(&Flag::Seen) {
+                    unseen += 1;
+                }
+                let entry = Entry {
+                    flags,
+                    modseq: m.modseq,
+                    date: m.internal_date.timestamp(),
+                    size: m.size,
+                };
+                (m.uid, entry)
+            })
+            .collect();
+        view.messages = messages;
+        view.unseen = unseen;
+        view.keywords = keywords.into_iter().collect();
         view
     }
 

@@ -150,7 +150,6 @@ pub(crate) struct MaildirMailbox {
     maildir: PathBuf,
     dir: PathBuf,
     shared: Arc<Shared>,
-    by_base: HashMap<Arc<str>, u32>,
     vanished: Vec<(u32, u64)>,
     head: IndexHeader,
     /// The snapshot's generation; `None` until one is written.
@@ -197,7 +196,6 @@ impl MaildirMailbox {
                 msgs: BTreeMap::new(),
             }))),
             dir,
-            by_base: HashMap::new(),
             vanished: Vec::new(),
             head: IndexHeader::default(),
             generation: None,
@@ -307,24 +305,25 @@ impl MaildirMailbox {
         self.head = snapshot.head;
         self.generation = (!self.compact).then_some(snapshot.generation);
         self.vanished = snapshot.vanished;
-        self.by_base.clear();
-        let mut table = BTreeMap::new();
-        for (meta, place) in snapshot.messages {
-            let base: Arc<str> = place.base.into();
-            self.by_base.insert(base.clone(), meta.uid);
-            table.insert(
-                meta.uid,
-                Msg {
-                    base,
-                    in_new: place.in_new,
-                    info: place.info.map(Into::into),
-                    size: meta.size,
-                    flags: meta.flags,
-                    modseq: meta.modseq,
-                    date: meta.internal_date.timestamp(),
-                },
-            );
-        }
+        // Ascending UIDs (the snapshot is sorted): the map is built in one pass.
+        let table: BTreeMap<u32, Msg> = snapshot
+            .messages
+            .into_iter()
+            .map(|(meta, place)| {
+                (
+                    meta.uid,
+                    Msg {
+                        base: place.base.into(),
+                        in_new: place.in_new,
+                        info: place.info.map(Into::into),
+                        size: meta.size,
+                        flags: meta.flags,
+                        modseq: meta.modseq,
+                        date: meta.internal_date.timestamp(),
+                    },
+                )
+            })
+            .collect();
         self.shared.write().msgs = table;
         self.cursor = None;
         if let Some(generation) = self.generation {
@@ -410,7 +409,6 @@ impl MaildirMailbox {
             Line::Added { meta, place } => {
                 let base: Arc<str> = place.base.into();
                 let uid = meta.uid;
-                self.by_base.insert(base.clone(), uid);
                 self.shared.write().msgs.insert(
                     uid,
                     Msg {
@@ -437,8 +435,7 @@ impl MaildirMailbox {
                 }
             }
             Line::Expunged { uid, modseq } => {
-                if let Some(m) = self.shared.write().msgs.remove(&uid) {
-                    self.by_base.remove(&m.base);
+                if self.shared.write().msgs.remove(&uid).is_some() {
                     self.pending.remove(&uid);
                     records.push(Record::Expunged { uid, modseq });
                 }
@@ -561,10 +558,8 @@ impl MaildirMailbox {
                 records.push(Record::Flags { uid, modseq, flags });
             }
             for uid in gone {
-                if let Some(m) = table.msgs.remove(&uid) {
-                    self.by_base.remove(&m.base);
-                    self.pending.remove(&uid);
-                }
+                table.msgs.remove(&uid);
+                self.pending.remove(&uid);
                 self.vanished.push((uid, modseq));
                 records.push(Record::Expunged { uid, modseq });
             }
@@ -798,7 +793,6 @@ impl MaildirMailbox {
                 Record::Added(meta) => {
                     if let Some(mut m) = self.staged.remove(&meta.uid) {
                         m.modseq = meta.modseq;
-                        self.by_base.insert(m.base.clone(), meta.uid);
                         table.msgs.insert(meta.uid, m);
                     }
                 }
@@ -817,9 +811,7 @@ impl MaildirMailbox {
                     }
                 }
                 Record::Expunged { uid, modseq } => {
-                    if let Some(m) = table.msgs.remove(uid) {
-                        self.by_base.remove(&m.base);
-                    }
+                    table.msgs.remove(uid);
                     self.pending.remove(uid);
                     self.vanished.push((*uid, *modseq));
                 }
