@@ -577,6 +577,15 @@ fn addr_text(name: Option<&str>, addr: Option<&str>) -> String {
     }
 }
 
+/// The decoded, lower-cased fields of a header block (what SEARCH compares with), from
+/// the header alone: a search on header fields need not read or parse any body.
+pub fn header_fields(block: &[u8]) -> Vec<(String, String)> {
+    MessageParser::default()
+        .parse_headers(block)
+        .map(|m| decoded_headers(&m.parts[0]))
+        .unwrap_or_default()
+}
+
 fn decoded_headers(p: &MessagePart<'_>) -> Vec<(String, String)> {
     p.headers
         .iter()

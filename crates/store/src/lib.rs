@@ -59,7 +59,9 @@ pub use backend::StoreBackend;
 pub use deliver::{Delivered, DeliveredCopy, Refusal};
 pub use error::StoreError;
 pub use flags::{Flag, FlagOp, Flags};
-pub use mailbox::{FlagsChanged, Mailbox, MailboxStatus, MailboxWatch, MessageMeta, NewMessage};
+pub use mailbox::{
+    FlagsChanged, HEADER_CACHE_BYTES, Mailbox, MailboxStatus, MailboxWatch, MessageMeta, NewMessage,
+};
 pub use maildir::MaildirBackend;
 pub use memory::MemoryBackend;
 pub use store::Store;

@@ -89,6 +89,8 @@ pub(crate) struct MailboxShared {
     writer: Mutex<Writer>,
     /// Reads message bytes without the writer lock.
     bodies: Arc<dyn BodyReader>,
+    /// Header blocks read for searches, shared by every session (see [`Mailbox::header`]).
+    headers: Mutex<HeaderCache>,
     /// The latest snapshot; the lock is held only to clone or replace the `Arc`.
     view: RwLock<Arc<View>>,
     /// Bumped on every change; sessions wait on it and then look at the view.
@@ -180,6 +182,18 @@ enum Turn {
     Done(Result<Done>),
 }
 
+/// How many bytes of header blocks one mailbox keeps for searches: a 100,000-message
+/// mailbox's headers fit, and past it the cache starts over rather than grow.
+pub const HEADER_CACHE_BYTES: usize = 64 << 20;
+
+/// Header blocks by UID. A message never changes, so an entry never goes stale; an
+/// expunged message's entry just waits for the next start-over.
+#[derive(Default)]
+struct HeaderCache {
+    blocks: HashMap<u32, Bytes>,
+    bytes: usize,
+}
+
 /// Groups at most this many changes, so one slow group does not grow without bound.
 const MAX_GROUP: usize = 256;
 
@@ -222,6 +236,7 @@ impl MailboxShared {
             polling: AtomicBool::new(false),
             poll_again: AtomicBool::new(false),
             watcher: Mutex::new(None),
+            headers: Mutex::new(HeaderCache::default()),
         });
         let weak = Arc::downgrade(&shared);
         let wake: crate::backend::Wake = Arc::new(move || {
@@ -748,6 +763,49 @@ impl Mailbox {
         }
     }
 
+    /// The message's header block in wire form: everything up to and including the empty
+    /// line that ends it (RFC 5322 §2.1), or the whole message if it has no body.
+    ///
+    /// For searches on header fields: only the start of the file is read, and the block
+    /// is kept in a cache every session of this mailbox shares (bounded by
+    /// [`HEADER_CACHE_BYTES`]), so the second SEARCH over a large mailbox reads no file.
+    pub fn header(&self, uid: u32) -> Result<Bytes> {
+        if let Some(b) = self.header_cache().blocks.get(&uid) {
+            return Ok(b.clone());
+        }
+        if !self.shared.current().contains(uid) {
+            self.shared.alive()?;
+            return Err(StoreError::NoSuchMessage(uid));
+        }
+        let block = match self.shared.bodies.body(uid) {
+            Some(Body::Bytes(b)) => header_block(&b).map_or(b.clone(), |n| b.slice(..n)),
+            Some(Body::File { path, .. }) => match read_header(&path) {
+                Ok(block) => block,
+                // Renamed meanwhile: the slow path finds it.
+                Err(_) => {
+                    let whole = self.read(uid)?;
+                    header_block(&whole).map_or(whole.clone(), |n| whole.slice(..n))
+                }
+            },
+            None => return Err(StoreError::NoSuchMessage(uid)),
+        };
+        let mut cache = self.header_cache();
+        if cache.bytes + block.len() > HEADER_CACHE_BYTES {
+            cache.blocks.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += block.len();
+        cache.blocks.insert(uid, block.clone());
+        Ok(block)
+    }
+
+    fn header_cache(&self) -> MutexGuard<'_, HeaderCache> {
+        self.shared
+            .headers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Changes the flags of the given messages (IMAP STORE); returns the new flags of each
     /// UID that exists, in the order given. UIDs that do not exist are skipped. However
     /// many messages change, this is one durable write (shared with concurrent changes).
@@ -926,6 +984,43 @@ impl Mailbox {
     pub fn refresh(&self) -> Result<()> {
         self.shared.poll(true)
     }
+}
+
+/// Where the header block of a message in wire form ends (after its empty line).
+fn header_block(wire: &[u8]) -> Option<usize> {
+    if wire.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    memchr::memmem::find(wire, b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// Reads a message file's header block only, in wire form: a first read of a few
+/// kilobytes holds it for almost every message; the rest is read only if it does not.
+fn read_header(path: &std::path::Path) -> std::io::Result<Bytes> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut raw = Vec::with_capacity(8192);
+    loop {
+        let got = file.by_ref().take(8192).read_to_end(&mut raw)?;
+        // A bare-LF file ends its header with "\n\n" (or "\n\r\n").
+        let end = if raw.starts_with(b"\n") || raw.starts_with(b"\r\n") {
+            Some(if raw[0] == b'\n' { 1 } else { 2 })
+        } else {
+            memchr::memmem::find(&raw, b"\n\n")
+                .map(|i| i + 2)
+                .into_iter()
+                .chain(memchr::memmem::find(&raw, b"\n\r\n").map(|i| i + 3))
+                .min()
+        };
+        if let Some(end) = end {
+            raw.truncate(end);
+            break;
+        }
+        if got == 0 {
+            break;
+        }
+    }
+    Ok(Bytes::from(crate::wire::to_crlf(&raw).into_owned()))
 }
 
 fn unexpected(done: Done) -> StoreError {

@@ -43,6 +43,7 @@ pub fn search(
             n,
             largest_uid,
             meta,
+            headers: None,
             info: None,
         };
         if ctx.eval(&key) {
@@ -63,8 +64,21 @@ struct Ctx<'a> {
     n: usize,
     largest_uid: u32,
     meta: MessageMeta,
+    /// The message's decoded header fields, once a key needed them.
+    headers: Option<Vec<(String, String)>>,
     /// Read and parsed only when a key needs the message's content.
     info: Option<Option<Arc<MessageInfo>>>,
+}
+
+/// Whether `hay` contains `needle` (lower-case ASCII) in any case.
+fn contains_ignoring_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let upper = first.to_ascii_uppercase();
+    memchr::memchr2_iter(first, upper, hay).any(|i| {
+        hay.len() - i >= needle.len() && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+    })
 }
 
 fn needle(s: &[u8]) -> String {
@@ -93,9 +107,27 @@ impl Ctx<'_> {
     fn header_has(&mut self, field: &str, s: &[u8]) -> bool {
         let n = needle(s);
         let field = field.to_ascii_lowercase();
-        self.info().is_some_and(|i| {
-            i.headers
-                .iter()
+        let uid = self.meta().uid;
+        let Ok(block) = self.sel.mailbox.header(uid) else {
+            return false;
+        };
+        // Most messages do not match: when the raw header cannot hide the needle (no
+        // encoded words, no 8-bit text, no folding inside the needle), a plain
+        // case-insensitive scan rules the message out without decoding anything.
+        if !n.is_empty()
+            && n.is_ascii()
+            && !n.contains(char::is_whitespace)
+            && block.is_ascii()
+            && memchr::memmem::find(&block, b"=?").is_none()
+            && !contains_ignoring_ascii_case(&block, n.as_bytes())
+        {
+            return false;
+        }
+        if self.headers.is_none() {
+            self.headers = Some(crate::mime::header_fields(&block));
+        }
+        self.headers.as_ref().is_some_and(|h| {
+            h.iter()
                 .any(|(name, value)| *name == field && value.contains(&n))
         })
     }
