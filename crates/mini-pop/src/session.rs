@@ -616,10 +616,10 @@ fn open_maildrop(account: Account, lock: MaildropLock) -> Result<Maildrop, Store
     let view = mailbox.view()?;
     let status = view.status();
     let messages = view
-        .iter()
-        .map(|m| Entry {
-            uid: m.uid,
-            size: m.size,
+        .sizes()
+        .map(|(uid, size)| Entry {
+            uid,
+            size,
             mark: Mark::None,
         })
         .collect();

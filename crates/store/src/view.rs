@@ -326,6 +326,12 @@ impl View {
         self.keywords.iter().map(String::as_str)
     }
 
+    /// Every message's UID and size, ascending UID (POP3's STAT, LIST and UIDL: no flag
+    /// set is copied).
+    pub fn sizes(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.messages.iter().map(|(&uid, e)| (uid, e.size))
+    }
+
     /// Every message's metadata, ascending UID.
     pub fn iter(&self) -> impl Iterator<Item = MessageMeta> + '_ {
         self.messages.iter().map(|(&uid, e)| meta(uid, e))
