@@ -5,7 +5,16 @@
 //! little next to the server being measured. `yubin bench loopback` carries the same bytes
 //! through a plain TCP copy, so a server's throughput can be read as a fraction of what the
 //! machine's loopback carries.
+//!
+//! The store loads (`noop`, `select`, `status`, `mark-all-read`, `expunge`, `copy`,
+//! `append`, `search`, `mixed`) are in [`ops`]: one long-lived connection per client
+//! timing single commands. `yubin bench fill` ([`fill`]) writes a Maildir the way an MDA
+//! does, so that yubin and another server can be given identical mailboxes.
 
+mod fill;
+mod ops;
+
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,15 +33,19 @@ use crate::client_tls::{ClientTlsArgs, Security};
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// POP3: `session` = USER/PASS, STAT, RETR every message, QUIT; `retr` = the same,
-    /// timing the RETRs alone.
+    /// timing the RETRs alone; `login-stat-uidl` = USER/PASS, STAT, UIDL, QUIT.
     Pop(BenchArgs),
     /// IMAP: `session` = LOGIN, SELECT INBOX, FETCH 1:* (FLAGS ENVELOPE), FETCH 1:*
-    /// BODY.PEEK[], LOGOUT; `idle-conns` = hold N logged-in connections; `select` and
-    /// `fetch-flags` time SELECT INBOX and FETCH 1:* (FLAGS) alone; `fetch-body` = LOGIN,
-    /// SELECT INBOX, FETCH 1:* BODY.PEEK[], LOGOUT.
+    /// BODY.PEEK[], LOGOUT; `idle-conns` = hold N logged-in connections; the store loads
+    /// (`noop`, `select`, `status`, `mark-all-read`, `expunge`, `copy`, `append`, `search`)
+    /// time single commands on one connection per client; `mixed` = concurrent clients on
+    /// one mailbox. See --mode.
     Imap(BenchArgs),
     /// SMTP: `send` = one connection per client sending messages back to back.
     Smtp(BenchArgs),
+    /// Fill a Maildir with N small messages (bare LF line ends, written to tmp/ and renamed
+    /// into new/, as an MDA does), for yubin or any Maildir server to pick up.
+    Fill(fill::FillArgs),
     /// The baseline: a built-in TCP server writes --size bytes to each connection and
     /// closes; each session reads them all. No protocol, no disk.
     Loopback(BenchArgs),
@@ -47,8 +60,37 @@ pub enum Mode {
     IdleConns,
     /// SMTP only: messages back to back on each client's connection.
     Send,
-    /// IMAP only: LOGIN, SELECT INBOX, LOGOUT; the latency is the SELECT's alone.
+    /// IMAP only: one connection SELECTs INBOX again and again (the mailbox is open);
+    /// the latency is each SELECT's.
     Select,
+    /// IMAP only: LOGIN, SELECT INBOX, LOGOUT per session; the latency is the SELECT's.
+    SelectSession,
+    /// IMAP only: LOGIN, SELECT INBOX, LOGOUT per session; the latency is from connect to
+    /// the end of the SELECT (run it once, right after starting the server, to time the
+    /// first SELECT after a restart).
+    SelectRestart,
+    /// IMAP only: STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN) on one
+    /// connection with nothing selected, again and again.
+    Status,
+    /// IMAP only: NOOP in the selected INBOX, again and again.
+    Noop,
+    /// IMAP only: STORE 1:* +FLAGS.SILENT (\Seen), then -FLAGS.SILENT to reset it, each
+    /// timed; the latency is the +FLAGS's.
+    MarkAllRead,
+    /// IMAP only: STORE +FLAGS.SILENT (\Deleted) on the first 10% of the messages, then
+    /// EXPUNGE; the latency is the EXPUNGE's. Each round shrinks the mailbox by 10%.
+    Expunge,
+    /// IMAP only: CREATE a folder, COPY 1:1000 (or all, if fewer) into it, DELETE it; the
+    /// latency is the COPY's.
+    Copy,
+    /// IMAP only: APPEND a small message to the selected INBOX, per message.
+    Append,
+    /// IMAP only: SEARCH SUBJECT "--word" in the selected INBOX, again and again.
+    Search,
+    /// IMAP only: --clients connections on one shared INBOX, each issuing a random mix of
+    /// FETCH n:n+49 (FLAGS) 40%, STORE ±FLAGS.SILENT (\Flagged) 30%, NOOP 10%, APPEND 10%,
+    /// STORE +FLAGS.SILENT (\Deleted) then EXPUNGE 10%; the latency is every command's.
+    Mixed,
     /// IMAP only: LOGIN, SELECT INBOX, FETCH 1:* (FLAGS), LOGOUT; the latency is the
     /// FETCH's alone.
     FetchFlags,
@@ -57,6 +99,33 @@ pub enum Mode {
     FetchBody,
     /// POP3 only: a `session` whose latency is the RETRs' alone.
     Retr,
+    /// POP3 only: USER/PASS, STAT, UIDL, QUIT; the latency is the whole session's.
+    LoginStatUidl,
+}
+
+impl Mode {
+    /// The mode's name on the command line.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// A store load: one long-lived connection per client timing single commands.
+    fn is_command_loop(self) -> bool {
+        matches!(
+            self,
+            Mode::Select
+                | Mode::Status
+                | Mode::Noop
+                | Mode::MarkAllRead
+                | Mode::Expunge
+                | Mode::Copy
+                | Mode::Append
+                | Mode::Search
+                | Mode::Mixed
+        )
+    }
 }
 
 /// Options common to every load.
@@ -82,10 +151,12 @@ pub struct BenchArgs {
     /// Concurrent clients (connections).
     #[arg(long, default_value_t = 10)]
     clients: usize,
-    /// Run for this many seconds (idle-conns: hold the connections this long).
+    /// Run for this many seconds (idle-conns: hold the connections this long). The store
+    /// loads always run at least one command per client, however long it takes.
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
-    /// Stop after this many sessions in total (instead of, or before, --duration).
+    /// Stop after this many sessions in total (instead of, or before, --duration); for the
+    /// store loads, this many rounds of the load's command(s).
     #[arg(long)]
     sessions: Option<u64>,
     /// The load's shape (default: `session`, or `send` for SMTP).
@@ -104,6 +175,13 @@ pub struct BenchArgs {
     /// Print the result as one line of JSON.
     #[arg(long)]
     json: bool,
+    /// IMAP search: the word SEARCH SUBJECT looks for (`bench fill` puts "zebra" in the
+    /// subject of every 100th message).
+    #[arg(long, default_value = "zebra")]
+    word: String,
+    /// IMAP idle-conns: SELECT INBOX on each connection before holding it.
+    #[arg(long)]
+    selected: bool,
     #[command(flatten)]
     tls: ClientTlsArgs,
 }
@@ -131,6 +209,39 @@ struct Report {
     memory: Option<Memory>,
     /// Idle-conns: the server's memory before the first connection.
     memory_before: Option<Memory>,
+    /// Store loads: every timed command, by name (the latencies above are the load's
+    /// main command's).
+    timings: BTreeMap<&'static str, Vec<Duration>>,
+    /// Store loads: tagged NO replies (in `mixed`, a command on a message another client
+    /// just expunged may be refused; counted here, not as an error).
+    no_replies: u64,
+    /// Search: how many messages the last SEARCH found.
+    matches: Option<u64>,
+}
+
+impl Report {
+    /// Adds another client's report.
+    fn merge(&mut self, r: Report) {
+        self.sessions += r.sessions;
+        self.errors += r.errors;
+        self.bytes += r.bytes;
+        self.no_replies += r.no_replies;
+        self.latencies.extend(r.latencies);
+        for (name, samples) in r.timings {
+            self.timings.entry(name).or_default().extend(samples);
+        }
+        if self.first_error.is_none() {
+            self.first_error = r.first_error;
+        }
+        if r.matches.is_some() {
+            self.matches = r.matches;
+        }
+    }
+
+    fn error(&mut self, e: &anyhow::Error) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| format!("{e:#}"));
+    }
 }
 
 /// How a client connects: where, and with or without TLS.
@@ -147,6 +258,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Imap(a) => (Proto::Imap, a),
         BenchCommand::Smtp(a) => (Proto::Smtp, a),
         BenchCommand::Loopback(a) => (Proto::Loopback, a),
+        BenchCommand::Fill(a) => return fill::run(&a),
     };
     let (plain_port, tls_port, default_mode) = match proto {
         Proto::Pop => (2110, 2995, Mode::Session),
@@ -156,14 +268,20 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     };
     let mode = args.mode.unwrap_or(default_mode);
     match (proto, mode) {
-        (Proto::Pop, Mode::Session | Mode::Retr)
+        (Proto::Pop, Mode::Session | Mode::Retr | Mode::LoginStatUidl)
         | (Proto::Loopback, Mode::Session)
         | (
             Proto::Imap,
-            Mode::Session | Mode::IdleConns | Mode::Select | Mode::FetchFlags | Mode::FetchBody,
+            Mode::Session
+            | Mode::IdleConns
+            | Mode::SelectSession
+            | Mode::SelectRestart
+            | Mode::FetchFlags
+            | Mode::FetchBody,
         )
         | (Proto::Smtp, Mode::Send) => {}
-        _ => bail!("mode {mode:?} does not apply to {proto:?}"),
+        (Proto::Imap, m) if m.is_command_loop() => {}
+        _ => bail!("mode {} does not apply to {proto:?}", mode.name()),
     }
     if args.clients == 0 || args.users == 0 || args.duration <= 0.0 {
         bail!("--clients, --users and --duration must be positive");
@@ -189,6 +307,8 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let target = Target { addr, tls };
     let report = if mode == Mode::IdleConns {
         idle_conns(&target, &args).await?
+    } else if mode.is_command_loop() {
+        ops::command_loop(mode, &target, &args).await
     } else {
         load(proto, mode, &target, &args).await
     };
@@ -279,13 +399,7 @@ async fn load(proto: Proto, mode: Mode, target: &Target, args: &BenchArgs) -> Re
     let mut total = Report::default();
     for t in tasks {
         if let Ok(r) = t.await {
-            total.sessions += r.sessions;
-            total.errors += r.errors;
-            total.bytes += r.bytes;
-            total.latencies.extend(r.latencies);
-            if total.first_error.is_none() {
-                total.first_error = r.first_error;
-            }
+            total.merge(r);
         }
     }
     total.elapsed = start.elapsed();
@@ -448,6 +562,12 @@ async fn pop_session(
         .nth(1)
         .and_then(|n| n.parse().ok())
         .context("bad STAT reply")?;
+    if mode == Mode::LoginStatUidl {
+        expect(&c.cmd("UIDL").await?, b"+OK", "UIDL")?;
+        c.skip_dot_terminated().await?;
+        expect(&c.cmd("QUIT").await?, b"+OK", "QUIT")?;
+        return Ok((c.read, None));
+    }
     let t = Instant::now();
     for n in 1..=count {
         expect(&c.cmd(&format!("RETR {n}")).await?, b"+OK", "RETR")?;
@@ -508,9 +628,12 @@ async fn imap_session(
     a: &BenchArgs,
     mode: Mode,
 ) -> anyhow::Result<(u64, Option<Duration>)> {
+    let connected = Instant::now();
     let mut c = imap_login(target, a).await?;
     let (script, timed): (&[(&str, &str)], Option<&str>) = match mode {
-        Mode::Select => (&[("b", "SELECT INBOX"), ("e", "LOGOUT")], Some("b")),
+        Mode::SelectSession | Mode::SelectRestart => {
+            (&[("b", "SELECT INBOX"), ("e", "LOGOUT")], Some("b"))
+        }
         Mode::FetchFlags => (
             &[
                 ("b", "SELECT INBOX"),
@@ -543,7 +666,13 @@ async fn imap_session(
         c.send(&format!("{tag} {cmd}\r\n")).await?;
         imap_until(&mut c, tag).await?;
         if Some(*tag) == timed {
-            step = Some(t.elapsed());
+            // select-restart: login and SELECT together, from the connect on.
+            let from = if mode == Mode::SelectRestart {
+                connected
+            } else {
+                t
+            };
+            step = Some(from.elapsed());
         }
     }
     Ok((c.read, step))
@@ -610,7 +739,12 @@ async fn idle_conns(target: &Target, args: &BenchArgs) -> anyhow::Result<Report>
             let target = target.clone();
             opening.spawn(async move {
                 let t = Instant::now();
-                imap_login(&target, &client).await.map(|c| (c, t.elapsed()))
+                let mut c = imap_login(&target, &client).await?;
+                if client.selected {
+                    c.send("s SELECT INBOX\r\n").await?;
+                    imap_until(&mut c, "s").await?;
+                }
+                Ok::<_, anyhow::Error>((c, t.elapsed()))
             });
             next += 1;
         }
@@ -733,20 +867,15 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
         percentile(&lat, 0.99),
     );
     let name = format!("{proto:?}").to_lowercase();
-    let mode_name = match mode {
-        Mode::Session => "session",
-        Mode::IdleConns => "idle-conns",
-        Mode::Send => "send",
-        Mode::Select => "select",
-        Mode::FetchFlags => "fetch-flags",
-        Mode::FetchBody => "fetch-body",
-        Mode::Retr => "retr",
-    };
+    let mode_name = mode.name();
     let unit = if mode == Mode::Send {
         "messages"
+    } else if mode.is_command_loop() {
+        "commands"
     } else {
         "sessions"
     };
+    let total_ms = lat.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0;
     if args.json {
         let mut j = serde_json::json!({
             "protocol": name,
@@ -762,7 +891,20 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
             "p50_ms": round(p50, 3),
             "p90_ms": round(p90, 3),
             "p99_ms": round(p99, 3),
+            "total_ms": round(total_ms, 3),
         });
+        if !r.timings.is_empty() {
+            let timings: serde_json::Map<String, serde_json::Value> = r
+                .timings
+                .iter()
+                .map(|(name, samples)| ((*name).to_owned(), timing_json(samples)))
+                .collect();
+            j["timings"] = timings.into();
+            j["no_replies"] = r.no_replies.into();
+        }
+        if let Some(n) = r.matches {
+            j["matches"] = n.into();
+        }
         if let Some(m) = r.memory {
             j["server_rss_kib"] = m.rss_kib.into();
             j["server_pss_kib"] = m.pss_kib.into();
@@ -784,7 +926,24 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
         );
         println!("  {unit:<10} {:>10}   errors {}", r.sessions, r.errors);
         println!("  per second {rate:>10.1}   MB/s {mbps:.2}");
-        println!("  latency ms p50 {p50:.2}  p90 {p90:.2}  p99 {p99:.2}");
+        println!("  latency ms p50 {p50:.2}  p90 {p90:.2}  p99 {p99:.2}  total {total_ms:.1}");
+        for (name, samples) in &r.timings {
+            let mut s = samples.clone();
+            s.sort();
+            let total = s.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0;
+            println!(
+                "  {name:<10} {:>10}   p50 {:.2}  p99 {:.2}  total {total:.1} ms",
+                s.len(),
+                percentile(&s, 0.5),
+                percentile(&s, 0.99)
+            );
+        }
+        if r.no_replies > 0 {
+            println!("  NO replies {:>10}", r.no_replies);
+        }
+        if let Some(n) = r.matches {
+            println!("  matches    {n:>10}");
+        }
         if args.users > 1 {
             println!("  accounts   {}{{1..{}}}", args.user, args.users);
         }
@@ -798,6 +957,19 @@ fn print_report(proto: Proto, mode: Mode, args: &BenchArgs, r: &Report) {
     if let Some(e) = &r.first_error {
         eprintln!("first error: {e}");
     }
+}
+
+/// One command's count, median, p99 and total time, as JSON.
+fn timing_json(samples: &[Duration]) -> serde_json::Value {
+    let mut s = samples.to_vec();
+    s.sort();
+    let total = s.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0;
+    serde_json::json!({
+        "count": s.len(),
+        "p50_ms": round(percentile(&s, 0.5), 3),
+        "p99_ms": round(percentile(&s, 0.99), 3),
+        "total_ms": round(total, 3),
+    })
 }
 
 fn round(x: f64, digits: i32) -> f64 {

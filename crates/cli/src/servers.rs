@@ -224,5 +224,12 @@ impl Servers {
         for handle in self.implicit.into_iter().flatten() {
             handle.wait().await;
         }
+        // File names catch up with the last flag changes before the process ends.
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("could not bring file names up to date: {e}"),
+            Err(e) => tracing::warn!("could not bring file names up to date: {e}"),
+        }
     }
 }

@@ -364,6 +364,18 @@ impl Account {
         Ok(Mailbox { shared })
     }
 
+    /// Does the deferred work of every open mailbox now ([`Mailbox::flush`]).
+    pub(crate) fn flush(&self) -> Result<()> {
+        let open: Vec<Arc<MailboxShared>> = self.shared.lock().open.values().cloned().collect();
+        for shared in open {
+            match (Mailbox { shared }).flush() {
+                Ok(()) | Err(StoreError::NoSuchMailbox(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// Takes the account's POP3 maildrop lock (RFC 1939 §8: one session per maildrop).
     /// [`StoreError::Locked`] if another session holds it; released when the returned
     /// guard is dropped, however the session ends. With Maildir the lock is also a file

@@ -192,6 +192,21 @@ impl Store {
         self.open_locked(&mut accounts, name)
     }
 
+    /// Does now the deferred work of every open mailbox (Maildir: file names catch up
+    /// with flags), for a clean shutdown: other programs then see every flag at once, and
+    /// the next start need not look for lagging names. Flags are durable without it.
+    pub fn flush(&self) -> Result<()> {
+        let open: Vec<Arc<AccountShared>> = self
+            .accounts()
+            .values()
+            .filter_map(|e| e.open.clone())
+            .collect();
+        for account in open {
+            Account { shared: account }.flush()?;
+        }
+        Ok(())
+    }
+
     /// The names of all accounts, sorted.
     pub fn account_names(&self) -> Vec<String> {
         self.accounts().keys().cloned().collect()

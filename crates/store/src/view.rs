@@ -57,6 +57,8 @@ pub struct View {
     pub(crate) header: Header,
     messages: imbl::OrdMap<u32, Entry>,
     unseen: u32,
+    /// Messages at or above the `\Recent` boundary, kept as changes happen.
+    recent: u32,
     changes: imbl::Vector<Change>,
     /// `changes` holds every change with a modseq above this.
     floor: u64,
@@ -110,6 +112,7 @@ impl View {
             header: loaded.header,
             messages: imbl::OrdMap::new(),
             unseen: 0,
+            recent: 0,
             changes: imbl::Vector::new(),
             floor: loaded.header.highest_modseq,
             vanished: loaded.vanished.into_iter().collect(),
@@ -145,6 +148,7 @@ impl View {
             .collect();
         view.messages = messages;
         view.unseen = unseen;
+        view.recent = view.count_recent();
         view.keywords = keywords.into_iter().collect();
         view
     }
@@ -167,10 +171,11 @@ impl View {
             date: m.internal_date.timestamp(),
             size: m.size,
         };
-        if let Some(old) = self.messages.insert(m.uid, entry)
-            && !old.flags.contains(&Flag::Seen)
-        {
-            self.unseen -= 1;
+        match self.messages.insert(m.uid, entry) {
+            Some(old) if !old.flags.contains(&Flag::Seen) => self.unseen -= 1,
+            Some(_) => {}
+            None if m.uid >= self.header.recent_from => self.recent += 1,
+            None => {}
         }
         if !m.flags.contains(&Flag::Seen) {
             self.unseen += 1;
@@ -201,10 +206,13 @@ impl View {
                     ChangeKind::Flags
                 }
                 Record::Expunged { uid, modseq } => {
-                    if let Some(old) = self.messages.remove(uid)
-                        && !old.flags.contains(&Flag::Seen)
-                    {
-                        self.unseen -= 1;
+                    if let Some(old) = self.messages.remove(uid) {
+                        if !old.flags.contains(&Flag::Seen) {
+                            self.unseen -= 1;
+                        }
+                        if *uid >= self.header.recent_from {
+                            self.recent -= 1;
+                        }
                     }
                     self.vanished.insert(*uid, *modseq);
                     if self.vanished.len() > MAX_VANISHED {
@@ -228,7 +236,10 @@ impl View {
         }
         self.header.uid_next = self.header.uid_next.max(header.uid_next);
         self.header.highest_modseq = self.header.highest_modseq.max(header.highest_modseq);
-        self.header.recent_from = header.recent_from;
+        if header.recent_from != self.header.recent_from {
+            self.header.recent_from = header.recent_from;
+            self.recent = self.count_recent();
+        }
         self.header.uid_validity = header.uid_validity;
         // Keep the change list about as long as the mailbox: a session further behind
         // than that compares UIDs instead (see `changes_since`).
@@ -243,6 +254,13 @@ impl View {
                 self.changes.pop_front();
             }
         }
+    }
+
+    fn count_recent(&self) -> u32 {
+        if self.header.recent_from >= self.header.uid_next {
+            return 0;
+        }
+        self.messages.range(self.header.recent_from..).count() as u32
     }
 
     /// The mailbox's name when the snapshot was taken.
@@ -262,11 +280,7 @@ impl View {
 
     /// UIDVALIDITY, UIDNEXT and the counts, without looking at every message.
     pub fn status(&self) -> MailboxStatus {
-        let recent = self
-            .messages
-            .range(self.header.recent_from..)
-            .count()
-            .min(u32::MAX as usize) as u32;
+        let recent = self.recent;
         MailboxStatus {
             uid_validity: self.header.uid_validity,
             uid_next: self.header.uid_next,
