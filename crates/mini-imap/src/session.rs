@@ -28,7 +28,7 @@ use std::time::Duration;
 use yubin_core::tls::TlsState;
 use yubin_core::{Secret, Transcript};
 use yubin_store::{
-    Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Store, StoreError, View,
+    Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Store, StoreError, Uids, View,
 };
 
 use crate::codec::Rejection;
@@ -137,7 +137,7 @@ pub struct Selected {
     pub uid_validity: u32,
     /// Message `n` is `uids[n - 1]`: the numbering the client knows (RFC 3501 §2.3.1.2),
     /// ghosts included.
-    pub uids: Vec<u32>,
+    pub uids: Uids,
     /// The store's view as of the last report to the client: flags, sizes and dates are
     /// read from it (shared with every other session, not copied).
     pub view: Arc<View>,
@@ -177,18 +177,18 @@ impl Selected {
 
     /// The UID of the message at 0-based position `pos`.
     pub fn uid(&self, pos: usize) -> u32 {
-        self.uids[pos]
+        self.uids.get(pos).unwrap_or_default()
     }
 
     /// The largest UID the client knows of (what `*` means in a UID set).
     pub fn largest_uid(&self) -> u32 {
-        self.uids.last().copied().unwrap_or(0)
+        self.uids.last().unwrap_or(0)
     }
 
     /// What the session knows of the message at `pos`: from its view, or for a ghost
     /// what it knew before the message went.
     pub fn meta(&self, pos: usize) -> Option<MessageMeta> {
-        let uid = self.uids[pos];
+        let uid = self.uid(pos);
         self.view
             .get(uid)
             .or_else(|| self.ghosts.get(&uid).cloned())
@@ -196,7 +196,7 @@ impl Selected {
 
     /// The flags of the message at `pos` as the session knows them.
     pub fn flags(&self, pos: usize) -> Flags {
-        let uid = self.uids[pos];
+        let uid = self.uid(pos);
         match self.view.flags(uid) {
             Some(f) => f.clone(),
             None => self
@@ -900,7 +900,8 @@ impl Session {
                 return store_error(b, tag, command, &e);
             }
         };
-        let uids: Vec<u32> = view.uids().collect();
+        // The view's own list, shared: SELECT copies nothing, whatever the mailbox's size.
+        let uids = view.seq();
         // EXAMINE changes nothing, not even \Recent (§6.3.2): it only looks at which
         // messages are recent; SELECT claims them for this session.
         let first_recent = if examine {
@@ -917,11 +918,7 @@ impl Session {
         );
         untagged(b, &format!("{} EXISTS", uids.len()));
         untagged(b, &format!("{} RECENT", recent.len()));
-        if st.unseen > 0
-            && let Some(pos) = uids
-                .iter()
-                .position(|&u| view.flags(u).is_some_and(|f| !f.contains(&Flag::Seen)))
-        {
+        if let Some(pos) = view.first_unseen().and_then(|u| uids.position(u).ok()) {
             untagged(b, &format!("OK [UNSEEN {}] First unseen", pos + 1));
         }
         untagged(

@@ -66,6 +66,14 @@ fn main() {
         let (_, inbox) = time("open", size, || open(dir.path()));
         inbox.flush().unwrap();
         drop(inbox);
+        // SCALE_REOPENS=n reopens n more times first (to profile the restart).
+        let extra: usize = std::env::var("SCALE_REOPENS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        for _ in 0..extra {
+            drop(open(dir.path()));
+        }
         let (store, inbox) = time("reopen", size, || open(dir.path()));
         time("view", size, || inbox.view().unwrap().len());
         time("status", size, || inbox.status().unwrap());

@@ -247,7 +247,9 @@ pub trait MailboxBackend: Send {
     }
 
     /// Deferred work done after the reply: Maildir renames files so their names show the
-    /// flags (for other programs), and compacts its change log.
+    /// flags (for other programs), and compacts its change log. It may do only a part
+    /// (the writer lock is held meanwhile); the store calls it again while
+    /// [`MailboxBackend::needs_tidy`] says there is more.
     fn tidy(&mut self) -> Result<()> {
         Ok(())
     }

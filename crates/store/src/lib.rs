@@ -65,7 +65,7 @@ pub use mailbox::{
 pub use maildir::MaildirBackend;
 pub use memory::MemoryBackend;
 pub use store::Store;
-pub use view::{Change, ChangeKind, View};
+pub use view::{Change, ChangeKind, Uids, View};
 pub use yubin_secret::Secret;
 
 /// The store's result type.

@@ -359,15 +359,25 @@ impl MailboxShared {
             .spawn(move || {
                 std::thread::sleep(TIDY_DELAY);
                 shared.tidying.store(false, Ordering::SeqCst);
-                let mut w = shared.writer();
-                if shared.current().gone {
-                    return;
-                }
-                if let Err(e) = w.backend.tidy() {
-                    crate::backend::warn(format_args!(
-                        "mailbox {}: deferred work failed (tried again later): {e}",
-                        shared.current().name
-                    ));
+                // A step at a time, letting go of the writer lock in between, so that a
+                // client's change never waits for more than one step.
+                loop {
+                    let mut w = shared.writer();
+                    if shared.current().gone {
+                        return;
+                    }
+                    if let Err(e) = w.backend.tidy() {
+                        crate::backend::warn(format_args!(
+                            "mailbox {}: deferred work failed (tried again later): {e}",
+                            shared.current().name
+                        ));
+                        return;
+                    }
+                    if !w.backend.needs_tidy() {
+                        return;
+                    }
+                    drop(w);
+                    std::thread::yield_now();
                 }
             });
         if spawned.is_err() {
@@ -972,7 +982,7 @@ impl Mailbox {
     pub fn flush(&self) -> Result<()> {
         let mut w = self.shared.writer();
         self.shared.alive()?;
-        if w.backend.needs_tidy() {
+        while w.backend.needs_tidy() {
             w.backend.tidy()?;
         }
         Ok(())

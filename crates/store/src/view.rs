@@ -56,7 +56,10 @@ pub struct View {
     pub(crate) gone: bool,
     pub(crate) header: Header,
     messages: imbl::OrdMap<u32, Entry>,
-    unseen: u32,
+    /// Every UID, ascending: what a session numbers its messages by, shared.
+    seq: Uids,
+    /// The UIDs without `\Seen` (UNSEEN counts and the first unseen, without a scan).
+    unseen: imbl::OrdSet<u32>,
     /// Messages at or above the `\Recent` boundary, kept as changes happen.
     recent: u32,
     changes: imbl::Vector<Change>,
@@ -77,6 +80,7 @@ pub const MAX_VANISHED: usize = 100_000;
 #[derive(Default)]
 pub(crate) struct Interner {
     sets: std::collections::HashMap<Flags, Arc<Flags>>,
+    empty: Arc<Flags>,
 }
 
 impl Interner {
@@ -84,6 +88,9 @@ impl Interner {
     const MAX: usize = 4096;
 
     fn get(&mut self, flags: &Flags) -> Arc<Flags> {
+        if flags.is_empty() {
+            return self.empty.clone();
+        }
         if let Some(a) = self.sets.get(flags) {
             return a.clone();
         }
@@ -111,7 +118,8 @@ impl View {
             gone: false,
             header: loaded.header,
             messages: imbl::OrdMap::new(),
-            unseen: 0,
+            seq: Uids::default(),
+            unseen: imbl::OrdSet::new(),
             recent: 0,
             changes: imbl::Vector::new(),
             floor: loaded.header.highest_modseq,
@@ -119,13 +127,13 @@ impl View {
             vanished_floor: 0,
             keywords: imbl::OrdSet::new(),
         };
-        let mut unseen = 0;
+        let mut unseen = Vec::new();
         let mut keywords: std::collections::BTreeSet<String> = Default::default();
         let messages: imbl::OrdMap<u32, Entry> = loaded
             .messages
             .into_iter()
             .map(|m| {
-                let known = interner.sets.contains_key(&m.flags);
+                let known = m.flags.is_empty() || interner.sets.contains_key(&m.flags);
                 let flags = interner.get(&m.flags);
                 if !known {
                     for f in flags.iter() {
@@ -135,7 +143,7 @@ impl View {
                     }
                 }
                 if !flags.contains(&Flag::Seen) {
-                    unseen += 1;
+                    unseen.push(m.uid);
                 }
                 let entry = Entry {
                     flags,
@@ -146,8 +154,9 @@ impl View {
                 (m.uid, entry)
             })
             .collect();
+        view.seq = Uids(messages.keys().copied().collect());
         view.messages = messages;
-        view.unseen = unseen;
+        view.unseen = unseen.into_iter().collect();
         view.recent = view.count_recent();
         view.keywords = keywords.into_iter().collect();
         view
@@ -171,19 +180,24 @@ impl View {
             date: m.internal_date.timestamp(),
             size: m.size,
         };
-        match self.messages.insert(m.uid, entry) {
-            Some(old) if !old.flags.contains(&Flag::Seen) => self.unseen -= 1,
-            Some(_) => {}
-            None if m.uid >= self.header.recent_from => self.recent += 1,
-            None => {}
+        if self.messages.insert(m.uid, entry).is_none() {
+            if m.uid >= self.header.recent_from {
+                self.recent += 1;
+            }
+            self.seq.insert(m.uid);
         }
-        if !m.flags.contains(&Flag::Seen) {
-            self.unseen += 1;
+        if m.flags.contains(&Flag::Seen) {
+            self.unseen.remove(&m.uid);
+        } else {
+            self.unseen.insert(m.uid);
         }
     }
 
     /// Applies durable records (ascending modseq) and the header after them.
     pub(crate) fn apply(&mut self, header: Header, records: &[Record], interner: &mut Interner) {
+        // Many expunges at once are taken out of the sequence in one pass (removing from
+        // the middle of a persistent vector one at a time rebalances it each time).
+        let mut expunged: Vec<u32> = Vec::new();
         for r in records {
             let kind = match r {
                 Record::Added(m) => {
@@ -198,18 +212,21 @@ impl View {
                     e.flags = interner.get(flags);
                     e.modseq = *modseq;
                     match (was_seen, flags.contains(&Flag::Seen)) {
-                        (true, false) => self.unseen += 1,
-                        (false, true) => self.unseen -= 1,
+                        (true, false) => {
+                            self.unseen.insert(*uid);
+                        }
+                        (false, true) => {
+                            self.unseen.remove(uid);
+                        }
                         _ => {}
                     }
                     self.note_keywords(flags);
                     ChangeKind::Flags
                 }
                 Record::Expunged { uid, modseq } => {
-                    if let Some(old) = self.messages.remove(uid) {
-                        if !old.flags.contains(&Flag::Seen) {
-                            self.unseen -= 1;
-                        }
+                    if self.messages.remove(uid).is_some() {
+                        self.unseen.remove(uid);
+                        expunged.push(*uid);
                         if *uid >= self.header.recent_from {
                             self.recent -= 1;
                         }
@@ -233,6 +250,14 @@ impl View {
                 uid: r.uid(),
                 kind,
             });
+        }
+        if expunged.len() <= 16 {
+            for uid in expunged {
+                self.seq.remove(uid);
+            }
+        } else {
+            expunged.sort_unstable();
+            self.seq.retain(|uid| expunged.binary_search(uid).is_err());
         }
         self.header.uid_next = self.header.uid_next.max(header.uid_next);
         self.header.highest_modseq = self.header.highest_modseq.max(header.highest_modseq);
@@ -285,7 +310,7 @@ impl View {
             uid_validity: self.header.uid_validity,
             uid_next: self.header.uid_next,
             messages: self.messages.len() as u32,
-            unseen: self.unseen,
+            unseen: self.unseen.len() as u32,
             recent,
             highest_modseq: self.header.highest_modseq,
         }
@@ -324,6 +349,17 @@ impl View {
     /// Every UID, ascending.
     pub fn uids(&self) -> impl Iterator<Item = u32> + '_ {
         self.messages.keys().copied()
+    }
+
+    /// Every UID in ascending order, as a shared list a session can keep and change as
+    /// its own numbering (RFC 3501 §2.3.1.2) without copying it.
+    pub fn seq(&self) -> Uids {
+        self.seq.clone()
+    }
+
+    /// The lowest UID without `\Seen` (SELECT's `[UNSEEN n]`).
+    pub fn first_unseen(&self) -> Option<u32> {
+        self.unseen.get_min().copied()
     }
 
     /// The UIDs above `uid`, ascending (the messages that arrived after it).
@@ -384,6 +420,72 @@ impl View {
             .filter(|&(_, &m)| m > modseq)
             .map(|(&u, _)| u)
             .collect()
+    }
+}
+
+/// Ascending UIDs: a message sequence (RFC 3501 §2.3.1.2), position `n - 1` holding
+/// message `n`'s UID. A persistent vector: cloning it is a reference-count increment, and
+/// each session's copy shares what it did not change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Uids(imbl::Vector<u32>);
+
+impl Uids {
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The UID at 0-based position `pos`.
+    pub fn get(&self, pos: usize) -> Option<u32> {
+        self.0.get(pos).copied()
+    }
+
+    /// The last (largest) UID.
+    pub fn last(&self) -> Option<u32> {
+        self.0.back().copied()
+    }
+
+    /// Where `uid` is (`Ok`), or where it would go (`Err`).
+    pub fn position(&self, uid: u32) -> Result<usize, usize> {
+        self.0.binary_search(&uid)
+    }
+
+    /// The UIDs in order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Adds a UID in its place (usually the end).
+    pub fn insert(&mut self, uid: u32) {
+        match self.0.back() {
+            Some(&last) if last >= uid => {
+                if let Err(at) = self.0.binary_search(&uid) {
+                    self.0.insert(at, uid);
+                }
+            }
+            _ => self.0.push_back(uid),
+        }
+    }
+
+    /// Removes a UID if present.
+    pub fn remove(&mut self, uid: u32) -> bool {
+        match self.0.binary_search(&uid) {
+            Ok(at) => {
+                self.0.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Keeps the UIDs for which `keep` holds (one pass, building the list anew).
+    pub fn retain(&mut self, mut keep: impl FnMut(&u32) -> bool) {
+        self.0 = self.0.iter().copied().filter(|u| keep(u)).collect();
     }
 }
 

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use yubin_store::{Flag, FlagOp, Flags, Mailbox, Store};
+use yubin_store::{Flag, FlagOp, Flags, Mailbox, MaildirBackend, Store};
 
 const MODE: &str = "YUBIN_CRASH_CHILD";
 const DIR: &str = "YUBIN_CRASH_DIR";
@@ -84,7 +84,10 @@ fn flags_for(k: u64) -> Flags {
 }
 
 fn open(dir: &Path) -> Mailbox {
-    let store = Store::maildir(dir).unwrap();
+    // A tiny compaction threshold: the index is folded into new snapshots many times a
+    // round, so kills land during compactions too.
+    let backend = MaildirBackend::new(dir).unwrap().with_compaction_at(1024);
+    let store = Store::with_backend(backend);
     store.set_accept_any_login(true);
     store.account("crash").unwrap().mailbox("INBOX").unwrap()
 }

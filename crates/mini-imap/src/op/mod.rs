@@ -22,8 +22,12 @@ pub fn resolve(sel: &Selected, set: &SequenceSet, uid: bool) -> Result<Vec<usize
     let n = sel.len();
     if uid {
         let largest = sel.largest_uid();
-        Ok((0..n)
-            .filter(|&i| set.contains(sel.uid(i), largest))
+        Ok(sel
+            .uids
+            .iter()
+            .enumerate()
+            .filter(|&(_, uid)| set.contains(uid, largest))
+            .map(|(i, _)| i)
             .collect())
     } else {
         let star_empty = n == 0

@@ -70,7 +70,7 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
             }
             // Too far behind for the change list: compare UIDs and modseqs instead.
             None => {
-                for &uid in &sel.uids {
+                for uid in sel.uids.iter() {
                     match now.modseq(uid) {
                         None => vanished.push(uid),
                         Some(m) if m > since && sel.own.get(&uid) != Some(&m) => {
@@ -84,7 +84,7 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
     }
     // Messages the client knows of that left the store become ghosts.
     for uid in vanished {
-        if sel.uids.binary_search(&uid).is_ok() && !sel.ghosts.contains_key(&uid) {
+        if sel.uids.position(uid).is_ok() && !sel.ghosts.contains_key(&uid) {
             let meta = sel.view.get(uid).unwrap_or(yubin_store::MessageMeta {
                 uid,
                 flags: Default::default(),
@@ -99,7 +99,7 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
         let mut positions: Vec<usize> = sel
             .ghosts
             .keys()
-            .filter_map(|uid| sel.uids.binary_search(uid).ok())
+            .filter_map(|&uid| sel.uids.position(uid).ok())
             .collect();
         positions.sort_unstable();
         for &pos in positions.iter().rev() {
@@ -115,7 +115,7 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
         if sel.ghosts.contains_key(&uid) {
             continue;
         }
-        let (Ok(pos), Some(flags)) = (sel.uids.binary_search(&uid), now.flags(uid)) else {
+        let (Ok(pos), Some(flags)) = (sel.uids.position(uid), now.flags(uid)) else {
             continue;
         };
         let list = sel.flag_list(uid, flags);
@@ -127,7 +127,9 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
             let first = sel.mailbox.claim_recent();
             sel.recent.extend(new.iter().filter(|&&u| u >= first));
         }
-        sel.uids.extend(new);
+        for uid in new {
+            sel.uids.insert(uid);
+        }
         untagged(b, &format!("{} EXISTS", sel.uids.len()));
         untagged(b, &format!("{} RECENT", sel.recent.len()));
     }

@@ -50,14 +50,14 @@ use crate::error::IoContext;
 use crate::mailbox::normalize_date;
 use crate::{Flag, Flags, MessageMeta, Result, StoreError};
 
+/// Renames per [`MailboxBackend::tidy`] call: about 20 ms of work, after which the
+/// writer lock is let go so waiting changes go first.
+const TIDY_BATCH: usize = 1024;
+
 /// Files in `tmp/` older than this are leftovers of a crash (the Maildir convention).
 const STALE_TMP: Duration = Duration::from_secs(36 * 3600);
 /// The lock file that serializes changes among processes.
 const LOCK_FILE: &str = "yubin-index.lock";
-/// The log is folded into a new snapshot once it is this large and larger than half the
-/// snapshot: compaction costs a rewrite of the snapshot, so it is amortized over at least
-/// that many bytes of log.
-const COMPACT_MIN: u64 = 256 << 10;
 
 /// One message as the backend knows it.
 #[derive(Debug, Clone)]
@@ -88,9 +88,9 @@ impl Msg {
 
     fn place(&self) -> index::Place {
         index::Place {
-            base: self.base.to_string(),
+            base: self.base.clone(),
             in_new: self.in_new,
-            info: self.info.as_deref().map(str::to_owned),
+            info: self.info.clone(),
         }
     }
 
@@ -164,6 +164,9 @@ pub(crate) struct MaildirMailbox {
     unsynced: BTreeSet<PathBuf>,
     /// Messages whose file names lag behind their flags.
     pending: BTreeSet<u32>,
+    /// Names as they were before a lookup found the files renamed (by another program):
+    /// the next reconcile compares with these, so it still sees the flag change.
+    relocated: HashMap<u32, Option<Box<str>>>,
     /// Renames done since the last log group, to record with the next one (so that a
     /// restarted or another process knows where every file is without a scan).
     moves: Vec<(u32, index::Place)>,
@@ -175,6 +178,10 @@ pub(crate) struct MaildirMailbox {
     watched: Arc<Watched>,
     /// The log has grown enough to be folded into a snapshot.
     compact: bool,
+    /// The log is folded into a new snapshot once it is this large and larger than half
+    /// the snapshot: compaction rewrites the snapshot, so its cost is amortized over at
+    /// least that many bytes of log.
+    compact_at: u64,
 }
 
 fn stamp(dir: &Path) -> Stamp {
@@ -205,12 +212,20 @@ impl MaildirMailbox {
             staged: BTreeMap::new(),
             unsynced: BTreeSet::new(),
             pending: BTreeSet::new(),
+            relocated: HashMap::new(),
             moves: Vec::new(),
             restamp: false,
             stash: Vec::new(),
             watched: Arc::new(Watched::default()),
             compact: false,
+            compact_at: super::DEFAULT_COMPACT_AT,
         }
+    }
+
+    /// Sets when the log is compacted (see [`super::MaildirBackend::with_compaction_at`]).
+    pub(crate) fn compact_at(mut self, bytes: u64) -> MaildirMailbox {
+        self.compact_at = bytes;
+        self
     }
 
     fn log_path(&self) -> PathBuf {
@@ -242,10 +257,15 @@ impl MaildirMailbox {
     fn read_index(&mut self) -> Result<bool> {
         self.keywords = Keywords::load(&self.dir)?;
         let mut needs_scan = false;
+        // No snapshot of ours (a new mailbox, an earlier yubin's index, a damaged one):
+        // the next write makes one. Kept apart from `compact` (the log is long), which
+        // says nothing about whether the snapshot on disk and its log can be trusted.
+        let mut ours = true;
         let snapshot = match Snapshot::read(&self.dir)? {
             Some(s) => Some(s),
             None => {
                 needs_scan = true;
+                ours = false;
                 self.compact = true;
                 // An index of an earlier yubin: UIDs and UIDVALIDITY are kept; flags and
                 // dates come from the files by the scan that follows.
@@ -272,7 +292,7 @@ impl MaildirMailbox {
                                         modseq: 1,
                                     },
                                     index::Place {
-                                        base: e.base,
+                                        base: e.base.into(),
                                         in_new: false,
                                         info: None,
                                     },
@@ -303,7 +323,7 @@ impl MaildirMailbox {
             ..Snapshot::default()
         });
         self.head = snapshot.head;
-        self.generation = (!self.compact).then_some(snapshot.generation);
+        self.generation = ours.then_some(snapshot.generation);
         self.vanished = snapshot.vanished;
         // Ascending UIDs (the snapshot is sorted): the map is built in one pass.
         let table: BTreeMap<u32, Msg> = snapshot
@@ -313,9 +333,9 @@ impl MaildirMailbox {
                 (
                     meta.uid,
                     Msg {
-                        base: place.base.into(),
+                        base: place.base,
                         in_new: place.in_new,
-                        info: place.info.map(Into::into),
+                        info: place.info,
                         size: meta.size,
                         flags: meta.flags,
                         modseq: meta.modseq,
@@ -403,18 +423,18 @@ impl MaildirMailbox {
             Line::Moved { uid, place } => {
                 if let Some(m) = self.shared.write().msgs.get_mut(&uid) {
                     m.in_new = place.in_new;
-                    m.info = place.info.map(Into::into);
+                    m.info = place.info;
                 }
             }
             Line::Added { meta, place } => {
-                let base: Arc<str> = place.base.into();
+                let base: Arc<str> = place.base;
                 let uid = meta.uid;
                 self.shared.write().msgs.insert(
                     uid,
                     Msg {
                         base,
                         in_new: place.in_new,
-                        info: place.info.map(Into::into),
+                        info: place.info,
                         size: meta.size,
                         flags: meta.flags.clone(),
                         modseq: meta.modseq,
@@ -513,14 +533,20 @@ impl MaildirMailbox {
                     gone.push(uid);
                     continue;
                 };
+                // What the name said when this process last knew it (its own rename,
+                // another yubin's logged one, or the last scan), and what it says now.
+                let letters = |info: &Option<Box<str>>| {
+                    info.as_deref()
+                        .map(|i| filename::parse_letters(i, &self.keywords))
+                        .unwrap_or_default()
+                };
+                let before = match self.relocated.remove(&uid) {
+                    Some(info) => letters(&info),
+                    None => letters(&m.info),
+                };
+                let on_disk = letters(&f.info);
                 m.in_new = f.in_new;
-                let ours_lag = self.pending.contains(&uid) || m.modseq > self.head.names;
                 m.info = f.info;
-                let on_disk = m
-                    .info
-                    .as_deref()
-                    .map(|i| filename::parse_letters(i, &self.keywords))
-                    .unwrap_or_default();
                 let expected: Flags = m
                     .flags
                     .iter()
@@ -537,8 +563,12 @@ impl MaildirMailbox {
                     }
                     continue;
                 }
-                if ours_lag {
-                    // Our own rename, owed since before a crash or still queued.
+                if on_disk == before {
+                    // The name did not change (or only moved from new/ to cur/, as a mail
+                    // reader does with mail it has listed): the flags changed here and the
+                    // rename is owed, since before a crash or still queued. Deciding by
+                    // the name as last known, never by a watermark, is what keeps an
+                    // acknowledged change from being mistaken for another program's.
                     self.pending.insert(uid);
                     continue;
                 }
@@ -557,6 +587,7 @@ impl MaildirMailbox {
                 m.modseq = modseq;
                 records.push(Record::Flags { uid, modseq, flags });
             }
+            self.relocated.clear();
             for uid in gone {
                 table.msgs.remove(&uid);
                 self.pending.remove(&uid);
@@ -633,24 +664,24 @@ impl MaildirMailbox {
     /// false and it is taken only if the files must be scanned.
     fn sync(&mut self) -> Result<Option<Synced>> {
         let mut records = std::mem::take(&mut self.stash);
-        let mut reload = false;
-        match self.generation {
+        // Without the lock only the cheap part: the log's tail. Anything else (another
+        // process compacted the index, the directories changed) is done under the lock.
+        let reload = match self.generation {
             Some(generation) => match self.read_log_tail(generation)? {
-                Some((mut tail, _torn)) => records.append(&mut tail),
-                None => reload = true,
+                Some((mut tail, _torn)) => {
+                    records.append(&mut tail);
+                    self.cursor.is_none()
+                }
+                None => true,
             },
-            None => reload = self.dir.join(index::SNAPSHOT).exists(),
-        }
-        if !reload && self.generation.is_some() && self.cursor.is_none() {
-            // The log vanished or was replaced by a new generation's: the snapshot moved.
-            reload = Snapshot::read(&self.dir)?.map(|s| s.generation) != self.generation;
-        }
+            None => self.dir.join(index::SNAPSHOT).exists(),
+        };
         let dirty = self.watched.take_dirty();
         let moved = stamp(&self.dir.join("new")) != self.head.new
             || stamp(&self.dir.join("cur")) != self.head.cur;
         if reload || dirty || moved {
             let took = self.acquire()?;
-            let result = self.sync_locked(reload, &mut records);
+            let result = self.sync_locked(&mut records);
             if took {
                 self.lock = None;
             }
@@ -665,22 +696,40 @@ impl MaildirMailbox {
         }))
     }
 
-    /// The part of `sync` that needs the lock: reload after a compaction, then scan.
-    fn sync_locked(&mut self, reload: bool, records: &mut Vec<Record>) -> Result<()> {
-        if reload {
-            let before: BTreeMap<u32, Msg> = self.shared.read().msgs.clone();
-            self.read_index()?;
-            let after = self.shared.read().msgs.clone();
-            diff(&before, &after, &self.vanished, records);
-        } else if let Some(generation) = self.generation
-            && let Some((mut tail, _)) = self.read_log_tail(generation)?
-        {
-            records.append(&mut tail);
-        }
+    /// The part of `sync` that needs the lock: catch up with the index, then scan.
+    fn sync_locked(&mut self, records: &mut Vec<Record>) -> Result<()> {
+        self.refresh_locked(records)?;
         let found = self.reconcile()?;
         if !found.is_empty() {
             self.write_group(&found, true)?;
             records.extend(found);
+        }
+        Ok(())
+    }
+
+    /// Brings memory up to date with the index on disk, lock held: the log's tail, or,
+    /// if another process folded the log into a new snapshot since, the whole index
+    /// again (what changed is worked out by comparing). Every change under the lock
+    /// starts here: a write after a stale read would lose what the other process logged.
+    fn refresh_locked(&mut self, records: &mut Vec<Record>) -> Result<()> {
+        let current = match self.generation {
+            Some(generation) => match self.read_log_tail(generation)? {
+                Some((mut tail, _)) => {
+                    records.append(&mut tail);
+                    // No log of our generation: either a compaction stopped between its
+                    // two renames (the snapshot is still ours) or the snapshot moved on.
+                    self.cursor.is_some()
+                        || Snapshot::read(&self.dir)?.map(|s| s.generation) == Some(generation)
+                }
+                None => false,
+            },
+            None => !self.dir.join(index::SNAPSHOT).exists(),
+        };
+        if !current {
+            let before: BTreeMap<u32, Msg> = self.shared.read().msgs.clone();
+            self.read_index()?;
+            let after = self.shared.read().msgs.clone();
+            diff(&before, &after, &self.vanished, records);
         }
         Ok(())
     }
@@ -750,6 +799,18 @@ impl MaildirMailbox {
                 .write(true)
                 .open(&path)
                 .ctx(|| format!("opening {}", path.display()))?;
+            // The log must be the one this process read to its end: writing into another
+            // (a compaction this process missed) would cut its tail off.
+            let ino = file
+                .metadata()
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .ctx(|| format!("reading {}", path.display()))?;
+            if ino != cursor.ino {
+                return Err(StoreError::Corrupt(format!(
+                    "{}: replaced by another process while locked",
+                    path.display()
+                )));
+            }
             // Anything past the cursor is a group a crashed writer left half-written.
             file.set_len(cursor.offset)
                 .ctx(|| format!("truncating {}", path.display()))?;
@@ -779,7 +840,7 @@ impl MaildirMailbox {
         self.apply_records(records);
         let log_len = self.cursor.map_or(0, |c| c.offset);
         let snapshot_len = self.shared.read().msgs.len() as u64 * 96;
-        if log_len > COMPACT_MIN && log_len > snapshot_len / 2 {
+        if log_len > self.compact_at && log_len > snapshot_len / 2 {
             self.compact = true;
         }
         Ok(())
@@ -951,8 +1012,12 @@ impl MaildirMailbox {
     fn relocate_file(&mut self, uid: u32) -> Option<()> {
         let mut found = self.scan().ok()?;
         let mut table = self.shared.write();
-        for m in table.msgs.values_mut() {
+        for (&uid, m) in table.msgs.iter_mut() {
             if let Some(f) = found.remove(&*m.base) {
+                if f.info != m.info {
+                    // The next reconcile must still see this as a change of name.
+                    self.relocated.entry(uid).or_insert_with(|| m.info.clone());
+                }
                 m.in_new = f.in_new;
                 m.info = f.info;
             }
@@ -961,8 +1026,19 @@ impl MaildirMailbox {
     }
 
     /// Renames files whose names lag behind their flags. Lock held.
-    fn rename_pending(&mut self) -> Result<()> {
-        let pending: Vec<u32> = std::mem::take(&mut self.pending).into_iter().collect();
+    ///
+    /// At most `limit` at a time: the caller holds the mailbox's writer lock, and a
+    /// hundred thousand renames must not keep every other change waiting.
+    fn rename_pending(&mut self, limit: usize) -> Result<()> {
+        let pending: Vec<u32> = if self.pending.len() <= limit {
+            std::mem::take(&mut self.pending).into_iter().collect()
+        } else {
+            let batch: Vec<u32> = self.pending.iter().copied().take(limit).collect();
+            for uid in &batch {
+                self.pending.remove(uid);
+            }
+            batch
+        };
         let mut renames = Vec::with_capacity(pending.len());
         for uid in pending {
             let Some(m) = self.shared.read().msgs.get(&uid).cloned() else {
@@ -1064,7 +1140,7 @@ impl MailboxBackend for MaildirMailbox {
                 self.write_snapshot()?;
             }
             if !self.pending.is_empty() {
-                self.rename_pending()?;
+                self.rename_pending(usize::MAX)?;
                 self.write_group(&[], false)?;
             }
             self.clean_tmp();
@@ -1244,11 +1320,9 @@ impl MailboxBackend for MaildirMailbox {
         let result = (|| {
             // Whatever others logged since we looked goes to the next poll, so the
             // cursor can move past it.
-            if let Some(generation) = self.generation
-                && let Some((mut tail, _)) = self.read_log_tail(generation)?
-            {
-                self.stash.append(&mut tail);
-            }
+            let mut found = Vec::new();
+            self.refresh_locked(&mut found)?;
+            self.stash.append(&mut found);
             self.head.header.recent_from = header.recent_from;
             self.write_group(&[], false)
         })();
@@ -1269,10 +1343,10 @@ impl MailboxBackend for MaildirMailbox {
                 self.stash.extend(synced.records);
             }
             if !self.pending.is_empty() {
-                self.rename_pending()?;
+                self.rename_pending(TIDY_BATCH)?;
                 self.write_group(&[], false)?;
             }
-            if self.compact {
+            if self.compact && self.pending.is_empty() {
                 self.write_snapshot()?;
             }
             Ok(())

@@ -70,9 +70,9 @@ pub(crate) struct IndexHeader {
 /// without listing the directories.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Place {
-    pub base: String,
+    pub base: std::sync::Arc<str>,
     pub in_new: bool,
-    pub info: Option<String>,
+    pub info: Option<Box<str>>,
 }
 
 /// One line of the log.
@@ -184,10 +184,17 @@ fn push_place(place: &Place, out: &mut String) {
 }
 
 fn parse_place<'a>(t: &mut impl Iterator<Item = &'a str>) -> Option<Place> {
-    let base = unescape(t.next()?)?;
+    // One allocation per name: most need no unescaping.
+    let raw = t.next()?;
+    let base: std::sync::Arc<str> = if raw.contains('%') {
+        unescape(raw)?.into()
+    } else {
+        raw.into()
+    };
     let token = t.next()?;
     let (dir, info) = match token.split_once(':') {
-        Some((d, i)) => (d, Some(unescape(i)?)),
+        Some((d, i)) if i.contains('%') => (d, Some(unescape(i)?.into_boxed_str())),
+        Some((d, i)) => (d, Some(Box::from(i))),
         None => (token, None),
     };
     let in_new = match dir {

@@ -92,16 +92,19 @@ pub(crate) fn ensure_maildir(dir: &Path) -> Result<()> {
 pub(crate) struct MaildirAccount {
     user: String,
     maildir: PathBuf,
+    compact_at: u64,
 }
 
 impl MaildirAccount {
-    /// Opens (creating if needed) `<root>/<user>/Maildir`. `user` has been validated.
-    pub(crate) fn open(root: &Path, user: &str) -> Result<MaildirAccount> {
+    /// Opens (creating if needed) `<root>/<user>/Maildir`, compacting each mailbox's
+    /// index log at `compact_at` bytes. `user` has been validated.
+    fn open_with(root: &Path, user: &str, compact_at: u64) -> Result<MaildirAccount> {
         let maildir = root.join(user).join("Maildir");
         ensure_maildir(&maildir)?;
         Ok(MaildirAccount {
             user: user.to_owned(),
             maildir,
+            compact_at,
         })
     }
 
@@ -176,7 +179,9 @@ impl AccountBackend for MaildirAccount {
     }
 
     fn open(&self, name: &str) -> Result<Box<dyn MailboxBackend>> {
-        Ok(Box::new(MaildirMailbox::new(self.maildir.clone(), name)))
+        Ok(Box::new(
+            MaildirMailbox::new(self.maildir.clone(), name).compact_at(self.compact_at),
+        ))
     }
 
     fn load_subscriptions(&self) -> Result<Vec<String>> {
@@ -230,20 +235,40 @@ impl AccountBackend for MaildirAccount {
 #[derive(Debug, Clone)]
 pub struct MaildirBackend {
     root: PathBuf,
+    compact_at: u64,
 }
+
+/// The default of [`MaildirBackend::with_compaction_at`]: 256 KiB of change log.
+pub(crate) const DEFAULT_COMPACT_AT: u64 = 256 << 10;
 
 impl MaildirBackend {
     /// The Maildir backend over the data directory `root`, which is created if missing.
     pub fn new(root: impl Into<PathBuf>) -> Result<MaildirBackend> {
         let root = root.into();
         std::fs::create_dir_all(&root).ctx(|| format!("creating {}", root.display()))?;
-        Ok(MaildirBackend { root })
+        Ok(MaildirBackend {
+            root,
+            compact_at: DEFAULT_COMPACT_AT,
+        })
+    }
+
+    /// Folds a mailbox's change log (`yubin-index.log`) into a new snapshot once the log
+    /// holds this many bytes and more than half the snapshot's size. Smaller means more
+    /// rewrites of the snapshot and a faster start; the crash tests use a tiny value so
+    /// that compactions happen under their kills.
+    pub fn with_compaction_at(mut self, bytes: u64) -> MaildirBackend {
+        self.compact_at = bytes;
+        self
     }
 }
 
 impl crate::backend::StoreBackend for MaildirBackend {
     fn open_account(&self, name: &str) -> Result<Box<dyn AccountBackend>> {
-        Ok(Box::new(MaildirAccount::open(&self.root, name)?))
+        Ok(Box::new(MaildirAccount::open_with(
+            &self.root,
+            name,
+            self.compact_at,
+        )?))
     }
 
     fn root(&self) -> Option<&Path> {

@@ -88,12 +88,15 @@ impl Watched {
 }
 
 struct Route {
+    /// Tells this route from another mailbox's at the same path (one deleted and
+    /// created again, or renamed into its place).
+    id: u64,
     watched: Arc<Watched>,
     wake: Wake,
 }
 
 struct Hub {
-    routes: RwLock<HashMap<PathBuf, Route>>,
+    routes: RwLock<HashMap<PathBuf, Vec<Route>>>,
     watcher: Mutex<Option<RecommendedWatcher>>,
 }
 
@@ -127,7 +130,7 @@ fn dispatch(event: notify::Result<notify::Event>) {
     let routes = hub().routes.read().unwrap_or_else(|p| p.into_inner());
     let Ok(event) = event else {
         // Overflow or a watcher error: anything may have changed anywhere.
-        for route in routes.values() {
+        for route in routes.values().flatten() {
             route.watched.dirty.store(true, Ordering::SeqCst);
             (route.wake)();
         }
@@ -139,13 +142,11 @@ fn dispatch(event: notify::Result<notify::Event>) {
     let mut woken: Vec<&Route> = Vec::new();
     for path in &event.paths {
         for dir in mailbox_of(path) {
-            if let Some(route) = routes.get(dir)
-                && !woken
-                    .iter()
-                    .any(|r| Arc::ptr_eq(&r.watched, &route.watched))
-            {
-                route.watched.saw(&event);
-                woken.push(route);
+            for route in routes.get(dir).into_iter().flatten() {
+                if !woken.iter().any(|r| r.id == route.id) {
+                    route.watched.saw(&event);
+                    woken.push(route);
+                }
             }
         }
     }
@@ -157,40 +158,58 @@ fn dispatch(event: notify::Result<notify::Event>) {
 /// Watches the mailbox in `dir` until the returned guard is dropped; `None` if this
 /// system cannot (then the checks at each read are all there is).
 pub(crate) fn watch(dir: &Path, watched: Arc<Watched>, wake: Wake) -> Option<Guard> {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let hub = hub();
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     watched.active.store(true, Ordering::SeqCst);
     hub.routes
         .write()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(dir.to_path_buf(), Route { watched, wake });
+        .entry(dir.to_path_buf())
+        .or_default()
+        .push(Route {
+            id,
+            watched: watched.clone(),
+            wake,
+        });
     let guard = Guard {
         dir: dir.to_path_buf(),
+        id,
     };
-    let mut watcher = hub.watcher.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(watcher) = watcher.as_mut() else {
-        if let Some(route) = hub
-            .routes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(dir)
-        {
-            route.watched.active.store(false, Ordering::SeqCst);
-        }
-        return None;
-    };
-    for d in [dir.to_path_buf(), dir.join("new"), dir.join("cur")] {
-        if let Err(e) = watcher.watch(&d, RecursiveMode::NonRecursive) {
-            tracing::debug!("{}: cannot watch ({e}); checks per command", d.display());
+    // Adding an inotify watch makes the kernel walk the directory's cached entries: on a
+    // large mailbox that is milliseconds the first SELECT after a start should not wait
+    // for. The watches are added on a thread of their own; until they are, the checks at
+    // each read are all there is, and a wake-up when they are in place covers the gap.
+    let dir = dir.to_path_buf();
+    let spawned = std::thread::Builder::new()
+        .name("yubin-store-watch".into())
+        .spawn(move || {
+            {
+                let mut watcher = hub.watcher.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(watcher) = watcher.as_mut() else {
+                    watched.active.store(false, Ordering::SeqCst);
+                    return;
+                };
+                for d in [dir.clone(), dir.join("new"), dir.join("cur")] {
+                    if let Err(e) = watcher.watch(&d, RecursiveMode::NonRecursive) {
+                        tracing::debug!("{}: cannot watch ({e}); checks per command", d.display());
+                        watched.active.store(false, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
             if let Some(route) = hub
                 .routes
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
-                .get(dir)
+                .get(&dir)
+                .and_then(|routes| routes.iter().find(|r| r.id == id))
             {
-                route.watched.active.store(false, Ordering::SeqCst);
+                (route.wake)();
             }
-            return None;
-        }
+        });
+    if spawned.is_err() {
+        return None;
     }
     Some(guard)
 }
@@ -198,15 +217,26 @@ pub(crate) fn watch(dir: &Path, watched: Arc<Watched>, wake: Wake) -> Option<Gua
 /// Stops watching a mailbox when dropped.
 pub(crate) struct Guard {
     dir: PathBuf,
+    id: u64,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         let hub = hub();
-        hub.routes
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.dir);
+        let last = {
+            let mut routes = hub.routes.write().unwrap_or_else(|p| p.into_inner());
+            let list = routes.entry(self.dir.clone()).or_default();
+            list.retain(|r| r.id != self.id);
+            let last = list.is_empty();
+            if last {
+                routes.remove(&self.dir);
+            }
+            last
+        };
+        // Another mailbox at the same path still needs the watches.
+        if !last {
+            return;
+        }
         let mut watcher = hub.watcher.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(w) = watcher.as_mut() {
             for d in [self.dir.clone(), self.dir.join("new"), self.dir.join("cur")] {
