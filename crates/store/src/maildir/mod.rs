@@ -5,8 +5,10 @@
 //! Layout of one account:
 //!
 //! ```text
-//! <data>/alice/Maildir/            INBOX: tmp/ new/ cur/, yubin-uidlist, dovecot-keywords,
-//!                                  subscriptions (account-wide), yubin-pop.lock
+//! <data>/alice/Maildir/            INBOX: tmp/ new/ cur/, yubin-index (snapshot),
+//!                                  yubin-index.log (changes since), yubin-index.lock,
+//!                                  dovecot-keywords, subscriptions (account-wide),
+//!                                  yubin-pop.lock
 //! <data>/alice/Maildir/.Sent/      mailbox "Sent" (+ maildirfolder, as Courier marks it)
 //! <data>/alice/Maildir/.Archive.2024/   mailbox "Archive/2024"
 //! ```
@@ -15,6 +17,11 @@
 //! written differently: it is escaped as `%2E`, and `%` itself as `%25` (a reversible
 //! percent-encoding of exactly these two characters). `a.b/c` is stored as `.a%2Eb.c`.
 //! Directories whose names do not decode to a valid mailbox name are left alone.
+//!
+//! Each mailbox's UIDs, flags, modseqs and file places are in its index (the `index`
+//! module: format), kept by `folder` (crash safety, other programs' changes); one
+//! inotify watcher for the process tells every open mailbox when its files change
+//! (`watch`).
 
 mod filename;
 mod folder;
