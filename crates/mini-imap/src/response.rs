@@ -98,6 +98,21 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
+/// Writes a literal of a message as stored, whose lines may end in bare LF, in its wire
+/// form (every line end CRLF), converted while it is copied. The length is counted from
+/// the bytes, never taken from a file name another program chose: a wrong one would
+/// desynchronise the stream.
+pub fn write_literal_crlf(out: &mut Vec<u8>, stored: &[u8]) {
+    let wire_len = yubin_store::wire::wire_size(stored);
+    out.push(b'{');
+    out.extend_from_slice(wire_len.to_string().as_bytes());
+    out.extend_from_slice(b"}\r\n");
+    out.reserve(wire_len as usize);
+    for chunk in yubin_store::wire::crlf_chunks(stored) {
+        out.extend_from_slice(chunk);
+    }
+}
+
 /// Writes a literal: `{n}` CRLF and the octets (`{n+}` when `non_sync`, RFC 7888).
 pub fn write_literal(out: &mut Vec<u8>, s: &[u8], non_sync: bool) {
     out.push(b'{');

@@ -661,7 +661,8 @@ impl Maildrop {
 
     fn read(&self, n: u32) -> Result<bytes::Bytes, String> {
         let uid = self.get(n)?.uid;
-        self.mailbox.read(uid).map_err(|e| match e {
+        // As stored: the byte-stuffing copy makes bare LF line ends CRLF on its way.
+        self.mailbox.read_stored(uid).map_err(|e| match e {
             StoreError::NoSuchMessage(_) => format!("message {n} was removed by another session"),
             other => {
                 tracing::warn!(error = %other, "read failed");

@@ -173,16 +173,23 @@ impl Body {
     /// The message in wire form: one read of the file into one buffer, normalized to CRLF
     /// only if the file needs it.
     pub fn read(self) -> std::io::Result<Bytes> {
+        let wire_size = match &self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { wire_size, .. } => *wire_size,
+        };
+        let raw = self.read_stored()?;
+        if raw.len() as u64 == wire_size {
+            Ok(raw)
+        } else {
+            Ok(Bytes::from(crate::wire::to_crlf(&raw).into_owned()))
+        }
+    }
+
+    /// The message as stored: another program's file may end its lines in bare LF.
+    pub fn read_stored(self) -> std::io::Result<Bytes> {
         match self {
             Body::Bytes(b) => Ok(b),
-            Body::File { path, wire_size } => {
-                let raw = std::fs::read(&path)?;
-                if raw.len() as u64 == wire_size {
-                    Ok(Bytes::from(raw))
-                } else {
-                    Ok(Bytes::from(crate::wire::to_crlf(&raw).into_owned()))
-                }
-            }
+            Body::File { path, .. } => std::fs::read(&path).map(Bytes::from),
         }
     }
 }

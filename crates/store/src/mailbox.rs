@@ -743,6 +743,18 @@ impl Mailbox {
     /// The bytes are read without holding any mailbox lock, so a large message (or a
     /// concurrent group commit) does not stall other sessions.
     pub fn read(&self, uid: u32) -> Result<Bytes> {
+        self.read_as(uid, Body::read)
+    }
+
+    /// The message as stored, which may end its lines in bare LF (a file another program
+    /// wrote); its wire size is the view's `size`. For callers that convert while they
+    /// copy anyway (POP3 RETR's dot-stuffing, an IMAP literal): a 1 MiB bare-LF message is
+    /// then copied once, not converted into a buffer of its own first.
+    pub fn read_stored(&self, uid: u32) -> Result<Bytes> {
+        self.read_as(uid, Body::read_stored)
+    }
+
+    fn read_as(&self, uid: u32, read: fn(Body) -> std::io::Result<Bytes>) -> Result<Bytes> {
         if !self.shared.current().contains(uid) {
             self.shared.alive()?;
             return Err(StoreError::NoSuchMessage(uid));
@@ -752,7 +764,7 @@ impl Mailbox {
             .bodies
             .body(uid)
             .ok_or(StoreError::NoSuchMessage(uid))?;
-        match body.read() {
+        match read(body) {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Renamed (a flag change) or removed since we looked: look again, locked.
@@ -764,7 +776,7 @@ impl Mailbox {
                     }
                     w.backend.find(uid).ok_or(StoreError::NoSuchMessage(uid))?
                 };
-                body.read().map_err(|e| match e.kind() {
+                read(body).map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => StoreError::NoSuchMessage(uid),
                     _ => StoreError::io(format!("reading message UID {uid}"), e),
                 })

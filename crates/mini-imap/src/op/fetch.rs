@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use crate::command::{FetchAttr, Section, SectionText, SequenceSet};
-use crate::response::{tagged, write_fetch_attr, write_nstring};
+use crate::response::{tagged, write_fetch_attr, write_literal_crlf, write_nstring};
 use crate::session::{Selected, mark_seen};
 use yubin_store::{Flag, StoreError};
 
@@ -30,6 +30,9 @@ pub struct FetchJob {
     next: usize,
     failures: u32,
     needs_raw: bool,
+    /// Every item that needs the bytes wants the whole message as it is (BODY[],
+    /// RFC822): they are read as stored and made CRLF while copied into the response.
+    whole_only: bool,
     sets_seen: bool,
     /// New flags of the messages this FETCH marked `\Seen`, reported with each.
     seen: std::collections::HashMap<u32, yubin_store::Flags>,
@@ -70,6 +73,21 @@ pub fn start(
         )
     });
     let sets_seen = !sel.read_only && items.iter().any(FetchAttr::sets_seen);
+    let whole_only = items.iter().all(|i| match i {
+        FetchAttr::Rfc822 => true,
+        FetchAttr::BodySection {
+            section,
+            partial: None,
+            ..
+        } => is_whole(section),
+        FetchAttr::Envelope
+        | FetchAttr::BodyStructure
+        | FetchAttr::Body
+        | FetchAttr::BodySection { .. }
+        | FetchAttr::Rfc822Header
+        | FetchAttr::Rfc822Text => false,
+        _ => true,
+    });
     Some(FetchJob {
         tag: tag.to_owned(),
         uid,
@@ -78,6 +96,7 @@ pub fn start(
         next: 0,
         failures: 0,
         needs_raw,
+        whole_only,
         sets_seen,
         seen: std::collections::HashMap::new(),
     })
@@ -122,8 +141,13 @@ impl FetchJob {
         let Some(mut meta) = sel.meta(pos) else {
             return;
         };
+        let read = if self.whole_only {
+            yubin_store::Mailbox::read_stored
+        } else {
+            yubin_store::Mailbox::read
+        };
         let raw = if self.needs_raw {
-            match sel.mailbox.read(meta_uid) {
+            match read(&sel.mailbox, meta_uid) {
                 Ok(raw) => Some(raw),
                 // Expunged by another session since our snapshot: nothing to show
                 // (RFC 3501 §7.4.1 lets the server skip it; the EXPUNGE comes later).
@@ -197,6 +221,12 @@ impl FetchJob {
                     };
                     b.extend_from_slice(name.as_bytes());
                     let section = Section { part: vec![], text };
+                    if let Some(stored) = raw.as_ref().filter(|r| r.len() as u64 != meta.size)
+                        && is_whole(&section)
+                    {
+                        write_literal_crlf(b, stored);
+                        continue;
+                    }
                     let data = match (&info, &raw) {
                         (_, Some(raw)) if is_whole(&section) => Some(Cow::Borrowed(&raw[..])),
                         (Some(info), Some(raw)) => info.section(raw, &section),
@@ -219,6 +249,13 @@ impl FetchJob {
                         false,
                     );
                     b.push(b' ');
+                    if let Some(stored) = raw.as_ref().filter(|r| r.len() as u64 != meta.size)
+                        && is_whole(section)
+                        && partial.is_none()
+                    {
+                        write_literal_crlf(b, stored);
+                        continue;
+                    }
                     let data = match (&info, &raw) {
                         (_, Some(raw)) if is_whole(section) => Some(Cow::Borrowed(&raw[..])),
                         (Some(info), Some(raw)) => info.section(raw, section),
