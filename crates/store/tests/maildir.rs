@@ -464,3 +464,41 @@ fn file_names_show_a_flag_change_within_a_second() {
     }
     assert!(files_in(&md.join("new")).is_empty());
 }
+
+#[test]
+fn a_file_name_with_a_newline_or_space_survives_a_restart() {
+    // Another program may name a file anything; the index escapes what would break a
+    // line, so the mailbox stays usable after a restart.
+    let dir = tempfile::tempdir().unwrap();
+    let md = maildir(dir.path());
+    drop(inbox(dir.path()));
+    for name in ["odd\nname", "with space", "per%cent"] {
+        fs::write(md.join("new").join(name), b"Subject: odd\n\nbody\n").unwrap();
+    }
+    let uids: Vec<u32> = {
+        let inbox = inbox(dir.path());
+        inbox.messages().unwrap().iter().map(|m| m.uid).collect()
+    };
+    assert_eq!(uids.len(), 3);
+    let inbox = inbox(dir.path());
+    let again: Vec<u32> = inbox.messages().unwrap().iter().map(|m| m.uid).collect();
+    assert_eq!(again, uids);
+    for uid in again {
+        assert_eq!(
+            &inbox.read(uid).unwrap()[..],
+            b"Subject: odd\r\n\r\nbody\r\n"
+        );
+    }
+    inbox
+        .set_flags(&uids, FlagOp::Add, &flags(&[Flag::Seen]))
+        .unwrap();
+    inbox.flush().unwrap();
+    let inbox = self::inbox(dir.path());
+    assert!(
+        inbox
+            .messages()
+            .unwrap()
+            .iter()
+            .all(|m| m.flags.contains(&Flag::Seen))
+    );
+}
