@@ -63,6 +63,7 @@ pub use mailbox::{
     FlagsChanged, HEADER_CACHE_BYTES, Mailbox, MailboxStatus, MailboxWatch, MessageMeta, NewMessage,
 };
 pub use maildir::MaildirBackend;
+pub use maildir::filename::host as maildir_host;
 pub use memory::MemoryBackend;
 pub use store::Store;
 pub use view::{Change, ChangeKind, Uids, View};

@@ -43,7 +43,7 @@ pub(super) fn run(a: &FillArgs) -> anyhow::Result<ExitCode> {
         let dir = a.maildir.join(sub);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let host = host();
+    let host = yubin_store::maildir_host();
     let pid = std::process::id();
     let run_id = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -121,27 +121,6 @@ fn message(out: &mut Vec<u8>, i: u64, run_id: u64, body_lines: usize) {
             "Line {line} of message {i}: the quick brown fox jumps over the lazy dog."
         );
     }
-}
-
-/// The host name, with the characters a Maildir name cannot hold escaped as the spec asks.
-fn host() -> String {
-    let raw = fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        match c {
-            '/' => out.push_str("\\057"),
-            ':' => out.push_str("\\072"),
-            ',' => out.push_str("\\054"),
-            c if c.is_ascii_graphic() => out.push(c),
-            _ => out.push('_'),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

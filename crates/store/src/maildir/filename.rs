@@ -53,8 +53,10 @@ pub(crate) fn unique_base_sized(size: u64, wire: u64) -> String {
 }
 
 /// The host name with `/` and `:` escaped as the Maildir spec asks (`\057`, `\072`),
-/// and `,` too, which would end the name part (Dovecot does the same).
-fn host() -> &'static str {
+/// and `,` too, which would end the name part (Dovecot does the same): the part of a
+/// Maildir file name that tells deliveries from different hosts apart, for any program
+/// that writes Maildir files.
+pub fn host() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
         let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -23,7 +23,7 @@
 //! inotify watcher for the process tells every open mailbox when its files change
 //! (`watch`).
 
-mod filename;
+pub(crate) mod filename;
 mod folder;
 mod index;
 mod keywords;
