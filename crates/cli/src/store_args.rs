@@ -32,9 +32,8 @@ impl StoreArgs {
         let store = if self.ephemeral {
             Store::memory()
         } else {
+            // The store creates the data directory (0700: mail is private).
             let dir = self.data_dir()?;
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
             Store::maildir(&dir)
                 .with_context(|| format!("cannot open store at {}", dir.display()))?
         };

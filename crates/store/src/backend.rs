@@ -349,7 +349,7 @@ pub(crate) fn write_atomic(
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
+        let mut f = crate::private::options()
             .write(true)
             .create_new(true)
             .open(&tmp)

@@ -47,6 +47,7 @@ mod mailbox;
 mod maildir;
 mod memory;
 pub mod name;
+mod private;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -502,3 +502,37 @@ fn a_file_name_with_a_newline_or_space_survives_a_restart() {
             .all(|m| m.flags.contains(&Flag::Seen))
     );
 }
+
+#[test]
+fn mail_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    let store = Store::maildir(&root).unwrap();
+    store
+        .add_account("alice", yubin_store::Secret::from("x"))
+        .unwrap();
+    let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
+    let uid = inbox
+        .append(b"Subject: private\r\n\r\n", &Flags::new(), None)
+        .unwrap();
+    inbox
+        .set_flags(&[uid], FlagOp::Add, &flags(&[Flag::Keyword("k".into())]))
+        .unwrap();
+    inbox.flush().unwrap();
+    store.account("alice").unwrap().create("Sent/2026").unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut seen = 0;
+    let mut stack = vec![root.clone()];
+    while let Some(p) = stack.pop() {
+        let m = mode(&p);
+        if p.is_dir() {
+            assert_eq!(m, 0o700, "{}", p.display());
+            stack.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(m, 0o600, "{}", p.display());
+        }
+        seen += 1;
+    }
+    assert!(seen > 10, "{seen}");
+}

@@ -238,7 +238,7 @@ impl MaildirMailbox {
             return Ok(false);
         }
         let path = self.dir.join(LOCK_FILE);
-        let file = std::fs::OpenOptions::new()
+        let file = crate::private::options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -1196,7 +1196,7 @@ impl MailboxBackend for MaildirMailbox {
         self.expect([msg.file_name()]);
         let mut renamed = false;
         let result = (|| {
-            let mut f = std::fs::OpenOptions::new()
+            let mut f = crate::private::options()
                 .write(true)
                 .create_new(true)
                 .open(&tmp)

@@ -31,7 +31,6 @@ mod uidlist;
 mod watch;
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 pub(crate) use folder::MaildirMailbox;
@@ -90,7 +89,7 @@ fn decode(dir_name: &str) -> Option<String> {
 pub(crate) fn ensure_maildir(dir: &Path) -> Result<()> {
     for sub in ["tmp", "new", "cur"] {
         let p = dir.join(sub);
-        std::fs::create_dir_all(&p).ctx(|| format!("creating {}", p.display()))?;
+        crate::private::create_dir_all(&p).ctx(|| format!("creating {}", p.display()))?;
     }
     Ok(())
 }
@@ -152,7 +151,12 @@ impl AccountBackend for MaildirAccount {
         ensure_maildir(&dir)?;
         // Courier's marker that this directory is a Maildir++ folder.
         let marker = dir.join("maildirfolder");
-        File::create(&marker).ctx(|| format!("creating {}", marker.display()))?;
+        crate::private::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&marker)
+            .ctx(|| format!("creating {}", marker.display()))?;
         sync_dir(&self.maildir)
     }
 
@@ -219,7 +223,7 @@ impl AccountBackend for MaildirAccount {
 
     fn lock_maildrop(&self) -> Result<Option<Box<dyn Send + Sync>>> {
         let path = self.maildir.join(POP_LOCK);
-        let file = std::fs::OpenOptions::new()
+        let file = crate::private::options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -252,7 +256,7 @@ impl MaildirBackend {
     /// The Maildir backend over the data directory `root`, which is created if missing.
     pub fn new(root: impl Into<PathBuf>) -> Result<MaildirBackend> {
         let root = root.into();
-        std::fs::create_dir_all(&root).ctx(|| format!("creating {}", root.display()))?;
+        crate::private::create_dir_all(&root).ctx(|| format!("creating {}", root.display()))?;
         Ok(MaildirBackend {
             root,
             compact_at: DEFAULT_COMPACT_AT,
