@@ -175,9 +175,15 @@ impl Account {
     /// Creates a mailbox and any missing parents (RFC 3501 §6.3.3).
     pub fn create(&self, name: &str) -> Result<()> {
         let name = canonical_mailbox(name)?;
+        check_new_name(&name)?;
         let mut state = self.shared.lock();
         if state.names.contains(&name) {
             return Err(StoreError::MailboxExists(name));
+        }
+        // Every name the backend would create is checked first, so a refusal changes
+        // nothing (a parent made and then the child refused would be half a CREATE).
+        for n in name::ancestors(&name).chain(std::iter::once(name.as_str())) {
+            self.shared.backend.check_name(n)?;
         }
         self.create_with_parents(&mut state, &name)
     }
@@ -255,9 +261,11 @@ impl Account {
         }
         let target = |old: &str| format!("{to}{}", &old[from.len()..]);
         // Check every new name first, so a refusal changes nothing.
+        check_new_name(&to)?;
         for old in &moving {
             let new = target(old);
             canonical_mailbox(&new)?;
+            self.shared.backend.check_name(&new)?;
             if state.names.contains(&new) {
                 return Err(StoreError::MailboxExists(new));
             }
@@ -421,4 +429,16 @@ impl Drop for MaildropLock {
     fn drop(&mut self) {
         self.account.maildrop.store(false, Ordering::Release);
     }
+}
+
+/// A name a client may give a new mailbox: not only a valid name, but one without IMAP's
+/// LIST wildcards `*` and `%` (RFC 3501 §6.3.8), which no LIST pattern could name alone.
+fn check_new_name(name: &str) -> Result<()> {
+    if name.contains(['*', '%']) {
+        return Err(StoreError::InvalidName {
+            name: name.to_owned(),
+            reason: "contains a LIST wildcard (* or %)",
+        });
+    }
+    Ok(())
 }

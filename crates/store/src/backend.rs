@@ -294,6 +294,12 @@ pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
 pub trait AccountBackend: Send + Sync {
     /// Existing mailboxes other than INBOX, canonical names.
     fn mailbox_names(&self) -> Result<Vec<String>>;
+    /// Refuses a valid mailbox name this backend cannot store (too long once encoded),
+    /// before anything is changed.
+    fn check_name(&self, name: &str) -> Result<()> {
+        let _ = name;
+        Ok(())
+    }
     /// Makes an empty mailbox.
     fn create(&self, name: &str) -> Result<()>;
     /// Removes a mailbox and its messages, at once.

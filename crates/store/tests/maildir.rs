@@ -536,3 +536,45 @@ fn mail_is_private_whatever_the_umask() {
     }
     assert!(seen > 10, "{seen}");
 }
+
+#[test]
+fn names_too_long_once_stored_and_wildcards_are_refused_before_anything_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let account = store.account("alice").unwrap();
+    let before = account.list().unwrap().len();
+    for bad in ["a*b", "50%", "x/y*"] {
+        assert!(
+            matches!(account.create(bad), Err(StoreError::InvalidName { .. })),
+            "{bad}"
+        );
+    }
+    // 240 bytes as sent, 480 once each "." is escaped as "%2E": too long for one
+    // directory name.
+    let dotted = "a.".repeat(120);
+    assert!(matches!(
+        account.create(&dotted),
+        Err(StoreError::InvalidName { .. })
+    ));
+    // A parent with a child whose new name would be too long: RENAME refuses whole.
+    let child = "c".repeat(200);
+    account.create(&format!("p/{child}")).unwrap();
+    // 241 bytes as sent (fits), 282 once stored: only the stored form is too long.
+    let long_parent = "q.".repeat(20);
+    assert!(matches!(
+        account.rename("p", &long_parent),
+        Err(StoreError::InvalidName { .. })
+    ));
+    let names: Vec<String> = account
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names.len(), before + 2, "{names:?}");
+    assert!(names.contains(&format!("p/{child}")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with(&long_parent)),
+        "{names:?}"
+    );
+}

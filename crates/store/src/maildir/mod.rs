@@ -43,6 +43,8 @@ use crate::{Result, StoreError};
 /// The subscriptions file at the account's Maildir root: one mailbox name per line,
 /// as Courier and Dovecot keep it.
 const SUBSCRIPTIONS: &str = "subscriptions";
+/// The longest directory name the file system takes (Linux `NAME_MAX`).
+const MAX_DIR_NAME: usize = 255;
 /// The POP3 maildrop lock file.
 const POP_LOCK: &str = "yubin-pop.lock";
 
@@ -144,6 +146,19 @@ impl AccountBackend for MaildirAccount {
             }
         }
         Ok(names)
+    }
+
+    fn check_name(&self, name: &str) -> Result<()> {
+        // Maildir++ keeps the whole hierarchy in one directory name, escaped: that name
+        // must fit the file system's limit (255 bytes on Linux), not only the mailbox
+        // name the client sent.
+        if name != INBOX && encode(name).len() > MAX_DIR_NAME {
+            return Err(StoreError::InvalidName {
+                name: name.to_owned(),
+                reason: "too long once stored as a Maildir++ folder (255 bytes)",
+            });
+        }
+        Ok(())
     }
 
     fn create(&self, name: &str) -> Result<()> {
