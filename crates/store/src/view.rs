@@ -58,8 +58,11 @@ pub struct View {
     messages: imbl::OrdMap<u32, Entry>,
     /// Every UID, ascending: what a session numbers its messages by, shared.
     seq: Uids,
-    /// The UIDs without `\Seen` (UNSEEN counts and the first unseen, without a scan).
-    unseen: imbl::OrdSet<u32>,
+    /// How many messages lack `\Seen`.
+    unseen: u32,
+    /// The first of them, found when first asked and kept until a change (a set of them
+    /// all would cost a restart more than the occasional scan costs SELECT).
+    first_unseen: Arc<std::sync::OnceLock<Option<u32>>>,
     /// Messages at or above the `\Recent` boundary, kept as changes happen.
     recent: u32,
     changes: imbl::Vector<Change>,
@@ -119,7 +122,8 @@ impl View {
             header: loaded.header,
             messages: imbl::OrdMap::new(),
             seq: Uids::default(),
-            unseen: imbl::OrdSet::new(),
+            unseen: 0,
+            first_unseen: Arc::default(),
             recent: 0,
             changes: imbl::Vector::new(),
             floor: loaded.header.highest_modseq,
@@ -127,7 +131,7 @@ impl View {
             vanished_floor: 0,
             keywords: imbl::OrdSet::new(),
         };
-        let mut unseen = Vec::new();
+        let mut unseen = 0u32;
         let mut keywords: std::collections::BTreeSet<String> = Default::default();
         let messages: imbl::OrdMap<u32, Entry> = loaded
             .messages
@@ -143,7 +147,7 @@ impl View {
                     }
                 }
                 if !flags.contains(&Flag::Seen) {
-                    unseen.push(m.uid);
+                    unseen += 1;
                 }
                 let entry = Entry {
                     flags,
@@ -156,7 +160,7 @@ impl View {
             .collect();
         view.seq = Uids(messages.keys().copied().collect());
         view.messages = messages;
-        view.unseen = unseen.into_iter().collect();
+        view.unseen = unseen;
         view.recent = view.count_recent();
         view.keywords = keywords.into_iter().collect();
         view
@@ -180,21 +184,28 @@ impl View {
             date: m.internal_date.timestamp(),
             size: m.size,
         };
-        if self.messages.insert(m.uid, entry).is_none() {
-            if m.uid >= self.header.recent_from {
-                self.recent += 1;
+        let was_unseen = match self.messages.insert(m.uid, entry) {
+            Some(old) => !old.flags.contains(&Flag::Seen),
+            None => {
+                if m.uid >= self.header.recent_from {
+                    self.recent += 1;
+                }
+                self.seq.insert(m.uid);
+                false
             }
-            self.seq.insert(m.uid);
-        }
-        if m.flags.contains(&Flag::Seen) {
-            self.unseen.remove(&m.uid);
-        } else {
-            self.unseen.insert(m.uid);
+        };
+        match (was_unseen, m.flags.contains(&Flag::Seen)) {
+            (true, true) => self.unseen -= 1,
+            (false, false) => self.unseen += 1,
+            _ => {}
         }
     }
 
     /// Applies durable records (ascending modseq) and the header after them.
     pub(crate) fn apply(&mut self, header: Header, records: &[Record], interner: &mut Interner) {
+        if !records.is_empty() {
+            self.first_unseen = Arc::default();
+        }
         // Many expunges at once are taken out of the sequence in one pass (removing from
         // the middle of a persistent vector one at a time rebalances it each time).
         let mut expunged: Vec<u32> = Vec::new();
@@ -212,20 +223,18 @@ impl View {
                     e.flags = interner.get(flags);
                     e.modseq = *modseq;
                     match (was_seen, flags.contains(&Flag::Seen)) {
-                        (true, false) => {
-                            self.unseen.insert(*uid);
-                        }
-                        (false, true) => {
-                            self.unseen.remove(uid);
-                        }
+                        (true, false) => self.unseen += 1,
+                        (false, true) => self.unseen -= 1,
                         _ => {}
                     }
                     self.note_keywords(flags);
                     ChangeKind::Flags
                 }
                 Record::Expunged { uid, modseq } => {
-                    if self.messages.remove(uid).is_some() {
-                        self.unseen.remove(uid);
+                    if let Some(old) = self.messages.remove(uid) {
+                        if !old.flags.contains(&Flag::Seen) {
+                            self.unseen -= 1;
+                        }
                         expunged.push(*uid);
                         if *uid >= self.header.recent_from {
                             self.recent -= 1;
@@ -310,7 +319,7 @@ impl View {
             uid_validity: self.header.uid_validity,
             uid_next: self.header.uid_next,
             messages: self.messages.len() as u32,
-            unseen: self.unseen.len() as u32,
+            unseen: self.unseen,
             recent,
             highest_modseq: self.header.highest_modseq,
         }
@@ -359,7 +368,15 @@ impl View {
 
     /// The lowest UID without `\Seen` (SELECT's `[UNSEEN n]`).
     pub fn first_unseen(&self) -> Option<u32> {
-        self.unseen.get_min().copied()
+        if self.unseen == 0 {
+            return None;
+        }
+        *self.first_unseen.get_or_init(|| {
+            self.messages
+                .iter()
+                .find(|(_, e)| !e.flags.contains(&Flag::Seen))
+                .map(|(&uid, _)| uid)
+        })
     }
 
     /// The UIDs above `uid`, ascending (the messages that arrived after it).

@@ -162,3 +162,53 @@ fn keywords_past_twenty_six_are_kept_across_a_restart() {
     };
     assert_eq!(open().view().unwrap().flags(uid), Some(&many));
 }
+
+#[test]
+fn the_first_unseen_follows_flag_changes_and_expunges() {
+    for (name, store, _dir) in stores() {
+        let inbox = inbox(&store);
+        let uids: Vec<u32> = (0..4)
+            .map(|i| {
+                inbox
+                    .append(
+                        format!("Subject: {i}\r\n\r\n").as_bytes(),
+                        &Flags::new(),
+                        None,
+                    )
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            inbox.view().unwrap().first_unseen(),
+            Some(uids[0]),
+            "{name}"
+        );
+        inbox.set_flags(&uids[..2], FlagOp::Add, &seen()).unwrap();
+        assert_eq!(
+            inbox.view().unwrap().first_unseen(),
+            Some(uids[2]),
+            "{name}"
+        );
+        inbox.expunge(&[uids[2]]).unwrap();
+        assert_eq!(
+            inbox.view().unwrap().first_unseen(),
+            Some(uids[3]),
+            "{name}"
+        );
+        inbox
+            .set_flags(&[uids[0]], FlagOp::Remove, &seen())
+            .unwrap();
+        assert_eq!(
+            inbox.view().unwrap().first_unseen(),
+            Some(uids[0]),
+            "{name}"
+        );
+        inbox.set_flags(&uids, FlagOp::Add, &seen()).unwrap();
+        let view = inbox.view().unwrap();
+        assert_eq!(
+            (view.first_unseen(), view.status().unseen),
+            (None, 0),
+            "{name}"
+        );
+    }
+}
