@@ -321,8 +321,8 @@ async fn yubin_deliver_and_smtp_agree_on_every_address() {
         }
     }
 
-    // Then SMTP on the same data directory, as `yubin serve --accept-any-login` runs it
-    // (yubin deliver makes unknown accounts too).
+    // Then SMTP on the same data directory with accept-any-login but no catch-all for
+    // other domains (as `yubin deliver` resolves: it makes unknown accounts too).
     let store = Store::maildir(data.path()).unwrap();
     store.set_accept_any_login(true);
     let shutdown = tokio_util::sync::CancellationToken::new();

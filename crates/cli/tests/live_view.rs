@@ -518,3 +518,108 @@ fn a_message_dropped_into_new_by_an_mda_is_seen_by_status_and_reselect() {
     selected.logout();
     other.logout();
 }
+
+/// Reads from a POP3 connection until `end` has arrived (or fails after STEP).
+fn pop_read_until(stream: &mut std::net::TcpStream, end: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let deadline = Instant::now() + STEP;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    while !got.ends_with(end) {
+        assert!(
+            Instant::now() < deadline,
+            "POP3: no {end:?} within {STEP:?}; got {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        let n = stream.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "POP3 closed; got {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+#[test]
+fn pop3_retrieves_a_bare_lf_file_with_crlf_and_dot_stuffing() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    deliver(&data, dir.path(), "one.eml", &message("first"));
+    // Another program's file: bare LF line ends, a line that starts with a dot.
+    let dropped: &[u8] = b"From: mda@example.com\nSubject: dots\n\n.leading dot\nlast\n";
+    let md = maildir(&data, USER);
+    std::fs::write(md.join("new/1700000000.M1P1Q1.mda"), dropped).unwrap();
+    let server = Serve::start(&data);
+    let mut pop = std::net::TcpStream::connect(("127.0.0.1", server.pop)).unwrap();
+    pop.set_read_timeout(Some(STEP)).unwrap();
+    pop_read_until(&mut pop, b"\r\n");
+    for command in [
+        format!("USER {USER}"),
+        format!("PASS {}", common::live::PASSWORD),
+    ] {
+        pop.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        let reply = pop_read_until(&mut pop, b"\r\n");
+        assert!(
+            reply.starts_with(b"+OK"),
+            "{command}: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    // RFC 1939 §5: LIST gives the size as sent (CRLF line ends).
+    let wire = crlf(dropped);
+    pop.write_all(b"LIST 2\r\n").unwrap();
+    let list = String::from_utf8(pop_read_until(&mut pop, b"\r\n")).unwrap();
+    assert_eq!(list, format!("+OK 2 {}\r\n", wire.len()));
+    pop.write_all(b"RETR 2\r\n").unwrap();
+    let retr = pop_read_until(&mut pop, b"\r\n.\r\n");
+    let body = retr.splitn(2, |&b| b == b'\n').nth(1).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(body),
+        "From: mda@example.com\r\nSubject: dots\r\n\r\n..leading dot\r\nlast\r\n.\r\n",
+        "every line CRLF, the leading dot stuffed (RFC 1939 §3)"
+    );
+    pop.write_all(b"RSET\r\nQUIT\r\n").unwrap();
+    server.stop();
+}
+
+#[test]
+fn a_flag_set_just_before_shutdown_is_in_the_file_name_after_it() {
+    // Flags are durable in the index at once; the file names other programs read
+    // follow shortly after, and a stopping server brings them up to date first.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    deliver(&data, dir.path(), "one.eml", &message("to be flagged"));
+    let server = Serve::start(&data);
+    let mut imap = Imap::login("session", server.imap);
+    imap.select("INBOX");
+    imap.ok("STORE 1 +FLAGS.SILENT (\\Flagged \\Seen)");
+    server.stop();
+    let files = message_files(&maildir(&data, USER));
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        files[0].parent().unwrap().ends_with("cur") && name.ends_with(":2,FS"),
+        "{}",
+        files[0].display()
+    );
+}
+
+#[test]
+fn serve_with_accept_any_login_takes_mail_for_any_domain_into_the_local_part() {
+    // README: with --accept-any-login, mail to any address is accepted whatever its
+    // domain, into the account named by the local part, lower-cased.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Serve::start_with(&data, &["--accept-any-login"]);
+    smtp_send(server.smtp, "Bob@Example.COM", &message("caught"));
+    let mut imap = Imap::connect("bob", server.imap);
+    imap.ok("LOGIN bob any-password");
+    assert_eq!(imap.select("INBOX").exists(), Some(1));
+    imap.logout();
+    server.stop();
+    assert!(data.join("bob").is_dir());
+    assert!(!data.join("Bob@Example.COM").exists() && !data.join("bob@example.com").exists());
+}

@@ -1,5 +1,6 @@
 //! Third-party sync tools against `yubin serve`: mbsync (isync) over IMAP, fetchmail over
-//! POP3. `.ci/run` installs both; where one is missing the test says so and skips.
+//! POP3. `.ci/run` installs both; where one is missing the test fails in CI (`CI` set) and
+//! elsewhere says so and skips.
 
 mod common;
 
@@ -10,6 +11,10 @@ use std::process::Command;
 fn have(tool: &str) -> bool {
     let found = Command::new(tool).arg("--version").output().is_ok();
     if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is required in CI (CI is set) but could not be run"
+        );
         eprintln!("{tool} is not installed; skipping (.ci/run installs it)");
     }
     found

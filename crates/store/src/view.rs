@@ -195,7 +195,7 @@ impl View {
             }
         };
         match (was_unseen, m.flags.contains(&Flag::Seen)) {
-            (true, true) => self.unseen -= 1,
+            (true, true) => self.unseen = self.unseen.saturating_sub(1),
             (false, false) => self.unseen += 1,
             _ => {}
         }
@@ -224,7 +224,7 @@ impl View {
                     e.modseq = *modseq;
                     match (was_seen, flags.contains(&Flag::Seen)) {
                         (true, false) => self.unseen += 1,
-                        (false, true) => self.unseen -= 1,
+                        (false, true) => self.unseen = self.unseen.saturating_sub(1),
                         _ => {}
                     }
                     self.note_keywords(flags);
@@ -233,11 +233,11 @@ impl View {
                 Record::Expunged { uid, modseq } => {
                     if let Some(old) = self.messages.remove(uid) {
                         if !old.flags.contains(&Flag::Seen) {
-                            self.unseen -= 1;
+                            self.unseen = self.unseen.saturating_sub(1);
                         }
                         expunged.push(*uid);
                         if *uid >= self.header.recent_from {
-                            self.recent -= 1;
+                            self.recent = self.recent.saturating_sub(1);
                         }
                     }
                     self.vanished.insert(*uid, *modseq);

@@ -60,12 +60,18 @@ pub struct Serve {
 impl Serve {
     /// Starts `yubin serve --data DATA` on port 0 everywhere and reads the ports it prints.
     pub fn start(data: &Path) -> Serve {
+        Serve::start_with(data, &[])
+    }
+
+    /// [`Serve::start`] with more `yubin serve` arguments.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Serve {
         let mut child = yubin()
             .arg("serve")
             .arg("--data")
             .arg(data)
             .args(["--smtp-port", "0", "--pop-port", "0", "--imap-port", "0"])
             .arg("--no-tls")
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

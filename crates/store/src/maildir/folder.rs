@@ -12,10 +12,12 @@
 //!   crash in between leaves a record without a file, which the next look records as an
 //!   expunge; UIDNEXT stays, so the UID is never given out again.
 //! * A flag change is one log record, durable before the reply. File names are brought up
-//!   to date afterwards (`tidy`, in the background, without an fsync each): a name that
-//!   lags after a crash is recognised because the record's modseq is above the index's
-//!   `names` mark, and is renamed again; a name that differs otherwise was changed by
-//!   another program (mutt marking mail read), and its flags are adopted.
+//!   to date afterwards (`tidy`, in the background, without an fsync each). The index
+//!   records each file's name as last known (written by us, logged by another yubin, or
+//!   seen by a scan): a file still under that name whose flags lag is a rename owed and is
+//!   renamed again; a file whose name changed to other flags was renamed by another
+//!   program (mutt marking mail read), and its flags are adopted. The `names` mark (all
+//!   renames done up to a modseq) only spares a restart the scan when nothing lags.
 //! * UIDNEXT and HIGHESTMODSEQ are never lowered: they only grow in the log, and an index
 //!   that goes missing gives the mailbox a new UIDVALIDITY (RFC 3501 §2.3.1.1).
 //!
