@@ -28,6 +28,9 @@
 //!   after them.
 //! - [`BodyReader`], shared by the mailbox's sessions: finds message bytes without the
 //!   writer lock ([`Body::Bytes`] for a backend that reads them into memory).
+//! - [`Receiving`], optional: a message kept as it arrives (SMTP DATA, IMAP APPEND), so
+//!   a large one is never whole in memory ([`MailboxBackend::receive`]; by default it
+//!   is kept in memory).
 //!
 //! The store calls a [`MailboxBackend`] with that mailbox's writer lock held, so it needs
 //! no locking against its own process. If several processes share the data, it holds a
@@ -72,6 +75,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use chrono::{DateTime, FixedOffset};
 
 use crate::error::IoContext;
 use crate::{Flags, MessageMeta, Result};
@@ -225,13 +229,27 @@ pub trait MailboxBackend: Send {
     /// of the mailbox at the next [`MailboxBackend::commit`] that names it.
     fn stage(&mut self, meta: &MessageMeta, wire: &[u8]) -> Result<()>;
 
-    /// Stages a copy of a message whose bytes are at `from` (COPY), without reading them
-    /// if the backend can (Maildir: a hard link, so the bytes are not written again and
-    /// need no fsync). Returns false if it cannot; the store then reads the bytes and
-    /// calls [`MailboxBackend::stage`].
+    /// Stages a copy of a message whose bytes are at `from` (COPY, or a message received
+    /// through [`MailboxBackend::receive`]), without reading them if the backend can
+    /// (Maildir: a hard link, so the bytes are not written again and need no fsync; where
+    /// it cannot link, a copy through a small buffer). Returns false if it cannot; the
+    /// store then reads the bytes whole and calls [`MailboxBackend::stage`].
     fn stage_copy(&mut self, meta: &MessageMeta, from: &Body) -> Result<bool> {
         let _ = (meta, from);
         Ok(false)
+    }
+
+    /// Starts receiving a message into this mailbox's storage as it arrives (SMTP DATA,
+    /// an IMAP APPEND literal), so that no one holds a whole message in memory: Maildir
+    /// writes it to a file in the mailbox's `tmp/`, as the Maildir convention has a
+    /// message being written live. Once [`Receiving::finish`] has made it durable, the
+    /// store stages it with [`MailboxBackend::stage_copy`] into this mailbox or, for a
+    /// delivery to several accounts, into each recipient's INBOX.
+    ///
+    /// The default keeps the message in memory ([`Body::Bytes`]), which is right for a
+    /// backend that keeps messages in memory and correct (if not frugal) for any other.
+    fn receive(&self) -> Result<Box<dyn Receiving>> {
+        Ok(Box::new(InMemory::default()))
     }
 
     /// Undoes a [`MailboxBackend::stage`] whose commit failed.
@@ -278,6 +296,52 @@ pub trait MailboxBackend: Send {
     fn watch(&self, wake: Wake) -> Option<Box<dyn Send + Sync>> {
         let _ = wake;
         None
+    }
+}
+
+/// A message on its way in, kept by a backend as it arrives (see
+/// [`MailboxBackend::receive`]).
+///
+/// The store calls [`Receiving::write`] with the message in wire form, a piece at a
+/// time, then [`Receiving::finish`] once, then stages the [`Body`] it returned into every
+/// mailbox the message goes to, and only then drops the `Receiving`. Dropping it removes
+/// whatever of it the staged copies do not need (Maildir: the name in `tmp/`; the links
+/// in `new/` stay); dropped without `finish`, it leaves nothing at all. A crash may leave
+/// a partial message where a backend keeps messages being received (Maildir: `tmp/`,
+/// which its 36-hour cleanup empties), never where it keeps messages.
+pub trait Receiving: Send {
+    /// Appends the next bytes of the message, in wire form (the store has already made
+    /// every line end CRLF, across piece boundaries too).
+    fn write(&mut self, wire: &[u8]) -> Result<()>;
+
+    /// The memory this message holds while it arrives, in bytes: the capacity of its
+    /// buffers. Bounded whatever the message's size for a backend that writes as it goes
+    /// (Maildir: 64 KiB), the whole message for one that keeps it in memory.
+    fn buffered(&self) -> usize;
+
+    /// All bytes are written: makes them durable (Maildir: fsync), dated `date` where
+    /// the backend keeps a date with the bytes (Maildir: the file's mtime, which is how
+    /// other programs and a rebuilt index know a message's internal date), and says where
+    /// they are, for [`MailboxBackend::stage_copy`].
+    fn finish(&mut self, date: DateTime<FixedOffset>) -> Result<Body>;
+}
+
+/// The default [`Receiving`]: the message in memory, for backends that keep it there.
+#[derive(Debug, Default)]
+struct InMemory(Vec<u8>);
+
+impl Receiving for InMemory {
+    fn write(&mut self, wire: &[u8]) -> Result<()> {
+        self.0.extend_from_slice(wire);
+        Ok(())
+    }
+
+    fn buffered(&self) -> usize {
+        self.0.capacity()
+    }
+
+    fn finish(&mut self, _date: DateTime<FixedOffset>) -> Result<Body> {
+        Ok(Body::Bytes(Bytes::from(std::mem::take(&mut self.0))))
     }
 }
 

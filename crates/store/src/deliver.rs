@@ -20,7 +20,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::{Account, Flags, Mailbox, Result, Store, StoreError, name};
+use crate::{Account, Incoming, Result, Store, StoreError, name};
 
 /// Host names that are always local (RFC 5321 §2.3.5: a domain names a host; these name
 /// this one).
@@ -392,12 +392,17 @@ impl Store {
         }
     }
 
-    /// Delivers `message` to the INBOX of every recipient, or to none. Every address is
-    /// resolved first ([`Store::resolve`]); one refused address refuses the delivery
-    /// before anything is written. Each account gets one copy however many addresses
-    /// name it. If an append fails, the copies already made are expunged again and the
-    /// error is returned.
-    pub fn deliver(&self, recipients: &[&str], message: &[u8]) -> Result<Delivered> {
+    /// Starts a delivery whose message arrives a piece at a time (SMTP DATA): resolves
+    /// every recipient first ([`Store::resolve`]; one refused address refuses the
+    /// delivery before anything is written, so it can be answered at once), one copy per
+    /// account however many addresses name it, then returns the [`Incoming`] message to
+    /// write and [`Incoming::deliver`].
+    ///
+    /// The message is never whole in memory: the Maildir backend writes it, through a
+    /// 64 KiB buffer, to a file in the first recipient's INBOX `tmp/`, and at delivery
+    /// links that file into every recipient's INBOX. With no recipients, the bytes are
+    /// counted and dropped, and delivery delivers nothing.
+    pub fn incoming(&self, recipients: &[&str]) -> Result<Incoming> {
         let mut targets: Vec<(Account, Vec<String>)> = Vec::new();
         for &address in recipients {
             let account = self.resolve(address)?;
@@ -406,39 +411,23 @@ impl Store {
                 None => targets.push((account, vec![address.to_owned()])),
             }
         }
-        let flags = Flags::new();
-        let mut done: Vec<(Mailbox, DeliveredCopy)> = Vec::with_capacity(targets.len());
-        for (account, addresses) in targets {
-            let appended = account
-                .mailbox(INBOX)
-                .and_then(|inbox| inbox.append(message, &flags, None).map(|uid| (inbox, uid)));
-            match appended {
-                Ok((inbox, uid)) => done.push((
-                    inbox,
-                    DeliveredCopy {
-                        account: account.name().to_owned(),
-                        uid,
-                        recipients: addresses,
-                    },
-                )),
-                Err(e) => {
-                    for (inbox, copy) in &done {
-                        if let Err(undo) = inbox.expunge(&[copy.uid]) {
-                            tracing::warn!(
-                                account = %copy.account,
-                                uid = copy.uid,
-                                error = %undo,
-                                "cannot take back a partial delivery"
-                            );
-                        }
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(Delivered {
-            copies: done.into_iter().map(|(_, copy)| copy).collect(),
-        })
+        let backend = match targets.first() {
+            Some((account, _)) => Some(account.mailbox(INBOX)?.receiving()?),
+            None => None,
+        };
+        Ok(Incoming::new(targets, backend))
+    }
+
+    /// Delivers `message` to the INBOX of every recipient, or to none: the whole message
+    /// at once through [`Store::incoming`], for callers that have it whole (`yubin
+    /// deliver`, the HTTP API, tests). Every address is resolved first; one refused
+    /// address refuses the delivery before anything is written. Each account gets one
+    /// copy however many addresses name it. If one copy cannot be added, the copies
+    /// already made are expunged again and the error is returned.
+    pub fn deliver(&self, recipients: &[&str], message: &[u8]) -> Result<Delivered> {
+        let mut incoming = self.incoming(recipients)?;
+        incoming.write(message)?;
+        incoming.deliver()
     }
 }
 
@@ -665,14 +654,48 @@ mod tests {
         assert_eq!(store.deliver(&[], b"x").unwrap(), Delivered::default());
     }
 
+    /// Makes `dir` unwritable for everyone: read-only stops an ordinary user; root
+    /// writes there anyway, so as root the directory is replaced by a plain file. Returns
+    /// whether it was replaced, for [`restore`].
+    #[cfg(unix)]
+    fn break_dir(dir: &std::path::Path) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(dir.is_dir(), "{} should be a directory", dir.display());
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let probe = dir.join("probe");
+        if std::fs::write(&probe, b"x").is_err() {
+            return false;
+        }
+        // Root: permissions do not apply.
+        std::fs::remove_file(&probe).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let saved = dir.with_extension("saved");
+        std::fs::rename(dir, &saved).unwrap();
+        std::fs::write(dir, b"not a directory").unwrap();
+        true
+    }
+
+    /// Undoes [`break_dir`].
+    #[cfg(unix)]
+    fn restore(dir: &std::path::Path, replaced: bool) {
+        use std::os::unix::fs::PermissionsExt;
+        if replaced {
+            std::fs::remove_file(dir).unwrap();
+            std::fs::rename(dir.with_extension("saved"), dir).unwrap();
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    #[cfg(unix)]
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
     /// All or none: bob's INBOX cannot be written, so alice's copy, already made, is
-    /// taken back. A read-only `tmp/` stops an ordinary user; root writes there anyway,
-    /// so as root `tmp/` is replaced by a plain file, which stops everyone.
+    /// taken back, and the received file is gone too.
     #[cfg(unix)]
     #[test]
     fn a_failed_append_takes_back_the_copies_already_made() {
-        use std::os::unix::fs::PermissionsExt;
-
         let dir = tempfile::tempdir().unwrap();
         let store = Store::maildir(dir.path()).unwrap();
         store.add_account("alice", Secret::from("pw")).unwrap();
@@ -681,25 +704,10 @@ mod tests {
         assert_eq!(inbox_len(&store, "alice"), 0);
         assert_eq!(inbox_len(&store, "bob"), 0);
 
-        let tmp = dir.path().join("bob/Maildir/tmp");
-        assert!(
-            tmp.is_dir(),
-            "{} should be bob's Maildir tmp",
-            tmp.display()
-        );
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o500)).unwrap();
-        let probe = tmp.join("probe");
-        let replaced = if std::fs::write(&probe, b"x").is_ok() {
-            // Root: permissions do not apply.
-            std::fs::remove_file(&probe).unwrap();
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o700)).unwrap();
-            std::fs::remove_dir(&tmp).unwrap();
-            std::fs::write(&tmp, b"not a directory").unwrap();
-            true
-        } else {
-            false
-        };
-
+        // The message is received in alice's tmp/ and linked (or, failing that, copied
+        // through bob's tmp/) into bob's new/: that is where bob's copy fails.
+        let bob_new = dir.path().join("bob/Maildir/new");
+        let replaced = break_dir(&bob_new);
         let err = store
             .deliver(
                 &["alice@localhost", "bob@localhost"],
@@ -708,18 +716,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.refusal(), None, "an I/O failure, not a refusal: {err}");
         assert_eq!(inbox_len(&store, "alice"), 0, "alice's copy was taken back");
-        let alice_new = dir.path().join("alice/Maildir/new");
-        let alice_cur = dir.path().join("alice/Maildir/cur");
-        for d in [alice_new, alice_cur] {
-            assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "{}", d.display());
+        for d in [
+            "alice/Maildir/new",
+            "alice/Maildir/cur",
+            "alice/Maildir/tmp",
+        ] {
+            assert_eq!(count(&dir.path().join(d)), 0, "{d}");
         }
+        assert_eq!(count(&dir.path().join("bob/Maildir/tmp")), 0);
 
         // Once bob's INBOX is writable again, the same delivery reaches both.
-        if replaced {
-            std::fs::remove_file(&tmp).unwrap();
-            std::fs::create_dir(&tmp).unwrap();
-        }
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o700)).unwrap();
+        restore(&bob_new, replaced);
         let delivered = store
             .deliver(
                 &["alice@localhost", "bob@localhost"],
@@ -729,5 +736,27 @@ mod tests {
         assert_eq!(delivered.copies.len(), 2);
         assert_eq!(inbox_len(&store, "alice"), 1);
         assert_eq!(inbox_len(&store, "bob"), 1);
+    }
+
+    /// The first recipient's INBOX `tmp/` is where the message is received: if it
+    /// cannot be written, `incoming` fails at once, before any byte is taken.
+    #[cfg(unix)]
+    #[test]
+    fn an_unwritable_tmp_fails_before_the_message_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::maildir(dir.path()).unwrap();
+        store.add_account("alice", Secret::from("pw")).unwrap();
+        assert_eq!(inbox_len(&store, "alice"), 0);
+        let tmp = dir.path().join("alice/Maildir/tmp");
+        let replaced = break_dir(&tmp);
+        let err = store.incoming(&["alice"]).unwrap_err();
+        assert_eq!(err.refusal(), None, "an I/O failure, not a refusal: {err}");
+        assert!(err.to_string().contains("tmp"), "{err}");
+        restore(&tmp, replaced);
+        assert_eq!(count(&tmp), 0);
+        let mut incoming = store.incoming(&["alice"]).unwrap();
+        incoming.write(b"Subject: x\r\n\r\n").unwrap();
+        assert_eq!(incoming.deliver().unwrap().copies.len(), 1);
+        assert_eq!(count(&tmp), 0);
     }
 }

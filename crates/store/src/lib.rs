@@ -43,6 +43,7 @@ pub mod backend;
 mod deliver;
 mod error;
 mod flags;
+mod incoming;
 mod mailbox;
 mod maildir;
 mod memory;
@@ -60,6 +61,7 @@ pub use backend::StoreBackend;
 pub use deliver::{Delivered, DeliveredCopy, Refusal};
 pub use error::StoreError;
 pub use flags::{Flag, FlagOp, Flags};
+pub use incoming::{Incoming, IncomingAppend};
 pub use mailbox::{
     FlagsChanged, HEADER_CACHE_BYTES, Mailbox, MailboxStatus, MailboxWatch, MessageMeta, NewMessage,
 };

@@ -34,7 +34,8 @@ use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Timelike, Utc};
 use tokio::sync::watch;
 
-use crate::backend::{Body, BodyReader, Header, MailboxBackend, Record, Synced};
+use crate::backend::{Body, BodyReader, Header, MailboxBackend, Receiving, Record, Synced};
+use crate::incoming::IncomingAppend;
 use crate::view::{Interner, View};
 use crate::{FlagOp, Flags, Result, StoreError};
 
@@ -153,7 +154,9 @@ struct Owned {
 enum Content {
     /// New bytes, in wire form.
     Wire(Vec<u8>),
-    /// Another message's (COPY): linked by the backend if it can, else read.
+    /// Bytes the backend already holds durably: another message's (COPY) or a message
+    /// received as it arrived ([`Mailbox::incoming`], [`crate::Store::incoming`]).
+    /// Linked by the backend if it can, else read.
     Copy { body: Body, size: u64 },
 }
 
@@ -639,6 +642,61 @@ impl Mailbox {
             internal_date,
         }];
         Ok(self.append_batch(&batch)?[0])
+    }
+
+    /// Starts an append whose message arrives a piece at a time (IMAP APPEND, RFC 3501
+    /// §6.3.11, whose literal may be tens of megabytes): write it with
+    /// [`IncomingAppend::write`], then [`IncomingAppend::finish`] adds it as
+    /// [`Mailbox::append`] would and returns its UID. The message is never whole in
+    /// memory: the Maildir backend writes it to a file in the mailbox's `tmp/` through a
+    /// 64 KiB buffer as it arrives. Dropped unfinished (the client went away), it leaves
+    /// nothing behind.
+    ///
+    /// Without a date, the internal date is the time of `finish`.
+    pub fn incoming(
+        &self,
+        flags: &Flags,
+        internal_date: Option<DateTime<FixedOffset>>,
+    ) -> Result<IncomingAppend> {
+        Ok(IncomingAppend::new(
+            self.clone(),
+            flags.clone(),
+            internal_date,
+            self.receiving()?,
+        ))
+    }
+
+    /// Asks the backend to start receiving a message into this mailbox's storage.
+    pub(crate) fn receiving(&self) -> Result<Box<dyn Receiving>> {
+        // The writer lock only to reach the backend: creating a file, no fsync.
+        let w = self.shared.writer();
+        self.shared.alive()?;
+        w.backend.receive()
+    }
+
+    /// Adds a message received through [`Mailbox::receiving`] and made durable
+    /// ([`Receiving::finish`] gave `body`, `size` bytes in wire form): the backend links
+    /// it where it can ([`MailboxBackend::stage_copy`]), and records it in one group
+    /// commit as any append. Returns its UID once that is durable.
+    pub(crate) fn append_received(
+        &self,
+        body: &Body,
+        size: u64,
+        flags: &Flags,
+        date: DateTime<FixedOffset>,
+    ) -> Result<u32> {
+        let message = Owned {
+            content: Content::Copy {
+                body: body.clone(),
+                size,
+            },
+            flags: flags.clone(),
+            date,
+        };
+        match self.submit(Op::Append(vec![message]))? {
+            Done::Appended(uids) if uids.len() == 1 => Ok(uids[0]),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Adds several messages at once (`yubin deliver`, an mbox import, COPY) and returns

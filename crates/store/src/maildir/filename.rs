@@ -40,10 +40,16 @@ pub(crate) fn unique_base(size: u64) -> String {
 /// [`unique_base`] for a file whose size on disk (`S=`) differs from its wire size
 /// (`W=`): a copy of a file another program wrote with bare LF line ends.
 pub(crate) fn unique_base_sized(size: u64, wire: u64) -> String {
+    format!("{},S={size},W={wire}", unique_name())
+}
+
+/// A name no other delivery will produce, without the sizes: the name of a message in
+/// `tmp/` while it is being received, before its size is known.
+pub(crate) fn unique_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = Utc::now();
     format!(
-        "{}.M{}P{}Q{}.{},S={size},W={wire}",
+        "{}.M{}P{}Q{}.{}",
         now.timestamp(),
         now.timestamp_subsec_micros(),
         std::process::id(),

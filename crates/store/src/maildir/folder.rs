@@ -41,12 +41,13 @@ use chrono::{DateTime, Utc};
 use super::filename;
 use super::index::{self, IndexHeader, Line, Snapshot, Stamp};
 use super::keywords::{self, Keywords};
+use super::receive::MaildirReceiving;
 use super::uidlist::UidList;
 use super::watch::Watched;
 use super::{ensure_maildir, folder_dir};
 use crate::backend::{
-    Body, BodyReader, Header, Loaded, MailboxBackend, Record, Synced, Wake, new_uid_validity,
-    sync_dir, warn, write_atomic,
+    Body, BodyReader, Header, Loaded, MailboxBackend, Receiving, Record, Synced, Wake,
+    new_uid_validity, sync_dir, warn, write_atomic,
 };
 use crate::error::IoContext;
 use crate::mailbox::normalize_date;
@@ -1129,6 +1130,36 @@ fn diff(
     records.sort_by_key(Record::modseq);
 }
 
+/// Writes a message file the Maildir way: `tmp` created (0600) and filled by `fill`,
+/// dated `date` (the mtime is the internal date), fsynced, renamed to `dest` in `new/` or
+/// `cur/`. On failure nothing is left behind: no partial file, no stale temporary file,
+/// no message whose delivery reported failure. The rename is durable at the commit's
+/// fsync of `dest`'s directory.
+fn write_message(
+    tmp: &Path,
+    dest: &Path,
+    date: DateTime<chrono::FixedOffset>,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+) -> Result<()> {
+    let result = (|| {
+        let mut f = crate::private::options()
+            .write(true)
+            .create_new(true)
+            .open(tmp)
+            .ctx(|| format!("creating {}", tmp.display()))?;
+        fill(&mut f)?;
+        f.set_modified(SystemTime::from(date))
+            .ctx(|| format!("setting the date of {}", tmp.display()))?;
+        f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
+        drop(f);
+        std::fs::rename(tmp, dest).ctx(|| format!("moving {} to {}", tmp.display(), dest.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    result
+}
+
 impl MailboxBackend for MaildirMailbox {
     fn load(&mut self) -> Result<Loaded> {
         ensure_maildir(&self.dir)?;
@@ -1196,30 +1227,10 @@ impl MailboxBackend for MaildirMailbox {
         };
         let dest = msg.path(&self.dir);
         self.expect([msg.file_name()]);
-        let mut renamed = false;
-        let result = (|| {
-            let mut f = crate::private::options()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .ctx(|| format!("creating {}", tmp.display()))?;
+        write_message(&tmp, &dest, meta.internal_date, |f| {
             f.write_all(wire)
-                .ctx(|| format!("writing {}", tmp.display()))?;
-            f.set_modified(SystemTime::from(meta.internal_date))
-                .ctx(|| format!("setting the date of {}", tmp.display()))?;
-            f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
-            drop(f);
-            std::fs::rename(&tmp, &dest)
-                .ctx(|| format!("moving {} to {}", tmp.display(), dest.display()))?;
-            renamed = true;
-            Ok(())
-        })();
-        if let Err(e) = result {
-            // Leave nothing behind: no partial file, no stale temp file, no message whose
-            // delivery reported failure.
-            let _ = std::fs::remove_file(if renamed { &dest } else { &tmp });
-            return Err(e);
-        }
+                .ctx(|| format!("writing {}", tmp.display()))
+        })?;
         self.unsynced
             .insert(dest.parent().unwrap_or(&self.dir).to_path_buf());
         self.staged.insert(meta.uid, msg);
@@ -1252,15 +1263,30 @@ impl MailboxBackend for MaildirMailbox {
         let dest = msg.path(&self.dir);
         self.expect([msg.file_name()]);
         // A hard link shares the bytes, which are durable already; only the new
-        // directory entry is, at the commit's fsync of its directory. Another file
-        // system (a folder mounted elsewhere) cannot link: fall back to writing.
+        // directory entry is, at the commit's fsync of its directory.
         if std::fs::hard_link(path, &dest).is_err() {
-            return Ok(false);
+            // Another file system (a folder mounted elsewhere) or one without hard links:
+            // copy through a small buffer (the kernel's, where it can), never reading the
+            // whole message into memory. A source renamed meanwhile (another program
+            // marking it read) is the store's to find: it reads it again by UID.
+            let Ok(mut source) = File::open(path) else {
+                return Ok(false);
+            };
+            let tmp = self.dir.join("tmp").join(&*msg.base);
+            write_message(&tmp, &dest, meta.internal_date, |f| {
+                std::io::copy(&mut source, f)
+                    .map(drop)
+                    .ctx(|| format!("copying {} to {}", path.display(), tmp.display()))
+            })?;
         }
         self.unsynced
             .insert(dest.parent().unwrap_or(&self.dir).to_path_buf());
         self.staged.insert(meta.uid, msg);
         Ok(true)
+    }
+
+    fn receive(&self) -> Result<Box<dyn Receiving>> {
+        Ok(Box::new(MaildirReceiving::create(&self.dir.join("tmp"))?))
     }
 
     fn discard(&mut self, uid: u32) {

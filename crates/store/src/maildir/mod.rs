@@ -27,6 +27,7 @@ pub(crate) mod filename;
 mod folder;
 mod index;
 mod keywords;
+mod receive;
 mod uidlist;
 mod watch;
 
