@@ -266,9 +266,9 @@ fn search_query(words: &[String]) -> Vec<u8> {
 async fn serve(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
     let mut config = ImapServerConfig::default();
-    config.server.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
-    config.server.max_connections = args.max_connections;
-    config.transcript = trace;
+    config.listener.server.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
+    config.listener.server.max_connections = args.max_connections;
+    config.listener.transcript = trace;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let addr = SocketAddr::new(args.bind, args.port);
     let handle = mini_imap::serve(addr, store.clone(), config, shutdown.clone())

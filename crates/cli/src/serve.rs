@@ -44,9 +44,14 @@ pub struct ServeArgs {
     /// IMAPS port: IMAP over implicit TLS [default: 2993, or 0 (any free port) when --imap-port is 0].
     #[arg(long)]
     imaps_port: Option<u16>,
-    /// Connections each listener serves at once (default 512; the next is refused).
+    /// Connections each listener serves at once (default 512). When all are taken, the
+    /// oldest connection that has not logged in gives way; when all have logged in, the
+    /// next is refused.
     #[arg(long)]
     max_connections: Option<usize>,
+    /// Connections each listener serves at once from one client address (default 128).
+    #[arg(long)]
+    max_per_peer: Option<usize>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -105,6 +110,8 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
         tls: tls.clone(),
         require_tls: args.tls.require_tls,
         max_connections: args.max_connections,
+        max_per_peer: args.max_per_peer,
+        guard: Default::default(),
     };
     let servers = Servers::start(store.clone(), config)
         .await

@@ -7,6 +7,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use tokio_util::sync::CancellationToken;
+use yubin_core::driver::ListenerConfig;
+use yubin_core::guard::{GuardConfig, LoginGuard};
 use yubin_core::tls::TlsServer;
 use yubin_core::{ServerHandle, Transcript};
 use yubin_store::Store;
@@ -72,6 +74,10 @@ pub struct ServersConfig {
     pub require_tls: bool,
     /// Connections each listener serves at once; `None`: the protocol crate's default.
     pub max_connections: Option<usize>,
+    /// Connections each listener serves from one peer address; `None`: the default.
+    pub max_per_peer: Option<usize>,
+    /// How failed logins are answered (shared by every listener).
+    pub guard: GuardConfig,
 }
 
 impl Default for ServersConfig {
@@ -84,6 +90,8 @@ impl Default for ServersConfig {
             tls: None,
             require_tls: false,
             max_connections: None,
+            max_per_peer: None,
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -108,31 +116,28 @@ impl Servers {
         let addr = |port| SocketAddr::new(config.bind, port);
         let tls = config.tls.clone();
 
-        let mut smtp_config = mini_smtp::SmtpServerConfig {
-            transcript: config.transcript.clone(),
-            starttls: tls.clone(),
-            require_tls: config.require_tls,
-            ..Default::default()
+        // One memory of failed logins for every listener: guessing over POP3 slows
+        // IMAP and SMTP AUTH from the same address too.
+        let guard = LoginGuard::new(config.guard);
+        let share = |listener: &mut ListenerConfig| {
+            listener.transcript = config.transcript.clone();
+            listener.starttls = tls.clone();
+            listener.require_tls = config.require_tls;
+            listener.guard = guard.clone();
+            if let Some(n) = config.max_connections {
+                listener.server.max_connections = n;
+            }
+            if let Some(n) = config.max_per_peer {
+                listener.server.max_per_peer = n;
+            }
         };
-
+        let mut smtp_config = mini_smtp::SmtpServerConfig::default();
+        share(&mut smtp_config.listener);
         let mut pop_config = mini_pop::PopServerConfig::default();
         pop_config.pop.retention = config.pop_retention;
-        pop_config.transcript = config.transcript.clone();
-        pop_config.starttls = tls.clone();
-        pop_config.require_tls = config.require_tls;
-
-        let mut imap_config = mini_imap::ImapServerConfig {
-            transcript: config.transcript.clone(),
-            starttls: tls.clone(),
-            require_tls: config.require_tls,
-            ..Default::default()
-        };
-
-        if let Some(n) = config.max_connections {
-            smtp_config.server.max_connections = n;
-            pop_config.server.max_connections = n;
-            imap_config.server.max_connections = n;
-        }
+        share(&mut pop_config.listener);
+        let mut imap_config = mini_imap::ImapServerConfig::default();
+        share(&mut imap_config.listener);
 
         let token = || shutdown.child_token();
         let smtp = mini_smtp::serve(
@@ -160,9 +165,9 @@ impl Servers {
         let implicit = match tls {
             None => None,
             Some(tls) => {
-                smtp_config.server.tls = Some(tls.clone());
-                pop_config.server.tls = Some(tls.clone());
-                imap_config.server.tls = Some(tls);
+                smtp_config.listener.server.tls = Some(tls.clone());
+                pop_config.listener.server.tls = Some(tls.clone());
+                imap_config.listener.server.tls = Some(tls);
                 Some([
                     mini_smtp::serve(
                         addr(config.ports.smtps),

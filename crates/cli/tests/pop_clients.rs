@@ -183,12 +183,34 @@ fn yubin_pop_list_uidl_top_retr_dele_subcommands() {
 #[test]
 fn a_connection_over_max_connections_gets_the_refusal_line() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = serve(dir.path(), &["--max-connections", "1"]);
-    use std::io::{BufRead, BufReader};
-    let first = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_server, port) = serve(
+        dir.path(),
+        &["--max-connections", "1", "--user", "alice:secret"],
+    );
+    use std::io::{BufRead, BufReader, Write};
+    // A connection that has not logged in gives way to a newcomer...
+    let silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut silent = BufReader::new(silent);
     let mut line = String::new();
-    BufReader::new(&first).read_line(&mut line).unwrap();
+    silent.read_line(&mut line).unwrap();
+    let mut first = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut line = String::new();
+    silent.read_line(&mut line).unwrap();
+    assert_eq!(
+        line,
+        "-ERR [SYS/TEMP] too many connections, try again later\r\n"
+    );
+    // ...but one that logged in keeps its slot, and the next connection is refused.
+    let mut reader = BufReader::new(first.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
     assert!(line.starts_with("+OK"), "{line}");
+    first.write_all(b"USER alice\r\nPASS secret\r\n").unwrap();
+    for _ in 0..2 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("+OK"), "{line}");
+    }
     let second = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     second
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))

@@ -149,6 +149,77 @@ impl Encoder<&str> for LineCodec {
     }
 }
 
+/// Input the driver cannot answer and go on from: the connection is closed after the
+/// protocol's goodbye line.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// Input that cannot be framed safely (an IMAP command past its total size limit).
+    #[error("input cannot be framed: {0}")]
+    Unframeable(String),
+    /// The transport failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a framed client input shows in the transcript.
+pub trait Input {
+    /// The bytes to show (without redaction; the driver applies it), or `None` for an
+    /// input with nothing to show.
+    fn shown(&self) -> Option<&[u8]>;
+}
+
+/// One line as a line protocol's session receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A line, without its terminator.
+    Complete(BytesMut),
+    /// A line over the limit was dropped; the session answers it and goes on.
+    TooLong,
+}
+
+impl Input for Line {
+    fn shown(&self) -> Option<&[u8]> {
+        match self {
+            Line::Complete(line) => Some(line),
+            Line::TooLong => None,
+        }
+    }
+}
+
+/// [`LineCodec`] for a session: an overlong line is an item ([`Line::TooLong`]) rather
+/// than an error, because a tokio-util decoder's error ends the stream and a line
+/// protocol answers an overlong line and goes on.
+#[derive(Debug, Clone)]
+pub struct Lines(LineCodec);
+
+impl Lines {
+    /// Lines of at most `max_len` bytes.
+    pub fn new(max_len: usize) -> Self {
+        Lines(LineCodec::new(max_len))
+    }
+}
+
+impl Decoder for Lines {
+    type Item = Line;
+    type Error = FrameError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Line>, FrameError> {
+        match self.0.decode(buf) {
+            Ok(line) => Ok(line.map(Line::Complete)),
+            Err(LineError::TooLong { .. }) => Ok(Some(Line::TooLong)),
+            Err(LineError::Io(e)) => Err(FrameError::Io(e)),
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Line>, FrameError> {
+        match self.0.decode_eof(buf) {
+            Ok(line) => Ok(line.map(Line::Complete)),
+            Err(LineError::TooLong { .. }) => Ok(Some(Line::TooLong)),
+            Err(LineError::Io(e)) => Err(FrameError::Io(e)),
+        }
+    }
+}
+
 fn memchr_lf(haystack: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', haystack)
 }

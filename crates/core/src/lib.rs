@@ -1,7 +1,11 @@
 //! yubin-core: the plumbing every yubin protocol shares.
 //!
 //! - [`codec::LineCodec`] frames CRLF-terminated lines of raw bytes (mail is 8-bit).
-//! - [`line_session`] drives a line protocol's state machine over a connection.
+//! - [`driver`] runs every protocol's session state machine over a connection: framing,
+//!   timeouts by state, pipelining, STARTTLS, IDLE, the transcript and the login guard.
+//! - [`guard::LoginGuard`] holds back failed-login replies, per peer address.
+//! - [`slots`]: connection slots, a per-address share, and eviction of the oldest
+//!   connection that has not logged in when a listener is full.
 //! - [`offload::Offloaded`] runs a session's store calls on tokio's blocking pool, never
 //!   on an async worker.
 //! - [`server`] binds, accepts, limits, times out and shuts down connections.
@@ -15,15 +19,17 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
-pub mod line_session;
+pub mod driver;
+pub mod guard;
 pub mod offload;
 pub mod sasl;
 pub mod server;
+pub mod slots;
 pub mod stream;
 pub mod tls;
 pub mod transcript;
 
-pub use codec::{LineCodec, LineError};
+pub use codec::{FrameError, Input, Line, LineCodec, LineError, Lines};
 pub use server::{Next, ServerConfig, ServerHandle, SessionContext};
 pub use transcript::Transcript;
 pub use yubin_secret::Secret;

@@ -61,6 +61,56 @@ pub fn plain(raw: &[u8]) -> Result<PlainCredentials, SaslError> {
     })
 }
 
+/// Where a server-side SASL exchange stands after the client's last input.
+///
+/// The three protocols word their answers differently; what each input *means* is decided
+/// here, once: PLAIN is the mechanism, `*` cancels (RFC 4954 §4, RFC 5034 §4, RFC 3501
+/// §6.2.2), input that is not base64 is a syntax error, and a PLAIN message that decodes
+/// but is malformed counts as a failed login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send an empty challenge (`+ ` in POP3 and IMAP, `334 ` in SMTP); the client's next
+    /// line is its response, to be given to [`respond`].
+    Challenge,
+    /// The response named a user and a password: check them.
+    Credentials(PlainCredentials),
+    /// The client cancelled with `*`.
+    Cancelled,
+    /// The response is not base64: a syntax error, not a login attempt.
+    NotBase64,
+    /// The response decoded to something PLAIN does not allow: a failed login.
+    Refused(SaslError),
+    /// A mechanism other than PLAIN.
+    Unsupported,
+}
+
+/// Starts an exchange: `AUTH <mechanism> [initial-response]` and its IMAP twin
+/// `AUTHENTICATE`. An initial response of `=` is an empty one (RFC 4954 §4).
+pub fn start(mechanism: &str, initial: Option<&[u8]>) -> Step {
+    if !mechanism.eq_ignore_ascii_case("PLAIN") {
+        return Step::Unsupported;
+    }
+    match initial {
+        None => Step::Challenge,
+        Some(response) => respond(response),
+    }
+}
+
+/// The client's response to the challenge.
+pub fn respond(line: &[u8]) -> Step {
+    let line = line.trim_ascii();
+    if line == b"*" {
+        return Step::Cancelled;
+    }
+    match decode_base64(line) {
+        Err(_) => Step::NotBase64,
+        Ok(raw) => match plain(&raw) {
+            Ok(creds) => Step::Credentials(creds),
+            Err(e) => Step::Refused(e),
+        },
+    }
+}
+
 /// A client's base64 PLAIN response for `user` and `password` (no authzid).
 pub fn encode_plain(user: &str, password: &Secret) -> Secret {
     let raw = format!("\0{user}\0{}", password.expose());
@@ -82,6 +132,23 @@ mod tests {
         );
         let same = plain(b"alice\0alice\0pw").unwrap();
         assert_eq!(same.authcid, "alice");
+    }
+
+    #[test]
+    fn an_exchange_step_by_step() {
+        assert_eq!(start("plain", None), Step::Challenge);
+        assert_eq!(start("LOGIN", None), Step::Unsupported);
+        assert!(matches!(
+            start("PLAIN", Some(b"AGFsaWNlAHNlY3JldA==")),
+            Step::Credentials(c) if c.authcid == "alice"
+        ));
+        assert_eq!(respond(b"*"), Step::Cancelled);
+        assert_eq!(respond(b"%%%"), Step::NotBase64);
+        assert_eq!(respond(b"="), Step::Refused(SaslError::Malformed));
+        assert_eq!(
+            respond(b"Ym9iAGFsaWNlAHB3"),
+            Step::Refused(SaslError::Proxy)
+        );
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! A protocol supplies a handler `async fn(Stream, SessionContext)` and a
 //! [`ServerConfig`] with its refusal line. The runtime:
 //! - accepts connections until shutdown, backing off on accept errors instead of spinning;
-//! - enforces a connection limit: a connection over it is sent the protocol's refusal line
-//!   and closed at once, so a client learns why instead of hanging in the backlog;
+//! - enforces a connection limit and a per-address share of it ([`crate::slots`]): when
+//!   full, the oldest connection that has not logged in gives way; a connection that
+//!   cannot be served is sent the protocol's refusal line and closed at once, so a client
+//!   learns why instead of hanging in the backlog;
 //! - wraps each connection in a `tracing` span carrying the peer address;
 //! - on an implicit-TLS listener, performs the handshake in the connection's own task,
 //!   bounded in time, so a slow or broken handshake never delays anyone else;
@@ -23,9 +25,9 @@ use futures_util::{Stream as FrameStream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::slots::{Refused, SlotHandle, Slots};
 use crate::stream::Stream;
 use crate::tls::TlsServer;
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,10 +38,18 @@ use tracing::Instrument;
 pub struct ServerConfig {
     /// Protocol name for logs, e.g. `"pop3"`.
     pub name: &'static str,
-    /// Connections served at once; one more gets [`ServerConfig::refusal`] and is closed.
+    /// Connections served at once; when all are taken by logged-in sessions, one more
+    /// gets [`ServerConfig::refusal`] and is closed.
     pub max_connections: usize,
-    /// A session that sends nothing for this long is told goodbye and closed.
+    /// Connections served at once from one peer address, so that one peer cannot take
+    /// every slot.
+    pub max_per_peer: usize,
+    /// A logged-in session that sends nothing for this long is told goodbye and closed.
     pub idle_timeout: Duration,
+    /// The same before the session has logged in: shorter, so connections that never log
+    /// in do not keep their slots (RFC 9051 §5.4 allows a shorter timer before
+    /// authentication; Dovecot closes such connections after 3 minutes).
+    pub login_timeout: Duration,
     /// The complete line (with CRLF) sent to a connection over the limit,
     /// e.g. `-ERR [SYS/TEMP] too many connections\r\n`.
     pub refusal: Bytes,
@@ -47,17 +57,23 @@ pub struct ServerConfig {
     pub tls: Option<TlsServer>,
 }
 
+/// Refusals in progress at most (each waits for the peer at most a few seconds).
+const MAX_REFUSING: usize = 64;
+
 /// How long a client may take to complete a TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ServerConfig {
-    /// A config with the given name and refusal line, 512 connections and a 10 minute
+    /// A config with the given name and refusal line, 512 connections (128 per peer
+    /// address) and a 10 minute
     /// idle timeout (the shortest RFC 1939 §3 allows; IMAP raises it to 30).
     pub fn new(name: &'static str, refusal: &'static [u8]) -> Self {
         ServerConfig {
             name,
             max_connections: 512,
+            max_per_peer: 128,
             idle_timeout: Duration::from_secs(600),
+            login_timeout: Duration::from_secs(60),
             refusal: Bytes::from_static(refusal),
             tls: None,
         }
@@ -75,6 +91,8 @@ pub struct SessionContext {
     pub shutdown: CancellationToken,
     /// How long [`SessionContext::next`] waits for input.
     pub idle_timeout: Duration,
+    /// The connection's slot: mark it authenticated, hear of eviction.
+    pub slot: SlotHandle,
 }
 
 /// What happened while a session waited for its next frame.
@@ -90,6 +108,8 @@ pub enum Next<T, E> {
     IdleTimeout,
     /// The server is shutting down.
     Shutdown,
+    /// The listener is full and this connection, not yet logged in, gave way.
+    Evicted,
 }
 
 impl SessionContext {
@@ -110,6 +130,7 @@ impl SessionContext {
             // Shutdown wins over buffered input: a closing server starts no new command.
             biased;
             _ = self.shutdown.cancelled() => Next::Shutdown,
+            _ = self.slot.evicted().cancelled() => Next::Evicted,
             item = tokio::time::timeout(timeout, frames.next()) => match item {
                 Err(_) => Next::IdleTimeout,
                 Ok(None) => Next::Closed,
@@ -203,7 +224,10 @@ async fn accept_loop<F, Fut>(
     F: Fn(Stream, SessionContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let limit = Arc::new(Semaphore::new(config.max_connections));
+    let slots = Slots::new(config.max_connections, config.max_per_peer);
+    // Refusals are told why, but only so many at once: under a flood the rest are simply
+    // closed, so refusing costs no unbounded number of tasks (or TLS handshakes).
+    let refusing = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING));
     let local = listener.local_addr().ok();
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -227,13 +251,14 @@ async fn accept_loop<F, Fut>(
         let _ = stream.set_nodelay(true);
         let span = tracing::info_span!("conn", proto = config.name, %peer);
         let tls = config.tls.clone();
-        match limit.clone().try_acquire_owned() {
-            Ok(permit) => {
+        match slots.admit(peer.ip()) {
+            Ok(slot) => {
                 let ctx = SessionContext {
                     peer,
                     local: local.unwrap_or(peer),
                     shutdown: shutdown.clone(),
                     idle_timeout: config.idle_timeout,
+                    slot: slot.handle(),
                 };
                 let handler = handler.clone();
                 tracker.spawn(
@@ -244,19 +269,29 @@ async fn accept_loop<F, Fut>(
                         tracing::debug!("connected");
                         handler(stream, ctx).await;
                         tracing::debug!("closed");
-                        drop(permit);
+                        drop(slot);
                     }
                     .instrument(span),
                 );
             }
-            Err(_) => {
+            Err(why) => {
+                let Ok(refusing) = refusing.clone().try_acquire_owned() else {
+                    drop(stream);
+                    continue;
+                };
                 let refusal = config.refusal.clone();
                 tracker.spawn(
                     async move {
-                        tracing::info!("refused: connection limit reached");
+                        match why {
+                            Refused::Full => tracing::info!("refused: connection limit reached"),
+                            Refused::PeerLimit => {
+                                tracing::info!("refused: this address's connection limit reached")
+                            }
+                        }
                         if let Some(stream) = open(stream, tls.as_ref()).await {
                             refuse(stream, &refusal).await;
                         }
+                        drop(refusing);
                     }
                     .instrument(span),
                 );
@@ -273,14 +308,10 @@ async fn open(tcp: TcpStream, tls: Option<&TlsServer>) -> Option<Stream> {
     let Some(tls) = tls else {
         return Some(Stream::Plain(tcp));
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
-        Ok(Ok(stream)) => Some(Stream::ServerTls(Box::new(stream))),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "TLS handshake failed");
-            None
-        }
-        Err(_) => {
-            tracing::warn!("TLS handshake timed out");
+    match crate::tls::accept(tcp, tls).await {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            tracing::warn!("{e}");
             None
         }
     }

@@ -385,38 +385,46 @@ impl TlsState {
     }
 }
 
+/// The server's TLS handshake on a TCP connection, bounded by [`HANDSHAKE_TIMEOUT`] so a
+/// slow or silent client never holds its task: the one handshake every listener uses, on
+/// an implicit-TLS port and after STARTTLS/STLS. The error says what failed, in one line.
+pub async fn accept(tcp: tokio::net::TcpStream, tls: &TlsServer) -> Result<Stream, String> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
+        Ok(Ok(stream)) => Ok(Stream::ServerTls(Box::new(stream))),
+        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+        Err(_) => Err("TLS handshake timed out".to_owned()),
+    }
+}
+
 /// The server's TLS handshake in place of a plaintext conversation (STARTTLS, STLS).
 ///
-/// Whatever the client sent after the STARTTLS command, before the handshake, is in the
-/// framer's buffer: it is dropped here, never executed. That is the command-injection
-/// class of bugs (CVE-2011-0411, and the 2021 "NO STARTTLS" research): plaintext an
-/// attacker appended must not run inside the encrypted session.
-pub async fn upgrade<D>(
-    frames: tokio_util::codec::FramedRead<tokio::io::ReadHalf<Stream>, D>,
+/// Whatever the client sent after the STARTTLS command, before the handshake, must be
+/// dropped by the caller, never executed (`discarded` says how much it dropped, for the
+/// log). That is the command-injection class of bugs (CVE-2011-0411, and the 2021 "NO
+/// STARTTLS" research): plaintext an attacker appended must not run inside the encrypted
+/// session.
+pub async fn upgrade(
+    reader: tokio::io::ReadHalf<Stream>,
     writer: tokio::io::WriteHalf<Stream>,
     tls: &TlsServer,
+    discarded: usize,
 ) -> std::io::Result<Stream> {
-    let dropped = frames.read_buffer().len();
-    if dropped > 0 {
+    if discarded > 0 {
         tracing::info!(
-            bytes = dropped,
+            bytes = discarded,
             "discarded plaintext pipelined after STARTTLS"
         );
     }
-    let reader = frames.into_inner();
     let Stream::Plain(tcp) = reader.unsplit(writer) else {
         return Err(std::io::Error::other(
             "STARTTLS on a connection that is already TLS",
         ));
     };
-    let result = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
-        Ok(Ok(stream)) => return Ok(Stream::ServerTls(Box::new(stream))),
-        Ok(Err(e)) => format!("TLS handshake after STARTTLS failed: {e}"),
-        Err(_) => "TLS handshake after STARTTLS timed out".to_owned(),
-    };
-    // One clear line on the server side too (the connection's span names the peer).
-    tracing::warn!("{result}");
-    Err(std::io::Error::other(result))
+    accept(tcp, tls).await.map_err(|e| {
+        // One clear line on the server side too (the connection's span names the peer).
+        tracing::warn!("after STARTTLS: {e}");
+        std::io::Error::other(e)
+    })
 }
 
 /// The client's TLS handshake on a TCP connection; `host` is the name the server's

@@ -1,7 +1,9 @@
 //! The `--trace` transcript: every line a session receives (`C: `) and sends (`S: `).
 //!
-//! The protocol session decides which client lines carry credentials (it has parsed them)
-//! and logs those with [`Transcript::client_masked`], so no password reaches the output.
+//! Which client lines carry credentials is decided *before* parsing, by the command's
+//! name ([`Redaction`]): a malformed `LOGIN` or `PASS` line, one with an extra argument or
+//! a stray space, is masked as surely as a well-formed one. While a SASL exchange waits for
+//! the client's response, the whole line is masked ([`Shown::Secret`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -38,6 +40,28 @@ impl fmt::Debug for Transcript {
             .field("enabled", &self.is_enabled())
             .finish()
     }
+}
+
+/// Which commands of a protocol carry credentials, and how much of them may be shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Redaction {
+    /// How many words may precede the command's name: 0 for POP3 and SMTP, 1 for IMAP
+    /// (the tag). Every word up to there is checked, so an untagged `LOGIN` is caught too.
+    pub name_within: usize,
+    /// Command names (ASCII, any case in the input) and how many words after the name
+    /// stay visible (the user name, the SASL mechanism); the rest becomes `****`.
+    pub secret: &'static [(&'static str, usize)],
+}
+
+/// How the driver shows the next client input.
+#[derive(Debug, Clone, Copy)]
+pub enum Shown {
+    /// A command: masked after a credential-carrying name.
+    Command(&'static Redaction),
+    /// A SASL response or other secret line: masked whole.
+    Secret,
+    /// Not transcribed line by line (the lines of a message in SMTP DATA).
+    Omitted,
 }
 
 /// Longest piece of a single line shown; a 1 MiB message line is not worth printing whole.
@@ -87,6 +111,24 @@ impl Transcript {
         }
     }
 
+    /// Records client input as `how` says: commands that carry credentials are masked by
+    /// name, whether or not they would parse.
+    pub fn client_input(&self, line: &[u8], how: Shown) {
+        if self.sink.is_none() {
+            return;
+        }
+        let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        match how {
+            Shown::Omitted => {}
+            Shown::Secret => self.client_masked(line, 0),
+            Shown::Command(rules) => match visible_prefix(line, rules) {
+                Some(keep) => self.client_masked(line, keep),
+                None => self.client(line),
+            },
+        }
+    }
+
     /// Records what the server sent; multi-line output is split into lines.
     pub fn server(&self, bytes: &[u8]) {
         if let Some(sink) = &self.sink {
@@ -97,6 +139,54 @@ impl Transcript {
             }
         }
     }
+}
+
+/// If `line` is a credential-carrying command under `rules`, how many bytes of it may be
+/// shown (the name, a space, the allowed words and a space).
+fn visible_prefix(line: &[u8], rules: &Redaction) -> Option<usize> {
+    // Words separated by runs of spaces or tabs; a CR or LF (an IMAP literal) ends what
+    // can be shown, since what follows may be the password itself.
+    let end = line
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(line.len());
+    let head = &line[..end];
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < head.len() && words.len() < rules.name_within + 8 {
+        while i < head.len() && (head[i] == b' ' || head[i] == b'\t') {
+            i += 1;
+        }
+        let start = i;
+        while i < head.len() && head[i] != b' ' && head[i] != b'\t' {
+            i += 1;
+        }
+        if start < i {
+            words.push((start, i));
+        }
+    }
+    for (n, &(start, stop)) in words.iter().enumerate().take(rules.name_within + 1) {
+        let word = &head[start..stop];
+        let Some(&(_, keep)) = rules
+            .secret
+            .iter()
+            .find(|(name, _)| word.eq_ignore_ascii_case(name.as_bytes()))
+        else {
+            continue;
+        };
+        // Shown: through the name and `keep` more words, unless a kept word opens a
+        // literal (its content is not on this line).
+        let mut shown = stop;
+        for &(s, e) in words.iter().skip(n + 1).take(keep) {
+            if head[s] == b'{' {
+                break;
+            }
+            shown = e;
+        }
+        // Nothing hidden after what may be shown: the line is shown whole.
+        return (shown + 1 < line.len()).then_some(shown + 1);
+    }
+    None
 }
 
 /// Shows 8-bit text as UTF-8 where it is, escapes control bytes, and shortens long lines.
@@ -154,6 +244,50 @@ mod tests {
             ]
         );
         assert!(!lines.iter().any(|l| l.contains("hunter2")));
+    }
+
+    const IMAP: Redaction = Redaction {
+        name_within: 1,
+        secret: &[("LOGIN", 1), ("AUTHENTICATE", 1)],
+    };
+    const SMTP: Redaction = Redaction {
+        name_within: 0,
+        secret: &[("AUTH", 1)],
+    };
+
+    #[test]
+    fn masks_credential_commands_by_name_whatever_their_shape() {
+        let (t, lines) = collecting();
+        t.client_input(b"a LOGIN alice hunter2\r\n", Shown::Command(&IMAP));
+        t.client_input(b"a login alice hunter2 extra", Shown::Command(&IMAP));
+        t.client_input(b"LOGIN alice hunter2", Shown::Command(&IMAP));
+        t.client_input(
+            b"a LOGIN {5}\r\nalice {7}\r\nhunter2\r\n",
+            Shown::Command(&IMAP),
+        );
+        t.client_input(b"a LOGIN alice \"hun\x00ter2\"", Shown::Command(&IMAP));
+        t.client_input(b"  AUTH PLAIN AGFsaWNlAGh1bnRlcjI=", Shown::Command(&SMTP));
+        t.client_input(b"AGFsaWNlAGh1bnRlcjI=", Shown::Secret);
+        t.client_input(b"a SELECT INBOX", Shown::Command(&IMAP));
+        let lines = lines.lock().unwrap();
+        assert_eq!(
+            *lines,
+            [
+                "C: a LOGIN alice ****",
+                "C: a login alice ****",
+                "C: LOGIN alice ****",
+                "C: a LOGIN ****",
+                "C: a LOGIN alice ****",
+                "C:   AUTH PLAIN ****",
+                "C: ****",
+                "C: a SELECT INBOX",
+            ]
+        );
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("hunter2") || l.contains("AGFsaWNl"))
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ async fn echo_session(stream: Stream, ctx: SessionContext) {
             Next::Error(_) => b"-ERR line too long",
             Next::IdleTimeout => b"-ERR idle timeout",
             Next::Shutdown => b"-ERR server shutting down",
+            Next::Evicted => b"-ERR busy",
             Next::Closed => return,
         };
         let _ = out.send(reply).await;

@@ -15,13 +15,18 @@
 //!
 //! Everything here can be framed and answered, so the session goes on: a line over the
 //! limit, a literal over the limit. Only a command whose total size (lines and literals)
-//! passes [`CodecLimits::max_command`] is unframeable: [`FrameError::CommandTooLong`].
+//! passes [`CodecLimits::max_command`] is unframeable ([`FrameError::Unframeable`]).
+//!
+//! Two sets of limits apply: small ones before the session has logged in (a client that
+//! has not proven who it is cannot make the server hold a 32 MiB literal; a larger one is
+//! refused without `+`), the full ones after ([`ImapCodec::set_authenticated`]).
 //! Errors are returned as items rather than as `Err` where the session goes on, because a
 //! tokio-util `FramedRead` ends its stream after the first `Err`.
 
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::Decoder;
-use yubin_core::{LineCodec, LineError};
+pub use yubin_core::FrameError;
+use yubin_core::{Input, LineCodec, LineError};
 
 /// The framing limits; each is configurable, and each default says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +48,18 @@ impl Default for CodecLimits {
             max_line: 8192,
             max_literal: 32 * 1024 * 1024,
             max_command: 33 * 1024 * 1024,
+        }
+    }
+}
+
+impl CodecLimits {
+    /// The limits before login: room for a LOGIN or AUTHENTICATE with long credentials,
+    /// no more (a literal of 8 KiB, a command of 64 KiB).
+    pub fn before_login() -> Self {
+        CodecLimits {
+            max_line: 8192,
+            max_literal: 8 * 1024,
+            max_command: 64 * 1024,
         }
     }
 }
@@ -78,18 +95,13 @@ pub enum Frame {
     },
 }
 
-/// Input that cannot be framed: the connection is closed after `* BYE`.
-#[derive(Debug, thiserror::Error)]
-pub enum FrameError {
-    /// The command as a whole passed [`CodecLimits::max_command`].
-    #[error("command longer than {limit} octets")]
-    CommandTooLong {
-        /// The limit.
-        limit: usize,
-    },
-    /// The transport failed.
-    #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
+impl Input for Frame {
+    fn shown(&self) -> Option<&[u8]> {
+        match self {
+            Frame::Command(bytes) => Some(bytes),
+            Frame::Continue | Frame::Rejected { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -109,7 +121,10 @@ enum State {
 #[derive(Debug)]
 pub struct ImapCodec {
     lines: LineCodec,
+    /// The limits in force: `before` or `after`.
     limits: CodecLimits,
+    before: CodecLimits,
+    after: CodecLimits,
     state: State,
     /// The command read so far.
     command: BytesMut,
@@ -119,14 +134,30 @@ pub struct ImapCodec {
 }
 
 impl ImapCodec {
-    /// A codec with the given limits.
+    /// A codec with the given limits, before and after login alike.
     pub fn new(limits: CodecLimits) -> Self {
+        ImapCodec::with_login_limits(limits, limits)
+    }
+
+    /// A codec that applies `before` until [`ImapCodec::set_authenticated`], then `after`.
+    pub fn with_login_limits(before: CodecLimits, after: CodecLimits) -> Self {
         ImapCodec {
-            lines: LineCodec::new(limits.max_line),
-            limits,
+            lines: LineCodec::new(before.max_line),
+            limits: before,
+            before,
+            after,
             state: State::Line,
             command: BytesMut::new(),
             raw_line: false,
+        }
+    }
+
+    /// Switches between the limits before and after login. Called between commands.
+    pub fn set_authenticated(&mut self, on: bool) {
+        let limits = if on { self.after } else { self.before };
+        if limits != self.limits {
+            self.limits = limits;
+            self.lines = LineCodec::new(limits.max_line);
         }
     }
 
@@ -279,9 +310,10 @@ impl Decoder for ImapCodec {
                     };
                     if self.command.len() + line.len() + 2 > self.limits.max_command {
                         self.command.clear();
-                        return Err(FrameError::CommandTooLong {
-                            limit: self.limits.max_command,
-                        });
+                        return Err(FrameError::Unframeable(format!(
+                            "command longer than {} octets",
+                            self.limits.max_command
+                        )));
                     }
                     self.command.extend_from_slice(&line);
                     self.command.extend_from_slice(b"\r\n");
@@ -300,9 +332,10 @@ impl Decoder for ImapCodec {
                     {
                         // Each literal fits, but together they pass the command limit.
                         self.command.clear();
-                        return Err(FrameError::CommandTooLong {
-                            limit: self.limits.max_command,
-                        });
+                        return Err(FrameError::Unframeable(format!(
+                            "command longer than {} octets",
+                            self.limits.max_command
+                        )));
                     }
                     if !fits {
                         let (tag, append) = tag_and_append(&self.command);
@@ -470,7 +503,7 @@ mod tests {
         let mut err = false;
         for _ in 0..100 {
             match c.decode(&mut buf) {
-                Err(FrameError::CommandTooLong { .. }) => {
+                Err(FrameError::Unframeable(_)) => {
                     err = true;
                     break;
                 }

@@ -6,9 +6,9 @@
 //!          '--------------LOGOUT----------------'--------LOGOUT-------------------'--> logout
 //! ```
 //!
-//! Input is one framed command (or a SASL response line); output is an [`Output`]: the
-//! response bytes and what the connection does next. [`crate::server`] only moves bytes,
-//! so every rule here is unit-tested directly.
+//! Input is one framed command (or a SASL response line); output is a [`Reply`]: the
+//! response bytes and what the connection does next. yubin-core's driver moves the bytes
+//! ([`yubin_core::driver`]), so every rule here is unit-tested directly.
 //!
 //! Before the dispatch `match`, a gate ([`Session::check_state`]) refuses a command that
 //! is not valid in the current state, so each handler only does its own work.
@@ -23,15 +23,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
+use bytes::BytesMut;
+use yubin_core::Secret;
+use yubin_core::driver::{self, Goodbyes, Phase};
+pub use yubin_core::driver::{After, Reply};
+use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
-use yubin_core::{Secret, Transcript};
+use yubin_core::transcript::{Redaction, Shown};
 use yubin_store::{
     Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Store, StoreError, Uids, View,
 };
 
-use crate::codec::Rejection;
+use crate::codec::{Frame, ImapCodec, Rejection};
 use crate::command::{Command, CommandBody, StatusItem};
 use crate::mime::InfoCache;
 use crate::op;
@@ -62,70 +66,34 @@ pub fn capabilities(tls: TlsState) -> String {
 
 /// Sent to a connection over the connection limit.
 pub const BUSY_LINE: &[u8] = b"* BYE [UNAVAILABLE] too many connections\r\n";
-/// Sent when the server shuts down under a session.
-pub const SHUTDOWN_LINE: &[u8] = b"* BYE [UNAVAILABLE] server shutting down\r\n";
-/// Sent to a session idle past the timeout (RFC 3501 §5.4 autologout).
-pub const IDLE_LINE: &[u8] = b"* BYE autologout; idle for too long\r\n";
-/// Sent before closing on input that cannot be framed.
-pub const UNFRAMEABLE_LINE: &[u8] = b"* BYE command too long, closing\r\n";
+
+/// The lines an IMAP connection ends with (RFC 3501 §7.1.5: BYE).
+pub static GOODBYES: Goodbyes = Goodbyes {
+    unframeable: b"* BYE command too long, closing\r\n",
+    // RFC 3501 §5.4 autologout.
+    idle: b"* BYE autologout; idle for too long\r\n",
+    shutdown: b"* BYE [UNAVAILABLE] server shutting down\r\n",
+    // The SERVERBUG code a store failure gets mid-session (RFC 5530), as a BYE since
+    // nothing follows.
+    failure: b"* BYE [SERVERBUG] Internal error\r\n",
+    too_many_failures: b"* BYE Too many failed login attempts\r\n",
+};
+
+/// IMAP commands that carry credentials, after the tag: `LOGIN` (the user is shown
+/// unless it is a literal) and `AUTHENTICATE` (the mechanism is shown).
+pub const REDACTION: Redaction = Redaction {
+    name_within: 1,
+    secret: &[("LOGIN", 1), ("AUTHENTICATE", 1)],
+};
 /// The continuation request for a synchronizing literal (RFC 3501 §7.5).
 pub const CONTINUE_LINE: &[u8] = b"+ Ready for literal data\r\n";
 /// The continuation that starts IDLE (RFC 2177 §3).
 pub const IDLING_LINE: &str = "+ idling\r\n";
 
-/// Protocol settings (socket limits live in `yubin_core::ServerConfig`).
-#[derive(Debug, Clone)]
-pub struct ImapConfig {
-    /// Failed LOGIN/AUTHENTICATE attempts allowed before the session is closed.
-    pub max_failed_logins: u32,
-    /// How long a session that used up its failed logins waits before it is closed;
-    /// it slows down password guessing without tying up the server.
-    pub failed_login_delay: Duration,
-    /// How long an IDLE may last without DONE. RFC 2177 §3 tells clients to re-issue
-    /// IDLE at least every 29 minutes, so the server must wait at least that long; 30
-    /// minutes is also RFC 3501 §5.4's minimum autologout.
-    pub idle_timeout: Duration,
-}
-
-impl Default for ImapConfig {
-    fn default() -> Self {
-        ImapConfig {
-            max_failed_logins: 3,
-            failed_login_delay: Duration::from_secs(2),
-            idle_timeout: Duration::from_secs(30 * 60),
-        }
-    }
-}
-
-/// What the connection does after sending an [`Output`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum After {
-    /// Read the next command.
-    Continue,
-    /// The next line is a SASL response, not a command (after a `+ ` challenge).
-    ExpectSaslResponse,
-    /// Close the connection.
-    Close,
-    /// Wait, then close (too many failed logins).
-    CloseAfter(Duration),
-    /// IDLE (RFC 2177): push [`Session::idle_poll`] whenever the [`Session::watch`]
-    /// fires, until a line arrives for [`Session::idle_done`] or the idle timeout passes.
-    Idle,
-    /// STARTTLS (RFC 3501 §6.2.1): handshake now, then [`Session::tls_started`].
-    StartTls,
-    /// The response continues: send these bytes, then call [`Session::resume`] for more
-    /// (a large FETCH is answered in pieces so it never sits in memory whole).
-    More,
-}
-
-/// Response bytes for one input, and what happens next.
-#[derive(Debug)]
-pub struct Output {
-    /// Complete response lines, CRLF included.
-    pub bytes: Vec<u8>,
-    /// What the connection does once they are sent.
-    pub after: After,
-}
+/// Protocol settings (socket limits, timeouts and the login guard live in
+/// `yubin_core::driver::ListenerConfig`; framing limits in [`crate::codec::CodecLimits`]).
+#[derive(Debug, Clone, Default)]
+pub struct ImapConfig {}
 
 /// A mailbox as the selected state sees it.
 pub struct Selected {
@@ -229,11 +197,8 @@ impl Selected {
 /// The session's state (RFC 3501 §3); each variant carries what that state needs.
 #[derive(Debug)]
 pub enum State {
-    /// Before LOGIN; counts failed attempts.
-    NotAuthenticated {
-        /// Failed LOGIN/AUTHENTICATE attempts so far.
-        failed: u32,
-    },
+    /// Before LOGIN.
+    NotAuthenticated,
     /// Logged in, no mailbox selected.
     Authenticated(Account),
     /// A mailbox is selected.
@@ -245,8 +210,8 @@ pub enum State {
 /// An IMAP session over a store.
 pub struct Session {
     store: Store,
+    #[allow(dead_code)]
     config: Arc<ImapConfig>,
-    transcript: Transcript,
     state: State,
     /// The tag of an AUTHENTICATE waiting for its SASL response.
     sasl_pending: Option<String>,
@@ -266,22 +231,14 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn out(bytes: Vec<u8>) -> Output {
-    Output {
-        bytes,
-        after: After::Continue,
-    }
+fn out(bytes: Vec<u8>) -> Reply {
+    Reply::from_vec(bytes, After::Continue)
 }
 
 impl Session {
     /// A new session and its greeting (RFC 3501 §7.1.1, with the capabilities inline so
     /// clients save a round trip).
-    pub fn new(
-        store: Store,
-        config: Arc<ImapConfig>,
-        tls: TlsState,
-        transcript: Transcript,
-    ) -> (Session, Vec<u8>) {
+    pub fn new(store: Store, config: Arc<ImapConfig>, tls: TlsState) -> (Session, BytesMut) {
         let mut greeting = Vec::new();
         untagged(
             &mut greeting,
@@ -294,19 +251,18 @@ impl Session {
             Session {
                 store,
                 config,
-                transcript,
-                state: State::NotAuthenticated { failed: 0 },
+                state: State::NotAuthenticated,
                 sasl_pending: None,
                 idling: None,
                 tls,
                 fetching: None,
             },
-            greeting,
+            BytesMut::from(&greeting[..]),
         )
     }
 
     /// The next piece of a response that returned [`After::More`].
-    pub fn resume(&mut self) -> Output {
+    pub fn resume(&mut self) -> Reply {
         let mut b = Vec::new();
         let (Some(mut job), State::Selected(_, sel)) = (self.fetching.take(), &mut self.state)
         else {
@@ -314,10 +270,7 @@ impl Session {
         };
         if !job.step(sel, &mut b, op::fetch::FETCH_CHUNK) {
             self.fetching = Some(job);
-            return Output {
-                bytes: b,
-                after: After::More,
-            };
+            return Reply::from_vec(b, After::More);
         }
         // Done: what other sessions changed goes before the completion, as for any
         // FETCH, and never as EXPUNGE (RFC 3501 §7.4.1).
@@ -340,34 +293,26 @@ impl Session {
     }
 
     /// Handles one framed input: a command, or the SASL response an AUTHENTICATE waits for.
-    pub fn handle_frame(&mut self, frame: &[u8]) -> Output {
+    pub fn handle_frame(&mut self, frame: &[u8]) -> Reply {
         if self.idling.is_some() {
             return self.idle_done(frame);
         }
         if let Some(tag) = self.sasl_pending.take() {
-            self.transcript.client_masked(frame, 0);
             let line = frame
                 .strip_suffix(b"\r\n")
                 .or(frame.strip_suffix(b"\n"))
                 .unwrap_or(frame);
-            return self.sasl_response(&tag, line);
+            return self.sasl_step(&tag, sasl::respond(line));
         }
         if frame.contains(&0) {
-            self.transcript
-                .client(frame.strip_suffix(b"\r\n").unwrap_or(frame));
             let tag = parse::tag_of(frame).unwrap_or_else(|| "*".into());
             let mut b = Vec::new();
             tagged(&mut b, &tag, "BAD", None, "NUL octets are not allowed");
             return out(b);
         }
         match parse::command(frame) {
-            Ok(cmd) => {
-                self.log_command(&cmd, frame);
-                self.handle(cmd)
-            }
+            Ok(cmd) => self.handle(cmd),
             Err(e) => {
-                self.transcript
-                    .client(frame.strip_suffix(b"\r\n").unwrap_or(frame));
                 let mut b = Vec::new();
                 let tag = e.tag().unwrap_or("*").to_owned();
                 let text = match &e {
@@ -381,7 +326,7 @@ impl Session {
     }
 
     /// Answers a command the codec refused before parsing; nothing changes.
-    pub fn handle_rejected(&mut self, tag: Option<&str>, reason: &Rejection) -> Output {
+    pub fn handle_rejected(&mut self, tag: Option<&str>, reason: &Rejection) -> Reply {
         if self.idling.is_some() {
             // An overlong line where DONE was expected.
             return self.idle_done(b"");
@@ -400,25 +345,6 @@ impl Session {
         out(b)
     }
 
-    fn log_command(&self, cmd: &Command, frame: &[u8]) {
-        if !self.transcript.is_enabled() {
-            return;
-        }
-        match &cmd.body {
-            CommandBody::Login { user, .. } => {
-                let shown = format!("{} LOGIN {} ", cmd.tag, user);
-                self.transcript.client_masked(shown.as_bytes(), shown.len());
-            }
-            CommandBody::Authenticate { mechanism, .. } => {
-                let shown = format!("{} AUTHENTICATE {} ", cmd.tag, mechanism);
-                self.transcript.client_masked(shown.as_bytes(), shown.len());
-            }
-            _ => self
-                .transcript
-                .client(frame.strip_suffix(b"\r\n").unwrap_or(frame)),
-        }
-    }
-
     /// Refuses a command that the current state does not allow (RFC 3501 §6: each command
     /// lists the states it is valid in).
     fn check_state(&self, body: &CommandBody) -> Result<(), &'static str> {
@@ -427,7 +353,7 @@ impl Session {
         if matches!(body, C::StartTls) {
             // RFC 3501 §6.2.1: STARTTLS is valid only in the not-authenticated state.
             return match self.state {
-                State::NotAuthenticated { .. } => Ok(()),
+                State::NotAuthenticated => Ok(()),
                 _ => Err("STARTTLS is only valid before login"),
             };
         }
@@ -435,8 +361,8 @@ impl Session {
             return Ok(());
         }
         match (&self.state, body) {
-            (State::NotAuthenticated { .. }, C::Login { .. } | C::Authenticate { .. }) => Ok(()),
-            (State::NotAuthenticated { .. }, _) => Err("Log in first"),
+            (State::NotAuthenticated, C::Login { .. } | C::Authenticate { .. }) => Ok(()),
+            (State::NotAuthenticated, _) => Err("Log in first"),
             (_, C::Login { .. } | C::Authenticate { .. }) => Err("Already logged in"),
             (State::Authenticated(_), C::Enable(_)) => Ok(()),
             (State::Selected(..), C::Enable(_)) => {
@@ -465,7 +391,7 @@ impl Session {
     }
 
     /// Handles one parsed command.
-    pub fn handle(&mut self, cmd: Command) -> Output {
+    pub fn handle(&mut self, cmd: Command) -> Reply {
         let mut b = Vec::new();
         if let Err(why) = self.check_state(&cmd.body) {
             tagged(&mut b, &cmd.tag, "BAD", None, why);
@@ -483,10 +409,7 @@ impl Session {
             C::StartTls => {
                 if self.tls.offer_starttls() {
                     tagged(&mut b, &tag, "OK", None, "Begin TLS negotiation now");
-                    return Output {
-                        bytes: b,
-                        after: After::StartTls,
-                    };
+                    return Reply::from_vec(b, After::StartTls);
                 }
                 let why = if self.tls.active {
                     "TLS is already active"
@@ -518,33 +441,12 @@ impl Session {
                 untagged(&mut b, "BYE yubin IMAP4rev1 server logging out");
                 tagged(&mut b, &tag, "OK", None, "LOGOUT completed");
                 self.state = State::Logout;
-                return Output {
-                    bytes: b,
-                    after: After::Close,
-                };
+                return Reply::from_vec(b, After::Close);
             }
             C::Login { user, password } => return self.login(&tag, &user, &password),
             C::Authenticate { mechanism, initial } => {
-                if mechanism != "PLAIN" {
-                    tagged(
-                        &mut b,
-                        &tag,
-                        "NO",
-                        Some(&Code::Cannot),
-                        "Unsupported mechanism",
-                    );
-                    return out(b);
-                }
-                match initial {
-                    Some(ir) => return self.sasl_response(&tag, ir.as_bytes()),
-                    None => {
-                        self.sasl_pending = Some(tag);
-                        return Output {
-                            bytes: b"+ \r\n".to_vec(),
-                            after: After::ExpectSaslResponse,
-                        };
-                    }
-                }
+                let initial = initial.as_ref().map(|ir| ir.as_bytes());
+                return self.sasl_step(&tag, sasl::start(&mechanism, initial));
             }
             C::Id(_) => {
                 // RFC 2971 §3.1: the server answers with its own identification.
@@ -623,10 +525,7 @@ impl Session {
                 {
                     // The rest follows through `resume`, a piece at a time.
                     self.fetching = Some(job);
-                    return Output {
-                        bytes: b,
-                        after: After::More,
-                    };
+                    return Reply::from_vec(b, After::More);
                 }
             }
             C::Search {
@@ -727,15 +626,12 @@ impl Session {
 
     /// IDLE (RFC 2177): reports what is pending, then `+ idling`; from then on the
     /// server pushes [`Session::idle_poll`] until [`Session::idle_done`].
-    fn idle(&mut self, tag: String) -> Output {
+    fn idle(&mut self, tag: String) -> Reply {
         let mut b = Vec::new();
         self.sync(&mut b);
         b.extend_from_slice(IDLING_LINE.as_bytes());
         self.idling = Some(tag);
-        Output {
-            bytes: b,
-            after: After::Idle,
-        }
+        Reply::from_vec(b, After::Idle)
     }
 
     /// While idling: the updates to push now (EXPUNGE included, RFC 2177 §3), or nothing.
@@ -750,12 +646,11 @@ impl Session {
 
     /// Ends IDLE with the line the client sent: `DONE` completes it with `OK`; anything
     /// else is a protocol error (RFC 2177 §3) and ends it with `BAD`.
-    pub fn idle_done(&mut self, line: &[u8]) -> Output {
+    pub fn idle_done(&mut self, line: &[u8]) -> Reply {
         let line = line
             .strip_suffix(b"\r\n")
             .or(line.strip_suffix(b"\n"))
             .unwrap_or(line);
-        self.transcript.client(line);
         let tag = self.idling.take().unwrap_or_else(|| "*".into());
         let mut b = Vec::new();
         self.sync(&mut b);
@@ -782,7 +677,7 @@ impl Session {
         }
     }
 
-    fn login(&mut self, tag: &str, user: &str, password: &Secret) -> Output {
+    fn login(&mut self, tag: &str, user: &str, password: &Secret) -> Reply {
         let mut b = Vec::new();
         match self.store.authenticate(user, password) {
             Ok(account) => {
@@ -797,13 +692,8 @@ impl Session {
                 out(b)
             }
             Err(_) => {
-                let failed = match &mut self.state {
-                    State::NotAuthenticated { failed } => {
-                        *failed += 1;
-                        *failed
-                    }
-                    _ => 1,
-                };
+                // The driver's login guard holds this back, and closes the connection
+                // after too many (with GOODBYES.too_many_failures).
                 tagged(
                     &mut b,
                     tag,
@@ -811,45 +701,43 @@ impl Session {
                     Some(&Code::AuthenticationFailed),
                     "Invalid credentials",
                 );
-                if failed >= self.config.max_failed_logins {
-                    untagged(&mut b, "BYE too many failed logins");
-                    return Output {
-                        bytes: b,
-                        after: After::CloseAfter(self.config.failed_login_delay),
-                    };
-                }
-                out(b)
+                Reply::from_vec(b, After::LoginFailed)
             }
         }
     }
 
-    /// SASL PLAIN (RFC 4616): base64 of `authzid NUL authcid NUL passwd`.
-    fn sasl_response(&mut self, tag: &str, line: &[u8]) -> Output {
+    /// The IMAP words for each step of a SASL PLAIN exchange (RFC 3501 §6.2.2, RFC 4959).
+    fn sasl_step(&mut self, tag: &str, step: Step) -> Reply {
         let mut b = Vec::new();
-        if line == b"*" {
-            tagged(&mut b, tag, "BAD", None, "Authentication cancelled");
-            return out(b);
-        }
-        let creds = match yubin_core::sasl::decode_base64(line)
-            .and_then(|raw| yubin_core::sasl::plain(&raw))
-        {
-            Ok(creds) => creds,
-            Err(e @ yubin_core::sasl::SaslError::Proxy) => {
+        match step {
+            Step::Challenge => {
+                // The next line is the response, not a command (see `adjust`).
+                self.sasl_pending = Some(tag.to_owned());
+                b.extend_from_slice(b"+ \r\n");
+            }
+            Step::Credentials(creds) => return self.login(tag, &creds.authcid, &creds.password),
+            // RFC 3501 §6.2.2: a cancelled exchange is answered with BAD.
+            Step::Cancelled => tagged(&mut b, tag, "BAD", None, "Authentication cancelled"),
+            Step::NotBase64 => tagged(&mut b, tag, "BAD", None, "Response is not valid base64"),
+            Step::Refused(e) => {
                 tagged(
                     &mut b,
                     tag,
                     "NO",
                     Some(&Code::AuthenticationFailed),
-                    &e.to_string(),
+                    &capitalize(&e.to_string()),
                 );
-                return out(b);
+                return Reply::from_vec(b, After::LoginFailed);
             }
-            Err(e) => {
-                tagged(&mut b, tag, "BAD", None, &e.to_string());
-                return out(b);
-            }
-        };
-        self.login(tag, &creds.authcid, &creds.password)
+            Step::Unsupported => tagged(
+                &mut b,
+                tag,
+                "NO",
+                Some(&Code::Cannot),
+                "Unsupported mechanism",
+            ),
+        }
+        out(b)
     }
 
     fn status(&mut self, tag: &str, name: &str, items: &[StatusItem], b: &mut Vec<u8>) {
@@ -1046,6 +934,68 @@ pub(crate) fn mark_seen(mailbox: &Mailbox, uids: &[u32]) -> Option<yubin_store::
     }
 }
 
+/// The store's mailbox watch, as the driver waits on it during IDLE.
+#[derive(Debug)]
+pub struct IdleWatch(MailboxWatch);
+
+impl driver::Watch for IdleWatch {
+    async fn changed(&mut self) {
+        self.0.changed().await;
+    }
+}
+
+impl driver::Session for Session {
+    type Frame = Frame;
+    type Codec = ImapCodec;
+    type Watch = IdleWatch;
+
+    fn handle(&mut self, frame: Frame) -> Reply {
+        match frame {
+            // RFC 3501 §7.5: the literal was accepted; the client may send it.
+            Frame::Continue => Reply::next(CONTINUE_LINE),
+            Frame::Command(bytes) => self.handle_frame(&bytes),
+            Frame::Rejected { tag, reason } => self.handle_rejected(tag.as_deref(), &reason),
+        }
+    }
+
+    fn resume(&mut self) -> Reply {
+        Session::resume(self)
+    }
+
+    fn watch(&mut self) -> Option<IdleWatch> {
+        Session::watch(self).map(IdleWatch)
+    }
+
+    fn changes(&mut self) -> BytesMut {
+        BytesMut::from(&self.idle_poll()[..])
+    }
+
+    fn tls_started(&mut self) {
+        Session::tls_started(self);
+    }
+
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::NotAuthenticated => Phase::Unauthenticated,
+            _ => Phase::Authenticated,
+        }
+    }
+
+    fn shown(&self) -> Shown {
+        match self.sasl_pending {
+            Some(_) => Shown::Secret,
+            None => Shown::Command(&REDACTION),
+        }
+    }
+
+    /// A SASL response and IDLE's `DONE` are raw lines, not commands; before login the
+    /// framing limits are the small ones.
+    fn adjust(&self, codec: &mut ImapCodec) {
+        codec.expect_raw_line(self.sasl_pending.is_some() || self.idling.is_some());
+        codec.set_authenticated(!matches!(self.state, State::NotAuthenticated));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1060,17 +1010,11 @@ mod tests {
         inbox
             .append(b"Subject: two\r\n\r\nbody two\r\n", &Flags::new(), None)
             .unwrap();
-        Session::new(
-            store,
-            Arc::default(),
-            Default::default(),
-            Transcript::disabled(),
-        )
-        .0
+        Session::new(store, Arc::default(), Default::default()).0
     }
 
     fn say(s: &mut Session, line: &str) -> String {
-        String::from_utf8(s.handle_frame(line.as_bytes()).bytes).unwrap()
+        String::from_utf8(s.handle_frame(line.as_bytes()).bytes.to_vec()).unwrap()
     }
 
     #[test]
@@ -1123,8 +1067,8 @@ mod tests {
         assert!(r.starts_with("a OK"), "{r}");
         let mut s = session();
         let o = s.handle_frame(b"a AUTHENTICATE PLAIN\r\n");
-        assert_eq!(o.after, After::ExpectSaslResponse);
-        assert_eq!(o.bytes, b"+ \r\n");
+        assert_eq!(o.after, After::Continue);
+        assert_eq!(&o.bytes[..], b"+ \r\n");
         assert!(say(&mut s, "AGFsaWNlAHNlY3JldA==\r\n").starts_with("a OK"));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mini_imap::op::fetch::FETCH_CHUNK;
 use mini_imap::session::{After, Session};
-use yubin_core::{Secret, Transcript};
+use yubin_core::Secret;
 use yubin_store::{Flags, Store};
 
 #[test]
@@ -22,12 +22,7 @@ fn fetch_of_many_large_messages_comes_in_bounded_pieces() {
             .append(message.as_bytes(), &Flags::new(), None)
             .unwrap();
     }
-    let (mut s, _) = Session::new(
-        store,
-        Arc::default(),
-        Default::default(),
-        Transcript::disabled(),
-    );
+    let (mut s, _) = Session::new(store, Arc::default(), Default::default());
     assert!(
         String::from_utf8_lossy(&s.handle_frame(b"a LOGIN alice secret\r\n").bytes)
             .contains("a OK")

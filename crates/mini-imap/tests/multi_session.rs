@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
 use futures::TryStreamExt;
-use mini_imap::session::ImapConfig;
 use mini_imap::{ImapServerConfig, serve};
 use raw::{Raw, message, start, step, tagged, untagged};
 use tokio::net::TcpStream;
@@ -269,14 +268,10 @@ async fn move_reaches_idlers_on_both_mailboxes() {
 async fn idle_without_a_mailbox_anything_but_done_and_the_idle_timeout() {
     let store = Store::memory();
     store.add_account("alice", Secret::from("secret")).unwrap();
-    let config = ImapServerConfig {
-        imap: ImapConfig {
-            idle_timeout: Duration::from_millis(300),
-            ..ImapConfig::default()
-        },
-        ..ImapServerConfig::default()
-    };
-    assert!(ImapConfig::default().idle_timeout >= Duration::from_secs(29 * 60));
+    let mut config = ImapServerConfig::default();
+    // RFC 2177 §3: clients re-issue IDLE every 29 minutes, so the default waits longer.
+    assert!(config.listener.server.idle_timeout >= Duration::from_secs(29 * 60));
+    config.listener.server.idle_timeout = Duration::from_millis(300);
     let handle = serve(
         "127.0.0.1:0".parse().unwrap(),
         store,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use mini_imap::session::Session;
 use proptest::prelude::*;
-use yubin_core::{Secret, Transcript};
+use yubin_core::Secret;
 use yubin_store::{Flag, FlagOp, Flags, Mailbox, Store};
 
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ impl Client {
         let line = format!("m{} {command}\r\n", self.next);
         self.next += 1;
         let out = self.session.handle_frame(line.as_bytes());
-        let text = String::from_utf8(out.bytes).unwrap();
+        let text = String::from_utf8(out.bytes.to_vec()).unwrap();
         let no_expunge = ["FETCH", "STORE", "SEARCH"]
             .iter()
             .any(|c| command.starts_with(c) || command.starts_with(&format!("UID {c}")));
@@ -101,13 +101,7 @@ fn start(initial: usize) -> (Mailbox, Client) {
         let m = format!("Subject: {i}\r\n\r\nbody\r\n");
         inbox.append(m.as_bytes(), &Flags::new(), None).unwrap();
     }
-    let session = Session::new(
-        store,
-        Arc::default(),
-        Default::default(),
-        Transcript::disabled(),
-    )
-    .0;
+    let session = Session::new(store, Arc::default(), Default::default()).0;
     let mut client = Client {
         session,
         known: Vec::new(),

@@ -37,12 +37,14 @@ async fn start(config: ImapServerConfig) -> (ServerHandle, Store) {
 }
 
 fn small_limits() -> ImapServerConfig {
+    let limits = CodecLimits {
+        max_line: 1024,
+        max_literal: 100,
+        max_command: 4096,
+    };
     ImapServerConfig {
-        limits: CodecLimits {
-            max_line: 1024,
-            max_literal: 100,
-            max_command: 4096,
-        },
+        limits,
+        login_limits: limits,
         ..ImapServerConfig::default()
     }
 }
@@ -194,9 +196,20 @@ async fn unframeable_command_ends_the_session_with_bye() {
 #[tokio::test]
 async fn shutdown_says_bye_and_over_limit_connections_are_refused() {
     let mut config = ImapServerConfig::default();
-    config.server.max_connections = 1;
+    config.listener.server.max_connections = 1;
     let (handle, _store) = start(config).await;
+    // A connection that has not logged in gives way to a newcomer when the listener is
+    // full, so silent connections cannot lock everyone out.
+    let (mut silent, _) = Conn::open(&handle).await;
     let (mut first, _) = Conn::open(&handle).await;
+    assert_eq!(
+        silent.line().await,
+        "* BYE [UNAVAILABLE] too many connections\r\n"
+    );
+    assert_eq!(silent.line().await, "");
+    let r = first.ask(b"l LOGIN alice secret\r\n", "l").await;
+    assert!(r.starts_with("l OK"), "{r}");
+    // Once every slot belongs to a logged-in session, the newcomer is refused.
     let (mut second, greeting) = Conn::open(&handle).await;
     assert_eq!(greeting, "* BYE [UNAVAILABLE] too many connections\r\n");
     assert_eq!(second.line().await, "");

@@ -6,14 +6,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use bytes::BytesMut;
 use md5::{Digest, Md5};
-use yubin_core::line_session::{After, LineSession, Reply};
-use yubin_core::sasl;
+use yubin_core::driver::{self, After, Goodbyes, NoWatch, Phase, Reply};
+use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
-use yubin_core::{Secret, Transcript};
+use yubin_core::transcript::{Redaction, Shown};
+use yubin_core::{Line, Lines, Secret};
 use yubin_store::{Account, Mailbox, MaildropLock, Store, StoreError};
 
 use crate::command::{AuthStart, Command, SaslResponse};
@@ -48,11 +48,6 @@ impl std::str::FromStr for Retention {
 pub struct PopConfig {
     /// What QUIT does with retrieved messages.
     pub retention: Retention,
-    /// Failed logins allowed before the session is closed (after a delay).
-    pub max_failed_logins: u32,
-    /// How long a session that used up its failed logins waits before it is closed;
-    /// it slows down password guessing without tying up the server.
-    pub failed_login_delay: Duration,
     /// Host name used in the APOP timestamp of the greeting (RFC 1939 §7).
     pub hostname: String,
 }
@@ -61,8 +56,6 @@ impl Default for PopConfig {
     fn default() -> Self {
         PopConfig {
             retention: Retention::DeleteOnRetrieve,
-            max_failed_logins: 3,
-            failed_login_delay: Duration::from_secs(2),
             hostname: "localhost".to_owned(),
         }
     }
@@ -72,7 +65,6 @@ impl Default for PopConfig {
 pub struct Session {
     store: Store,
     config: Arc<PopConfig>,
-    transcript: Transcript,
     /// The APOP timestamp announced in the greeting, `<...@host>` (RFC 1939 §7).
     timestamp: String,
     /// Whether the connection is encrypted, can be, or must be before a login.
@@ -81,8 +73,8 @@ pub struct Session {
 }
 
 enum State {
-    /// RFC 1939 §4. `failures` counts wrong credentials in this session.
-    Authorization { failures: u32, step: AuthStep },
+    /// RFC 1939 §4.
+    Authorization(AuthStep),
     /// RFC 1939 §5: logged in, holding the maildrop lock and a snapshot of INBOX.
     Transaction(Maildrop),
     /// After QUIT (UPDATE done) or a forced close; no command is accepted.
@@ -129,12 +121,7 @@ static TIMESTAMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Session {
     /// A new session and the greeting to send (it carries the APOP timestamp).
-    pub fn new(
-        store: Store,
-        config: Arc<PopConfig>,
-        tls: TlsState,
-        transcript: Transcript,
-    ) -> (Session, BytesMut) {
+    pub fn new(store: Store, config: Arc<PopConfig>, tls: TlsState) -> (Session, BytesMut) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -150,13 +137,9 @@ impl Session {
         let session = Session {
             store,
             config,
-            transcript,
             timestamp,
             tls,
-            state: State::Authorization {
-                failures: 0,
-                step: AuthStep::Start,
-            },
+            state: State::Authorization(AuthStep::Start),
         };
         (session, out)
     }
@@ -166,44 +149,21 @@ impl Session {
         matches!(self.state, State::Transaction(_))
     }
 
-    /// Handles one framed input line.
+    /// Handles one framed input line (without its terminator).
     pub fn handle_line(&mut self, line: &[u8]) -> Reply {
         let mut out = BytesMut::new();
-        let after = if let State::Authorization {
-            step: AuthStep::PlainChallenge,
-            ..
-        } = self.state
-        {
-            self.transcript.client_masked(line, 0);
+        let after = if let State::Authorization(AuthStep::PlainChallenge) = self.state {
             self.sasl_continue(line, &mut out)
         } else {
             match parse::command(line) {
-                Ok(cmd) => {
-                    match cmd.visible_prefix() {
-                        Some(keep) => self.transcript.client_masked(line, keep),
-                        None => self.transcript.client(line),
-                    }
-                    self.dispatch(cmd, &mut out)
-                }
+                Ok(cmd) => self.dispatch(cmd, &mut out),
                 Err(e) => {
-                    self.log_unparsed(line);
                     response::err(&mut out, None, &e.to_string());
                     After::Continue
                 }
             }
         };
         Reply { bytes: out, after }
-    }
-
-    /// A line that did not parse may still hold a password (`PASS` with a control
-    /// character, say): mask everything after a credential-carrying keyword.
-    fn log_unparsed(&self, line: &[u8]) {
-        let upper: Vec<u8> = line.iter().take(5).map(u8::to_ascii_uppercase).collect();
-        if upper.starts_with(b"PASS") || upper.starts_with(b"AUTH") || upper.starts_with(b"APOP") {
-            self.transcript.client_masked(line, 4);
-        } else {
-            self.transcript.client(line);
-        }
     }
 
     fn dispatch(&mut self, cmd: Command, out: &mut BytesMut) -> After {
@@ -242,7 +202,7 @@ impl Session {
             );
             return After::Continue;
         }
-        let State::Authorization { step, .. } = &mut self.state else {
+        let State::Authorization(step) = &mut self.state else {
             return After::Continue;
         };
         match cmd {
@@ -293,26 +253,8 @@ impl Session {
             }
             Command::Auth(Some(AuthStart { mechanism, initial })) => {
                 *step = AuthStep::Start;
-                if mechanism != "PLAIN" {
-                    response::err(out, None, "unsupported SASL mechanism; PLAIN is offered");
-                    return After::Continue;
-                }
-                match initial {
-                    // RFC 5034 §4: "=" is an initial response of zero length.
-                    Some(ir) => match sasl::decode_base64(ir.expose().as_bytes()) {
-                        Ok(raw) => self.sasl_plain(&raw, out),
-                        Err(_) => {
-                            response::err(out, None, "initial response is not valid base64");
-                            After::Continue
-                        }
-                    },
-                    None => {
-                        *step = AuthStep::PlainChallenge;
-                        // RFC 5034 §4: an empty challenge is "+" followed by a space.
-                        out.extend_from_slice(b"+ \r\n");
-                        After::Continue
-                    }
-                }
+                let initial = initial.as_ref().map(|ir| ir.expose().as_bytes());
+                self.sasl_step(sasl::start(&mechanism, initial), out)
             }
             Command::Stat
             | Command::List(_)
@@ -334,22 +276,12 @@ impl Session {
     }
 
     fn sasl_continue(&mut self, line: &[u8], out: &mut BytesMut) -> After {
-        if let State::Authorization { step, .. } = &mut self.state {
-            *step = AuthStep::Start;
-        }
+        self.state = State::Authorization(AuthStep::Start);
         match parse::sasl_response(line) {
-            Ok(SaslResponse::Cancel) => {
-                // RFC 5034 §4: the server rejects a cancelled exchange with -ERR.
-                response::err(out, None, "authentication cancelled");
-                After::Continue
+            Ok(SaslResponse::Cancel) => self.sasl_step(Step::Cancelled, out),
+            Ok(SaslResponse::Data(b64)) => {
+                self.sasl_step(sasl::respond(b64.expose().as_bytes()), out)
             }
-            Ok(SaslResponse::Data(b64)) => match sasl::decode_base64(b64.expose().as_bytes()) {
-                Ok(raw) => self.sasl_plain(&raw, out),
-                Err(_) => {
-                    response::err(out, None, "response is not valid base64");
-                    After::Continue
-                }
-            },
             Err(e) => {
                 response::err(out, None, &e.to_string());
                 After::Continue
@@ -357,14 +289,33 @@ impl Session {
         }
     }
 
-    /// RFC 4616 PLAIN; any malformed response counts as a failed login.
-    fn sasl_plain(&mut self, raw: &[u8], out: &mut BytesMut) -> After {
-        match sasl::plain(raw) {
-            Ok(creds) => {
+    /// The POP3 words for each step of a SASL exchange (RFC 5034 §4).
+    fn sasl_step(&mut self, step: Step, out: &mut BytesMut) -> After {
+        match step {
+            Step::Challenge => {
+                self.state = State::Authorization(AuthStep::PlainChallenge);
+                // RFC 5034 §4: an empty challenge is "+" followed by a space.
+                out.extend_from_slice(b"+ \r\n");
+                After::Continue
+            }
+            Step::Credentials(creds) => {
                 let result = self.store.authenticate(&creds.authcid, &creds.password);
                 self.finish_login(result, out)
             }
-            Err(_) => self.login_failed(out),
+            // RFC 5034 §4: the server rejects a cancelled exchange with -ERR.
+            Step::Cancelled => {
+                response::err(out, None, "authentication cancelled");
+                After::Continue
+            }
+            Step::NotBase64 => {
+                response::err(out, None, "response is not valid base64");
+                After::Continue
+            }
+            Step::Refused(_) => self.login_failed(out),
+            Step::Unsupported => {
+                response::err(out, None, "unsupported SASL mechanism; PLAIN is offered");
+                After::Continue
+            }
         }
     }
 
@@ -429,23 +380,11 @@ impl Session {
         After::Continue
     }
 
+    /// A wrong user or password: the driver's login guard delays the reply and closes
+    /// the connection after too many.
     fn login_failed(&mut self, out: &mut BytesMut) -> After {
-        let State::Authorization { failures, .. } = &mut self.state else {
-            return After::Continue;
-        };
-        *failures += 1;
-        if *failures >= self.config.max_failed_logins {
-            response::err(
-                out,
-                Some(RespCode::Auth),
-                "invalid credentials; too many failures, closing",
-            );
-            self.state = State::Closed;
-            After::CloseAfter(self.config.failed_login_delay)
-        } else {
-            response::err(out, Some(RespCode::Auth), "invalid user name or password");
-            After::Continue
-        }
+        response::err(out, Some(RespCode::Auth), "invalid user name or password");
+        After::LoginFailed
     }
 
     // ---- TRANSACTION (RFC 1939 §5, §7) ----
@@ -686,31 +625,64 @@ pub fn apop_digest(timestamp: &str, password: &Secret) -> String {
     md5.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl LineSession for Session {
-    fn handle_line(&mut self, line: &[u8]) -> Reply {
-        Session::handle_line(self, line)
+/// POP3 commands that carry credentials: `PASS` (all of it), `APOP` (the user is shown)
+/// and `AUTH` (the mechanism is shown).
+pub const REDACTION: Redaction = Redaction {
+    name_within: 0,
+    secret: &[("PASS", 0), ("APOP", 1), ("AUTH", 1)],
+};
+
+/// The lines a POP3 connection ends with.
+pub static GOODBYES: Goodbyes = Goodbyes {
+    unframeable: b"-ERR line too long, closing\r\n",
+    // RFC 1939 §3: an idle session is closed without entering UPDATE.
+    idle: b"-ERR idle timeout, closing; no messages were removed\r\n",
+    shutdown: b"-ERR [SYS/TEMP] server shutting down; no messages were removed\r\n",
+    // RFC 3206's [SYS/TEMP], as a store failure gets mid-session.
+    failure: b"-ERR [SYS/TEMP] internal server error; closing\r\n",
+    // POP3 has no unsolicited response: the last -ERR [AUTH] is the goodbye.
+    too_many_failures: b"",
+};
+
+impl driver::Session for Session {
+    type Frame = Line;
+    type Codec = Lines;
+    type Watch = NoWatch;
+
+    fn handle(&mut self, frame: Line) -> Reply {
+        match frame {
+            Line::Complete(line) => self.handle_line(&line),
+            Line::TooLong => {
+                // RFC 2449 §4: commands are at most 255 octets; a line over even the
+                // framing limit is dropped and answered, and the session goes on.
+                let mut out = BytesMut::new();
+                response::err(&mut out, None, "line too long");
+                Reply::next(out)
+            }
+        }
     }
 
     /// RFC 2595 §4: after STLS the client starts over (CAPA again); a half-done USER is
     /// forgotten.
     fn tls_started(&mut self) {
         self.tls = self.tls.started();
-        if let State::Authorization { step, .. } = &mut self.state {
+        if let State::Authorization(step) = &mut self.state {
             *step = AuthStep::Start;
         }
     }
 
-    fn too_long_line(&self) -> &'static [u8] {
-        b"-ERR line too long, closing\r\n"
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::Transaction(_) => Phase::Authenticated,
+            _ => Phase::Unauthenticated,
+        }
     }
 
-    /// RFC 1939 §3: an idle session is closed without entering UPDATE.
-    fn idle_line(&self) -> &'static [u8] {
-        b"-ERR idle timeout, closing; no messages were removed\r\n"
-    }
-
-    fn shutdown_line(&self) -> &'static [u8] {
-        b"-ERR [SYS/TEMP] server shutting down; no messages were removed\r\n"
+    fn shown(&self) -> Shown {
+        match self.state {
+            State::Authorization(AuthStep::PlainChallenge) => Shown::Secret,
+            _ => Shown::Command(&REDACTION),
+        }
     }
 }
 
@@ -735,16 +707,9 @@ mod tests {
     fn session(store: &Store, retention: Retention) -> Session {
         let config = PopConfig {
             retention,
-            failed_login_delay: Duration::from_millis(1),
             ..PopConfig::default()
         };
-        Session::new(
-            store.clone(),
-            Arc::new(config),
-            TlsState::default(),
-            Transcript::disabled(),
-        )
-        .0
+        Session::new(store.clone(), Arc::new(config), TlsState::default()).0
     }
 
     fn say(s: &mut Session, line: &str) -> (String, After) {
@@ -891,20 +856,21 @@ mod tests {
     }
 
     #[test]
-    fn three_failed_logins_close_after_a_delay() {
+    fn failed_logins_are_handed_to_the_login_guard() {
         let store = store_with(&[]);
         let mut s = session(&store, Retention::DeleteOnRetrieve);
-        for _ in 0..2 {
-            say(&mut s, "USER alice");
-            assert_eq!(
-                first(&mut s, "PASS wrong"),
-                "-ERR [AUTH] invalid user name or password"
-            );
+        for user in ["alice", "nobody"] {
+            say(&mut s, &format!("USER {user}"));
+            let (text, after) = say(&mut s, "PASS wrong");
+            assert_eq!(text, "-ERR [AUTH] invalid user name or password\r\n");
+            assert_eq!(after, After::LoginFailed);
         }
-        say(&mut s, "USER nobody");
-        let (text, after) = say(&mut s, "PASS wrong");
-        assert!(text.starts_with("-ERR [AUTH]"));
-        assert!(matches!(after, After::CloseAfter(_)));
+        // A malformed PLAIN message is a failed login too; a non-base64 one is a syntax error.
+        let (_, after) = say(&mut s, "AUTH PLAIN AGFsaWNl");
+        assert_eq!(after, After::LoginFailed);
+        let (text, after) = say(&mut s, "AUTH PLAIN %%%");
+        assert!(text.starts_with("-ERR"), "{text}");
+        assert_eq!(after, After::Continue);
     }
 
     #[test]
@@ -921,7 +887,6 @@ mod tests {
             store.clone(),
             Arc::new(PopConfig::default()),
             TlsState::default(),
-            Transcript::disabled(),
         );
         let greeting = String::from_utf8(greeting.to_vec()).unwrap();
         let ts = &greeting[greeting.find('<').unwrap()..=greeting.find('>').unwrap()];
@@ -993,20 +958,22 @@ mod tests {
     fn transcript_never_shows_passwords() {
         let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let sink = lines.clone();
-        let t = Transcript::to_sink(move |_, l| sink.lock().unwrap().push(l.to_owned()));
+        let t =
+            yubin_core::Transcript::to_sink(move |_, l| sink.lock().unwrap().push(l.to_owned()));
         let store = store_with(&[]);
-        let (mut s, _) = Session::new(
-            store,
-            Arc::new(PopConfig::default()),
-            TlsState::default(),
-            t,
-        );
+        let (mut s, _) = Session::new(store, Arc::new(PopConfig::default()), TlsState::default());
         for l in [
+            "AUTH PLAIN",
+            "AGFsaWNlAHNlY3JldDI=",
+            "AUTH PLAIN AGFsaWNlAHNlY3JldDI=",
             "USER alice",
-            "PASS secret",
-            "AUTH PLAIN AGFsaWNlAHNlY3JldA==",
             "PASS sec\x01ret",
+            " pass  secret extra",
+            "PASS secret",
         ] {
+            // What the driver does with each line: show it as the session says, then
+            // hand it over.
+            t.client_input(l.as_bytes(), driver::Session::shown(&s));
             s.handle_line(l.as_bytes());
         }
         let all = lines.lock().unwrap().join("\n");

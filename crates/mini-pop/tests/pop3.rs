@@ -9,6 +9,7 @@ use mini_pop::{PopServerConfig, Retention};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+use yubin_core::guard::{GuardConfig, LoginGuard};
 use yubin_core::{Secret, ServerHandle, Transcript};
 use yubin_store::{Flags, Store};
 
@@ -48,7 +49,11 @@ impl Server {
         }
         let mut config = PopServerConfig::default();
         config.pop.retention = retention;
-        config.pop.failed_login_delay = Duration::from_millis(50);
+        config.listener.guard = LoginGuard::new(GuardConfig {
+            base_delay: Duration::from_millis(40),
+            max_delay: Duration::from_millis(80),
+            ..GuardConfig::default()
+        });
         let handle = mini_pop::serve(
             "127.0.0.1:0".parse().unwrap(),
             store.clone(),
@@ -357,13 +362,18 @@ async fn bad_input_gets_err_and_the_session_goes_on() {
         read_line(&mut raw.0).await,
         format!("+OK 1 {}\r\n", M1.len())
     );
-    // An unframeable line: -ERR, then the connection closes; nothing was removed.
-    raw.1.write_all(&vec![b'A'; 100_000]).await.unwrap();
+    // A line past the framing limit is dropped and answered; the session goes on, and
+    // the line after it (sent in the same write) is answered too.
+    let mut long = vec![b'A'; 100_000];
+    long.extend_from_slice(b"\r\nSTAT\r\n");
+    raw.1.write_all(&long).await.unwrap();
+    assert_eq!(read_line(&mut raw.0).await, "-ERR line too long\r\n");
     assert_eq!(
         read_line(&mut raw.0).await,
-        "-ERR line too long, closing\r\n"
+        format!("+OK 1 {}\r\n", M1.len())
     );
-    assert_eq!(read_line(&mut raw.0).await, "");
+    raw.1.write_all(b"QUIT\r\n").await.unwrap();
+    assert!(read_line(&mut raw.0).await.starts_with("+OK"));
     assert_eq!(s.inbox_count(), 1);
     s.stop().await;
 }
@@ -377,8 +387,15 @@ async fn three_failed_logins_disconnect() {
     for i in 0..3 {
         w.write_all(b"USER alice\r\nPASS nope\r\n").await.unwrap();
         read_line(&mut r).await;
+        // The failure reply itself is held back by the login guard (40 ms, doubling).
+        let asked = std::time::Instant::now();
         let reply = read_line(&mut r).await;
         assert!(reply.starts_with("-ERR [AUTH]"), "attempt {i}: {reply}");
+        assert!(
+            asked.elapsed() >= Duration::from_millis(40),
+            "attempt {i}: answered after {:?}",
+            asked.elapsed()
+        );
     }
     assert_eq!(
         read_line(&mut r).await,

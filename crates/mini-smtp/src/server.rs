@@ -1,13 +1,13 @@
-//! SMTP over TCP: the I/O glue between `yubin-core`'s runtime and the [`Session`].
+//! SMTP over TCP: yubin-core's driver runs the [`Session`]; this only configures it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use yubin_core::line_session::{self, DriveOptions};
-use yubin_core::server::{self, ServerConfig};
-use yubin_core::tls::{TlsServer, TlsState};
-use yubin_core::{ServerHandle, Transcript};
+use yubin_core::driver::{self, ListenerConfig};
+use yubin_core::server::ServerConfig;
+use yubin_core::{Lines, ServerHandle};
 use yubin_store::Store;
 
 use crate::session::{self, Session, SmtpConfig};
@@ -17,36 +17,28 @@ use crate::session::{self, Session, SmtpConfig};
 pub struct SmtpServerConfig {
     /// Protocol settings (size limit, recipients, host name).
     pub smtp: SmtpConfig,
-    /// Socket settings; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes.
-    pub server: ServerConfig,
+    /// Socket, TLS, transcript and login-guard settings.
+    pub listener: ListenerConfig,
     /// Longest line framed. Commands are held to 512 octets by the parser (RFC 5321
     /// §4.5.3.1.4); message lines should stay under 1000 but real mail breaks that, so
     /// DATA lines may be this long.
     pub max_line: usize,
-    /// The `--trace` transcript.
-    pub transcript: Transcript,
-    /// The certificate for STARTTLS (RFC 3207); `None`: STARTTLS is not offered.
-    pub starttls: Option<TlsServer>,
-    /// `--require-tls`: no MAIL and no AUTH until the connection is encrypted.
-    pub require_tls: bool,
 }
 
 impl Default for SmtpServerConfig {
     fn default() -> Self {
+        let mut server = ServerConfig::new("smtp", session::BUSY_LINE);
+        // RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for the next command,
+        // and most SMTP clients never log in, so the wait is the same before AUTH.
+        server.idle_timeout = Duration::from_secs(5 * 60);
+        server.login_timeout = server.idle_timeout;
         SmtpServerConfig {
             smtp: SmtpConfig::default(),
-            server: ServerConfig::new("smtp", session::BUSY_LINE),
+            listener: ListenerConfig::new(server),
             max_line: 64 * 1024,
-            transcript: Transcript::disabled(),
-            starttls: None,
-            require_tls: false,
         }
     }
 }
-
-/// Sent before closing a connection whose session failed (it panicked): RFC 5321 §3.8's
-/// 421 with the same `4.3.0` a store error gets mid-session.
-const FAILURE_LINE: &[u8] = b"421 4.3.0 internal server error; closing\r\n";
 
 /// Binds `addr` (port 0: any free port) and serves SMTP until `shutdown` is cancelled.
 pub async fn serve(
@@ -55,33 +47,20 @@ pub async fn serve(
     config: SmtpServerConfig,
     shutdown: CancellationToken,
 ) -> std::io::Result<ServerHandle> {
-    let listener = server::bind(addr).await?;
     // The name we greet as is one of our domains (RFC 5321 §2.3.5): mail to
     // `user@<hostname>` is delivered here. The localhost forms always are.
     store.add_local_domain(&config.smtp.hostname);
-    let smtp = Arc::new(config.smtp.clone());
-    let config = Arc::new(config);
-    let runtime = config.server.clone();
-    server::spawn(listener, runtime, shutdown, move |stream, ctx| {
-        let (store, smtp, config) = (store.clone(), smtp.clone(), config.clone());
-        async move {
-            let tls = TlsState {
-                active: stream.is_tls(),
-                upgradable: config.starttls.is_some(),
-                required: config.require_tls,
-            };
-            let (session, greeting) =
-                Session::new(store, smtp, ctx.peer, tls, config.transcript.clone());
-            let options = DriveOptions {
-                max_line: config.max_line,
-                transcript: config.transcript.clone(),
-                starttls: config.starttls.clone(),
-                failure_line: FAILURE_LINE,
-            };
-            let result = line_session::drive(stream, &ctx, session, &greeting, &options).await;
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "session ended with an i/o error");
-            }
-        }
-    })
+    let smtp = Arc::new(config.smtp);
+    let max_line = config.max_line;
+    driver::serve(
+        addr,
+        config.listener,
+        &session::GOODBYES,
+        shutdown,
+        move |ctx, tls| {
+            let (session, greeting) = Session::new(store.clone(), smtp.clone(), ctx.peer, tls);
+            (session, Lines::new(max_line), greeting)
+        },
+    )
+    .await
 }

@@ -4,16 +4,15 @@
 //! (".") → Ready. A message is delivered to every recipient, or to none, before the
 //! `250` that accepts it; a session that ends mid-DATA delivers nothing.
 
+use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use bytes::BytesMut;
-use yubin_core::line_session::{After, LineSession, Reply};
-use yubin_core::sasl;
+use yubin_core::driver::{self, After, Goodbyes, NoWatch, Phase, Reply};
+use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
-use yubin_core::{Secret, Transcript};
+use yubin_core::transcript::{Redaction, Shown};
+use yubin_core::{Line, Lines, Secret};
 use yubin_store::{Refusal, Store};
 
 use crate::command::{Command, MailParams};
@@ -30,10 +29,6 @@ pub struct SmtpConfig {
     pub max_message_size: usize,
     /// Most recipients in one transaction (RFC 5321 §4.5.3.1.8 asks for at least 100).
     pub max_recipients: usize,
-    /// Failed AUTH attempts allowed before the session is closed after a delay.
-    pub max_failed_auth: u32,
-    /// The delay before that close.
-    pub failed_auth_delay: Duration,
 }
 
 impl Default for SmtpConfig {
@@ -42,8 +37,6 @@ impl Default for SmtpConfig {
             hostname: "localhost".into(),
             max_message_size: 25 * 1024 * 1024,
             max_recipients: 100,
-            max_failed_auth: 3,
-            failed_auth_delay: Duration::from_secs(2),
         }
     }
 }
@@ -53,12 +46,10 @@ pub struct Session {
     store: Store,
     config: Arc<SmtpConfig>,
     peer: SocketAddr,
-    transcript: Transcript,
     /// The name the client gave in EHLO/HELO; `None` before it greeted.
     client_name: Option<String>,
     /// Who logged in with AUTH, if anyone (AUTH is optional here: a local test server).
     authenticated: Option<String>,
-    failed_auth: u32,
     /// Whether the connection is encrypted, can be, or must be before mail or AUTH.
     tls: TlsState,
     state: State,
@@ -100,6 +91,8 @@ enum Body {
     Receiving(Vec<u8>),
     /// Over the limit: the rest is read and thrown away, then 552 (RFC 1870 §6.3).
     TooBig,
+    /// A line past the framing limit: the rest is read and thrown away, then 554.
+    LineTooLong,
 }
 
 static MESSAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -111,7 +104,6 @@ impl Session {
         config: Arc<SmtpConfig>,
         peer: SocketAddr,
         tls: TlsState,
-        transcript: Transcript,
     ) -> (Session, BytesMut) {
         let mut out = BytesMut::new();
         plain(
@@ -123,10 +115,8 @@ impl Session {
             store,
             config,
             peer,
-            transcript,
             client_name: None,
             authenticated: None,
-            failed_auth: 0,
             tls,
             state: State::Idle,
         };
@@ -139,7 +129,6 @@ impl Session {
         let after = match &mut self.state {
             State::Data { body, .. } => {
                 if line == b"." {
-                    self.transcript.client(line);
                     self.end_of_data(&mut out)
                 } else {
                     // RFC 5321 §4.5.2: a leading "." was added by the client; remove it.
@@ -153,31 +142,16 @@ impl Session {
                             buf.extend_from_slice(b"\r\n");
                         }
                     }
-                    // Message lines are not transcribed one by one; the summary is.
                     return Reply {
                         bytes: out,
                         after: After::Continue,
                     };
                 }
             }
-            State::Auth(_) => {
-                self.transcript.client_masked(line, 0);
-                self.auth_answer(line, &mut out)
-            }
+            State::Auth(_) => self.auth_answer(line, &mut out),
             _ => match parse::command(line) {
-                Ok(cmd) => {
-                    match cmd.visible_prefix() {
-                        Some(keep) => self.transcript.client_masked(line, keep),
-                        None => self.transcript.client(line),
-                    }
-                    self.dispatch(cmd, &mut out)
-                }
+                Ok(cmd) => self.dispatch(cmd, &mut out),
                 Err(e) => {
-                    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"AUTH") {
-                        self.transcript.client_masked(line, 4);
-                    } else {
-                        self.transcript.client(line);
-                    }
                     let (code, enhanced) = e.codes();
                     reply(&mut out, code, enhanced, &e.to_string());
                     After::Continue
@@ -341,14 +315,26 @@ impl Session {
         let State::Data { envelope, body } = std::mem::replace(&mut self.state, State::Idle) else {
             return After::Continue;
         };
-        let Body::Receiving(body) = body else {
-            reply(
-                out,
-                552,
-                "5.3.4",
-                "message size exceeds fixed maximum message size; not delivered",
-            );
-            return After::Continue;
+        let body = match body {
+            Body::Receiving(body) => body,
+            Body::TooBig => {
+                reply(
+                    out,
+                    552,
+                    "5.3.4",
+                    "message size exceeds fixed maximum message size; not delivered",
+                );
+                return After::Continue;
+            }
+            Body::LineTooLong => {
+                reply(
+                    out,
+                    554,
+                    "5.6.0",
+                    "a line of the message is too long; not delivered",
+                );
+                return After::Continue;
+            }
         };
         let message = self.with_trace_headers(&envelope, &body);
         let recipients: Vec<&str> = envelope.recipients.iter().map(String::as_str).collect();
@@ -469,25 +455,17 @@ impl Session {
             return After::Continue;
         }
         match (mechanism.as_str(), initial) {
-            ("PLAIN", None) => {
-                self.state = State::Auth(AuthStep::Plain);
-                plain(out, 334, "");
-                After::Continue
+            ("PLAIN", initial) => {
+                let initial = initial.as_ref().map(|ir| ir.expose().as_bytes());
+                self.sasl_step(sasl::start("PLAIN", initial), out)
             }
-            ("PLAIN", Some(ir)) => match decode_b64(ir.expose()) {
-                Some(raw) => self.check_plain(&raw, out),
-                None => {
-                    reply(out, 501, "5.5.2", "initial response is not valid base64");
-                    After::Continue
-                }
-            },
             ("LOGIN", None) => {
                 self.state = State::Auth(AuthStep::LoginUser);
                 plain(out, 334, "VXNlcm5hbWU6"); // "Username:"
                 After::Continue
             }
             ("LOGIN", Some(ir)) => {
-                match decode_b64(ir.expose()).and_then(|u| String::from_utf8(u).ok()) {
+                match decode_b64(ir.expose().as_bytes()).and_then(|u| String::from_utf8(u).ok()) {
                     Some(user) => {
                         self.state = State::Auth(AuthStep::LoginPassword(user));
                         plain(out, 334, "UGFzc3dvcmQ6"); // "Password:"
@@ -515,17 +493,17 @@ impl Session {
         let State::Auth(step) = std::mem::replace(&mut self.state, State::Idle) else {
             return After::Continue;
         };
-        if line == b"*" {
-            // RFC 4954 §4: the client cancelled.
-            reply(out, 501, "5.0.0", "authentication cancelled");
-            return After::Continue;
+        if let AuthStep::Plain = step {
+            return self.sasl_step(sasl::respond(line), out);
         }
-        let Some(raw) = std::str::from_utf8(line).ok().and_then(decode_b64) else {
-            reply(out, 501, "5.5.2", "response is not valid base64");
-            return After::Continue;
+        if line.trim_ascii() == b"*" {
+            return self.sasl_step(Step::Cancelled, out);
+        }
+        let Some(raw) = decode_b64(line) else {
+            return self.sasl_step(Step::NotBase64, out);
         };
         match step {
-            AuthStep::Plain => self.check_plain(&raw, out),
+            AuthStep::Plain => After::Continue,
             AuthStep::LoginUser => match String::from_utf8(raw) {
                 Ok(user) => {
                     self.state = State::Auth(AuthStep::LoginPassword(user));
@@ -541,11 +519,34 @@ impl Session {
         }
     }
 
-    /// RFC 4616 PLAIN.
-    fn check_plain(&mut self, raw: &[u8], out: &mut BytesMut) -> After {
-        match sasl::plain(raw) {
-            Ok(creds) => self.check(&creds.authcid, &creds.password, out),
-            Err(_) => self.auth_failed(out),
+    /// The SMTP words for each step of a SASL PLAIN exchange (RFC 4954 §4).
+    fn sasl_step(&mut self, step: Step, out: &mut BytesMut) -> After {
+        match step {
+            Step::Challenge => {
+                self.state = State::Auth(AuthStep::Plain);
+                plain(out, 334, "");
+                After::Continue
+            }
+            Step::Credentials(creds) => self.check(&creds.authcid, &creds.password, out),
+            // RFC 4954 §4: a cancelled exchange gets 501.
+            Step::Cancelled => {
+                reply(out, 501, "5.0.0", "authentication cancelled");
+                After::Continue
+            }
+            Step::NotBase64 => {
+                reply(out, 501, "5.5.2", "response is not valid base64");
+                After::Continue
+            }
+            Step::Refused(_) => self.auth_failed(out),
+            Step::Unsupported => {
+                reply(
+                    out,
+                    504,
+                    "5.5.4",
+                    "unrecognized authentication type; PLAIN and LOGIN are offered",
+                );
+                After::Continue
+            }
         }
     }
 
@@ -560,27 +561,54 @@ impl Session {
         }
     }
 
+    /// RFC 4954 §6: 535; the driver's login guard delays it and closes the connection
+    /// after too many.
     fn auth_failed(&mut self, out: &mut BytesMut) -> After {
-        self.failed_auth += 1;
-        if self.failed_auth >= self.config.max_failed_auth {
-            self.state = State::Closed;
-            reply(
-                out,
-                421,
-                "4.7.0",
-                "too many failed authentications; closing",
-            );
-            After::CloseAfter(self.config.failed_auth_delay)
-        } else {
-            reply(out, 535, "5.7.8", "authentication credentials invalid");
-            After::Continue
-        }
+        reply(out, 535, "5.7.8", "authentication credentials invalid");
+        After::LoginFailed
     }
 }
 
-impl LineSession for Session {
-    fn handle_line(&mut self, line: &[u8]) -> Reply {
-        Session::handle_line(self, line)
+/// SMTP commands that carry credentials: `AUTH` (the mechanism is shown).
+pub const REDACTION: Redaction = Redaction {
+    name_within: 0,
+    secret: &[("AUTH", 1)],
+};
+
+/// The lines an SMTP connection ends with (RFC 5321 §3.8: 421 when the server closes).
+pub static GOODBYES: Goodbyes = Goodbyes {
+    unframeable: b"500 5.5.6 input cannot be framed; closing\r\n",
+    idle: b"421 4.4.2 idle timeout; closing\r\n",
+    shutdown: b"421 4.3.2 server shutting down; closing\r\n",
+    // The same 4.3.0 a store error gets mid-session.
+    failure: b"421 4.3.0 internal server error; closing\r\n",
+    too_many_failures: b"421 4.7.0 too many failed authentications; closing\r\n",
+};
+
+impl driver::Session for Session {
+    type Frame = Line;
+    type Codec = Lines;
+    type Watch = NoWatch;
+
+    fn handle(&mut self, frame: Line) -> Reply {
+        match frame {
+            Line::Complete(line) => self.handle_line(&line),
+            Line::TooLong => {
+                let mut out = BytesMut::new();
+                match &mut self.state {
+                    // Inside DATA the message is damaged: the rest is read and thrown
+                    // away, and the final "." gets the refusal.
+                    State::Data { body, .. } => *body = Body::LineTooLong,
+                    State::Auth(_) => {
+                        self.state = State::Idle;
+                        reply(&mut out, 500, "5.5.6", "line too long");
+                    }
+                    // RFC 5321 §4.5.3.1.4: a command line is at most 512 octets.
+                    _ => reply(&mut out, 500, "5.5.6", "line too long"),
+                }
+                Reply::next(out)
+            }
+        }
     }
 
     /// RFC 3207 §4.2: the server discards what it learnt from the client before TLS
@@ -592,25 +620,28 @@ impl LineSession for Session {
         self.state = State::Idle;
     }
 
-    fn too_long_line(&self) -> &'static [u8] {
-        b"500 5.5.6 line too long; closing\r\n"
+    fn phase(&self) -> Phase {
+        match self.authenticated {
+            Some(_) => Phase::Authenticated,
+            None => Phase::Unauthenticated,
+        }
     }
 
-    fn idle_line(&self) -> &'static [u8] {
-        b"421 4.4.2 idle timeout; closing\r\n"
-    }
-
-    /// RFC 5321 §3.8: a server shutting down answers 421.
-    fn shutdown_line(&self) -> &'static [u8] {
-        b"421 4.3.2 server shutting down; closing\r\n"
+    fn shown(&self) -> Shown {
+        match self.state {
+            State::Auth(_) => Shown::Secret,
+            // Message lines are not transcribed one by one; the 250 sums them up.
+            State::Data { .. } => Shown::Omitted,
+            _ => Shown::Command(&REDACTION),
+        }
     }
 }
 
 /// The refusal sent to a connection over the server's limit (RFC 5321 §3.1: 421).
 pub const BUSY_LINE: &[u8] = b"421 4.3.2 too many connections; try again later\r\n";
 
-fn decode_b64(text: &str) -> Option<Vec<u8>> {
-    sasl::decode_base64(text.as_bytes()).ok()
+fn decode_b64(text: &[u8]) -> Option<Vec<u8>> {
+    sasl::decode_base64(text.trim_ascii()).ok()
 }
 
 /// The reply to a recipient the store refused (RFC 5321 §4.2.2, RFC 3463 codes).

@@ -102,6 +102,7 @@ pub async fn serve_once(
             local: listener.local_addr().unwrap_or(peer),
             shutdown: stop.clone(),
             idle_timeout: options.idle_timeout,
+            slot: yubin_core::slots::SlotHandle::detached(),
         };
         let mut conversation = pin!(session(stream, ctx, narrator.clone(), transcript.clone()));
         tokio::select! {
@@ -141,6 +142,8 @@ pub async fn serve(
     let mut config = ServerConfig::new("socket-demo", b"");
     config.idle_timeout = options.idle_timeout;
     config.max_connections = options.max_connections;
+    // The lesson runs on one machine: every client is 127.0.0.1, so no per-address share.
+    config.max_per_peer = options.max_connections;
     config.refusal = Bytes::from(format!("{}\r\n", narrator.lang().busy()));
     let handler_narrator = narrator.clone();
     let handler_transcript = transcript.clone();
@@ -149,6 +152,9 @@ pub async fn serve(
         config,
         CancellationToken::new(),
         move |stream, ctx| {
+            // The lesson has no login: a client keeps its slot (the lesson's rule is
+            // "one more is told the server is busy"), never evicted for a newcomer.
+            ctx.slot.authenticated();
             session(
                 stream,
                 ctx,
@@ -210,7 +216,7 @@ async fn converse<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             after: ctx.idle_timeout,
         }),
         // The client left without a word, or the server is shutting down: just close.
-        Next::Closed | Next::Shutdown => {}
+        Next::Closed | Next::Shutdown | Next::Evicted => {}
     }
     // close: shutdown() sends FIN, so the client reads end-of-stream, not a reset.
     conn.into_inner().shutdown().await

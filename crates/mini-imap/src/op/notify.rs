@@ -153,14 +153,14 @@ pub fn insert_before_completion(b: &mut Vec<u8>, updates: &[u8]) {
 mod tests {
     use std::sync::Arc;
 
-    use yubin_core::{Secret, Transcript};
+    use yubin_core::Secret;
     use yubin_store::{Flag, FlagOp, Flags, Store};
 
     use super::*;
     use crate::session::{After, Session};
 
     fn say(s: &mut Session, line: &str) -> String {
-        String::from_utf8(s.handle_frame(line.as_bytes()).bytes).unwrap()
+        String::from_utf8(s.handle_frame(line.as_bytes()).bytes.to_vec()).unwrap()
     }
 
     /// A store with three messages in alice's INBOX, and a session that selected it.
@@ -172,13 +172,7 @@ mod tests {
             let m = format!("Subject: {s}\r\n\r\n{s}\r\n");
             inbox.append(m.as_bytes(), &Flags::new(), None).unwrap();
         }
-        let mut s = Session::new(
-            store.clone(),
-            Arc::default(),
-            Default::default(),
-            Transcript::disabled(),
-        )
-        .0;
+        let mut s = Session::new(store.clone(), Arc::default(), Default::default()).0;
         say(&mut s, "a LOGIN alice secret\r\n");
         say(&mut s, "b SELECT INBOX\r\n");
         (store, s)
@@ -215,13 +209,13 @@ mod tests {
         let (store, mut s) = selected();
         let out = s.handle_frame(b"i IDLE\r\n");
         assert_eq!(out.after, After::Idle);
-        assert_eq!(out.bytes, b"+ idling\r\n");
+        assert_eq!(&out.bytes[..], b"+ idling\r\n");
         assert!(s.idle_poll().is_empty());
         let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
         inbox.expunge(&[1]).unwrap();
         assert_eq!(s.idle_poll(), b"* 1 EXPUNGE\r\n");
         let out = s.handle_frame(b"DONE\r\n");
-        assert_eq!(out.bytes, b"i OK IDLE terminated\r\n");
+        assert_eq!(&out.bytes[..], b"i OK IDLE terminated\r\n");
         assert_eq!(out.after, After::Continue);
         assert!(s.idle_poll().is_empty(), "no pushes once IDLE has ended");
     }

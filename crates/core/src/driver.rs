@@ -1,0 +1,724 @@
+//! The one connection driver: every yubin protocol (POP3, SMTP, IMAP) runs on it.
+//!
+//! A protocol supplies a sans-I/O [`Session`] (a state machine that takes one framed input
+//! and returns a [`Reply`]) and a `Decoder` that frames its input (lines for POP3 and SMTP,
+//! literal-aware commands for IMAP). [`drive`] does everything else, once, for all of them:
+//!
+//! - framing and reading, with a read buffer that starts small and shrinks back after a
+//!   large input, so idle connections cost little;
+//! - timeouts by state: [`ServerConfig::login_timeout`] before the session has logged in,
+//!   [`ServerConfig::idle_timeout`] after it (RFC 3501 §5.4's 30 minutes for IMAP), each
+//!   bounding the arrival of one whole input, raced against shutdown and eviction;
+//! - the transcript, with credentials masked by command name before parsing;
+//! - pipelining: the inputs already received are answered in one trip to the blocking pool
+//!   and one write (RFC 2449 §6.6, RFC 2920, RFC 3501 §5.5);
+//! - the login guard: a failed login's reply is held back, longer for repeated failures
+//!   from the same address, and the connection closed after too many ([`crate::guard`]);
+//! - STARTTLS/STLS, IDLE (waiting on a store change), responses produced in bounded pieces,
+//!   and a session that panics (it costs only its own connection).
+//!
+//! Sessions call the synchronous store, so the driver never runs one on an async worker:
+//! each call goes to tokio's blocking pool ([`crate::offload`]).
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::{FrameError, Input};
+use crate::guard::LoginGuard;
+use crate::offload::Offloaded;
+use crate::server::{ServerConfig, SessionContext};
+use crate::stream::Stream;
+use crate::tls::{TlsServer, TlsState};
+use crate::transcript::{Shown, Transcript};
+
+/// What the connection does after sending a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Read the next input.
+    Continue,
+    /// Send the reply, then close the connection.
+    Close,
+    /// Send the reply, then start a TLS handshake (STARTTLS, STLS) and go on.
+    StartTls,
+    /// Send the reply, then wait for the next input while pushing what
+    /// [`Session::changes`] reports whenever [`Session::watch`] fires (IMAP IDLE,
+    /// RFC 2177). The next input ends the wait.
+    Idle,
+    /// The response goes on: send these bytes, then ask [`Session::resume`] for more
+    /// (a large FETCH is produced in bounded pieces and never sits in memory whole).
+    More,
+    /// The reply refuses a login: the driver holds it back as the login guard says, and
+    /// closes the connection after too many failures.
+    LoginFailed,
+}
+
+/// The bytes to send for one input, and what happens next.
+#[derive(Debug)]
+pub struct Reply {
+    /// Complete response lines, CRLF included.
+    pub bytes: BytesMut,
+    /// What the connection does once they are sent.
+    pub after: After,
+}
+
+impl Reply {
+    /// `bytes`, then `after`.
+    pub fn new(bytes: impl Into<BytesMut>, after: After) -> Reply {
+        Reply {
+            bytes: bytes.into(),
+            after,
+        }
+    }
+
+    /// `bytes`, then read the next input.
+    pub fn next(bytes: impl Into<BytesMut>) -> Reply {
+        Reply::new(bytes, After::Continue)
+    }
+
+    /// Bytes built in a `Vec`, then `after`; the buffer is taken over, not copied.
+    pub fn from_vec(bytes: Vec<u8>, after: After) -> Reply {
+        let bytes = bytes::Bytes::from(bytes)
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        Reply { bytes, after }
+    }
+}
+
+/// Whether a session has logged in: it sets the timeout, and whether the connection may
+/// be evicted for a newcomer when the listener is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not logged in yet.
+    Unauthenticated,
+    /// Logged in.
+    Authenticated,
+}
+
+/// Something a session can wait on for changes (the store's mailbox watch).
+pub trait Watch: Send + 'static {
+    /// Completes when there may be something to report. Must be cancel-safe: the driver
+    /// drops the future when input arrives first.
+    fn changed(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// The watch of a protocol that never waits on changes.
+#[derive(Debug)]
+pub enum NoWatch {}
+
+impl Watch for NoWatch {
+    async fn changed(&mut self) {
+        match *self {}
+    }
+}
+
+/// A protocol's session state machine, free of I/O.
+///
+/// Every method but [`Session::tls_started`], [`Session::phase`], [`Session::shown`] and
+/// [`Session::adjust`] runs on tokio's blocking pool, so they may call the store (and
+/// block on the disk).
+pub trait Session: Send + 'static {
+    /// What the session receives.
+    type Frame: Input + Send + 'static;
+    /// How input is framed.
+    type Codec: Decoder<Item = Self::Frame, Error = FrameError> + Send + 'static;
+    /// What IDLE waits on ([`NoWatch`] for protocols without it).
+    type Watch: Watch;
+
+    /// Answers one input.
+    fn handle(&mut self, frame: Self::Frame) -> Reply;
+
+    /// The next piece of a reply that returned [`After::More`].
+    fn resume(&mut self) -> Reply {
+        Reply::next(BytesMut::new())
+    }
+
+    /// What to wait on after [`After::Idle`]; `None`: only for the next input.
+    fn watch(&mut self) -> Option<Self::Watch> {
+        None
+    }
+
+    /// What changed since the last report, while waiting after [`After::Idle`].
+    fn changes(&mut self) -> BytesMut {
+        BytesMut::new()
+    }
+
+    /// Told once the STARTTLS/STLS handshake has completed: the session forgets what it
+    /// learnt before (RFC 3207 §4.2, RFC 2595 §3.1, RFC 3501 §6.2.1).
+    fn tls_started(&mut self);
+
+    /// Whether the session has logged in.
+    fn phase(&self) -> Phase;
+
+    /// How the next input appears in the transcript.
+    fn shown(&self) -> Shown;
+
+    /// Adjusts the framing after each reply (IMAP: a smaller literal limit before login,
+    /// raw lines for a SASL response or IDLE's `DONE`).
+    fn adjust(&self, _codec: &mut Self::Codec) {}
+}
+
+/// The fixed lines a protocol's connection ends with, each complete with CRLF.
+#[derive(Debug, Clone, Copy)]
+pub struct Goodbyes {
+    /// Input that cannot be framed.
+    pub unframeable: &'static [u8],
+    /// Nothing arrived within the timeout.
+    pub idle: &'static [u8],
+    /// The server is shutting down.
+    pub shutdown: &'static [u8],
+    /// The session failed (it panicked): the protocol's generic server error.
+    pub failure: &'static [u8],
+    /// Sent after the reply to the failed login that used up the connection's allowance;
+    /// empty where the protocol has no unsolicited line (POP3).
+    pub too_many_failures: &'static [u8],
+}
+
+/// Everything a protocol's listener shares with the driver: the socket policy, the TLS
+/// offer, the transcript and the login guard. One of these per listener; clone the
+/// guard into several to share what it learns across listeners and protocols.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// Connection limits and timeouts.
+    pub server: ServerConfig,
+    /// The `--trace` transcript.
+    pub transcript: Transcript,
+    /// The certificate for the in-place upgrade (STARTTLS, STLS); `None`: not offered.
+    pub starttls: Option<TlsServer>,
+    /// `--require-tls`: no password (and no SMTP mail) over a plaintext connection.
+    pub require_tls: bool,
+    /// Failed-login policy.
+    pub guard: LoginGuard,
+}
+
+impl ListenerConfig {
+    /// A listener with `server`'s socket policy, no TLS, no transcript, a fresh guard.
+    pub fn new(server: ServerConfig) -> Self {
+        ListenerConfig {
+            server,
+            transcript: Transcript::disabled(),
+            starttls: None,
+            require_tls: false,
+            guard: LoginGuard::default(),
+        }
+    }
+
+    /// What a session on `stream` knows about TLS.
+    pub fn tls_state(&self, stream: &Stream) -> TlsState {
+        TlsState {
+            active: stream.is_tls(),
+            upgradable: self.starttls.is_some(),
+            required: self.require_tls,
+        }
+    }
+}
+
+/// The read buffer a connection starts with. Commands are short and an idle connection
+/// keeps its buffer, so a small one is what lets 10,000 idle connections fit in under
+/// 100 MiB (tokio-util's default is 8 KiB); a long command or literal grows it.
+const READ_BUFFER: usize = 1024;
+
+/// A buffer grown past this by one large input is given back once that input is done.
+const SHRINK_ABOVE: usize = 64 * 1024;
+
+/// Replies waiting past this are sent even while pipelined input is still unanswered.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Runs `session` on `stream` until it closes: sends `greeting`, then a reply per input.
+///
+/// A session that ends any way other than its own [`After::Close`] (client gone, timeout,
+/// shutdown, eviction) is simply dropped: protocols commit nothing on drop. The drop, too,
+/// happens on the blocking pool, before this returns.
+pub async fn drive<S: Session>(
+    stream: Stream,
+    ctx: &SessionContext,
+    session: S,
+    codec: S::Codec,
+    greeting: BytesMut,
+    listener: &ListenerConfig,
+    goodbyes: &Goodbyes,
+) -> std::io::Result<()> {
+    let mut session = Offloaded::new(session);
+    let mut conn = Conversation {
+        ctx,
+        listener,
+        goodbyes,
+        wire: Some(Wire {
+            codec,
+            buf: BytesMut::with_capacity(READ_BUFFER),
+        }),
+        pending: greeting,
+        failures: 0,
+        authenticated: false,
+    };
+    let result = conn.run(stream, &mut session).await;
+    session.close().await;
+    result
+}
+
+/// The codec and its buffer: they travel to the blocking pool with the session, so the
+/// inputs pipelined behind the first are framed there one at a time, each after the
+/// session has adjusted the framing for it.
+struct Wire<C> {
+    codec: C,
+    buf: BytesMut,
+}
+
+struct Conversation<'a, C> {
+    ctx: &'a SessionContext,
+    listener: &'a ListenerConfig,
+    goodbyes: &'a Goodbyes,
+    /// `None` only while it is on the blocking pool (or lost with a panicking session).
+    wire: Option<Wire<C>>,
+    /// Reply bytes not yet sent.
+    pending: BytesMut,
+    /// Failed logins on this connection.
+    failures: u32,
+    /// Whether the slot was marked authenticated.
+    authenticated: bool,
+}
+
+/// What ended a wait for input.
+enum Event<F> {
+    Frame(F),
+    Changed,
+    Closed,
+    Unframeable,
+    Timeout,
+    Shutdown,
+    Evicted,
+}
+
+/// What one trip to the blocking pool produced.
+struct Answered {
+    bytes: BytesMut,
+    /// What the connection does after the last reply; `None`: the session panicked.
+    after: Option<After>,
+    /// The input after the last one answered cannot be framed.
+    unframeable: bool,
+}
+
+/// How a conversation over one transport ended.
+enum Ended {
+    Done,
+    StartTls(Stream),
+}
+
+impl<C> Conversation<'_, C>
+where
+    C: Decoder<Error = FrameError> + Send + 'static,
+    C::Item: Input + Send + 'static,
+{
+    async fn run<S>(
+        &mut self,
+        mut stream: Stream,
+        session: &mut Offloaded<S>,
+    ) -> std::io::Result<()>
+    where
+        S: Session<Codec = C, Frame = C::Item>,
+    {
+        loop {
+            match self.transport(stream, session).await? {
+                Ended::Done => return Ok(()),
+                Ended::StartTls(tls) => {
+                    stream = tls;
+                    // No store access: only the capabilities and the SASL state change.
+                    if let Some(s) = session.get_mut() {
+                        s.tls_started();
+                    }
+                    self.listener.transcript.server(b"[TLS handshake done]");
+                }
+            }
+        }
+    }
+
+    /// Inputs and replies over one transport, until it closes or STARTTLS is accepted.
+    async fn transport<S>(
+        &mut self,
+        stream: Stream,
+        session: &mut Offloaded<S>,
+    ) -> std::io::Result<Ended>
+    where
+        S: Session<Codec = C, Frame = C::Item>,
+    {
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        self.send(&mut writer).await?;
+        let mut watch: Option<Option<S::Watch>> = None;
+        loop {
+            let Some(phase) = session.get_mut().map(|s| s.phase()) else {
+                return self.close_with(&mut writer, self.goodbyes.failure).await;
+            };
+            if phase == Phase::Authenticated && !self.authenticated {
+                self.ctx.slot.authenticated();
+                self.authenticated = true;
+            }
+            let timeout = match phase {
+                Phase::Authenticated => self.listener.server.idle_timeout,
+                Phase::Unauthenticated => self.listener.server.login_timeout,
+            };
+            let watching = watch.as_mut().and_then(Option::as_mut);
+            let frame = match self.next_event(&mut reader, timeout, watching).await {
+                Ok(Event::Frame(frame)) => frame,
+                Ok(Event::Changed) => {
+                    let Ok(update) = session.run(S::changes).await else {
+                        return self.close_with(&mut writer, self.goodbyes.failure).await;
+                    };
+                    self.pending.extend_from_slice(&update);
+                    self.send(&mut writer).await?;
+                    continue;
+                }
+                Ok(Event::Closed) => return Ok(Ended::Done),
+                Ok(Event::Unframeable) => {
+                    return self
+                        .close_with(&mut writer, self.goodbyes.unframeable)
+                        .await;
+                }
+                Ok(Event::Timeout) => {
+                    return self.close_with(&mut writer, self.goodbyes.idle).await;
+                }
+                Ok(Event::Shutdown) => {
+                    return self.close_with(&mut writer, self.goodbyes.shutdown).await;
+                }
+                Ok(Event::Evicted) => {
+                    let refusal = self.listener.server.refusal.clone();
+                    return self.close_with(&mut writer, &refusal).await;
+                }
+                Err(e) => return Err(e),
+            };
+            // Whatever the session was waiting on, this input ends it.
+            watch = None;
+            let mut answered = self.answer(session, frame).await;
+            loop {
+                self.pending.extend_from_slice(&answered.bytes);
+                let Some(after) = answered.after else {
+                    // The replies before the panic belong to commands that took effect,
+                    // so they go out ahead of the failure line.
+                    return self.close_with(&mut writer, self.goodbyes.failure).await;
+                };
+                match after {
+                    After::Continue => {}
+                    After::Close => {
+                        self.send(&mut writer).await?;
+                        writer.shutdown().await?;
+                        return Ok(Ended::Done);
+                    }
+                    After::More => {
+                        self.send(&mut writer).await?;
+                        answered = match session.run(S::resume).await {
+                            Ok(reply) => Answered {
+                                bytes: reply.bytes,
+                                after: Some(reply.after),
+                                unframeable: answered.unframeable,
+                            },
+                            Err(_) => Answered {
+                                bytes: BytesMut::new(),
+                                after: None,
+                                unframeable: false,
+                            },
+                        };
+                        continue;
+                    }
+                    After::StartTls => {
+                        self.send(&mut writer).await?;
+                        let Some(tls) = &self.listener.starttls else {
+                            // A session only offers what the listener has; never upgrade blind.
+                            writer.shutdown().await?;
+                            return Ok(Ended::Done);
+                        };
+                        // Plaintext pipelined behind STARTTLS may come from a man in the
+                        // middle (CVE-2011-0411): it is dropped, never answered.
+                        let wire = self.wire.as_mut().expect("wire is home between trips");
+                        let discarded = wire.buf.len();
+                        wire.buf = BytesMut::with_capacity(READ_BUFFER);
+                        let stream = crate::tls::upgrade(reader, writer, tls, discarded).await?;
+                        return Ok(Ended::StartTls(stream));
+                    }
+                    After::Idle => {
+                        self.send(&mut writer).await?;
+                        // The watch is made before the first look, in the same call: a change
+                        // between the reply and the watch's creation is reported now.
+                        let Ok((w, update)) = session.run(|s| (s.watch(), s.changes())).await
+                        else {
+                            return self.close_with(&mut writer, self.goodbyes.failure).await;
+                        };
+                        self.pending.extend_from_slice(&update);
+                        watch = Some(w);
+                    }
+                    After::LoginFailed => {
+                        self.failures += 1;
+                        let verdict = self
+                            .listener
+                            .guard
+                            .failed(self.ctx.peer.ip(), self.failures);
+                        if !verdict.delay.is_zero() {
+                            tokio::select! {
+                                () = tokio::time::sleep(verdict.delay) => {}
+                                () = self.ctx.shutdown.cancelled() => {}
+                            }
+                        }
+                        if verdict.close {
+                            return self
+                                .close_with(&mut writer, self.goodbyes.too_many_failures)
+                                .await;
+                        }
+                    }
+                }
+                break;
+            }
+            self.send(&mut writer).await?;
+            if answered.unframeable {
+                return self
+                    .close_with(&mut writer, self.goodbyes.unframeable)
+                    .await;
+            }
+        }
+    }
+
+    /// Answers `first` and every input pipelined behind it that is already buffered, in
+    /// one trip to the blocking pool.
+    async fn answer<S>(&mut self, session: &mut Offloaded<S>, first: C::Item) -> Answered
+    where
+        S: Session<Codec = C, Frame = C::Item>,
+    {
+        let wire = self.wire.take().expect("wire is home between trips");
+        let budget = FLUSH_AT.saturating_sub(self.pending.len());
+        let shutdown = self.ctx.shutdown.clone();
+        let transcript = self.listener.transcript.clone();
+        let trip = session
+            .run(move |s| answer_batch(s, wire, first, budget, &shutdown, &transcript))
+            .await;
+        match trip {
+            Ok((mut wire, answered)) => {
+                // One large input (a literal, a long line) grew the buffer: give it back.
+                if wire.buf.capacity() > SHRINK_ABOVE && wire.buf.len() < READ_BUFFER {
+                    let mut small = BytesMut::with_capacity(READ_BUFFER);
+                    small.extend_from_slice(&wire.buf);
+                    wire.buf = small;
+                }
+                self.wire = Some(wire);
+                answered
+            }
+            Err(_) => Answered {
+                bytes: BytesMut::new(),
+                after: None,
+                unframeable: false,
+            },
+        }
+    }
+
+    /// Waits for the next input, the watch, the timeout, shutdown or eviction.
+    async fn next_event<R, W>(
+        &mut self,
+        reader: &mut R,
+        timeout: Duration,
+        mut watch: Option<&mut W>,
+    ) -> std::io::Result<Event<C::Item>>
+    where
+        R: AsyncRead + Unpin,
+        W: Watch,
+    {
+        let ctx = self.ctx;
+        // A closing server (or a connection that must give way) starts no new command,
+        // even one already buffered.
+        if ctx.shutdown.is_cancelled() {
+            return Ok(Event::Shutdown);
+        }
+        if ctx.slot.evicted().is_cancelled() {
+            return Ok(Event::Evicted);
+        }
+        let wire = self.wire.as_mut().expect("wire is home between trips");
+        if let Some(event) = decoded(wire.codec.decode(&mut wire.buf))? {
+            return Ok(event);
+        }
+        // One whole input must arrive within the timeout: a client trickling a byte at a
+        // time does not keep its connection forever.
+        let deadline = Instant::now() + timeout;
+        loop {
+            if wire.buf.capacity() - wire.buf.len() < READ_BUFFER / 2 {
+                wire.buf.reserve(READ_BUFFER.max(wire.buf.len()));
+            }
+            let changed = async {
+                match watch.as_mut() {
+                    Some(w) => w.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let read = tokio::select! {
+                biased;
+                () = ctx.shutdown.cancelled() => return Ok(Event::Shutdown),
+                () = ctx.slot.evicted().cancelled() => return Ok(Event::Evicted),
+                () = tokio::time::sleep_until(deadline) => return Ok(Event::Timeout),
+                () = changed => return Ok(Event::Changed),
+                read = reader.read_buf(&mut wire.buf) => read,
+            };
+            match read {
+                Ok(0) => {
+                    // The peer closed: a final unterminated line is not a command.
+                    return Ok(match decoded(wire.codec.decode_eof(&mut wire.buf))? {
+                        Some(Event::Frame(frame)) => Event::Frame(frame),
+                        _ => Event::Closed,
+                    });
+                }
+                Ok(_) => {
+                    if let Some(event) = decoded(wire.codec.decode(&mut wire.buf))? {
+                        return Ok(event);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends what is pending, then `line`, then closes.
+    async fn close_with<W: AsyncWrite + Unpin>(
+        &mut self,
+        writer: &mut W,
+        line: &[u8],
+    ) -> std::io::Result<Ended> {
+        self.pending.extend_from_slice(line);
+        self.send(writer).await?;
+        writer.shutdown().await?;
+        Ok(Ended::Done)
+    }
+
+    async fn send<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.listener.transcript.server(&self.pending);
+        writer.write_all(&self.pending).await?;
+        if self.pending.capacity() > SHRINK_ABOVE {
+            self.pending = BytesMut::new();
+        } else {
+            self.pending.clear();
+        }
+        Ok(())
+    }
+}
+
+/// A decode result as an event: `None` when more input is needed.
+fn decoded<F>(result: Result<Option<F>, FrameError>) -> std::io::Result<Option<Event<F>>> {
+    match result {
+        Ok(Some(frame)) => Ok(Some(Event::Frame(frame))),
+        Ok(None) => Ok(None),
+        Err(FrameError::Unframeable(why)) => {
+            tracing::info!("unframeable input: {why}");
+            Ok(Some(Event::Unframeable))
+        }
+        Err(FrameError::Io(e)) => Err(e),
+    }
+}
+
+/// Runs on the blocking pool: answers `first`, then each further input already in the
+/// buffer, in order, until a reply does something other than continue, `budget` bytes of
+/// replies are waiting, the server shuts down (a closing server starts no new command), or
+/// the buffer holds no complete input.
+///
+/// A panic is caught here rather than left to lose the replies before it: those belong to
+/// commands that took effect (a message accepted with 250 must not be delivered twice
+/// because the client never saw the 250).
+fn answer_batch<S: Session>(
+    session: &mut S,
+    mut wire: Wire<S::Codec>,
+    first: S::Frame,
+    budget: usize,
+    shutdown: &CancellationToken,
+    transcript: &Transcript,
+) -> (Wire<S::Codec>, Answered) {
+    let mut bytes = BytesMut::new();
+    let mut frame = first;
+    loop {
+        if transcript.is_enabled()
+            && let Some(text) = frame.shown()
+        {
+            transcript.client_input(text, session.shown());
+        }
+        // The session is never used again after a panic, so a broken invariant in it
+        // cannot be observed: asserting unwind safety is sound.
+        let codec = &mut wire.codec;
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let reply = session.handle(frame);
+            session.adjust(codec);
+            reply
+        }));
+        let Ok(reply) = handled else {
+            // The message went to the panic hook (stderr) already.
+            tracing::error!("session panicked; closing the connection");
+            let answered = Answered {
+                bytes,
+                after: None,
+                unframeable: false,
+            };
+            return (wire, answered);
+        };
+        if bytes.is_empty() {
+            bytes = reply.bytes;
+        } else {
+            bytes.extend_from_slice(&reply.bytes);
+        }
+        let stop =
+            reply.after != After::Continue || bytes.len() >= budget || shutdown.is_cancelled();
+        if stop {
+            let answered = Answered {
+                bytes,
+                after: Some(reply.after),
+                unframeable: false,
+            };
+            return (wire, answered);
+        }
+        match wire.codec.decode(&mut wire.buf) {
+            Ok(Some(next)) => frame = next,
+            Ok(None) => {
+                let answered = Answered {
+                    bytes,
+                    after: Some(After::Continue),
+                    unframeable: false,
+                };
+                return (wire, answered);
+            }
+            Err(e) => {
+                tracing::info!("unframeable input: {e}");
+                let answered = Answered {
+                    bytes,
+                    after: Some(After::Continue),
+                    unframeable: true,
+                };
+                return (wire, answered);
+            }
+        }
+    }
+}
+
+/// Starts a listener that runs `session` for each connection: what every protocol's
+/// `serve` is. `make` builds a session, its codec and its greeting for a new connection.
+pub async fn serve<S, F>(
+    addr: std::net::SocketAddr,
+    listener: ListenerConfig,
+    goodbyes: &'static Goodbyes,
+    shutdown: CancellationToken,
+    make: F,
+) -> std::io::Result<crate::ServerHandle>
+where
+    S: Session,
+    F: Fn(&SessionContext, TlsState) -> (S, S::Codec, BytesMut) + Send + Sync + 'static,
+{
+    let socket = crate::server::bind(addr).await?;
+    let server = listener.server.clone();
+    let shared = std::sync::Arc::new((listener, make));
+    crate::server::spawn(socket, server, shutdown, move |stream, ctx| {
+        let shared = shared.clone();
+        async move {
+            let (listener, make) = &*shared;
+            let (session, codec, greeting) = make(&ctx, listener.tls_state(&stream));
+            let result = drive(stream, &ctx, session, codec, greeting, listener, goodbyes).await;
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "session ended with an i/o error");
+            }
+        }
+    })
+}
