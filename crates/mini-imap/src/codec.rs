@@ -37,9 +37,14 @@ pub struct CodecLimits {
     /// Largest literal accepted. 32 MiB holds any APPEND of a normal message (mail
     /// systems commonly cap messages at 25–35 MB) while bounding one session's memory.
     pub max_literal: usize,
-    /// Largest whole command (lines and literals together); past it the input cannot be
-    /// framed safely and the connection is closed. A little over one literal.
+    /// Largest whole command held in memory (lines and literals together); past it the
+    /// input cannot be framed safely and the connection is closed. A streamed APPEND
+    /// message does not count.
     pub max_command: usize,
+    /// An APPEND message literal at least this large is streamed to the store in pieces
+    /// ([`Frame::AppendHead`]) instead of being held whole: memory per connection stays
+    /// small whatever the message size.
+    pub stream_above: usize,
 }
 
 impl Default for CodecLimits {
@@ -47,7 +52,10 @@ impl Default for CodecLimits {
         CodecLimits {
             max_line: 8192,
             max_literal: 32 * 1024 * 1024,
-            max_command: 33 * 1024 * 1024,
+            // Commands other than a large APPEND have no reason to be big: a SEARCH with
+            // long literals, a LOGIN with long credentials.
+            max_command: 1024 * 1024,
+            stream_above: 64 * 1024,
         }
     }
 }
@@ -60,6 +68,7 @@ impl CodecLimits {
             max_line: 8192,
             max_literal: 8 * 1024,
             max_command: 64 * 1024,
+            stream_above: 64 * 1024,
         }
     }
 }
@@ -93,13 +102,26 @@ pub enum Frame {
         /// What was wrong.
         reason: Rejection,
     },
+    /// An APPEND whose message is large enough to be streamed
+    /// ([`CodecLimits::stream_above`]): the command up to and including the message
+    /// literal's announcement. The session accepts or refuses it, and tells the codec
+    /// with [`ImapCodec::stream_decided`] before the next frame; if accepted, the message
+    /// follows as [`Frame::Piece`]s, then the rest of the command line as a `Command`.
+    AppendHead {
+        /// The command so far, the announcement's CRLF included.
+        head: BytesMut,
+        /// Whether the literal is synchronizing (`{n}`: the client waits for `+`).
+        synchronizing: bool,
+    },
+    /// A piece of a streamed APPEND message, in order.
+    Piece(BytesMut),
 }
 
 impl Input for Frame {
     fn shown(&self) -> Option<&[u8]> {
         match self {
-            Frame::Command(bytes) => Some(bytes),
-            Frame::Continue | Frame::Rejected { .. } => None,
+            Frame::Command(bytes) | Frame::AppendHead { head: bytes, .. } => Some(bytes),
+            Frame::Continue | Frame::Rejected { .. } | Frame::Piece(_) => None,
         }
     }
 }
@@ -115,6 +137,10 @@ enum State {
     Skip { remaining: u64 },
     /// Throwing away the rest of the line after a skipped literal.
     SkipLine,
+    /// An [`Frame::AppendHead`] was given out: waiting for the session's decision.
+    Deciding { size: usize, synchronizing: bool },
+    /// Passing on `remaining` octets of a streamed APPEND message as pieces.
+    Stream { remaining: usize },
 }
 
 /// The literal-aware IMAP command framer.
@@ -166,6 +192,32 @@ impl ImapCodec {
         self.limits
     }
 
+    /// The session's answer to the [`Frame::AppendHead`] just given: `accepted`, the
+    /// message follows as pieces; refused, a synchronizing literal never comes (the
+    /// client waits for `+`) and a non-synchronizing one is skipped with the rest of its
+    /// line. Does nothing when no decision is pending.
+    pub fn stream_decided(&mut self, accepted: bool) {
+        let State::Deciding {
+            size,
+            synchronizing,
+        } = self.state
+        else {
+            return;
+        };
+        self.state = match (accepted, synchronizing) {
+            (true, _) => State::Stream { remaining: size },
+            (false, true) => State::Line,
+            (false, false) => State::Skip {
+                remaining: size as u64,
+            },
+        };
+    }
+
+    /// Whether the session owes [`ImapCodec::stream_decided`] an answer.
+    pub fn deciding(&self) -> bool {
+        matches!(self.state, State::Deciding { .. })
+    }
+
     /// Makes the next line a raw line (a SASL response): no literal is looked for.
     pub fn expect_raw_line(&mut self, on: bool) {
         self.raw_line = on;
@@ -214,6 +266,22 @@ impl Decoder for ImapCodec {
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         loop {
             match self.state {
+                // A session that never decided refused, as far as framing goes.
+                State::Deciding { .. } => self.stream_decided(false),
+                State::Stream { remaining } => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = remaining.min(buf.len());
+                    let piece = buf.split_to(n);
+                    let remaining = remaining - n;
+                    self.state = if remaining == 0 {
+                        State::Line
+                    } else {
+                        State::Stream { remaining }
+                    };
+                    return Ok(Some(Frame::Piece(piece)));
+                }
                 State::Literal { remaining } => {
                     if buf.is_empty() {
                         return Ok(None);
@@ -326,6 +394,21 @@ impl Decoder for ImapCodec {
                         return Ok(Some(Frame::Command(std::mem::take(&mut self.command))));
                     };
                     let fits = size.is_some_and(|n| n <= self.limits.max_literal as u64);
+                    let (_, append) = tag_and_append(&self.command);
+                    if fits
+                        && append
+                        && let Some(n) = size
+                        && n >= self.limits.stream_above as u64
+                    {
+                        self.state = State::Deciding {
+                            size: n as usize,
+                            synchronizing: !non_sync,
+                        };
+                        return Ok(Some(Frame::AppendHead {
+                            head: std::mem::take(&mut self.command),
+                            synchronizing: !non_sync,
+                        }));
+                    }
                     if fits
                         && self.command.len() as u64 + size.unwrap_or(0)
                             > self.limits.max_command as u64
@@ -389,6 +472,7 @@ mod tests {
             max_line: 64,
             max_literal: 10,
             max_command: 200,
+            stream_above: usize::MAX,
         })
     }
 
@@ -403,6 +487,73 @@ mod tests {
 
     fn cmd(s: &[u8]) -> Frame {
         Frame::Command(BytesMut::from(s))
+    }
+
+    fn streaming() -> ImapCodec {
+        ImapCodec::new(CodecLimits {
+            max_line: 64,
+            max_literal: 100,
+            max_command: 200,
+            stream_above: 10,
+        })
+    }
+
+    #[test]
+    fn a_large_append_is_streamed_in_pieces_once_accepted() {
+        let mut c = streaming();
+        let mut buf = BytesMut::from(&b"a APPEND INBOX {12+}\r\nhello, "[..]);
+        assert_eq!(
+            c.decode(&mut buf).unwrap(),
+            Some(Frame::AppendHead {
+                head: BytesMut::from(&b"a APPEND INBOX {12+}\r\n"[..]),
+                synchronizing: false,
+            })
+        );
+        assert!(c.deciding());
+        c.stream_decided(true);
+        assert_eq!(
+            c.decode(&mut buf).unwrap(),
+            Some(Frame::Piece(BytesMut::from(&b"hello, "[..])))
+        );
+        assert_eq!(c.decode(&mut buf).unwrap(), None);
+        buf.extend_from_slice(b"world\r\nb NOOP\r\n");
+        assert_eq!(
+            all(&mut c, &buf.split()),
+            vec![
+                Frame::Piece(BytesMut::from(&b"world"[..])),
+                cmd(b"\r\n"),
+                cmd(b"b NOOP\r\n")
+            ]
+        );
+        // Small APPENDs and other commands are framed whole as before.
+        assert_eq!(
+            all(&mut c, b"c APPEND INBOX {3+}\r\nabc\r\n"),
+            vec![cmd(b"c APPEND INBOX {3+}\r\nabc\r\n")]
+        );
+    }
+
+    #[test]
+    fn a_refused_streamed_append_is_skipped_or_never_sent() {
+        // LITERAL+ refused: its octets and the rest of its line are skipped.
+        let mut c = streaming();
+        let mut buf = BytesMut::from(&b"a APPEND X {12+}\r\nhello, world\r\nb NOOP\r\n"[..]);
+        assert!(matches!(
+            c.decode(&mut buf).unwrap(),
+            Some(Frame::AppendHead { .. })
+        ));
+        c.stream_decided(false);
+        assert_eq!(all(&mut c, &buf.split()), vec![cmd(b"b NOOP\r\n")]);
+        // Synchronizing refused: the client never sends it; the next line is a command.
+        let mut c = streaming();
+        assert!(matches!(
+            all(&mut c, b"a APPEND X {12}\r\n")[..],
+            [Frame::AppendHead {
+                synchronizing: true,
+                ..
+            }]
+        ));
+        c.stream_decided(false);
+        assert_eq!(all(&mut c, b"b NOOP\r\n"), vec![cmd(b"b NOOP\r\n")]);
     }
 
     #[test]

@@ -644,6 +644,60 @@ fn append(i: &[u8]) -> Res<'_, CommandBody> {
     .parse(i)
 }
 
+/// The head of an APPEND whose message literal is streamed rather than framed whole
+/// ([`crate::codec::Frame::AppendHead`]): the arguments before the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendHead {
+    /// The command's tag.
+    pub tag: String,
+    /// Destination mailbox.
+    pub mailbox: String,
+    /// Flags for the new message, as sent.
+    pub flags: Vec<String>,
+    /// Internal date; `None` means now.
+    pub date: Option<DateTime<FixedOffset>>,
+    /// The announced size of the message.
+    pub size: u32,
+}
+
+/// Parses an APPEND up to and including its message literal's announcement:
+///
+/// `tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP "{" number ["+"] "}" CRLF`
+pub fn append_head(input: &[u8]) -> Result<AppendHead, ParseError> {
+    let (rest, tag_bytes) = tag_(input).map_err(|_| ParseError::NoTag)?;
+    let tag_s = String::from_utf8_lossy(tag_bytes).into_owned();
+    let syntax = || ParseError::Syntax {
+        tag: tag_s.clone(),
+        command: "APPEND".to_owned(),
+    };
+    let parsed = (
+        preceded(sp, tag_no_case(&b"APPEND"[..])),
+        preceded(sp, mailbox),
+        opt(preceded(sp, flag_list)),
+        opt(preceded(sp, date_time)),
+        preceded(
+            sp,
+            delimited(
+                tag(&b"{"[..]),
+                number,
+                (opt(tag(&b"+"[..])), tag(&b"}"[..])),
+            ),
+        ),
+        crlf,
+    )
+        .parse(rest);
+    match parsed {
+        Ok((b"", (_, mailbox, flags, date, size, ()))) => Ok(AppendHead {
+            tag: tag_s,
+            mailbox,
+            flags: flags.unwrap_or_default(),
+            date,
+            size,
+        }),
+        _ => Err(syntax()),
+    }
+}
+
 /// `store = "STORE" SP sequence-set SP store-att-flags`;
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
 fn store(i: &[u8], uid: bool) -> Res<'_, CommandBody> {

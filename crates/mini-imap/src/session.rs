@@ -221,6 +221,8 @@ pub struct Session {
     tls: TlsState,
     /// A FETCH whose responses are still being produced ([`After::More`]).
     fetching: Option<op::fetch::FetchJob>,
+    /// An APPEND whose message is arriving in pieces ([`Frame::AppendHead`]).
+    appending: Option<op::append::Streaming>,
 }
 
 impl std::fmt::Debug for Session {
@@ -256,6 +258,7 @@ impl Session {
                 idling: None,
                 tls,
                 fetching: None,
+                appending: None,
             },
             BytesMut::from(&greeting[..]),
         )
@@ -613,14 +616,58 @@ impl Session {
             }
             C::Idle => return self.idle(tag),
         }
-        // What other sessions changed, before the tagged completion (op::notify).
+        self.report(updates, &mut b);
+        out(b)
+    }
+
+    /// What other sessions changed, before the tagged completion (op::notify).
+    fn report(&mut self, updates: op::notify::Updates, b: &mut Vec<u8>) {
         if updates != op::notify::Updates::None
             && let State::Selected(_, sel) = &mut self.state
         {
             let mut report = Vec::new();
             op::notify::report(sel, updates == op::notify::Updates::All, &mut report);
-            op::notify::insert_before_completion(&mut b, &report);
+            op::notify::insert_before_completion(b, &report);
         }
+    }
+
+    /// The head of a streamed APPEND: accepted (the pieces follow) or answered at once.
+    fn append_head(&mut self, head: &[u8], synchronizing: bool) -> Reply {
+        let mut b = Vec::new();
+        let parsed = match parse::append_head(head) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let tag = e
+                    .tag()
+                    .or(parse::tag_of(head).as_deref())
+                    .unwrap_or("*")
+                    .to_owned();
+                tagged(&mut b, &tag, "BAD", None, &capitalize(&e.to_string()));
+                return out(b);
+            }
+        };
+        let Some(account) = self.account() else {
+            tagged(&mut b, &parsed.tag, "BAD", None, "Log in first");
+            return out(b);
+        };
+        if let Some(streaming) = op::append::start(account, &parsed, &mut b) {
+            self.appending = Some(streaming);
+            if synchronizing {
+                // RFC 3501 §7.5: now the client may send the message.
+                b.extend_from_slice(CONTINUE_LINE);
+            }
+        }
+        out(b)
+    }
+
+    /// The end of a streamed APPEND's command line: the message is added, or not.
+    fn append_end(&mut self, tail: &[u8]) -> Reply {
+        let mut b = Vec::new();
+        let Some(streaming) = self.appending.take() else {
+            return out(b);
+        };
+        op::append::finish(streaming, tail, &mut b);
+        self.report(op::notify::Updates::All, &mut b);
         out(b)
     }
 
@@ -953,7 +1000,18 @@ impl driver::Session for Session {
         match frame {
             // RFC 3501 §7.5: the literal was accepted; the client may send it.
             Frame::Continue => Reply::next(CONTINUE_LINE),
+            Frame::Command(bytes) if self.appending.is_some() => self.append_end(&bytes),
             Frame::Command(bytes) => self.handle_frame(&bytes),
+            Frame::AppendHead {
+                head,
+                synchronizing,
+            } => self.append_head(&head, synchronizing),
+            Frame::Piece(piece) => {
+                if let Some(streaming) = &mut self.appending {
+                    streaming.write(&piece);
+                }
+                Reply::next(BytesMut::new())
+            }
             Frame::Rejected { tag, reason } => self.handle_rejected(tag.as_deref(), &reason),
         }
     }
@@ -991,7 +1049,13 @@ impl driver::Session for Session {
     /// A SASL response and IDLE's `DONE` are raw lines, not commands; before login the
     /// framing limits are the small ones.
     fn adjust(&self, codec: &mut ImapCodec) {
-        codec.expect_raw_line(self.sasl_pending.is_some() || self.idling.is_some());
+        if codec.deciding() {
+            codec.stream_decided(self.appending.is_some());
+        }
+        // The rest of a streamed APPEND's line is its end, not a new command.
+        codec.expect_raw_line(
+            self.sasl_pending.is_some() || self.idling.is_some() || self.appending.is_some(),
+        );
         codec.set_authenticated(!matches!(self.state, State::NotAuthenticated));
     }
 }

@@ -175,7 +175,7 @@ proptest! {
 
     #[test]
     fn codec_never_panics_and_stays_bounded(input in proptest::collection::vec(any::<u8>(), 0..600), chunk in 1usize..64) {
-        let mut codec = ImapCodec::new(CodecLimits { max_line: 64, max_literal: 32, max_command: 256 });
+        let mut codec = ImapCodec::new(CodecLimits { max_line: 64, max_literal: 32, max_command: 256, stream_above: usize::MAX });
         let mut buf = BytesMut::new();
         for piece in input.chunks(chunk) {
             buf.extend_from_slice(piece);

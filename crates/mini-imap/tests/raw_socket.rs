@@ -41,6 +41,7 @@ fn small_limits() -> ImapServerConfig {
         max_line: 1024,
         max_literal: 100,
         max_command: 4096,
+        stream_above: usize::MAX,
     };
     ImapServerConfig {
         limits,

@@ -13,7 +13,7 @@ use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
 use yubin_core::transcript::{Redaction, Shown};
 use yubin_core::{Line, Lines, Secret};
-use yubin_store::{Refusal, Store};
+use yubin_store::{Incoming, Refusal, Store, StoreError};
 
 use crate::command::{Command, MailParams};
 use crate::parse;
@@ -86,13 +86,17 @@ struct Envelope {
     recipients: Vec<String>,
 }
 
-/// The message being received, bounded by `max_message_size`.
+/// The message being received, bounded by `max_message_size`. It goes to the store a
+/// line at a time (`Store::incoming`: a file in Maildir's `tmp/`), so a session's memory
+/// does not grow with the message.
 enum Body {
-    Receiving(Vec<u8>),
+    Receiving(Incoming),
     /// Over the limit: the rest is read and thrown away, then 552 (RFC 1870 §6.3).
     TooBig,
     /// A line past the framing limit: the rest is read and thrown away, then 554.
     LineTooLong,
+    /// The store could not take a piece: the rest is read and thrown away, then 451.
+    Failed(StoreError),
 }
 
 static MESSAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -133,13 +137,15 @@ impl Session {
                 } else {
                     // RFC 5321 §4.5.2: a leading "." was added by the client; remove it.
                     let line = line.strip_prefix(b".").unwrap_or(line);
-                    if let Body::Receiving(buf) = body {
-                        if buf.len() + line.len() + 2 > self.config.max_message_size {
-                            // Free the memory now; the limit is what protects it.
+                    if let Body::Receiving(message) = body {
+                        let size = message.len() + line.len() as u64 + 2;
+                        if size > self.config.max_message_size as u64 {
+                            // Dropping the message removes what was written of it.
                             *body = Body::TooBig;
-                        } else {
-                            buf.extend_from_slice(line);
-                            buf.extend_from_slice(b"\r\n");
+                        } else if let Err(e) =
+                            message.write(line).and_then(|()| message.write(b"\r\n"))
+                        {
+                            *body = Body::Failed(e);
                         }
                     }
                     return Reply {
@@ -294,11 +300,38 @@ impl Session {
     fn data(&mut self, out: &mut BytesMut) {
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Transaction(envelope) if !envelope.recipients.is_empty() => {
-                self.state = State::Data {
-                    envelope,
-                    body: Body::Receiving(Vec::new()),
-                };
-                plain(out, 354, "end data with <CR><LF>.<CR><LF>");
+                let recipients: Vec<&str> =
+                    envelope.recipients.iter().map(String::as_str).collect();
+                // Every recipient is resolved again, as the delivery will (RFC 5321
+                // §4.1.1.4: all or none), before the client sends the message.
+                let started = self.store.incoming(&recipients).and_then(|mut message| {
+                    message.write(&self.trace_headers(&envelope))?;
+                    Ok(message)
+                });
+                match started {
+                    Ok(message) => {
+                        self.state = State::Data {
+                            envelope,
+                            body: Body::Receiving(message),
+                        };
+                        plain(out, 354, "end data with <CR><LF>.<CR><LF>");
+                    }
+                    Err(e) if e.refusal().is_some() => {
+                        // A recipient accepted at RCPT no longer resolves (an account
+                        // appeared that makes its name ambiguous, say): permanent.
+                        tracing::warn!(error = %e, "recipient refused at DATA");
+                        reply(out, 554, "5.1.0", &format!("{e}; nothing was delivered"));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start receiving a message");
+                        reply(
+                            out,
+                            451,
+                            "4.3.0",
+                            "cannot receive the message now; try again later",
+                        );
+                    }
+                }
             }
             State::Transaction(envelope) => {
                 self.state = State::Transaction(envelope);
@@ -315,8 +348,8 @@ impl Session {
         let State::Data { envelope, body } = std::mem::replace(&mut self.state, State::Idle) else {
             return After::Continue;
         };
-        let body = match body {
-            Body::Receiving(body) => body,
+        let message = match body {
+            Body::Receiving(message) => message,
             Body::TooBig => {
                 reply(
                     out,
@@ -335,12 +368,22 @@ impl Session {
                 );
                 return After::Continue;
             }
+            Body::Failed(e) => {
+                tracing::warn!(error = %e, "receiving failed; nothing delivered");
+                reply(
+                    out,
+                    451,
+                    "4.3.0",
+                    "delivery failed; nothing was delivered, try again",
+                );
+                return After::Continue;
+            }
         };
-        let message = self.with_trace_headers(&envelope, &body);
-        let recipients: Vec<&str> = envelope.recipients.iter().map(String::as_str).collect();
-        // All recipients or none (`Store::deliver`), before the 250 (RFC 5321 §4.1.1.4:
-        // the reply means the server has taken responsibility for the message).
-        match self.store.deliver(&recipients, &message) {
+        let size = message.len();
+        drop(envelope);
+        // All recipients or none, durable before the 250 (RFC 5321 §4.1.1.4: the reply
+        // means the server has taken responsibility for the message).
+        match message.deliver() {
             Ok(delivered) => {
                 let n = delivered.copies.len();
                 reply(
@@ -348,8 +391,7 @@ impl Session {
                     250,
                     "2.0.0",
                     &format!(
-                        "OK: {} bytes delivered to {n} mailbox{}",
-                        message.len(),
+                        "OK: {size} bytes delivered to {n} mailbox{}",
                         if n == 1 { "" } else { "es" }
                     ),
                 )
@@ -374,7 +416,7 @@ impl Session {
     }
 
     /// RFC 5321 §4.4: the final delivery adds `Return-Path`, and every server a `Received`.
-    fn with_trace_headers(&self, envelope: &Envelope, body: &[u8]) -> Vec<u8> {
+    fn trace_headers(&self, envelope: &Envelope) -> Vec<u8> {
         let id = format!(
             "{:x}.{:x}",
             std::process::id(),
@@ -391,7 +433,7 @@ impl Session {
         } else {
             "ESMTP"
         };
-        let mut out = Vec::with_capacity(body.len() + 256);
+        let mut out = Vec::with_capacity(256);
         out.extend_from_slice(
             format!(
                 "Return-Path: <{}>\r\nReceived: from {helo} ([{}])\r\n\tby {} (yubin) with {with} id {id}{for_clause};\r\n\t{date}\r\n",
@@ -401,7 +443,6 @@ impl Session {
             )
             .as_bytes(),
         );
-        out.extend_from_slice(body);
         out
     }
 
