@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Connections each listener serves at once from one client address (default 128).
     #[arg(long)]
     max_per_peer: Option<usize>,
+    /// Seconds a connection may stay silent before it has logged in (default 60; SMTP
+    /// waits 300, RFC 5321 §4.5.3.2.7).
+    #[arg(long, value_name = "SECS")]
+    login_timeout: Option<u64>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -111,6 +115,7 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
         require_tls: args.tls.require_tls,
         max_connections: args.max_connections,
         max_per_peer: args.max_per_peer,
+        login_timeout: args.login_timeout.map(std::time::Duration::from_secs),
         guard: Default::default(),
     };
     let servers = Servers::start(store.clone(), config)

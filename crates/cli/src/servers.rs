@@ -76,6 +76,9 @@ pub struct ServersConfig {
     pub max_connections: Option<usize>,
     /// Connections each listener serves from one peer address; `None`: the default.
     pub max_per_peer: Option<usize>,
+    /// How long a connection may stay silent before it logs in; `None`: each protocol's
+    /// default.
+    pub login_timeout: Option<std::time::Duration>,
     /// How failed logins are answered (shared by every listener).
     pub guard: GuardConfig,
 }
@@ -91,6 +94,7 @@ impl Default for ServersConfig {
             require_tls: false,
             max_connections: None,
             max_per_peer: None,
+            login_timeout: None,
             guard: GuardConfig::default(),
         }
     }
@@ -129,6 +133,9 @@ impl Servers {
             }
             if let Some(n) = config.max_per_peer {
                 listener.server.max_per_peer = n;
+            }
+            if let Some(t) = config.login_timeout {
+                listener.server.login_timeout = t;
             }
         };
         let mut smtp_config = mini_smtp::SmtpServerConfig::default();
