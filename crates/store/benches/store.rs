@@ -57,6 +57,50 @@ fn deliveries(c: &mut Criterion) {
     for backend in ["memory", "maildir"] {
         group.bench_function(BenchmarkId::new("append_4KiB", backend), fresh(backend));
     }
+    // The same message received a line at a time, as IMAP APPEND and SMTP DATA receive
+    // it: `Mailbox::incoming`, and `Store::deliver` (which streams) to one and to three
+    // accounts (one file, linked into each INBOX).
+    let streamed = |backend: &'static str, how: &'static str| {
+        let body = body.clone();
+        move |b: &mut criterion::Bencher<'_>| {
+            b.iter_custom(|iters| {
+                let dir = tempfile::tempdir().unwrap();
+                let store = match backend {
+                    "memory" => Store::memory(),
+                    _ => Store::maildir(dir.path()).unwrap(),
+                };
+                let mailbox = inbox(&store);
+                let start = Instant::now();
+                for _ in 0..iters {
+                    match how {
+                        "append" => {
+                            let mut append = mailbox.incoming(&Flags::new(), None).unwrap();
+                            for line in body.split_inclusive(|&b| b == b'\n') {
+                                append.write(line).unwrap();
+                            }
+                            append.finish().unwrap();
+                        }
+                        "deliver1" => {
+                            store.deliver(&["bench"], &body).unwrap();
+                        }
+                        _ => {
+                            store.deliver(&["bench", "b2", "b3"], &body).unwrap();
+                        }
+                    }
+                }
+                start.elapsed()
+            })
+        }
+    };
+    for backend in ["memory", "maildir"] {
+        for (name, how) in [
+            ("incoming_append_4KiB_by_line", "append"),
+            ("deliver_4KiB", "deliver1"),
+            ("deliver_4KiB_to_3", "deliver3"),
+        ] {
+            group.bench_function(BenchmarkId::new(name, backend), streamed(backend, how));
+        }
+    }
     // `yubin deliver` appends in batches: one UID list write per 100 messages.
     group.throughput(Throughput::Elements(100));
     let flags = Flags::new();

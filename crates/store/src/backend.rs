@@ -28,9 +28,9 @@
 //!   after them.
 //! - [`BodyReader`], shared by the mailbox's sessions: finds message bytes without the
 //!   writer lock ([`Body::Bytes`] for a backend that reads them into memory).
-//! - [`Receiving`], optional: a message kept as it arrives (SMTP DATA, IMAP APPEND), so
-//!   a large one is never whole in memory ([`MailboxBackend::receive`]; by default it
-//!   is kept in memory).
+//! - [`Receiver`], optional, shared by the mailbox's sessions like the [`BodyReader`]:
+//!   starts a message ([`Receiving`]) kept as it arrives (SMTP DATA, IMAP APPEND), so a
+//!   large one is never whole in memory. By default it is kept in memory.
 //!
 //! The store calls a [`MailboxBackend`] with that mailbox's writer lock held, so it needs
 //! no locking against its own process. If several processes share the data, it holds a
@@ -230,26 +230,13 @@ pub trait MailboxBackend: Send {
     fn stage(&mut self, meta: &MessageMeta, wire: &[u8]) -> Result<()>;
 
     /// Stages a copy of a message whose bytes are at `from` (COPY, or a message received
-    /// through [`MailboxBackend::receive`]), without reading them if the backend can
+    /// through [`MailboxBackend::receiver`]), without reading them if the backend can
     /// (Maildir: a hard link, so the bytes are not written again and need no fsync; where
     /// it cannot link, a copy through a small buffer). Returns false if it cannot; the
     /// store then reads the bytes whole and calls [`MailboxBackend::stage`].
     fn stage_copy(&mut self, meta: &MessageMeta, from: &Body) -> Result<bool> {
         let _ = (meta, from);
         Ok(false)
-    }
-
-    /// Starts receiving a message into this mailbox's storage as it arrives (SMTP DATA,
-    /// an IMAP APPEND literal), so that no one holds a whole message in memory: Maildir
-    /// writes it to a file in the mailbox's `tmp/`, as the Maildir convention has a
-    /// message being written live. Once [`Receiving::finish`] has made it durable, the
-    /// store stages it with [`MailboxBackend::stage_copy`] into this mailbox or, for a
-    /// delivery to several accounts, into each recipient's INBOX.
-    ///
-    /// The default keeps the message in memory ([`Body::Bytes`]), which is right for a
-    /// backend that keeps messages in memory and correct (if not frugal) for any other.
-    fn receive(&self) -> Result<Box<dyn Receiving>> {
-        Ok(Box::new(InMemory::default()))
     }
 
     /// Undoes a [`MailboxBackend::stage`] whose commit failed.
@@ -282,6 +269,15 @@ pub trait MailboxBackend: Send {
     /// The reader sessions use to find message bytes without the writer lock.
     fn reader(&self) -> std::sync::Arc<dyn BodyReader>;
 
+    /// What sessions use to receive messages into this mailbox's storage as they arrive
+    /// (SMTP DATA, an IMAP APPEND literal), without the writer lock: a message starting
+    /// to arrive never waits for another session's group commit. The default keeps
+    /// messages in memory, which is right for a backend that keeps them there and correct
+    /// (if not frugal) for any other.
+    fn receiver(&self) -> std::sync::Arc<dyn Receiver> {
+        std::sync::Arc::new(InMemory::default())
+    }
+
     /// Finds `uid` again after its body vanished from where [`BodyReader::body`] said
     /// (another program renamed it).
     fn find(&mut self, uid: u32) -> Option<Body>;
@@ -299,8 +295,19 @@ pub trait MailboxBackend: Send {
     }
 }
 
-/// A message on its way in, kept by a backend as it arrives (see
-/// [`MailboxBackend::receive`]).
+/// Starts messages on their way into one mailbox's storage (see
+/// [`MailboxBackend::receiver`]); shared with sessions, so it must not wait for the
+/// writer.
+pub trait Receiver: Send + Sync {
+    /// Starts receiving a message as it arrives, so that no one holds it whole in memory:
+    /// Maildir writes it to a file in the mailbox's `tmp/`, as the Maildir convention has
+    /// a message being written live. Once [`Receiving::finish`] has made it durable, the
+    /// store stages it with [`MailboxBackend::stage_copy`] into this mailbox or, for a
+    /// delivery to several accounts, into each recipient's INBOX.
+    fn receive(&self) -> Result<Box<dyn Receiving>>;
+}
+
+/// A message on its way in, kept by a backend as it arrives (see [`Receiver`]).
 ///
 /// The store calls [`Receiving::write`] with the message in wire form, a piece at a
 /// time, then [`Receiving::finish`] once, then stages the [`Body`] it returned into every
@@ -326,9 +333,16 @@ pub trait Receiving: Send {
     fn finish(&mut self, date: DateTime<FixedOffset>) -> Result<Body>;
 }
 
-/// The default [`Receiving`]: the message in memory, for backends that keep it there.
+/// The default [`Receiver`] and [`Receiving`]: the message in memory, for backends that
+/// keep it there.
 #[derive(Debug, Default)]
 struct InMemory(Vec<u8>);
+
+impl Receiver for InMemory {
+    fn receive(&self) -> Result<Box<dyn Receiving>> {
+        Ok(Box::new(InMemory::default()))
+    }
+}
 
 impl Receiving for InMemory {
     fn write(&mut self, wire: &[u8]) -> Result<()> {

@@ -19,6 +19,11 @@
 //!   mailboxes (RFC 6154), the POP3 maildrop lock.
 //! - [`Mailbox`]: messages by UID (RFC 3501 §2.3.1.1: strictly ascending, never reused
 //!   while UIDVALIDITY stays), flags, `\Recent`, change notifications ([`MailboxWatch`]).
+//! - [`Incoming`] and [`IncomingAppend`]: a message received a piece at a time (SMTP
+//!   DATA through [`Store::incoming`], IMAP APPEND through [`Mailbox::incoming`]), kept
+//!   by the backend as it arrives so that no one holds a large message whole in memory
+//!   (Maildir: a file in `tmp/` behind a 64 KiB buffer). [`Store::deliver`] and
+//!   [`Mailbox::append`] take a whole message the same way.
 //!
 //! Every operation is synchronous and may touch the disk (and fsync), so protocol
 //! drivers call sessions on tokio's blocking pool (`yubin_core::offload`), never on an

@@ -34,7 +34,9 @@ use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Timelike, Utc};
 use tokio::sync::watch;
 
-use crate::backend::{Body, BodyReader, Header, MailboxBackend, Receiving, Record, Synced};
+use crate::backend::{
+    Body, BodyReader, Header, MailboxBackend, Receiver, Receiving, Record, Synced,
+};
 use crate::incoming::IncomingAppend;
 use crate::view::{Interner, View};
 use crate::{FlagOp, Flags, Result, StoreError};
@@ -90,6 +92,8 @@ pub(crate) struct MailboxShared {
     writer: Mutex<Writer>,
     /// Reads message bytes without the writer lock.
     bodies: Arc<dyn BodyReader>,
+    /// Starts messages received as they arrive, without the writer lock.
+    receiver: Arc<dyn Receiver>,
     /// Header blocks read for searches, shared by every session (see [`Mailbox::header`]).
     headers: Mutex<HeaderCache>,
     /// The latest snapshot; the lock is held only to clone or replace the `Arc`.
@@ -229,9 +233,11 @@ impl MailboxShared {
         let view = View::new(&name, loaded, &mut interner);
         let (version, _) = watch::channel(0);
         let bodies = backend.reader();
+        let receiver = backend.receiver();
         let shared = Arc::new(MailboxShared {
             writer: Mutex::new(Writer { backend, interner }),
             bodies,
+            receiver,
             view: RwLock::new(Arc::new(view)),
             version,
             queue: Mutex::new(CommitQueue::default()),
@@ -627,21 +633,23 @@ impl Mailbox {
         Ok(self.view()?.iter().collect())
     }
 
-    /// Adds a message (SMTP delivery, IMAP APPEND) and returns its UID.
-    /// Bare LF line ends are stored as CRLF. The message is durable before this returns.
-    /// Without a date, the internal date is now.
+    /// Adds a message (IMAP APPEND of a message already whole in memory) and returns its
+    /// UID. Bare LF line ends are stored as CRLF. The message is durable before this
+    /// returns. Without a date, the internal date is now.
+    ///
+    /// This is [`Mailbox::incoming`] with one write: one path for every single message.
+    /// It costs the same as writing the file whole under the mailbox's writer lock, and
+    /// less when sessions append at once, since each file is written and fsynced before
+    /// the lock, leaving only the link and the group commit under it.
     pub fn append(
         &self,
         raw: &[u8],
         flags: &Flags,
         internal_date: Option<DateTime<FixedOffset>>,
     ) -> Result<u32> {
-        let batch = [NewMessage {
-            raw,
-            flags,
-            internal_date,
-        }];
-        Ok(self.append_batch(&batch)?[0])
+        let mut incoming = self.incoming(flags, internal_date)?;
+        incoming.write(raw)?;
+        incoming.finish()
     }
 
     /// Starts an append whose message arrives a piece at a time (IMAP APPEND, RFC 3501
@@ -666,12 +674,11 @@ impl Mailbox {
         ))
     }
 
-    /// Asks the backend to start receiving a message into this mailbox's storage.
+    /// Asks the backend to start receiving a message into this mailbox's storage,
+    /// without the writer lock.
     pub(crate) fn receiving(&self) -> Result<Box<dyn Receiving>> {
-        // The writer lock only to reach the backend: creating a file, no fsync.
-        let w = self.shared.writer();
         self.shared.alive()?;
-        w.backend.receive()
+        self.shared.receiver.receive()
     }
 
     /// Adds a message received through [`Mailbox::receiving`] and made durable

@@ -464,6 +464,153 @@ pub fn move_leaves_no_copy_behind(fx: &dyn Fixture) {
     assert_eq!(t.messages().unwrap()[0].flags, flags(&[Flag::Seen]));
 }
 
+// ---- messages received as they arrive ----
+
+/// The message [`streamed`] sends: bare LF line ends, one CRLF cut between two pieces.
+const STREAMED: &[&[u8]] = &[
+    b"Subject: streamed\nFrom: a@example.com\r",
+    b"\n\nline one\n",
+    b"",
+    b"line two\r\n",
+];
+
+/// [`STREAMED`] in wire form.
+const STREAMED_WIRE: &[u8] =
+    b"Subject: streamed\r\nFrom: a@example.com\r\n\r\nline one\r\nline two\r\n";
+
+/// A message delivered a piece at a time (SMTP DATA) reaches every recipient's INBOX,
+/// one copy per account, byte for byte the same, in wire form, with the size it counted;
+/// after a restart too.
+pub fn incoming_delivers_the_same_message_to_every_recipient(fx: &dyn Fixture) {
+    let store = fx.store();
+    store.add_account("bob", Secret::from("pw")).unwrap();
+    let mut incoming = store
+        .incoming(&["alice@localhost", "bob", "ALICE"])
+        .unwrap();
+    assert!(incoming.is_empty());
+    for piece in STREAMED {
+        incoming.write(piece).unwrap();
+    }
+    assert_eq!(incoming.len(), STREAMED_WIRE.len() as u64);
+    let before = chrono::Utc::now().timestamp();
+    let delivered = incoming.deliver().unwrap();
+    let accounts: Vec<&str> = delivered
+        .copies
+        .iter()
+        .map(|c| c.account.as_str())
+        .collect();
+    assert_eq!(accounts, ["alice", "bob"]);
+    assert_eq!(delivered.copies[0].recipients, ["alice@localhost", "ALICE"]);
+    for copy in &delivered.copies {
+        let inbox = store
+            .account(&copy.account)
+            .unwrap()
+            .mailbox("INBOX")
+            .unwrap();
+        assert_eq!(&inbox.read(copy.uid).unwrap()[..], STREAMED_WIRE);
+        let meta = inbox.messages().unwrap();
+        assert_eq!(meta.len(), 1);
+        assert_eq!(meta[0].uid, copy.uid);
+        assert_eq!(meta[0].size, STREAMED_WIRE.len() as u64);
+        assert!(meta[0].flags.is_empty());
+        let age = meta[0].internal_date.timestamp() - before;
+        assert!((-1..=60).contains(&age), "internal date is now: {age}");
+    }
+    let reopened = fx.reopen();
+    reopened.add_account("bob", Secret::from("pw")).unwrap();
+    for copy in &delivered.copies {
+        let inbox = reopened
+            .account(&copy.account)
+            .unwrap()
+            .mailbox("INBOX")
+            .unwrap();
+        assert_eq!(&inbox.read(copy.uid).unwrap()[..], STREAMED_WIRE);
+        assert_eq!(inbox.status().unwrap().messages, 1);
+    }
+    // A delivery to no one takes the bytes and delivers nothing.
+    let mut nobody = store.incoming(&[]).unwrap();
+    nobody.write(b"Subject: x\r\n\r\n").unwrap();
+    assert_eq!(nobody.deliver().unwrap(), crate::Delivered::default());
+}
+
+/// One refused address refuses the whole delivery up front, before a byte is taken,
+/// with the reason (`StoreError::refusal`); nothing reaches the others.
+pub fn incoming_refuses_before_the_message_is_written(fx: &dyn Fixture) {
+    let store = fx.store();
+    for (address, why) in [
+        ("bob@example.com", crate::Refusal::NotLocal),
+        ("nobody", crate::Refusal::Unknown),
+        ("a/b@localhost", crate::Refusal::BadName),
+    ] {
+        let err = store.incoming(&["alice", address]).unwrap_err();
+        assert_eq!(err.refusal(), Some(why), "{address}: {err}");
+    }
+    let inbox = alice_of(fx).mailbox("INBOX").unwrap();
+    assert_eq!(inbox.status().unwrap().messages, 0);
+}
+
+/// A message whose sender went away before the end (dropped unfinished) leaves nothing:
+/// no message now, none after a restart.
+pub fn an_abandoned_incoming_leaves_no_message(fx: &dyn Fixture) {
+    let store = fx.store();
+    let inbox = alice_of(fx).mailbox("INBOX").unwrap();
+    let mut incoming = store.incoming(&["alice"]).unwrap();
+    incoming
+        .write(b"Subject: half\r\n\r\nthe first half")
+        .unwrap();
+    drop(incoming);
+    let mut append = inbox.incoming(&Flags::new(), None).unwrap();
+    append.write(b"Subject: half\r\n").unwrap();
+    drop(append);
+    assert_eq!(inbox.status().unwrap().messages, 0);
+    let reopened = alice_reopened(fx).mailbox("INBOX").unwrap();
+    assert_eq!(reopened.status().unwrap().messages, 0);
+    // The next message gets the next UID as if nothing had happened.
+    assert_eq!(inbox.append(&msg(1), &Flags::new(), None).unwrap(), 1);
+}
+
+/// An append received a piece at a time (IMAP APPEND) is the same as one given whole:
+/// flags, internal date, wire form, size, UID order; after a restart too.
+pub fn incoming_append_equals_append(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    alice.create("Drafts/2024").unwrap();
+    let drafts = alice.mailbox("Drafts/2024").unwrap();
+    let when = date("2024-02-29T23:59:59+09:00");
+    let f = flags(&[Flag::Draft, Flag::Seen, kw("$label")]);
+    let whole = drafts.append(&STREAMED.concat(), &f, Some(when)).unwrap();
+    let mut append = drafts.incoming(&f, Some(when)).unwrap();
+    for piece in STREAMED {
+        append.write(piece).unwrap();
+    }
+    assert_eq!(append.len(), STREAMED_WIRE.len() as u64);
+    let streamed = append.finish().unwrap();
+    assert!(streamed > whole);
+    let before = chrono::Utc::now().timestamp();
+    let mut undated = drafts.incoming(&Flags::new(), None).unwrap();
+    undated.write(&msg(3)).unwrap();
+    let now = undated.finish().unwrap();
+    let reopened = alice_reopened(fx).mailbox("Drafts/2024").unwrap();
+    for mailbox in [&drafts, &reopened] {
+        let metas = mailbox.messages().unwrap();
+        assert_eq!(metas.len(), 3);
+        let (a, b) = (&metas[0], &metas[1]);
+        assert_eq!((a.uid, b.uid), (whole, streamed));
+        assert_eq!(
+            (&b.flags, b.internal_date, b.size),
+            (&a.flags, a.internal_date, a.size)
+        );
+        assert_eq!(b.internal_date, when);
+        assert_eq!(
+            mailbox.read(streamed).unwrap(),
+            mailbox.read(whole).unwrap()
+        );
+        assert_eq!(&mailbox.read(streamed).unwrap()[..], STREAMED_WIRE);
+        assert_eq!(metas[2].uid, now);
+        let age = metas[2].internal_date.timestamp() - before;
+        assert!((-1..=60).contains(&age), "internal date is now: {age}");
+    }
+}
+
 // ---- mailboxes ----
 
 /// Create makes missing parents (selectable), and LIST is ordered INBOX first; after a
@@ -1057,6 +1204,10 @@ macro_rules! conformance_suite {
                 copy_keeps_bytes_flags_and_date,
                 copy_into_the_same_mailbox_appends_copies,
                 move_leaves_no_copy_behind,
+                incoming_delivers_the_same_message_to_every_recipient,
+                incoming_refuses_before_the_message_is_written,
+                an_abandoned_incoming_leaves_no_message,
+                incoming_append_equals_append,
                 create_makes_missing_parents_and_list_is_ordered,
                 create_refuses_existing_names_and_inbox,
                 delete_follows_rfc3501,

@@ -424,7 +424,7 @@ impl View {
     }
 
     /// The modseq from which [`View::vanished_since`] is complete: expunges at or below
-    /// it may have been forgotten (the record is bounded, [`MAX_VANISHED`]).
+    /// it may have been forgotten (the record is bounded, `MAX_VANISHED`).
     pub fn vanished_known_since(&self) -> u64 {
         self.vanished_floor
     }

@@ -83,13 +83,21 @@ fn flags_for(k: u64) -> Flags {
     f
 }
 
-fn open(dir: &Path) -> Mailbox {
+fn open_store(dir: &Path) -> Store {
     // A tiny compaction threshold: the index is folded into new snapshots many times a
     // round, so kills land during compactions too.
     let backend = MaildirBackend::new(dir).unwrap().with_compaction_at(1024);
     let store = Store::with_backend(backend);
     store.set_accept_any_login(true);
-    store.account("crash").unwrap().mailbox("INBOX").unwrap()
+    store
+}
+
+fn open(dir: &Path) -> Mailbox {
+    open_store(dir)
+        .account("crash")
+        .unwrap()
+        .mailbox("INBOX")
+        .unwrap()
 }
 
 fn say(line: &str) {
@@ -108,8 +116,35 @@ fn child_process() {
     };
     let dir = std::env::var(DIR).unwrap();
     let seed: u64 = std::env::var(SEED).unwrap().parse().unwrap();
-    let inbox = open(Path::new(&dir));
+    let store = open_store(Path::new(&dir));
+    let inbox = store.account("crash").unwrap().mailbox("INBOX").unwrap();
     say("READY");
+    if mode == "stream" {
+        // Messages received a piece at a time, as SMTP DATA (a delivery) and IMAP APPEND
+        // (an append) receive them: kills land while a message is half in tmp/, while it
+        // is linked into new/, and while it is recorded.
+        let mut rng = Rng::new(seed);
+        let mut id = seed * 1_000_000;
+        loop {
+            id += 1;
+            let bytes = message(id);
+            let piece = 1 + rng.below(4096) as usize;
+            let uid = if id.is_multiple_of(2) {
+                let mut incoming = store.incoming(&["crash"]).unwrap();
+                for p in bytes.chunks(piece) {
+                    incoming.write(p).unwrap();
+                }
+                incoming.deliver().unwrap().uid("crash").unwrap()
+            } else {
+                let mut append = inbox.incoming(&Flags::new(), None).unwrap();
+                for p in bytes.chunks(piece) {
+                    append.write(p).unwrap();
+                }
+                append.finish().unwrap()
+            };
+            say(&format!("DELIVERED {id} {uid}"));
+        }
+    }
     if mode == "deliver-group" {
         // Eight threads deliver at once, so appends meet in group commits.
         for t in 0..8u64 {
@@ -464,6 +499,17 @@ fn sigkill_during_delivery_loses_nothing_and_reuses_no_uid() {
     let acknowledged = rounds("deliver", dir.path(), &mut ledger, 50, time_seed());
     assert!(
         acknowledged > 50,
+        "the children delivered too little to test anything ({acknowledged})"
+    );
+}
+
+#[test]
+fn sigkill_while_messages_stream_in_loses_nothing_and_leaves_nothing_half() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::default();
+    let acknowledged = rounds("stream", dir.path(), &mut ledger, 40, time_seed());
+    assert!(
+        acknowledged > 40,
         "the children delivered too little to test anything ({acknowledged})"
     );
 }

@@ -3,11 +3,14 @@
 //!
 //! Why a crash never loses, duplicates, resurrects or renumbers a message:
 //!
-//! * Delivery writes `tmp/<base>`, fsyncs it, renames it into `new/` or `cur/` and fsyncs
-//!   that directory (once for a group) before the log records it; the store shows a UID
-//!   only after that record is durable. A crash in between leaves a file the index does
-//!   not know, which the next look gives a UID at or above UIDNEXT: no one has seen a UID
-//!   that high, so none is reused, and the file is counted once.
+//! * Delivery writes a file in `tmp/` (as the message arrives: the `receive` module),
+//!   fsyncs it, links it into `new/` or `cur/` (renames it, for a batch append) and
+//!   fsyncs that directory (once for a group) before the log records it; the store shows
+//!   a UID only after that record is durable. A crash in between leaves a file the index
+//!   does not know, which the next look gives a UID at or above UIDNEXT: no one has seen
+//!   a UID that high, so none is reused, and the file is counted once. A crash before the
+//!   link leaves only a file in `tmp/`, which no one reads and the 36-hour cleanup
+//!   removes.
 //! * Expunge removes the files (and fsyncs the directory) before it logs the expunge. A
 //!   crash in between leaves a record without a file, which the next look records as an
 //!   expunge; UIDNEXT stays, so the UID is never given out again.
@@ -46,7 +49,7 @@ use super::uidlist::UidList;
 use super::watch::Watched;
 use super::{ensure_maildir, folder_dir};
 use crate::backend::{
-    Body, BodyReader, Header, Loaded, MailboxBackend, Receiving, Record, Synced, Wake,
+    Body, BodyReader, Header, Loaded, MailboxBackend, Receiver, Receiving, Record, Synced, Wake,
     new_uid_validity, sync_dir, warn, write_atomic,
 };
 use crate::error::IoContext;
@@ -136,6 +139,14 @@ impl BodyReader for Shared {
             path: m.path(&t.dir),
             wire_size: m.size,
         })
+    }
+}
+
+impl Receiver for Shared {
+    fn receive(&self) -> Result<Box<dyn Receiving>> {
+        // The directory as of now: a rename of the mailbox moves it.
+        let tmp = self.read().dir.join("tmp");
+        Ok(Box::new(MaildirReceiving::create(&tmp)?))
     }
 }
 
@@ -1285,10 +1296,6 @@ impl MailboxBackend for MaildirMailbox {
         Ok(true)
     }
 
-    fn receive(&self) -> Result<Box<dyn Receiving>> {
-        Ok(Box::new(MaildirReceiving::create(&self.dir.join("tmp"))?))
-    }
-
     fn discard(&mut self, uid: u32) {
         if let Some(m) = self.staged.remove(&uid) {
             let path = m.path(&self.dir);
@@ -1386,6 +1393,10 @@ impl MailboxBackend for MaildirMailbox {
     }
 
     fn reader(&self) -> Arc<dyn BodyReader> {
+        self.shared.clone()
+    }
+
+    fn receiver(&self) -> Arc<dyn Receiver> {
         self.shared.clone()
     }
 

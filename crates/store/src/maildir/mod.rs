@@ -21,7 +21,8 @@
 //! Each mailbox's UIDs, flags, modseqs and file places are in its index (the `index`
 //! module: format), kept by `folder` (crash safety, other programs' changes); one
 //! inotify watcher for the process tells every open mailbox when its files change
-//! (`watch`).
+//! (`watch`). A message being received is written to `tmp/` as it arrives, never held
+//! whole in memory, then linked into every mailbox it goes to (`receive`).
 
 pub(crate) mod filename;
 mod folder;
