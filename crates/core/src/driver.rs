@@ -349,6 +349,9 @@ where
         let (mut reader, mut writer) = tokio::io::split(stream);
         self.send(&mut writer).await?;
         let mut watch: Option<Option<S::Watch>> = None;
+        // When the input being waited for must have arrived; kept across IDLE's pushes,
+        // which are not input.
+        let mut deadline: Option<Instant> = None;
         loop {
             let Some(phase) = session.get_mut().map(|s| s.phase()) else {
                 return self.close_with(&mut writer, self.goodbyes.failure).await;
@@ -357,12 +360,9 @@ where
                 self.ctx.slot.authenticated();
                 self.authenticated = true;
             }
-            let timeout = match phase {
-                Phase::Authenticated => self.listener.server.idle_timeout,
-                Phase::Unauthenticated => self.listener.server.login_timeout,
-            };
+            let until = *deadline.get_or_insert_with(|| Instant::now() + self.timeout(phase));
             let watching = watch.as_mut().and_then(Option::as_mut);
-            let frame = match self.next_event(&mut reader, timeout, watching).await {
+            let frame = match self.next_event(&mut reader, until, watching).await {
                 Ok(Event::Frame(frame)) => frame,
                 Ok(Event::Changed) => {
                     let Ok(update) = session.run(S::changes).await else {
@@ -394,6 +394,11 @@ where
             watch = None;
             let mut answered = self.answer(session, frame).await;
             loop {
+                // The wait for the next input starts before the reply can reach the
+                // client, with the timeout of the state the session is in now.
+                deadline = session
+                    .get_mut()
+                    .map(|s| Instant::now() + self.timeout(s.phase()));
                 self.pending.extend_from_slice(&answered.bytes);
                 let Some(after) = answered.after else {
                     // The replies before the panic belong to commands that took effect,
@@ -461,6 +466,8 @@ where
                                 () = self.ctx.shutdown.cancelled() => {}
                             }
                         }
+                        // The hold is not the client's silence.
+                        deadline = Some(Instant::now() + self.timeout(Phase::Unauthenticated));
                         if verdict.close {
                             return self
                                 .close_with(&mut writer, self.goodbyes.too_many_failures)
@@ -476,6 +483,14 @@ where
                     .close_with(&mut writer, self.goodbyes.unframeable)
                     .await;
             }
+        }
+    }
+
+    /// How long the next input may take to arrive in `phase`.
+    fn timeout(&self, phase: Phase) -> Duration {
+        match phase {
+            Phase::Authenticated => self.listener.server.idle_timeout,
+            Phase::Unauthenticated => self.listener.server.login_timeout,
         }
     }
 
@@ -515,7 +530,7 @@ where
     async fn next_event<R, W>(
         &mut self,
         reader: &mut R,
-        timeout: Duration,
+        deadline: Instant,
         mut watch: Option<&mut W>,
     ) -> std::io::Result<Event<C::Item>>
     where
@@ -535,9 +550,8 @@ where
         if let Some(event) = decoded(wire.codec.decode(&mut wire.buf))? {
             return Ok(event);
         }
-        // One whole input must arrive within the timeout: a client trickling a byte at a
+        // One whole input must arrive by the deadline: a client trickling a byte at a
         // time does not keep its connection forever.
-        let deadline = Instant::now() + timeout;
         loop {
             if wire.buf.capacity() - wire.buf.len() < READ_BUFFER / 2 {
                 wire.buf.reserve(READ_BUFFER.max(wire.buf.len()));

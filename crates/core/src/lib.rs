@@ -4,6 +4,7 @@
 //! - [`driver`] runs every protocol's session state machine over a connection: framing,
 //!   timeouts by state, pipelining, STARTTLS, IDLE, the transcript and the login guard.
 //! - [`guard::LoginGuard`] holds back failed-login replies, per peer address.
+//! - [`budget::Budget`] bounds the bytes all connections together hold in memory.
 //! - [`slots`]: connection slots, a per-address share, and eviction of the oldest
 //!   connection that has not logged in when a listener is full.
 //! - [`offload::Offloaded`] runs a session's store calls on tokio's blocking pool, never
@@ -18,6 +19,7 @@
 //! refusal and goodbye lines.
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod codec;
 pub mod driver;
 pub mod guard;

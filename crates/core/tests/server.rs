@@ -16,6 +16,9 @@ const STEP: Duration = Duration::from_secs(5);
 
 /// A toy line protocol: greets, echoes, answers QUIT, and says goodbye on timeout/shutdown.
 async fn echo_session(stream: Stream, ctx: SessionContext) {
+    // No login in this toy: every connection keeps its slot (never evicted), so a full
+    // listener refuses the next one.
+    ctx.slot.authenticated();
     let (r, w) = tokio::io::split(stream);
     let mut lines = FramedRead::new(r, LineCodec::new(64));
     let mut out = FramedWrite::new(w, LineCodec::new(64));

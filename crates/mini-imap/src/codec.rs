@@ -26,6 +26,7 @@
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::Decoder;
 pub use yubin_core::FrameError;
+use yubin_core::budget::{Budget, Reservation};
 use yubin_core::{Input, LineCodec, LineError};
 
 /// The framing limits; each is configurable, and each default says why.
@@ -86,6 +87,9 @@ pub enum Rejection {
         /// Whether the command was APPEND.
         append: bool,
     },
+    /// The server's memory budget for buffered input is spent for now
+    /// ([`ImapCodec::with_budget`]): try again later.
+    Busy,
 }
 
 /// One item of the framed stream.
@@ -157,6 +161,10 @@ pub struct ImapCodec {
     /// Set by the session while it waits for a SASL response or IDLE's `DONE`: the next
     /// line is raw data, not a command, so it is not searched for literals.
     raw_line: bool,
+    /// The budget literals held in memory are reserved from, if any.
+    budget: Option<Budget>,
+    /// What the command being framed holds of the budget.
+    held: Vec<Reservation>,
 }
 
 impl ImapCodec {
@@ -175,7 +183,16 @@ impl ImapCodec {
             state: State::Line,
             command: BytesMut::new(),
             raw_line: false,
+            budget: None,
+            held: Vec::new(),
         }
+    }
+
+    /// Reserves every literal held in memory from `budget`, shared with other
+    /// connections; a literal the budget cannot cover is refused ([`Rejection::Busy`]).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Switches between the limits before and after login. Called between commands.
@@ -357,6 +374,7 @@ impl Decoder for ImapCodec {
                         }
                         self.lines = LineCodec::new(self.limits.max_line);
                         self.command.clear();
+                        self.held.clear();
                         return Ok(Some(Frame::Rejected {
                             tag,
                             reason: Rejection::LineTooLong,
@@ -369,6 +387,7 @@ impl Decoder for ImapCodec {
                             // Found above already; kept so that no input is ever dropped
                             // without an answer.
                             self.command.clear();
+                            self.held.clear();
                             return Ok(Some(Frame::Rejected {
                                 tag: None,
                                 reason: Rejection::LineTooLong,
@@ -378,6 +397,7 @@ impl Decoder for ImapCodec {
                     };
                     if self.command.len() + line.len() + 2 > self.limits.max_command {
                         self.command.clear();
+                        self.held.clear();
                         return Err(FrameError::Unframeable(format!(
                             "command longer than {} octets",
                             self.limits.max_command
@@ -391,6 +411,7 @@ impl Decoder for ImapCodec {
                         literal_suffix(&line)
                     };
                     let Some((size, non_sync)) = suffix else {
+                        self.held.clear();
                         return Ok(Some(Frame::Command(std::mem::take(&mut self.command))));
                     };
                     let fits = size.is_some_and(|n| n <= self.limits.max_literal as u64);
@@ -415,27 +436,39 @@ impl Decoder for ImapCodec {
                     {
                         // Each literal fits, but together they pass the command limit.
                         self.command.clear();
+                        self.held.clear();
                         return Err(FrameError::Unframeable(format!(
                             "command longer than {} octets",
                             self.limits.max_command
                         )));
                     }
-                    if !fits {
+                    let reserved = match (&self.budget, size) {
+                        (Some(budget), Some(n)) if fits => budget.reserve(n as usize),
+                        _ => None,
+                    };
+                    let busy = fits && self.budget.is_some() && reserved.is_none();
+                    if let Some(r) = reserved {
+                        self.held.push(r);
+                    }
+                    if !fits || busy {
                         let (tag, append) = tag_and_append(&self.command);
                         self.command.clear();
+                        self.held.clear();
                         if non_sync {
                             // The client sends the octets anyway (RFC 7888 §4): skip them.
                             self.state = State::Skip {
                                 remaining: size.unwrap_or(u64::MAX),
                             };
                         }
-                        return Ok(Some(Frame::Rejected {
-                            tag,
-                            reason: Rejection::LiteralTooBig {
+                        let reason = if busy {
+                            Rejection::Busy
+                        } else {
+                            Rejection::LiteralTooBig {
                                 size: size.unwrap_or(u64::MAX),
                                 append,
-                            },
-                        }));
+                            }
+                        };
+                        return Ok(Some(Frame::Rejected { tag, reason }));
                     }
                     let n = size.unwrap_or(0) as usize;
                     self.state = if n == 0 {
@@ -530,6 +563,32 @@ mod tests {
             all(&mut c, b"c APPEND INBOX {3+}\r\nabc\r\n"),
             vec![cmd(b"c APPEND INBOX {3+}\r\nabc\r\n")]
         );
+    }
+
+    #[test]
+    fn literals_held_in_memory_come_out_of_a_shared_budget() {
+        let budget = Budget::new(8);
+        let mut a = small().with_budget(budget.clone());
+        let mut b = small().with_budget(budget.clone());
+        // `a` is halfway through a command holding a 6-octet literal...
+        let mut buf = BytesMut::from(&b"x LOGIN {6+}\r\nal"[..]);
+        assert_eq!(a.decode(&mut buf).unwrap(), None);
+        assert_eq!(budget.held(), 6);
+        // ...so `b` cannot hold another 6 until it is done.
+        assert_eq!(
+            all(&mut b, b"y LOGIN {6}\r\n"),
+            vec![Frame::Rejected {
+                tag: Some("y".into()),
+                reason: Rejection::Busy
+            }]
+        );
+        buf.extend_from_slice(b"ice1 pw\r\n");
+        assert!(matches!(
+            a.decode(&mut buf).unwrap(),
+            Some(Frame::Command(_))
+        ));
+        assert_eq!(budget.held(), 0, "given back with the command");
+        assert_eq!(all(&mut b, b"y LOGIN {6}\r\n"), vec![Frame::Continue]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use yubin_core::ServerHandle;
+use yubin_core::budget::Budget;
 use yubin_core::driver::{self, ListenerConfig};
 use yubin_core::server::ServerConfig;
 use yubin_store::Store;
@@ -24,7 +25,13 @@ pub struct ImapServerConfig {
     pub limits: CodecLimits,
     /// Framing limits before login (small: see [`CodecLimits::before_login`]).
     pub login_limits: CodecLimits,
+    /// Bytes of literals all connections together may hold in memory (a streamed
+    /// APPEND holds none); clones of this config share it.
+    pub memory: Budget,
 }
+
+/// The default [`ImapServerConfig::memory`]: 64 commands of 1 MiB held at once.
+pub const MEMORY_BUDGET: usize = 64 * 1024 * 1024;
 
 impl Default for ImapServerConfig {
     fn default() -> Self {
@@ -38,6 +45,7 @@ impl Default for ImapServerConfig {
             listener: ListenerConfig::new(server),
             limits: CodecLimits::default(),
             login_limits: CodecLimits::before_login(),
+            memory: Budget::new(MEMORY_BUDGET),
         }
     }
 }
@@ -51,6 +59,7 @@ pub async fn serve(
 ) -> std::io::Result<ServerHandle> {
     let imap = Arc::new(config.imap);
     let (before, after) = (config.login_limits, config.limits);
+    let memory = config.memory;
     driver::serve(
         addr,
         config.listener,
@@ -58,7 +67,7 @@ pub async fn serve(
         shutdown,
         move |_ctx, tls| {
             let (session, greeting) = Session::new(store.clone(), imap.clone(), tls);
-            let codec = ImapCodec::with_login_limits(before, after);
+            let codec = ImapCodec::with_login_limits(before, after).with_budget(memory.clone());
             (session, codec, greeting)
         },
     )

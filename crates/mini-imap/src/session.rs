@@ -344,6 +344,15 @@ impl Session {
             Rejection::LiteralTooBig { .. } => {
                 tagged(&mut b, tag, "BAD", Some(&Code::TooBig), "Literal too large")
             }
+            // RFC 5530 §3: UNAVAILABLE, a temporary failure; the same command may work
+            // later.
+            Rejection::Busy => tagged(
+                &mut b,
+                tag,
+                "NO",
+                Some(&Code::Unavailable),
+                "Server busy; try again later",
+            ),
         }
         out(b)
     }
