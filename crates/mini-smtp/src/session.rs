@@ -512,21 +512,10 @@ impl Session {
                         plain(out, 334, "UGFzc3dvcmQ6"); // "Password:"
                         After::Continue
                     }
-                    None => {
-                        reply(out, 501, "5.5.2", "initial response is not valid base64");
-                        After::Continue
-                    }
+                    None => self.sasl_step(Step::NotBase64, out),
                 }
             }
-            _ => {
-                reply(
-                    out,
-                    504,
-                    "5.5.4",
-                    "unrecognized authentication type; PLAIN and LOGIN are offered",
-                );
-                After::Continue
-            }
+            _ => self.sasl_step(Step::Unsupported, out),
         }
     }
 
