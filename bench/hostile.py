@@ -66,7 +66,7 @@ class ServerError(Exception):
 class Server:
     """One `yubin serve` on a temporary data directory, with an RSS sampler."""
 
-    def __init__(self, binary, name):
+    def __init__(self, binary, name, extra=()):
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix=f"yubin-hostile-{name}-")
         self.data = os.path.join(self.tmp, "data")
@@ -84,6 +84,7 @@ class Server:
             "--user", f"{USER}:{PASSWORD}",
             "--smtp-port", "0", "--pop-port", "0", "--imap-port", "0",
             "--no-tls",
+            *extra,
         ]
         self.log = open(self.log_path, "wb")
         try:
@@ -913,6 +914,10 @@ def main():
     ap.add_argument("--yubin", default=DEFAULT_YUBIN,
                     help="the yubin binary (default: target/release/yubin)")
     ap.add_argument("--only", choices=sorted(SCENARIOS), help="run one scenario")
+    ap.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
+                    help="one more argument for `yubin serve` (repeat it), e.g. "
+                         "--serve-arg=--max-per-peer --serve-arg=512 to let every "
+                         "attacking connection in")
     ap.add_argument("--quick", action="store_true",
                     help="smaller figures for a smoke run: 4 SMTP clients, 100 literal "
                          "connections, 3x200 idle, 2 s of guessing")
@@ -964,7 +969,7 @@ def main():
     for name in names:
         print(f"{name}: running ...", file=sys.stderr, flush=True)
         try:
-            server = Server(binary, name)
+            server = Server(binary, name, opts.serve_arg)
         except ServerError as e:
             print(f"{name}: SERVER FAILED TO START: {e}", flush=True)
             results.append(Result(name, f"server failed to start: {e}", "-", "CRASH"))
