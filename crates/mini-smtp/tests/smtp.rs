@@ -7,6 +7,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
+use yubin_core::guard::{GuardConfig, LoginGuard};
 use yubin_core::{Secret, ServerHandle};
 use yubin_store::Store;
 
@@ -364,10 +365,19 @@ async fn disconnect_mid_data_delivers_nothing() {
     c.w.write_all(b"Subject: half\r\n\r\nsome of it\r\n")
         .await
         .unwrap();
-    drop(c);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The client goes away mid-message: the server reads the end of its input, answers
+    // nothing and closes its side.
+    c.w.shutdown().await.unwrap();
+    let mut rest = String::new();
+    tokio::time::timeout(STEP, c.r.read_to_string(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rest, "");
+    // Once the server has stopped, every session has ended and been dropped: whatever
+    // it would have delivered is in the store by now.
+    tokio::time::timeout(STEP, handle.stop()).await.unwrap();
     assert!(inbox(&store, "alice").is_empty());
-    handle.stop().await;
 }
 
 #[tokio::test]
@@ -403,9 +413,20 @@ async fn commands_out_of_order_and_bad_input_get_errors() {
     handle.stop().await;
 }
 
+/// A listener whose login guard answers failures at once: these tests are about the
+/// replies, not the delay (the guard's own tests cover that, with paused time).
+fn undelayed() -> SmtpServerConfig {
+    let mut config = SmtpServerConfig::default();
+    config.listener.guard = LoginGuard::new(GuardConfig {
+        base_delay: Duration::ZERO,
+        ..GuardConfig::default()
+    });
+    config
+}
+
 #[tokio::test]
 async fn auth_plain_and_login() {
-    let (_store, handle) = start(SmtpServerConfig::default()).await;
+    let (_store, handle) = start(undelayed()).await;
     let mut c = Conn::open(&handle).await;
     c.cmd("EHLO me").await;
     assert!(
@@ -429,6 +450,81 @@ async fn auth_plain_and_login() {
     assert_eq!(c.cmd("Ym9i").await, "334 UGFzc3dvcmQ6\r\n");
     assert!(c.cmd("aHVudGVyMg==").await.starts_with("235"));
     handle.stop().await;
+}
+
+/// RFC 4954 §4: each wrong password gets 535; after the guard's allowance for one
+/// connection (three), the server says 421 and closes (RFC 5321 §3.8).
+#[tokio::test]
+async fn too_many_failed_auths_close_the_connection_with_421() {
+    let (_store, handle) = start(undelayed()).await;
+    let mut c = Conn::open(&handle).await;
+    c.cmd("EHLO me").await;
+    // alice / wrong, three times: each is answered 535, the third then closed.
+    for _ in 0..3 {
+        assert!(
+            c.cmd("AUTH PLAIN AGFsaWNlAHdyb25n")
+                .await
+                .starts_with("535 5.7.8 ")
+        );
+    }
+    assert!(c.reply().await.starts_with("421 4.7.0 "));
+    let mut rest = String::new();
+    tokio::time::timeout(STEP, c.r.read_to_string(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rest, "");
+    tokio::time::timeout(STEP, handle.stop()).await.unwrap();
+}
+
+/// A line over `max_line` is answered and the session goes on. Outside DATA: 500, and
+/// the command sent behind it in the same write is answered too. Inside DATA the
+/// message is damaged: 554 at its final ".", nothing stored, and the next message goes
+/// through.
+#[tokio::test]
+async fn an_overlong_line_is_answered_and_the_session_goes_on() {
+    let config = SmtpServerConfig {
+        max_line: 1024,
+        ..SmtpServerConfig::default()
+    };
+    let (store, handle) = start(config).await;
+    let mut c = Conn::open(&handle).await;
+    let long = "X".repeat(4096);
+    c.w.write_all(format!("{long}\r\nEHLO me\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert!(c.reply().await.starts_with("500 5.5.6 "));
+    assert!(c.reply().await.starts_with("250-"));
+
+    assert!(c.cmd("MAIL FROM:<a@b>").await.starts_with("250 2.1.0 "));
+    assert!(
+        c.cmd("RCPT TO:<alice@localhost>")
+            .await
+            .starts_with("250 2.1.5 ")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354 "));
+    c.w.write_all(format!("Subject: long\r\n\r\n{long}\r\nafter\r\n.\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert!(c.reply().await.starts_with("554 5.6.0 "));
+    assert!(inbox(&store, "alice").is_empty());
+
+    assert!(c.cmd("MAIL FROM:<a@b>").await.starts_with("250 2.1.0 "));
+    assert!(
+        c.cmd("RCPT TO:<alice@localhost>")
+            .await
+            .starts_with("250 2.1.5 ")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354 "));
+    c.w.write_all(b"Subject: ok\r\n\r\nfine\r\n.\r\n")
+        .await
+        .unwrap();
+    assert!(c.reply().await.starts_with("250 2.0.0 "));
+    let got = inbox(&store, "alice");
+    assert_eq!(got.len(), 1);
+    assert_eq!(without_trace(&got[0]), b"Subject: ok\r\n\r\nfine\r\n");
+    assert!(c.cmd("QUIT").await.starts_with("221 2.0.0 "));
+    tokio::time::timeout(STEP, handle.stop()).await.unwrap();
 }
 
 #[tokio::test]
