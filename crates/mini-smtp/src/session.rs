@@ -48,6 +48,8 @@ pub struct Session {
     peer: SocketAddr,
     /// The name the client gave in EHLO/HELO; `None` before it greeted.
     client_name: Option<String>,
+    /// Whether it greeted with EHLO (RFC 3848: the Received header says ESMTP, not SMTP).
+    extended: bool,
     /// Who logged in with AUTH, if anyone (AUTH is optional here: a local test server).
     authenticated: Option<String>,
     /// Whether the connection is encrypted, can be, or must be before mail or AUTH.
@@ -61,8 +63,14 @@ enum State {
     Idle,
     /// MAIL accepted; collecting recipients.
     Transaction(Envelope),
-    /// DATA accepted; collecting the message until the lone ".".
-    Data { envelope: Envelope, body: Body },
+    /// DATA accepted; collecting the message until the lone ".". `sent` counts the
+    /// octets the client sent (RFC 1870 §5: the message size), which the limit applies to;
+    /// the trace headers the server adds do not count.
+    Data {
+        envelope: Envelope,
+        body: Body,
+        sent: u64,
+    },
     /// AUTH sent a challenge and waits for the client's answer (RFC 4954 §4).
     Auth(AuthStep),
     /// QUIT or a fatal error.
@@ -120,6 +128,7 @@ impl Session {
             config,
             peer,
             client_name: None,
+            extended: false,
             authenticated: None,
             tls,
             state: State::Idle,
@@ -131,15 +140,15 @@ impl Session {
     pub fn handle_line(&mut self, line: &[u8]) -> Reply {
         let mut out = BytesMut::new();
         let after = match &mut self.state {
-            State::Data { body, .. } => {
+            State::Data { body, sent, .. } => {
                 if line == b"." {
                     self.end_of_data(&mut out)
                 } else {
                     // RFC 5321 §4.5.2: a leading "." was added by the client; remove it.
                     let line = line.strip_prefix(b".").unwrap_or(line);
+                    *sent += line.len() as u64 + 2;
                     if let Body::Receiving(message) = body {
-                        let size = message.len() + line.len() as u64 + 2;
-                        if size > self.config.max_message_size as u64 {
+                        if *sent > self.config.max_message_size as u64 {
                             // Dropping the message removes what was written of it.
                             *body = Body::TooBig;
                         } else if let Err(e) =
@@ -171,6 +180,7 @@ impl Session {
         match cmd {
             Command::Ehlo(name) => {
                 self.reset(Some(name.clone()));
+                self.extended = true;
                 let mut lines = vec![
                     format!("{} greets {name}", self.config.hostname),
                     "PIPELINING".into(),
@@ -190,6 +200,7 @@ impl Session {
             }
             Command::Helo(name) => {
                 self.reset(Some(name));
+                self.extended = false;
                 plain(out, 250, &self.config.hostname);
             }
             Command::Mail { from, params } => self.mail(from, params, out),
@@ -313,6 +324,7 @@ impl Session {
                         self.state = State::Data {
                             envelope,
                             body: Body::Receiving(message),
+                            sent: 0,
                         };
                         plain(out, 354, "end data with <CR><LF>.<CR><LF>");
                     }
@@ -345,7 +357,8 @@ impl Session {
     }
 
     fn end_of_data(&mut self, out: &mut BytesMut) -> After {
-        let State::Data { envelope, body } = std::mem::replace(&mut self.state, State::Idle) else {
+        let State::Data { envelope, body, .. } = std::mem::replace(&mut self.state, State::Idle)
+        else {
             return After::Continue;
         };
         let message = match body {
@@ -428,17 +441,25 @@ impl Session {
             [only] => format!("\r\n\tfor <{only}>"),
             _ => String::new(),
         };
-        let with = if self.authenticated.is_some() {
-            "ESMTPA"
-        } else {
-            "ESMTP"
+        // RFC 3848: the protocol, with S for TLS and A for an authenticated client.
+        let with = match (self.extended, self.tls.active, self.authenticated.is_some()) {
+            (false, _, _) => "SMTP",
+            (true, false, false) => "ESMTP",
+            (true, false, true) => "ESMTPA",
+            (true, true, false) => "ESMTPS",
+            (true, true, true) => "ESMTPSA",
+        };
+        // RFC 5321 §4.1.3: an IPv6 address literal is tagged; an IPv4 client on a
+        // dual-stack socket is shown as the IPv4 address it is.
+        let address = match self.peer.ip().to_canonical() {
+            std::net::IpAddr::V4(v4) => format!("[{v4}]"),
+            std::net::IpAddr::V6(v6) => format!("[IPv6:{v6}]"),
         };
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(
             format!(
-                "Return-Path: <{}>\r\nReceived: from {helo} ([{}])\r\n\tby {} (yubin) with {with} id {id}{for_clause};\r\n\t{date}\r\n",
+                "Return-Path: <{}>\r\nReceived: from {helo} ({address})\r\n\tby {} (yubin) with {with} id {id}{for_clause};\r\n\t{date}\r\n",
                 envelope.from.as_deref().unwrap_or(""),
-                self.peer.ip(),
                 self.config.hostname,
             )
             .as_bytes(),

@@ -505,7 +505,6 @@ fn the_null_sender_and_several_recipients_in_the_trace() {
 /// RFC 5321 §4.4: the TCP-info of a Received line is an address literal, and an IPv6
 /// address literal is written `[IPv6:…]` (§4.1.3).
 #[test]
-#[ignore = "BUG: Received writes an IPv6 client as `([::1])`; RFC 5321 §4.1.3 wants `([IPv6:::1])`"]
 fn an_ipv6_client_is_an_ipv6_address_literal_in_received() {
     let store = store();
     let peer: SocketAddr = "[::1]:40000".parse().unwrap();
@@ -649,7 +648,6 @@ fn a_message_past_the_limit_is_552_at_the_end_and_not_stored() {
 /// the final "." and stuffing dots not). A message of exactly the announced maximum is
 /// accepted; the trace headers the server adds are its own.
 #[test]
-#[ignore = "BUG: the size limit counts the Return-Path/Received headers the session adds, so a message of exactly max_message_size octets (or one within the SIZE= it announced) gets 552"]
 fn a_message_of_exactly_the_limit_is_accepted() {
     let store = store();
     let config = SmtpConfig {
@@ -1105,4 +1103,36 @@ fn a_session_dropped_mid_data_delivers_nothing() {
     send_lines(&mut s, &["Subject: half", "", "some of it"]);
     drop(s);
     assert!(inbox(&store, "alice").is_empty());
+}
+
+/// RFC 3848: the Received line's `with` names the protocol: SMTP after HELO, ESMTP after
+/// EHLO, with S once TLS is on and A once the client authenticated.
+#[test]
+fn received_names_the_protocol_as_rfc_3848_registers_it() {
+    let store = store();
+    let peer: SocketAddr = "[::ffff:192.0.2.9]:40000".parse().unwrap();
+    let tls = TlsState {
+        active: true,
+        ..TlsState::default()
+    };
+    for (greeting, tls) in [
+        ("HELO client.example", TlsState::default()),
+        ("EHLO client.example", tls),
+    ] {
+        let (mut s, _) = Session::new(store.clone(), Arc::new(SmtpConfig::default()), peer, tls);
+        expect(&mut s, greeting, "250");
+        expect(&mut s, "MAIL FROM:<a@example.com>", "250 2.1.0");
+        expect(&mut s, "RCPT TO:<alice@localhost>", "250 2.1.5");
+        expect(&mut s, "DATA", "354");
+        send_lines(&mut s, &["Subject: proto", "", "x"]);
+        expect(&mut s, ".", "250 2.0.0");
+    }
+    let got = inbox(&store, "alice");
+    for (message, with) in got.iter().zip([" with SMTP id ", " with ESMTPS id "]) {
+        let (trace, _) = split_trace(message);
+        let trace = std::str::from_utf8(trace).unwrap();
+        assert!(trace.contains(with), "{trace}");
+        // An IPv4 client on a dual-stack socket is shown as IPv4.
+        assert!(trace.contains("([192.0.2.9])"), "{trace}");
+    }
 }
