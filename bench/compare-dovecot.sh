@@ -463,7 +463,7 @@ for round in $(seq "$ROUNDS"); do
         done
         run mb "loopback 1 MiB" - loopback loopback --size "$big_size" --clients 1 "${D[@]}"
         if [[ " ${servers[*]} " == *" yubin "* ]]; then
-            tls=(--tls --ca "$work/yubin/tls/ca.pem" --password "$password")
+            tls=(--tls --ca "$work/yubin/.yubin/tls/ca.pem" --password "$password")
             run rate "pop session x$CLIENTS tls" - yubin pop --port "$y_pop3s" "${tls[@]}" \
                 --user bench --users "$CLIENTS" --clients "$CLIENTS" "${D[@]}"
             run rate "imap session x$CLIENTS tls" - yubin imap --port "$y_imaps" "${tls[@]}" \

@@ -84,7 +84,7 @@ impl ClientTlsArgs {
             return Ok(ca.clone());
         }
         Store::default_data_dir()
-            .map(|d| yubin_core::tls::ca_path(&d.join("tls")))
+            .map(|d| yubin_core::tls::ca_path(&crate::store_args::tls_dir_of(&d)))
             .filter(|p| p.exists())
             .context("no CA to verify the server with: pass --ca FILE (see `yubin tls ca-path`) or --insecure")
     }

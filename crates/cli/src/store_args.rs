@@ -71,14 +71,14 @@ impl StoreArgs {
         }
     }
 
-    /// Where the local CA and server certificate live: `<data>/tls`, or for an ephemeral
-    /// store a fixed directory under the system's temp dir, so a CA trusted once keeps
-    /// working across runs.
+    /// Where the local CA and server certificate live: [`tls_dir_of`] the data directory,
+    /// or for an ephemeral store a fixed directory under the system's temp dir, so a CA
+    /// trusted once keeps working across runs.
     pub fn tls_dir(&self) -> anyhow::Result<PathBuf> {
         if self.ephemeral {
             Ok(std::env::temp_dir().join("yubin-ephemeral-tls"))
         } else {
-            Ok(self.data_dir()?.join("tls"))
+            Ok(tls_dir_of(&self.data_dir()?))
         }
     }
 
@@ -94,4 +94,16 @@ impl StoreArgs {
             println!("users: {}", store.account_names().join(", "));
         }
     }
+}
+
+/// The local CA's directory in the data directory `data`: `<data>/.yubin/tls`, in the
+/// server's own state directory, out of the accounts' name space. A CA an older yubin
+/// made in `<data>/tls` is moved there first (only its three files: an account named
+/// `tls` keeps its mail).
+pub fn tls_dir_of(data: &std::path::Path) -> PathBuf {
+    let dir = yubin_store::name::state_dir(data).join("tls");
+    if let Err(e) = yubin_core::tls::adopt_local_ca(&data.join("tls"), &dir) {
+        tracing::warn!("cannot move the old local CA: {e}");
+    }
+    dir
 }

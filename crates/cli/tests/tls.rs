@@ -187,7 +187,7 @@ fn the_local_ca_is_made_once_and_reused() {
             "SMTP listening on",
         );
         s.wait_for("TLS: trust this CA");
-        std::fs::read(data.path().join("tls/ca.pem")).unwrap()
+        std::fs::read(data.path().join(".yubin/tls/ca.pem")).unwrap()
     };
     let (_s, _) = ServerProcess::start(
         &[
@@ -210,7 +210,7 @@ fn the_local_ca_is_made_once_and_reused() {
         "SMTP listening on",
     );
     assert_eq!(
-        std::fs::read(data.path().join("tls/ca.pem")).unwrap(),
+        std::fs::read(data.path().join(".yubin/tls/ca.pem")).unwrap(),
         first,
         "same CA on the second start"
     );
@@ -219,7 +219,10 @@ fn the_local_ca_is_made_once_and_reused() {
         20,
     );
     assert!(ok);
-    assert_eq!(PathBuf::from(out.trim()), data.path().join("tls/ca.pem"));
+    assert_eq!(
+        PathBuf::from(out.trim()),
+        data.path().join(".yubin/tls/ca.pem")
+    );
 }
 
 #[test]
@@ -312,4 +315,95 @@ fn the_projects_own_clients_verify_and_use_tls() {
         30,
     );
     assert!(!ok && err.contains("STLS"), "{err}");
+}
+
+/// The TLS material lives in the server's own `.yubin` directory, out of the accounts'
+/// name space: an account named `tls` keeps its mail when an older yubin's CA (made in
+/// `<data>/tls`) is moved there on upgrade, and a directory without a CA is moved aside,
+/// never deleted.
+#[test]
+fn an_account_named_tls_survives_the_local_ca() {
+    let data = tempfile::tempdir().unwrap();
+    // An older yubin's layout: the CA files right in `<data>/tls`, beside the Maildir of
+    // an account that happens to be called `tls`.
+    let first = {
+        let (mut s, _) = ServerProcess::start(
+            &[
+                "serve",
+                "--data",
+                data.path().to_str().unwrap(),
+                "--smtp-port",
+                "0",
+                "--pop-port",
+                "0",
+                "--imap-port",
+                "0",
+                "--smtps-port",
+                "0",
+                "--pop3s-port",
+                "0",
+                "--imaps-port",
+                "0",
+            ],
+            "SMTP listening on",
+        );
+        s.wait_for("TLS: trust this CA");
+        std::fs::read(data.path().join(".yubin/tls/ca.pem")).unwrap()
+    };
+    let old = data.path().join("tls");
+    let new = data.path().join(".yubin/tls");
+    std::fs::create_dir_all(old.join("Maildir/cur")).unwrap();
+    std::fs::create_dir_all(old.join("Maildir/new")).unwrap();
+    std::fs::create_dir_all(old.join("Maildir/tmp")).unwrap();
+    std::fs::write(
+        old.join("Maildir/new/1.msg.host"),
+        b"Subject: kept\r\n\r\nmine\r\n",
+    )
+    .unwrap();
+    for f in ["ca.pem", "server.pem", "server-key.pem"] {
+        std::fs::rename(new.join(f), old.join(f)).unwrap();
+    }
+    std::fs::remove_dir(&new).unwrap();
+    // A stray state directory without a CA holds something: it must not be deleted.
+    let (_s, line) = ServerProcess::start(
+        &[
+            "serve",
+            "--data",
+            data.path().to_str().unwrap(),
+            "--user",
+            "tls:pw",
+            "--smtp-port",
+            "0",
+            "--pop-port",
+            "0",
+            "--imap-port",
+            "0",
+            "--smtps-port",
+            "0",
+            "--pop3s-port",
+            "0",
+            "--imaps-port",
+            "0",
+        ],
+        "SMTP listening on",
+    );
+    let _ = line;
+    assert_eq!(
+        std::fs::read(new.join("ca.pem")).unwrap(),
+        first,
+        "the CA the user trusts is the one served after the upgrade"
+    );
+    assert!(!old.join("ca.pem").exists(), "moved, not copied");
+    assert_eq!(
+        std::fs::read(old.join("Maildir/new/1.msg.host")).unwrap(),
+        b"Subject: kept\r\n\r\nmine\r\n",
+        "the tls account's mail is untouched"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&new.join("server-key.pem")), 0o600);
+        assert_eq!(mode(&data.path().join(".yubin")), 0o700);
+    }
 }

@@ -393,6 +393,22 @@ where
             // Whatever the session was waiting on, this input ends it.
             watch = None;
             let mut answered = self.answer(session, frame).await;
+            if !self.authenticated
+                && session.get_mut().map(|s| s.phase()) == Some(Phase::Authenticated)
+            {
+                // Logged in: the slot is kept from now on, before the reply goes out.
+                self.ctx.slot.authenticated();
+                self.authenticated = true;
+                // The reply waits for failure replies still queued for this address, so
+                // its promptness does not tell a guesser that hung up that it was right.
+                let hold = self.listener.guard.succeeded(self.ctx.peer.ip());
+                if !hold.is_zero() {
+                    tokio::select! {
+                        () = tokio::time::sleep(hold) => {}
+                        () = self.ctx.shutdown.cancelled() => {}
+                    }
+                }
+            }
             loop {
                 // The wait for the next input starts before the reply can reach the
                 // client, with the timeout of the state the session is in now.

@@ -8,11 +8,15 @@
 //! - the n-th recent failure from an address waits `base × 2^(n-1)`, at most `max_delay`;
 //! - failure replies to one address are also spaced out one after the other, so opening
 //!   many connections in parallel does not multiply the guessing rate;
-//! - a failure that would have to wait longer than `max_wait` is answered at once and the
-//!   connection closed, so a flood of guesses cannot hold connection slots for long;
+//! - a failure that would have to wait longer than `max_wait` waits `max_wait` and its
+//!   connection is closed: a flood of parallel guesses gets no faster answers, and holds
+//!   its connections (which are not logged in, so a newcomer may evict them) no longer;
+//! - a *correct* password from an address whose failure replies are still queued waits
+//!   until they have gone out: otherwise a guesser that hangs up instead of waiting would
+//!   learn from a prompt answer that it guessed right;
 //! - after `forget_after` without a failure, an address starts afresh.
 //!
-//! A correct password is never delayed. The guard remembers at most `max_peers`
+//! Otherwise a correct password is never delayed. The guard remembers at most `max_peers`
 //! addresses; past that the quietest are forgotten first, so its memory is bounded
 //! whatever the number of peers.
 
@@ -31,7 +35,7 @@ pub struct GuardConfig {
     /// The longest wait for one failure (the doubling stops here).
     pub max_delay: Duration,
     /// A failure that would wait longer than this (many failures queued from one address)
-    /// is answered at once and its connection closed.
+    /// waits this long and its connection is closed.
     pub max_wait: Duration,
     /// Failures older than this are forgotten.
     pub forget_after: Duration,
@@ -128,15 +132,27 @@ impl LoginGuard {
         let wait = at.saturating_duration_since(now);
         let close = on_connection >= c.max_failures_per_connection;
         if wait > c.max_wait {
-            // Too many failures queued from this address: answer now and hang up, rather
-            // than hold a slot for longer; the queue is not extended.
+            // Too many failures queued from this address: the longest wait, then hang up.
+            // The queue is not extended, so the flood cannot push it further out.
             return Verdict {
-                delay: Duration::ZERO,
+                delay: c.max_wait,
                 close: true,
             };
         }
         entry.busy_until = at;
         Verdict { delay: wait, close }
+    }
+
+    /// A login from `peer` succeeded: how long to hold its reply so that it does not go
+    /// out before the failure replies already queued for that address (zero when none
+    /// are).
+    pub fn succeeded(&self, peer: IpAddr) -> Duration {
+        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        peers.get(&peer).map_or(Duration::ZERO, |p| {
+            p.busy_until
+                .saturating_duration_since(Instant::now())
+                .min(self.config.max_wait)
+        })
     }
 
     /// Recent failures remembered for `peer` (for tests and diagnostics).
@@ -211,11 +227,16 @@ mod tests {
         // that would wait too long are answered at once with a close.
         let verdicts: Vec<Verdict> = (0..5).map(|_| guard.failed(ip(1), 1)).collect();
         let waits: Vec<u128> = verdicts.iter().map(|v| v.delay.as_millis()).collect();
-        assert_eq!(waits, [100, 200, 300, 0, 0]);
+        assert_eq!(waits, [100, 200, 300, 350, 350]);
         assert_eq!(
             verdicts.iter().map(|v| v.close).collect::<Vec<_>>(),
             [false, false, false, true, true]
         );
+        // A right password now waits for the queued failures, no longer.
+        assert_eq!(guard.succeeded(ip(1)), Duration::from_millis(300));
+        assert_eq!(guard.succeeded(ip(2)), Duration::ZERO);
+        tokio::time::advance(Duration::from_millis(300)).await;
+        assert_eq!(guard.succeeded(ip(1)), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

@@ -155,29 +155,34 @@ fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> TlsError {
 ///
 /// They are written into a fresh sibling directory that is then renamed to `dir` in one
 /// step, so two servers starting at once never mix one's key with the other's
-/// certificate: the loser of the rename race uses the winner's set.
+/// certificate: the loser of the rename race uses the winner's set. Nothing here deletes
+/// a directory this call did not create: an incomplete `dir` left by an older run is
+/// renamed aside, not removed (it may hold something of the user's).
 fn generate(dir: &Path) -> Result<(), TlsError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| TlsError::Io { path, source }
     };
     let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io(parent))?;
-    let staging = parent.join(format!(
-        ".{}.{}.tmp",
-        dir.file_name().and_then(|n| n.to_str()).unwrap_or("tls"),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    private_dir_all(parent).map_err(io(parent))?;
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("tls");
+    let staging = parent.join(format!(".{name}.{}.tmp", unique()));
+    // `create`, not `create_dir_all`: the staging directory is new, and ours.
+    private_dir(&staging).map_err(io(&staging))?;
     write_set(&staging)?;
     if dir.exists() && !dir.join(CA_FILE).exists() {
-        // An empty or partial directory from an older run: replace it.
-        let _ = std::fs::remove_dir_all(dir);
+        let aside = parent.join(format!("{name}.incomplete.{}", unique()));
+        tracing::warn!(
+            "{} has no {CA_FILE}: moved aside to {} and made anew",
+            dir.display(),
+            aside.display()
+        );
+        std::fs::rename(dir, &aside).map_err(io(dir))?;
     }
     match std::fs::rename(&staging, dir) {
         Ok(()) => Ok(()),
         Err(_) if dir.join(CA_FILE).exists() => {
+            // Another server made the set first: use it; the staging set was ours.
             let _ = std::fs::remove_dir_all(&staging);
             Ok(())
         }
@@ -185,15 +190,68 @@ fn generate(dir: &Path) -> Result<(), TlsError> {
     }
 }
 
+/// Moves a local CA made by an older yubin from `old` to `new` (a CA the user trusts
+/// keeps working after an upgrade), file by file, the CA last: `old` itself is left where
+/// it is, with whatever else it holds (an account's mail, if an account had that name).
+/// Does nothing if `new` has a CA already or `old` has no complete set. Returns whether
+/// it moved one.
+pub fn adopt_local_ca(old: &Path, new: &Path) -> Result<bool, TlsError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TlsError::Io { path, source }
+    };
+    let files = [KEY_FILE, CERT_FILE, CA_FILE];
+    if new.join(CA_FILE).exists() || !files.iter().all(|f| old.join(f).is_file()) {
+        return Ok(false);
+    }
+    private_dir_all(new).map_err(io(new))?;
+    for file in files {
+        std::fs::rename(old.join(file), new.join(file)).map_err(io(&old.join(file)))?;
+    }
+    tracing::info!(
+        "moved the local CA from {} to {}",
+        old.display(),
+        new.display()
+    );
+    Ok(true)
+}
+
+/// A name part no other server process or earlier run has used.
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}.{nanos}", std::process::id())
+}
+
+/// Creates `path` (not its parents), readable by its owner only.
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Creates `path` and its missing parents, each new one readable by its owner only.
+fn private_dir_all(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
 /// Writes a new CA and server certificate into `dir`.
 fn write_set(dir: &Path) -> Result<(), TlsError> {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose, SanType,
-    };
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| TlsError::Io { path, source }
     };
     let now = time_now();
 
@@ -240,8 +298,9 @@ fn write_set(dir: &Path) -> Result<(), TlsError> {
     // Write the key first and the CA last: the CA file is what marks the set complete.
     write_private(&dir.join(KEY_FILE), server_key.serialize_pem().as_bytes())?;
     let chain = format!("{}{}", server_cert.pem(), ca_cert.pem());
-    std::fs::write(dir.join(CERT_FILE), chain).map_err(io(&dir.join(CERT_FILE)))?;
-    std::fs::write(dir.join(CA_FILE), ca_cert.pem()).map_err(io(&dir.join(CA_FILE)))?;
+    // The certificates are public, but everything in a data directory is private.
+    write_private(&dir.join(CERT_FILE), chain.as_bytes())?;
+    write_private(&dir.join(CA_FILE), ca_cert.pem().as_bytes())?;
     Ok(())
 }
 

@@ -144,8 +144,10 @@ impl Transcript {
 /// If `line` is a credential-carrying command under `rules`, how many bytes of it may be
 /// shown (the name, a space, the allowed words and a space).
 fn visible_prefix(line: &[u8], rules: &Redaction) -> Option<usize> {
-    // Words separated by runs of spaces or tabs; a CR or LF (an IMAP literal) ends what
-    // can be shown, since what follows may be the password itself.
+    // Words separated by runs of anything but printable ASCII: a space, a tab, a form
+    // feed, a no-break space (which would print as a space) all separate, so no such
+    // byte can slip a password past the name check. A CR or LF (an IMAP literal) ends
+    // what can be shown, since what follows may be the password itself.
     let end = line
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
@@ -154,11 +156,11 @@ fn visible_prefix(line: &[u8], rules: &Redaction) -> Option<usize> {
     let mut words = Vec::new();
     let mut i = 0;
     while i < head.len() && words.len() < rules.name_within + 8 {
-        while i < head.len() && (head[i] == b' ' || head[i] == b'\t') {
+        while i < head.len() && !head[i].is_ascii_graphic() {
             i += 1;
         }
         let start = i;
-        while i < head.len() && head[i] != b' ' && head[i] != b'\t' {
+        while i < head.len() && head[i].is_ascii_graphic() {
             i += 1;
         }
         if start < i {
@@ -196,7 +198,9 @@ fn printable(line: &[u8]) -> String {
     let mut out = String::with_capacity(line.len());
     for chunk in line.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() && c != '\t' {
+            // Control characters, and white space other than a plain space or tab (a
+            // no-break space would pass for a space), are shown escaped.
+            if (c.is_control() || c.is_whitespace()) && c != '\t' && c != ' ' {
                 out.extend(c.escape_default());
             } else {
                 out.push(c);
@@ -268,6 +272,15 @@ mod tests {
         t.client_input(b"a LOGIN alice \"hun\x00ter2\"", Shown::Command(&IMAP));
         t.client_input(b"  AUTH PLAIN AGFsaWNlAGh1bnRlcjI=", Shown::Command(&SMTP));
         t.client_input(b"AGFsaWNlAGh1bnRlcjI=", Shown::Secret);
+        t.client_input(
+            "a LOGIN alice\u{a0}hunter2".as_bytes(),
+            Shown::Command(&IMAP),
+        );
+        t.client_input(b"b LOGIN\x0calice hunter2", Shown::Command(&IMAP));
+        t.client_input(
+            "AUTH\u{a0}PLAIN AGFsaWNlAGh1bnRlcjI=".as_bytes(),
+            Shown::Command(&SMTP),
+        );
         t.client_input(b"a SELECT INBOX", Shown::Command(&IMAP));
         let lines = lines.lock().unwrap();
         assert_eq!(
@@ -280,6 +293,9 @@ mod tests {
                 "C: a LOGIN alice ****",
                 "C:   AUTH PLAIN ****",
                 "C: ****",
+                "C: a LOGIN alice\\xc2****",
+                "C: b LOGIN\\u{c}alice ****",
+                "C: AUTH\\u{a0}PLAIN ****",
                 "C: a SELECT INBOX",
             ]
         );

@@ -66,6 +66,16 @@ pub fn canonical_mailbox(name: &str) -> Result<String, StoreError> {
     Ok(parts.join("/"))
 }
 
+/// The directory in a data directory that holds the server's own state (TLS material,
+/// anything that is not an account): a dot-name, which no account name can be
+/// ([`check_account`]), so an account can never collide with it.
+pub const STATE_DIR: &str = ".yubin";
+
+/// The server-state directory of the data directory `data` ([`STATE_DIR`]).
+pub fn state_dir(data: &std::path::Path) -> std::path::PathBuf {
+    data.join(STATE_DIR)
+}
+
 /// Checks an account name: it becomes a directory name, so it must be one plain
 /// component (no `/`, `\`, `..`, NUL, control characters), 1 to 64 bytes.
 pub fn check_account(name: &str) -> Result<(), StoreError> {
@@ -80,6 +90,10 @@ pub fn check_account(name: &str) -> Result<(), StoreError> {
     }
     if name.contains("..") || name == "." {
         return Err(invalid(name, "contains \"..\" or is \".\""));
+    }
+    if name.starts_with('.') {
+        // Dot-names are the server's own ([`STATE_DIR`]) and hidden in a listing.
+        return Err(invalid(name, "begins with \".\""));
     }
     if name.chars().any(char::is_control) {
         return Err(invalid(name, "contains a control character"));
@@ -145,7 +159,17 @@ mod tests {
 
     #[test]
     fn account_names_are_one_plain_component() {
-        for bad in ["", "a/b", "..", ".", "a\\b", "a\0", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "a/b",
+            "..",
+            ".",
+            ".yubin",
+            ".hidden",
+            "a\\b",
+            "a\0",
+            &"x".repeat(65),
+        ] {
             assert!(check_account(bad).is_err(), "{bad:?}");
         }
         for good in ["alice", "bob@example.com", "x.y"] {
