@@ -24,6 +24,10 @@ pub struct StoreArgs {
     /// Accept any user name and password, creating the account on first login.
     #[arg(long)]
     accept_any_login: bool,
+    /// With --accept-any-login: the most accounts logins and deliveries may create
+    /// (accounts given with --user do not count).
+    #[arg(long, value_name = "N", default_value_t = yubin_store::DEFAULT_MAX_ACCOUNTS)]
+    max_accounts: usize,
 }
 
 impl StoreArgs {
@@ -38,6 +42,7 @@ impl StoreArgs {
                 .with_context(|| format!("cannot open store at {}", dir.display()))?
         };
         store.set_accept_any_login(self.accept_any_login);
+        store.set_max_accounts(self.max_accounts);
         // A test server that takes any login takes mail for any domain too (README).
         store.set_catch_all_domains(self.accept_any_login);
         if let Some(file) = &self.users_file {

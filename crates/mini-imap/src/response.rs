@@ -191,6 +191,12 @@ pub enum Code {
     InUse,
     /// `[HASCHILDREN]` (RFC 9051 §7.1): DELETE of a mailbox that has children.
     HasChildren,
+    /// `[LIMIT]` (RFC 5530): a configured limit would be passed.
+    Limit,
+    /// `[OVERQUOTA]` (RFC 5530): no room left (Dovecot sends it for a full disk too).
+    OverQuota,
+    /// `[NOPERM]` (RFC 5530): the store may not be written.
+    NoPerm,
     /// `[APPENDUID uidvalidity uid]` (UIDPLUS, RFC 4315 §3).
     AppendUid {
         /// UIDVALIDITY of the destination mailbox.
@@ -232,6 +238,9 @@ impl Code {
             Code::AlreadyExists => "[ALREADYEXISTS]".into(),
             Code::InUse => "[INUSE]".into(),
             Code::HasChildren => "[HASCHILDREN]".into(),
+            Code::Limit => "[LIMIT]".into(),
+            Code::OverQuota => "[OVERQUOTA]".into(),
+            Code::NoPerm => "[NOPERM]".into(),
             Code::AppendUid { uid_validity, uid } => format!("[APPENDUID {uid_validity} {uid}]"),
             Code::CopyUid {
                 uid_validity,

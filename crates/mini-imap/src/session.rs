@@ -32,7 +32,8 @@ use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
 use yubin_core::transcript::{Redaction, Shown};
 use yubin_store::{
-    Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Store, StoreError, Uids, View,
+    Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Refused, Store, StoreError,
+    Uids, View,
 };
 
 use crate::codec::{Frame, ImapCodec, Rejection};
@@ -747,6 +748,23 @@ impl Session {
                 );
                 out(b)
             }
+            Err(
+                e @ (StoreError::Limit { .. } | StoreError::Io { .. } | StoreError::Backend { .. }),
+            ) => {
+                // Not a wrong password: say what stands in the way, and do not count it.
+                let (code, text) = match &e {
+                    StoreError::Limit { .. } => (Code::Limit, capitalize(&e.to_string())),
+                    _ => {
+                        tracing::warn!(error = %e, "login failed on a store error");
+                        (
+                            Code::Unavailable,
+                            "Cannot open the account now; try later".into(),
+                        )
+                    }
+                };
+                tagged(&mut b, tag, "NO", Some(&code), &text);
+                out(b)
+            }
             Err(_) => {
                 // The driver's login guard holds this back, and closes the connection
                 // after too many (with GOODBYES.too_many_failures).
@@ -944,7 +962,33 @@ fn capitalize(s: &str) -> String {
 
 /// Answers a store failure with `NO` and the RFC 5530 code that fits.
 pub fn store_error(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
+    // A full disk or a read-only store is something a person can act on: say which, as
+    // Dovecot does, rather than SERVERBUG (RFC 5530 §3).
+    match e.refused() {
+        Some(Refused::DiskFull) => {
+            tracing::warn!(error = %e, command, "disk full");
+            return tagged(
+                b,
+                tag,
+                "NO",
+                Some(&Code::OverQuota),
+                &format!("{command} failed: not enough disk space"),
+            );
+        }
+        Some(Refused::ReadOnly) => {
+            tracing::warn!(error = %e, command, "store not writable");
+            return tagged(
+                b,
+                tag,
+                "NO",
+                Some(&Code::NoPerm),
+                &format!("{command} failed: the mail store cannot be written"),
+            );
+        }
+        None => {}
+    }
     let code = match e {
+        StoreError::Limit { .. } => Code::Limit,
         StoreError::NoSuchMailbox(_) => Code::NonExistent,
         StoreError::InvalidName { .. } => Code::Cannot,
         StoreError::Io { .. } | StoreError::Corrupt(_) | StoreError::Backend { .. } => {

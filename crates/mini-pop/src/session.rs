@@ -14,7 +14,7 @@ use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
 use yubin_core::transcript::{Redaction, Shown};
 use yubin_core::{Line, Lines, Secret};
-use yubin_store::{Account, Mailbox, MaildropLock, Store, StoreError};
+use yubin_store::{Account, Mailbox, MaildropLock, Refused, Store, StoreError};
 
 use crate::command::{AuthStart, Command, SaslResponse};
 use crate::parse;
@@ -325,6 +325,11 @@ impl Session {
             Err(StoreError::AuthFailed | StoreError::NoSuchAccount(_)) => {
                 return self.login_failed(out);
             }
+            Err(e @ StoreError::Limit { .. }) => {
+                // RFC 3206: SYS/PERM, a condition that retrying will not change.
+                response::err(out, Some(RespCode::SysPerm), &e.to_string());
+                return After::Continue;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "login failed on a store error");
                 response::err(
@@ -500,12 +505,20 @@ impl Session {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "UPDATE failed");
-                        // RFC 1939 §6: report that some deleted messages were not removed.
-                        response::err(
-                            out,
-                            Some(RespCode::SysTemp),
-                            "some messages could not be removed",
-                        );
+                        // RFC 1939 §6: report that some deleted messages were not removed,
+                        // and why when it is something a person can act on.
+                        let (code, text) = match e.refused() {
+                            Some(Refused::ReadOnly) => (
+                                RespCode::SysPerm,
+                                "the mail store cannot be written; nothing was removed",
+                            ),
+                            Some(Refused::DiskFull) => (
+                                RespCode::SysTemp,
+                                "not enough disk space; nothing was removed",
+                            ),
+                            None => (RespCode::SysTemp, "some messages could not be removed"),
+                        };
+                        response::err(out, Some(code), text);
                     }
                 }
                 // `drop` goes out of scope here: the maildrop lock is released after the

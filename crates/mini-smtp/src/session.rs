@@ -13,7 +13,7 @@ use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
 use yubin_core::transcript::{Redaction, Shown};
 use yubin_core::{Line, Lines, Secret};
-use yubin_store::{Incoming, Refusal, Store, StoreError};
+use yubin_store::{Incoming, Refusal, Refused, Store, StoreError};
 
 use crate::command::{Command, MailParams};
 use crate::parse;
@@ -297,12 +297,7 @@ impl Session {
                 Some(refusal) => refuse_recipient(out, &to, refusal),
                 None => {
                     tracing::warn!(error = %e, "cannot look up recipient");
-                    reply(
-                        out,
-                        451,
-                        "4.3.0",
-                        "cannot look up the recipient now; try later",
-                    )
+                    store_failure(out, &e, "cannot look up the recipient now; try later")
                 }
             },
         }
@@ -336,12 +331,7 @@ impl Session {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot start receiving a message");
-                        reply(
-                            out,
-                            451,
-                            "4.3.0",
-                            "cannot receive the message now; try again later",
-                        );
+                        store_failure(out, &e, "cannot receive the message now; try again later");
                     }
                 }
             }
@@ -383,12 +373,7 @@ impl Session {
             }
             Body::Failed(e) => {
                 tracing::warn!(error = %e, "receiving failed; nothing delivered");
-                reply(
-                    out,
-                    451,
-                    "4.3.0",
-                    "delivery failed; nothing was delivered, try again",
-                );
+                store_failure(out, &e, "delivery failed; nothing was delivered, try again");
                 return After::Continue;
             }
         };
@@ -417,12 +402,7 @@ impl Session {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "delivery failed; nothing delivered");
-                reply(
-                    out,
-                    451,
-                    "4.3.0",
-                    "delivery failed; nothing was delivered, try again",
-                )
+                store_failure(out, &e, "delivery failed; nothing was delivered, try again")
             }
         }
         After::Continue
@@ -693,6 +673,33 @@ pub const BUSY_LINE: &[u8] = b"421 4.3.2 too many connections; try again later\r
 
 fn decode_b64(text: &[u8]) -> Option<Vec<u8>> {
     sasl::decode_base64(text.trim_ascii()).ok()
+}
+
+/// The reply to a store failure: a full disk or an unwritable store said as such (RFC
+/// 5321 §4.2.2 452, RFC 3463 X.3.1 "mail system full"), an account limit as the refusal
+/// of that recipient, anything else a temporary failure with `otherwise`.
+fn store_failure(out: &mut BytesMut, e: &StoreError, otherwise: &str) {
+    match (e.refused(), e) {
+        (Some(Refused::DiskFull), _) => reply(
+            out,
+            452,
+            "4.3.1",
+            "insufficient system storage; nothing was delivered, try later",
+        ),
+        (Some(Refused::ReadOnly), _) => reply(
+            out,
+            451,
+            "4.3.0",
+            "the mail store cannot be written; nothing was delivered",
+        ),
+        (None, StoreError::Limit { .. }) => reply(
+            out,
+            550,
+            "5.1.1",
+            &format!("no such user here, and no account can be created: {e}"),
+        ),
+        (None, _) => reply(out, 451, "4.3.0", otherwise),
+    }
 }
 
 /// The reply to a recipient the store refused (RFC 5321 §4.2.2, RFC 3463 codes).

@@ -239,7 +239,58 @@ pub trait MailboxBackend: Send {
         Ok(false)
     }
 
-    /// Undoes a [`MailboxBackend::stage`] whose commit failed.
+    /// MOVE (RFC 6851), the source's half, first step: the bytes of `uid` are about to be
+    /// taken by another mailbox of the same account ([`MailboxBackend::stage_move`] on
+    /// the destination); returns where they are, `None` if this backend does not know
+    /// `uid`. The store calls it with both mailboxes' writer locks held and both
+    /// [`MailboxBackend::begin`]s done. Maildir notes that its directory is about to
+    /// change (so its watcher does not mistake the rename for another program's, and the
+    /// directory is fsynced before the expunge is logged).
+    fn give(&mut self, uid: u32) -> Option<Body> {
+        self.reader().body(uid)
+    }
+
+    /// MOVE, the destination's half: stages the message `meta` (a new UID here) by taking
+    /// over the bytes at `from`, which [`MailboxBackend::give`] of another mailbox of the
+    /// same account returned, so that at every instant the bytes are in exactly one of
+    /// the two mailboxes, also across a crash (Maildir: one `rename(2)` of the file into
+    /// this mailbox's `cur/`). Like [`MailboxBackend::stage`], the message becomes part
+    /// of this mailbox at the next commit; [`MailboxBackend::discard`] gives the bytes
+    /// back to the source. Returns [`Taken::Unsupported`] if it cannot take bytes over
+    /// (the default): the store then copies them ([`MailboxBackend::stage_copy`]) and
+    /// removes them from the source once the copy is durable, which a crash in between
+    /// can leave in both mailboxes, never in neither.
+    fn stage_move(&mut self, meta: &MessageMeta, from: &Body) -> Result<Taken> {
+        let _ = (meta, from);
+        Ok(Taken::Unsupported)
+    }
+
+    /// MOVE, the source's half, last step: the destination's commit naming the bytes of
+    /// `uid` is durable, so this mailbox lets go of them (memory: drops them; Maildir:
+    /// nothing, the file left at [`MailboxBackend::stage_move`]). The expunge is recorded
+    /// by the next commit. The default is [`MailboxBackend::remove`].
+    fn given(&mut self, uid: u32) -> Result<()> {
+        self.remove(uid)
+    }
+
+    /// RENAME INBOX (RFC 3501 §6.3.5) in one step, if this backend can: every message of
+    /// this mailbox becomes a message of a new mailbox `to`, which does not exist yet and
+    /// which this call creates, all at once and whole across a crash (Maildir: the `cur/`
+    /// directory is renamed into the new folder). This mailbox stays, with its
+    /// UIDVALIDITY and UIDNEXT; the store then records the expunge of every message it
+    /// had. The new mailbox gets a new UIDVALIDITY and keeps each message's flags and
+    /// internal date. Returns false if the backend cannot (the default): the store then
+    /// creates `to` and moves the messages with [`MailboxBackend::stage_move`], which a
+    /// crash can leave partly done, each message in exactly one of the two. Called with
+    /// the writer lock held and [`MailboxBackend::begin`] done.
+    fn hand_over(&mut self, to: &str) -> Result<bool> {
+        let _ = to;
+        Ok(false)
+    }
+
+    /// Undoes a [`MailboxBackend::stage`], [`MailboxBackend::stage_copy`] or
+    /// [`MailboxBackend::stage_move`] whose commit failed (a moved message goes back to
+    /// its source).
     fn discard(&mut self, uid: u32);
 
     /// Removes a message's bytes; durable at the next commit, which records its expunge.
@@ -359,6 +410,20 @@ impl Receiving for InMemory {
     }
 }
 
+/// What [`MailboxBackend::stage_move`] did with the bytes it was asked to take over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// They are the destination's now, staged for its next commit; the source no longer
+    /// has them (Maildir: the file was renamed into the destination's `cur/`).
+    Moved,
+    /// They were not where the source said (another program renamed or removed the file
+    /// meanwhile): the store asks the source again ([`MailboxBackend::find`]).
+    Missing,
+    /// The backend cannot take them over (another file system, bytes it cannot hold):
+    /// the store copies them and removes them from the source.
+    Unsupported,
+}
+
 /// Finds message bytes; shared with readers, so it must not wait for the writer.
 pub trait BodyReader: Send + Sync {
     /// Where the bytes of `uid` are, or `None` if the backend does not know it.
@@ -384,6 +449,47 @@ pub trait AccountBackend: Send + Sync {
     fn delete(&self, name: &str) -> Result<()>;
     /// Renames one mailbox (not its children: the caller renames each).
     fn rename(&self, from: &str, to: &str) -> Result<()>;
+    /// RENAME (RFC 3501 §6.3.5) as one change: creates the missing parents of the new
+    /// name, renames the mailbox and each of its inferiors, and saves the subscriptions
+    /// that follow them. All of it or none: a failure undoes what was done, and a backend
+    /// that keeps data across processes makes it whole across a crash too (Maildir: a
+    /// journal written first and finished by the next start). The store has checked every
+    /// name ([`AccountBackend::check_name`]) and that none of the new ones exists.
+    ///
+    /// The default does it with [`AccountBackend::create`], [`AccountBackend::rename`]
+    /// and [`AccountBackend::save_subscriptions`], undoing the done steps if one fails:
+    /// whole against errors, not against a crash.
+    fn rename_all(&self, plan: &RenamePlan) -> Result<()> {
+        let mut created: Vec<&str> = Vec::new();
+        let mut renamed: Vec<(&str, &str)> = Vec::new();
+        let result = (|| {
+            for name in &plan.create {
+                self.create(name)?;
+                created.push(name);
+            }
+            for (from, to) in &plan.renames {
+                self.rename(from, to)?;
+                renamed.push((from, to));
+            }
+            if let Some(subscriptions) = &plan.subscriptions {
+                self.save_subscriptions(subscriptions)?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            for (from, to) in renamed.into_iter().rev() {
+                if let Err(e) = self.rename(to, from) {
+                    warn(format_args!("cannot undo renaming {from} to {to}: {e}"));
+                }
+            }
+            for name in created.into_iter().rev() {
+                if let Err(e) = self.delete(name) {
+                    warn(format_args!("cannot undo creating {name}: {e}"));
+                }
+            }
+        }
+        result
+    }
     /// Opens a mailbox's storage.
     fn open(&self, name: &str) -> Result<Box<dyn MailboxBackend>>;
     /// The subscribed names.
@@ -393,6 +499,19 @@ pub trait AccountBackend: Send + Sync {
     /// Takes the cross-process part of the maildrop lock, if the backend has one. The
     /// returned value holds it until dropped.
     fn lock_maildrop(&self) -> Result<Option<Box<dyn Send + Sync>>>;
+}
+
+/// One RENAME as [`AccountBackend::rename_all`] carries it out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenamePlan {
+    /// Missing parents of the new name, outermost first: created as empty mailboxes, as
+    /// CREATE does.
+    pub create: Vec<String>,
+    /// `(old, new)` for the mailbox and each of its inferiors, in any order: no new name
+    /// is an old one, and none exists yet.
+    pub renames: Vec<(String, String)>,
+    /// The subscriptions afterwards, if they change (they follow the renamed names).
+    pub subscriptions: Option<BTreeSet<String>>,
 }
 
 /// A UIDVALIDITY for a mailbox created now: the time in seconds, but strictly above every

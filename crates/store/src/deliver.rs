@@ -34,7 +34,8 @@ const NOT_LOCAL: &str = "not a local domain; this server delivers locally and re
 
 /// The `reason` of [`StoreError::InvalidName`] for a local part that matches several
 /// accounts in different cases and none exactly.
-const AMBIGUOUS: &str = "matches several accounts that differ only in case; use the exact name";
+pub(crate) const AMBIGUOUS: &str =
+    "matches several accounts that differ only in case; use the exact name";
 
 /// The `reason` of [`StoreError::InvalidName`] for a local part holding an `@`.
 const HAS_AT: &str = "a local part naming an account cannot contain '@'";
@@ -231,7 +232,7 @@ fn is_loopback_domain(domain: &str) -> bool {
 }
 
 /// Case-folds for comparing local parts (Unicode, for SMTPUTF8 local parts, RFC 6531).
-fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
@@ -376,20 +377,7 @@ impl Store {
 
     /// The account `local` names: the exact name, or the only one equal ignoring case.
     fn find_account(&self, local: &str) -> Result<Option<String>> {
-        let names = self.account_names();
-        if names.iter().any(|n| n == local) {
-            return Ok(Some(local.to_owned()));
-        }
-        let folded = fold(local);
-        let mut matches = names.into_iter().filter(|n| fold(n) == folded);
-        match (matches.next(), matches.next()) {
-            (None, _) => Ok(None),
-            (Some(only), None) => Ok(Some(only)),
-            (Some(_), Some(_)) => Err(StoreError::InvalidName {
-                name: local.to_owned(),
-                reason: AMBIGUOUS,
-            }),
-        }
+        crate::store::find_in(&self.account_names(), local)
     }
 
     /// Starts a delivery whose message arrives a piece at a time (SMTP DATA): resolves
@@ -511,23 +499,37 @@ mod tests {
 
     #[test]
     fn case_is_ignored_only_when_one_account_matches() {
-        let store = store_with(&["alice", "Bob", "bob", "Zoë"]);
+        let store = store_with(&["alice", "Bob", "Zoë"]);
         assert_eq!(resolved(&store, "ALICE@LOCALHOST"), "alice");
         assert_eq!(resolved(&store, "Alice"), "alice");
-        assert_eq!(resolved(&store, "bob@localhost"), "bob");
-        assert_eq!(resolved(&store, "Bob@localhost"), "Bob");
-        assert_eq!(refused(&store, "BOB@localhost"), Refusal::Ambiguous);
+        assert_eq!(resolved(&store, "bob@localhost"), "Bob");
+        assert_eq!(resolved(&store, "BOB@localhost"), "Bob");
         assert_eq!(resolved(&store, "ZOË@localhost"), "Zoë");
-        // Accept-any does not guess between them either.
+        // One identity: a second account that differs only in case is refused, so mail
+        // and logins cannot be split (or hijacked) between `Bob` and `bob`.
+        assert!(matches!(
+            store.add_account("bob", Secret::from("other")),
+            Err(StoreError::InvalidName { .. })
+        ));
         store.set_accept_any_login(true);
-        assert_eq!(refused(&store, "bOb"), Refusal::Ambiguous);
-        assert_eq!(store.account_names(), ["Bob", "Zoë", "alice", "bob"]);
+        assert_eq!(resolved(&store, "bOb"), "Bob");
+        assert!(store.authenticate("BOB", &Secret::from("other")).is_err());
+        assert_eq!(
+            store
+                .authenticate("bob@LOCALHOST", &Secret::from("pw"))
+                .unwrap()
+                .name(),
+            "Bob"
+        );
+        assert_eq!(store.account_names(), ["Bob", "Zoë", "alice"]);
     }
 
     #[test]
     fn the_whole_address_never_names_an_account() {
+        // `alice@localhost` (a local domain) is `alice`, whichever way it is given.
         let store = store_with(&["alice@localhost"]);
-        assert_eq!(refused(&store, "alice@localhost"), Refusal::Unknown);
+        assert_eq!(store.account_names(), ["alice"]);
+        assert_eq!(resolved(&store, "alice@localhost"), "alice");
         assert_eq!(refused(&store, "\"alice@localhost\""), Refusal::BadName);
         assert_eq!(
             refused(&store, "\"alice@localhost\"@localhost"),
@@ -535,7 +537,14 @@ mod tests {
         );
         store.set_accept_any_login(true);
         assert_eq!(resolved(&store, "alice@localhost"), "alice");
-        assert_eq!(store.account_names(), ["alice", "alice@localhost"]);
+        // A login as the whole address is the same account, with its password.
+        assert!(
+            store
+                .authenticate("alice@localhost", &Secret::from("x"))
+                .is_err()
+        );
+        assert!(store.authenticate("ALICE", &Secret::from("x")).is_err());
+        assert_eq!(store.account_names(), ["alice"]);
     }
 
     #[test]

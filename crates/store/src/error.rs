@@ -33,6 +33,18 @@ pub enum StoreError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A valid mailbox name that this backend cannot store: Maildir++ keeps a whole
+    /// hierarchy in one directory name, escaped, and the file system takes at most 255
+    /// bytes. An implementation limit rather than a bad name (IMAP `NO [LIMIT]`, RFC 5530
+    /// §3). CREATE and RENAME check every name they would store before changing anything,
+    /// so this refusal changes nothing.
+    #[error("name too long for this store {name:?}: {reason}")]
+    NameTooLong {
+        /// The refused name (the new name of the mailbox or of one of its inferiors).
+        name: String,
+        /// Which limit it exceeds.
+        reason: &'static str,
+    },
     /// DELETE of a mailbox that has inferior mailboxes (RFC 3501 §6.3.4).
     #[error("mailbox has children: {0}")]
     HasChildren(String),
@@ -54,6 +66,14 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    /// A configured limit would be passed (RFC 5530 `LIMIT`).
+    #[error("limit reached: at most {limit} {what}")]
+    Limit {
+        /// What is limited.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
     /// A state file is unreadable or inconsistent.
     #[error("corrupt store state: {0}")]
     Corrupt(String),
@@ -74,7 +94,33 @@ pub enum StoreError {
     },
 }
 
+/// Why the file system refused a write, as a client should be told (RFC 5530 codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No space left on the device, or a disk quota reached (ENOSPC, EDQUOT): IMAP
+    /// `OVERQUOTA`, SMTP 452 4.3.1, POP3 `SYS/TEMP`.
+    DiskFull,
+    /// A read-only file system or a permission denied (EROFS, EACCES, EPERM): IMAP
+    /// `NOPERM`.
+    ReadOnly,
+}
+
 impl StoreError {
+    /// Whether the store failed because the disk is full or read-only: conditions a
+    /// person can act on, told apart from internal errors (`SERVERBUG`).
+    pub fn refused(&self) -> Option<Refused> {
+        let StoreError::Io { source, .. } = self else {
+            return None;
+        };
+        match source.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Some(Refused::DiskFull),
+            io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied => {
+                Some(Refused::ReadOnly)
+            }
+            _ => None,
+        }
+    }
+
     /// Wraps an I/O error with what was being done.
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         StoreError::Io {

@@ -64,7 +64,7 @@ pub mod wire;
 pub use account::{Account, MailboxInfo, MaildropLock, SpecialUse};
 pub use backend::StoreBackend;
 pub use deliver::{Delivered, DeliveredCopy, Refusal};
-pub use error::StoreError;
+pub use error::{Refused, StoreError};
 pub use flags::{Flag, FlagOp, Flags};
 pub use incoming::{Incoming, IncomingAppend};
 pub use mailbox::{
@@ -73,7 +73,7 @@ pub use mailbox::{
 pub use maildir::MaildirBackend;
 pub use maildir::filename::host as maildir_host;
 pub use memory::MemoryBackend;
-pub use store::Store;
+pub use store::{DEFAULT_MAX_ACCOUNTS, Store};
 pub use view::{Change, ChangeKind, Uids, View};
 pub use yubin_secret::Secret;
 

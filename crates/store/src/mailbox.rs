@@ -8,7 +8,9 @@
 //!   clone or swap an `Arc`, so a reader never waits for the disk;
 //! * the writer: the backend behind a `std::sync::Mutex`. Only changes take it (and the
 //!   cheap freshness check, with `try_lock`), so an fsync delays other writers, which
-//!   then share the next group commit, never readers;
+//!   then share the next group commit, never readers. MOVE and RENAME hold several
+//!   mailboxes' writers at once (a move is whole only if neither mailbox changes
+//!   meanwhile); they take them in one order, by address, so none waits in a cycle;
 //! * the group-commit queue: changes (appends, flag changes, expunges) that arrive while
 //!   a group is being written wait and are written together by one of them, in one
 //!   durable backend write;
@@ -25,7 +27,7 @@
 //! (inotify) makes a background thread do the same as soon as another program touches the
 //! mailbox, which is how an IDLE session hears of it within a second.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, mpsc};
 use std::time::Duration;
@@ -35,7 +37,7 @@ use chrono::{DateTime, FixedOffset, Timelike, Utc};
 use tokio::sync::watch;
 
 use crate::backend::{
-    Body, BodyReader, Header, MailboxBackend, Receiver, Receiving, Record, Synced,
+    Body, BodyReader, Header, MailboxBackend, Receiver, Receiving, Record, Synced, Taken,
 };
 use crate::incoming::IncomingAppend;
 use crate::view::{Interner, View};
@@ -247,15 +249,31 @@ impl MailboxShared {
             watcher: Mutex::new(None),
             headers: Mutex::new(HeaderCache::default()),
         });
-        let weak = Arc::downgrade(&shared);
+        shared.rewatch(&shared.writer());
+        Ok(shared)
+    }
+
+    /// Starts watching the backend's storage, replacing the watch there was: at open, and
+    /// after a rename moved the storage (the old watch follows the old directories).
+    fn rewatch(self: &Arc<Self>, w: &Writer) {
+        let weak = Arc::downgrade(self);
         let wake: crate::backend::Wake = Arc::new(move || {
             if let Some(shared) = weak.upgrade() {
                 shared.woken();
             }
         });
-        let watcher = shared.writer().backend.watch(wake);
-        *shared.watcher.lock().unwrap_or_else(|p| p.into_inner()) = watcher;
-        Ok(shared)
+        let mut watcher = self.watcher.lock().unwrap_or_else(|p| p.into_inner());
+        // The old watch goes first: it may be on the very paths the new one watches.
+        *watcher = None;
+        *watcher = w.backend.watch(wake);
+    }
+
+    /// Starts a change on the backend (its cross-process lock) and shows what others
+    /// changed meanwhile. Writer lock held; the caller calls `end` whatever happens.
+    fn begin(&self, w: &mut Writer) -> Result<()> {
+        let synced = w.backend.begin()?;
+        self.publish_synced(w, synced);
+        Ok(())
     }
 
     fn writer(&self) -> MutexGuard<'_, Writer> {
@@ -553,18 +571,297 @@ impl MailboxShared {
         Ok((header, records, done))
     }
 
-    /// Renames this mailbox: runs `on_disk` (the backend's rename) with the writer locked,
-    /// so no change is half-way through the old location, then points it at the new one.
-    pub(crate) fn rename(&self, to: &str, on_disk: impl FnOnce() -> Result<()>) -> Result<()> {
-        let mut w = self.writer();
+    /// Renames open mailboxes (RENAME of a mailbox and its inferiors): runs `on_disk`
+    /// (the backend's [`AccountBackend::rename_all`](crate::backend::AccountBackend::rename_all))
+    /// with every one's writer locked, so no change is half-way through an old location,
+    /// then points each at its new name. Nothing changes if `on_disk` fails.
+    pub(crate) fn rename_all(
+        open: &[(Arc<MailboxShared>, String)],
+        on_disk: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let mut order: Vec<&(Arc<MailboxShared>, String)> = open.iter().collect();
+        order.sort_by_key(|(shared, _)| Arc::as_ptr(shared) as usize);
+        // In address order, like every other holder of more than one writer lock.
+        let mut locked: Vec<(&Arc<MailboxShared>, &str, MutexGuard<'_, Writer>)> = order
+            .iter()
+            .map(|(shared, to)| (shared, to.as_str(), shared.writer()))
+            .collect();
         on_disk()?;
-        w.backend.relocate(to);
-        let mut view = (*self.current()).clone();
-        view.name = to.into();
-        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
-        drop(w);
-        self.bump();
+        for (shared, to, w) in &mut locked {
+            w.backend.relocate(to);
+            let mut view = (*shared.current()).clone();
+            view.name = (*to).into();
+            *shared.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+            shared.rewatch(w);
+        }
+        drop(locked);
+        for (shared, _) in open {
+            shared.bump();
+        }
         Ok(())
+    }
+
+    /// RENAME INBOX in one step if the backend can ([`MailboxBackend::hand_over`]): every
+    /// message goes to the new mailbox `to` at once, and this mailbox records their
+    /// expunge. False if the backend cannot; nothing has changed then.
+    pub(crate) fn hand_over(self: &Arc<Self>, to: &str) -> Result<bool> {
+        let mut w = self.writer();
+        self.alive()?;
+        let result = self.begin(&mut w).and_then(|()| {
+            if !w.backend.hand_over(to)? {
+                return Ok(None);
+            }
+            let view = self.current();
+            if view.is_empty() {
+                return Ok(Some(None));
+            }
+            let mut header = view.header;
+            header.highest_modseq += 1;
+            let records: Vec<Record> = view
+                .uids()
+                .map(|uid| Record::Expunged {
+                    uid,
+                    modseq: header.highest_modseq,
+                })
+                .collect();
+            match w.backend.commit(&header, &records) {
+                Ok(()) => Ok(Some(Some((header, records)))),
+                Err(e) => {
+                    // The messages are in `to` already. Their files are gone from here,
+                    // which this mailbox's next look finds and records as expunges.
+                    crate::backend::warn(format_args!(
+                        "mailbox {}: the expunges of RENAME INBOX are not recorded yet: {e}",
+                        view.name
+                    ));
+                    Ok(Some(None))
+                }
+            }
+        });
+        w.backend.end();
+        let Some(expunged) = result? else {
+            return Ok(false);
+        };
+        if let Some((header, records)) = expunged {
+            self.publish(&mut w, header, &records);
+        }
+        // The messages' directory went with them; this mailbox has a new one.
+        self.rewatch(&w);
+        if w.backend.needs_tidy() {
+            self.schedule_tidy();
+        }
+        Ok(true)
+    }
+
+    /// MOVE of one batch (see [`Mailbox::move_to`]), whole: both writer locks and both
+    /// backends' cross-process locks are held from the first message taken to the last
+    /// record written, and views change only after both commits.
+    fn move_batch(
+        self: &Arc<Self>,
+        dest: &Arc<MailboxShared>,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, u32)>> {
+        let (mut ws, mut wd) = lock_pair(self, dest);
+        self.alive()?;
+        dest.alive()?;
+        // The cross-process locks in name order: another process moving the other way
+        // takes them in the same order (names cannot change while the writers are held).
+        let begun = if self.current().name <= dest.current().name {
+            self.begin(&mut ws).and_then(|()| dest.begin(&mut wd))
+        } else {
+            dest.begin(&mut wd).and_then(|()| self.begin(&mut ws))
+        };
+        let result = begun.and_then(|()| self.move_locked(&mut ws, dest, &mut wd, uids));
+        ws.backend.end();
+        wd.backend.end();
+        let moved = result?;
+        if let Some((header, records)) = &moved.dest {
+            dest.publish(&mut wd, *header, records);
+        }
+        if let Some((header, records)) = &moved.source {
+            self.publish(&mut ws, *header, records);
+        }
+        if ws.backend.needs_tidy() {
+            self.schedule_tidy();
+        }
+        if wd.backend.needs_tidy() {
+            dest.schedule_tidy();
+        }
+        match moved.error {
+            Some(e) => Err(e),
+            None => Ok(moved.pairs),
+        }
+    }
+
+    /// The body of [`MailboxShared::move_batch`], both mailboxes locked. Order, which is
+    /// what keeps every message in exactly one of the two mailboxes:
+    ///
+    /// 1. each message is taken over by the destination
+    ///    ([`MailboxBackend::stage_move`]: Maildir renames the file into its `cur/`);
+    /// 2. the destination commits their records: from now on they are its messages;
+    /// 3. the source lets go of them ([`MailboxBackend::given`]) and commits their
+    ///    expunge.
+    ///
+    /// A failure before 2 gives every message back ([`MailboxBackend::discard`]). A
+    /// failure at 3 leaves them in the destination, and the source's next look records
+    /// the expunge (their bytes are gone from it). Where the destination cannot take the
+    /// bytes over ([`Taken::Unsupported`]: another file system), they are copied at 1
+    /// and removed from the source at 3: a crash between 2 and 3 then leaves a copy in
+    /// both mailboxes, never one in neither.
+    fn move_locked(
+        &self,
+        ws: &mut Writer,
+        dest: &MailboxShared,
+        wd: &mut Writer,
+        uids: &[u32],
+    ) -> Result<MoveOutcome> {
+        let (sview, dview) = (self.current(), dest.current());
+        let mut dh = dview.header;
+        let d_mod = dh.highest_modseq + 1;
+        let mut pairs = Vec::new();
+        let mut added = Vec::new();
+        // Source UIDs that were copied, not taken over: the source removes their bytes.
+        let mut copied = BTreeSet::new();
+        let staged = (|| {
+            for &uid in uids {
+                let Some(meta) = sview.get(uid) else {
+                    continue;
+                };
+                if dh.uid_next == u32::MAX {
+                    return Err(StoreError::Corrupt(format!(
+                        "mailbox {}: UIDs exhausted",
+                        dview.name
+                    )));
+                }
+                let new = MessageMeta {
+                    uid: dh.uid_next,
+                    modseq: d_mod,
+                    ..meta
+                };
+                let mut taken = Taken::Missing;
+                for attempt in 0..2 {
+                    // A file another program renamed meanwhile (mutt marking it read) is
+                    // looked for once more.
+                    if attempt > 0 && ws.backend.find(uid).is_none() {
+                        break;
+                    }
+                    let Some(body) = ws.backend.give(uid) else {
+                        break;
+                    };
+                    taken = wd.backend.stage_move(&new, &body)?;
+                    if taken != Taken::Missing {
+                        break;
+                    }
+                }
+                match taken {
+                    Taken::Moved => {}
+                    // Gone (another program removed it): nothing to move; the source's
+                    // next look records the expunge.
+                    Taken::Missing => continue,
+                    Taken::Unsupported => {
+                        if !self.stage_copy_locked(ws, wd, uid, &new)? {
+                            continue;
+                        }
+                        copied.insert(uid);
+                    }
+                }
+                dh.uid_next += 1;
+                pairs.push((uid, new.uid));
+                added.push(Record::Added(new));
+            }
+            if !added.is_empty() {
+                dh.highest_modseq = d_mod;
+                wd.backend.commit(&dh, &added)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = staged {
+            for record in &added {
+                wd.backend.discard(record.uid());
+            }
+            return Err(e);
+        }
+        if added.is_empty() {
+            return Ok(MoveOutcome::default());
+        }
+        // The destination's records are durable: the messages are its own now.
+        let mut sh = sview.header;
+        sh.highest_modseq += 1;
+        let mut gone: Vec<u32> = Vec::with_capacity(pairs.len());
+        let mut error = None;
+        for &(uid, _) in &pairs {
+            let let_go = if copied.contains(&uid) {
+                ws.backend.remove(uid)
+            } else {
+                ws.backend.given(uid)
+            };
+            if let Err(e) = let_go {
+                error = Some(e);
+                break;
+            }
+            gone.push(uid);
+        }
+        gone.sort_unstable();
+        let expunged: Vec<Record> = gone
+            .into_iter()
+            .map(|uid| Record::Expunged {
+                uid,
+                modseq: sh.highest_modseq,
+            })
+            .collect();
+        let source = if expunged.is_empty() {
+            None
+        } else {
+            match ws.backend.commit(&sh, &expunged) {
+                Ok(()) => Some((sh, expunged)),
+                Err(e) => {
+                    // The messages are in the destination; the source's next look finds
+                    // their bytes gone and records the expunge then.
+                    error.get_or_insert(e);
+                    None
+                }
+            }
+        };
+        Ok(MoveOutcome {
+            pairs,
+            dest: Some((dh, added)),
+            source,
+            error,
+        })
+    }
+
+    /// Stages a copy of source message `uid` as `new` in the destination, for a MOVE
+    /// whose destination cannot take the bytes over: linked or copied by the backend if it
+    /// can, else read whole. False if the message is gone. Both writer locks held (so the
+    /// bytes are read here, not through [`Mailbox::read`], which would take the lock).
+    fn stage_copy_locked(
+        &self,
+        ws: &mut Writer,
+        wd: &mut Writer,
+        uid: u32,
+        new: &MessageMeta,
+    ) -> Result<bool> {
+        for attempt in 0..2 {
+            let body = if attempt == 0 {
+                ws.backend.give(uid)
+            } else {
+                ws.backend.find(uid)
+            };
+            let Some(body) = body else {
+                return Ok(false);
+            };
+            if wd.backend.stage_copy(new, &body)? {
+                return Ok(true);
+            }
+            match body.read() {
+                Ok(bytes) => {
+                    wd.backend.stage(new, &bytes)?;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(format!("copying UID {uid}"), e)),
+            }
+        }
+        Ok(false)
     }
 
     /// Deletes this mailbox: runs `on_disk` with the writer locked, then fails every later
@@ -579,6 +876,36 @@ impl MailboxShared {
         drop(w);
         self.bump();
         Ok(())
+    }
+}
+
+/// What one MOVE batch did, for [`MailboxShared::move_batch`] to show once both
+/// mailboxes are unlocked from the backends.
+#[derive(Default)]
+struct MoveOutcome {
+    /// `(source UID, destination UID)`, in the order asked.
+    pairs: Vec<(u32, u32)>,
+    /// The destination's committed header and records.
+    dest: Option<(Header, Vec<Record>)>,
+    /// The source's committed header and records (`None` if its commit failed).
+    source: Option<(Header, Vec<Record>)>,
+    /// What failed after the destination's commit, if anything.
+    error: Option<StoreError>,
+}
+
+/// Locks two mailboxes' writers in address order, the one order every holder of more
+/// than one writer lock uses (MOVE, RENAME), so none waits for another in a cycle.
+/// Returns the guards as `(a, b)`.
+fn lock_pair<'a>(
+    a: &'a MailboxShared,
+    b: &'a MailboxShared,
+) -> (MutexGuard<'a, Writer>, MutexGuard<'a, Writer>) {
+    if std::ptr::from_ref(a) < std::ptr::from_ref(b) {
+        let first = a.writer();
+        (first, b.writer())
+    } else {
+        let first = b.writer();
+        (a.writer(), first)
     }
 }
 
@@ -995,9 +1322,27 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Moves messages to `dest` (IMAP MOVE, RFC 6851): copies, then expunges the copied
-    /// ones here. Returns `(source uid, new uid in dest)`.
+    /// Moves messages to `dest`, another mailbox of the same account (IMAP MOVE, RFC
+    /// 6851 §3), with their flags and internal dates; returns `(source uid, new uid in
+    /// dest)` for each UID that exists, in the order given (UIDPLUS COPYUID, RFC 4315
+    /// §3). UIDs that do not exist (or were moved already) are skipped, so a retried
+    /// MOVE adds nothing.
+    ///
+    /// Each message is in exactly one of the two mailboxes at every instant, also across
+    /// a crash (RFC 6851 §3.3: never lost, never left in both): the destination takes
+    /// the bytes over (Maildir: a `rename(2)` of the file into its `cur/`, no copy),
+    /// records them, and only then does this mailbox record their expunge. Both
+    /// mailboxes' locks are held for it (in one order for every caller), so no session
+    /// sees a message half-way. The `maildir` module docs say how a crash at each step
+    /// is recovered. Where the destination cannot take the bytes over (a folder on
+    /// another file system), it copies them and they are removed here once the copy is
+    /// durable: a crash in between can then leave a message in both, never in neither.
+    ///
+    /// Messages move in batches of 1024, each with one durable write per mailbox; an
+    /// error stops the move, leaving the earlier batches moved and the rest here.
     pub fn move_to(&self, uids: &[u32], dest: &Mailbox) -> Result<Vec<(u32, u32)>> {
+        /// Messages per batch: both mailboxes' writers wait for a batch, so it stays short.
+        const BATCH: usize = 1024;
         if Arc::ptr_eq(&self.shared, &dest.shared) {
             // Moving into itself changes nothing (RFC 6851 leaves it to the server).
             let view = self.view()?;
@@ -1007,10 +1352,13 @@ impl Mailbox {
                 .map(|&u| (u, u))
                 .collect());
         }
-        let pairs = self.copy_to(uids, dest)?;
-        let copied: Vec<u32> = pairs.iter().map(|&(src, _)| src).collect();
-        self.expunge(&copied)?;
-        Ok(pairs)
+        let mut seen = HashSet::with_capacity(uids.len());
+        let wanted: Vec<u32> = uids.iter().copied().filter(|&u| seen.insert(u)).collect();
+        let mut out = Vec::with_capacity(wanted.len());
+        for batch in wanted.chunks(BATCH) {
+            out.extend(self.shared.move_batch(&dest.shared, batch)?);
+        }
+        Ok(out)
     }
 
     /// Removes the given messages (IMAP UID EXPUNGE, POP3 UPDATE); returns the UIDs

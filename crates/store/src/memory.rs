@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 
 use crate::backend::{
-    AccountBackend, Body, BodyReader, Header, Loaded, MailboxBackend, Record, Synced,
+    AccountBackend, Body, BodyReader, Header, Loaded, MailboxBackend, Record, Synced, Taken,
     new_uid_validity,
 };
 use crate::{MessageMeta, Result};
@@ -98,6 +98,18 @@ impl MailboxBackend for MemoryMailbox {
                 Ok(true)
             }
             Body::File { .. } => Ok(false),
+        }
+    }
+    fn stage_move(&mut self, meta: &MessageMeta, from: &Body) -> Result<Taken> {
+        // The bytes are shared, not copied; the source drops its reference when the
+        // store calls its `given` (after this mailbox's commit), all under both
+        // mailboxes' writer locks, so no session sees the message in both or neither.
+        match from {
+            Body::Bytes(b) => {
+                self.bodies.map().insert(meta.uid, b.clone());
+                Ok(Taken::Moved)
+            }
+            Body::File { .. } => Ok(Taken::Unsupported),
         }
     }
     fn discard(&mut self, uid: u32) {

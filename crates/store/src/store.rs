@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::account::{Account, AccountShared};
 use crate::backend::StoreBackend;
-use crate::deliver::DeliverySettings;
+use crate::deliver::{AMBIGUOUS, DeliverySettings, fold};
 use crate::{MaildirBackend, MemoryBackend, Result, Secret, StoreError, name};
 
 /// The mail store: accounts, their mailboxes and messages. Cheap to clone; all clones
@@ -22,6 +22,8 @@ struct StoreShared {
     /// Where the accounts' mail is kept.
     backend: Box<dyn StoreBackend>,
     accept_any: AtomicBool,
+    /// Most accounts that accept-any-login and delivery may create ([`Store::set_max_accounts`]).
+    max_accounts: AtomicUsize,
     /// A `std` mutex, never held across an `.await` (the store has none).
     accounts: Mutex<BTreeMap<String, AccountEntry>>,
     /// Local domains and the postmaster (see `deliver.rs`). Never locked while
@@ -35,6 +37,34 @@ struct AccountEntry {
     password: Option<Secret>,
     /// Opened on first use.
     open: Option<Arc<AccountShared>>,
+}
+
+/// The default [`Store::set_max_accounts`]: plenty for a test or development server, and
+/// a bound on what an anonymous client can make a server create under accept-any-login
+/// (each account is a Maildir: four directories and their inodes).
+pub const DEFAULT_MAX_ACCOUNTS: usize = 1000;
+
+/// The `reason` of [`StoreError::InvalidName`] for a new account whose name differs from
+/// an existing one only in case.
+const SAME_BUT_CASE: &str =
+    "another account has this name in another case; names are compared without regard to case";
+
+/// The account `name` means among `names`: the exact name, or the only one equal ignoring
+/// case; several in different cases and none exact are ambiguous.
+pub(crate) fn find_in(names: &[String], name: &str) -> Result<Option<String>> {
+    if names.iter().any(|n| n == name) {
+        return Ok(Some(name.to_owned()));
+    }
+    let folded = fold(name);
+    let mut matches = names.iter().filter(|n| fold(n) == folded);
+    match (matches.next(), matches.next()) {
+        (None, _) => Ok(None),
+        (Some(only), None) => Ok(Some(only.clone())),
+        (Some(_), Some(_)) => Err(StoreError::InvalidName {
+            name: name.to_owned(),
+            reason: AMBIGUOUS,
+        }),
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -66,6 +96,7 @@ impl Store {
             shared: Arc::new(StoreShared {
                 backend: Box::new(backend),
                 accept_any: AtomicBool::new(false),
+                max_accounts: AtomicUsize::new(DEFAULT_MAX_ACCOUNTS),
                 accounts: Mutex::new(BTreeMap::new()),
                 delivery: Mutex::new(DeliverySettings::default()),
             }),
@@ -101,20 +132,80 @@ impl Store {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds an account, or sets the password of an existing one.
+    /// Adds an account, or sets the password of an existing one. The name follows the one
+    /// identity rule ([`Store::login_name`]): `alice@localhost` adds `alice`, and a name
+    /// that differs from an existing account's only in case is refused, since both would
+    /// be one identity at login and delivery.
     pub fn add_account(&self, name: &str, password: Secret) -> Result<()> {
-        name::check_account(name)?;
-        // Before `accounts` is locked: the two locks are never held together.
-        self.delivery().note_password_account(name);
-        let mut accounts = self.accounts();
-        accounts
-            .entry(name.to_owned())
-            .and_modify(|e| e.password = Some(password.clone()))
-            .or_insert(AccountEntry {
-                password: Some(password),
-                open: None,
-            });
+        let name = self.login_name(name).to_owned();
+        name::check_account(&name)?;
+        {
+            let mut accounts = self.accounts();
+            let folded = fold(&name);
+            if accounts.keys().any(|k| *k != name && fold(k) == folded) {
+                return Err(StoreError::InvalidName {
+                    name,
+                    reason: SAME_BUT_CASE,
+                });
+            }
+            accounts
+                .entry(name.clone())
+                .and_modify(|e| e.password = Some(password.clone()))
+                .or_insert(AccountEntry {
+                    password: Some(password),
+                    open: None,
+                });
+        }
+        // After `accounts` is unlocked: the two locks are never held together.
+        self.delivery().note_password_account(&name);
         Ok(())
+    }
+
+    /// The one identity rule for a name given at login, to `yubin deliver` or in a users
+    /// file: a name `user@domain` whose domain is local ([`Store::is_local_domain`], or
+    /// any domain under [`Store::set_catch_all_domains`]) is the account `user`, as mail
+    /// to that address is; other names are themselves. Accounts are then found without
+    /// regard to case, so `alice`, `ALICE` and `alice@localhost` are one account for
+    /// login and for delivery, and accounts created on the fly get the lower-case name.
+    pub fn login_name<'a>(&self, name: &'a str) -> &'a str {
+        match name.rsplit_once('@') {
+            Some((local, domain))
+                if !local.is_empty()
+                    && !domain.is_empty()
+                    && (self.catch_all_domains() || self.is_local_domain(domain)) =>
+            {
+                local
+            }
+            _ => name,
+        }
+    }
+
+    /// Caps the accounts that accept-any-login and delivery create on the fly (accounts
+    /// added with a password do not count against it); past it, such a login or
+    /// delivery fails with [`StoreError::Limit`]. Default [`DEFAULT_MAX_ACCOUNTS`].
+    pub fn set_max_accounts(&self, max: usize) {
+        self.shared.max_accounts.store(max, Ordering::Relaxed);
+    }
+
+    /// The name an account created on the fly for `name` gets, once the cap allows one
+    /// more: the lower-case form, so that later logins in any case find it.
+    fn new_account_name(
+        &self,
+        accounts: &BTreeMap<String, AccountEntry>,
+        name: &str,
+    ) -> Result<String> {
+        let max = self.shared.max_accounts.load(Ordering::Relaxed);
+        let created = accounts.values().filter(|e| e.password.is_none()).count();
+        if created >= max {
+            tracing::warn!(max, "account not created: the limit of accounts is reached");
+            return Err(StoreError::Limit {
+                what: "accounts created by accept-any-login",
+                limit: max,
+            });
+        }
+        let new = fold(name);
+        name::check_account(&new)?;
+        Ok(new)
     }
 
     /// Adds the accounts of a users file; returns how many it had. The file is TOML:
@@ -162,12 +253,19 @@ impl Store {
         name: &str,
         check: impl FnOnce(&Secret) -> bool,
     ) -> Result<Account> {
+        let name = self.login_name(name);
         if name::check_account(name).is_err() {
             return Err(StoreError::AuthFailed);
         }
         let accept_any = self.accept_any_login();
         let mut accounts = self.accounts();
-        let ok = match accounts.get(name) {
+        let names: Vec<String> = accounts.keys().cloned().collect();
+        let target = match find_in(&names, name) {
+            Ok(Some(existing)) => existing,
+            Ok(None) if accept_any => self.new_account_name(&accounts, name)?,
+            Ok(None) | Err(_) => return Err(StoreError::AuthFailed),
+        };
+        let ok = match accounts.get(&target) {
             Some(AccountEntry {
                 password: Some(expected),
                 ..
@@ -177,19 +275,26 @@ impl Store {
         if !ok {
             return Err(StoreError::AuthFailed);
         }
-        self.open_locked(&mut accounts, name)
+        self.open_locked(&mut accounts, &target)
     }
 
     /// The account of that name without a password check (SMTP delivery, `yubin
     /// deliver`). With accept-any-login an unknown name becomes an account; otherwise it
     /// is [`StoreError::NoSuchAccount`].
+    ///
+    /// The name follows the one identity rule ([`Store::login_name`]).
     pub fn account(&self, name: &str) -> Result<Account> {
+        let name = self.login_name(name);
         name::check_account(name)?;
+        let accept_any = self.accept_any_login();
         let mut accounts = self.accounts();
-        if !accounts.contains_key(name) && !self.accept_any_login() {
-            return Err(StoreError::NoSuchAccount(name.to_owned()));
-        }
-        self.open_locked(&mut accounts, name)
+        let names: Vec<String> = accounts.keys().cloned().collect();
+        let target = match find_in(&names, name)? {
+            Some(existing) => existing,
+            None if accept_any => self.new_account_name(&accounts, name)?,
+            None => return Err(StoreError::NoSuchAccount(name.to_owned())),
+        };
+        self.open_locked(&mut accounts, &target)
     }
 
     /// Does now the deferred work of every open mailbox (Maildir: file names catch up

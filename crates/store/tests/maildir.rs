@@ -295,7 +295,17 @@ fn io_errors_are_typed_and_leave_no_partial_message() {
     let account = store(dir.path()).account("alice").unwrap();
     account.create("Gone").unwrap();
     let gone = account.mailbox("Gone").unwrap();
-    fs::remove_dir_all(md.join(".Gone")).unwrap();
+    // The store may be writing in the directory as it goes (its index is made in the
+    // background): keep at it until it is gone, as a foreign `rm -r` would.
+    let mut removed = fs::remove_dir_all(md.join(".Gone"));
+    for _ in 0..100 {
+        if removed.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        removed = fs::remove_dir_all(md.join(".Gone"));
+    }
+    removed.unwrap();
     assert!(matches!(
         gone.append(b"x\r\n", &Flags::new(), None),
         Err(StoreError::Io { .. })

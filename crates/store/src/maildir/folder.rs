@@ -47,10 +47,10 @@ use super::keywords::{self, Keywords};
 use super::receive::MaildirReceiving;
 use super::uidlist::UidList;
 use super::watch::Watched;
-use super::{ensure_maildir, folder_dir};
+use super::{RENAMING_INBOX, ensure_maildir, folder_dir};
 use crate::backend::{
-    Body, BodyReader, Header, Loaded, MailboxBackend, Receiver, Receiving, Record, Synced, Wake,
-    new_uid_validity, sync_dir, warn, write_atomic,
+    Body, BodyReader, Header, Loaded, MailboxBackend, Receiver, Receiving, Record, Synced, Taken,
+    Wake, new_uid_validity, sync_dir, warn, write_atomic,
 };
 use crate::error::IoContext;
 use crate::mailbox::normalize_date;
@@ -174,6 +174,9 @@ pub(crate) struct MaildirMailbox {
     lock: Option<File>,
     /// Messages staged for the next commit (written to disk, not yet in the index).
     staged: BTreeMap<u32, Msg>,
+    /// Staged messages that a MOVE renamed in from another mailbox, with where each came
+    /// from: a failed commit renames them back.
+    moved_in: HashMap<u32, PathBuf>,
     /// Directories whose entries changed since the last commit, to fsync before it.
     unsynced: BTreeSet<PathBuf>,
     /// Messages whose file names lag behind their flags.
@@ -224,6 +227,7 @@ impl MaildirMailbox {
             keywords: Keywords::default(),
             lock: None,
             staged: BTreeMap::new(),
+            moved_in: HashMap::new(),
             unsynced: BTreeSet::new(),
             pending: BTreeSet::new(),
             relocated: HashMap::new(),
@@ -1102,6 +1106,135 @@ impl MaildirMailbox {
     }
 }
 
+impl MaildirMailbox {
+    /// RENAME INBOX in one step (see the module docs): every message of this mailbox
+    /// becomes a message of the new folder `to`, by renaming this mailbox's `cur/` into
+    /// it. Lock held. Once that rename is done this returns `Ok`: the messages are in
+    /// `to`, and what follows only tidies up.
+    fn hand_over_all(&mut self, to: &str) -> Result<()> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let target = folder_dir(&self.maildir, to);
+        if std::fs::symlink_metadata(&target).is_ok() {
+            return Err(StoreError::MailboxExists(to.to_owned()));
+        }
+        // 1. Every message into cur/, named after its flags: the file moves with cur/,
+        //    and the new folder's index names it so. A message another program delivers
+        //    into new/ from now on stays here, as it should: it came after the rename.
+        let all: Vec<u32> = self.shared.read().msgs.keys().copied().collect();
+        self.pending.extend(all);
+        self.rename_pending(usize::MAX)?;
+        // 2. The new folder, built in tmp/ (where no one looks) with everything but its
+        //    messages: the marker that says its messages are still to come, the keyword
+        //    letters the file names use, and an index that keeps every flag and date.
+        let staging = self.maildir.join("tmp").join(format!(
+            "yubin-rename.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let built = self.build_successor(&staging);
+        if let Err(e) = built {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        // 3. Into place, still without messages (a crash from here until step 4 is undone
+        //    by the next start: the marker without cur/).
+        if let Err(e) = std::fs::rename(&staging, &target) {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e).ctx(|| format!("creating {}", target.display()));
+        }
+        // 4. Every message at once: one rename of the directory that holds them.
+        let cur = self.dir.join("cur");
+        if let Err(e) = std::fs::rename(&cur, target.join("cur")) {
+            let _ = std::fs::remove_dir_all(&target);
+            return Err(e).ctx(|| format!("moving {} into {}", cur.display(), target.display()));
+        }
+        // 5. The messages are in `to` now, whatever happens next: a fresh cur/ here (the
+        //    next open makes it if this fails), the renames made durable, and the marker
+        //    removed, durably, so that the next start does not undo an answered RENAME.
+        if let Err(e) = crate::private::create_dir_all(&cur) {
+            warn(format_args!("cannot create {}: {e}", cur.display()));
+        }
+        let done = sync_dir(&self.maildir)
+            .and_then(|()| {
+                std::fs::remove_file(target.join(RENAMING_INBOX))
+                    .ctx(|| format!("finishing {}", target.display()))
+            })
+            .and_then(|()| sync_dir(&target));
+        if let Err(e) = done {
+            warn(format_args!("{e} (the next start finishes the rename)"));
+        }
+        self.restamp = true;
+        // The renames of step 1 are of files that are gone from here.
+        self.moves.clear();
+        Ok(())
+    }
+
+    /// Step 2 of [`MaildirMailbox::hand_over_all`]: the successor folder in `staging`,
+    /// without `cur/`, with an index listing this mailbox's messages as UIDs 1, 2, ...
+    /// under a new UIDVALIDITY (a new mailbox for IMAP), flags, dates and file names
+    /// kept. Its first open scans the files anyway (its index records no directory
+    /// times), so a file that went missing or turned up meanwhile is put right then.
+    fn build_successor(&self, staging: &Path) -> Result<()> {
+        let write = |name: &str, contents: &[u8], durable: bool| -> Result<()> {
+            let path = staging.join(name);
+            let mut f = crate::private::options()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .ctx(|| format!("creating {}", path.display()))?;
+            f.write_all(contents)
+                .ctx(|| format!("writing {}", path.display()))?;
+            if durable {
+                f.sync_all().ctx(|| format!("syncing {}", path.display()))?;
+            }
+            Ok(())
+        };
+        for sub in ["tmp", "new"] {
+            let p = staging.join(sub);
+            crate::private::create_dir_all(&p).ctx(|| format!("creating {}", p.display()))?;
+        }
+        write("maildirfolder", b"", false)?;
+        write(RENAMING_INBOX, b"", false)?;
+        let letters = self.keywords.render();
+        if !letters.is_empty() {
+            write(keywords::FILE, letters.as_bytes(), true)?;
+        }
+        let messages: Vec<(MessageMeta, index::Place)> = self
+            .shared
+            .read()
+            .msgs
+            .values()
+            .zip(1u32..)
+            .map(|(m, uid)| {
+                let mut meta = m.meta(uid);
+                meta.modseq = 1;
+                (meta, m.place())
+            })
+            .collect();
+        let modseq = u64::from(!messages.is_empty());
+        let snapshot = Snapshot {
+            generation: 1,
+            head: IndexHeader {
+                header: Header {
+                    uid_validity: new_uid_validity(),
+                    uid_next: messages.len() as u32 + 1,
+                    recent_from: 1,
+                    highest_modseq: modseq,
+                },
+                names: modseq,
+                new: 0,
+                cur: 0,
+            },
+            messages,
+            vanished: Vec::new(),
+        };
+        write(index::SNAPSHOT, snapshot.render().as_bytes(), true)?;
+        write(index::LOG, index::log_preamble(1).as_bytes(), true)?;
+        sync_dir(staging)
+    }
+}
+
 /// A message file found by a scan.
 struct Found {
     in_new: bool,
@@ -1296,11 +1429,110 @@ impl MailboxBackend for MaildirMailbox {
         Ok(true)
     }
 
+    fn give(&mut self, uid: u32) -> Option<Body> {
+        let (path, wire_size, name) = {
+            let t = self.shared.read();
+            let m = t.msgs.get(&uid)?;
+            (m.path(&t.dir), m.size, m.file_name())
+        };
+        // The rename out is ours, not another program's; and the directory it leaves is
+        // fsynced before the expunge is logged (rule 3 of the backend seam).
+        self.expect([name]);
+        if let Some(parent) = path.parent() {
+            self.unsynced.insert(parent.to_path_buf());
+        }
+        Some(Body::File { path, wire_size })
+    }
+
+    fn stage_move(&mut self, meta: &MessageMeta, from: &Body) -> Result<Taken> {
+        let Body::File { path, wire_size } = from else {
+            return Ok(Taken::Unsupported);
+        };
+        let Some(base) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| filename::split(n).0)
+        else {
+            return Ok(Taken::Unsupported);
+        };
+        // Into cur/ under this mailbox's keyword letters (each mailbox has its own
+        // table, saved durably before the file is named with it), so the name says the
+        // flags here: a reconcile after a crash reads them from it.
+        let info = self.info_for(&meta.flags, None)?;
+        let mut msg = Msg {
+            base: base.into(),
+            in_new: false,
+            info: Some(info.into()),
+            size: *wire_size,
+            flags: meta.flags.clone(),
+            modseq: meta.modseq,
+            date: meta.internal_date.timestamp(),
+        };
+        let mut dest = msg.path(&self.dir);
+        // rename(2) replaces what is there. A base name is unique to one delivery, so a
+        // file under it here is one another program put here (its own copy, under the
+        // same name): keep both, under a new name for ours.
+        if std::fs::symlink_metadata(&dest).is_ok() {
+            let disk = std::fs::metadata(path).map_or(*wire_size, |m| m.len());
+            msg.base = filename::unique_base_sized(disk, *wire_size).into();
+            dest = msg.path(&self.dir);
+        }
+        self.expect([msg.file_name()]);
+        // The one step of a move: the file is in the source's directory or in ours, never
+        // in both nor in neither, whenever the process dies. The file keeps its mtime,
+        // which is the internal date.
+        match std::fs::rename(path, &dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Taken::Missing),
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                return Ok(Taken::Unsupported);
+            }
+            Err(e) => {
+                return Err(e)
+                    .ctx(|| format!("moving {} to {}", path.display(), dest.display()));
+            }
+        }
+        self.unsynced.insert(self.dir.join("cur"));
+        self.staged.insert(meta.uid, msg);
+        self.moved_in.insert(meta.uid, path.clone());
+        Ok(Taken::Moved)
+    }
+
+    fn given(&mut self, _uid: u32) -> Result<()> {
+        // The file left at the destination's `stage_move`; its directory is in
+        // `unsynced` since `give`.
+        Ok(())
+    }
+
+    fn hand_over(&mut self, to: &str) -> Result<bool> {
+        self.hand_over_all(to)?;
+        Ok(true)
+    }
+
     fn discard(&mut self, uid: u32) {
         if let Some(m) = self.staged.remove(&uid) {
             let path = m.path(&self.dir);
-            if let Err(e) = std::fs::remove_file(&path) {
-                warn(format_args!("cannot remove {}: {e}", path.display()));
+            match self.moved_in.remove(&uid) {
+                // A move whose commit failed: the file goes back where it came from.
+                // Should that fail too, it stays here unknown to the index, and the next
+                // scans put it right: this mailbox adopts it, the source records it gone.
+                Some(origin) => {
+                    if let Err(e) = std::fs::rename(&path, &origin) {
+                        warn(format_args!(
+                            "cannot move {} back to {}: {e}",
+                            path.display(),
+                            origin.display()
+                        ));
+                    }
+                    if let Some(parent) = origin.parent() {
+                        let _ = sync_dir(parent);
+                    }
+                }
+                None => {
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        warn(format_args!("cannot remove {}: {e}", path.display()));
+                    }
+                }
             }
             if let Some(parent) = path.parent() {
                 let _ = sync_dir(parent);
@@ -1344,8 +1576,9 @@ impl MailboxBackend for MaildirMailbox {
         let previous = self.head;
         self.head.header = *header;
         let result = self.write_group(records, true);
-        if result.is_err() {
-            self.head = previous;
+        match &result {
+            Ok(()) => self.moved_in.clear(),
+            Err(_) => self.head = previous,
         }
         result
     }

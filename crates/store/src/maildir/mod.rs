@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use folder::MaildirMailbox;
 
-use crate::backend::{AccountBackend, MailboxBackend, sync_dir, warn, write_atomic};
+use crate::backend::{AccountBackend, MailboxBackend, RenamePlan, sync_dir, warn, write_atomic};
 use crate::error::IoContext;
 use crate::name::{DELIMITER, INBOX, canonical_mailbox};
 use crate::{Result, StoreError};
@@ -49,6 +49,66 @@ const SUBSCRIPTIONS: &str = "subscriptions";
 const MAX_DIR_NAME: usize = 255;
 /// The POP3 maildrop lock file.
 const POP_LOCK: &str = "yubin-pop.lock";
+/// A RENAME in progress, at the account's Maildir root (see [`RenamePlan::render_journal`]).
+const RENAME_JOURNAL: &str = "yubin-rename";
+/// In a folder that RENAME INBOX is making: its messages are still to come.
+pub(crate) const RENAMING_INBOX: &str = "yubin-renaming-inbox";
+const JOURNAL_MAGIC: &str = "yubin-rename v1";
+
+impl RenamePlan {
+    /// The journal's text: a magic line, then one line per step, fields separated by tabs
+    /// (mailbox names hold no control characters):
+    ///
+    /// ```text
+    /// yubin-rename v1
+    /// create	Archive
+    /// rename	Projects	Archive/Projects
+    /// rename	Projects/yubin	Archive/Projects/yubin
+    /// subscriptions
+    /// subscribe	Archive/Projects/yubin
+    /// ```
+    fn render_journal(&self) -> String {
+        let mut out = format!("{JOURNAL_MAGIC}\n");
+        for name in &self.create {
+            out.push_str(&format!("create\t{name}\n"));
+        }
+        for (from, to) in &self.renames {
+            out.push_str(&format!("rename\t{from}\t{to}\n"));
+        }
+        if let Some(subscriptions) = &self.subscriptions {
+            out.push_str("subscriptions\n");
+            for name in subscriptions {
+                out.push_str(&format!("subscribe\t{name}\n"));
+            }
+        }
+        out
+    }
+
+    /// Reads a journal back; `None` if any line is not one [`RenamePlan::render_journal`]
+    /// writes (the journal is written whole or not at all, so that means another
+    /// version's).
+    fn parse_journal(text: &str) -> Option<RenamePlan> {
+        let mut lines = text.lines();
+        if lines.next()? != JOURNAL_MAGIC {
+            return None;
+        }
+        let name = |n: &str| canonical_mailbox(n).ok().filter(|c| c == n);
+        let mut plan = RenamePlan::default();
+        for line in lines {
+            let fields: Vec<&str> = line.split('\t').collect();
+            match fields.as_slice() {
+                ["create", n] => plan.create.push(name(n)?),
+                ["rename", a, b] => plan.renames.push((name(a)?, name(b)?)),
+                ["subscriptions"] => plan.subscriptions = Some(BTreeSet::new()),
+                ["subscribe", n] => {
+                    plan.subscriptions.as_mut()?.insert(name(n)?);
+                }
+                _ => return None,
+            }
+        }
+        Some(plan)
+    }
+}
 
 /// The directory of a mailbox: INBOX is the Maildir itself, others are Maildir++
 /// subfolders.
@@ -111,15 +171,141 @@ impl MaildirAccount {
     fn open_with(root: &Path, user: &str, compact_at: u64) -> Result<MaildirAccount> {
         let maildir = root.join(user).join("Maildir");
         ensure_maildir(&maildir)?;
-        Ok(MaildirAccount {
+        let account = MaildirAccount {
             user: user.to_owned(),
             maildir,
             compact_at,
-        })
+        };
+        account.recover()?;
+        Ok(account)
     }
 
     fn tmp(&self) -> PathBuf {
         self.maildir.join("tmp")
+    }
+
+    /// Finishes or undoes what a crash interrupted, before anyone lists the mailboxes: a
+    /// RENAME whose journal is there is finished (its checks were all passed before the
+    /// journal was written); a RENAME INBOX whose new folder still has its marker is
+    /// finished if the messages are in it (its `cur/` is there) and undone if not (the
+    /// folder holds no message yet).
+    fn recover(&self) -> Result<()> {
+        let journal = self.maildir.join(RENAME_JOURNAL);
+        match std::fs::read_to_string(&journal) {
+            Ok(text) => match RenamePlan::parse_journal(&text) {
+                Some(plan) => {
+                    self.apply_plan(&plan, true, &mut Vec::new(), &mut Vec::new())?;
+                    self.finish_journal()?;
+                }
+                None => warn(format_args!(
+                    "{}: not a rename journal this yubin reads; left alone",
+                    journal.display()
+                )),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).ctx(|| format!("reading {}", journal.display())),
+        }
+        let entries = std::fs::read_dir(&self.maildir)
+            .ctx(|| format!("listing {}", self.maildir.display()))?;
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let named_like_a_folder = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n != "." && n != "..");
+            if !named_like_a_folder || !dir.join(RENAMING_INBOX).exists() {
+                continue;
+            }
+            if dir.join("cur").is_dir() {
+                std::fs::remove_file(dir.join(RENAMING_INBOX))
+                    .ctx(|| format!("finishing {}", dir.display()))?;
+                sync_dir(&dir)?;
+            } else {
+                std::fs::remove_dir_all(&dir).ctx(|| format!("removing {}", dir.display()))?;
+                sync_dir(&self.maildir)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a folder's directories and Courier's `maildirfolder` marker; durable once
+    /// the Maildir is fsynced.
+    fn make_folder(&self, name: &str) -> Result<PathBuf> {
+        let dir = folder_dir(&self.maildir, name);
+        ensure_maildir(&dir)?;
+        // Courier's marker that this directory is a Maildir++ folder.
+        let marker = dir.join("maildirfolder");
+        crate::private::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&marker)
+            .ctx(|| format!("creating {}", marker.display()))?;
+        Ok(dir)
+    }
+
+    /// Carries out a RENAME's plan, skipping what is done already, so that the next start
+    /// can run it again after a crash. Records in `created` and `renamed` what this call
+    /// did, for undoing it. A new name that exists on disk though the store checked it
+    /// did not (another process made it) fails the plan; when `recovering`, that rename is
+    /// skipped instead, with a warning.
+    fn apply_plan(
+        &self,
+        plan: &RenamePlan,
+        recovering: bool,
+        created: &mut Vec<PathBuf>,
+        renamed: &mut Vec<(PathBuf, PathBuf)>,
+    ) -> Result<()> {
+        for name in &plan.create {
+            if !folder_dir(&self.maildir, name).is_dir() {
+                created.push(self.make_folder(name)?);
+            }
+        }
+        for (from, to) in &plan.renames {
+            let (a, b) = (
+                folder_dir(&self.maildir, from),
+                folder_dir(&self.maildir, to),
+            );
+            if std::fs::symlink_metadata(&b).is_ok() {
+                if !a.exists() {
+                    continue; // renamed before the crash
+                }
+                if recovering {
+                    warn(format_args!(
+                        "{}: exists; {} not renamed to it",
+                        b.display(),
+                        a.display()
+                    ));
+                    continue;
+                }
+                return Err(StoreError::MailboxExists(to.clone()));
+            }
+            match std::fs::rename(&a, &b) {
+                Ok(()) => renamed.push((a, b)),
+                Err(e) if recovering && e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e)
+                        .ctx(|| format!("renaming {} to {}", a.display(), b.display()));
+                }
+            }
+        }
+        sync_dir(&self.maildir)?;
+        if let Some(subscriptions) = &plan.subscriptions {
+            self.save_subscriptions(subscriptions)?;
+        }
+        Ok(())
+    }
+
+    /// Removes a carried-out rename journal, durably: a journal that came back after a
+    /// crash would replay an old rename over later changes.
+    fn finish_journal(&self) -> Result<()> {
+        let journal = self.maildir.join(RENAME_JOURNAL);
+        match std::fs::remove_file(&journal) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).ctx(|| format!("removing {}", journal.display())),
+        }
+        sync_dir(&self.maildir)
     }
 }
 
@@ -155,25 +341,16 @@ impl AccountBackend for MaildirAccount {
         // must fit the file system's limit (255 bytes on Linux), not only the mailbox
         // name the client sent.
         if name != INBOX && encode(name).len() > MAX_DIR_NAME {
-            return Err(StoreError::InvalidName {
+            return Err(StoreError::NameTooLong {
                 name: name.to_owned(),
-                reason: "too long once stored as a Maildir++ folder (255 bytes)",
+                reason: "longer than 255 bytes once stored as a Maildir++ folder",
             });
         }
         Ok(())
     }
 
     fn create(&self, name: &str) -> Result<()> {
-        let dir = folder_dir(&self.maildir, name);
-        ensure_maildir(&dir)?;
-        // Courier's marker that this directory is a Maildir++ folder.
-        let marker = dir.join("maildirfolder");
-        crate::private::options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&marker)
-            .ctx(|| format!("creating {}", marker.display()))?;
+        self.make_folder(name)?;
         sync_dir(&self.maildir)
     }
 
@@ -195,6 +372,46 @@ impl AccountBackend for MaildirAccount {
             warn(format_args!("cannot remove {}: {e}", grave.display()));
         }
         Ok(())
+    }
+
+    /// A journal first (written whole and durable), then the directories, then the
+    /// subscriptions, then the journal removed: a crash anywhere in between is finished
+    /// by the next start ([`MaildirAccount::recover`]), and a failure undoes the done
+    /// steps. Maildir++ keeps every level of the hierarchy as a folder of its own
+    /// (`.a`, `.a.b`), so a mailbox with inferiors is several renames, and only the
+    /// journal makes them one.
+    fn rename_all(&self, plan: &RenamePlan) -> Result<()> {
+        let journal = self.maildir.join(RENAME_JOURNAL);
+        write_atomic(&journal, &self.tmp(), plan.render_journal().as_bytes())?;
+        let (mut created, mut renamed) = (Vec::new(), Vec::new());
+        if let Err(e) = self.apply_plan(plan, false, &mut created, &mut renamed) {
+            let mut undone = true;
+            for (a, b) in renamed.iter().rev() {
+                if let Err(e) = std::fs::rename(b, a) {
+                    warn(format_args!(
+                        "cannot undo renaming {} to {}: {e}",
+                        a.display(),
+                        b.display()
+                    ));
+                    undone = false;
+                }
+            }
+            for dir in created.iter().rev() {
+                if let Err(e) = std::fs::remove_dir_all(dir) {
+                    warn(format_args!("cannot remove {}: {e}", dir.display()));
+                }
+            }
+            if undone {
+                self.finish_journal()?;
+            } else {
+                warn(format_args!(
+                    "{}: kept; the next start finishes the rename",
+                    journal.display()
+                ));
+            }
+            return Err(e);
+        }
+        self.finish_journal()
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
@@ -240,12 +457,36 @@ impl AccountBackend for MaildirAccount {
 
     fn lock_maildrop(&self) -> Result<Option<Box<dyn Send + Sync>>> {
         let path = self.maildir.join(POP_LOCK);
-        let file = crate::private::options()
+        let opened = crate::private::options()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&path)
-            .ctx(|| format!("opening {}", path.display()))?;
+            .open(&path);
+        let file = match opened {
+            Ok(file) => file,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                // A read-only store: a POP3 client may still log in and read its mail
+                // (QUIT's removals then fail, and say why). The lock file is taken
+                // read-only if it exists; if not, no other process can change this
+                // maildrop either, and the in-process lock is enough.
+                match std::fs::File::open(&path) {
+                    Ok(file) => file,
+                    Err(_) => {
+                        tracing::warn!(
+                            "{} cannot be created ({e}): the maildrop is read-only",
+                            path.display()
+                        );
+                        return Ok(None);
+                    }
+                }
+            }
+            Err(e) => return Err(e).ctx(|| format!("opening {}", path.display())),
+        };
         // An advisory lock on an open file: the kernel releases it when the file is closed,
         // also when the process dies, so a crashed session never leaves the maildrop locked.
         match file.try_lock() {
