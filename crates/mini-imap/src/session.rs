@@ -1188,4 +1188,38 @@ mod tests {
         assert_eq!(&o.bytes[..], b"+ \r\n");
         assert!(say(&mut s, "AGFsaWNlAHNlY3JldA==\r\n").starts_with("a OK"));
     }
+
+    /// RFC 5530: a full disk and an unwritable store are said as such; a limit is LIMIT;
+    /// only what nobody outside can act on is SERVERBUG.
+    #[test]
+    fn store_failures_get_the_code_a_person_can_act_on() {
+        use std::io::{Error, ErrorKind};
+        let io = |kind| StoreError::Io {
+            context: "writing".into(),
+            source: Error::from(kind),
+        };
+        let answer = |e: StoreError| {
+            let mut b = Vec::new();
+            store_error(&mut b, "t", "APPEND", &e);
+            String::from_utf8(b).unwrap()
+        };
+        assert_eq!(
+            answer(io(ErrorKind::StorageFull)),
+            "t NO [OVERQUOTA] APPEND failed: not enough disk space\r\n"
+        );
+        assert!(answer(io(ErrorKind::QuotaExceeded)).starts_with("t NO [OVERQUOTA]"));
+        assert_eq!(
+            answer(io(ErrorKind::ReadOnlyFilesystem)),
+            "t NO [NOPERM] APPEND failed: the mail store cannot be written\r\n"
+        );
+        assert!(answer(io(ErrorKind::PermissionDenied)).starts_with("t NO [NOPERM]"));
+        assert!(
+            answer(StoreError::Limit {
+                what: "accounts",
+                limit: 3
+            })
+            .starts_with("t NO [LIMIT]")
+        );
+        assert!(answer(io(ErrorKind::InvalidData)).starts_with("t NO [SERVERBUG]"));
+    }
 }
