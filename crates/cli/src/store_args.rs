@@ -28,6 +28,10 @@ pub struct StoreArgs {
     /// (accounts given with --user do not count).
     #[arg(long, value_name = "N", default_value_t = yubin_store::DEFAULT_MAX_ACCOUNTS)]
     max_accounts: usize,
+    /// With --accept-any-login: how many accounts may be created per second, after a
+    /// first burst of 100.
+    #[arg(long, value_name = "N", default_value_t = yubin_store::DEFAULT_CREATIONS_PER_SECOND)]
+    accounts_per_second: f64,
 }
 
 impl StoreArgs {
@@ -43,6 +47,10 @@ impl StoreArgs {
         };
         store.set_accept_any_login(self.accept_any_login);
         store.set_max_accounts(self.max_accounts);
+        store.set_account_creation_rate(
+            self.accounts_per_second,
+            yubin_store::DEFAULT_CREATION_BURST,
+        );
         // A test server that takes any login takes mail for any domain too (README).
         store.set_catch_all_domains(self.accept_any_login);
         if let Some(file) = &self.users_file {

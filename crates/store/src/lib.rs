@@ -73,7 +73,9 @@ pub use mailbox::{
 pub use maildir::MaildirBackend;
 pub use maildir::filename::host as maildir_host;
 pub use memory::MemoryBackend;
-pub use store::{DEFAULT_MAX_ACCOUNTS, Store};
+pub use store::{
+    DEFAULT_CREATION_BURST, DEFAULT_CREATIONS_PER_SECOND, DEFAULT_MAX_ACCOUNTS, Store,
+};
 pub use view::{Change, ChangeKind, Uids, View};
 pub use yubin_secret::Secret;
 

@@ -24,6 +24,8 @@ struct StoreShared {
     accept_any: AtomicBool,
     /// Most accounts that accept-any-login and delivery may create ([`Store::set_max_accounts`]).
     max_accounts: AtomicUsize,
+    /// How fast they may be created ([`Store::set_account_creation_rate`]).
+    creation: Mutex<CreationRate>,
     /// A `std` mutex, never held across an `.await` (the store has none).
     accounts: Mutex<BTreeMap<String, AccountEntry>>,
     /// Local domains and the postmaster (see `deliver.rs`). Never locked while
@@ -43,6 +45,46 @@ struct AccountEntry {
 /// a bound on what an anonymous client can make a server create under accept-any-login
 /// (each account is a Maildir: four directories and their inodes).
 pub const DEFAULT_MAX_ACCOUNTS: usize = 1000;
+
+/// The default of [`Store::set_account_creation_rate`]: accounts created per second on
+/// average...
+pub const DEFAULT_CREATIONS_PER_SECOND: f64 = 10.0;
+/// ...and at once.
+pub const DEFAULT_CREATION_BURST: u32 = 100;
+
+/// A token bucket: `burst` creations at once, refilled at `per_second`.
+#[derive(Debug)]
+struct CreationRate {
+    per_second: f64,
+    burst: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl CreationRate {
+    fn new(per_second: f64, burst: u32) -> CreationRate {
+        CreationRate {
+            per_second: per_second.max(0.0),
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Takes one creation if the bucket allows it.
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let elapsed = now.duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 /// The `reason` of [`StoreError::InvalidName`] for a new account whose name differs from
 /// an existing one only in case.
@@ -97,6 +139,10 @@ impl Store {
                 backend: Box::new(backend),
                 accept_any: AtomicBool::new(false),
                 max_accounts: AtomicUsize::new(DEFAULT_MAX_ACCOUNTS),
+                creation: Mutex::new(CreationRate::new(
+                    DEFAULT_CREATIONS_PER_SECOND,
+                    DEFAULT_CREATION_BURST,
+                )),
                 accounts: Mutex::new(BTreeMap::new()),
                 delivery: Mutex::new(DeliverySettings::default()),
             }),
@@ -187,8 +233,20 @@ impl Store {
         self.shared.max_accounts.store(max, Ordering::Relaxed);
     }
 
-    /// The name an account created on the fly for `name` gets, once the cap allows one
-    /// more: the lower-case form, so that later logins in any case find it.
+    /// Limits how fast accept-any-login and delivery create accounts: `burst` at once, then
+    /// `per_second` on average (all clients together; the store does not know who asks).
+    /// Past it, such a login or delivery fails with [`StoreError::Limit`] until the rate
+    /// allows one more. Defaults [`DEFAULT_CREATIONS_PER_SECOND`], [`DEFAULT_CREATION_BURST`].
+    pub fn set_account_creation_rate(&self, per_second: f64, burst: u32) {
+        *self
+            .shared
+            .creation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = CreationRate::new(per_second, burst);
+    }
+
+    /// The name an account created on the fly for `name` gets, once the cap and the rate
+    /// allow one more: the lower-case form, so that later logins in any case find it.
     fn new_account_name(
         &self,
         accounts: &BTreeMap<String, AccountEntry>,
@@ -205,6 +263,18 @@ impl Store {
         }
         let new = fold(name);
         name::check_account(&new)?;
+        let mut rate = self
+            .shared
+            .creation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !rate.take() {
+            tracing::warn!("account not created: accounts are being created too fast");
+            return Err(StoreError::Limit {
+                what: "accounts created per second",
+                limit: rate.per_second.ceil() as usize,
+            });
+        }
         Ok(new)
     }
 
@@ -354,6 +424,28 @@ fn same_secret(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::same_secret;
+
+    #[test]
+    fn accounts_are_created_no_faster_than_the_rate() {
+        let store = crate::Store::memory();
+        store.set_accept_any_login(true);
+        store.set_account_creation_rate(0.0, 3);
+        for name in ["a", "b", "c"] {
+            store.authenticate(name, &"pw".into()).unwrap();
+        }
+        assert!(matches!(
+            store.authenticate("d", &"pw".into()),
+            Err(crate::StoreError::Limit { .. })
+        ));
+        // Existing accounts are not creations.
+        store.authenticate("A", &"pw".into()).unwrap();
+        store.set_max_accounts(3);
+        store.set_account_creation_rate(1000.0, 10);
+        assert!(matches!(
+            store.account("e"),
+            Err(crate::StoreError::Limit { limit: 3, .. })
+        ));
+    }
 
     #[test]
     fn secrets_compare_exactly() {
