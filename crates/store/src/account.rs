@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::backend::AccountBackend;
+use crate::backend::{AccountBackend, RenamePlan};
 use crate::mailbox::{Mailbox, MailboxShared};
 use crate::name::{self, INBOX, canonical_mailbox, is_within};
 use crate::{Result, StoreError};
@@ -230,10 +230,20 @@ impl Account {
         Ok(())
     }
 
-    /// Renames a mailbox and its children (RFC 3501 §6.3.5), creating missing parents of
-    /// the new name. Open handles follow the mailbox to its new name, and so do
+    /// Renames a mailbox and its inferiors (RFC 3501 §6.3.5), creating missing parents
+    /// of the new name. Open handles follow the mailbox to its new name, and so do
     /// subscriptions. Renaming INBOX moves its messages to a new mailbox and leaves INBOX
     /// there, empty.
+    ///
+    /// Whole or not at all: every name it would store is checked first (a valid name
+    /// that is too long once stored is [`StoreError::NameTooLong`], and nothing has
+    /// changed), then the backend renames the whole hierarchy as one change
+    /// ([`AccountBackend::rename_all`]; Maildir keeps a journal, so a crash midway is
+    /// finished by the next start). RENAME INBOX is one step as well where the backend
+    /// can ([`crate::backend::MailboxBackend::hand_over`]; Maildir renames INBOX's
+    /// `cur/` into the new folder); elsewhere it is one [`Mailbox::move_to`] batch under
+    /// both mailboxes' locks. A crash can leave the missing parents of the new name
+    /// created (empty mailboxes), never a message in both mailboxes or in neither.
     pub fn rename(&self, from: &str, to: &str) -> Result<()> {
         let from = canonical_mailbox(from)?;
         let to = canonical_mailbox(to)?;
@@ -259,70 +269,90 @@ impl Account {
         if moving.is_empty() {
             return Err(StoreError::NoSuchMailbox(from));
         }
-        let target = |old: &str| format!("{to}{}", &old[from.len()..]);
-        // Check every new name first, so a refusal changes nothing.
+        // Every new name first, so a refusal changes nothing.
         check_new_name(&to)?;
-        for old in &moving {
-            let new = target(old);
+        let mut plan = RenamePlan::default();
+        for old in moving {
+            let new = format!("{to}{}", &old[from.len()..]);
             canonical_mailbox(&new)?;
-            self.shared.backend.check_name(&new)?;
             if state.names.contains(&new) {
                 return Err(StoreError::MailboxExists(new));
             }
+            plan.renames.push((old, new));
         }
-        for parent in name::ancestors(&to) {
-            if !state.names.contains(parent) {
-                self.shared.backend.create(parent)?;
-                state.names.insert(parent.to_owned());
-            }
+        plan.create = name::ancestors(&to)
+            .filter(|parent| !state.names.contains(*parent))
+            .map(str::to_owned)
+            .collect();
+        for stored in plan
+            .create
+            .iter()
+            .chain(plan.renames.iter().map(|(_, new)| new))
+        {
+            self.shared.backend.check_name(stored)?;
         }
-        let backend = &self.shared.backend;
+        let mut subscriptions = state.subscriptions.clone();
         let mut subscriptions_changed = false;
-        for old in &moving {
-            let new = target(old);
-            match state.open.remove(old) {
-                Some(open) => {
-                    let renamed = open.rename(&new, || backend.rename(old, &new));
-                    match renamed {
-                        Ok(()) => {
-                            state.open.insert(new.clone(), open);
-                        }
-                        Err(e) => {
-                            state.open.insert(old.clone(), open);
-                            return Err(e);
-                        }
-                    }
-                }
-                None => backend.rename(old, &new)?,
-            }
-            state.names.remove(old);
-            state.names.insert(new.clone());
-            if state.subscriptions.remove(old) {
-                state.subscriptions.insert(new);
+        for (old, new) in &plan.renames {
+            if subscriptions.remove(old) {
+                subscriptions.insert(new.clone());
                 subscriptions_changed = true;
             }
         }
+        plan.subscriptions = subscriptions_changed.then(|| subscriptions.clone());
+        let open: Vec<(Arc<MailboxShared>, String)> = plan
+            .renames
+            .iter()
+            .filter_map(|(old, new)| state.open.get(old).map(|o| (o.clone(), new.clone())))
+            .collect();
+        let backend = &self.shared.backend;
+        MailboxShared::rename_all(&open, || backend.rename_all(&plan))?;
+        state.names.extend(plan.create.iter().cloned());
+        for (old, new) in &plan.renames {
+            state.names.remove(old);
+            state.names.insert(new.clone());
+            if let Some(open) = state.open.remove(old) {
+                state.open.insert(new.clone(), open);
+            }
+        }
         if subscriptions_changed {
-            backend.save_subscriptions(&state.subscriptions)?;
+            state.subscriptions = subscriptions;
         }
         Ok(())
     }
 
     /// RFC 3501 §6.3.5: "Renaming INBOX is permitted, and has special behavior. It moves
     /// all messages in INBOX to a new mailbox with the given name, leaving INBOX empty."
-    /// Children of INBOX stay where they are.
+    /// Children of INBOX stay where they are; INBOX keeps its UIDVALIDITY and UIDNEXT.
     fn rename_inbox(&self, to: &str) -> Result<()> {
-        {
-            let mut state = self.shared.lock();
-            if state.names.contains(to) {
-                return Err(StoreError::MailboxExists(to.to_owned()));
-            }
-            self.create_with_parents(&mut state, to)?;
+        check_new_name(to)?;
+        let mut state = self.shared.lock();
+        if state.names.contains(to) {
+            return Err(StoreError::MailboxExists(to.to_owned()));
         }
-        let inbox = self.mailbox(INBOX)?;
-        let dest = self.mailbox(to)?;
-        let uids: Vec<u32> = inbox.messages()?.iter().map(|m| m.uid).collect();
-        inbox.move_to(&uids, &dest)?;
+        for stored in name::ancestors(to).chain(std::iter::once(to)) {
+            self.shared.backend.check_name(stored)?;
+        }
+        // The missing parents first, as CREATE makes them: a crash after them leaves
+        // empty mailboxes, which a retried RENAME finds in place.
+        for parent in name::ancestors(to) {
+            if !state.names.contains(parent) {
+                self.shared.backend.create(parent)?;
+                state.names.insert(parent.to_owned());
+            }
+        }
+        let inbox = self.open_locked(&mut state, INBOX)?;
+        if inbox.shared.hand_over(to)? {
+            state.names.insert(to.to_owned());
+            return Ok(());
+        }
+        // The backend cannot in one step: a new mailbox, and every message moved in one
+        // batch with both mailboxes locked.
+        self.shared.backend.create(to)?;
+        state.names.insert(to.to_owned());
+        let dest = self.open_locked(&mut state, to)?;
+        let uids: Vec<u32> = inbox.view()?.uids().collect();
+        inbox.shared.move_batch(&dest.shared, &uids)?;
         Ok(())
     }
 
@@ -358,17 +388,22 @@ impl Account {
     pub fn mailbox(&self, name: &str) -> Result<Mailbox> {
         let name = canonical_mailbox(name)?;
         let mut state = self.shared.lock();
-        if !state.names.contains(&name) {
-            return Err(StoreError::NoSuchMailbox(name));
+        self.open_locked(&mut state, &name)
+    }
+
+    /// [`Account::mailbox`] of a canonical name, the account's state locked.
+    fn open_locked(&self, state: &mut AccountState, name: &str) -> Result<Mailbox> {
+        if !state.names.contains(name) {
+            return Err(StoreError::NoSuchMailbox(name.to_owned()));
         }
-        if let Some(shared) = state.open.get(&name) {
+        if let Some(shared) = state.open.get(name) {
             return Ok(Mailbox {
                 shared: shared.clone(),
             });
         }
-        let backend = self.shared.backend.open(&name)?;
-        let shared = MailboxShared::open(name.clone(), backend)?;
-        state.open.insert(name, shared.clone());
+        let backend = self.shared.backend.open(name)?;
+        let shared = MailboxShared::open(name.to_owned(), backend)?;
+        state.open.insert(name.to_owned(), shared.clone());
         Ok(Mailbox { shared })
     }
 

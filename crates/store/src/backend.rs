@@ -244,10 +244,11 @@ pub trait MailboxBackend: Send {
     /// the destination); returns where they are, `None` if this backend does not know
     /// `uid`. The store calls it with both mailboxes' writer locks held and both
     /// [`MailboxBackend::begin`]s done. Maildir notes that its directory is about to
-    /// change (so its watcher does not mistake the rename for another program's, and the
-    /// directory is fsynced before the expunge is logged).
-    fn give(&mut self, uid: u32) -> Option<Body> {
-        self.reader().body(uid)
+    /// change (so its watcher does not mistake the rename for another program's, its
+    /// next open scans should the process die before the expunge is logged, and the
+    /// directory is fsynced before that).
+    fn give(&mut self, uid: u32) -> Result<Option<Body>> {
+        Ok(self.reader().body(uid))
     }
 
     /// MOVE, the destination's half: stages the message `meta` (a new UID here) by taking

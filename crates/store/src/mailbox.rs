@@ -655,7 +655,7 @@ impl MailboxShared {
     /// MOVE of one batch (see [`Mailbox::move_to`]), whole: both writer locks and both
     /// backends' cross-process locks are held from the first message taken to the last
     /// record written, and views change only after both commits.
-    fn move_batch(
+    pub(crate) fn move_batch(
         self: &Arc<Self>,
         dest: &Arc<MailboxShared>,
         uids: &[u32],
@@ -744,7 +744,7 @@ impl MailboxShared {
                     if attempt > 0 && ws.backend.find(uid).is_none() {
                         break;
                     }
-                    let Some(body) = ws.backend.give(uid) else {
+                    let Some(body) = ws.backend.give(uid)? else {
                         break;
                     };
                     taken = wd.backend.stage_move(&new, &body)?;
@@ -842,7 +842,7 @@ impl MailboxShared {
     ) -> Result<bool> {
         for attempt in 0..2 {
             let body = if attempt == 0 {
-                ws.backend.give(uid)
+                ws.backend.give(uid)?
             } else {
                 ws.backend.find(uid)
             };

@@ -564,7 +564,7 @@ fn names_too_long_once_stored_and_wildcards_are_refused_before_anything_changes(
     let dotted = "a.".repeat(120);
     assert!(matches!(
         account.create(&dotted),
-        Err(StoreError::InvalidName { .. })
+        Err(StoreError::NameTooLong { .. })
     ));
     // A parent with a child whose new name would be too long: RENAME refuses whole.
     let child = "c".repeat(200);
@@ -573,7 +573,7 @@ fn names_too_long_once_stored_and_wildcards_are_refused_before_anything_changes(
     let long_parent = "q.".repeat(20);
     assert!(matches!(
         account.rename("p", &long_parent),
-        Err(StoreError::InvalidName { .. })
+        Err(StoreError::NameTooLong { name, .. }) if name == format!("{long_parent}/{child}")
     ));
     let names: Vec<String> = account
         .list()

@@ -1,11 +1,17 @@
 //! COPY, MOVE and their UID forms (RFC 3501 §6.4.7, RFC 6851), with UIDPLUS's COPYUID
 //! (RFC 4315 §3).
 //!
-//! A copy keeps flags and internal date. MOVE is copy-then-expunge in the store
-//! ([`yubin_store::Mailbox::move_to`]), so no copy stays behind; its `COPYUID` goes in an
-//! untagged `OK` before the EXPUNGEs (RFC 6851 §4.3), and the EXPUNGEs themselves are the
-//! session's usual report of what left the mailbox ([`super::notify`]), sent before the
-//! tagged `OK`. A destination that does not exist is `NO [TRYCREATE]` (RFC 3501 §6.4.7).
+//! A copy keeps flags and internal date (COPY shares the bytes: Maildir hard-links the
+//! files). MOVE is the store's move ([`yubin_store::Mailbox::move_to`]), not a COPY,
+//! STORE and EXPUNGE: each message leaves the source as it arrives in the destination
+//! (Maildir renames the file), so whatever happens (a crash included) it is in exactly
+//! one of the two, never in both, never lost (RFC 6851 §3.3), and a client that retries
+//! a MOVE whose answer it never got adds no copy. Its `COPYUID` goes in an untagged `OK`
+//! before the EXPUNGEs (RFC 6851 §4.3), and the EXPUNGEs themselves are the session's
+//! usual report of what left the mailbox ([`super::notify`]), sent before the tagged
+//! `OK`; after a `NO`, the EXPUNGEs report the messages that did move before the error
+//! (§3.3 lets a MOVE fail part way). A destination that does not exist is
+//! `NO [TRYCREATE]` (RFC 3501 §6.4.7).
 
 use yubin_store::{Account, StoreError};
 

@@ -3,10 +3,13 @@
 //! The hierarchy rules live in the store ([`yubin_store::Account`]); here each refusal
 //! gets its response code (RFC 5530): an existing name `[ALREADYEXISTS]`, a missing one
 //! `[NONEXISTENT]`, a name the store refuses (`..`, absolute, control characters: names
-//! that would leave the account) or DELETE of INBOX `[CANNOT]`, DELETE of a mailbox with
+//! that would leave the account) or DELETE of INBOX `[CANNOT]`, a valid name too long to
+//! store (Maildir++ keeps a whole hierarchy in one directory name of at most 255 bytes,
+//! so a RENAME can make a child's name too long) `[LIMIT]`, DELETE of a mailbox with
 //! children `[HASCHILDREN]` (RFC 9051 §7.1; RFC 3501 §6.3.4 allows refusing it). A
 //! `\Noselect` parent (one that exists only because a child does) cannot be deleted
-//! while it has children, as §6.3.4 requires. A refused command changes nothing.
+//! while it has children, as §6.3.4 requires. A refused command changes nothing, and a
+//! RENAME is whole: the store renames the mailbox and all its inferiors, or none.
 
 use yubin_store::name::DELIMITER;
 use yubin_store::{Account, StoreError};
@@ -20,6 +23,7 @@ fn refuse(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
         StoreError::NoSuchMailbox(_) => Code::NonExistent,
         StoreError::HasChildren(_) => Code::HasChildren,
         StoreError::CannotDeleteInbox | StoreError::InvalidName { .. } => Code::Cannot,
+        StoreError::NameTooLong { .. } => Code::Limit,
         _ => return crate::session::store_error(b, tag, command, e),
     };
     tagged(b, tag, "NO", Some(&code), &format!("{command} failed: {e}"));
@@ -56,8 +60,10 @@ pub fn delete(account: &Account, selected: Option<&str>, tag: &str, name: &str, 
     }
 }
 
-/// Answers RENAME: children move too; renaming INBOX moves its messages to the new
-/// mailbox and leaves INBOX empty (§6.3.5), which the store does.
+/// Answers RENAME (RFC 3501 §6.3.5): inferiors move too, all of them or none; renaming
+/// INBOX moves its messages to the new mailbox and leaves INBOX empty (with its
+/// UIDVALIDITY and UIDNEXT), which the store does, in one step on Maildir. A refusal
+/// (`NO` with its code) has changed nothing.
 pub fn rename(account: &Account, tag: &str, from: &str, to: &str, b: &mut Vec<u8>) {
     match account.rename(from, to) {
         Ok(()) => tagged(b, tag, "OK", None, "RENAME completed"),

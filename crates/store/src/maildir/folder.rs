@@ -24,6 +24,48 @@
 //! * UIDNEXT and HIGHESTMODSEQ are never lowered: they only grow in the log, and an index
 //!   that goes missing gives the mailbox a new UIDVALIDITY (RFC 3501 §2.3.1.1).
 //!
+//! MOVE (RFC 6851) from mailbox S to mailbox D of one account, with both mailboxes'
+//! locks held throughout: each index first logs a mark that the next open must scan
+//! (a group whose `names` and directory times are 0; written, not fsynced); then each
+//! file is renamed from S's `new/` or `cur/` into D's `cur/` (one `rename(2)`, so the
+//! file is in exactly one of the two directories whenever the process dies); then D logs
+//! its records and S its expunges, each group durable, each taking the mark back. The
+//! base name stays; the flag letters are D's (each folder has its own keyword letters,
+//! saved durably before a file is named with them). A crash:
+//!
+//! 1. before a file's rename leaves it in S, where S's index has it: not moved;
+//! 2. after the rename, before D's log group, leaves it in D's `cur/` unknown to D's
+//!    index, and named in S's index but gone from S. Each mailbox's next look scans (the
+//!    mark says so, and so do the directories' mtimes, unless a rename fell in the clock
+//!    tick they were recorded in; another yubin's watcher sees names it did not expect):
+//!    D adopts the file (a new UID at or above UIDNEXT, the flags its name shows, the
+//!    date its mtime keeps) and S records it expunged. It is in D once, never in S too;
+//! 3. after D's log group, before S's, leaves it recorded in D and still named in S's
+//!    index, which S's scan records as expunged, as in 2;
+//! 4. after S's log group: done.
+//!
+//! A retried MOVE of the same UIDs finds in S only the messages that did not move, so it
+//! adds no copy. A MOVE that fails (not a crash) before D's records are durable renames
+//! every file back (`discard`); a file that cannot go back is adopted by D's next scan and
+//! expunged by S's, so even then it is in one mailbox only. Across file systems (a folder
+//! mounted elsewhere) a rename cannot move a file: the store copies it and removes it
+//! from S after D's log group, so a crash between those can leave it in both, never in
+//! neither.
+//!
+//! RENAME INBOX (RFC 3501 §6.3.5) moves every message at once. Under INBOX's lock: every
+//! file is first renamed into `cur/` under the name its flags call for; the new folder is
+//! built in `tmp/` without a `cur/` (keyword letters, an index listing every message with
+//! its flags and date under a new UIDVALIDITY, and a marker, `yubin-renaming-inbox`, that
+//! says its messages are still to come) and renamed into place; then INBOX's `cur/` is
+//! renamed into it (every message moves in that one step), INBOX gets a fresh `cur/`, the
+//! marker goes, and INBOX logs the expunges (before all this, INBOX's index logs the mark
+//! that makes its next open scan). At the account's next start a folder that
+//! still has the marker is finished if it has its `cur/` (the messages arrived) and
+//! removed if not (it holds no message yet), so a crash leaves all of INBOX's messages in
+//! INBOX or all in the new mailbox: whole, never partial, never doubled. INBOX's own
+//! scan records the expunges a crash kept it from logging. A message another program
+//! delivers into INBOX's `new/` meanwhile stays in INBOX.
+//!
 //! Freshness: the index's header records the mtimes of `new/` and `cur/` after this
 //! process's own changes. If they differ later, someone else changed the directories and
 //! the files are scanned; so is everything an inotify watcher reports under a name this
@@ -190,6 +232,10 @@ pub(crate) struct MaildirMailbox {
     /// This process changed `new/` or `cur/` since the last log group: record their
     /// mtimes with the next one, so its own changes do not look like someone else's.
     restamp: bool,
+    /// Files are being renamed in or out (MOVE, RENAME INBOX) ahead of the records
+    /// saying so: the log says the next open must scan, until a commit records them
+    /// (see [`MaildirMailbox::scan_after_crash`]).
+    scan_due: bool,
     /// Changes found while doing something else, for the next `poll`/`begin` to report.
     stash: Vec<Record>,
     watched: Arc<Watched>,
@@ -233,6 +279,7 @@ impl MaildirMailbox {
             relocated: HashMap::new(),
             moves: Vec::new(),
             restamp: false,
+            scan_due: false,
             stash: Vec::new(),
             watched: Arc::new(Watched::default()),
             compact: false,
@@ -718,8 +765,11 @@ impl MaildirMailbox {
     fn sync_locked(&mut self, records: &mut Vec<Record>) -> Result<()> {
         self.refresh_locked(records)?;
         let found = self.reconcile()?;
-        if !found.is_empty() {
-            self.write_group(&found, true)?;
+        // A scan puts right whatever a failed MOVE left behind: the mark that asked for
+        // one goes, with real directory times.
+        let was_due = std::mem::take(&mut self.scan_due);
+        if !found.is_empty() || was_due {
+            self.write_group(&found, !found.is_empty())?;
             records.extend(found);
         }
         Ok(())
@@ -799,6 +849,13 @@ impl MaildirMailbox {
                 .count();
         if lagging == 0 {
             head.names = head.header.highest_modseq;
+        }
+        if self.scan_due {
+            // Unknown names and directory times: the next open scans.
+            head.names = 0;
+            head.new = 0;
+            head.cur = 0;
+            self.restamp = true;
         }
         let moves = std::mem::take(&mut self.moves);
         lines.extend(
@@ -910,6 +967,13 @@ impl MaildirMailbox {
         head.cur = stamp(&self.dir.join("cur"));
         if self.pending.is_empty() {
             head.names = head.header.highest_modseq;
+        }
+        if self.scan_due {
+            // Unknown names and directory times: the next open scans.
+            head.names = 0;
+            head.new = 0;
+            head.cur = 0;
+            self.restamp = true;
         }
         let snapshot = Snapshot {
             generation,
@@ -1107,6 +1171,26 @@ impl MaildirMailbox {
 }
 
 impl MaildirMailbox {
+    /// Logs a group that makes the next open scan the files (its `names` mark and the
+    /// directory times it records are 0), and keeps it so until a commit: done before a MOVE or RENAME INBOX renames files in or
+    /// out, ahead of the records that will say so. A process killed in between leaves
+    /// files this index does not know, or names that are gone, and the directories'
+    /// mtimes would tell the next open only if the renames fell in a later clock tick
+    /// than the mtimes the index recorded; this mark tells it whatever the clock. It is
+    /// not fsynced: what a killed process wrote stays in the page cache, and the commit
+    /// that follows makes it durable with its own group. Lock held.
+    fn scan_after_crash(&mut self) -> Result<()> {
+        if self.scan_due {
+            return Ok(());
+        }
+        self.scan_due = true;
+        let written = self.write_group(&[], false);
+        if written.is_err() {
+            self.scan_due = false;
+        }
+        written
+    }
+
     /// RENAME INBOX in one step (see the module docs): every message of this mailbox
     /// becomes a message of the new folder `to`, by renaming this mailbox's `cur/` into
     /// it. Lock held. Once that rename is done this returns `Ok`: the messages are in
@@ -1118,6 +1202,7 @@ impl MaildirMailbox {
         if std::fs::symlink_metadata(&target).is_ok() {
             return Err(StoreError::MailboxExists(to.to_owned()));
         }
+        self.scan_after_crash()?;
         // 1. Every message into cur/, named after its flags: the file moves with cur/,
         //    and the new folder's index names it so. A message another program delivers
         //    into new/ from now on stays here, as it should: it came after the rename.
@@ -1429,19 +1514,24 @@ impl MailboxBackend for MaildirMailbox {
         Ok(true)
     }
 
-    fn give(&mut self, uid: u32) -> Option<Body> {
-        let (path, wire_size, name) = {
-            let t = self.shared.read();
-            let m = t.msgs.get(&uid)?;
-            (m.path(&t.dir), m.size, m.file_name())
+    fn give(&mut self, uid: u32) -> Result<Option<Body>> {
+        let Some((path, wire_size, name)) = self
+            .shared
+            .read()
+            .msgs
+            .get(&uid)
+            .map(|m| (m.path(&self.dir), m.size, m.file_name()))
+        else {
+            return Ok(None);
         };
+        self.scan_after_crash()?;
         // The rename out is ours, not another program's; and the directory it leaves is
         // fsynced before the expunge is logged (rule 3 of the backend seam).
         self.expect([name]);
         if let Some(parent) = path.parent() {
             self.unsynced.insert(parent.to_path_buf());
         }
-        Some(Body::File { path, wire_size })
+        Ok(Some(Body::File { path, wire_size }))
     }
 
     fn stage_move(&mut self, meta: &MessageMeta, from: &Body) -> Result<Taken> {
@@ -1477,6 +1567,7 @@ impl MailboxBackend for MaildirMailbox {
             msg.base = filename::unique_base_sized(disk, *wire_size).into();
             dest = msg.path(&self.dir);
         }
+        self.scan_after_crash()?;
         self.expect([msg.file_name()]);
         // The one step of a move: the file is in the source's directory or in ours, never
         // in both nor in neither, whenever the process dies. The file keeps its mtime,
@@ -1488,8 +1579,7 @@ impl MailboxBackend for MaildirMailbox {
                 return Ok(Taken::Unsupported);
             }
             Err(e) => {
-                return Err(e)
-                    .ctx(|| format!("moving {} to {}", path.display(), dest.display()));
+                return Err(e).ctx(|| format!("moving {} to {}", path.display(), dest.display()));
             }
         }
         self.unsynced.insert(self.dir.join("cur"));
@@ -1575,10 +1665,15 @@ impl MailboxBackend for MaildirMailbox {
         }
         let previous = self.head;
         self.head.header = *header;
+        // This group records what the renames of a MOVE did: no scan needed for them.
+        let scan_due = std::mem::take(&mut self.scan_due);
         let result = self.write_group(records, true);
         match &result {
             Ok(()) => self.moved_in.clear(),
-            Err(_) => self.head = previous,
+            Err(_) => {
+                self.head = previous;
+                self.scan_due = scan_due;
+            }
         }
         result
     }

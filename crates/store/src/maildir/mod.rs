@@ -8,7 +8,7 @@
 //! <data>/alice/Maildir/            INBOX: tmp/ new/ cur/, yubin-index (snapshot),
 //!                                  yubin-index.log (changes since), yubin-index.lock,
 //!                                  dovecot-keywords, subscriptions (account-wide),
-//!                                  yubin-pop.lock
+//!                                  yubin-pop.lock, yubin-rename (a RENAME under way)
 //! <data>/alice/Maildir/.Sent/      mailbox "Sent" (+ maildirfolder, as Courier marks it)
 //! <data>/alice/Maildir/.Archive.2024/   mailbox "Archive/2024"
 //! ```
@@ -17,6 +17,16 @@
 //! written differently: it is escaped as `%2E`, and `%` itself as `%25` (a reversible
 //! percent-encoding of exactly these two characters). `a.b/c` is stored as `.a%2Eb.c`.
 //! Directories whose names do not decode to a valid mailbox name are left alone.
+//!
+//! RENAME of a mailbox with inferiors is several directory renames (`.a` and `.a.b`
+//! both move), made one change by a journal, `yubin-rename` at the Maildir root: the
+//! store checks every new name first (its length once escaped, too), then writes the
+//! journal whole and durably (the parents to create, each `(old, new)` pair, the
+//! subscriptions after), renames the directories, saves the subscriptions and removes
+//! the journal durably. A failure renames back what was done; a crash leaves the
+//! journal, and the account's next start finishes it (a pair whose old directory is gone
+//! is done already), before anyone lists the mailboxes. So after any crash the whole
+//! hierarchy has its old names or its new ones. MOVE and RENAME INBOX are in `folder`.
 //!
 //! Each mailbox's UIDs, flags, modseqs and file places are in its index (the `index`
 //! module: format), kept by `folder` (crash safety, other programs' changes); one
@@ -56,16 +66,16 @@ pub(crate) const RENAMING_INBOX: &str = "yubin-renaming-inbox";
 const JOURNAL_MAGIC: &str = "yubin-rename v1";
 
 impl RenamePlan {
-    /// The journal's text: a magic line, then one line per step, fields separated by tabs
-    /// (mailbox names hold no control characters):
+    /// The journal's text: a magic line, then one line per step, fields separated by a
+    /// tab (shown as `→`; mailbox names hold no control characters):
     ///
     /// ```text
     /// yubin-rename v1
-    /// create	Archive
-    /// rename	Projects	Archive/Projects
-    /// rename	Projects/yubin	Archive/Projects/yubin
+    /// create→Archive
+    /// rename→Projects→Archive/Projects
+    /// rename→Projects/yubin→Archive/Projects/yubin
     /// subscriptions
-    /// subscribe	Archive/Projects/yubin
+    /// subscribe→Archive/Projects/yubin
     /// ```
     fn render_journal(&self) -> String {
         let mut out = format!("{JOURNAL_MAGIC}\n");
@@ -284,8 +294,7 @@ impl MaildirAccount {
                 Ok(()) => renamed.push((a, b)),
                 Err(e) if recovering && e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    return Err(e)
-                        .ctx(|| format!("renaming {} to {}", a.display(), b.display()));
+                    return Err(e).ctx(|| format!("renaming {} to {}", a.display(), b.display()));
                 }
             }
         }
