@@ -464,6 +464,127 @@ pub fn move_leaves_no_copy_behind(fx: &dyn Fixture) {
     assert_eq!(t.messages().unwrap()[0].flags, flags(&[Flag::Seen]));
 }
 
+/// A move (RFC 6851) gives each message that exists a new UID in the destination, in
+/// the order asked, above the destination's UIDNEXT and numbered after its
+/// HIGHESTMODSEQ; bytes, flags (keywords too), internal date and size go with it; the
+/// source expunges exactly those, with a new modseq, and keeps its UIDNEXT. The same
+/// after a restart.
+pub fn move_gives_new_uids_and_keeps_flags_dates_and_bytes(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    alice.create("Archive").unwrap();
+    let inbox = alice.mailbox("INBOX").unwrap();
+    let archive = alice.mailbox("Archive").unwrap();
+    archive.append(&msg(9), &Flags::new(), None).unwrap();
+    let when = date("2021-03-04T05:06:07Z");
+    let a = inbox
+        .append(&msg(1), &flags(&[Flag::Seen, kw("$Work")]), Some(when))
+        .unwrap();
+    let b = inbox
+        .append(&msg(2), &flags(&[Flag::Flagged]), Some(when))
+        .unwrap();
+    let c = inbox.append(&msg(3), &Flags::new(), None).unwrap();
+    let (src, dst) = (inbox.status().unwrap(), archive.status().unwrap());
+    let pairs = inbox.move_to(&[b, 77, a, b], &archive).unwrap();
+    assert_eq!(pairs.len(), 2, "{pairs:?}");
+    assert_eq!((pairs[0].0, pairs[1].0), (b, a), "in the order asked");
+    assert!(pairs[0].1 >= dst.uid_next && pairs[1].1 == pairs[0].1 + 1);
+    for account in [alice.clone(), alice_reopened(fx)] {
+        let inbox = account.mailbox("INBOX").unwrap();
+        let archive = account.mailbox("Archive").unwrap();
+        assert_eq!(uids(&account, "INBOX"), [c]);
+        let s = inbox.status().unwrap();
+        assert_eq!(s.uid_next, src.uid_next, "the source's UIDNEXT stays");
+        assert!(
+            s.highest_modseq > src.highest_modseq,
+            "the expunge is a change"
+        );
+        let d = archive.status().unwrap();
+        assert_eq!((d.messages, d.uid_validity), (3, dst.uid_validity));
+        assert!(d.highest_modseq > dst.highest_modseq);
+        for ((_, new), (n, f)) in pairs.iter().zip([
+            (2, flags(&[Flag::Flagged])),
+            (1, flags(&[Flag::Seen, kw("$Work")])),
+        ]) {
+            let m = archive.view().unwrap().get(*new).unwrap();
+            assert_eq!(archive.read(*new).unwrap(), msg(n));
+            assert_eq!((m.flags, m.internal_date), (f, when));
+            assert_eq!(m.size, msg(n).len() as u64);
+            assert!(
+                m.modseq > dst.highest_modseq,
+                "numbered after the destination's"
+            );
+        }
+    }
+}
+
+/// A MOVE retried (its answer lost) moves nothing more: the UIDs are gone from the
+/// source, so no copy is added; a move from an emptied source moves nothing.
+pub fn a_retried_move_adds_no_copy(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    let inbox = alice.mailbox("INBOX").unwrap();
+    let trash = alice.mailbox("Trash").unwrap();
+    let a = inbox.append(&msg(1), &Flags::new(), None).unwrap();
+    let first = inbox.move_to(&[a], &trash).unwrap();
+    assert_eq!(first.len(), 1);
+    let before = trash.status().unwrap();
+    assert!(inbox.move_to(&[a], &trash).unwrap().is_empty());
+    assert!(inbox.move_to(&[a, a + 1], &trash).unwrap().is_empty());
+    assert_eq!(trash.status().unwrap(), before);
+    // And back: the message is moved again, once.
+    let back = trash.move_to(&[first[0].1, first[0].1], &inbox).unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(inbox.read(back[0].1).unwrap(), msg(1));
+    assert_eq!(inbox.status().unwrap().messages, 1);
+    assert_eq!(trash.status().unwrap().messages, 0);
+}
+
+/// Watchers of both mailboxes hear of a move, and every session sees the message in
+/// exactly one of them once the move has returned.
+pub fn a_move_is_seen_by_watchers_of_both_mailboxes(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    let inbox = alice.mailbox("INBOX").unwrap();
+    let junk = alice.mailbox("Junk").unwrap();
+    let uid = inbox.append(&msg(1), &Flags::new(), None).unwrap();
+    let other = fx.store().account("alice").unwrap();
+    let (w1, w2) = (inbox.watch(), junk.watch());
+    let (v1, v2) = (w1.version(), w2.version());
+    let pairs = inbox.move_to(&[uid], &junk).unwrap();
+    assert!(w1.version() > v1 && w2.version() > v2);
+    assert!(other.mailbox("INBOX").unwrap().view().unwrap().is_empty());
+    let seen = other.mailbox("Junk").unwrap().messages().unwrap();
+    assert_eq!(seen.iter().map(|m| m.uid).collect::<Vec<_>>(), [pairs[0].1]);
+}
+
+/// Many messages move in several batches, every one of them once.
+pub fn a_large_move_moves_every_message_once(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    alice.create("Bulk").unwrap();
+    let inbox = alice.mailbox("INBOX").unwrap();
+    let bulk = alice.mailbox("Bulk").unwrap();
+    let bodies: Vec<Vec<u8>> = (0..1100).map(msg).collect();
+    let none = Flags::new();
+    let all = inbox
+        .append_batch(
+            &bodies
+                .iter()
+                .map(|raw| NewMessage {
+                    raw,
+                    flags: &none,
+                    internal_date: None,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let pairs = inbox.move_to(&all, &bulk).unwrap();
+    assert_eq!(pairs.len(), all.len());
+    assert!(pairs.windows(2).all(|w| w[1].1 == w[0].1 + 1));
+    assert_eq!(inbox.status().unwrap().messages, 0);
+    let reopened = alice_reopened(fx);
+    let bulk = reopened.mailbox("Bulk").unwrap();
+    assert_eq!(bulk.status().unwrap().messages, 1100);
+    assert_eq!(bulk.read(pairs[1099].1).unwrap(), msg(1099));
+}
+
 // ---- messages received as they arrive ----
 
 /// The message [`streamed`] sends: bare LF line ends, one CRLF cut between two pieces.
@@ -815,6 +936,114 @@ pub fn rename_inbox_moves_its_messages_and_leaves_it_empty(fx: &dyn Fixture) {
         alice.rename("INBOX", "Old Mail"),
         Err(StoreError::MailboxExists(_))
     ));
+}
+
+/// RENAME INBOX to a nested name: the missing parents are made, every message moves
+/// with its flags (keywords too) and date, in UID order, under the new mailbox's own
+/// UIDVALIDITY; INBOX stays, empty, with its UIDVALIDITY and UIDNEXT. An empty INBOX
+/// renames to an empty mailbox.
+pub fn rename_inbox_keeps_flags_dates_and_makes_parents(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    let inbox = alice.mailbox("INBOX").unwrap();
+    let when = date("2020-01-02T03:04:05Z");
+    let given = [
+        flags(&[Flag::Answered, kw("$Label1")]),
+        Flags::new(),
+        flags(&[Flag::Seen, Flag::Draft, kw("x")]),
+    ];
+    for (n, f) in given.iter().enumerate() {
+        inbox.append(&msg(n as u32), f, Some(when)).unwrap();
+    }
+    inbox.expunge(&[inbox.messages().unwrap()[1].uid]).unwrap();
+    let before = inbox.status().unwrap();
+    alice.rename("INBOX", "Archive/2020/Inbox").unwrap();
+    for account in [alice.clone(), alice_reopened(fx)] {
+        let list = account.list().unwrap();
+        for n in ["Archive", "Archive/2020", "Archive/2020/Inbox"] {
+            assert!(
+                list.iter().any(|i| i.name == n && i.selectable),
+                "{n} in {:?}",
+                names(&list)
+            );
+        }
+        let inbox = account.mailbox("INBOX").unwrap();
+        let status = inbox.status().unwrap();
+        assert_eq!(status.messages, 0);
+        assert_eq!(
+            (status.uid_validity, status.uid_next),
+            (before.uid_validity, before.uid_next)
+        );
+        let old = account.mailbox("Archive/2020/Inbox").unwrap();
+        assert_ne!(old.status().unwrap().uid_validity, before.uid_validity);
+        let m = old.messages().unwrap();
+        assert_eq!(m.len(), 2);
+        for (meta, n) in m.iter().zip([0u32, 2]) {
+            assert_eq!(old.read(meta.uid).unwrap(), msg(n));
+            assert_eq!(meta.flags, given[n as usize]);
+            assert_eq!(meta.internal_date, when);
+        }
+    }
+    // Again, with INBOX empty now.
+    alice.rename("INBOX", "Empty").unwrap();
+    assert_eq!(
+        alice.mailbox("Empty").unwrap().status().unwrap().messages,
+        0
+    );
+    let uid = inbox.append(&msg(7), &Flags::new(), None).unwrap();
+    assert!(uid >= before.uid_next, "INBOX's UIDs go on");
+}
+
+/// RENAME of a mailbox with inferiors moves every one of them with their messages,
+/// UIDVALIDITY, UIDs and flags; handles opened on any of them follow, and so do
+/// subscriptions; nothing is left under the old name.
+pub fn rename_moves_a_whole_hierarchy_with_its_messages(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    let levels = ["Work", "Work/2024", "Work/2024/Q1", "Work/old.stuff"];
+    alice.create("Work/2024/Q1").unwrap();
+    alice.create("Work/old.stuff").unwrap();
+    alice.create("Workshop").unwrap();
+    alice.subscribe("Work/2024/Q1").unwrap();
+    let mut kept = Vec::new();
+    for (n, name) in levels.iter().enumerate() {
+        let mb = alice.mailbox(name).unwrap();
+        let uid = mb
+            .append(&msg(n as u32), &flags(&[kw(&format!("k{n}"))]), None)
+            .unwrap();
+        kept.push((mb, uid, mb_status(&alice, name)));
+    }
+    alice.rename("Work", "Done/Work").unwrap();
+    for (n, (handle, uid, _)) in kept.iter().enumerate() {
+        assert_eq!(handle.name(), format!("Done/{}", levels[n]));
+        assert_eq!(handle.read(*uid).unwrap(), msg(n as u32));
+    }
+    for account in [alice.clone(), alice_reopened(fx)] {
+        let list = account.list().unwrap();
+        let n = names(&list);
+        assert!(
+            !n.iter().any(|x| *x == "Work" || x.starts_with("Work/")),
+            "{n:?}"
+        );
+        assert!(n.contains(&"Workshop"), "{n:?}");
+        for (i, (_, uid, status)) in kept.iter().enumerate() {
+            let name = format!("Done/{}", levels[i]);
+            let mb = account.mailbox(&name).unwrap();
+            let now = mb.status().unwrap();
+            assert_eq!((now.uid_validity, now.uid_next), (status.0, status.1));
+            let m = mb.messages().unwrap();
+            assert_eq!(m.len(), 1);
+            assert_eq!(
+                (m[0].uid, &m[0].flags),
+                (*uid, &flags(&[kw(&format!("k{i}"))]))
+            );
+        }
+        let q1 = list.iter().find(|i| i.name == "Done/Work/2024/Q1").unwrap();
+        assert!(q1.subscribed, "subscriptions follow: {list:?}");
+    }
+}
+
+fn mb_status(account: &Account, name: &str) -> (u32, u32) {
+    let s = account.mailbox(name).unwrap().status().unwrap();
+    (s.uid_validity, s.uid_next)
 }
 
 /// Subscriptions are idempotent, refused for missing or invalid names, and persist.
@@ -1204,6 +1433,10 @@ macro_rules! conformance_suite {
                 copy_keeps_bytes_flags_and_date,
                 copy_into_the_same_mailbox_appends_copies,
                 move_leaves_no_copy_behind,
+                move_gives_new_uids_and_keeps_flags_dates_and_bytes,
+                a_retried_move_adds_no_copy,
+                a_move_is_seen_by_watchers_of_both_mailboxes,
+                a_large_move_moves_every_message_once,
                 incoming_delivers_the_same_message_to_every_recipient,
                 incoming_refuses_before_the_message_is_written,
                 an_abandoned_incoming_leaves_no_message,
@@ -1214,6 +1447,8 @@ macro_rules! conformance_suite {
                 rename_moves_children_and_open_handles_follow,
                 rename_refusals_change_nothing,
                 rename_inbox_moves_its_messages_and_leaves_it_empty,
+                rename_inbox_keeps_flags_dates_and_makes_parents,
+                rename_moves_a_whole_hierarchy_with_its_messages,
                 subscriptions_persist_and_follow_the_rules,
                 special_use_mailboxes_exist_on_first_use,
                 invalid_names_are_refused_everywhere,
