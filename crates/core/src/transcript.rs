@@ -177,7 +177,10 @@ fn visible_prefix(line: &[u8], rules: &Redaction) -> Option<usize> {
             continue;
         };
         // Shown: through the name and `keep` more words, unless a kept word opens a
-        // literal (its content is not on this line).
+        // literal (its content is not on this line). The last word is never kept: in
+        // `APOP  <digest>` (no user) or `LOGIN <password>` it is the secret itself.
+        let after = words.len() - (n + 1);
+        let keep = keep.min(after.saturating_sub(1));
         let mut shown = stop;
         for &(s, e) in words.iter().skip(n + 1).take(keep) {
             if head[s] == b'{' {
@@ -272,6 +275,7 @@ mod tests {
         t.client_input(b"a LOGIN alice \"hun\x00ter2\"", Shown::Command(&IMAP));
         t.client_input(b"  AUTH PLAIN AGFsaWNlAGh1bnRlcjI=", Shown::Command(&SMTP));
         t.client_input(b"AGFsaWNlAGh1bnRlcjI=", Shown::Secret);
+        t.client_input(b"a LOGIN hunter2", Shown::Command(&IMAP));
         t.client_input(
             "a LOGIN alice\u{a0}hunter2".as_bytes(),
             Shown::Command(&IMAP),
@@ -293,6 +297,7 @@ mod tests {
                 "C: a LOGIN alice ****",
                 "C:   AUTH PLAIN ****",
                 "C: ****",
+                "C: a LOGIN ****",
                 "C: a LOGIN alice\\xc2****",
                 "C: b LOGIN\\u{c}alice ****",
                 "C: AUTH\\u{a0}PLAIN ****",
