@@ -7,81 +7,14 @@
 //! environment variable saying what to do. It prints a line after each operation has
 //! returned, so the parent knows exactly which ones succeeded.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use yubin_store::{Flag, FlagOp, Flags, Mailbox, MaildirBackend, Store};
-
-const MODE: &str = "YUBIN_CRASH_CHILD";
-const DIR: &str = "YUBIN_CRASH_DIR";
-const SEED: &str = "YUBIN_CRASH_SEED";
-
-/// A small deterministic generator (xorshift64*), so no extra dependency is needed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-fn time_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
-/// The message with this id: its size varies up to 64 KiB so kills land mid-write too.
-fn message(id: u64) -> Vec<u8> {
-    let mut m = format!("X-Crash-Id: {id}\r\nSubject: crash test {id}\r\n\r\n").into_bytes();
-    let size = 64 + (id.wrapping_mul(7919) % 65_000) as usize;
-    let mut n = id;
-    while m.len() < size {
-        n = n
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        m.extend_from_slice(format!("{n:016x} line of the body of {id}\r\n").as_bytes());
-    }
-    m
-}
-
-fn id_of(bytes: &[u8]) -> Option<u64> {
-    let first = bytes.split(|&b| b == b'\r').next()?;
-    std::str::from_utf8(first.strip_prefix(b"X-Crash-Id: ")?)
-        .ok()?
-        .parse()
-        .ok()
-}
-
-/// The flags of flag change number `k`.
-fn flags_for(k: u64) -> Flags {
-    let mut f = Flags::new();
-    if k & 1 != 0 {
-        f.insert(Flag::Seen);
-    }
-    if k & 2 != 0 {
-        f.insert(Flag::Flagged);
-    }
-    if k & 4 != 0 {
-        f.insert(Flag::Deleted);
-    }
-    f.insert(Flag::Keyword(format!("k{}", k % 3)));
-    f
-}
+use support::{DIR, MODE, Rng, Run, SEED, flags_for, id_of, message, run_child, say, time_seed};
+use yubin_store::{FlagOp, Flags, Mailbox, MaildirBackend, Store};
 
 fn open_store(dir: &Path) -> Store {
     // A tiny compaction threshold: the index is folded into new snapshots many times a
@@ -98,14 +31,6 @@ fn open(dir: &Path) -> Mailbox {
         .unwrap()
         .mailbox("INBOX")
         .unwrap()
-}
-
-fn say(line: &str) {
-    // One write per line, straight to the pipe (not through the test harness's capture):
-    // a line either arrives whole or not at all.
-    let mut out = std::io::stdout().lock();
-    out.write_all(format!("{line}\n").as_bytes()).unwrap();
-    out.flush().unwrap();
 }
 
 /// The child's loop; does nothing in a normal test run.
@@ -198,62 +123,6 @@ fn child_process() {
             }
         }
     }
-}
-
-/// Runs one child until a random moment, kills it with SIGKILL, returns the complete
-/// lines it printed.
-fn run_child(mode: &str, dir: &Path, seed: u64, rng: &mut Rng, wait_ready: bool) -> Vec<String> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_process",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
-        .env(MODE, mode)
-        .env(DIR, dir)
-        .env(SEED, seed.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("re-run the test binary");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        loop {
-            let mut line = Vec::new();
-            match r.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                // A line cut short by the kill is not a success.
-                Ok(_) if line.ends_with(b"\n") => {
-                    let _ = tx.send(String::from_utf8_lossy(&line).trim_end().to_owned());
-                }
-                Ok(_) => break,
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    if wait_ready {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("child never became ready");
-            let ready = line == "READY";
-            lines.push(line);
-            if ready {
-                break;
-            }
-        }
-    }
-    std::thread::sleep(Duration::from_micros(rng.below(40_000)));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap();
-    lines.extend(rx.try_iter());
-    lines
 }
 
 /// What the parent knows for sure about the mailbox between rounds.
@@ -474,11 +343,15 @@ fn rounds(mode: &str, dir: &Path, ledger: &mut Ledger, count: usize, seed: u64) 
         // reconcile that an open does).
         let wait_ready = round_no % 5 != 4;
         let lines = run_child(
-            mode,
-            dir,
-            seed % 1000 * 1000 + round_no as u64 + 1,
+            Run {
+                mode,
+                dir,
+                seed: seed % 1000 * 1000 + round_no as u64 + 1,
+                wait_ready,
+                max_delay: Duration::from_millis(40),
+                env: Vec::new(),
+            },
             &mut rng,
-            wait_ready,
         );
         let round = parse(&lines);
         acknowledged += round.delivered.len() + round.flagged.len() + round.expunged.len();

@@ -469,6 +469,29 @@ fn rename_inbox_to_a_name_too_long_once_stored_changes_nothing() {
     assert_eq!(inbox.status().unwrap().messages, 1);
 }
 
+/// Another process (a second store on the same directory) that has a folder open when
+/// this one renames it does not make the folder again under the old name when it next
+/// looks: the renamed mailbox is the only one.
+#[test]
+fn another_process_does_not_make_a_renamed_folder_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = maildir(dir.path());
+    let first = alice(dir.path());
+    first.create("X").unwrap();
+    let x = first.mailbox("X").unwrap();
+    x.append(&msg(1), &Flags::new(), None).unwrap();
+    let second = alice(dir.path());
+    let stale = second.mailbox("X").unwrap();
+    assert_eq!(stale.status().unwrap().messages, 1);
+    first.rename("X", "Y").unwrap();
+    let _ = stale.refresh();
+    let _ = stale.append(&msg(2), &Flags::new(), None);
+    assert!(!md.join(".X").exists());
+    let names = names(&alice(dir.path()));
+    assert!(names.contains(&"Y".to_string()) && !names.contains(&"X".to_string()));
+    assert_eq!(bodies(&alice(dir.path()), "Y"), [msg(1)]);
+}
+
 /// Moves in opposite directions at once, in one process and from a second one (a
 /// second store on the same directory, as another yubin would be), and then in one
 /// process while the hierarchy holding one of the two mailboxes is renamed back and

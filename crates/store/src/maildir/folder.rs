@@ -585,6 +585,13 @@ impl MaildirMailbox {
     /// numbered with one new modseq, already applied to memory but not yet logged (the
     /// caller commits them). Lock held.
     fn reconcile(&mut self) -> Result<Vec<Record>> {
+        // The folder itself gone means another process renamed or deleted it (it was
+        // there when this one was opened): making it again would leave an empty mailbox
+        // under the old name, beside the renamed one. Its subdirectories, yes (a tool
+        // may remove an empty `cur/`; RENAME INBOX moves INBOX's away).
+        if !self.dir.is_dir() {
+            return Err(StoreError::NoSuchMailbox(self.dir.display().to_string()));
+        }
         ensure_maildir(&self.dir)?;
         self.keywords = Keywords::load(&self.dir)?;
         let mut found = self.scan()?;
