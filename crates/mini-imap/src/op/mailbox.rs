@@ -70,3 +70,40 @@ pub fn rename(account: &Account, tag: &str, from: &str, to: &str, b: &mut Vec<u8
         Err(e) => refuse(b, tag, "RENAME", &e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yubin_store::{Secret, Store};
+
+    fn reply(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut b = Vec::new();
+        f(&mut b);
+        String::from_utf8(b).unwrap()
+    }
+
+    /// A name valid as sent but too long once Maildir++ stores it (here a child's, which
+    /// RENAME would make too long) is `NO [LIMIT]` (RFC 5530), and nothing changed.
+    #[test]
+    fn names_too_long_to_store_are_limit_and_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::maildir(dir.path()).unwrap();
+        store.add_account("alice", Secret::from("pw")).unwrap();
+        let account = store.account("alice").unwrap();
+        let child = "c".repeat(200);
+        account.create(&format!("p/{child}")).unwrap();
+        let before = account.list().unwrap();
+        let long = "q.".repeat(20);
+        let r = reply(|b| rename(&account, "t1", "p", &long, b));
+        assert!(r.starts_with("t1 NO [LIMIT] RENAME failed"), "{r}");
+        let r = reply(|b| create(&account, "t2", &"a.".repeat(120), b));
+        assert!(r.starts_with("t2 NO [LIMIT] CREATE failed"), "{r}");
+        let r = reply(|b| rename(&account, "t3", "INBOX", &format!("x/{long}{child}"), b));
+        assert!(r.starts_with("t3 NO [LIMIT] RENAME failed"), "{r}");
+        assert_eq!(account.list().unwrap(), before);
+        let r = reply(|b| rename(&account, "t4", "p", "q", b));
+        assert_eq!(r, "t4 OK RENAME completed\r\n");
+        let r = reply(|b| rename(&account, "t5", "INBOX", "Old", b));
+        assert_eq!(r, "t5 OK RENAME completed\r\n");
+    }
+}
