@@ -58,6 +58,17 @@
 //! If a commit fails, the store undoes its stages with [`MailboxBackend::discard`] and
 //! shows nothing of it.
 //!
+//! MOVE and RENAME (RFC 6851, RFC 3501 §6.3.5) are whole or not at all, and a backend
+//! says how well it can do that. MOVE holds both mailboxes' writer locks and both
+//! [`MailboxBackend::begin`]s: the source gives the bytes ([`MailboxBackend::give`]),
+//! the destination takes them over ([`MailboxBackend::stage_move`]: Maildir renames the
+//! file, so it is never in both nor in neither) and commits, then the source lets go
+//! ([`MailboxBackend::given`]) and commits the expunge. A backend that cannot take bytes
+//! over (the default) gets a copy staged and the source's bytes removed after the
+//! destination's commit: never lost, but a crash in between leaves both. RENAME of a
+//! hierarchy is one [`AccountBackend::rename_all`] (Maildir: a journal the next start
+//! finishes); RENAME INBOX is one [`MailboxBackend::hand_over`] where the backend can.
+//!
 //! Then the conformance suite is one line. With `yubin-store = { ..., features =
 //! ["testing"] }` among the backend crate's dev-dependencies, in an integration test:
 //!
