@@ -385,10 +385,11 @@ async fn three_failed_logins_disconnect() {
     let mut r = BufReader::new(r);
     read_line(&mut r).await;
     for i in 0..3 {
+        // The failure reply itself is held back by the login guard (40 ms, doubling);
+        // pipelined, the USER reply before it may be held with it.
+        let asked = std::time::Instant::now();
         w.write_all(b"USER alice\r\nPASS nope\r\n").await.unwrap();
         read_line(&mut r).await;
-        // The failure reply itself is held back by the login guard (40 ms, doubling).
-        let asked = std::time::Instant::now();
         let reply = read_line(&mut r).await;
         assert!(reply.starts_with("-ERR [AUTH]"), "attempt {i}: {reply}");
         assert!(
