@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         max_line: 128,
         max_literal: 64,
         max_command: 512,
+        stream_above: 256,
     };
     let mut codec = ImapCodec::new(limits);
     let mut buf = BytesMut::new();
