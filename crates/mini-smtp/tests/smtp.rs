@@ -284,7 +284,6 @@ async fn postmaster_and_the_server_host_name() {
 async fn rcpt_agrees_with_store_resolve() {
     let (store, handle) = start(SmtpServerConfig::default()).await;
     store.add_account("Carol", Secret::from("pw")).unwrap();
-    store.add_account("carol", Secret::from("pw")).unwrap();
     let addresses = [
         "alice@localhost",
         "BOB@localhost",
