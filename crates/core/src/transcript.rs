@@ -48,9 +48,42 @@ pub struct Redaction {
     /// How many words may precede the command's name: 0 for POP3 and SMTP, 1 for IMAP
     /// (the tag). Every word up to there is checked, so an untagged `LOGIN` is caught too.
     pub name_within: usize,
-    /// Command names (ASCII, any case in the input) and how many words after the name
-    /// stay visible (the user name, the SASL mechanism); the rest becomes `****`.
-    pub secret: &'static [(&'static str, usize)],
+    /// The commands that carry credentials.
+    pub secret: &'static [Masked],
+}
+
+/// A command that carries credentials, and how much of it may be shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Masked {
+    /// The command's name (ASCII; any case in the input).
+    pub name: &'static str,
+    /// Words after the name that stay visible (the user name, the SASL mechanism); the
+    /// rest becomes `****`.
+    pub keep: usize,
+    /// Whether those words are never secret (a SASL mechanism), so they are shown even
+    /// when nothing follows them. A user name is shown only when a word follows it: in
+    /// `APOP  <digest>` (no user) or `LOGIN <password>` the last word is the secret.
+    pub keep_last: bool,
+}
+
+impl Masked {
+    /// `name`, showing `keep` words only when more follow.
+    pub const fn user(name: &'static str, keep: usize) -> Masked {
+        Masked {
+            name,
+            keep,
+            keep_last: false,
+        }
+    }
+
+    /// `name`, whose next word (a SASL mechanism) is always shown.
+    pub const fn mechanism(name: &'static str) -> Masked {
+        Masked {
+            name,
+            keep: 1,
+            keep_last: true,
+        }
+    }
 }
 
 /// How the driver shows the next client input.
@@ -169,18 +202,22 @@ fn visible_prefix(line: &[u8], rules: &Redaction) -> Option<usize> {
     }
     for (n, &(start, stop)) in words.iter().enumerate().take(rules.name_within + 1) {
         let word = &head[start..stop];
-        let Some(&(_, keep)) = rules
+        let Some(rule) = rules
             .secret
             .iter()
-            .find(|(name, _)| word.eq_ignore_ascii_case(name.as_bytes()))
+            .find(|m| word.eq_ignore_ascii_case(m.name.as_bytes()))
         else {
             continue;
         };
         // Shown: through the name and `keep` more words, unless a kept word opens a
-        // literal (its content is not on this line). The last word is never kept: in
-        // `APOP  <digest>` (no user) or `LOGIN <password>` it is the secret itself.
+        // literal (its content is not on this line), or is the last one and may be the
+        // secret itself.
         let after = words.len() - (n + 1);
-        let keep = keep.min(after.saturating_sub(1));
+        let keep = if rule.keep_last {
+            rule.keep
+        } else {
+            rule.keep.min(after.saturating_sub(1))
+        };
         let mut shown = stop;
         for &(s, e) in words.iter().skip(n + 1).take(keep) {
             if head[s] == b'{' {
@@ -255,11 +292,11 @@ mod tests {
 
     const IMAP: Redaction = Redaction {
         name_within: 1,
-        secret: &[("LOGIN", 1), ("AUTHENTICATE", 1)],
+        secret: &[Masked::user("LOGIN", 1), Masked::mechanism("AUTHENTICATE")],
     };
     const SMTP: Redaction = Redaction {
         name_within: 0,
-        secret: &[("AUTH", 1)],
+        secret: &[Masked::mechanism("AUTH")],
     };
 
     #[test]

@@ -53,7 +53,7 @@ use tokio::time::advance;
 use tokio_util::sync::CancellationToken;
 use yubin_core::driver::{self, After, Goodbyes, ListenerConfig, Phase, Reply, Session, Watch};
 use yubin_core::guard::{GuardConfig, LoginGuard};
-use yubin_core::transcript::{Redaction, Shown, Transcript};
+use yubin_core::transcript::{Masked, Redaction, Shown, Transcript};
 use yubin_core::{Line, Lines, ServerConfig, ServerHandle};
 
 /// Real time one step of a test may take before it fails instead of hanging.
@@ -73,7 +73,7 @@ static GOODBYES: Goodbyes = Goodbyes {
 
 static REDACTION: Redaction = Redaction {
     name_within: 0,
-    secret: &[("PASS", 0)],
+    secret: &[Masked::user("PASS", 0)],
 };
 
 /// A toy line protocol. Commands (the first word, any case):

@@ -30,7 +30,7 @@ use yubin_core::driver::{self, Goodbyes, Phase};
 pub use yubin_core::driver::{After, Reply};
 use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
-use yubin_core::transcript::{Redaction, Shown};
+use yubin_core::transcript::{Masked, Redaction, Shown};
 use yubin_store::{
     Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Refused, Store, StoreError,
     Uids, View,
@@ -84,7 +84,7 @@ pub static GOODBYES: Goodbyes = Goodbyes {
 /// unless it is a literal) and `AUTHENTICATE` (the mechanism is shown).
 pub const REDACTION: Redaction = Redaction {
     name_within: 1,
-    secret: &[("LOGIN", 1), ("AUTHENTICATE", 1)],
+    secret: &[Masked::user("LOGIN", 1), Masked::mechanism("AUTHENTICATE")],
 };
 /// The continuation request for a synchronizing literal (RFC 3501 §7.5).
 pub const CONTINUE_LINE: &[u8] = b"+ Ready for literal data\r\n";

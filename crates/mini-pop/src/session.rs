@@ -12,7 +12,7 @@ use md5::{Digest, Md5};
 use yubin_core::driver::{self, After, Goodbyes, NoWatch, Phase, Reply};
 use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
-use yubin_core::transcript::{Redaction, Shown};
+use yubin_core::transcript::{Masked, Redaction, Shown};
 use yubin_core::{Line, Lines, Secret};
 use yubin_store::{Account, Mailbox, MaildropLock, Refused, Store, StoreError};
 
@@ -642,7 +642,11 @@ pub fn apop_digest(timestamp: &str, password: &Secret) -> String {
 /// and `AUTH` (the mechanism is shown).
 pub const REDACTION: Redaction = Redaction {
     name_within: 0,
-    secret: &[("PASS", 0), ("APOP", 1), ("AUTH", 1)],
+    secret: &[
+        Masked::user("PASS", 0),
+        Masked::user("APOP", 1),
+        Masked::mechanism("AUTH"),
+    ],
 };
 
 /// The lines a POP3 connection ends with.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use yubin_core::driver::{self, After, Goodbyes, NoWatch, Phase, Reply};
 use yubin_core::sasl::{self, Step};
 use yubin_core::tls::TlsState;
-use yubin_core::transcript::{Redaction, Shown};
+use yubin_core::transcript::{Masked, Redaction, Shown};
 use yubin_core::{Line, Lines, Secret};
 use yubin_store::{Incoming, Refusal, Refused, Store, StoreError};
 
@@ -603,7 +603,7 @@ impl Session {
 /// SMTP commands that carry credentials: `AUTH` (the mechanism is shown).
 pub const REDACTION: Redaction = Redaction {
     name_within: 0,
-    secret: &[("AUTH", 1)],
+    secret: &[Masked::mechanism("AUTH")],
 };
 
 /// The lines an SMTP connection ends with (RFC 5321 §3.8: 421 when the server closes).

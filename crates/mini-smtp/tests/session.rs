@@ -130,7 +130,7 @@ fn split_trace(stored: &[u8]) -> (&[u8], &[u8]) {
 }
 
 fn is_command(shown: Shown) -> bool {
-    matches!(shown, Shown::Command(r) if r.secret.iter().any(|(name, _)| *name == "AUTH"))
+    matches!(shown, Shown::Command(r) if r.secret.iter().any(|m| m.name == "AUTH"))
 }
 
 /// Every command the session knows, and two it does not implement or know.
