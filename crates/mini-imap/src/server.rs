@@ -65,8 +65,10 @@ pub async fn serve(
         config.listener,
         &session::GOODBYES,
         shutdown,
-        move |_ctx, tls| {
-            let (session, greeting) = Session::new(store.clone(), imap.clone(), tls);
+        move |ctx, tls| {
+            // Accounts this client makes on the fly count against its address's rate.
+            let store = store.for_peer(ctx.peer.ip());
+            let (session, greeting) = Session::new(store, imap.clone(), tls);
             let codec = ImapCodec::with_login_limits(before, after).with_budget(memory.clone());
             (session, codec, greeting)
         },

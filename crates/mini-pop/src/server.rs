@@ -48,8 +48,10 @@ pub async fn serve(
         config.listener,
         &session::GOODBYES,
         shutdown,
-        move |_ctx, tls| {
-            let (session, greeting) = Session::new(store.clone(), pop.clone(), tls);
+        move |ctx, tls| {
+            // Accounts this client makes on the fly count against its address's rate.
+            let store = store.for_peer(ctx.peer.ip());
+            let (session, greeting) = Session::new(store, pop.clone(), tls);
             (session, Lines::new(max_line), greeting)
         },
     )

@@ -58,7 +58,9 @@ pub async fn serve(
         &session::GOODBYES,
         shutdown,
         move |ctx, tls| {
-            let (session, greeting) = Session::new(store.clone(), smtp.clone(), ctx.peer, tls);
+            // Accounts this client makes on the fly count against its address's rate.
+            let store = store.for_peer(ctx.peer.ip());
+            let (session, greeting) = Session::new(store, smtp.clone(), ctx.peer, tls);
             (session, Lines::new(max_line), greeting)
         },
     )

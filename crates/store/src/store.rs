@@ -1,6 +1,7 @@
 //! The store: the set of accounts, and which backend keeps their mail.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +17,9 @@ use crate::{MaildirBackend, MemoryBackend, Result, Secret, StoreError, name};
 #[derive(Clone)]
 pub struct Store {
     shared: Arc<StoreShared>,
+    /// The client this handle serves, if a server said so ([`Store::for_peer`]): accounts
+    /// made on the fly are rate-limited per client address.
+    peer: Option<IpAddr>,
 }
 
 struct StoreShared {
@@ -24,8 +28,9 @@ struct StoreShared {
     accept_any: AtomicBool,
     /// Most accounts that accept-any-login and delivery may create ([`Store::set_max_accounts`]).
     max_accounts: AtomicUsize,
-    /// How fast they may be created ([`Store::set_account_creation_rate`]).
-    creation: Mutex<CreationRate>,
+    /// How fast they may be created ([`Store::set_account_creation_rate`]): one bucket per
+    /// client address (`None`: callers that named none, e.g. `yubin deliver`).
+    creation: Mutex<Creation>,
     /// A `std` mutex, never held across an `.await` (the store has none).
     accounts: Mutex<BTreeMap<String, AccountEntry>>,
     /// Local domains and the postmaster (see `deliver.rs`). Never locked while
@@ -52,6 +57,39 @@ pub const DEFAULT_CREATIONS_PER_SECOND: f64 = 10.0;
 /// ...and at once.
 pub const DEFAULT_CREATION_BURST: u32 = 100;
 
+/// Client addresses whose creation rate is remembered at most; past it the fullest
+/// buckets (those that have not created lately) are forgotten.
+const MAX_RATE_PEERS: usize = 4096;
+
+/// The creation rate, per client address.
+#[derive(Debug)]
+struct Creation {
+    per_second: f64,
+    burst: u32,
+    peers: HashMap<Option<IpAddr>, CreationRate>,
+}
+
+impl Creation {
+    /// Takes one creation for `peer` if its bucket allows it.
+    fn take(&mut self, peer: Option<IpAddr>) -> bool {
+        if self.peers.len() >= MAX_RATE_PEERS && !self.peers.contains_key(&peer) {
+            let burst = f64::from(self.burst);
+            self.peers.retain(|_, b| {
+                b.refill();
+                b.tokens < burst
+            });
+            if self.peers.len() >= MAX_RATE_PEERS {
+                self.peers.clear();
+            }
+        }
+        let (per_second, burst) = (self.per_second, self.burst);
+        self.peers
+            .entry(peer)
+            .or_insert_with(|| CreationRate::new(per_second, burst))
+            .take()
+    }
+}
+
 /// A token bucket: `burst` creations at once, refilled at `per_second`.
 #[derive(Debug)]
 struct CreationRate {
@@ -71,12 +109,16 @@ impl CreationRate {
         }
     }
 
-    /// Takes one creation if the bucket allows it.
-    fn take(&mut self) -> bool {
+    fn refill(&mut self) {
         let now = std::time::Instant::now();
         let elapsed = now.duration_since(self.at).as_secs_f64();
         self.at = now;
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
+    }
+
+    /// Takes one creation if the bucket allows it.
+    fn take(&mut self) -> bool {
+        self.refill();
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -135,14 +177,16 @@ impl Store {
     /// accounts; each account's storage is opened on its first use.
     pub fn with_backend(backend: impl StoreBackend) -> Store {
         Store {
+            peer: None,
             shared: Arc::new(StoreShared {
                 backend: Box::new(backend),
                 accept_any: AtomicBool::new(false),
                 max_accounts: AtomicUsize::new(DEFAULT_MAX_ACCOUNTS),
-                creation: Mutex::new(CreationRate::new(
-                    DEFAULT_CREATIONS_PER_SECOND,
-                    DEFAULT_CREATION_BURST,
-                )),
+                creation: Mutex::new(Creation {
+                    per_second: DEFAULT_CREATIONS_PER_SECOND,
+                    burst: DEFAULT_CREATION_BURST,
+                    peers: HashMap::new(),
+                }),
                 accounts: Mutex::new(BTreeMap::new()),
                 delivery: Mutex::new(DeliverySettings::default()),
             }),
@@ -233,16 +277,30 @@ impl Store {
         self.shared.max_accounts.store(max, Ordering::Relaxed);
     }
 
-    /// Limits how fast accept-any-login and delivery create accounts: `burst` at once, then
-    /// `per_second` on average (all clients together; the store does not know who asks).
-    /// Past it, such a login or delivery fails with [`StoreError::Limit`] until the rate
-    /// allows one more. Defaults [`DEFAULT_CREATIONS_PER_SECOND`], [`DEFAULT_CREATION_BURST`].
+    /// Limits how fast accept-any-login and delivery create accounts for one client
+    /// address ([`Store::for_peer`]): `burst` at once, then `per_second` on average. Past
+    /// it, such a login or delivery fails with [`StoreError::Limit`] until the rate allows
+    /// one more. Defaults [`DEFAULT_CREATIONS_PER_SECOND`], [`DEFAULT_CREATION_BURST`].
     pub fn set_account_creation_rate(&self, per_second: f64, burst: u32) {
         *self
             .shared
             .creation
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = CreationRate::new(per_second, burst);
+            .unwrap_or_else(|p| p.into_inner()) = Creation {
+            per_second: per_second.max(0.0),
+            burst,
+            peers: HashMap::new(),
+        };
+    }
+
+    /// This store as seen by the client at `peer`: the same accounts and mail; what it
+    /// makes this handle create on the fly counts against that address's rate. A server
+    /// gives each connection's session such a handle.
+    pub fn for_peer(&self, peer: IpAddr) -> Store {
+        Store {
+            shared: self.shared.clone(),
+            peer: Some(peer),
+        }
     }
 
     /// The name an account created on the fly for `name` gets, once the cap and the rate
@@ -268,7 +326,7 @@ impl Store {
             .creation
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if !rate.take() {
+        if !rate.take(self.peer) {
             tracing::warn!("account not created: accounts are being created too fast");
             return Err(StoreError::Limit {
                 what: "accounts created per second",
@@ -439,11 +497,14 @@ mod tests {
         ));
         // Existing accounts are not creations.
         store.authenticate("A", &"pw".into()).unwrap();
-        store.set_max_accounts(3);
+        // Another client address has a rate of its own.
+        let other = store.for_peer([192, 0, 2, 1].into());
+        other.authenticate("d", &"pw".into()).unwrap();
+        store.set_max_accounts(4);
         store.set_account_creation_rate(1000.0, 10);
         assert!(matches!(
             store.account("e"),
-            Err(crate::StoreError::Limit { limit: 3, .. })
+            Err(crate::StoreError::Limit { limit: 4, .. })
         ));
     }
 
