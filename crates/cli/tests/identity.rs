@@ -131,3 +131,55 @@ fn anonymous_logins_create_at_most_max_accounts() {
     // Existing accounts still log in, in any case.
     assert!(c.imap("LOGIN ONE pw").starts_with("t OK"));
 }
+
+#[test]
+fn one_address_creates_accounts_no_faster_than_the_rate() {
+    let data = tempfile::tempdir().unwrap();
+    let serve = Serve::start_with(
+        data.path(),
+        &["--accept-any-login", "--accounts-per-second", "0"],
+    );
+    // A burst of 100 from one address, then nothing more from it...
+    let mut c = Client::connect(serve.imap);
+    for n in 0..100 {
+        let r = c.imap(&format!("LOGIN user{n} pw"));
+        assert!(r.starts_with("t OK"), "user{n}: {r}");
+        c = Client::connect(serve.imap);
+    }
+    let r = c.imap("LOGIN user100 pw");
+    assert!(r.starts_with("t NO [LIMIT]"), "{r}");
+    // ...while another address still gets its own (Linux routes all of 127/8 to lo).
+    #[cfg(target_os = "linux")]
+    {
+        let s = connect_from([127, 0, 0, 2], serve.imap);
+        s.set_read_timeout(Some(STEP)).unwrap();
+        let mut other = Client {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
+        other.line();
+        assert!(other.imap("LOGIN user100 pw").starts_with("t OK"));
+    }
+}
+
+/// A connection to 127.0.0.1 from another loopback source address.
+#[cfg(target_os = "linux")]
+fn connect_from(from: [u8; 4], port: u16) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from((from, 0)))
+            .unwrap_or_else(|e| panic!("binding {from:?}: {e}"));
+        tokio::time::timeout(STEP, socket.connect(([127, 0, 0, 1], port).into()))
+            .await
+            .expect("connect in time")
+            .expect("connect")
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
