@@ -18,7 +18,13 @@ mod tls;
 
 /// yubin (郵便, "post"): a local mail server for learning and for testing mail software.
 #[derive(Debug, Parser)]
-#[command(name = "yubin", version, about, long_about = None)]
+#[command(
+    name = "yubin",
+    version,
+    about,
+    long_about = None,
+    after_help = EXIT_STATUS
+)]
 struct Cli {
     /// Print every protocol line sent and received as `C: ...` / `S: ...` (passwords masked).
     #[arg(long, global = true)]
@@ -55,6 +61,12 @@ enum Command {
     Deliver(deliver::DeliverArgs),
 }
 
+/// What `yubin --help` says about exit codes.
+const EXIT_STATUS: &str = "Exit status: 0 when the command did what was asked; 1 when it \
+failed (the line starting with `error:` says why: a port in use, a server not running, a \
+refused login, ...) or, for `demo` and `bench`, when a check or a request failed; 2 for a \
+command line that is not understood.";
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -69,7 +81,7 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(e) => {
             // One clear line: the error and its causes, never a backtrace.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
@@ -94,13 +106,41 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` chooses what (default: warnings and errors).
+/// An error and its causes on one line, each cause once: an error whose text already
+/// includes its source's (`Connection refused (os error 111)`) is not followed by that
+/// source again. A refused connection gets the likely reason.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    let mut refused = false;
+    for cause in e.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    if refused {
+        line.push_str(" (is `yubin serve` running? Start it in another terminal)");
+    }
+    line
+}
+
+/// Logs go to stderr; `RUST_LOG` chooses what (default: warnings and errors). Colours
+/// only on a terminal: a log written to a file or a pipe gets no escape codes.
 fn init_logging() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -118,9 +118,8 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
         login_timeout: args.login_timeout.map(std::time::Duration::from_secs),
         guard: Default::default(),
     };
-    let servers = Servers::start(store.clone(), config)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    // The error names the protocol, the address and the flag that chooses another port.
+    let servers = Servers::start(store.clone(), config).await?;
     if !args.bind.is_loopback() && !args.tls.require_tls {
         eprintln!(
             "warning: listening on {} without TLS: passwords cross the network in plain text",

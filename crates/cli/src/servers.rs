@@ -100,6 +100,36 @@ impl Default for ServersConfig {
     }
 }
 
+/// A listener that could not be opened, said so that the reader knows which one and what
+/// to do: the protocol, the address, and the flag that picks another port.
+fn cannot_listen(
+    protocol: &str,
+    addr: SocketAddr,
+    flag: &str,
+    e: std::io::Error,
+) -> std::io::Error {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "; another program (or another yubin) uses port {}: choose another with {flag} \
+             (0: any free port){}",
+            addr.port(),
+            if protocol.ends_with('S') {
+                ", or run without TLS listeners with --no-tls"
+            } else {
+                ""
+            }
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("; ports below 1024 need privileges: choose another with {flag}")
+        }
+        _ => String::new(),
+    };
+    std::io::Error::new(
+        e.kind(),
+        format!("cannot listen for {protocol} on {addr}: {e}{hint}"),
+    )
+}
+
 /// The running servers and their shared store.
 #[derive(Debug)]
 pub struct Servers {
@@ -147,27 +177,18 @@ impl Servers {
         share(&mut imap_config.listener);
 
         let token = || shutdown.child_token();
-        let smtp = mini_smtp::serve(
-            addr(config.ports.smtp),
-            store.clone(),
-            smtp_config.clone(),
-            token(),
-        )
-        .await?;
-        let pop = mini_pop::serve(
-            addr(config.ports.pop),
-            store.clone(),
-            pop_config.clone(),
-            token(),
-        )
-        .await?;
-        let imap = mini_imap::serve(
-            addr(config.ports.imap),
-            store.clone(),
-            imap_config.clone(),
-            token(),
-        )
-        .await?;
+        let (a, flag) = (addr(config.ports.smtp), "--smtp-port");
+        let smtp = mini_smtp::serve(a, store.clone(), smtp_config.clone(), token())
+            .await
+            .map_err(|e| cannot_listen("SMTP", a, flag, e))?;
+        let (a, flag) = (addr(config.ports.pop), "--pop-port");
+        let pop = mini_pop::serve(a, store.clone(), pop_config.clone(), token())
+            .await
+            .map_err(|e| cannot_listen("POP3", a, flag, e))?;
+        let (a, flag) = (addr(config.ports.imap), "--imap-port");
+        let imap = mini_imap::serve(a, store.clone(), imap_config.clone(), token())
+            .await
+            .map_err(|e| cannot_listen("IMAP", a, flag, e))?;
 
         let implicit = match tls {
             None => None,
@@ -175,24 +196,19 @@ impl Servers {
                 smtp_config.listener.server.tls = Some(tls.clone());
                 pop_config.listener.server.tls = Some(tls.clone());
                 imap_config.listener.server.tls = Some(tls);
-                Some([
-                    mini_smtp::serve(
-                        addr(config.ports.smtps),
-                        store.clone(),
-                        smtp_config,
-                        token(),
-                    )
-                    .await?,
-                    mini_pop::serve(addr(config.ports.pop3s), store.clone(), pop_config, token())
-                        .await?,
-                    mini_imap::serve(
-                        addr(config.ports.imaps),
-                        store.clone(),
-                        imap_config,
-                        token(),
-                    )
-                    .await?,
-                ])
+                let (a, flag) = (addr(config.ports.smtps), "--smtps-port");
+                let smtps = mini_smtp::serve(a, store.clone(), smtp_config, token())
+                    .await
+                    .map_err(|e| cannot_listen("SMTPS", a, flag, e))?;
+                let (a, flag) = (addr(config.ports.pop3s), "--pop3s-port");
+                let pop3s = mini_pop::serve(a, store.clone(), pop_config, token())
+                    .await
+                    .map_err(|e| cannot_listen("POP3S", a, flag, e))?;
+                let (a, flag) = (addr(config.ports.imaps), "--imaps-port");
+                let imaps = mini_imap::serve(a, store.clone(), imap_config, token())
+                    .await
+                    .map_err(|e| cannot_listen("IMAPS", a, flag, e))?;
+                Some([smtps, pop3s, imaps])
             }
         };
         Ok(Servers {

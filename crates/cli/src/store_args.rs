@@ -42,8 +42,17 @@ impl StoreArgs {
         } else {
             // The store creates the data directory (0700: mail is private).
             let dir = self.data_dir()?;
-            Store::maildir(&dir)
-                .with_context(|| format!("cannot open store at {}", dir.display()))?
+            if dir.exists() && !dir.is_dir() {
+                anyhow::bail!(
+                    "--data {}: is a file, not a directory (the data directory holds one \
+                     Maildir per account)",
+                    dir.display()
+                );
+            }
+            let store = Store::maildir(&dir)
+                .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
+            warn_if_unwritable(&dir);
+            store
         };
         store.set_accept_any_login(self.accept_any_login);
         store.set_max_accounts(self.max_accounts);
@@ -119,4 +128,27 @@ pub fn tls_dir_of(data: &std::path::Path) -> PathBuf {
         tracing::warn!("cannot move the old local CA: {e}");
     }
     dir
+}
+
+/// Says at start-up, not at the first delivery, when the data directory cannot be
+/// written: mail can then be read (POP3 and IMAP log in) but not delivered, flagged or
+/// removed, and each of those will fail saying so.
+fn warn_if_unwritable(dir: &std::path::Path) {
+    let state = yubin_store::name::state_dir(dir);
+    let probe = state.join(format!(".write-test.{}", std::process::id()));
+    let mut private = std::fs::DirBuilder::new();
+    private.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut private, 0o700);
+    let written = private
+        .create(&state)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe));
+    if let Err(e) = written {
+        eprintln!(
+            "warning: the data directory {} cannot be written ({e}): mail can be read, \
+             but not delivered, flagged or removed",
+            dir.display()
+        );
+    }
 }

@@ -25,7 +25,16 @@ pub fn run(cmd: TlsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TlsCommand::CaPath(args) => {
             let dir = args.store.tls_dir()?;
-            println!("{}", yubin_core::tls::ca_path(&dir).display());
+            let ca = yubin_core::tls::ca_path(&dir);
+            if !ca.is_file() {
+                // A path that does not exist would only fail later, in the client.
+                anyhow::bail!(
+                    "no local CA at {} yet: `yubin serve` makes it on its first start with TLS \
+                     (with the same --data)",
+                    ca.display()
+                );
+            }
+            println!("{}", ca.display());
             Ok(ExitCode::SUCCESS)
         }
     }

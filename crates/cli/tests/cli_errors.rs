@@ -1,0 +1,168 @@
+//! Errors a newcomer meets, through the binary: each is one clear line that names what is
+//! wrong and says what to do, with every cause said once; logs written to a pipe carry no
+//! colour codes; `--help` documents the exit status.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{run_with_timeout, yubin};
+
+/// Runs `yubin` with `args`, expecting it to fail; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let (ok, out, err) = run_with_timeout(yubin().args(args), 30);
+    assert!(!ok, "yubin {args:?} succeeded: {out}");
+    err
+}
+
+/// An `error:` line, and no cause repeated (`x: x`).
+fn one_clear_line(err: &str) -> &str {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {err:?}"));
+    let parts: Vec<&str> = line.trim_start_matches("error: ").split(": ").collect();
+    for (i, a) in parts.iter().enumerate() {
+        for b in &parts[i + 1..] {
+            assert!(a != b, "a cause is said twice: {line}");
+        }
+    }
+    line
+}
+
+#[test]
+fn a_port_in_use_names_the_protocol_the_port_and_the_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let err = fails(&[
+        "serve",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--no-tls",
+        "--smtp-port",
+        "0",
+        "--pop-port",
+        &port,
+        "--imap-port",
+        "0",
+    ]);
+    let line = one_clear_line(&err);
+    assert!(line.contains("POP3"), "{line}");
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    assert!(line.contains("--pop-port"), "{line}");
+    // A TLS port in use says how to do without TLS listeners too.
+    let err = fails(&[
+        "serve",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--smtp-port",
+        "0",
+        "--pop-port",
+        "0",
+        "--imap-port",
+        "0",
+        "--smtps-port",
+        "0",
+        "--pop3s-port",
+        "0",
+        "--imaps-port",
+        &port,
+    ]);
+    let line = one_clear_line(&err);
+    assert!(
+        line.contains("IMAPS") && line.contains("--imaps-port"),
+        "{line}"
+    );
+    assert!(line.contains("--no-tls"), "{line}");
+}
+
+#[test]
+fn a_data_directory_that_is_a_file_is_named() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let err = fails(&["serve", "--data", file.path().to_str().unwrap(), "--no-tls"]);
+    let line = one_clear_line(&err);
+    assert!(line.contains("is a file, not a directory"), "{line}");
+    assert!(line.contains(file.path().to_str().unwrap()), "{line}");
+}
+
+#[test]
+fn a_server_that_is_not_running_is_suggested_once() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port().to_string();
+    drop(free);
+    for args in [
+        &["pop", "stat", "--port", port.as_str()][..],
+        &["imap", "list", "--port", port.as_str()][..],
+    ] {
+        let err = fails(args);
+        let line = one_clear_line(&err);
+        assert!(line.contains("is `yubin serve` running?"), "{line}");
+        assert_eq!(
+            line.matches("Connection refused").count(),
+            1,
+            "said once: {line}"
+        );
+    }
+}
+
+#[test]
+fn ca_path_without_a_ca_says_so_and_fails() {
+    let data = tempfile::tempdir().unwrap();
+    let err = fails(&["tls", "ca-path", "--data", data.path().to_str().unwrap()]);
+    let line = one_clear_line(&err);
+    assert!(line.contains("no local CA"), "{line}");
+    assert!(line.contains("yubin serve"), "{line}");
+}
+
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = yubin()
+        .args(["serve", "--data", data.path().to_str().unwrap(), "--no-tls"])
+        .args(["--smtp-port", "0", "--pop-port", "0", "--imap-port", "0"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // "listening" is logged at info as each listener starts.
+    let mut log = String::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(15)) {
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("listening") {
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = reader.join();
+    for line in rx.try_iter() {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert!(log.contains("listening"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in {log:?}");
+}
+
+#[test]
+fn help_documents_the_exit_status() {
+    let (ok, out, _) = run_with_timeout(yubin().arg("--help"), 30);
+    assert!(ok);
+    assert!(out.contains("Exit status: 0"), "{out}");
+}
