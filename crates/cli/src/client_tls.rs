@@ -78,15 +78,26 @@ pub enum Security {
 }
 
 impl ClientTlsArgs {
-    /// The CA file to verify with: `--ca`, else yubin's local CA if it exists.
-    pub fn ca_file(&self) -> anyhow::Result<PathBuf> {
+    /// The CA files to verify with: `--ca`, else yubin's local CAs that exist — the data
+    /// directory's and the one `yubin serve --ephemeral` uses — so a client trusts whichever
+    /// of them the running server's certificate comes from.
+    pub fn ca_files(&self) -> anyhow::Result<Vec<PathBuf>> {
         if let Some(ca) = &self.ca {
-            return Ok(ca.clone());
+            return Ok(vec![ca.clone()]);
         }
-        Store::default_data_dir()
-            .map(|d| yubin_core::tls::ca_path(&crate::store_args::tls_dir_of(&d)))
+        let found: Vec<PathBuf> = Store::default_data_dir()
+            .map(|d| crate::store_args::tls_dir_of(&d))
+            .into_iter()
+            .chain([crate::store_args::ephemeral_tls_dir()])
+            .map(|dir| yubin_core::tls::ca_path(&dir))
             .filter(|p| p.exists())
-            .context("no CA to verify the server with: pass --ca FILE (see `yubin tls ca-path`) or --insecure")
+            .collect();
+        if found.is_empty() {
+            anyhow::bail!(
+                "no CA to verify the server with: pass --ca FILE (see `yubin tls ca-path`) or --insecure"
+            );
+        }
+        Ok(found)
     }
 
     /// The connection kind, with a connector that verifies as asked.
@@ -97,7 +108,7 @@ impl ClientTlsArgs {
         let verify = if self.insecure {
             Verify::Nothing
         } else {
-            Verify::Ca(self.ca_file()?)
+            Verify::Ca(self.ca_files()?)
         };
         let connector = client_connector(&verify).context("cannot set up TLS")?;
         Ok(if self.tls {

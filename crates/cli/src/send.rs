@@ -67,9 +67,11 @@ fn lettre_tls(args: &SendArgs) -> anyhow::Result<Tls> {
     if s.insecure {
         params = params.dangerous_accept_invalid_certs(true);
     } else {
-        let ca = s.ca_file()?;
-        let pem = std::fs::read(&ca).with_context(|| format!("cannot read {}", ca.display()))?;
-        params = params.add_root_certificate(Certificate::from_pem(&pem)?);
+        for ca in s.ca_files()? {
+            let pem =
+                std::fs::read(&ca).with_context(|| format!("cannot read {}", ca.display()))?;
+            params = params.add_root_certificate(Certificate::from_pem(&pem)?);
+        }
     }
     let params = params.build_rustls()?;
     Ok(if s.tls {

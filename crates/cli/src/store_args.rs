@@ -98,7 +98,7 @@ impl StoreArgs {
     /// trusted once keeps working across runs.
     pub fn tls_dir(&self) -> anyhow::Result<PathBuf> {
         if self.ephemeral {
-            Ok(std::env::temp_dir().join("yubin-ephemeral-tls"))
+            Ok(ephemeral_tls_dir())
         } else {
             Ok(tls_dir_of(&self.data_dir()?))
         }
@@ -151,4 +151,10 @@ fn warn_if_unwritable(dir: &std::path::Path) {
             dir.display()
         );
     }
+}
+
+/// The local CA's directory for an ephemeral store: fixed, under the system's temp dir, so
+/// a CA trusted once keeps working across runs (and the clients find it by default).
+pub fn ephemeral_tls_dir() -> PathBuf {
+    std::env::temp_dir().join("yubin-ephemeral-tls")
 }

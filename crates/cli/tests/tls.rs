@@ -407,3 +407,35 @@ fn an_account_named_tls_survives_the_local_ca() {
         assert_eq!(mode(&data.path().join(".yubin")), 0o700);
     }
 }
+
+/// `yubin serve --ephemeral` prints the CA it serves with, and yubin's own clients trust
+/// it by default (they try the data directory's CA and the ephemeral one).
+#[test]
+fn the_clients_trust_the_ephemeral_servers_ca_by_default() {
+    let mut args = vec!["serve", "--ephemeral"];
+    for flag in [
+        "--smtp-port",
+        "--pop-port",
+        "--imap-port",
+        "--smtps-port",
+        "--pop3s-port",
+        "--imaps-port",
+    ] {
+        args.extend([flag, "0"]);
+    }
+    let (mut server, _) = ServerProcess::start(&args, "SMTP listening on");
+    let pop3s = port_of(&server.wait_for("POP3S listening on"));
+    let imaps = port_of(&server.wait_for("IMAPS listening on"));
+    let ca_line = server.wait_for("TLS: trust this CA");
+    assert!(ca_line.contains("yubin-ephemeral-tls"), "{ca_line}");
+    let (ok, out, err) = run_with_timeout(
+        yubin().args(["pop", "stat", "--tls", "--port", &pop3s.to_string()]),
+        20,
+    );
+    assert!(ok, "pop stat --tls: {out} {err}");
+    let (ok, out, err) = run_with_timeout(
+        yubin().args(["imap", "list", "--tls", "--port", &imaps.to_string()]),
+        20,
+    );
+    assert!(ok, "imap list --tls: {out} {err}");
+}

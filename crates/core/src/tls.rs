@@ -329,8 +329,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
 /// How a client checks the server's certificate.
 #[derive(Debug, Clone)]
 pub enum Verify {
-    /// Against this CA certificate file (e.g. yubin's local CA).
-    Ca(PathBuf),
+    /// Against these CA certificate files (e.g. yubin's local CAs): a server whose
+    /// certificate any of them signed is trusted.
+    Ca(Vec<PathBuf>),
     /// Not at all: anyone in the middle can read everything. For `--insecure` only.
     Nothing,
 }
@@ -341,10 +342,12 @@ pub fn client_connector(verify: &Verify) -> Result<TlsConnector, TlsError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let config = match verify {
-        Verify::Ca(path) => {
+        Verify::Ca(paths) => {
             let mut roots = rustls::RootCertStore::empty();
-            for cert in read_certs(path)? {
-                roots.add(cert)?;
+            for path in paths {
+                for cert in read_certs(path)? {
+                    roots.add(cert)?;
+                }
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
