@@ -118,7 +118,9 @@ fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
     let (count, bytes) = (batch.count, batch.bytes);
     bar.finish_and_clear();
     println!(
-        "delivered {count} messages ({bytes} bytes) to {}/{} in {:.2?}",
+        "delivered {} ({}) to {}/{} in {:.2?}",
+        crate::words::count(count as u64, "message"),
+        crate::words::count(bytes as u64, "byte"),
         account.name(),
         mailbox.name(),
         started.elapsed()

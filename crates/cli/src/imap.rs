@@ -219,7 +219,12 @@ pub async fn run(cmd: ImapCommand, trace: Transcript) -> anyhow::Result<ExitCode
                 println!("{}", serde_json::to_string(&hits)?);
             } else {
                 let words: Vec<String> = hits.iter().map(|h| h.to_string()).collect();
-                println!("{}", words.join(" "));
+                if words.is_empty() {
+                    // Said on stderr: stdout stays a list of numbers for scripts.
+                    eprintln!("no messages match");
+                } else {
+                    println!("{}", words.join(" "));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -335,8 +340,8 @@ async fn fetch(
     }
     writeln!(
         out,
-        "--- {} messages fetched; they stay on the server",
-        fetched.len()
+        "--- {} fetched; they stay on the server",
+        crate::words::count(fetched.len() as u64, "message")
     )?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)

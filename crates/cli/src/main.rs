@@ -15,6 +15,7 @@ mod serving;
 mod socket;
 mod store_args;
 mod tls;
+mod words;
 
 /// yubin (郵便, "post"): a local mail server for learning and for testing mail software.
 #[derive(Debug, Parser)]

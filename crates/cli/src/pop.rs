@@ -120,7 +120,11 @@ pub async fn run(cmd: PopCommand, trace: Transcript) -> anyhow::Result<ExitCode>
             if c.json {
                 println!("{{\"messages\":{n},\"octets\":{octets}}}");
             } else {
-                println!("{n} messages ({octets} octets)");
+                println!(
+                    "{} ({})",
+                    crate::words::count(n as u64, "message"),
+                    crate::words::count(octets, "octet")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -235,14 +239,19 @@ async fn fetch(
     }
     client.quit().await?;
     println!(
-        "fetched {} messages ({bytes} bytes) into {}",
-        uidl.len(),
+        "fetched {} ({}) into {}",
+        crate::words::count(uidl.len() as u64, "message"),
+        crate::words::count(bytes as u64, "byte"),
         out.display()
     );
     let mut again = login(&c, &trace).await?;
     let (left, octets) = again.stat().await?;
     again.quit().await?;
-    println!("{left} messages ({octets} octets) stayed on the server");
+    println!(
+        "{} ({}) stayed on the server",
+        crate::words::count(left as u64, "message"),
+        crate::words::count(octets, "octet")
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -153,19 +153,37 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
     } else {
         "none, or STARTTLS"
     };
+    let password = match args.store.default_account() {
+        Some((_, password)) => format!("  password {password}"),
+        None => String::new(),
+    };
     println!("mail client settings (security: {security}; password: normal/plain):");
     println!(
-        "  incoming IMAP  host {host}  port {}  user {user}",
+        "  incoming IMAP  host {host}  port {}  user {user}{password}",
         servers.imap_addr().port()
     );
     println!(
-        "  incoming POP3  host {host}  port {}  user {user}",
+        "  incoming POP3  host {host}  port {}  user {user}{password}",
         servers.pop_addr().port()
     );
     println!(
         "  outgoing SMTP  host {host}  port {}  no authentication needed",
         servers.smtp_addr().port()
     );
+    if let Some([smtps, pop3s, imaps]) = servers.tls_addrs() {
+        println!(
+            "  with SSL/TLS   IMAP port {}, POP3 port {}, SMTP port {} (trust the CA above)",
+            imaps.port(),
+            pop3s.port(),
+            smtps.port()
+        );
+    }
+    if args.pop_retention == Retention::DeleteOnRetrieve {
+        println!(
+            "note: POP3 removes the messages a client retrieves when it quits \
+             (--pop-retention keep to keep them); IMAP keeps them"
+        );
+    }
     println!("press Ctrl-C to stop");
     yubin_core::server::shutdown_signal().await;
     println!("shutting down");

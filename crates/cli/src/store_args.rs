@@ -78,8 +78,8 @@ impl StoreArgs {
                 .add_account(name, Secret::from(password))
                 .with_context(|| format!("cannot add user {name}"))?;
         }
-        if self.users.is_empty() && self.users_file.is_none() && !self.accept_any_login {
-            store.add_account("alice", Secret::from("secret"))?;
+        if let Some((name, password)) = self.default_account() {
+            store.add_account(name, Secret::from(password))?;
         }
         Ok(store)
     }
@@ -102,6 +102,13 @@ impl StoreArgs {
         } else {
             Ok(tls_dir_of(&self.data_dir()?))
         }
+    }
+
+    /// The account made when none is given (`alice` / `secret`): a local test server's
+    /// password is no secret, so the banner shows it.
+    pub fn default_account(&self) -> Option<(&'static str, &'static str)> {
+        (self.users.is_empty() && self.users_file.is_none() && !self.accept_any_login)
+            .then_some(("alice", "secret"))
     }
 
     /// Prints where the mail is kept and who may log in.

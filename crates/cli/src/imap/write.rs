@@ -190,7 +190,10 @@ pub async fn expunge(cmd: ExpungeCmd, trace: Transcript) -> anyhow::Result<ExitC
     if c.json {
         println!("{}", serde_json::to_string(&gone)?);
     } else {
-        println!("{} messages expunged", gone.len());
+        println!(
+            "{} expunged",
+            crate::words::count(gone.len() as u64, "message")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
