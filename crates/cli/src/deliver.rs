@@ -97,11 +97,27 @@ fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
 
     let started = Instant::now();
     let mut batch = Batch::new(&mailbox, &bar);
+    // Input that is not a message (no header section: a text file, an empty file, random
+    // bytes) is refused, each with its reason; the rest is delivered.
+    let mut refused = 0usize;
+    let mut refuse = |what: &str| {
+        bar.suspend(|| {
+            eprintln!(
+                "{what}: not a mail message (it must begin with a header such as \
+                 `From: ...`); not delivered"
+            )
+        });
+        refused += 1;
+    };
     for source in &sources {
         match source {
             Source::Message(path) => {
                 let raw = std::fs::read(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
+                if !yubin_store::wire::looks_like_message(&raw) {
+                    refuse(&path.display().to_string());
+                    continue;
+                }
                 batch
                     .push(raw)
                     .with_context(|| format!("cannot deliver {}", path.display()))?;
@@ -109,8 +125,17 @@ fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
             Source::Mbox(path, _) => {
                 let file = std::fs::File::open(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
-                split_mbox(BufReader::new(file), |raw| batch.push(raw.to_vec()))
-                    .with_context(|| format!("cannot deliver from {}", path.display()))?;
+                let mut n = 0usize;
+                split_mbox(BufReader::new(file), |raw| {
+                    n += 1;
+                    if yubin_store::wire::looks_like_message(raw) {
+                        batch.push(raw.to_vec())
+                    } else {
+                        refuse(&format!("{} (message {n})", path.display()));
+                        Ok(())
+                    }
+                })
+                .with_context(|| format!("cannot deliver from {}", path.display()))?;
             }
         }
     }
@@ -125,6 +150,13 @@ fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
         mailbox.name(),
         started.elapsed()
     );
+    if refused > 0 {
+        eprintln!(
+            "{} refused: not mail messages",
+            crate::words::count(refused as u64, "input")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

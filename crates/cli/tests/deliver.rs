@@ -372,3 +372,48 @@ async fn yubin_deliver_and_smtp_agree_on_every_address() {
         ["alice", "bob", "carol", "postmaster"]
     );
 }
+
+/// Input that is not a mail message (a text file, an empty file, binary bytes) is refused
+/// file by file with a reason and a non-zero exit; the messages beside it are delivered.
+#[test]
+fn what_is_not_a_message_is_refused_and_the_rest_delivered() {
+    let data = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    let dir = inputs.path();
+    std::fs::write(dir.join("a-good.eml"), b"Subject: fine\r\n\r\nbody\r\n").unwrap();
+    std::fs::write(
+        dir.join("b-notes.txt"),
+        b"just some notes\nno headers here\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("c-empty.eml"), b"").unwrap();
+    let random: Vec<u8> = (0..2000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.join("d-random.bin"), &random).unwrap();
+    let out = yubin()
+        .args(["deliver", "--to", "alice", "--data"])
+        .arg(data.path())
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refusals make the exit non-zero");
+    for name in ["b-notes.txt", "c-empty.eml", "d-random.bin"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(name) && l.contains("not a mail message")),
+            "{name}: {stderr}"
+        );
+    }
+    assert!(!stderr.contains("a-good.eml"), "{stderr}");
+    let store = Store::maildir(data.path()).unwrap();
+    store.set_accept_any_login(true);
+    let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
+    assert_eq!(
+        inbox.messages().unwrap().len(),
+        1,
+        "the good one is delivered"
+    );
+}

@@ -11,6 +11,26 @@
 use std::borrow::Cow;
 use std::iter::FusedIterator;
 
+/// Whether `raw` can be a mail message (RFC 5322 §2.1): it begins with a header field
+/// (`name:`, the name of printable ASCII other than `:`, RFC 5322 §2.2; a leading mbox
+/// `From ` line is allowed) and is not binary (no NUL, RFC 5322 §2.3). A text file, an
+/// empty file or random bytes are not: delivering them would put a "message" without a
+/// sender, subject or date in a mailbox.
+pub fn looks_like_message(raw: &[u8]) -> bool {
+    if raw.contains(&0) {
+        return false;
+    }
+    let mut lines = raw.split(|&b| b == b'\n');
+    let mut first = lines.next().unwrap_or_default();
+    if first.starts_with(b"From ") {
+        first = lines.next().unwrap_or_default();
+    }
+    let Some(colon) = first.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    colon > 0 && first[..colon].iter().all(|&b| (33..=126).contains(&b))
+}
+
 /// The size `raw` has once every bare LF is made CRLF.
 pub fn wire_size(raw: &[u8]) -> u64 {
     raw.len() as u64 + bare_lf_count(raw) as u64
@@ -104,6 +124,28 @@ impl FusedIterator for CrlfChunks<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_begins_with_a_header_field() {
+        assert!(looks_like_message(b"Subject: hi\r\n\r\nbody\r\n"));
+        assert!(looks_like_message(
+            b"From a@b Sat Jan  1 00:00:00 2000\nTo: x\n\nbody\n"
+        ));
+        assert!(looks_like_message(b"X-Only-Header: 1"));
+        for bad in [
+            &b""[..],
+            b"hello world\n",
+            b"Dear Bob:\n",
+            b": no name\n",
+            b"Subject: x\0y\n",
+        ] {
+            assert!(
+                !looks_like_message(bad),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
     use proptest::prelude::*;
 
     /// The definition, one byte at a time: what the fast versions must agree with.
