@@ -21,9 +21,15 @@ pub struct StoreArgs {
     /// A TOML file of accounts: `[users]` then `name = "password"` lines.
     #[arg(long)]
     users_file: Option<PathBuf>,
-    /// Accept any user name and password, creating the account on first login.
+    /// Accept any user name and password, creating the account on first login; mail to
+    /// any domain is then delivered too (a catch-all test server).
     #[arg(long)]
     accept_any_login: bool,
+    /// A domain whose mail is delivered here (repeatable). `localhost` (and its address
+    /// literals) and this machine's host name always are; mail to any other domain is
+    /// refused with `550 5.7.1 relaying denied`, unless --accept-any-login.
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    domains: Vec<String>,
     /// With --accept-any-login: the most accounts logins and deliveries may create
     /// (accounts given with --user do not count).
     #[arg(long, value_name = "N", default_value_t = yubin_store::DEFAULT_MAX_ACCOUNTS)]
@@ -55,6 +61,12 @@ impl StoreArgs {
             store
         };
         store.set_accept_any_login(self.accept_any_login);
+        if let Some(host) = machine_name() {
+            store.add_local_domain(&host);
+        }
+        for domain in &self.domains {
+            store.add_local_domain(domain);
+        }
         store.set_max_accounts(self.max_accounts);
         store.set_account_creation_rate(
             self.accounts_per_second,
@@ -164,4 +176,14 @@ fn warn_if_unwritable(dir: &std::path::Path) {
 /// a CA trusted once keeps working across runs (and the clients find it by default).
 pub fn ephemeral_tls_dir() -> PathBuf {
     std::env::temp_dir().join("yubin-ephemeral-tls")
+}
+
+/// This machine's host name (Linux: `/proc/sys/kernel/hostname`; elsewhere `HOSTNAME`),
+/// a local domain: mail to `user@<this machine>` is for this server.
+fn machine_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_ascii_lowercase())
 }

@@ -183,3 +183,23 @@ fn connect_from(from: [u8; 4], port: u16) -> TcpStream {
     stream.set_nonblocking(false).unwrap();
     stream
 }
+
+/// Local domains are `localhost`, this machine's name and `--domain` values; mail to any
+/// other domain is refused at RCPT with 550 5.7.1 (nothing is relayed).
+#[test]
+fn mail_is_local_for_localhost_the_machine_and_domain_flags_only() {
+    let data = tempfile::tempdir().unwrap();
+    let serve = Serve::start_with(data.path(), &["--domain", "Mail.Test"]);
+    let mut c = Client::connect(serve.smtp);
+    assert!(c.smtp("EHLO test").starts_with("250"));
+    assert!(c.smtp("MAIL FROM:<x@example.com>").starts_with("250"));
+    let r = c.smtp("RCPT TO:<alice@example.com>");
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    assert!(r.contains("relaying denied"), "{r}");
+    assert!(c.smtp("RCPT TO:<alice@mail.test>").starts_with("250"));
+    assert!(c.smtp("RCPT TO:<alice@localhost>").starts_with("250"));
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let r = c.smtp(&format!("RCPT TO:<alice@{}>", host.trim()));
+        assert!(r.starts_with("250"), "{host}: {r}");
+    }
+}
