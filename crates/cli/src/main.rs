@@ -27,9 +27,14 @@ mod words;
     after_help = EXIT_STATUS
 )]
 struct Cli {
-    /// Print every protocol line sent and received as `C: ...` / `S: ...` (passwords masked).
+    /// Print every protocol line sent and received as `C: ...` / `S: ...` (passwords masked;
+    /// long messages shortened to their first and last lines). A server labels each line
+    /// with its session (`imap#3`).
     #[arg(long, global = true)]
     trace: bool,
+    /// With --trace: start each line with the time of day (UTC, to the millisecond).
+    #[arg(long, global = true, requires = "trace")]
+    trace_time: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -90,7 +95,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let trace = if cli.trace {
-        yubin_core::Transcript::stderr()
+        yubin_core::Transcript::stderr(cli.trace_time)
     } else {
         yubin_core::Transcript::disabled()
     };

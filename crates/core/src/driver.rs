@@ -35,7 +35,7 @@ use crate::offload::Offloaded;
 use crate::server::{ServerConfig, SessionContext};
 use crate::stream::Stream;
 use crate::tls::{TlsServer, TlsState};
-use crate::transcript::{Shown, Transcript};
+use crate::transcript::{BodyLines, Shown, Transcript};
 
 /// What the connection does after sending a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,13 +244,23 @@ pub async fn drive<S: Session>(
     goodbyes: &Goodbyes,
 ) -> std::io::Result<()> {
     let mut session = Offloaded::new(session);
+    // Sessions share one output: each line says whose it is.
+    let transcript = if listener.transcript.is_enabled() {
+        listener
+            .transcript
+            .labelled(format!("{}#{}", listener.server.name, ctx.id))
+    } else {
+        Transcript::disabled()
+    };
     let mut conn = Conversation {
         ctx,
         listener,
         goodbyes,
+        transcript,
         wire: Some(Wire {
             codec,
             buf: BytesMut::with_capacity(READ_BUFFER),
+            body: BodyLines::default(),
         }),
         pending: greeting,
         failures: 0,
@@ -267,12 +277,16 @@ pub async fn drive<S: Session>(
 struct Wire<C> {
     codec: C,
     buf: BytesMut,
+    /// Body lines (SMTP DATA) seen, for the transcript.
+    body: BodyLines,
 }
 
 struct Conversation<'a, C> {
     ctx: &'a SessionContext,
     listener: &'a ListenerConfig,
     goodbyes: &'a Goodbyes,
+    /// This connection's transcript (labelled with its session).
+    transcript: Transcript,
     /// `None` only while it is on the blocking pool (or lost with a panicking session).
     wire: Option<Wire<C>>,
     /// Reply bytes not yet sent.
@@ -331,7 +345,7 @@ where
                     if let Some(s) = session.get_mut() {
                         s.tls_started();
                     }
-                    self.listener.transcript.server(b"[TLS handshake done]");
+                    self.transcript.server(b"[TLS handshake done]");
                 }
             }
         }
@@ -519,7 +533,7 @@ where
         let wire = self.wire.take().expect("wire is home between trips");
         let budget = FLUSH_AT.saturating_sub(self.pending.len());
         let shutdown = self.ctx.shutdown.clone();
-        let transcript = self.listener.transcript.clone();
+        let transcript = self.transcript.clone();
         let trip = session
             .run(move |s| answer_batch(s, wire, first, budget, &shutdown, &transcript))
             .await;
@@ -620,7 +634,7 @@ where
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.listener.transcript.server(&self.pending);
+        self.transcript.server(&self.pending);
         writer.write_all(&self.pending).await?;
         if self.pending.capacity() > SHRINK_ABOVE {
             self.pending = BytesMut::new();
@@ -666,7 +680,13 @@ fn answer_batch<S: Session>(
         if transcript.is_enabled()
             && let Some(text) = frame.shown()
         {
-            transcript.client_input(text, session.shown());
+            match session.shown() {
+                Shown::Body => wire.body.line(transcript, text),
+                other => {
+                    wire.body.end(transcript);
+                    transcript.client_input(text, other);
+                }
+            }
         }
         // The session is never used again after a panic, so a broken invariant in it
         // cannot be observed: asserting unwind safety is sound.

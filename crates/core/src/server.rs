@@ -93,6 +93,9 @@ pub struct SessionContext {
     pub idle_timeout: Duration,
     /// The connection's slot: mark it authenticated, hear of eviction.
     pub slot: SlotHandle,
+    /// The connection's number on its listener, from 1: it labels the session in a shared
+    /// transcript (`imap#3`).
+    pub id: u64,
 }
 
 /// What happened while a session waited for its next frame.
@@ -230,6 +233,7 @@ async fn accept_loop<F, Fut>(
     let refusing = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING));
     let local = listener.local_addr().ok();
     let mut backoff = Duration::from_millis(5);
+    let mut accepted_so_far = 0u64;
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -253,7 +257,9 @@ async fn accept_loop<F, Fut>(
         let tls = config.tls.clone();
         match slots.admit(peer.ip()) {
             Ok(slot) => {
+                accepted_so_far += 1;
                 let ctx = SessionContext {
+                    id: accepted_so_far,
                     peer,
                     local: local.unwrap_or(peer),
                     shutdown: shutdown.clone(),

@@ -26,12 +26,15 @@ impl Direction {
     }
 }
 
-type Sink = Arc<dyn Fn(Direction, &str) + Send + Sync>;
+/// A sink receives the session's label (if any), the direction and the line.
+type Sink = Arc<dyn Fn(Option<&str>, Direction, &str) + Send + Sync>;
 
 /// Where transcript lines go. Cheap to clone; disabled costs one branch per line.
 #[derive(Clone, Default)]
 pub struct Transcript {
     sink: Option<Sink>,
+    /// Which session the lines belong to (`imap#3`), when several share one output.
+    label: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Transcript {
@@ -93,9 +96,56 @@ pub enum Shown {
     Command(&'static Redaction),
     /// A SASL response or other secret line: masked whole.
     Secret,
-    /// Not transcribed line by line (the lines of a message in SMTP DATA).
-    Omitted,
+    /// A line of a message body (SMTP DATA): the first few are shown, the rest counted
+    /// ([`BodyLines`]).
+    Body,
 }
+
+/// Lines of a message body shown before the rest is only counted.
+pub const BODY_LINES_SHOWN: usize = 6;
+
+/// Counts the body lines a client sends (SMTP DATA): the first [`BODY_LINES_SHOWN`] are
+/// transcribed, the rest summed up in one line when the body ends, as a long server
+/// response is.
+#[derive(Debug, Default)]
+pub struct BodyLines {
+    seen: usize,
+}
+
+impl BodyLines {
+    /// A body line arrived. A lone `.` ends a dot-terminated body (RFC 5321 §4.5.2) and
+    /// is shown after the count.
+    pub fn line(&mut self, transcript: &Transcript, line: &[u8]) {
+        if line == b"." {
+            self.end(transcript);
+            transcript.client(line);
+            return;
+        }
+        self.seen += 1;
+        if self.seen <= BODY_LINES_SHOWN {
+            transcript.client(line);
+        }
+    }
+
+    /// A line that is not body arrived: the body, if any, is summed up first.
+    pub fn end(&mut self, transcript: &Transcript) {
+        if self.seen > BODY_LINES_SHOWN {
+            let more = self.seen - BODY_LINES_SHOWN;
+            transcript.client(format!("… ({more} more line{})", plural(more)).as_bytes());
+        }
+        self.seen = 0;
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Lines of one server response shown in full; a longer one (a RETR, a FETCH of a whole
+/// message) shows its first and last lines and counts the rest.
+const RESPONSE_LINES_SHOWN: usize = 16;
+/// Of those, the last lines kept.
+const RESPONSE_TAIL: usize = 3;
 
 /// Longest piece of a single line shown; a 1 MiB message line is not worth printing whole.
 const MAX_SHOWN: usize = 400;
@@ -103,18 +153,53 @@ const MAX_SHOWN: usize = 400;
 impl Transcript {
     /// A transcript that prints nothing.
     pub fn disabled() -> Self {
-        Transcript { sink: None }
+        Transcript {
+            sink: None,
+            label: None,
+        }
     }
 
-    /// A transcript printed to standard error as `C: ...` / `S: ...`.
-    pub fn stderr() -> Self {
-        Self::to_sink(|dir, line| eprintln!("{}{}", dir.prefix(), line))
+    /// A transcript printed to standard error as `C: ...` / `S: ...`, each line after its
+    /// session's label when it has one (`imap#3 C: ...`), and after the time of day with
+    /// `timed` (`12:00:01.234 imap#3 C: ...`).
+    pub fn stderr(timed: bool) -> Self {
+        Transcript {
+            sink: Some(Arc::new(move |label, dir, line| {
+                let time = if timed {
+                    let now = chrono_like_now();
+                    format!("{now} ")
+                } else {
+                    String::new()
+                };
+                match label {
+                    Some(label) => eprintln!("{time}{label} {}{line}", dir.prefix()),
+                    None => eprintln!("{time}{}{line}", dir.prefix()),
+                }
+            })),
+            label: None,
+        }
     }
 
     /// A transcript delivered to a function (the demo narrates with it; tests collect it).
+    /// Session labels are not passed on.
     pub fn to_sink(sink: impl Fn(Direction, &str) + Send + Sync + 'static) -> Self {
         Transcript {
-            sink: Some(Arc::new(sink)),
+            sink: Some(Arc::new(move |_, dir, line| sink(dir, line))),
+            label: None,
+        }
+    }
+
+    /// The same transcript, its lines labelled as one session's (`imap#3`).
+    pub fn labelled(&self, label: impl Into<Arc<str>>) -> Transcript {
+        Transcript {
+            sink: self.sink.clone(),
+            label: self.sink.as_ref().map(|_| label.into()),
+        }
+    }
+
+    fn emit(&self, dir: Direction, line: &str) {
+        if let Some(sink) = &self.sink {
+            sink(self.label.as_deref(), dir, line);
         }
     }
 
@@ -130,17 +215,17 @@ impl Transcript {
 
     /// Records a line the client sent (without its terminator).
     pub fn client(&self, line: &[u8]) {
-        if let Some(sink) = &self.sink {
-            sink(Direction::Client, &printable(line));
+        if self.sink.is_some() {
+            self.emit(Direction::Client, &printable(line));
         }
     }
 
     /// Records a client line that carries a credential: the first `keep` bytes are shown
     /// (e.g. `PASS `), the rest replaced by `****`.
     pub fn client_masked(&self, line: &[u8], keep: usize) {
-        if let Some(sink) = &self.sink {
+        if self.sink.is_some() {
             let shown = &line[..keep.min(line.len())];
-            sink(Direction::Client, &format!("{}****", printable(shown)));
+            self.emit(Direction::Client, &format!("{}****", printable(shown)));
         }
     }
 
@@ -153,7 +238,8 @@ impl Transcript {
         let line = line.strip_suffix(b"\r\n").unwrap_or(line);
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         match how {
-            Shown::Omitted => {}
+            // Counted by the driver's `BodyLines`, which calls `client` for those shown.
+            Shown::Body => self.client(line),
             Shown::Secret => self.client_masked(line, 0),
             Shown::Command(rules) => match visible_prefix(line, rules) {
                 Some(keep) => self.client_masked(line, keep),
@@ -163,13 +249,35 @@ impl Transcript {
     }
 
     /// Records what the server sent; multi-line output is split into lines.
+    ///
+    /// A long response (a whole message in RETR or FETCH) shows its first and last lines
+    /// and counts the ones between.
     pub fn server(&self, bytes: &[u8]) {
-        if let Some(sink) = &self.sink {
-            let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
-            for line in body.split(|&b| b == b'\n') {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                sink(Direction::Server, &printable(line));
+        if self.sink.is_none() {
+            return;
+        }
+        let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
+        let lines: Vec<&[u8]> = body
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .collect();
+        if lines.len() <= RESPONSE_LINES_SHOWN {
+            for line in lines {
+                self.emit(Direction::Server, &printable(line));
             }
+            return;
+        }
+        let head = RESPONSE_LINES_SHOWN - RESPONSE_TAIL;
+        for line in &lines[..head] {
+            self.emit(Direction::Server, &printable(line));
+        }
+        let more = lines.len() - RESPONSE_LINES_SHOWN;
+        self.emit(
+            Direction::Server,
+            &format!("… ({more} more line{})", plural(more)),
+        );
+        for line in &lines[lines.len() - RESPONSE_TAIL..] {
+            self.emit(Direction::Server, &printable(line));
         }
     }
 }
@@ -229,6 +337,21 @@ fn visible_prefix(line: &[u8], rules: &Redaction) -> Option<usize> {
         return (shown + 1 < line.len()).then_some(shown + 1);
     }
     None
+}
+
+/// The time of day (UTC) to the millisecond, for `--trace-time`.
+fn chrono_like_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        now.subsec_millis()
+    )
 }
 
 /// Shows 8-bit text as UTF-8 where it is, escapes control bytes, and shortens long lines.

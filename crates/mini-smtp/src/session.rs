@@ -661,8 +661,8 @@ impl driver::Session for Session {
     fn shown(&self) -> Shown {
         match self.state {
             State::Auth(_) => Shown::Secret,
-            // Message lines are not transcribed one by one; the 250 sums them up.
-            State::Data { .. } => Shown::Omitted,
+            // The first lines of the message are transcribed, the rest counted.
+            State::Data { .. } => Shown::Body,
             _ => Shown::Command(&REDACTION),
         }
     }

@@ -306,7 +306,7 @@ fn every_command_inside_data_is_message_text() {
     for cmd in ALL {
         let (reply, after) = say(&mut s, cmd);
         assert_eq!((reply.as_str(), after), ("", After::Continue), "{cmd}");
-        assert!(matches!(s.shown(), Shown::Omitted), "{cmd}");
+        assert!(matches!(s.shown(), Shown::Body), "{cmd}");
         assert_eq!(s.phase(), Phase::Unauthenticated);
     }
     assert_eq!(expect(&mut s, ".", "250 2.0.0"), After::Continue);
@@ -423,7 +423,7 @@ fn data_is_dot_unstuffed_and_ends_at_a_lone_dot() {
     let store = store();
     let mut s = in_transaction(&store);
     assert_eq!(expect(&mut s, "DATA", "354"), After::Continue);
-    assert!(matches!(s.shown(), Shown::Omitted));
+    assert!(matches!(s.shown(), Shown::Body));
     send_lines(
         &mut s,
         &[
@@ -633,7 +633,7 @@ fn a_message_past_the_limit_is_552_at_the_end_and_not_stored() {
         let (reply, _) = say(&mut s, &line);
         assert_eq!(reply, "");
     }
-    assert!(matches!(s.shown(), Shown::Omitted));
+    assert!(matches!(s.shown(), Shown::Body));
     assert_eq!(expect(&mut s, ".", "552 5.3.4"), After::Continue);
     assert!(inbox(&store, "alice").is_empty());
     // The session goes on, and a small message goes through.
@@ -716,7 +716,7 @@ fn an_overlong_line_inside_data_is_554_at_the_end_and_nothing_stored() {
     let r = s.handle(Line::TooLong);
     assert!(r.bytes.is_empty());
     assert_eq!(r.after, After::Continue);
-    assert!(matches!(s.shown(), Shown::Omitted));
+    assert!(matches!(s.shown(), Shown::Body));
     send_lines(&mut s, &["more", "QUIT"]);
     let r = s.handle(Line::Complete(".".into()));
     assert_eq!(status(std::str::from_utf8(&r.bytes).unwrap()), "554 5.6.0");

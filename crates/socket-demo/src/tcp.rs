@@ -103,6 +103,7 @@ pub async fn serve_once(
             shutdown: stop.clone(),
             idle_timeout: options.idle_timeout,
             slot: yubin_core::slots::SlotHandle::detached(),
+            id: 1,
         };
         let mut conversation = pin!(session(stream, ctx, narrator.clone(), transcript.clone()));
         tokio::select! {
