@@ -49,10 +49,12 @@ enum Command {
     /// The classic socket lesson: a TCP server on port 2000 that a client greets, and UDP.
     #[command(subcommand)]
     Socket(socket::SocketCommand),
-    /// POP3: run the server alone, or act as a client (stat, list, uidl, top, retr, dele, fetch).
+    /// POP3: run the server alone, or act as a client (stat, list, uidl, top, retr, dele,
+    /// fetch).
     #[command(subcommand)]
     Pop(pop::PopCommand),
-    /// IMAP: run the server alone, or act as a client (capability, list, status, fetch, search).
+    /// IMAP: run the server alone, or act as a client (capability, list, status, fetch,
+    /// search, store, copy, move, expunge, append, create, delete, rename, idle).
     #[command(subcommand)]
     Imap(imap::ImapCommand),
     /// TLS: where the local CA certificate is, to trust it once.

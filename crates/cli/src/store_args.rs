@@ -9,8 +9,9 @@ use yubin_store::{Secret, Store};
 /// Which store to serve, and who may log in.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// Data directory (Maildir per user). Default: the platform's data directory.
-    #[arg(long, conflicts_with = "ephemeral")]
+    /// Data directory (Maildir per user) [default: the platform's data directory, e.g.
+    /// ~/.local/share/yubin].
+    #[arg(long, value_name = "DIR", conflicts_with = "ephemeral")]
     data: Option<PathBuf>,
     /// Keep everything in memory; nothing touches the disk, and it is gone at exit.
     #[arg(long)]
