@@ -1,6 +1,8 @@
 //! What IMAP needs to know about a message's MIME structure, computed once with the
 //! `mail-parser` crate: ENVELOPE and BODYSTRUCTURE (RFC 3501 §7.4.2), the byte ranges of
-//! every part for `BODY[section]`, and decoded text for SEARCH.
+//! every part for `BODY[section]`, and decoded text for SEARCH. ENVELOPE's address
+//! fields are read from the raw header by a small RFC 5322 grammar of our own
+//! (`address`), which keeps groups, comments and source routes apart.
 //!
 //! The result, [`MessageInfo`], owns no message bytes (the store keeps those) and is cached
 //! per `(UIDVALIDITY, UID)` in [`InfoCache`]: a message never changes under its UID
@@ -18,6 +20,8 @@ use mail_parser::{
 
 use crate::command::{Section, SectionText};
 use crate::response::Value;
+
+mod address;
 
 /// Where one MIME part lies in the message bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -73,7 +77,7 @@ impl MessageInfo {
         let parser = MessageParser::default();
         match parser.parse(raw) {
             Some(msg) if !msg.parts.is_empty() => {
-                let root = part_node(&msg, 0, raw.len(), 0);
+                let root = part_node(&msg, 0, raw.len(), 0, None);
                 let mut text = String::new();
                 collect_text(&msg, &mut text, 0);
                 let text = text.to_lowercase();
@@ -228,7 +232,15 @@ fn trim(s: &[u8]) -> &[u8] {
     &s[start..end]
 }
 
-fn part_node(msg: &Message<'_>, id: usize, limit: usize, depth: usize) -> PartNode {
+/// The node of part `id`, its offsets clamped to `limit`. An encapsulated message's root
+/// (`message_end` given) is the whole of its enclosing part: its body runs to that end.
+fn part_node(
+    msg: &Message<'_>,
+    id: usize,
+    limit: usize,
+    depth: usize,
+    message_end: Option<usize>,
+) -> PartNode {
     let Some(p) = msg.parts.get(id) else {
         return PartNode::default();
     };
@@ -241,6 +253,13 @@ fn part_node(msg: &Message<'_>, id: usize, limit: usize, depth: usize) -> PartNo
         body: clamp(p.offset_body, p.offset_end),
         ..PartNode::default()
     };
+    if let Some(end) = message_end {
+        // The TEXT of an encapsulated message is everything after its header to the end
+        // of the part, byte for byte (RFC 3501 §6.4.5): for a multipart body that
+        // includes the epilogue, which mail-parser leaves out when no outer boundary
+        // follows (a message/rfc822 that is the whole message).
+        node.body.end = end.max(node.body.start);
+    }
     if depth >= MAX_DEPTH {
         return node;
     }
@@ -248,14 +267,15 @@ fn part_node(msg: &Message<'_>, id: usize, limit: usize, depth: usize) -> PartNo
         PartType::Multipart(ids) => {
             node.children = ids
                 .iter()
-                .map(|&c| part_node(msg, c as usize, limit, depth + 1))
+                .map(|&c| part_node(msg, c as usize, limit, depth + 1, None))
                 .collect();
         }
         PartType::Message(inner) if !is_encoded(p) && !inner.parts.is_empty() => {
             // An unencoded message/rfc822 is parsed in place: its offsets are in the
             // outer message's coordinates. An encoded one (base64, rare) has offsets into
             // the decoded bytes, which are not what BODY[n.m] returns, so it stays opaque.
-            node.message = Some(Box::new(part_node(inner, 0, limit, depth + 1)));
+            let end = node.body.end;
+            node.message = Some(Box::new(part_node(inner, 0, end, depth + 1, Some(end))));
         }
         _ => {}
     }
@@ -302,9 +322,19 @@ fn envelope(msg: &Message<'_>, raw: &[u8]) -> Value {
             .find(|h| h.name().eq_ignore_ascii_case(n))
             .map(|h| h.value())
     };
-    let from = header("From").map(addresses).unwrap_or(Value::Nil);
-    let sender = header("Sender").map(addresses).unwrap_or(Value::Nil);
-    let reply_to = header("Reply-To").map(addresses).unwrap_or(Value::Nil);
+    let addresses = |n: &str| {
+        let Some(value) = raw_field(msg, raw, n) else {
+            return Value::Nil;
+        };
+        match address::address_list(&value) {
+            Some(entries) => address_values(&entries),
+            // Not RFC 5322 syntax: mail-parser's best guess beats showing nothing.
+            None => header(n).map(parsed_addresses).unwrap_or(Value::Nil),
+        }
+    };
+    let from = addresses("From");
+    let sender = addresses("Sender");
+    let reply_to = addresses("Reply-To");
     // RFC 3501 §7.4.2: sender and reply-to default to from.
     let or_from = |v: Value| if v == Value::Nil { from.clone() } else { v };
     Value::List(vec![
@@ -313,9 +343,9 @@ fn envelope(msg: &Message<'_>, raw: &[u8]) -> Value {
         from.clone(),
         or_from(sender),
         or_from(reply_to),
-        header("To").map(addresses).unwrap_or(Value::Nil),
-        header("Cc").map(addresses).unwrap_or(Value::Nil),
-        header("Bcc").map(addresses).unwrap_or(Value::Nil),
+        addresses("To"),
+        addresses("Cc"),
+        addresses("Bcc"),
         field("In-Reply-To"),
         field("Message-ID"),
     ])
@@ -337,6 +367,59 @@ fn name_value(name: Option<&str>) -> Value {
     }
 }
 
+/// A name as the header has it (encoded words stay encoded): as [`name_value`], and
+/// octets that are not UTF-8 go out as they are.
+fn raw_name_value(name: &[u8]) -> Value {
+    match std::str::from_utf8(name) {
+        Ok(n) => name_value(Some(n)),
+        Err(_) => Value::str(name),
+    }
+}
+
+/// `env-from = "(" 1*address ")" / nil` (and the other address fields) from the header's
+/// own syntax: `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`, a
+/// group as `(NIL NIL "name" NIL)` ... `(NIL NIL NIL NIL)` (RFC 3501 §7.4.2).
+fn address_values(entries: &[address::Entry]) -> Value {
+    let list = entries
+        .iter()
+        .map(|e| match e {
+            address::Entry::Mailbox {
+                name,
+                adl,
+                mailbox,
+                host,
+            } => Value::List(vec![
+                name.as_deref().map_or(Value::Nil, raw_name_value),
+                Value::nstr(adl.as_deref()),
+                Value::str(mailbox),
+                Value::str(host),
+            ]),
+            address::Entry::GroupStart(name) => Value::List(vec![
+                Value::Nil,
+                Value::Nil,
+                raw_name_value(name),
+                Value::Nil,
+            ]),
+            address::Entry::GroupEnd => Value::List(vec![Value::Nil; 4]),
+        })
+        .collect();
+    address_field(list)
+}
+
+/// `"(" 1*address ")" / nil`: the addresses follow each other without a space, as the
+/// grammar has it (RFC 3501 §9) and Dovecot sends them.
+fn address_field(list: Vec<Value>) -> Value {
+    if list.is_empty() {
+        return Value::Nil;
+    }
+    let mut bytes = vec![b'('];
+    for a in &list {
+        a.encode(&mut bytes);
+    }
+    bytes.push(b')');
+    Value::Raw(bytes)
+}
+
 /// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`
 fn address(name: Option<&str>, addr: Option<&str>) -> Value {
     let (mailbox, host) = match addr {
@@ -349,9 +432,10 @@ fn address(name: Option<&str>, addr: Option<&str>) -> Value {
     Value::List(vec![name_value(name), Value::Nil, mailbox, host])
 }
 
-/// `env-from = "(" 1*address ")" / nil`, with groups as RFC 3501 §7.4.2 spells them:
+/// The address fields from mail-parser's reading, for a header that
+/// [`address::address_list`] cannot read; groups as RFC 3501 §7.4.2 spells them:
 /// `(NIL NIL "group" NIL)` ... `(NIL NIL NIL NIL)`.
-fn addresses(v: &HeaderValue<'_>) -> Value {
+fn parsed_addresses(v: &HeaderValue<'_>) -> Value {
     let mut out = Vec::new();
     match v {
         HeaderValue::Address(Address::List(list)) => {
@@ -384,11 +468,7 @@ fn addresses(v: &HeaderValue<'_>) -> Value {
         }
         _ => {}
     }
-    if out.is_empty() {
-        Value::Nil
-    } else {
-        Value::List(out)
-    }
+    address_field(out)
 }
 
 fn params(ct: Option<&mail_parser::ContentType<'_>>) -> Vec<Value> {

@@ -3,6 +3,8 @@
 //! The one rule that matters: a string goes out quoted only if every octet is 7-bit
 //! text without CR, LF or NUL (`QUOTED-CHAR`); anything else (8-bit, CR/LF, very long)
 //! goes out as a literal `{n}\r\n...`, which can carry any octet but NUL.
+//! Message data (`BODY[...]`, `RFC822*`) is the exception: always a literal, see
+//! [`write_message_data`].
 //!
 //! [`encode_command`] is the other direction, used by the small client and by the
 //! encode∘parse round-trip tests.
@@ -122,6 +124,16 @@ pub fn write_literal(out: &mut Vec<u8>, s: &[u8], non_sync: bool) {
     }
     out.extend_from_slice(b"}\r\n");
     out.extend_from_slice(s);
+}
+
+/// Writes message data (`BODY[section]`, `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`): always
+/// a literal, however short, `{0}\r\n` when empty.
+///
+/// The grammar allows a quoted string or NIL there (`nstring`), but Dovecot, Cyrus and
+/// Gmail always send a literal and clients rely on it: Python's imaplib, for one, hands
+/// back message data only from a literal and leaves a quoted one inside the response line.
+pub fn write_message_data(out: &mut Vec<u8>, data: &[u8]) {
+    write_literal(out, data, false);
 }
 
 /// Writes `nstring = string / nil`.
@@ -674,6 +686,17 @@ mod tests {
         assert_eq!(enc(b""), b"\"\"");
         assert_eq!(enc("郵便".as_bytes()), b"{6}\r\n\xe9\x83\xb5\xe4\xbe\xbf");
         assert_eq!(enc(b"a\r\nb"), b"{4}\r\na\r\nb");
+    }
+
+    #[test]
+    fn message_data_is_always_a_literal() {
+        let enc = |s: &[u8]| {
+            let mut o = Vec::new();
+            write_message_data(&mut o, s);
+            o
+        };
+        assert_eq!(enc(b"From: bulk"), b"{10}\r\nFrom: bulk");
+        assert_eq!(enc(b""), b"{0}\r\n");
     }
 
     #[test]

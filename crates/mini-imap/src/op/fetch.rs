@@ -3,11 +3,15 @@
 //! Retrieval keeps the message: a FETCH of `BODY[...]`, `RFC822` or `RFC822.TEXT` only
 //! adds `\Seen` (and reports the new FLAGS); `BODY.PEEK[...]` and a read-only (EXAMINE)
 //! session change nothing.
+//!
+//! Message data always goes out as a literal (`{n}\r\n...`), see [`write_message_data`];
+//! a section the message does not have is empty (`{0}\r\n`), as Dovecot answers it:
+//! RFC 3501 defines no NIL for message data.
 
 use std::borrow::Cow;
 
 use crate::command::{FetchAttr, Section, SectionText, SequenceSet};
-use crate::response::{tagged, write_fetch_attr, write_literal_crlf, write_nstring};
+use crate::response::{tagged, write_fetch_attr, write_literal_crlf, write_message_data};
 use crate::session::{Selected, mark_seen};
 use yubin_store::{Flag, StoreError};
 
@@ -232,7 +236,7 @@ impl FetchJob {
                         (Some(info), Some(raw)) => info.section(raw, &section),
                         _ => None,
                     };
-                    write_nstring(b, data.as_deref());
+                    write_message_data(b, data.as_deref().unwrap_or_default());
                 }
                 FetchAttr::BodySection {
                     section, partial, ..
@@ -269,7 +273,7 @@ impl FetchJob {
                         }
                         None => d,
                     });
-                    write_nstring(b, data);
+                    write_message_data(b, data.unwrap_or_default());
                 }
             }
         }
