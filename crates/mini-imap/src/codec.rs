@@ -33,7 +33,9 @@ use yubin_core::{Input, LineCodec, LineError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodecLimits {
     /// Longest line (without CRLF). RFC 7162 §4 asks servers to accept command lines of
-    /// at least 8192 octets; long UID sets from clients with big mailboxes need that.
+    /// at least 8192 octets (long UID sets from clients with big mailboxes); after login
+    /// the default is 64 KiB, since RFC 2971 lets an `ID` carry 30 pairs of 1024-octet
+    /// strings (about 32 KiB on one line) and Dovecot accepts that much too.
     pub max_line: usize,
     /// Largest literal accepted. 32 MiB holds any APPEND of a normal message (mail
     /// systems commonly cap messages at 25–35 MB) while bounding one session's memory.
@@ -51,7 +53,7 @@ pub struct CodecLimits {
 impl Default for CodecLimits {
     fn default() -> Self {
         CodecLimits {
-            max_line: 8192,
+            max_line: 64 * 1024,
             max_literal: 32 * 1024 * 1024,
             // Commands other than a large APPEND have no reason to be big: a SEARCH with
             // long literals, a LOGIN with long credentials.
@@ -63,7 +65,8 @@ impl Default for CodecLimits {
 
 impl CodecLimits {
     /// The limits before login: room for a LOGIN or AUTHENTICATE with long credentials,
-    /// no more (a literal of 8 KiB, a command of 64 KiB).
+    /// no more (a line of 8 KiB, RFC 7162 §4's minimum; a literal of 8 KiB; a command of
+    /// 64 KiB).
     pub fn before_login() -> Self {
         CodecLimits {
             max_line: 8192,

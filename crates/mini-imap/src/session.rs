@@ -119,6 +119,10 @@ pub struct Selected {
     pub own: BTreeMap<u32, u64>,
     /// UIDs that are `\Recent` in this session.
     pub recent: BTreeSet<u32>,
+    /// The keywords the client has been told of in `FLAGS` (RFC 3501 §7.2.6). A keyword
+    /// new to it is announced ([`Selected::announce`]) before any FETCH shows it; until
+    /// then FETCH leaves it out ([`Selected::flag_list`]).
+    pub keywords: BTreeSet<String>,
     /// ENVELOPE/BODYSTRUCTURE/section offsets per message.
     pub cache: InfoCache,
 }
@@ -177,22 +181,78 @@ impl Selected {
     }
 
     /// The flags of message `uid` as this session reports them (`\Recent` included).
+    ///
+    /// A keyword the client has not been told of is left out: a client must not see one
+    /// before `FLAGS` lists it (RFC 3501 §7.2.6). Handlers announce first, so this only
+    /// happens when another session set it while a FETCH marked the message `\Seen`;
+    /// the report at the end of that command announces it and sends the flags again
+    /// ([`Selected::reported_own`] leaves such a change to it).
     pub fn flag_list(&self, uid: u32, flags: &Flags) -> String {
-        let mut parts: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        let mut parts: Vec<String> = flags
+            .iter()
+            .filter(|f| self.announced(f))
+            .map(|f| f.to_string())
+            .collect();
         if self.recent.contains(&uid) {
             parts.push("\\Recent".into());
         }
         format!("({})", parts.join(" "))
     }
 
-    /// Notes flags this session reported itself, so no later report repeats them.
+    /// Whether the client may be shown `flag`: a system flag, or a keyword it was told of.
+    fn announced(&self, flag: &Flag) -> bool {
+        match flag {
+            Flag::Keyword(k) => self.keywords.contains(k),
+            _ => true,
+        }
+    }
+
+    /// Notes flags this session reported itself, so no later report repeats them; not
+    /// those it could not show whole (a keyword not yet announced), which the next report
+    /// sends.
     pub fn reported_own(&mut self, changed: &yubin_store::FlagsChanged) {
         if changed.modseq != 0 {
-            for (uid, _) in &changed.flags {
-                self.own.insert(*uid, changed.modseq);
+            for (uid, flags) in &changed.flags {
+                if flags.iter().all(|f| self.announced(f)) {
+                    self.own.insert(*uid, changed.modseq);
+                }
             }
         }
     }
+
+    /// Tells the client of keywords it does not know yet, before a FETCH shows them
+    /// (RFC 3501 §7.2.6): an updated `FLAGS`, and for a writable mailbox the
+    /// `PERMANENTFLAGS` that go with it. Writes nothing when every keyword is known.
+    pub fn announce<'k>(&mut self, keywords: impl IntoIterator<Item = &'k str>, b: &mut Vec<u8>) {
+        let mut new = false;
+        for k in keywords {
+            if !self.keywords.contains(k) {
+                self.keywords.insert(k.to_owned());
+                new = true;
+            }
+        }
+        if new {
+            untagged(b, &flags_line(&self.keywords));
+            if !self.read_only {
+                untagged(b, &permanent_flags_line(&self.keywords));
+            }
+        }
+    }
+}
+
+/// `FLAGS (...)`: the system flags and the given keywords (RFC 3501 §7.2.6).
+fn flags_line(keywords: &BTreeSet<String>) -> String {
+    let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
+    format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})")
+}
+
+/// `OK [PERMANENTFLAGS (...)]` of a writable mailbox: the flags of [`flags_line`], and
+/// `\*` since a client may make new keywords (RFC 3501 §7.1).
+fn permanent_flags_line(keywords: &BTreeSet<String>) -> String {
+    let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
+    format!(
+        "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] Flags permitted"
+    )
 }
 
 /// The session's state (RFC 3501 §3); each variant carries what that state needs.
@@ -873,11 +933,8 @@ impl Session {
         };
         let recent: BTreeSet<u32> = view.uids_after(first_recent.saturating_sub(1)).collect();
         let st = view.status();
-        let kw: String = view.keywords().map(|k| format!(" {k}")).collect();
-        untagged(
-            b,
-            &format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})"),
-        );
+        let keywords: BTreeSet<String> = view.keywords().map(str::to_owned).collect();
+        untagged(b, &flags_line(&keywords));
         untagged(b, &format!("{} EXISTS", uids.len()));
         untagged(b, &format!("{} RECENT", recent.len()));
         if let Some(pos) = view.first_unseen().and_then(|u| uids.position(u).ok()) {
@@ -894,12 +951,7 @@ impl Session {
         if examine {
             untagged(b, "OK [PERMANENTFLAGS ()] Read-only mailbox");
         } else {
-            untagged(
-                b,
-                &format!(
-                    "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] Flags permitted"
-                ),
-            );
+            untagged(b, &permanent_flags_line(&keywords));
         }
         let code = if examine {
             Code::ReadOnly
@@ -918,6 +970,7 @@ impl Session {
                 ghosts: BTreeMap::new(),
                 own: BTreeMap::new(),
                 recent,
+                keywords,
                 cache: InfoCache::default(),
             }),
         );

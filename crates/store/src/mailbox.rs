@@ -692,6 +692,63 @@ impl MailboxShared {
         }
     }
 
+    /// MOVE of one batch into this mailbox itself (see [`Mailbox::move_to`]): each message
+    /// that exists (`uids` holds no duplicate) is added again under a new UID, with its
+    /// flags and internal date (the Maildir backend hard-links the file), and that is
+    /// made durable; then the old UIDs are expunged, durably too. The writer lock is held
+    /// throughout, so no other change comes between (a session that looks in between
+    /// sees both, as after a COPY, and the EXPUNGE next).
+    ///
+    /// Two durable writes rather than one group, because a group's links and unlinks
+    /// become durable together only at its commit: a crash could keep the unlink of a
+    /// file and lose the link made before it. This way a crash between the writes leaves
+    /// a message twice (the old UID and the new), never lost (RFC 6851 §3.3); a failure
+    /// of the second write does the same, and the move answers with the error.
+    pub(crate) fn move_within(self: &Arc<Self>, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        let mut w = self.writer();
+        self.alive()?;
+        let result = self.begin(&mut w).and_then(|()| {
+            let view = self.current();
+            let present: Vec<MessageMeta> = uids.iter().filter_map(|&u| view.get(u)).collect();
+            if present.is_empty() {
+                return Ok(Vec::new());
+            }
+            let copies = present
+                .iter()
+                .map(|meta| {
+                    let body = self
+                        .bodies
+                        .body(meta.uid)
+                        .ok_or(StoreError::NoSuchMessage(meta.uid))?;
+                    Ok(Owned {
+                        content: Content::Copy {
+                            body,
+                            size: meta.size,
+                        },
+                        flags: meta.flags.clone(),
+                        date: meta.internal_date,
+                    })
+                })
+                .collect::<Result<Vec<Owned>>>()?;
+            let (header, records, mut done) = self.apply_ops(&mut w, &[&Op::Append(copies)])?;
+            self.publish(&mut w, header, &records);
+            let new = match done.pop() {
+                Some(Done::Appended(new)) => new,
+                Some(other) => return Err(unexpected(other)),
+                None => return Err(StoreError::Corrupt("internal: no outcome".into())),
+            };
+            let old: Vec<u32> = present.iter().map(|m| m.uid).collect();
+            let (header, records, _) = self.apply_ops(&mut w, &[&Op::Expunge(old.clone())])?;
+            self.publish(&mut w, header, &records);
+            Ok(old.into_iter().zip(new).collect())
+        });
+        w.backend.end();
+        if w.backend.needs_tidy() {
+            self.schedule_tidy();
+        }
+        result
+    }
+
     /// The body of [`MailboxShared::move_batch`], both mailboxes locked. Order, which is
     /// what keeps every message in exactly one of the two mailboxes:
     ///
@@ -1340,23 +1397,24 @@ impl Mailbox {
     ///
     /// Messages move in batches of 1024, each with one durable write per mailbox; an
     /// error stops the move, leaving the earlier batches moved and the rest here.
+    ///
+    /// `dest` may be this mailbox (RFC 6851 allows it): each message then gets a new UID
+    /// above UIDNEXT, as Dovecot gives it, and its old UID is expunged. The copy is made
+    /// durable before the expunge, so a crash in between leaves a message twice, never
+    /// lost.
     pub fn move_to(&self, uids: &[u32], dest: &Mailbox) -> Result<Vec<(u32, u32)>> {
         /// Messages per batch: both mailboxes' writers wait for a batch, so it stays short.
         const BATCH: usize = 1024;
-        if Arc::ptr_eq(&self.shared, &dest.shared) {
-            // Moving into itself changes nothing (RFC 6851 leaves it to the server).
-            let view = self.view()?;
-            return Ok(uids
-                .iter()
-                .filter(|&&u| view.contains(u))
-                .map(|&u| (u, u))
-                .collect());
-        }
         let mut seen = HashSet::with_capacity(uids.len());
         let wanted: Vec<u32> = uids.iter().copied().filter(|&u| seen.insert(u)).collect();
+        let within = Arc::ptr_eq(&self.shared, &dest.shared);
         let mut out = Vec::with_capacity(wanted.len());
         for batch in wanted.chunks(BATCH) {
-            out.extend(self.shared.move_batch(&dest.shared, batch)?);
+            out.extend(if within {
+                self.shared.move_within(batch)?
+            } else {
+                self.shared.move_batch(&dest.shared, batch)?
+            });
         }
         Ok(out)
     }

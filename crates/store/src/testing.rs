@@ -447,6 +447,41 @@ pub fn copy_into_the_same_mailbox_appends_copies(fx: &dyn Fixture) {
     assert_eq!(inbox.read(pairs[0].1).unwrap(), inbox.read(a).unwrap());
 }
 
+/// A move into the mailbox itself (RFC 6851 allows it) gives each message a new UID, in
+/// the order asked, with its bytes, flags and internal date; the old UIDs are expunged,
+/// and a retried move of them adds nothing.
+pub fn move_into_the_same_mailbox_gives_new_uids(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    let inbox = alice.mailbox("INBOX").unwrap();
+    let when = date("2024-02-03T04:05:06Z");
+    let a = inbox
+        .append(&msg(1), &flags(&[Flag::Seen]), Some(when))
+        .unwrap();
+    let b = inbox
+        .append(&msg(2), &flags(&[kw("$Label1")]), None)
+        .unwrap();
+    let c = inbox.append(&msg(3), &Flags::new(), None).unwrap();
+    let before = inbox.status().unwrap();
+    let pairs = inbox.move_to(&[c, 99, a, c], &inbox).unwrap();
+    assert_eq!(
+        pairs,
+        [(c, before.uid_next), (a, before.uid_next + 1)],
+        "new UIDs from UIDNEXT, in the order asked, each message once"
+    );
+    assert_eq!(uids(&alice, "INBOX"), [b, pairs[0].1, pairs[1].1]);
+    assert!(matches!(inbox.read(a), Err(StoreError::NoSuchMessage(_))));
+    let reopened = alice_reopened(fx).mailbox("INBOX").unwrap();
+    let moved = reopened.messages().unwrap();
+    let of = |uid| moved.iter().find(|m| m.uid == uid).unwrap();
+    assert_eq!(&reopened.read(pairs[1].1).unwrap()[..], &msg(1)[..]);
+    assert_eq!(of(pairs[1].1).flags, flags(&[Flag::Seen]));
+    assert_eq!(of(pairs[1].1).internal_date, when);
+    assert_eq!(&reopened.read(pairs[0].1).unwrap()[..], &msg(3)[..]);
+    assert_eq!(of(b).flags, flags(&[kw("$Label1")]));
+    assert!(inbox.move_to(&[a, c], &inbox).unwrap().is_empty());
+    assert_eq!(inbox.status().unwrap().messages, 3);
+}
+
 /// A move removes the source message and keeps bytes and flags in the target.
 pub fn move_leaves_no_copy_behind(fx: &dyn Fixture) {
     let alice = alice_of(fx);
@@ -1437,6 +1472,7 @@ macro_rules! conformance_suite {
                 a_retried_move_adds_no_copy,
                 a_move_is_seen_by_watchers_of_both_mailboxes,
                 a_large_move_moves_every_message_once,
+                move_into_the_same_mailbox_gives_new_uids,
                 incoming_delivers_the_same_message_to_every_recipient,
                 incoming_refuses_before_the_message_is_written,
                 an_abandoned_incoming_leaves_no_message,

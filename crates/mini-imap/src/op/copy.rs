@@ -12,6 +12,12 @@
 //! `OK`; after a `NO`, the EXPUNGEs report the messages that did move before the error
 //! (§3.3 lets a MOVE fail part way). A destination that does not exist is
 //! `NO [TRYCREATE]` (RFC 3501 §6.4.7).
+//!
+//! The destination may be the selected mailbox itself, as RFC 6851 allows and Dovecot
+//! does (imaptest checks it): COPY adds copies under new UIDs; MOVE gives each message a
+//! new UID, so the client gets the `COPYUID`, an `EXPUNGE` for each old number and an
+//! `EXISTS` for the new ones, and an offline client that MOVEs a message to where it
+//! already is sees the move it asked for rather than nothing.
 
 use yubin_store::{Account, StoreError};
 
@@ -88,15 +94,6 @@ pub fn copy(account: &Account, sel: &mut Selected, tag: &str, args: CopyArgs<'_>
         }
         Err(e) => return store_error(b, tag, command, &e),
     };
-    if args.is_move && dest.name() == sel.mailbox.name() {
-        return tagged(
-            b,
-            tag,
-            "NO",
-            Some(&Code::Cannot),
-            "MOVE failed: source and destination are the same mailbox",
-        );
-    }
     let uids: Vec<u32> = positions.iter().map(|&p| sel.uid(p)).collect();
     let result = if args.is_move {
         sel.mailbox.move_to(&uids, &dest)

@@ -46,7 +46,8 @@ pub enum Updates {
 /// vanished messages stay as ghosts and nothing about them is said.
 ///
 /// Order: EXPUNGE, highest number first so that each number is right when it is read;
-/// then FETCH FLAGS of changed messages; then EXISTS and RECENT for new ones.
+/// then FLAGS and PERMANENTFLAGS if a keyword is new to the client; then FETCH FLAGS of
+/// changed messages; then EXISTS and RECENT for new ones.
 pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
     let Ok(now) = sel.mailbox.view() else {
         // Deleted under us: nothing sensible to compare with; commands will say NO.
@@ -111,6 +112,9 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
             sel.recent.remove(uid);
         }
     }
+    // Keywords set by others (on changed or new messages) are announced before a FETCH
+    // shows them (RFC 3501 §7.2.6); the view knows every keyword any message has had.
+    sel.announce(now.keywords(), b);
     for uid in flagged {
         if sel.ghosts.contains_key(&uid) {
             continue;

@@ -1,11 +1,18 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4).
 //!
-//! String keys match case-insensitively as substrings of the decoded text: header
-//! fields after RFC 2047 decoding, bodies after transfer and charset decoding (mail-parser
-//! does both), so a Japanese subject sent as ISO-2022-JP encoded words is found by a
-//! Japanese word sent in UTF-8.
+//! String keys match case-insensitively as substrings. A header field (HEADER, FROM, TO,
+//! CC, BCC, SUBJECT) matches if its text after the colon contains the string, unfolded
+//! (RFC 5322 §2.2.3) but otherwise as written, so `HEADER Message-ID <id@host>` finds
+//! the angle brackets and `HEADER Content-Type charset` the parameters (RFC 3501 §6.4.4);
+//! an empty string matches every message that has the field. Where decoding changes the
+//! text (RFC 2047 encoded words, 8-bit text), the decoded field matches too, so a
+//! Japanese subject sent as ISO-2022-JP encoded words is found by a Japanese word sent
+//! in UTF-8. Bodies match after transfer and charset decoding (mail-parser does both).
+//! TEXT is the header as written (unfolded) or decoded, or the body.
 
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::command::{SearchKey, SequenceSet};
 use crate::mime::MessageInfo;
@@ -43,6 +50,8 @@ pub fn search(
             n,
             largest_uid,
             meta,
+            block: None,
+            raw: None,
             headers: None,
             info: None,
         };
@@ -64,7 +73,11 @@ struct Ctx<'a> {
     n: usize,
     largest_uid: u32,
     meta: MessageMeta,
-    /// The message's decoded header fields, once a key needed them.
+    /// The message's header block as stored, once a key needed it.
+    block: Option<Option<Bytes>>,
+    /// Its fields as written (name lower-cased, text unfolded), once a key needed them.
+    raw: Option<Vec<(String, Vec<u8>)>>,
+    /// Its decoded header fields, once a key needed them.
     headers: Option<Vec<(String, String)>>,
     /// Read and parsed only when a key needs the message's content.
     info: Option<Option<Arc<MessageInfo>>>,
@@ -83,6 +96,84 @@ fn contains_ignoring_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
 
 fn needle(s: &[u8]) -> String {
     String::from_utf8_lossy(s).to_lowercase()
+}
+
+/// Whether text as written (`hay`, any case, maybe 8-bit) contains `needle` (lower-case).
+fn raw_contains(hay: &[u8], needle: &str) -> bool {
+    if needle.is_ascii() {
+        contains_ignoring_ascii_case(hay, needle.as_bytes())
+    } else {
+        String::from_utf8_lossy(hay).to_lowercase().contains(needle)
+    }
+}
+
+/// Unfolds header text (RFC 5322 §2.2.3): a line break followed by white space is
+/// removed, the white space kept. Bare LF counts as a line break too.
+fn unfold(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let brk = match &text[i..] {
+            [b'\r', b'\n', ..] => 2,
+            [b'\n', ..] => 1,
+            _ => 0,
+        };
+        if brk > 0 && matches!(text.get(i + brk), Some(b' ' | b'\t')) {
+            i += brk;
+            continue;
+        }
+        out.push(text[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The fields of a header block as written: each name lower-cased, with its text after
+/// the colon unfolded and without the white space that leads it (RFC 5322 §2.2, §3.6.8;
+/// white space before the colon is the obsolete syntax of §4.5). Stops at the empty
+/// line; a line that is neither a field nor a continuation is skipped.
+fn raw_fields(block: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
+    // Whether the last line started (or continued) a field, which a folded line extends.
+    let mut open = false;
+    for line in block.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            if open && let Some((_, value)) = fields.last_mut() {
+                value.extend_from_slice(line);
+            }
+            continue;
+        }
+        open = false;
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii_end();
+        if name.is_empty() {
+            continue;
+        }
+        let value = line[colon + 1..].trim_ascii_start();
+        fields.push((
+            String::from_utf8_lossy(name).to_ascii_lowercase(),
+            value.to_vec(),
+        ));
+        open = true;
+    }
+    // A field whose text begins on a folded line loses that line's leading white space.
+    for (_, value) in &mut fields {
+        let start = value.len() - value.trim_ascii_start().len();
+        value.drain(..start);
+    }
+    fields
+}
+
+/// Whether decoding can make a header block's text differ from what is written: RFC 2047
+/// encoded words, or 8-bit text in some charset.
+fn decoding_changes(block: &[u8]) -> bool {
+    !block.is_ascii() || memchr::memmem::find(block, b"=?").is_some()
 }
 
 impl Ctx<'_> {
@@ -104,32 +195,66 @@ impl Ctx<'_> {
         self.info.clone().flatten()
     }
 
+    /// The header block as stored (from the store's shared cache: no body is read).
+    fn block(&mut self) -> Option<Bytes> {
+        if self.block.is_none() {
+            self.block = Some(self.sel.mailbox.header(self.meta.uid).ok());
+        }
+        self.block.clone().flatten()
+    }
+
     fn header_has(&mut self, field: &str, s: &[u8]) -> bool {
         let n = needle(s);
-        let field = field.to_ascii_lowercase();
-        let uid = self.meta().uid;
-        let Ok(block) = self.sel.mailbox.header(uid) else {
+        let Some(block) = self.block() else {
             return false;
         };
-        // Most messages do not match: when the raw header cannot hide the needle (no
-        // encoded words, no 8-bit text, no folding inside the needle), a plain
-        // case-insensitive scan rules the message out without decoding anything.
+        let decode = decoding_changes(&block);
+        // Most messages do not match: when only the text as written counts and the needle
+        // cannot span a fold (no white space in it), a plain case-insensitive scan of the
+        // block rules the message out without splitting it into fields.
         if !n.is_empty()
-            && n.is_ascii()
+            && !decode
             && !n.contains(char::is_whitespace)
-            && block.is_ascii()
-            && memchr::memmem::find(&block, b"=?").is_none()
             && !contains_ignoring_ascii_case(&block, n.as_bytes())
         {
             return false;
         }
-        if self.headers.is_none() {
-            self.headers = Some(crate::mime::header_fields(&block));
+        let raw = self.raw.get_or_insert_with(|| raw_fields(&block));
+        let mut present = false;
+        for (name, value) in raw.iter() {
+            if name.eq_ignore_ascii_case(field) {
+                if raw_contains(value, &n) {
+                    return true;
+                }
+                present = true;
+            }
         }
-        self.headers.as_ref().is_some_and(|h| {
-            h.iter()
-                .any(|(name, value)| *name == field && value.contains(&n))
-        })
+        if !present || !decode {
+            return false;
+        }
+        let field = field.to_ascii_lowercase();
+        self.headers
+            .get_or_insert_with(|| crate::mime::header_fields(&block))
+            .iter()
+            .any(|(name, value)| *name == field && value.contains(&n))
+    }
+
+    /// TEXT: the header as written (unfolded) or decoded, or the decoded body.
+    fn text_has(&mut self, s: &[u8]) -> bool {
+        let n = needle(s);
+        if let Some(block) = self.block() {
+            // Unfolding matters only to a needle that could span a fold.
+            let hit = if n.contains(char::is_whitespace) {
+                raw_contains(&unfold(&block), &n)
+            } else {
+                raw_contains(&block, &n)
+            };
+            if hit {
+                return true;
+            }
+        }
+        self.info()
+            .is_some_and(|i| i.text.contains(&n) || i.headers.iter().any(|(_, v)| v.contains(&n)))
     }
 
     fn has(&self, f: &Flag) -> bool {
@@ -190,17 +315,70 @@ impl Ctx<'_> {
                 let n = needle(s);
                 self.info().is_some_and(|i| i.text.contains(&n))
             }
-            K::Text(s) => {
-                let n = needle(s);
-                self.info().is_some_and(|i| {
-                    i.text.contains(&n) || i.headers.iter().any(|(_, v)| v.contains(&n))
-                })
-            }
+            K::Text(s) => self.text_has(s),
             K::Uid(set) => self.in_set(set, true),
             K::SequenceSet(set) => self.in_set(set, false),
             K::Not(k) => !self.eval(k),
             K::Or(a, c) => self.eval(a) || self.eval(c),
             K::And(keys) => keys.iter().all(|k| self.eval(k)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_fields_unfold_and_keep_the_text_as_written() {
+        let block = b"Message-ID: <a@b>\r\n\
+Content-Type: text/plain;\r\n\tcharset=\"utf-8\"\r\n\
+Subject :obsolete space\r\n\
+X-Empty:\r\n\
+X-Later:\r\n  on the next line\r\n\
+not a field\r\n\
+ stray continuation\r\n\
+To: bare@lf\n  folded\n\
+\r\n\
+Body: not a field\r\n";
+        let fields: Vec<(String, String)> = raw_fields(block)
+            .into_iter()
+            .map(|(n, v)| (n, String::from_utf8(v).unwrap()))
+            .collect();
+        let want = [
+            ("message-id", "<a@b>"),
+            ("content-type", "text/plain;\tcharset=\"utf-8\""),
+            ("subject", "obsolete space"),
+            ("x-empty", ""),
+            ("x-later", "on the next line"),
+            ("to", "bare@lf  folded"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(fields, want);
+    }
+
+    #[test]
+    fn unfold_removes_only_line_breaks_before_white_space() {
+        let table: [(&[u8], &[u8]); 5] = [
+            (b"a\r\n b", b"a b"),
+            (b"a\r\n\tb", b"a\tb"),
+            (b"a\n b", b"a b"),
+            (b"a\r\nb: c\r\n", b"a\r\nb: c\r\n"),
+            (b"", b""),
+        ];
+        for (input, want) in table {
+            assert_eq!(unfold(input), want, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn raw_text_matches_in_any_case_and_in_utf_8() {
+        assert!(raw_contains(b"<ID@Host>", "<id@host>"));
+        assert!(raw_contains(b"anything", ""));
+        assert!(raw_contains("Grüße".as_bytes(), "grüße"));
+        assert!(!raw_contains(b"Grusse", "grüße"));
     }
 }

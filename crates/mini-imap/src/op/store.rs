@@ -2,9 +2,12 @@
 //!
 //! `FLAGS` replaces, `+FLAGS` adds, `-FLAGS` removes; each changed message is reported
 //! as an untagged FETCH with its new flags (with its UID for UID STORE), unless
-//! `.SILENT`. Keywords are allowed (PERMANENTFLAGS ends in `\*`); `\Recent` belongs to
-//! the server and an unknown system flag is a client error: either refuses the whole
-//! command, and nothing changes.
+//! `.SILENT`. Keywords are allowed (PERMANENTFLAGS ends in `\*`), any atom, `NIL`
+//! included; one new to the mailbox is first announced with `FLAGS` and `PERMANENTFLAGS`
+//! (RFC 3501 §7.2.6). `\Recent` belongs to the server and an unknown system flag is a
+//! client error: either refuses the whole command, and nothing changes.
+
+use std::collections::BTreeSet;
 
 use yubin_store::{Flag, FlagOp, Flags};
 
@@ -95,6 +98,18 @@ pub fn store(sel: &mut Selected, tag: &str, args: StoreArgs<'_>, b: &mut Vec<u8>
         Ok(c) => c,
         Err(e) => return crate::session::store_error(b, tag, command, &e),
     };
+    // A keyword new to the client is announced before a FETCH shows it (RFC 3501
+    // §7.2.6), also with .SILENT: the client learns of it at once either way.
+    let keywords: BTreeSet<&str> = changed
+        .flags
+        .iter()
+        .flat_map(|(_, new)| new.iter())
+        .filter_map(|f| match f {
+            Flag::Keyword(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect();
+    sel.announce(keywords, b);
     // This response reports the new flags; the next report need not repeat them.
     sel.reported_own(&changed);
     // Both lists ascend by UID. A UID missing from `changed` was expunged by another
