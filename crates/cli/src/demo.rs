@@ -1,9 +1,10 @@
 //! `yubin demo`: the lesson, end to end, on a throwaway server.
 //!
-//! Three messages go in over SMTP. IMAP reads them and logs out: they are still on the
-//! server, now `\Seen`. POP3 retrieves them and QUITs: they are gone, for IMAP too.
-//! Every step prints the protocol conversation and checks that the server behaved as
-//! narrated; the exit code is 0 only if every step did.
+//! Three messages go in over SMTP. IMAP reads them and logs out; a second IMAP session
+//! opens the INBOX read-only (EXAMINE) and finds them still on the server, now `\Seen`.
+//! POP3 retrieves them and QUITs: they are gone, for IMAP too. Every step is announced,
+//! prints the protocol conversation and checks that the server behaved as narrated; the
+//! exit code is 0 only if every step did.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,7 @@ struct Text {
     servers: &'static str,
     step_send: &'static str,
     step_imap: &'static str,
+    step_check: &'static str,
     step_pop: &'static str,
     step_look: &'static str,
     on_server: &'static str,
@@ -61,8 +63,9 @@ const EN: Text = Text {
     servers: "A throwaway mail server (in memory, user alice):",
     step_send: "Step 1. Send three messages to alice over SMTP.",
     step_imap: "Step 2. Read them over IMAP (FETCH BODY[]), then log out.",
-    step_pop: "Step 3. Retrieve them over POP3 (RETR), then QUIT.",
-    step_look: "Step 4. Look at the INBOX again over IMAP.",
+    step_check: "Step 3. Log in over IMAP again and look without changing anything: EXAMINE opens the INBOX read-only, FETCH FLAGS asks for the flags.",
+    step_pop: "Step 4. Retrieve them over POP3 (RETR), then QUIT.",
+    step_look: "Step 5. Look at the INBOX again over IMAP (EXAMINE, SEARCH ALL).",
     on_server: "messages on the server",
     all_seen: "every one now carries the \\Seen flag: IMAP marked them read and left them in place",
     gone: "POP3 removed what it retrieved when the session QUIT",
@@ -86,8 +89,9 @@ const JA: Text = Text {
     servers: "使い捨てのメールサーバー（メモリ上、ユーザー alice）:",
     step_send: "ステップ1. SMTP で alice にメールを3通送ります。",
     step_imap: "ステップ2. IMAP で読み（FETCH BODY[]）、ログアウトします。",
-    step_pop: "ステップ3. POP3 で受信し（RETR）、QUIT します。",
-    step_look: "ステップ4. もう一度 IMAP で受信箱を見ます。",
+    step_check: "ステップ3. もう一度 IMAP でログインし、何も変えずに見ます。EXAMINE で受信箱を読み取り専用で開き、FETCH FLAGS でフラグを尋ねます。",
+    step_pop: "ステップ4. POP3 で受信し（RETR）、QUIT します。",
+    step_look: "ステップ5. もう一度 IMAP で受信箱を見ます（EXAMINE、SEARCH ALL）。",
     on_server: "サーバー上のメール",
     all_seen: "どれも \\Seen（既読）になりました。IMAP は既読にして、サーバーに残します",
     gone: "POP3 は QUIT の時に、受信したメールをサーバーから削除しました",
@@ -151,9 +155,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ok &= verdict(count() == 3, &format!("{}: {}", t.on_server, count()));
 
     println!("\n{}", t.step_imap);
-    let seen = imap_read_all(&servers).await?;
+    imap_read_all(&servers).await?;
     show(&lines);
     ok &= verdict(count() == 3, &format!("{}: {}", t.on_server, count()));
+
+    println!("\n{}", t.step_check);
+    let seen = imap_count_seen(&servers).await?;
+    show(&lines);
     ok &= verdict(seen == 3, t.all_seen);
 
     println!("\n{}", t.step_pop);
@@ -206,13 +214,18 @@ async fn send_three(servers: &Servers) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads every message over IMAP and logs out; returns how many are `\Seen` afterwards
-/// (as a new session reports them).
-async fn imap_read_all(servers: &Servers) -> anyhow::Result<usize> {
+/// Reads every message over IMAP (which sets `\Seen`) and logs out.
+async fn imap_read_all(servers: &Servers) -> anyhow::Result<()> {
     let mut c = imap_login(servers).await?;
     c.select("INBOX", false).await?;
     c.fetch("1:*", "(BODY[])").await?;
     c.logout().await?;
+    Ok(())
+}
+
+/// How many messages a new IMAP session sees as `\Seen`, looking read-only (EXAMINE), so
+/// that looking changes nothing.
+async fn imap_count_seen(servers: &Servers) -> anyhow::Result<usize> {
     let mut c = imap_login(servers).await?;
     c.select("INBOX", true).await?;
     let fetched = c.fetch("1:*", "(FLAGS)").await?;

@@ -3,8 +3,11 @@
 //! Every line the lesson narrates goes to stdout, flushed as it is said, so a reader (or a
 //! test) sees each step as it happens. `--trace` adds the bytes on the wire to stderr.
 //!
-//! Exit status: 0 when the exchange completed; 1 on an error (printed as one
-//! `error: ...` line); 3 when `udp-client` got no acknowledgement in time.
+//! Errors are told in the lesson's language too: one `error: ...` line on stderr, or
+//! `エラー: ...` with `--lang ja`.
+//!
+//! Exit status: 0 when the exchange completed; 1 on an error, including a client the
+//! server turned away as busy; 3 when `udp-client` got no acknowledgement in time.
 
 use std::future::Future;
 use std::io::Write;
@@ -27,9 +30,14 @@ pub enum SocketCommand {
     /// The lesson's TCP server on port 2000: answers each greeting with an acknowledgement.
     ///
     /// Serves many clients at once (the lesson's homework), or exactly one with --once (the
-    /// lesson's server). Ctrl-C or SIGTERM closes it gracefully.
+    /// lesson's server). Serving many, it numbers them as they connect and labels each line
+    /// with its client ("[client 3] Connection closed"). Ctrl-C or SIGTERM closes it
+    /// gracefully.
     Server(ServerArgs),
     /// The lesson's TCP client: connects, sends its greeting, prints the acknowledgement.
+    ///
+    /// Exit status: 0 when the acknowledgement came back, 1 on an error (no server, or a
+    /// server busy with --max-connections clients that turned this one away).
     Client(ClientArgs),
     /// The same server over UDP: no listen, no accept, no connection.
     UdpServer(UdpServerArgs),
@@ -74,7 +82,8 @@ pub struct ServerArgs {
     /// Seconds a client may stay silent before it is dropped.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
-    /// Clients served at once; one more is told the server is busy.
+    /// Clients served at once; one more is told the server is busy and closed (the server
+    /// says so, and the client exits with status 1).
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
     /// Language of the narration and of the acknowledgement.
@@ -139,8 +148,24 @@ pub struct UdpClientArgs {
     lang: LangArg,
 }
 
-/// Runs one `yubin socket` subcommand.
+/// Runs one `yubin socket` subcommand. Its errors are printed here, in its `--lang`.
 pub async fn run(cmd: SocketCommand, trace: Transcript) -> anyhow::Result<ExitCode> {
+    let lang = Lang::from(match &cmd {
+        SocketCommand::Server(args) => args.lang,
+        SocketCommand::Client(args) => args.lang,
+        SocketCommand::UdpServer(args) => args.lang,
+        SocketCommand::UdpClient(args) => args.lang,
+    });
+    match lesson(cmd, trace).await {
+        Ok(code) => Ok(code),
+        Err(error) => {
+            eprintln!("{}{}", lang.error_prefix(), error.render(lang));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn lesson(cmd: SocketCommand, trace: Transcript) -> Result<ExitCode, socket_demo::Error> {
     match cmd {
         SocketCommand::Server(args) => {
             let narrator = stdout_narrator(args.lang.into());

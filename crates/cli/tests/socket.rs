@@ -1,6 +1,7 @@
 //! `yubin socket ...` as a real process: the lesson's conversation line by line, the
-//! concurrent server under 200 clients and a silent one, UDP with and without a server,
-//! and graceful shutdown on SIGTERM. Every wait is bounded.
+//! concurrent server under 200 clients and a silent one (its lines labelled by client, a
+//! client over its limit turned away), UDP with and without a server, errors in the
+//! lesson's language, and graceful shutdown on SIGTERM. Every wait is bounded.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -126,7 +127,7 @@ fn run(args: &[&str]) -> Finished {
     }
 }
 
-/// The port in "Server bound to port NO. 12345" / "サーバーはポートNO. 12345 に...".
+/// The port in "Server bound to port 12345" / "サーバーはポートNO. 12345 に...".
 fn port_of(bound_line: &str) -> u16 {
     bound_line
         .split_whitespace()
@@ -197,7 +198,7 @@ fn once_conversation_in_english_with_trace() {
     let mut server = Running::start(&["socket", "server", "--once", "--port", "0"]);
     let bound = server.line();
     let port = port_of(&bound);
-    assert_eq!(bound, format!("Server bound to port NO. {port}"));
+    assert_eq!(bound, format!("Server bound to port {port}"));
     assert_eq!(server.line(), "Server is listening for clients");
 
     let port_arg = port.to_string();
@@ -301,14 +302,17 @@ fn silent_client_is_dropped_after_the_idle_timeout() {
         .read_to_end(&mut rest)
         .expect("closed by the server, not by our read timeout");
     assert!(rest.is_empty());
-    client_port(&server.line(), "Received the client's address : ");
+    client_port(
+        &server.line(),
+        "[client 1] Received the client's address : ",
+    );
     let idle = server.line();
     assert!(
-        idle.starts_with("No data from ('127.0.0.1', ")
+        idle.starts_with("[client 1] No data from ('127.0.0.1', ")
             && idle.ends_with(") within 1 s: closing the connection"),
         "{idle}"
     );
-    assert_eq!(server.line(), "Connection closed");
+    assert_eq!(server.line(), "[client 1] Connection closed");
     server.terminate();
     assert_eq!(server.line(), "Server socket closed");
     assert!(server.wait().success());
@@ -385,6 +389,153 @@ fn client_without_a_server_prints_one_error_line() {
     assert!(client.stdout.is_empty(), "{:?}", client.stdout);
     assert_eq!(
         client.stderr.trim_end(),
-        format!("error: cannot connect to 127.0.0.1:{port}: Connection refused")
+        format!(
+            "error: cannot connect to 127.0.0.1:{port}: Connection refused (is the server running?)"
+        )
     );
+}
+
+#[test]
+fn client_errors_follow_lang_ja() {
+    let port = free_tcp_port().to_string();
+    let client = run(&["socket", "client", "--lang", "ja", "--port", &port]);
+    assert_eq!(client.status.code(), Some(1));
+    assert!(client.stdout.is_empty(), "{:?}", client.stdout);
+    assert_eq!(
+        client.stderr.trim_end(),
+        format!(
+            "エラー: 127.0.0.1:{port} に接続できません : 接続を拒否されました\
+             （サーバーは起動していますか？）"
+        )
+    );
+
+    let client = run(&[
+        "socket",
+        "client",
+        "--lang",
+        "ja",
+        "--message",
+        "一行目\n二行目",
+    ]);
+    assert_eq!(client.status.code(), Some(1));
+    assert_eq!(
+        client.stderr.trim_end(),
+        "エラー: メッセージは1行にしてください（CR や LF は使えません）"
+    );
+}
+
+#[test]
+fn concurrent_server_lines_say_which_client_they_belong_to() {
+    let mut server = Running::start(&["socket", "server", "--port", "0"]);
+    let port = port_of(&server.line());
+    assert_eq!(server.line(), "Server is listening for clients");
+
+    // Client 1 connects and waits; its address is on its first line.
+    let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let first_port = first.local_addr().unwrap().port();
+    assert_eq!(
+        client_port(
+            &server.line(),
+            "[client 1] Received the client's address : "
+        ),
+        first_port
+    );
+
+    // Client 2 has its whole conversation while client 1 says nothing.
+    let port_arg = port.to_string();
+    let second = run(&[
+        "socket",
+        "client",
+        "--port",
+        &port_arg,
+        "--message",
+        "second",
+    ]);
+    assert!(second.status.success(), "{}", second.stderr);
+    client_port(
+        &server.line(),
+        "[client 2] Received the client's address : ",
+    );
+    assert_eq!(
+        server.line(),
+        "[client 2] Received data from the client : second"
+    );
+    assert_eq!(server.line(), "[client 2] Connection closed");
+
+    // Now client 1 speaks: its lines carry its own number.
+    std::io::Write::write_all(&mut first, b"first\r\n").unwrap();
+    first.set_read_timeout(Some(STEP)).unwrap();
+    let mut ack = String::new();
+    BufReader::new(&first).read_line(&mut ack).unwrap();
+    assert_eq!(ack, "This is the server. I received your data safely\r\n");
+    assert_eq!(
+        server.line(),
+        "[client 1] Received data from the client : first"
+    );
+    assert_eq!(server.line(), "[client 1] Connection closed");
+
+    server.terminate();
+    assert_eq!(server.line(), "Server socket closed");
+    assert!(server.wait().success());
+}
+
+#[test]
+fn client_over_max_connections_is_turned_away_logged_and_exits_1() {
+    let mut server = Running::start(&["socket", "server", "--port", "0", "--max-connections", "1"]);
+    let port = port_of(&server.line());
+    server.line();
+    // Client 1 takes the only place, and keeps it.
+    let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client_port(
+        &server.line(),
+        "[client 1] Received the client's address : ",
+    );
+
+    // Client 2 connects (the kernel accepts it), sends, and is told the server is busy.
+    let port_arg = port.to_string();
+    let turned_away = run(&["socket", "client", "--port", &port_arg]);
+    assert_eq!(turned_away.status.code(), Some(1), "{}", turned_away.stderr);
+    assert_eq!(
+        turned_away.stdout,
+        ["Connected to the server", "Sent data to the server"]
+    );
+    assert_eq!(
+        turned_away.stderr.trim_end(),
+        "error: the server is busy and refused the connection; please try again later"
+    );
+    let refused = server.line();
+    let peer = refused
+        .strip_prefix("[client 2] Too many clients (the limit is 1 at once): told ")
+        .and_then(|rest| rest.strip_suffix(" the server is busy and closed the connection"));
+    assert!(
+        peer.is_some_and(|peer| peer.starts_with("('127.0.0.1', ")),
+        "{refused}"
+    );
+
+    // The same in Japanese: the client knows the busy line whatever the server's language.
+    let turned_away = run(&["socket", "client", "--port", &port_arg, "--lang", "ja"]);
+    assert_eq!(turned_away.status.code(), Some(1), "{}", turned_away.stderr);
+    assert_eq!(
+        turned_away.stderr.trim_end(),
+        "エラー: サーバーが混み合っていて、接続を断られました。しばらくしてからもう一度どうぞ"
+    );
+    assert!(
+        server
+            .line()
+            .starts_with("[client 3] Too many clients (the limit is 1 at once): told "),
+    );
+
+    // Client 1 is still served.
+    std::io::Write::write_all(&mut first, b"still here\r\n").unwrap();
+    first.set_read_timeout(Some(STEP)).unwrap();
+    let mut ack = String::new();
+    BufReader::new(&first).read_line(&mut ack).unwrap();
+    assert_eq!(ack, "This is the server. I received your data safely\r\n");
+    assert_eq!(
+        server.line(),
+        "[client 1] Received data from the client : still here"
+    );
+    server.terminate();
+    server.wait_for("Server socket closed");
+    assert!(server.wait().success());
 }

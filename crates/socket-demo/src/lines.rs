@@ -45,6 +45,31 @@ impl Lang {
             Lang::Ja => "サーバーは混み合っています。しばらくしてからもう一度どうぞ",
         }
     }
+
+    /// What starts an error line (`error: cannot connect ...`).
+    pub fn error_prefix(self) -> &'static str {
+        match self {
+            Lang::En => "error: ",
+            Lang::Ja => "エラー: ",
+        }
+    }
+
+    /// The label of the concurrent server's lines about one client: clients are numbered
+    /// in the order they connect, and every line about client 3 starts with `[client 3] `.
+    pub fn client_label(self, id: u64) -> String {
+        match self {
+            Lang::En => format!("[client {id}] "),
+            Lang::Ja => format!("[クライアント{id}] "),
+        }
+    }
+}
+
+/// Whether a server's answer is its busy line ([`Lang::busy`]) rather than an
+/// acknowledgement, whatever language the server speaks.
+pub fn is_busy(answer: &str) -> bool {
+    [Lang::En, Lang::Ja]
+        .iter()
+        .any(|lang| lang.busy() == answer)
 }
 
 /// Something worth telling the learner, independent of language.
@@ -82,6 +107,14 @@ pub enum Line<'a> {
         /// How long it was given.
         after: Duration,
     },
+    /// The concurrent server was already serving as many clients as it may: this one was
+    /// told the server is busy ([`Lang::busy`]) and closed.
+    TooManyClients {
+        /// The client turned away.
+        peer: SocketAddr,
+        /// Clients served at once.
+        limit: usize,
+    },
     /// A client's line was longer than the server frames.
     LineTooLong {
         /// The client.
@@ -117,7 +150,9 @@ impl Line<'_> {
         use Lang::{En, Ja};
         match (self, lang) {
             // The lesson's lines.
-            (Line::Bound { port }, En) => format!("Server bound to port NO. {port}"),
+            // The lesson's "ポートNO. 2000" is how Japanese writes "port number 2000"; English
+            // just says "port 2000".
+            (Line::Bound { port }, En) => format!("Server bound to port {port}"),
             (Line::Bound { port }, Ja) => {
                 format!("サーバーはポートNO. {port} にバインドされました")
             }
@@ -160,6 +195,16 @@ impl Line<'_> {
                 "{} から {} データが届かないため、コネクションを閉じます",
                 PyAddr(*peer),
                 Span(*after, Ja)
+            ),
+            (Line::TooManyClients { peer, limit }, En) => format!(
+                "Too many clients (the limit is {limit} at once): told {} the server is busy \
+                 and closed the connection",
+                PyAddr(*peer)
+            ),
+            (Line::TooManyClients { peer, limit }, Ja) => format!(
+                "クライアントが多すぎます（同時に {limit} まで）: {} に混み合っていると伝えて\
+                 コネクションを閉じました",
+                PyAddr(*peer)
             ),
             (Line::LineTooLong { peer, limit }, En) => format!(
                 "The line from {} is longer than {limit} bytes: closing the connection",
@@ -263,6 +308,8 @@ type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Clone)]
 pub struct Narrator {
     lang: Lang,
+    /// The client every line is about ([`Narrator::for_client`]), labelled in each line.
+    client: Option<u64>,
     sink: Sink,
 }
 
@@ -270,6 +317,7 @@ impl fmt::Debug for Narrator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Narrator")
             .field("lang", &self.lang)
+            .field("client", &self.client)
             .finish_non_exhaustive()
     }
 }
@@ -279,6 +327,7 @@ impl Narrator {
     pub fn new(lang: Lang, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
         Narrator {
             lang,
+            client: None,
             sink: Arc::new(sink),
         }
     }
@@ -293,9 +342,23 @@ impl Narrator {
         self.lang
     }
 
+    /// The same narrator for the lines about client number `id`: each starts with the
+    /// client's label ([`Lang::client_label`]), so when many clients are served at once a
+    /// reader can tell whose line is whose.
+    pub fn for_client(&self, id: u64) -> Narrator {
+        Narrator {
+            client: Some(id),
+            ..self.clone()
+        }
+    }
+
     /// Renders `line` and delivers it.
     pub fn say(&self, line: Line<'_>) {
-        (self.sink)(&line.render(self.lang));
+        let text = line.render(self.lang);
+        match self.client {
+            Some(id) => (self.sink)(&format!("{}{text}", self.lang.client_label(id))),
+            None => (self.sink)(&text),
+        }
     }
 }
 
@@ -351,10 +414,7 @@ mod tests {
     fn english_lines_translate_the_lesson() {
         let en = |line: Line<'_>| line.render(Lang::En);
         let table = [
-            (
-                en(Line::Bound { port: 2000 }),
-                "Server bound to port NO. 2000",
-            ),
+            (en(Line::Bound { port: 2000 }), "Server bound to port 2000"),
             (en(Line::Listening), "Server is listening for clients"),
             (en(Line::Connected), "Connected to the server"),
             (en(Line::Sent), "Sent data to the server"),
@@ -415,6 +475,29 @@ mod tests {
             sink.lock().unwrap().push(line.to_owned())
         });
         narrator.say(Line::Connected);
-        assert_eq!(*said.lock().unwrap(), ["サーバーへ接続しました"]);
+        narrator.for_client(3).say(Line::ConnectionClosed);
+        assert_eq!(
+            *said.lock().unwrap(),
+            [
+                "サーバーへ接続しました",
+                "[クライアント3] コネクションは閉じられました"
+            ]
+        );
+    }
+
+    #[test]
+    fn busy_line_is_known_in_both_languages() {
+        assert!(is_busy(Lang::En.busy()));
+        assert!(is_busy(Lang::Ja.busy()));
+        assert!(!is_busy(Lang::En.acknowledgement()));
+        assert_eq!(
+            Line::TooManyClients {
+                peer: v4(5),
+                limit: 2
+            }
+            .render(Lang::En),
+            "Too many clients (the limit is 2 at once): told ('127.0.0.1', 5) the server is \
+             busy and closed the connection"
+        );
     }
 }

@@ -10,29 +10,53 @@
 //! ```
 //!
 //! [`serve_once`] is the lesson's server: one client, then it closes. [`serve`] is the
-//! homework: every client gets its own task, so many are served at once.
+//! homework: every client gets its own task, so many are served at once. Its lines about a
+//! client carry the client's number (`[client 3] Connection closed`), since the lines of
+//! clients served at once interleave.
+//!
+//! A client over the concurrent server's limit is answered with the busy line instead:
+//!
+//! ```text
+//! C: Hello server. I am the client
+//! S: The server is busy. Please try again later
+//! ```
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use yubin_core::server::{self, Next, ServerConfig, SessionContext};
 use yubin_core::{LineCodec, LineError, Transcript};
 
-use crate::{ClientOptions, Error, Line, Narrator, host_port};
+use crate::{ClientOptions, Doing, Error, Line, Narrator, host_port, lines};
 
 /// Longest line either side accepts, in bytes (CRLF not counted).
 ///
 /// A greeting is a sentence; 4 KiB is generous for one and still bounds what a client can
 /// make the server buffer. Anything longer is unframeable and the connection is closed.
 pub const MAX_LINE: usize = 4096;
+
+/// Clients over the limit that the server tells "busy" itself at once, on top of
+/// [`ServerOptions::max_connections`].
+///
+/// Telling a client takes a moment (the busy line, then waiting for the client to close),
+/// so under a flood only this many are told by the lesson's own code, and each is one
+/// narrated line. Past that, yubin-core's runtime turns the rest away with the same busy
+/// line, without narrating: a flood must not become a flood of output.
+pub const TURNING_AWAY: usize = 64;
+
+/// How long the server spends on a client it turns away: the busy line, and the client's
+/// own close. A client that never reads must not keep the connection.
+const TURN_AWAY_GRACE: Duration = Duration::from_secs(2);
 
 /// How the concurrent server treats its clients.
 #[derive(Debug, Clone)]
@@ -91,7 +115,7 @@ pub async fn serve_once(
     let accepted = tokio::select! {
         () = &mut shutdown => None,
         accepted = listener.accept() => Some(accepted.map_err(|error| Error::Io {
-            doing: "cannot accept a connection",
+            doing: Doing::Accept,
             error,
         })?),
     };
@@ -129,6 +153,10 @@ pub async fn serve_once(
 /// while one client is slow to send its line, the others are accepted and answered. The
 /// lesson's server could not do that: it sat in `recv` for one client while the next ones
 /// waited in the kernel's backlog.
+///
+/// Clients are numbered as they connect, and every line about one is labelled with its
+/// number ([`Narrator::for_client`]). A client over [`ServerOptions::max_connections`] is
+/// told the server is busy and closed, and the server says so.
 pub async fn serve(
     listener: TcpListener,
     options: &ServerOptions,
@@ -137,14 +165,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let local = listener.local_addr().map_err(|error| Error::Io {
-        doing: "cannot read the server's address",
+        doing: Doing::LocalAddr,
         error,
     })?;
+    // The limit is counted here rather than left to yubin-core's runtime, because the
+    // runtime turns a client away without a word to us, and the lesson narrates it. The
+    // runtime's own limit stays above ours as the backstop (see TURNING_AWAY).
+    let limit = options.max_connections;
+    let serving = Arc::new(Semaphore::new(limit));
     let mut config = ServerConfig::new("socket-demo", b"");
     config.idle_timeout = options.idle_timeout;
-    config.max_connections = options.max_connections;
+    config.max_connections = limit + TURNING_AWAY;
     // The lesson runs on one machine: every client is 127.0.0.1, so no per-address share.
-    config.max_per_peer = options.max_connections;
+    config.max_per_peer = config.max_connections;
     config.refusal = Bytes::from(format!("{}\r\n", narrator.lang().busy()));
     let handler_narrator = narrator.clone();
     let handler_transcript = transcript.clone();
@@ -156,12 +189,16 @@ pub async fn serve(
             // The lesson has no login: a client keeps its slot (the lesson's rule is
             // "one more is told the server is busy"), never evicted for a newcomer.
             ctx.slot.authenticated();
-            session(
-                stream,
-                ctx,
-                handler_narrator.clone(),
-                handler_transcript.clone(),
-            )
+            let narrator = handler_narrator.for_client(ctx.id);
+            let transcript = handler_transcript.clone();
+            // Taken when the connection is accepted, held until it is closed.
+            let permit = serving.clone().try_acquire_owned();
+            async move {
+                match permit {
+                    Ok(_serving) => session(stream, ctx, narrator, transcript).await,
+                    Err(_) => turn_away(stream, ctx.peer, limit, &narrator).await,
+                }
+            }
         },
     )
     .map_err(|error| Error::Bind { addr: local, error })?;
@@ -185,6 +222,33 @@ async fn session<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         tracing::debug!(%error, "conversation failed");
     }
     narrator.say(Line::ConnectionClosed);
+}
+
+/// Tells a client over the limit that the server is busy, waits (briefly) for it to
+/// close, closes, and says so.
+///
+/// Waiting for the client's close matters: a socket closed with unread data in it (the
+/// client's greeting) sends a reset instead of an orderly close, and a reset can reach the
+/// client before it has read the busy line.
+async fn turn_away<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    limit: usize,
+    narrator: &Narrator,
+) {
+    let busy = format!("{}\r\n", narrator.lang().busy());
+    let told = tokio::time::timeout(TURN_AWAY_GRACE, async {
+        stream.write_all(busy.as_bytes()).await?;
+        stream.shutdown().await?;
+        // Whatever the client still sends, up to a bound, until it closes.
+        let mut rest = (&mut stream).take(2 * MAX_LINE as u64);
+        tokio::io::copy(&mut rest, &mut tokio::io::sink()).await
+    })
+    .await;
+    if let Ok(Err(error)) = told {
+        tracing::debug!(%error, "turning a client away failed");
+    }
+    narrator.say(Line::TooManyClients { peer, limit });
 }
 
 async fn converse<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
@@ -225,6 +289,9 @@ async fn converse<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 
 /// The lesson's client: connects, sends its message as one line, waits for the
 /// acknowledgement, closes. Returns the acknowledgement.
+///
+/// A server that answers with its busy line ([`crate::Lang::busy`], in either language)
+/// has turned the client away: that is [`Error::Busy`], not an acknowledgement.
 pub async fn client(
     options: &ClientOptions,
     narrator: &Narrator,
@@ -259,7 +326,7 @@ pub async fn client(
     let mut conn = Framed::new(stream, LineCodec::new(MAX_LINE));
     transcript.client(message);
     conn.send(message).await.map_err(|e| Error::Io {
-        doing: "cannot send to the server",
+        doing: Doing::Send,
         error: into_io(e),
     })?;
     narrator.say(Line::Sent);
@@ -269,7 +336,7 @@ pub async fn client(
         Ok(Some(Err(LineError::TooLong { limit }))) => return Err(Error::AnswerTooLong { limit }),
         Ok(Some(Err(LineError::Io(error)))) => {
             return Err(Error::Io {
-                doing: "cannot receive from the server",
+                doing: Doing::Receive,
                 error,
             });
         }
@@ -282,6 +349,9 @@ pub async fn client(
     };
     transcript.server(&ack);
     let ack = String::from_utf8_lossy(&ack).into_owned();
+    if lines::is_busy(&ack) {
+        return Err(Error::Busy);
+    }
     narrator.say(Line::AckReceived(&ack));
 
     // close: say we are done (FIN), then drop the socket. An error here changes nothing
@@ -494,14 +564,149 @@ mod tests {
         assert!(
             lines
                 .iter()
-                .any(|l| l.starts_with("No data from ('127.0.0.1', ")),
+                .any(|l| l.starts_with("[client 1] No data from ('127.0.0.1', ")),
             "{lines:?}"
         );
-        assert_eq!(
-            lines.iter().filter(|l| *l == "Connection closed").count(),
-            21
-        );
+        for n in 1..=21 {
+            let closed = format!("[client {n}] Connection closed");
+            assert_eq!(
+                lines.iter().filter(|l| **l == closed).count(),
+                1,
+                "{lines:?}"
+            );
+        }
         assert_eq!(lines.last().unwrap(), "Server socket closed");
+    }
+
+    /// A narrator whose lines arrive on a channel, so a test can wait for one.
+    fn streaming(lang: Lang) -> (Narrator, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let narrator = Narrator::new(lang, move |line| {
+            let _ = tx.send(line.to_owned());
+        });
+        (narrator, rx)
+    }
+
+    async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+        tokio::time::timeout(STEP, lines.recv())
+            .await
+            .expect("the server says its next line in time")
+            .expect("the server is still narrating")
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_a_client_is_told_busy_and_the_server_says_so() {
+        let (says, mut lines) = streaming(Lang::Ja);
+        let listener = bind(localhost(), &says).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        next_line(&mut lines).await;
+        next_line(&mut lines).await;
+        let stop = CancellationToken::new();
+        let server_stop = stop.clone();
+        let server = tokio::spawn(async move {
+            let options = ServerOptions {
+                max_connections: 1,
+                ..ServerOptions::default()
+            };
+            serve(
+                listener,
+                &options,
+                &says,
+                &Transcript::disabled(),
+                server_stop.cancelled_owned(),
+            )
+            .await
+        });
+        // The first client takes the only place and keeps it.
+        let _first = TcpStream::connect(addr).await.unwrap();
+        let admitted = next_line(&mut lines).await;
+        assert!(
+            admitted.starts_with("[クライアント1] クライアントのアドレスを受信しました : "),
+            "{admitted}"
+        );
+        // The second is turned away: the busy line, in the server's language, is an error
+        // for the client whatever language it speaks.
+        let err = client(
+            &options(addr.port(), "hi"),
+            &Narrator::silent(Lang::En),
+            &Transcript::disabled(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Busy), "{err}");
+        let refused = next_line(&mut lines).await;
+        assert!(
+            refused.starts_with(
+                "[クライアント2] クライアントが多すぎます（同時に 1 まで）: ('127.0.0.1', "
+            ) && refused.ends_with(") に混み合っていると伝えてコネクションを閉じました"),
+            "{refused}"
+        );
+        stop.cancel();
+        tokio::time::timeout(STEP, server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_lines_name_their_client() {
+        let (says, mut lines) = streaming(Lang::En);
+        let listener = bind(localhost(), &says).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        next_line(&mut lines).await;
+        next_line(&mut lines).await;
+        let stop = CancellationToken::new();
+        let server_stop = stop.clone();
+        let server = tokio::spawn(async move {
+            serve(
+                listener,
+                &ServerOptions::default(),
+                &says,
+                &Transcript::disabled(),
+                server_stop.cancelled_owned(),
+            )
+            .await
+        });
+        // Client 1 connects and waits; client 2 has its whole conversation meanwhile.
+        let mut first = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        let address = next_line(&mut lines).await;
+        assert!(
+            address.starts_with("[client 1] Received the client's address : ('127.0.0.1', "),
+            "{address}"
+        );
+        client(
+            &options(addr.port(), "second"),
+            &Narrator::silent(Lang::En),
+            &Transcript::disabled(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            next_line(&mut lines)
+                .await
+                .starts_with("[client 2] Received the client's address : ")
+        );
+        assert_eq!(
+            next_line(&mut lines).await,
+            "[client 2] Received data from the client : second"
+        );
+        assert_eq!(next_line(&mut lines).await, "[client 2] Connection closed");
+        first.get_mut().write_all(b"first\r\n").await.unwrap();
+        let mut ack = String::new();
+        first.read_line(&mut ack).await.unwrap();
+        assert_eq!(
+            next_line(&mut lines).await,
+            "[client 1] Received data from the client : first"
+        );
+        assert_eq!(next_line(&mut lines).await, "[client 1] Connection closed");
+        stop.cancel();
+        tokio::time::timeout(STEP, server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(next_line(&mut lines).await, "Server socket closed");
     }
 
     #[tokio::test]
@@ -562,7 +767,9 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("cannot connect to 127.0.0.1:{port}: Connection refused")
+            format!(
+                "cannot connect to 127.0.0.1:{port}: Connection refused (is the server running?)"
+            )
         );
     }
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use yubin_core::Transcript;
 
-use crate::{ClientOptions, Error, Line, Narrator, host_port};
+use crate::{ClientOptions, Doing, Error, Line, Narrator, host_port};
 
 /// Largest datagram either side sends or accepts, in bytes.
 ///
@@ -153,7 +153,7 @@ pub async fn client(
         .send_to(message, server)
         .await
         .map_err(|error| Error::Io {
-            doing: "cannot send the datagram",
+            doing: Doing::SendDatagram,
             error,
         })?;
     narrator.say(Line::DatagramSent);
@@ -167,7 +167,7 @@ pub async fn client(
         }
         Ok(Err(error)) => {
             return Err(Error::Io {
-                doing: "cannot receive the acknowledgement",
+                doing: Doing::ReceiveAck,
                 error,
             });
         }
@@ -282,7 +282,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let server_lines = server_lines.lock().unwrap();
-        assert_eq!(server_lines[0], format!("Server bound to port NO. {port}"));
+        assert_eq!(server_lines[0], format!("Server bound to port {port}"));
         assert!(server_lines[2].starts_with("Received a datagram from : ('127.0.0.1', "));
         assert_eq!(
             server_lines[3..],
