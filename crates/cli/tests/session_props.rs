@@ -138,7 +138,7 @@ use mini_imap::codec::{CodecLimits, Frame, ImapCodec};
 use tokio_util::codec::Decoder;
 use yubin_core::driver::{After, Phase, Reply, Session};
 use yubin_core::tls::TlsState;
-use yubin_core::transcript::{Direction, Transcript};
+use yubin_core::transcript::{Direction, Shown, Transcript};
 use yubin_core::{FrameError, Input as _, Line, Lines};
 use yubin_store::{Flag, Flags, Secret, Store};
 
@@ -1562,7 +1562,11 @@ impl<S: Protocol> Run<'_, S> {
         }
         let (size, max) = S::frame_size(&frame, &self.codec, &self.limits);
         assert!(size <= max, "a frame of {size} bytes; the limit is {max}");
-        if let Some(text) = frame.shown() {
+        // A message's body lines (SMTP DATA) are its content, not credentials: the
+        // driver shows the first few; the check is about command lines.
+        if let Some(text) = frame.shown()
+            && !matches!(self.session.shown(), Shown::Body)
+        {
             self.transcript.client_input(text, self.session.shown());
         }
         let reply = self.session.handle(frame);
