@@ -14,6 +14,9 @@ use yubin_core::Transcript;
 
 use crate::store_args::StoreArgs;
 
+// How `imap fetch` and `pop retr` print a message (pop.rs uses it as `crate::imap::show`).
+#[path = "show.rs"]
+pub(crate) mod show;
 mod write;
 
 /// IMAP subcommands.
@@ -41,10 +44,18 @@ pub enum ImapCommand {
         /// Mailbox name.
         mailbox: String,
     },
-    /// Print messages (raw) with their UID, flags and size; the mail stays on the server.
+    /// Print messages with their UID, flags and size; the mail stays on the server.
+    ///
+    /// On a terminal each message is shown decoded: From, To, Cc, Date and Subject, the
+    /// text, and the attachments by name, type and size. When standard output is not a
+    /// terminal (a pipe, a file, a script) the exact bytes are printed instead, after a
+    /// `--- message` line each; `--raw` and `--decoded` choose either one explicitly, and
+    /// `--json` prints both the decoded fields and the raw message.
     Fetch {
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        view: show::ViewArgs,
         /// Mailbox name.
         #[arg(default_value = "INBOX")]
         mailbox: String,
@@ -201,10 +212,14 @@ pub async fn run(cmd: ImapCommand, trace: Transcript) -> anyhow::Result<ExitCode
         }
         ImapCommand::Fetch {
             client: c,
+            view,
             mailbox,
             set,
             peek,
-        } => fetch(c, &mailbox, &set, peek, trace).await,
+        } => {
+            let view = view.view(c.json);
+            fetch(c, view, &mailbox, &set, peek, trace).await
+        }
         ImapCommand::Search {
             client: c,
             mailbox,
@@ -284,6 +299,7 @@ async fn serve(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
 
 async fn fetch(
     c: ClientArgs,
+    view: show::View,
     mailbox: &str,
     set: &str,
     peek: bool,
@@ -309,17 +325,18 @@ async fn fetch(
             _ => Vec::new(),
         }
     };
-    if c.json {
+    if view == show::View::Json {
         let items: Vec<serde_json::Value> = fetched
             .iter()
             .map(|f| {
-                serde_json::json!({
-                    "seq": f.seq,
-                    "uid": text_of(f, "UID").and_then(|u| u.parse::<u64>().ok()),
-                    "flags": flags_of(f),
-                    "size": text_of(f, "RFC822.SIZE").and_then(|u| u.parse::<u64>().ok()),
-                    "message": String::from_utf8_lossy(&body_of(f)),
-                })
+                let mut item = serde_json::Map::new();
+                item.insert("seq".into(), f.seq.into());
+                let number = |name| text_of(f, name).and_then(|u| u.parse::<u64>().ok());
+                item.insert("uid".into(), number("UID").into());
+                item.insert("flags".into(), flags_of(f).into());
+                item.insert("size".into(), number("RFC822.SIZE").into());
+                item.extend(show::json_fields(&body_of(f)));
+                serde_json::Value::Object(item)
             })
             .collect();
         println!("{}", serde_json::Value::Array(items));
@@ -336,7 +353,7 @@ async fn fetch(
             flags_of(f).join(" "),
             text_of(f, "RFC822.SIZE").unwrap_or_default()
         )?;
-        out.write_all(&body_of(f))?;
+        show::write_message(&mut out, view, &body_of(f))?;
     }
     writeln!(
         out,

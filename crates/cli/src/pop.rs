@@ -11,6 +11,7 @@ use mini_pop::{PopServerConfig, Retention};
 use yubin_core::Transcript;
 
 use crate::client_tls::{ClientArgs, Security};
+use crate::imap::show;
 use crate::store_args::StoreArgs;
 
 /// POP3 subcommands.
@@ -33,10 +34,18 @@ pub enum PopCommand {
         /// Body lines to show.
         lines: u32,
     },
-    /// Print a message, raw, to standard output (the server may then remove it at QUIT).
+    /// Print a message (the server may then remove it at QUIT).
+    ///
+    /// On a terminal the message is shown decoded: From, To, Cc, Date and Subject, the
+    /// text, and the attachments by name, type and size. When standard output is not a
+    /// terminal (a pipe, a file, a script) its exact bytes are printed instead; `--raw`
+    /// and `--decoded` choose either one explicitly, and `--json` prints both the decoded
+    /// fields and the raw message.
     Retr {
         #[command(flatten)]
         client: ClientArgs,
+        #[command(flatten)]
+        view: show::ViewArgs,
         /// Message number.
         msg: u32,
     },
@@ -173,11 +182,26 @@ pub async fn run(cmd: PopCommand, trace: Transcript) -> anyhow::Result<ExitCode>
             write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
-        PopCommand::Retr { client: c, msg } => {
+        PopCommand::Retr {
+            client: c,
+            view,
+            msg,
+        } => {
+            let view = view.view(c.json);
             let mut client = login(&c, &trace).await?;
             let text = client.retr(msg).await?;
             client.quit().await?;
-            write_stdout(&text)?;
+            if view == show::View::Json {
+                let mut item = serde_json::Map::new();
+                item.insert("msg".into(), msg.into());
+                item.insert("size".into(), text.len().into());
+                item.extend(show::json_fields(&text));
+                println!("{}", serde_json::Value::Object(item));
+            } else {
+                let mut out = Vec::new();
+                show::write_message(&mut out, view, &text)?;
+                write_stdout(&out)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         PopCommand::Dele { client: c, msg } => {
