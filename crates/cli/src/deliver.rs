@@ -145,7 +145,7 @@ fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
     println!(
         "delivered {} ({}) to {}/{} in {:.2?}",
         crate::words::count(count as u64, "message"),
-        crate::words::count(bytes as u64, "byte"),
+        crate::words::count(bytes, "byte"),
         account.name(),
         mailbox.name(),
         started.elapsed()
