@@ -14,9 +14,7 @@ use yubin_core::Transcript;
 
 use crate::store_args::StoreArgs;
 
-// How `imap fetch` and `pop retr` print a message (pop.rs uses it as `crate::imap::show`).
-#[path = "show.rs"]
-pub(crate) mod show;
+use crate::show;
 mod write;
 
 /// IMAP subcommands.

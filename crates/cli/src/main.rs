@@ -12,6 +12,7 @@ mod pop;
 mod send;
 mod serve;
 mod serving;
+mod show;
 mod socket;
 mod store_args;
 mod tls;

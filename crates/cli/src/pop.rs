@@ -11,7 +11,7 @@ use mini_pop::{PopServerConfig, Retention};
 use yubin_core::Transcript;
 
 use crate::client_tls::{ClientArgs, Security};
-use crate::imap::show;
+use crate::show;
 use crate::store_args::StoreArgs;
 
 /// POP3 subcommands.
