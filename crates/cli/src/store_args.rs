@@ -76,9 +76,8 @@ impl StoreArgs {
         // A test server that takes any login takes mail for any domain too (README).
         store.set_catch_all_domains(self.accept_any_login);
         if let Some(file) = &self.users_file {
-            store
-                .load_users_file(file)
-                .with_context(|| format!("cannot load users from {}", file.display()))?;
+            // The store's error names the file and the line already.
+            store.load_users_file(file)?;
         }
         for spec in &self.users {
             let (name, password) = spec.split_once(':').with_context(|| {

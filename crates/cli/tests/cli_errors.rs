@@ -166,3 +166,26 @@ fn help_documents_the_exit_status() {
     assert!(ok);
     assert!(out.contains("Exit status: 0"), "{out}");
 }
+
+#[test]
+fn a_users_file_with_a_toml_error_names_the_file_and_line_not_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    std::fs::write(&users, "[users]\nalice = secret-without-quotes\n").unwrap();
+    let err = fails(&[
+        "serve",
+        "--data",
+        dir.path().join("data").to_str().unwrap(),
+        "--no-tls",
+        "--users-file",
+        users.to_str().unwrap(),
+    ]);
+    let line = one_clear_line(&err);
+    assert!(line.contains(users.to_str().unwrap()), "{line}");
+    assert!(line.contains("line 2"), "{line}");
+    assert!(!line.contains("corrupt"), "{line}");
+    assert!(
+        !line.contains("secret-without-quotes"),
+        "never the text: {line}"
+    );
+}

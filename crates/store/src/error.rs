@@ -74,6 +74,10 @@ pub enum StoreError {
         /// The limit.
         limit: usize,
     },
+    /// A configuration file given to the store (the users file) cannot be used; the text
+    /// says which file and where, never its content (it may hold passwords).
+    #[error("{0}")]
+    Config(String),
     /// A state file is unreadable or inconsistent.
     #[error("corrupt store state: {0}")]
     Corrupt(String),

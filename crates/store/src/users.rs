@@ -17,7 +17,8 @@ use crate::{Result, Secret, StoreError};
 /// Reads a users file into `(name, password)` pairs, in file order.
 pub(crate) fn read(path: &Path) -> Result<Vec<(String, Secret)>> {
     let text = std::fs::read_to_string(path).ctx(|| format!("reading {}", path.display()))?;
-    parse(&text).map_err(|why| StoreError::Corrupt(format!("users file {}: {why}", path.display())))
+    // Not `Corrupt` ("corrupt store state"): the store is fine, the file given is not.
+    parse(&text).map_err(|why| StoreError::Config(format!("users file {}: {why}", path.display())))
 }
 
 /// Parses the users file's text; the error says where, not what.
