@@ -29,12 +29,13 @@ mod words;
 )]
 struct Cli {
     /// Print every protocol line sent and received as `C: ...` / `S: ...` (passwords masked;
-    /// long messages shortened to their first and last lines). A server labels each line
-    /// with its session (`imap#3`).
-    #[arg(long, global = true)]
+    /// long messages shortened to their first and last lines), for the commands that speak
+    /// a protocol: serve, socket, pop, imap, send. A server labels each line with its
+    /// session (`imap#3`). Give it before the command: `yubin --trace pop stat`.
+    #[arg(long)]
     trace: bool,
     /// With --trace: start each line with the time of day (UTC, to the millisecond).
-    #[arg(long, global = true, requires = "trace")]
+    #[arg(long, requires = "trace")]
     trace_time: bool,
 
     #[command(subcommand)]
@@ -78,6 +79,20 @@ command line that is not understood.";
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if cli.trace
+        && let Some(name) = speaks_no_protocol_itself(&cli.command)
+    {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--trace shows protocol lines, and `yubin {name}` shows none of its own \
+                     (it works with serve, socket, pop, imap and send)"
+                ),
+            )
+            .exit();
+    }
     init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -112,6 +127,23 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Tls(cmd) => tls::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Deliver(args) => deliver::run(args).await,
+    }
+}
+
+/// The name of a command whose own output has no protocol lines to trace: `demo`
+/// narrates its transcript anyway, `bench` runs thousands of sessions, `deliver` and `tls`
+/// speak no protocol.
+fn speaks_no_protocol_itself(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Demo(_) => Some("demo"),
+        Command::Bench(_) => Some("bench"),
+        Command::Deliver(_) => Some("deliver"),
+        Command::Tls(_) => Some("tls"),
+        Command::Serve(_)
+        | Command::Socket(_)
+        | Command::Pop(_)
+        | Command::Imap(_)
+        | Command::Send(_) => None,
     }
 }
 

@@ -189,3 +189,23 @@ fn a_users_file_with_a_toml_error_names_the_file_and_line_not_corruption() {
         "never the text: {line}"
     );
 }
+
+/// `--trace` is offered where a protocol is spoken, and refused (exit 2) where none is.
+#[test]
+fn trace_is_refused_where_no_protocol_is_spoken() {
+    let out = yubin()
+        .args(["--trace", "tls", "ca-path"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--trace shows protocol lines"), "{err}");
+    for command in [
+        &["deliver", "--help"][..],
+        &["tls", "ca-path", "--help"][..],
+    ] {
+        let (ok, help, _) = run_with_timeout(yubin().args(command), 30);
+        assert!(ok);
+        assert!(!help.contains("--trace"), "{command:?}: {help}");
+    }
+}
