@@ -14,6 +14,7 @@ use yubin_core::Transcript;
 
 use crate::store_args::StoreArgs;
 
+use crate::listen::ListenArgs;
 use crate::show;
 mod write;
 
@@ -102,19 +103,11 @@ pub enum ImapCommand {
 pub struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: std::net::IpAddr,
-    /// Port to listen on (0: any free port, printed at start).
+    /// Port to listen on (0: any free port, printed at start). STARTTLS upgrades it to TLS.
     #[arg(long, default_value_t = 2143)]
     port: u16,
-    /// Seconds a silent session may idle before it is logged out (RFC 3501 §5.4: at
-    /// least 1800).
-    #[arg(long, default_value_t = 1800)]
-    idle_timeout: u64,
-    /// Connections served at once.
-    #[arg(long, default_value_t = 512)]
-    max_connections: usize,
+    #[command(flatten)]
+    listen: ListenArgs,
 }
 
 /// Connects, securing the connection as asked (IMAPS or STARTTLS).
@@ -283,15 +276,17 @@ fn search_query(words: &[String]) -> Vec<u8> {
 
 async fn serve(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
+    let tls = args.listen.tls.load(&args.store)?;
     let mut config = ImapServerConfig::default();
-    config.listener.server.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
-    config.listener.server.max_connections = args.max_connections;
-    config.listener.transcript = trace;
+    args.listen.apply(&mut config.listener, tls, trace);
+    args.listen.warn_if_exposed();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let addr = SocketAddr::new(args.bind, args.port);
+    let addr = SocketAddr::new(args.listen.bind, args.port);
     let handle = mini_imap::serve(addr, store.clone(), config, shutdown.clone())
         .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+        .with_context(|| {
+            format!("cannot listen for IMAP on {addr}; choose another port with --port")
+        })?;
     crate::serving::until_signal("IMAP", handle, &args.store, &store).await
 }
 

@@ -8,11 +8,13 @@ mod client_tls;
 mod deliver;
 mod demo;
 mod imap;
+mod listen;
 mod pop;
 mod send;
 mod serve;
 mod serving;
 mod show;
+mod smtp;
 mod socket;
 mod store_args;
 mod tls;
@@ -59,6 +61,9 @@ enum Command {
     /// search, store, copy, move, expunge, append, create, delete, rename, idle).
     #[command(subcommand)]
     Imap(imap::ImapCommand),
+    /// SMTP: run the server alone (send mail with `yubin send`).
+    #[command(subcommand)]
+    Smtp(smtp::SmtpCommand),
     /// TLS: where the local CA certificate is, to trust it once.
     #[command(subcommand)]
     Tls(tls::TlsCommand),
@@ -123,6 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Socket(cmd) => socket::run(cmd, trace).await,
         Command::Pop(cmd) => pop::run(cmd, trace).await,
         Command::Imap(cmd) => imap::run(cmd, trace).await,
+        Command::Smtp(cmd) => smtp::run(cmd, trace).await,
         Command::Send(args) => send::run(args).await,
         Command::Tls(cmd) => tls::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
@@ -143,6 +149,7 @@ fn speaks_no_protocol_itself(command: &Command) -> Option<&'static str> {
         | Command::Socket(_)
         | Command::Pop(_)
         | Command::Imap(_)
+        | Command::Smtp(_)
         | Command::Send(_) => None,
     }
 }

@@ -11,6 +11,7 @@ use mini_pop::{PopServerConfig, Retention};
 use yubin_core::Transcript;
 
 use crate::client_tls::{ClientArgs, Security};
+use crate::listen::ListenArgs;
 use crate::show;
 use crate::store_args::StoreArgs;
 
@@ -74,22 +75,15 @@ pub enum PopCommand {
 pub struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: std::net::IpAddr,
-    /// Port to listen on (0: any free port, printed at start).
+    /// Port to listen on (0: any free port, printed at start). STLS upgrades it to TLS.
     #[arg(long, default_value_t = 2110)]
     port: u16,
     /// What QUIT does to retrieved mail: `delete-on-retrieve` (the lesson's POP) or `keep`
     /// (classic RFC 1939: only DELE removes).
     #[arg(long, default_value = "delete-on-retrieve")]
     pop_retention: Retention,
-    /// Seconds a silent session may idle before it is closed (RFC 1939: at least 600).
-    #[arg(long, default_value_t = 600)]
-    idle_timeout: u64,
-    /// Connections served at once.
-    #[arg(long, default_value_t = 512)]
-    max_connections: usize,
+    #[command(flatten)]
+    listen: ListenArgs,
 }
 
 /// Connects (securing the connection as asked) and logs in with USER/PASS.
@@ -221,16 +215,18 @@ pub async fn run(cmd: PopCommand, trace: Transcript) -> anyhow::Result<ExitCode>
 
 async fn serve(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
+    let tls = args.listen.tls.load(&args.store)?;
     let mut config = PopServerConfig::default();
     config.pop.retention = args.pop_retention;
-    config.listener.server.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
-    config.listener.server.max_connections = args.max_connections;
-    config.listener.transcript = trace;
+    args.listen.apply(&mut config.listener, tls, trace);
+    args.listen.warn_if_exposed();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let addr = SocketAddr::new(args.bind, args.port);
+    let addr = SocketAddr::new(args.listen.bind, args.port);
     let handle = mini_pop::serve(addr, store.clone(), config, shutdown.clone())
         .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+        .with_context(|| {
+            format!("cannot listen for POP3 on {addr}; choose another port with --port")
+        })?;
     crate::serving::until_signal("POP3", handle, &args.store, &store).await
 }
 

@@ -1,18 +1,13 @@
 //! `yubin serve`: SMTP, POP3 and IMAP on one store, ready for a mail client.
 
-use std::net::IpAddr;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 use mini_pop::Retention;
 use yubin::servers::{Ports, Servers, ServersConfig};
 use yubin_core::Transcript;
 
-use std::path::PathBuf;
-
-use yubin_core::tls::TlsServer;
-
+use crate::listen::ListenArgs;
 use crate::store_args::StoreArgs;
 
 /// Options of `yubin serve`.
@@ -20,9 +15,6 @@ use crate::store_args::StoreArgs;
 pub struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// Address every listener binds. Anything but loopback exposes plaintext passwords.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: IpAddr,
     /// SMTP port (0: any free port).
     #[arg(long, default_value_t = 2025)]
     smtp_port: u16,
@@ -44,63 +36,17 @@ pub struct ServeArgs {
     /// IMAPS port: IMAP over implicit TLS [default: 2993, or 0 (any free port) when --imap-port is 0].
     #[arg(long)]
     imaps_port: Option<u16>,
-    /// Connections each listener serves at once (default 512). When all are taken, the
-    /// oldest connection that has not logged in gives way; when all have logged in, the
-    /// next is refused.
-    #[arg(long)]
-    max_connections: Option<usize>,
-    /// Connections each listener serves at once from one client address (default 128).
-    #[arg(long)]
-    max_per_peer: Option<usize>,
-    /// Seconds a connection may stay silent before it has logged in (default 60; SMTP
-    /// waits 300, RFC 5321 §4.5.3.2.7).
-    #[arg(long, value_name = "SECS")]
-    login_timeout: Option<u64>,
     #[command(flatten)]
-    tls: TlsArgs,
-}
-
-/// Where the certificate comes from.
-#[derive(Debug, Args)]
-pub struct TlsArgs {
-    /// Server certificate chain (PEM). Default: a local CA made on first start.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The certificate's private key (PEM).
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// No TLS at all: plaintext ports only.
-    #[arg(long, conflicts_with_all = ["tls_cert", "require_tls"])]
-    no_tls: bool,
-    /// Refuse passwords, and SMTP mail, until the connection is encrypted.
-    #[arg(long)]
-    require_tls: bool,
-}
-
-impl TlsArgs {
-    /// The certificate to serve, or `None` with --no-tls.
-    fn load(&self, store: &StoreArgs) -> anyhow::Result<Option<TlsServer>> {
-        if self.no_tls {
-            return Ok(None);
-        }
-        let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => TlsServer::from_pem_files(cert, key)?,
-            _ => {
-                let dir = store.tls_dir()?;
-                TlsServer::local_ca(&dir)
-                    .with_context(|| format!("cannot set up the local CA in {}", dir.display()))?
-            }
-        };
-        Ok(Some(tls))
-    }
+    listen: ListenArgs,
 }
 
 /// Runs the three servers until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
-    let tls = args.tls.load(&args.store)?;
+    let tls = args.listen.tls.load(&args.store)?;
+    let listen = &args.listen;
     let config = ServersConfig {
-        bind: args.bind,
+        bind: listen.bind,
         ports: Ports {
             smtp: args.smtp_port,
             pop: args.pop_port,
@@ -112,21 +58,17 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
         pop_retention: args.pop_retention,
         transcript: trace,
         tls: tls.clone(),
-        require_tls: args.tls.require_tls,
-        max_connections: args.max_connections,
-        max_per_peer: args.max_per_peer,
-        login_timeout: args.login_timeout.map(std::time::Duration::from_secs),
+        require_tls: listen.tls.require_tls,
+        max_connections: listen.max_connections,
+        max_per_peer: listen.max_per_peer,
+        login_timeout: listen.login_timeout.map(std::time::Duration::from_secs),
+        idle_timeout: listen.idle_timeout.map(std::time::Duration::from_secs),
         guard: Default::default(),
     };
     // The error names the protocol, the address and the flag that chooses another port.
     let servers = Servers::start(store.clone(), config).await?;
-    if !args.bind.is_loopback() && !args.tls.require_tls {
-        eprintln!(
-            "warning: listening on {} without TLS: passwords cross the network in plain text",
-            args.bind
-        );
-    }
-    let host = args.bind;
+    args.listen.warn_if_exposed();
+    let host = args.listen.bind;
     println!("yubin: SMTP, POP3 and IMAP on one store");
     println!("SMTP listening on {}", servers.smtp_addr());
     println!("POP3 listening on {}", servers.pop_addr());
@@ -148,7 +90,7 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
         .into_iter()
         .next()
         .unwrap_or_else(|| "any".into());
-    let security = if args.tls.require_tls {
+    let security = if args.listen.tls.require_tls {
         "STARTTLS"
     } else {
         "none, or STARTTLS"

@@ -79,6 +79,8 @@ pub struct ServersConfig {
     /// How long a connection may stay silent before it logs in; `None`: each protocol's
     /// default.
     pub login_timeout: Option<std::time::Duration>,
+    /// How long a logged-in session may stay silent; `None`: each protocol's default.
+    pub idle_timeout: Option<std::time::Duration>,
     /// How failed logins are answered (shared by every listener).
     pub guard: GuardConfig,
 }
@@ -95,6 +97,7 @@ impl Default for ServersConfig {
             max_connections: None,
             max_per_peer: None,
             login_timeout: None,
+            idle_timeout: None,
             guard: GuardConfig::default(),
         }
     }
@@ -166,6 +169,9 @@ impl Servers {
             }
             if let Some(t) = config.login_timeout {
                 listener.server.login_timeout = t;
+            }
+            if let Some(t) = config.idle_timeout {
+                listener.server.idle_timeout = t;
             }
         };
         let mut smtp_config = mini_smtp::SmtpServerConfig::default();
