@@ -209,3 +209,54 @@ fn trace_is_refused_where_no_protocol_is_spoken() {
         assert!(!help.contains("--trace"), "{command:?}: {help}");
     }
 }
+
+#[test]
+fn a_wrong_password_is_one_line_with_each_cause_once() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut server, _) = common::ServerProcess::start(
+        &[
+            "serve",
+            "--data",
+            data.path().to_str().unwrap(),
+            "--no-tls",
+            "--smtp-port",
+            "0",
+            "--pop-port",
+            "0",
+            "--imap-port",
+            "0",
+        ],
+        "SMTP listening on",
+    );
+    let pop = common::port_of(&server.wait_for("POP3 listening on"));
+    let imap = common::port_of(&server.wait_for("IMAP listening on"));
+    for args in [
+        vec![
+            "pop",
+            "stat",
+            "--port",
+            &pop.to_string(),
+            "--password",
+            "wrong",
+        ],
+        vec![
+            "imap",
+            "list",
+            "--port",
+            &imap.to_string(),
+            "--password",
+            "wrong",
+        ],
+    ]
+    .iter()
+    .map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<String>>())
+    {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = fails(&args);
+        let line = one_clear_line(&err);
+        assert!(
+            !line.contains("wrong"),
+            "the password is not echoed: {line}"
+        );
+    }
+}

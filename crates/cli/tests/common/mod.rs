@@ -35,8 +35,12 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `yubin ARGS` and waits for a stdout line containing `ready_marker`.
     pub fn start(args: &[&str], ready_marker: &str) -> (ServerProcess, String) {
-        let mut child = yubin()
-            .args(args)
+        Self::start_command(yubin().args(args), ready_marker)
+    }
+
+    /// Like [`ServerProcess::start`] for a prepared command (environment, directory).
+    pub fn start_command(command: &mut Command, ready_marker: &str) -> (ServerProcess, String) {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
