@@ -99,8 +99,14 @@ impl TlsArgs {
             (Some(cert), Some(key)) => TlsServer::from_pem_files(cert, key)?,
             _ => {
                 let dir = store.tls_dir()?;
-                TlsServer::local_ca(&dir)
-                    .with_context(|| format!("cannot set up the local CA in {}", dir.display()))?
+                TlsServer::local_ca(&dir).with_context(|| {
+                    format!(
+                        "cannot make the local CA in {} (the data directory must be \
+                         writable; --no-tls runs without TLS, --tls-cert/--tls-key bring a \
+                         certificate)",
+                        dir.display()
+                    )
+                })?
             }
         };
         Ok(Some(tls))
