@@ -129,7 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Pop(cmd) => pop::run(cmd, trace).await,
         Command::Imap(cmd) => imap::run(cmd, trace).await,
         Command::Smtp(cmd) => smtp::run(cmd, trace).await,
-        Command::Send(args) => send::run(args).await,
+        Command::Send(args) => send::run(args, trace).await,
         Command::Tls(cmd) => tls::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Deliver(args) => deliver::run(args).await,

@@ -1,5 +1,10 @@
 //! `yubin send`: compose and send a message over SMTP with the `lettre` crate, an SMTP
 //! client independent of ours, so what it proves about our server is not self-confirming.
+//!
+//! With `--trace`, lettre talks to the server through a loopback [`relay`] that shows the
+//! dialogue (lettre itself cannot).
+
+mod relay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +18,9 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::Tls;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use yubin_core::Transcript;
+
+use self::relay::Relay;
 
 /// Options of `yubin send`.
 #[derive(Debug, Args)]
@@ -81,18 +89,49 @@ fn lettre_tls(args: &SendArgs) -> anyhow::Result<Tls> {
     })
 }
 
-/// Sends one message.
-pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
+/// Sends one message, showing the SMTP dialogue on `trace`.
+pub async fn run(args: SendArgs, trace: Transcript) -> anyhow::Result<ExitCode> {
     let port = args
         .port
         .unwrap_or(if args.security.tls { 2465 } else { 2025 });
-    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&args.host)
+    let server = format!("{}:{port}", args.host);
+    // The TLS settings name the real host whichever address lettre connects to, so the
+    // certificate is checked against it through the relay too.
+    let tls = lettre_tls(&args)?;
+    let (envelope, raw, summary) = compose(&args)?;
+    let relay = if trace.is_enabled() {
+        // Worded as lettre words a server that is not there.
+        let relay = Relay::start(&args.host, port, args.security.tls, trace)
+            .await
+            .context("Connection error")
+            .with_context(|| format!("sending to {server} failed"))?;
+        Some(relay)
+    } else {
+        None
+    };
+    let (host, port) = match &relay {
+        Some(relay) => ("127.0.0.1".to_owned(), relay.port()),
+        None => (args.host.clone(), port),
+    };
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
         .port(port)
-        .tls(lettre_tls(&args)?);
+        .tls(tls);
     if let (Some(user), Some(password)) = (&args.user, &args.password) {
         transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
     }
-    let transport = transport.build();
+    let sent = transport.build().send_raw(&envelope, &raw).await;
+    // The dialogue is shown to its end, a failed one too, before the outcome is said.
+    if let Some(relay) = relay {
+        relay.finish().await;
+    }
+    sent.with_context(|| format!("sending to {server} failed"))?;
+    println!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The envelope, the message as it goes over the wire, and the line that says what was
+/// sent.
+fn compose(args: &SendArgs) -> anyhow::Result<(lettre::address::Envelope, Vec<u8>, String)> {
     let from: Mailbox = args
         .from
         .parse()
@@ -104,7 +143,6 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("bad --to address {addr:?}"))?,
         );
     }
-    let server = format!("{}:{port}", args.host);
     if let Some(path) = &args.eml {
         let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let recipients: Vec<Address> = to.iter().map(|m| m.email.clone()).collect();
@@ -116,18 +154,15 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         let body = raw
             .strip_suffix(b"\r\n")
             .or_else(|| raw.strip_suffix(b"\n"))
-            .unwrap_or(&raw);
-        transport
-            .send_raw(&envelope, body)
-            .await
-            .with_context(|| format!("sending to {server} failed"))?;
-        println!(
+            .unwrap_or(&raw)
+            .to_vec();
+        let summary = format!(
             "sent {} ({} bytes) to {}",
             path.display(),
             raw.len(),
             args.to.join(", ")
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok((envelope, body, summary));
     }
     let body = match (&args.body, &args.body_file) {
         (Some(text), _) => text.clone(),
@@ -154,12 +189,9 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         }
         builder.multipart(parts)?
     };
-    transport
-        .send(message)
-        .await
-        .with_context(|| format!("sending to {server} failed"))?;
-    println!("sent \"{}\" to {}", args.subject, args.to.join(", "));
-    Ok(ExitCode::SUCCESS)
+    let summary = format!("sent \"{}\" to {}", args.subject, args.to.join(", "));
+    // What `AsyncTransport::send` sends: the message's own envelope and its wire form.
+    Ok((message.envelope().clone(), message.formatted(), summary))
 }
 
 /// A content type from the file name, enough for attachments a learner sends.
