@@ -311,6 +311,7 @@ start() { # start SERVER
             --smtp-port "$y_smtp" --pop-port "${pop_port[yubin]}" --imap-port "${imap_port[yubin]}" \
             --smtps-port "$y_smtps" --pop3s-port "$y_pop3s" --imaps-port "$y_imaps" \
             --pop-retention keep --max-connections $((IDLE_YUBIN + most)) \
+            --max-per-peer $((IDLE_YUBIN + most)) \
             >>"$work/yubin.log" 2>&1 &
         pid[yubin]=$!
         ;;
