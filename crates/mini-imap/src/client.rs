@@ -455,6 +455,7 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
                 charset, criteria, ..
             } => CommandBody::Search {
                 uid,
+                ret: None,
                 charset,
                 criteria,
             },

@@ -109,10 +109,12 @@ pub enum CommandBody {
     Expunge,
     /// `IDLE` (RFC 2177).
     Idle,
-    /// `[UID] SEARCH [CHARSET c] keys` (§6.4.4).
+    /// `[UID] SEARCH [RETURN (opts)] [CHARSET c] keys` (§6.4.4, RFC 4731, RFC 5182).
     Search {
         /// `UID SEARCH`: answer with UIDs.
         uid: bool,
+        /// `RETURN (...)`: answer with `ESEARCH` (RFC 4731) instead of `SEARCH`.
+        ret: Option<SearchReturn>,
         /// The `CHARSET` argument, if given.
         charset: Option<String>,
         /// The keys, ANDed.
@@ -229,6 +231,31 @@ impl StatusItem {
     }
 }
 
+/// The result options of `SEARCH RETURN (...)` (RFC 4731 §3.1, RFC 5182 §2.1).
+///
+/// `RETURN ()` means `RETURN (ALL)`; the parser sets `all` for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SearchReturn {
+    /// `MIN`: the lowest number found.
+    pub min: bool,
+    /// `MAX`: the highest number found.
+    pub max: bool,
+    /// `ALL`: every number found, as a sequence set.
+    pub all: bool,
+    /// `COUNT`: how many were found.
+    pub count: bool,
+    /// `SAVE` (RFC 5182): keep the result for `$`.
+    pub save: bool,
+}
+
+impl SearchReturn {
+    /// Whether an `ESEARCH` response is sent: not for `RETURN (SAVE)` alone
+    /// (RFC 5182 §2.1).
+    pub fn answers(&self) -> bool {
+        self.min || self.max || self.all || self.count
+    }
+}
+
 /// `STORE`'s three modes (RFC 3501 §6.4.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreMode {
@@ -247,6 +274,10 @@ pub enum SeqNum {
     Value(u32),
     /// `*`.
     Star,
+    /// `$` (RFC 5182): the saved search result. The parser produces it only as a whole
+    /// set, `SequenceSet(vec![(Saved, Saved)])`; the session replaces it with the saved
+    /// messages before any handler sees it, so elsewhere it stands for nothing.
+    Saved,
 }
 
 impl SeqNum {
@@ -255,6 +286,7 @@ impl SeqNum {
         match self {
             SeqNum::Value(n) => n,
             SeqNum::Star => largest,
+            SeqNum::Saved => 0,
         }
     }
 }
@@ -264,6 +296,31 @@ impl SeqNum {
 pub struct SequenceSet(pub Vec<(SeqNum, SeqNum)>);
 
 impl SequenceSet {
+    /// `$` (RFC 5182): the saved search result, before the session expands it.
+    pub fn saved() -> SequenceSet {
+        SequenceSet(vec![(SeqNum::Saved, SeqNum::Saved)])
+    }
+
+    /// Whether this is `$`.
+    pub fn is_saved(&self) -> bool {
+        self.0
+            .iter()
+            .any(|&(a, b)| a == SeqNum::Saved || b == SeqNum::Saved)
+    }
+
+    /// The set of exactly these numbers (ascending, distinct), in compact form: runs
+    /// become ranges (`1:3,5`). Empty numbers give the empty set, which matches nothing.
+    pub fn from_sorted(numbers: impl IntoIterator<Item = u32>) -> SequenceSet {
+        let mut ranges: Vec<(SeqNum, SeqNum)> = Vec::new();
+        for n in numbers {
+            match ranges.last_mut() {
+                Some((_, SeqNum::Value(hi))) if hi.checked_add(1) == Some(n) => *hi = n,
+                _ => ranges.push((SeqNum::Value(n), SeqNum::Value(n))),
+            }
+        }
+        SequenceSet(ranges)
+    }
+
     /// Whether `n` is in the set, where `*` stands for `largest`.
     pub fn contains(&self, n: u32, largest: u32) -> bool {
         self.0.iter().any(|&(a, b)| {
@@ -280,7 +337,7 @@ impl SequenceSet {
             .flat_map(|&(a, b)| [a, b])
             .filter_map(|s| match s {
                 SeqNum::Value(n) => Some(n),
-                SeqNum::Star => None,
+                SeqNum::Star | SeqNum::Saved => None,
             })
             .max()
     }

@@ -15,8 +15,8 @@ use nom::{IResult, Parser};
 use yubin_core::Secret;
 
 use crate::command::{
-    Command, CommandBody, FetchAttr, SearchKey, Section, SectionText, SeqNum, SequenceSet,
-    StatusItem, StoreMode,
+    Command, CommandBody, FetchAttr, SearchKey, SearchReturn, Section, SectionText, SeqNum,
+    SequenceSet, StatusItem, StoreMode,
 };
 
 /// How deep `search-key`s may nest (`NOT`, `OR`, parentheses). RFC 3501 sets no limit;
@@ -864,8 +864,10 @@ fn section_text(allow_mime: bool) -> impl Fn(&[u8]) -> Res<'_, SectionText> {
     }
 }
 
-/// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
+/// `search = "SEARCH" [search-return-opts] SP search-program` (RFC 4466 §2.6);
+/// `search-program = ["CHARSET" SP charset SP] search-key *(SP search-key)`
 fn search(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
+    let (i, ret) = opt(search_return_opts).parse(i)?;
     let (i, charset) = opt(preceded(
         (sp, tag_no_case(&b"CHARSET"[..]), sp),
         astring_text,
@@ -876,10 +878,37 @@ fn search(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
         i,
         CommandBody::Search {
             uid,
+            ret,
             charset,
             criteria,
         },
     ))
+}
+
+/// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"`
+/// (RFC 4466 §2.6); `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT"` (RFC 4731 §4).
+/// `RETURN ()` is `RETURN (ALL)` (RFC 4731 §3.1).
+fn search_return_opts(i: &[u8]) -> Res<'_, SearchReturn> {
+    let (rest, words) = preceded(
+        (sp, tag_no_case(&b"RETURN"[..]), sp),
+        delimited(tag(&b"("[..]), separated_list0(sp, atom), tag(&b")"[..])),
+    )
+    .parse(i)?;
+    let mut ret = SearchReturn::default();
+    for w in &words {
+        let on = match w.to_ascii_uppercase().as_slice() {
+            b"MIN" => &mut ret.min,
+            b"MAX" => &mut ret.max,
+            b"ALL" => &mut ret.all,
+            b"COUNT" => &mut ret.count,
+            _ => return fail(i),
+        };
+        *on = true;
+    }
+    if words.is_empty() {
+        ret.all = true;
+    }
+    Ok((rest, ret))
 }
 
 /// `search-key = "ALL" / "ANSWERED" / "BCC" SP astring / "BEFORE" SP date / ... /

@@ -287,7 +287,8 @@ pub fn untagged(out: &mut Vec<u8>, text: &str) {
 // ---------------------------------------------------------------------------------------
 // Commands, for the client side and for round-trip tests.
 
-fn write_set(out: &mut Vec<u8>, set: &SequenceSet) {
+/// A sequence set as written in a command or an `ESEARCH ALL` (`1:3,5`, `$`).
+pub fn write_set(out: &mut Vec<u8>, set: &SequenceSet) {
     for (i, &(a, b)) in set.0.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -304,6 +305,7 @@ fn write_seq(out: &mut Vec<u8>, n: SeqNum) {
     match n {
         SeqNum::Value(n) => out.extend_from_slice(n.to_string().as_bytes()),
         SeqNum::Star => out.push(b'*'),
+        SeqNum::Saved => out.push(b'$'),
     }
 }
 
@@ -595,11 +597,26 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
         }
         CommandBody::Search {
             uid,
+            ret,
             charset,
             criteria,
         } => {
             uid_prefix(&mut out, *uid);
             out.extend_from_slice(b"SEARCH");
+            if let Some(r) = ret {
+                let opts: Vec<&str> = [
+                    (r.min, "MIN"),
+                    (r.max, "MAX"),
+                    (r.all, "ALL"),
+                    (r.count, "COUNT"),
+                    (r.save, "SAVE"),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, name)| *name)
+                .collect();
+                out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
+            }
             if let Some(c) = charset {
                 out.extend_from_slice(b" CHARSET ");
                 write_arg(&mut out, c.as_bytes());

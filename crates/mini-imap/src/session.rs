@@ -44,8 +44,8 @@ use crate::parse::{self, ParseError};
 use crate::response::{self, Code, tagged, untagged};
 
 /// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
-/// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN AUTH=PLAIN";
+/// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731.
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN ESEARCH AUTH=PLAIN";
 
 /// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
 /// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
@@ -603,11 +603,13 @@ impl Session {
             }
             C::Search {
                 uid,
+                ret,
                 charset,
                 criteria,
             } => {
                 if let State::Selected(_, sel) = &mut self.state {
-                    op::search::search(sel, &tag, uid, charset.as_deref(), &criteria, &mut b);
+                    let charset = charset.as_deref();
+                    op::search::search(sel, &tag, uid, ret, charset, &criteria, &mut b);
                 }
             }
             C::Store {

@@ -150,6 +150,7 @@ fn body() -> impl Strategy<Value = C> {
         )
             .prop_map(|(uid, charset, criteria)| C::Search {
                 uid,
+                ret: None,
                 charset,
                 criteria
             }),

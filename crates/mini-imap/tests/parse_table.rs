@@ -220,6 +220,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
             b"a SEARCH ALL\r\n",
             C::Search {
                 uid: false,
+                ret: None,
                 charset: None,
                 criteria: vec![K::All],
             },
@@ -228,6 +229,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
             b"a UID SEARCH CHARSET UTF-8 SUBJECT {6+}\r\n\xe9\x83\xb5\xe4\xbe\xbf\r\n",
             C::Search {
                 uid: true,
+                ret: None,
                 charset: Some("UTF-8".into()),
                 criteria: vec![K::Subject("郵便".as_bytes().to_vec())],
             },
@@ -236,6 +238,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
             b"a SEARCH OR (FROM a TO \"b c\") NOT SEEN 1:3,* UID 5:* SINCE 1-Feb-2024 BEFORE \"02-Mar-2025\"\r\n",
             C::Search {
                 uid: false,
+                ret: None,
                 charset: None,
                 criteria: vec![
                     K::Or(
@@ -253,6 +256,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
             b"a SEARCH ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN KEYWORD $Junk UNKEYWORD foo LARGER 10 SMALLER 99 ON 9-dec-2023 SENTON 1-Jan-2024 SENTBEFORE 1-Jan-2024 SENTSINCE 1-Jan-2024 BCC x CC y BODY z TEXT w HEADER X-Spam yes\r\n",
             C::Search {
                 uid: false,
+                ret: None,
                 charset: None,
                 criteria: vec![
                     K::Answered,

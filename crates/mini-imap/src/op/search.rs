@@ -1,4 +1,4 @@
-//! SEARCH and UID SEARCH (RFC 3501 §6.4.4).
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4), with ESEARCH's result options (RFC 4731).
 //!
 //! String keys match case-insensitively as substrings. A header field (HEADER, FROM, TO,
 //! CC, BCC, SUBJECT) matches if its text after the colon contains the string, unfolded
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::command::{SearchKey, SequenceSet};
+use crate::command::{SearchKey, SearchReturn, SequenceSet};
 use crate::mime::MessageInfo;
 use crate::response::{Code, tagged};
 use crate::session::Selected;
@@ -23,11 +23,13 @@ use yubin_store::{Flag, MessageMeta};
 /// The charsets a SEARCH may name: UTF-8 and its subset US-ASCII.
 const CHARSETS: [&str; 2] = ["UTF-8", "US-ASCII"];
 
-/// Answers a SEARCH; `uid` for UID SEARCH.
+/// Answers a SEARCH; `uid` for UID SEARCH, `ret` for `RETURN (...)` (an `ESEARCH`
+/// response instead of `SEARCH`).
 pub fn search(
     sel: &mut Selected,
     tag: &str,
     uid: bool,
+    ret: Option<SearchReturn>,
     charset: Option<&str>,
     criteria: &[SearchKey],
     b: &mut Vec<u8>,
@@ -59,12 +61,47 @@ pub fn search(
             hits.push(if uid { ctx.meta.uid } else { pos as u32 + 1 });
         }
     }
-    b.extend_from_slice(b"* SEARCH");
-    for h in hits {
-        b.extend_from_slice(format!(" {h}").as_bytes());
+    match ret {
+        Some(r) => esearch(b, tag, uid, r, &hits),
+        None => {
+            b.extend_from_slice(b"* SEARCH");
+            for h in hits {
+                b.extend_from_slice(format!(" {h}").as_bytes());
+            }
+            b.extend_from_slice(b"\r\n");
+        }
+    }
+    tagged(b, tag, "OK", None, &format!("{command} completed"));
+}
+
+/// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` (RFC 4731 §3.1):
+/// only what was asked for; MIN, MAX and ALL are left out when nothing matched, COUNT is
+/// then 0. `hits` ascend. The tag needs no escaping: it has no quoted-specials (RFC 3501
+/// §9, `tag`).
+fn esearch(b: &mut Vec<u8>, tag: &str, uid: bool, r: SearchReturn, hits: &[u32]) {
+    if !r.answers() {
+        return;
+    }
+    b.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
+    if uid {
+        b.extend_from_slice(b" UID");
+    }
+    if let (Some(min), Some(max)) = (hits.first(), hits.last()) {
+        if r.min {
+            b.extend_from_slice(format!(" MIN {min}").as_bytes());
+        }
+        if r.max {
+            b.extend_from_slice(format!(" MAX {max}").as_bytes());
+        }
+    }
+    if r.count {
+        b.extend_from_slice(format!(" COUNT {}", hits.len()).as_bytes());
+    }
+    if r.all && !hits.is_empty() {
+        b.extend_from_slice(b" ALL ");
+        crate::response::write_set(b, &SequenceSet::from_sorted(hits.iter().copied()));
     }
     b.extend_from_slice(b"\r\n");
-    tagged(b, tag, "OK", None, &format!("{command} completed"));
 }
 
 struct Ctx<'a> {
