@@ -325,8 +325,16 @@ fn seq_number(i: &[u8]) -> Res<'_, SeqNum> {
 }
 
 /// `sequence-set = (seq-number / seq-range) *("," sequence-set)`;
-/// `seq-range = seq-number ":" seq-number` (either order: `4:2` is `2:4`).
+/// `seq-range = seq-number ":" seq-number` (either order: `4:2` is `2:4`);
+/// `sequence-set =/ seq-last-command`, `seq-last-command = "$"` (RFC 5182 §3), taken
+/// only as the whole set, as Dovecot does: `1,$` is refused.
 pub fn sequence_set(i: &[u8]) -> Res<'_, SequenceSet> {
+    if let Some(rest) = i.strip_prefix(b"$") {
+        if rest.first().is_some_and(|&b| is_atom_char(b)) {
+            return fail(i);
+        }
+        return Ok((rest, SequenceSet::saved()));
+    }
     map(
         separated_list1(
             tag(&b","[..]),
@@ -886,7 +894,8 @@ fn search(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
 }
 
 /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"`
-/// (RFC 4466 §2.6); `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT"` (RFC 4731 §4).
+/// (RFC 4466 §2.6); `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT"` (RFC 4731 §4)
+/// `/ "SAVE"` (RFC 5182 §3).
 /// `RETURN ()` is `RETURN (ALL)` (RFC 4731 §3.1).
 fn search_return_opts(i: &[u8]) -> Res<'_, SearchReturn> {
     let (rest, words) = preceded(
@@ -901,6 +910,7 @@ fn search_return_opts(i: &[u8]) -> Res<'_, SearchReturn> {
             b"MAX" => &mut ret.max,
             b"ALL" => &mut ret.all,
             b"COUNT" => &mut ret.count,
+            b"SAVE" => &mut ret.save,
             _ => return fail(i),
         };
         *on = true;

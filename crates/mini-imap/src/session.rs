@@ -44,8 +44,9 @@ use crate::parse::{self, ParseError};
 use crate::response::{self, Code, tagged, untagged};
 
 /// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
-/// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN ESEARCH AUTH=PLAIN";
+/// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731, SEARCHRES
+/// RFC 5182.
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN ESEARCH SEARCHRES AUTH=PLAIN";
 
 /// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
 /// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
@@ -125,6 +126,11 @@ pub struct Selected {
     pub keywords: BTreeSet<String>,
     /// ENVELOPE/BODYSTRUCTURE/section offsets per message.
     pub cache: InfoCache,
+    /// The search result variable of RFC 5182 (`$`), as UIDs: empty until a
+    /// `SEARCH RETURN (SAVE)`, and gone with the selection (SELECT, EXAMINE, CLOSE and
+    /// UNSELECT start afresh). Expunged messages drop out when `$` is expanded
+    /// ([`op::expand_saved`]).
+    pub saved: BTreeSet<u32>,
 }
 
 impl std::fmt::Debug for Selected {
@@ -464,11 +470,15 @@ impl Session {
     }
 
     /// Handles one parsed command.
-    pub fn handle(&mut self, cmd: Command) -> Reply {
+    pub fn handle(&mut self, mut cmd: Command) -> Reply {
         let mut b = Vec::new();
         if let Err(why) = self.check_state(&cmd.body) {
             tagged(&mut b, &cmd.tag, "BAD", None, why);
             return out(b);
+        }
+        // `$` stands for the saved search result (RFC 5182): handlers see the messages.
+        if let State::Selected(_, sel) = &self.state {
+            op::expand_saved(sel, &mut cmd.body);
         }
         let tag = cmd.tag;
         let updates = updates_for(&cmd.body);
@@ -974,6 +984,7 @@ impl Session {
                 recent,
                 keywords,
                 cache: InfoCache::default(),
+                saved: BTreeSet::new(),
             }),
         );
     }

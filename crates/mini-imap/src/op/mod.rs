@@ -10,8 +10,62 @@ pub mod notify;
 pub mod search;
 pub mod store;
 
-use crate::command::SequenceSet;
+use crate::command::{CommandBody, SearchKey, SequenceSet};
 use crate::session::Selected;
+
+/// Replaces `$` (RFC 5182 §2.1) in a command's sequence sets with the saved search
+/// result: UIDs where the set holds UIDs, sequence numbers elsewhere. The result is kept
+/// as UIDs, so a message whose EXPUNGE the client has been told of is no longer in
+/// `sel.uids` and drops out, and the others keep their current numbers.
+pub fn expand_saved(sel: &Selected, body: &mut CommandBody) {
+    use CommandBody as C;
+    match body {
+        C::Fetch { uid, set, .. }
+        | C::Store { uid, set, .. }
+        | C::Copy { uid, set, .. }
+        | C::Move { uid, set, .. } => expand_set(sel, set, *uid),
+        C::UidExpunge(set) => expand_set(sel, set, true),
+        C::Search { criteria, .. } => {
+            for k in criteria {
+                expand_key(sel, k);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn expand_key(sel: &Selected, key: &mut SearchKey) {
+    match key {
+        SearchKey::SequenceSet(set) => expand_set(sel, set, false),
+        SearchKey::Uid(set) => expand_set(sel, set, true),
+        SearchKey::Not(k) => expand_key(sel, k),
+        SearchKey::Or(a, b) => {
+            expand_key(sel, a);
+            expand_key(sel, b);
+        }
+        SearchKey::And(keys) => {
+            for k in keys {
+                expand_key(sel, k);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn expand_set(sel: &Selected, set: &mut SequenceSet, uid: bool) {
+    if !set.is_saved() {
+        return;
+    }
+    let present = sel
+        .saved
+        .iter()
+        .filter_map(|&u| sel.uids.position(u).ok().map(|pos| (u, pos)));
+    *set = if uid {
+        SequenceSet::from_sorted(present.map(|(u, _)| u))
+    } else {
+        SequenceSet::from_sorted(present.map(|(_, pos)| pos as u32 + 1))
+    };
+}
 
 /// The snapshot positions (0-based) a set names, ascending.
 ///

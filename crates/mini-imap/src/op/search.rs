@@ -1,4 +1,5 @@
-//! SEARCH and UID SEARCH (RFC 3501 §6.4.4), with ESEARCH's result options (RFC 4731).
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4), with ESEARCH's result options (RFC 4731) and
+//! SEARCHRES's SAVE (RFC 5182).
 //!
 //! String keys match case-insensitively as substrings. A header field (HEADER, FROM, TO,
 //! CC, BCC, SUBJECT) matches if its text after the colon contains the string, unfolded
@@ -38,6 +39,10 @@ pub fn search(
     if let Some(c) = charset
         && !CHARSETS.iter().any(|ok| ok.eq_ignore_ascii_case(c))
     {
+        // RFC 5182 §2.1: a SEARCH with SAVE that fails with NO empties `$`.
+        if ret.is_some_and(|r| r.save) {
+            sel.saved.clear();
+        }
         return tagged(b, tag, "NO", Some(&Code::BadCharset), "Unsupported charset");
     }
     let key = SearchKey::And(criteria.to_vec());
@@ -61,6 +66,11 @@ pub fn search(
             hits.push(if uid { ctx.meta.uid } else { pos as u32 + 1 });
         }
     }
+    if let Some(r) = ret
+        && r.save
+    {
+        save(sel, uid, r, &hits);
+    }
     match ret {
         Some(r) => esearch(b, tag, uid, r, &hits),
         None => {
@@ -72,6 +82,27 @@ pub fn search(
         }
     }
     tagged(b, tag, "OK", None, &format!("{command} completed"));
+}
+
+/// Keeps the result for `$` (RFC 5182 §2.1) as UIDs. With MIN and/or MAX but neither
+/// ALL nor COUNT, only the messages those name are kept; otherwise every one found.
+fn save(sel: &mut Selected, uid: bool, r: SearchReturn, hits: &[u32]) {
+    let kept: Vec<u32> = if (r.min || r.max) && !r.all && !r.count {
+        let mut ends = Vec::new();
+        if r.min {
+            ends.extend(hits.first());
+        }
+        if r.max {
+            ends.extend(hits.last());
+        }
+        ends
+    } else {
+        hits.to_vec()
+    };
+    sel.saved = kept
+        .into_iter()
+        .map(|n| if uid { n } else { sel.uid(n as usize - 1) })
+        .collect();
 }
 
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` (RFC 4731 §3.1):
