@@ -216,6 +216,8 @@ pub enum StatusItem {
     UidValidity,
     /// `UNSEEN`.
     Unseen,
+    /// `SIZE` (RFC 8438): the messages' sizes summed, in octets.
+    Size,
 }
 
 impl StatusItem {
@@ -227,6 +229,7 @@ impl StatusItem {
             StatusItem::UidNext => "UIDNEXT",
             StatusItem::UidValidity => "UIDVALIDITY",
             StatusItem::Unseen => "UNSEEN",
+            StatusItem::Size => "SIZE",
         }
     }
 }

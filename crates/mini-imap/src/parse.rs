@@ -612,6 +612,7 @@ fn id(i: &[u8]) -> Res<'_, CommandBody> {
 
 /// `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`;
 /// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`
+/// `/ "SIZE"` (RFC 8438 §4)
 fn status(i: &[u8]) -> Res<'_, CommandBody> {
     let item = alt((
         value(StatusItem::Messages, tag_no_case(&b"MESSAGES"[..])),
@@ -619,6 +620,7 @@ fn status(i: &[u8]) -> Res<'_, CommandBody> {
         value(StatusItem::UidNext, tag_no_case(&b"UIDNEXT"[..])),
         value(StatusItem::UidValidity, tag_no_case(&b"UIDVALIDITY"[..])),
         value(StatusItem::Unseen, tag_no_case(&b"UNSEEN"[..])),
+        value(StatusItem::Size, tag_no_case(&b"SIZE"[..])),
     ));
     map(
         (

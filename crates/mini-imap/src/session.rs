@@ -45,8 +45,8 @@ use crate::response::{self, Code, tagged, untagged};
 
 /// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
 /// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731, SEARCHRES
-/// RFC 5182.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN ESEARCH SEARCHRES AUTH=PLAIN";
+/// RFC 5182, STATUS=SIZE RFC 8438.
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN ESEARCH SEARCHRES STATUS=SIZE AUTH=PLAIN";
 
 /// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
 /// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
@@ -898,11 +898,12 @@ impl Session {
             .iter()
             .map(|i| {
                 let n = match i {
-                    StatusItem::Messages => st.messages,
-                    StatusItem::Recent => st.recent,
-                    StatusItem::UidNext => st.uid_next,
-                    StatusItem::UidValidity => st.uid_validity,
-                    StatusItem::Unseen => st.unseen,
+                    StatusItem::Messages => u64::from(st.messages),
+                    StatusItem::Recent => u64::from(st.recent),
+                    StatusItem::UidNext => u64::from(st.uid_next),
+                    StatusItem::UidValidity => u64::from(st.uid_validity),
+                    StatusItem::Unseen => u64::from(st.unseen),
+                    StatusItem::Size => st.size,
                 };
                 format!("{} {n}", i.as_str())
             })

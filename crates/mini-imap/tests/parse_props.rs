@@ -131,7 +131,8 @@ fn body() -> impl Strategy<Value = C> {
                 prop_oneof![
                     Just(StatusItem::Messages),
                     Just(StatusItem::Unseen),
-                    Just(StatusItem::UidNext)
+                    Just(StatusItem::UidNext),
+                    Just(StatusItem::Size)
                 ],
                 1..4
             )

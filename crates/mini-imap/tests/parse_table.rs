@@ -114,7 +114,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
         (b"a SUBSCRIBE Trash\r\n", C::Subscribe("Trash".into())),
         (b"a UNSUBSCRIBE \"My Box\"\r\n", C::Unsubscribe("My Box".into())),
         (
-            b"a STATUS inbox (MESSAGES recent UIDNEXT UIDVALIDITY UNSEEN)\r\n",
+            b"a STATUS inbox (MESSAGES recent UIDNEXT UIDVALIDITY UNSEEN size)\r\n",
             C::Status {
                 mailbox: "inbox".into(),
                 items: vec![
@@ -123,6 +123,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
                     StatusItem::UidNext,
                     StatusItem::UidValidity,
                     StatusItem::Unseen,
+                    StatusItem::Size,
                 ],
             },
         ),
@@ -449,7 +450,7 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a SEARCH (SEEN\r\n", Some("a")),
         (b"a SEARCH CHARSET\r\n", Some("a")),
         (b"a STATUS INBOX ()\r\n", Some("a")),
-        (b"a STATUS INBOX (SIZE)\r\n", Some("a")),
+        (b"a STATUS INBOX (DELETED)\r\n", Some("a")),
         (b"a STORE 1 FLAGS (\\Seen\r\n", Some("a")),
         (b"a UID\r\n", Some("a")),
         (b"a UID LOGIN a b\r\n", Some("a")),

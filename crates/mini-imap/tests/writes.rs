@@ -35,7 +35,7 @@ async fn capability_lists_exactly_what_is_implemented() {
     assert_eq!(
         untagged(&r),
         [
-            "* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN ESEARCH SEARCHRES AUTH=PLAIN"
+            "* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN ESEARCH SEARCHRES STATUS=SIZE AUTH=PLAIN"
         ]
     );
     c.logout().await;

@@ -75,6 +75,8 @@ pub struct MailboxStatus {
     pub recent: u32,
     /// RFC 7162 HIGHESTMODSEQ.
     pub highest_modseq: u64,
+    /// The sum of the messages' sizes in octets (RFC 8438 `SIZE`).
+    pub size: u64,
 }
 
 /// One message for [`Mailbox::append_batch`].

@@ -60,6 +60,9 @@ pub struct View {
     seq: Uids,
     /// How many messages lack `\Seen`.
     unseen: u32,
+    /// The sum of every message's size (IMAP `STATUS SIZE`, RFC 8438), kept as changes
+    /// happen so STATUS reads no message.
+    size: u64,
     /// The first of them, found when first asked and kept until a change (a set of them
     /// all would cost a restart more than the occasional scan costs SELECT).
     first_unseen: Arc<std::sync::OnceLock<Option<u32>>>,
@@ -123,6 +126,7 @@ impl View {
             messages: imbl::OrdMap::new(),
             seq: Uids::default(),
             unseen: 0,
+            size: 0,
             first_unseen: Arc::default(),
             recent: 0,
             changes: imbl::Vector::new(),
@@ -132,6 +136,7 @@ impl View {
             keywords: imbl::OrdSet::new(),
         };
         let mut unseen = 0u32;
+        let mut size = 0u64;
         let mut keywords: std::collections::BTreeSet<String> = Default::default();
         let messages: imbl::OrdMap<u32, Entry> = loaded
             .messages
@@ -149,6 +154,7 @@ impl View {
                 if !flags.contains(&Flag::Seen) {
                     unseen += 1;
                 }
+                size += m.size;
                 let entry = Entry {
                     flags,
                     modseq: m.modseq,
@@ -161,6 +167,7 @@ impl View {
         view.seq = Uids(messages.keys().copied().collect());
         view.messages = messages;
         view.unseen = unseen;
+        view.size = size;
         view.recent = view.count_recent();
         view.keywords = keywords.into_iter().collect();
         view
@@ -184,8 +191,12 @@ impl View {
             date: m.internal_date.timestamp(),
             size: m.size,
         };
+        self.size += m.size;
         let was_unseen = match self.messages.insert(m.uid, entry) {
-            Some(old) => !old.flags.contains(&Flag::Seen),
+            Some(old) => {
+                self.size = self.size.saturating_sub(old.size);
+                !old.flags.contains(&Flag::Seen)
+            }
             None => {
                 if m.uid >= self.header.recent_from {
                     self.recent += 1;
@@ -232,6 +243,7 @@ impl View {
                 }
                 Record::Expunged { uid, modseq } => {
                     if let Some(old) = self.messages.remove(uid) {
+                        self.size = self.size.saturating_sub(old.size);
                         if !old.flags.contains(&Flag::Seen) {
                             self.unseen = self.unseen.saturating_sub(1);
                         }
@@ -321,6 +333,7 @@ impl View {
             messages: self.messages.len() as u32,
             unseen: self.unseen,
             recent,
+            size: self.size,
             highest_modseq: self.header.highest_modseq,
         }
     }
