@@ -189,6 +189,18 @@ impl Transcript {
         }
     }
 
+    /// A transcript delivered to a function that also gets each line's session label
+    /// (`imap#3`; `None` for lines outside a session), for callers that tell sessions
+    /// apart (the test harness's transcript).
+    pub fn to_labelled_sink(
+        sink: impl Fn(Option<&str>, Direction, &str) + Send + Sync + 'static,
+    ) -> Self {
+        Transcript {
+            sink: Some(Arc::new(sink)),
+            label: None,
+        }
+    }
+
     /// The same transcript, its lines labelled as one session's (`imap#3`).
     pub fn labelled(&self, label: impl Into<Arc<str>>) -> Transcript {
         Transcript {

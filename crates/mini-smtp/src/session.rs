@@ -29,6 +29,8 @@ pub struct SmtpConfig {
     pub max_message_size: usize,
     /// Most recipients in one transaction (RFC 5321 §4.5.3.1.8 asks for at least 100).
     pub max_recipients: usize,
+    /// Refuse MAIL until the client has logged in with AUTH: 530 5.7.0 (RFC 4954 §6).
+    pub require_auth: bool,
 }
 
 impl Default for SmtpConfig {
@@ -37,6 +39,7 @@ impl Default for SmtpConfig {
             hostname: "localhost".into(),
             max_message_size: 25 * 1024 * 1024,
             max_recipients: 100,
+            require_auth: false,
         }
     }
 }
@@ -256,6 +259,10 @@ impl Session {
         if !self.tls.login_allowed() {
             // RFC 3207 §4: a server that requires TLS answers 530 until it is on.
             return reply(out, 530, "5.7.0", "must issue a STARTTLS command first");
+        }
+        if self.config.require_auth && self.authenticated.is_none() {
+            // RFC 4954 §6: a server that requires authentication answers 530 until it is done.
+            return reply(out, 530, "5.7.0", "Authentication required");
         }
         if !matches!(self.state, State::Idle) {
             return reply(out, 503, "5.5.1", "nested MAIL command");

@@ -1136,3 +1136,22 @@ fn received_names_the_protocol_as_rfc_3848_registers_it() {
         assert!(trace.contains("([192.0.2.9])"), "{trace}");
     }
 }
+
+/// RFC 4954 §6: with `require_auth`, MAIL before AUTH is 530 5.7.0 and no transaction is
+/// opened; after a successful AUTH the same MAIL is accepted.
+#[test]
+fn require_auth_refuses_mail_until_auth() {
+    let store = store();
+    let config = SmtpConfig {
+        require_auth: true,
+        ..SmtpConfig::default()
+    };
+    let mut s = open_with(&store, config, TlsState::default());
+    expect(&mut s, "EHLO client.example", "250");
+    let (reply, _) = say(&mut s, "MAIL FROM:<a@example.com>");
+    assert_eq!(reply, "530 5.7.0 Authentication required\r\n");
+    expect(&mut s, "RCPT TO:<alice@localhost>", "503 5.5.1");
+    expect(&mut s, "AUTH PLAIN AGFsaWNlAHNlY3JldA==", "235 2.7.0");
+    expect(&mut s, "MAIL FROM:<a@example.com>", "250 2.1.0");
+    expect(&mut s, "RCPT TO:<alice@localhost>", "250 2.1.5");
+}
