@@ -1,4 +1,5 @@
-//! `yubin::testing::MailServer`: the in-process server a user's own tests start.
+//! `yubin::testing::MailServer` (yubin-testing, re-exported): the in-process server a
+//! user's own tests start.
 
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use yubin::testing::MailServer;
@@ -16,9 +17,13 @@ async fn a_test_sends_with_its_own_code_and_sees_what_arrived() {
         .body("Thank you.\r\n".to_owned())
         .unwrap();
     smtp.send(message).await.unwrap();
-    let inbox = server.messages("alice");
+    let inbox = server
+        .wait_for_messages("alice", 1, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(inbox.len(), 1);
-    let text = String::from_utf8_lossy(&inbox[0]);
+    assert_eq!(inbox[0].subject(), Some("Your order"));
+    let text = String::from_utf8_lossy(inbox[0].raw());
     assert!(text.contains("Subject: Your order\r\n"), "{text}");
     assert!(
         text.starts_with("Return-Path: <app@example.com>\r\n"),
@@ -39,7 +44,11 @@ async fn a_test_sends_with_its_own_code_and_sees_what_arrived() {
 
 #[tokio::test]
 async fn accept_any_address_creates_the_account_on_delivery() {
-    let server = MailServer::accepting_any_address().await.unwrap();
+    let server = MailServer::builder()
+        .accept_any_login(true)
+        .start()
+        .await
+        .unwrap();
     let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
         .port(server.smtp_addr().port())
         .build();
@@ -52,5 +61,6 @@ async fn accept_any_address_creates_the_account_on_delivery() {
     smtp.send(message).await.unwrap();
     // Any domain is caught; the account is the local part, lower-cased.
     assert_eq!(server.messages("bob").len(), 1);
+    assert_eq!(server.messages("bob")[0].account(), "bob");
     server.stop().await;
 }

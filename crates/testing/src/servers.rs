@@ -1,5 +1,5 @@
 //! SMTP, POP3 and IMAP on one store, in one process: what `yubin serve` runs and what
-//! [`crate::testing::MailServer`] starts inside a test.
+//! [`crate::MailServer`] starts inside a test.
 //!
 //! With TLS configured, each protocol also gets its implicit-TLS port (SMTPS, POP3S,
 //! IMAPS) and offers the in-place upgrade (STARTTLS, STLS) on its plaintext port.
@@ -149,6 +149,16 @@ pub struct Servers {
 impl Servers {
     /// Starts every listener on `store`.
     pub async fn start(store: Store, config: ServersConfig) -> std::io::Result<Servers> {
+        Self::start_with_smtp(store, config, mini_smtp::SmtpConfig::default()).await
+    }
+
+    /// [`Servers::start`] with SMTP's protocol settings given (the harness's
+    /// `require_auth`).
+    pub(crate) async fn start_with_smtp(
+        store: Store,
+        config: ServersConfig,
+        smtp: mini_smtp::SmtpConfig,
+    ) -> std::io::Result<Servers> {
         let shutdown = CancellationToken::new();
         let addr = |port| SocketAddr::new(config.bind, port);
         let tls = config.tls.clone();
@@ -174,7 +184,10 @@ impl Servers {
                 listener.server.idle_timeout = t;
             }
         };
-        let mut smtp_config = mini_smtp::SmtpServerConfig::default();
+        let mut smtp_config = mini_smtp::SmtpServerConfig {
+            smtp,
+            ..Default::default()
+        };
         share(&mut smtp_config.listener);
         let mut pop_config = mini_pop::PopServerConfig::default();
         pop_config.pop.retention = config.pop_retention;
