@@ -112,23 +112,28 @@ impl MailServer {
     }
 
     /// See [`crate::MailServer::smtps_addr`].
-    pub fn smtps_addr(&self) -> Option<SocketAddr> {
+    pub fn smtps_addr(&self) -> SocketAddr {
         self.inner.smtps_addr()
     }
 
     /// See [`crate::MailServer::pop3s_addr`].
-    pub fn pop3s_addr(&self) -> Option<SocketAddr> {
+    pub fn pop3s_addr(&self) -> SocketAddr {
         self.inner.pop3s_addr()
     }
 
     /// See [`crate::MailServer::imaps_addr`].
-    pub fn imaps_addr(&self) -> Option<SocketAddr> {
+    pub fn imaps_addr(&self) -> SocketAddr {
         self.inner.imaps_addr()
     }
 
     /// See [`crate::MailServer::ca_pem`].
-    pub fn ca_pem(&self) -> Option<&str> {
+    pub fn ca_pem(&self) -> &str {
         self.inner.ca_pem()
+    }
+
+    /// See [`crate::MailServer::has_tls`].
+    pub fn has_tls(&self) -> bool {
+        self.inner.has_tls()
     }
 
     /// See [`crate::MailServer::store`].

@@ -458,26 +458,48 @@ impl MailServer {
         self.addrs.imap
     }
 
-    /// SMTP over implicit TLS (SMTPS), with [`Builder::tls`].
-    pub fn smtps_addr(&self) -> Option<SocketAddr> {
-        self.addrs.tls.map(|a| a[0])
+    /// SMTP over implicit TLS (SMTPS).
+    ///
+    /// # Panics
+    /// If the server was built without [`Builder::tls`]: a test asking for a TLS port
+    /// of a server without one has a bug worth stopping at.
+    pub fn smtps_addr(&self) -> SocketAddr {
+        self.tls_addrs("smtps_addr")[0]
     }
 
-    /// POP3 over implicit TLS (POP3S), with [`Builder::tls`].
-    pub fn pop3s_addr(&self) -> Option<SocketAddr> {
-        self.addrs.tls.map(|a| a[1])
+    /// POP3 over implicit TLS (POP3S). Panics without [`Builder::tls`], as
+    /// [`MailServer::smtps_addr`].
+    pub fn pop3s_addr(&self) -> SocketAddr {
+        self.tls_addrs("pop3s_addr")[1]
     }
 
-    /// IMAP over implicit TLS (IMAPS), with [`Builder::tls`].
-    pub fn imaps_addr(&self) -> Option<SocketAddr> {
-        self.addrs.tls.map(|a| a[2])
+    /// IMAP over implicit TLS (IMAPS). Panics without [`Builder::tls`], as
+    /// [`MailServer::smtps_addr`].
+    pub fn imaps_addr(&self) -> SocketAddr {
+        self.tls_addrs("imaps_addr")[2]
+    }
+
+    /// Whether the server has TLS ([`Builder::tls`]).
+    pub fn has_tls(&self) -> bool {
+        self.addrs.tls.is_some()
+    }
+
+    fn tls_addrs(&self, asked: &str) -> [SocketAddr; 3] {
+        self.addrs.tls.unwrap_or_else(|| {
+            panic!("{asked}(): this MailServer has no TLS; build it with .tls(true)")
+        })
     }
 
     /// The PEM certificate of the CA that signed the server's certificate (for
     /// `localhost`, `127.0.0.1` and `::1`), with [`Builder::tls`]: a client that trusts it
     /// verifies the server. Each server has a CA of its own.
-    pub fn ca_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
+    ///
+    /// # Panics
+    /// If the server was built without [`Builder::tls`].
+    pub fn ca_pem(&self) -> &str {
+        self.ca_pem.as_deref().unwrap_or_else(|| {
+            panic!("ca_pem(): this MailServer has no TLS; build it with .tls(true)")
+        })
     }
 
     /// The store every protocol serves, for what this API does not cover.
