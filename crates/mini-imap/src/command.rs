@@ -449,6 +449,8 @@ pub enum SearchKey {
     Not(Box<SearchKey>),
     /// `OLD` (not recent).
     Old,
+    /// `OLDER n` (RFC 5032): the internal date is at least `n` seconds ago.
+    Older(u32),
     /// `ON date` (internal date).
     On(NaiveDate),
     /// `OR key key`.
@@ -487,6 +489,8 @@ pub enum SearchKey {
     Unkeyword(String),
     /// `UNSEEN`.
     Unseen,
+    /// `YOUNGER n` (RFC 5032): the internal date is less than `n` seconds ago.
+    Younger(u32),
     /// A bare sequence set.
     SequenceSet(SequenceSet),
     /// `( key ... )`: all must match.

@@ -981,6 +981,9 @@ fn search_key(i: &[u8], depth: usize) -> Res<'_, SearchKey> {
         b"UNKEYWORD" => map(kw, K::Unkeyword).parse(rest),
         b"LARGER" => map(n, K::Larger).parse(rest),
         b"SMALLER" => map(n, K::Smaller).parse(rest),
+        // RFC 5032 §3: `search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number`
+        b"OLDER" => map(preceded(sp, nz_number), K::Older).parse(rest),
+        b"YOUNGER" => map(preceded(sp, nz_number), K::Younger).parse(rest),
         b"UID" => map(preceded(sp, sequence_set), K::Uid).parse(rest),
         b"HEADER" => map(
             (preceded(sp, astring_text), preceded(sp, astring)),

@@ -462,6 +462,8 @@ fn write_search_key(out: &mut Vec<u8>, k: &SearchKey) {
         }
         K::Larger(n) => out.extend_from_slice(format!("LARGER {n}").as_bytes()),
         K::Smaller(n) => out.extend_from_slice(format!("SMALLER {n}").as_bytes()),
+        K::Older(n) => out.extend_from_slice(format!("OLDER {n}").as_bytes()),
+        K::Younger(n) => out.extend_from_slice(format!("YOUNGER {n}").as_bytes()),
         K::Uid(set) => {
             out.extend_from_slice(b"UID ");
             write_set(out, set);

@@ -58,6 +58,8 @@ fn search_key() -> impl Strategy<Value = K> {
         (atom(), bytes()).prop_map(|(f, v)| K::Header(f, v)),
         atom().prop_map(K::Keyword),
         any::<u32>().prop_map(K::Larger),
+        (1..=u32::MAX).prop_map(K::Older),
+        (1..=u32::MAX).prop_map(K::Younger),
         date().prop_map(K::Since),
         date().prop_map(K::SentOn),
         seq_set().prop_map(K::Uid),

@@ -254,7 +254,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
             },
         ),
         (
-            b"a SEARCH ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN KEYWORD $Junk UNKEYWORD foo LARGER 10 SMALLER 99 ON 9-dec-2023 SENTON 1-Jan-2024 SENTBEFORE 1-Jan-2024 SENTSINCE 1-Jan-2024 BCC x CC y BODY z TEXT w HEADER X-Spam yes\r\n",
+            b"a SEARCH ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN KEYWORD $Junk UNKEYWORD foo LARGER 10 SMALLER 99 ON 9-dec-2023 SENTON 1-Jan-2024 SENTBEFORE 1-Jan-2024 SENTSINCE 1-Jan-2024 BCC x CC y BODY z TEXT w HEADER X-Spam yes OLDER 3600 YOUNGER 259200\r\n",
             C::Search {
                 uid: false,
                 ret: None,
@@ -285,6 +285,8 @@ fn valid() -> Vec<(&'static [u8], C)> {
                     K::Body(b"z".to_vec()),
                     K::Text(b"w".to_vec()),
                     K::Header("X-Spam".into(), b"yes".to_vec()),
+                    K::Older(3600),
+                    K::Younger(259200),
                 ],
             },
         ),
@@ -449,6 +451,8 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a SEARCH OR SEEN\r\n", Some("a")),
         (b"a SEARCH (SEEN\r\n", Some("a")),
         (b"a SEARCH CHARSET\r\n", Some("a")),
+        (b"a SEARCH OLDER 0\r\n", Some("a")),
+        (b"a SEARCH YOUNGER\r\n", Some("a")),
         (b"a STATUS INBOX ()\r\n", Some("a")),
         (b"a STATUS INBOX (DELETED)\r\n", Some("a")),
         (b"a STORE 1 FLAGS (\\Seen\r\n", Some("a")),

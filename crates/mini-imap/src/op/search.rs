@@ -1,5 +1,5 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4), with ESEARCH's result options (RFC 4731) and
-//! SEARCHRES's SAVE (RFC 5182).
+//! SEARCHRES's SAVE (RFC 5182), and WITHIN's OLDER and YOUNGER (RFC 5032).
 //!
 //! String keys match case-insensitively as substrings. A header field (HEADER, FROM, TO,
 //! CC, BCC, SUBJECT) matches if its text after the colon contains the string, unfolded
@@ -48,6 +48,9 @@ pub fn search(
     let key = SearchKey::And(criteria.to_vec());
     let n = sel.len();
     let largest_uid = sel.largest_uid();
+    // One clock reading for the whole search, so OLDER n and YOUNGER n split the
+    // mailbox in two whatever the time the search takes (RFC 5032 §3).
+    let now = chrono::Utc::now().timestamp();
     let mut hits = Vec::new();
     for pos in 0..n {
         let Some(meta) = sel.meta(pos) else { continue };
@@ -56,6 +59,7 @@ pub fn search(
             pos,
             n,
             largest_uid,
+            now,
             meta,
             block: None,
             raw: None,
@@ -140,6 +144,8 @@ struct Ctx<'a> {
     pos: usize,
     n: usize,
     largest_uid: u32,
+    /// When the search began, in seconds since the epoch (for OLDER and YOUNGER).
+    now: i64,
     meta: MessageMeta,
     /// The message's header block as stored, once a key needed it.
     block: Option<Option<Bytes>>,
@@ -325,6 +331,12 @@ impl Ctx<'_> {
             .is_some_and(|i| i.text.contains(&n) || i.headers.iter().any(|(_, v)| v.contains(&n)))
     }
 
+    /// Seconds from the internal date to the start of the search (negative if the date
+    /// is in the future, which makes such a message YOUNGER than any interval).
+    fn age(&self) -> i64 {
+        self.now - self.meta().internal_date.timestamp()
+    }
+
     fn has(&self, f: &Flag) -> bool {
         self.meta().flags.contains(f)
     }
@@ -367,6 +379,8 @@ impl Ctx<'_> {
             K::Unkeyword(k) => !self.keyword(k),
             K::Larger(n) => self.meta().size > u64::from(*n),
             K::Smaller(n) => self.meta().size < u64::from(*n),
+            K::Older(n) => self.age() >= i64::from(*n),
+            K::Younger(n) => self.age() < i64::from(*n),
             K::Before(d) => date < *d,
             K::On(d) => date == *d,
             K::Since(d) => date >= *d,
