@@ -55,6 +55,9 @@ pub enum CommandBody {
         /// Mailbox pattern with `*` and `%` wildcards.
         pattern: String,
     },
+    /// `LIST (selection) reference (patterns) RETURN (options)` (RFC 5258 §3): any LIST
+    /// with a selection option list, a pattern list or return options.
+    ListExtended(ListExtended),
     /// `LSUB reference pattern` (§6.3.9).
     Lsub {
         /// Reference name.
@@ -178,6 +181,7 @@ impl CommandBody {
             CommandBody::Namespace => "NAMESPACE",
             CommandBody::Enable(_) => "ENABLE",
             CommandBody::List { .. } => "LIST",
+            CommandBody::ListExtended(_) => "LIST",
             CommandBody::Lsub { .. } => "LSUB",
             CommandBody::Subscribe(_) => "SUBSCRIBE",
             CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
@@ -201,6 +205,32 @@ impl CommandBody {
             CommandBody::UidExpunge(_) => "UID EXPUNGE",
         }
     }
+}
+
+/// An extended LIST (RFC 5258 §3, RFC 5819, RFC 6154 §4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListExtended {
+    /// Selection `SUBSCRIBED`: subscribed names, existing or not.
+    pub subscribed: bool,
+    /// Selection `REMOTE`: accepted; there are no remote mailboxes (RFC 2193).
+    pub remote: bool,
+    /// Selection `RECURSIVEMATCH`: also parents whose descendants are selected, with
+    /// `CHILDINFO`. Never alone: the parser refuses it without another criterion.
+    pub recursive_match: bool,
+    /// Selection `SPECIAL-USE` (RFC 6154 §4): only mailboxes with a special use.
+    pub special_use: bool,
+    /// Reference name (a prefix for each pattern).
+    pub reference: String,
+    /// One or more patterns; a mailbox is listed once if any matches.
+    pub patterns: Vec<String>,
+    /// `RETURN (SUBSCRIBED)`: the `\Subscribed` attribute (implied by the selection).
+    pub return_subscribed: bool,
+    /// `RETURN (CHILDREN)`: child attributes (given always; kept for the encoder).
+    pub return_children: bool,
+    /// `RETURN (SPECIAL-USE)`: special-use attributes (given always; kept likewise).
+    pub return_special_use: bool,
+    /// `RETURN (STATUS (...))` (RFC 5819): a `* STATUS` after each selectable mailbox.
+    pub return_status: Option<Vec<StatusItem>>,
 }
 
 /// A `STATUS` data item (RFC 3501 §6.3.10).

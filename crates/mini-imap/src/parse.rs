@@ -15,8 +15,8 @@ use nom::{IResult, Parser};
 use yubin_core::Secret;
 
 use crate::command::{
-    Command, CommandBody, FetchAttr, SearchKey, SearchReturn, Section, SectionText, SeqNum,
-    SequenceSet, StatusItem, StoreMode,
+    Command, CommandBody, FetchAttr, ListExtended, SearchKey, SearchReturn, Section, SectionText,
+    SeqNum, SequenceSet, StatusItem, StoreMode,
 };
 
 /// How deep `search-key`s may nest (`NOT`, `OR`, parentheses). RFC 3501 sets no limit;
@@ -474,11 +474,7 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
             CommandBody::Enable,
         )
         .parse(i),
-        "LIST" => map(
-            (preceded(sp, mailbox), preceded(sp, list_mailbox)),
-            |(reference, pattern)| CommandBody::List { reference, pattern },
-        )
-        .parse(i),
+        "LIST" => list(i),
         "LSUB" => map(
             (preceded(sp, mailbox), preceded(sp, list_mailbox)),
             |(reference, pattern)| CommandBody::Lsub { reference, pattern },
@@ -610,29 +606,137 @@ fn id(i: &[u8]) -> Res<'_, CommandBody> {
     .parse(i)
 }
 
-/// `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`;
 /// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`
 /// `/ "SIZE"` (RFC 8438 §4)
-fn status(i: &[u8]) -> Res<'_, CommandBody> {
-    let item = alt((
+fn status_att(i: &[u8]) -> Res<'_, StatusItem> {
+    alt((
         value(StatusItem::Messages, tag_no_case(&b"MESSAGES"[..])),
         value(StatusItem::Recent, tag_no_case(&b"RECENT"[..])),
         value(StatusItem::UidNext, tag_no_case(&b"UIDNEXT"[..])),
         value(StatusItem::UidValidity, tag_no_case(&b"UIDVALIDITY"[..])),
         value(StatusItem::Unseen, tag_no_case(&b"UNSEEN"[..])),
         value(StatusItem::Size, tag_no_case(&b"SIZE"[..])),
-    ));
+    ))
+    .parse(i)
+}
+
+/// `"(" status-att *(SP status-att) ")"`
+fn status_atts(i: &[u8]) -> Res<'_, Vec<StatusItem>> {
+    delimited(
+        tag(&b"("[..]),
+        separated_list1(sp, status_att),
+        tag(&b")"[..]),
+    )
+    .parse(i)
+}
+
+/// `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`
+fn status(i: &[u8]) -> Res<'_, CommandBody> {
     map(
-        (
-            preceded(sp, mailbox),
-            preceded(
-                sp,
-                delimited(tag(&b"("[..]), separated_list1(sp, item), tag(&b")"[..])),
-            ),
-        ),
+        (preceded(sp, mailbox), preceded(sp, status_atts)),
         |(mailbox, items)| CommandBody::Status { mailbox, items },
     )
     .parse(i)
+}
+
+/// `list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]`
+/// (RFC 5258 §6); `mbox-or-pat = list-mailbox / patterns`;
+/// `patterns = "(" list-mailbox *(SP list-mailbox) ")"`. Without any of the extended
+/// parts it is RFC 3501's LIST.
+fn list(i: &[u8]) -> Res<'_, CommandBody> {
+    let patterns = delimited(
+        tag(&b"("[..]),
+        separated_list1(sp, list_mailbox),
+        tag(&b")"[..]),
+    );
+    let (rest, (select, reference, pats, ret)) = (
+        opt(preceded(sp, list_select_opts)),
+        preceded(sp, mailbox),
+        preceded(
+            sp,
+            alt((
+                map(patterns, |p| (p, true)),
+                map(list_mailbox, |p| (vec![p], false)),
+            )),
+        ),
+        opt(preceded(sp, list_return_opts)),
+    )
+        .parse(i)?;
+    let (patterns, in_parens) = pats;
+    if select.is_none() && !in_parens && ret.is_none() {
+        let pattern = patterns.into_iter().next().unwrap_or_default();
+        return Ok((rest, CommandBody::List { reference, pattern }));
+    }
+    let mut l = select.unwrap_or_default();
+    if let Some(r) = ret {
+        l.return_subscribed = r.return_subscribed;
+        l.return_children = r.return_children;
+        l.return_special_use = r.return_special_use;
+        l.return_status = r.return_status;
+    }
+    l.reference = reference;
+    l.patterns = patterns;
+    Ok((rest, CommandBody::ListExtended(l)))
+}
+
+/// `list-select-opts = "(" [list-select-option *(SP list-select-option)] ")"`;
+/// `list-select-base-opt = "SUBSCRIBED" / "REMOTE"`; `list-select-mod-opt =
+/// "RECURSIVEMATCH"` (RFC 5258 §6); `"SPECIAL-USE"` (RFC 6154 §6). RECURSIVEMATCH
+/// needs a base option other than REMOTE to modify (RFC 5258 §3: else BAD).
+fn list_select_opts(i: &[u8]) -> Res<'_, ListExtended> {
+    let (rest, words) =
+        delimited(tag(&b"("[..]), separated_list0(sp, atom), tag(&b")"[..])).parse(i)?;
+    let mut l = ListExtended::default();
+    for w in words {
+        match w.to_ascii_uppercase().as_slice() {
+            b"SUBSCRIBED" => l.subscribed = true,
+            b"REMOTE" => l.remote = true,
+            b"RECURSIVEMATCH" => l.recursive_match = true,
+            b"SPECIAL-USE" => l.special_use = true,
+            _ => return fail(i),
+        }
+    }
+    if l.recursive_match && !l.subscribed && !l.special_use {
+        return fail(i);
+    }
+    Ok((rest, l))
+}
+
+/// `list-return-opts = "RETURN" SP "(" [return-option *(SP return-option)] ")"`;
+/// `return-option = "SUBSCRIBED" / "CHILDREN" / "SPECIAL-USE" / "STATUS" SP "("
+/// status-att *(SP status-att) ")"` (RFC 5258 §6, RFC 6154 §6, RFC 5819 §4)
+fn list_return_opts(i: &[u8]) -> Res<'_, ListExtended> {
+    #[derive(Clone)]
+    enum Opt {
+        Subscribed,
+        Children,
+        SpecialUse,
+        Status(Vec<StatusItem>),
+    }
+    let option = alt((
+        value(Opt::Subscribed, tag_no_case(&b"SUBSCRIBED"[..])),
+        value(Opt::Children, tag_no_case(&b"CHILDREN"[..])),
+        value(Opt::SpecialUse, tag_no_case(&b"SPECIAL-USE"[..])),
+        map(
+            preceded((tag_no_case(&b"STATUS"[..]), sp), status_atts),
+            Opt::Status,
+        ),
+    ));
+    let (rest, opts) = preceded(
+        (tag_no_case(&b"RETURN"[..]), sp),
+        delimited(tag(&b"("[..]), separated_list0(sp, option), tag(&b")"[..])),
+    )
+    .parse(i)?;
+    let mut l = ListExtended::default();
+    for o in opts {
+        match o {
+            Opt::Subscribed => l.return_subscribed = true,
+            Opt::Children => l.return_children = true,
+            Opt::SpecialUse => l.return_special_use = true,
+            Opt::Status(items) => l.return_status = Some(items),
+        }
+    }
+    Ok((rest, l))
 }
 
 /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`

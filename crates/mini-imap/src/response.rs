@@ -558,6 +558,42 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             out.push(b' ');
             write_string_arg(&mut out, pattern.as_bytes());
         }
+        CommandBody::ListExtended(l) => {
+            out.extend_from_slice(b"LIST ");
+            let select: Vec<&str> = [
+                (l.subscribed, "SUBSCRIBED"),
+                (l.remote, "REMOTE"),
+                (l.special_use, "SPECIAL-USE"),
+                (l.recursive_match, "RECURSIVEMATCH"),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+            out.extend_from_slice(format!("({}) ", select.join(" ")).as_bytes());
+            write_string_arg(&mut out, l.reference.as_bytes());
+            out.extend_from_slice(b" (");
+            for (i, p) in l.patterns.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                write_string_arg(&mut out, p.as_bytes());
+            }
+            out.extend_from_slice(b") RETURN (");
+            let mut ret: Vec<String> = [
+                (l.return_subscribed, "SUBSCRIBED"),
+                (l.return_children, "CHILDREN"),
+                (l.return_special_use, "SPECIAL-USE"),
+            ]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| name.to_owned())
+            .collect();
+            if let Some(items) = &l.return_status {
+                let items: Vec<&str> = items.iter().map(|i| i.as_str()).collect();
+                ret.push(format!("STATUS ({})", items.join(" ")));
+            }
+            out.extend_from_slice(format!("{})", ret.join(" ")).as_bytes());
+        }
         CommandBody::Subscribe(m)
         | CommandBody::Unsubscribe(m)
         | CommandBody::Select(m)

@@ -46,7 +46,7 @@ use crate::response::{self, Code, tagged, untagged};
 /// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
 /// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731, SEARCHRES
 /// RFC 5182, STATUS=SIZE RFC 8438.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN ESEARCH SEARCHRES WITHIN STATUS=SIZE AUTH=PLAIN";
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE AUTH=PLAIN";
 
 /// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
 /// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
@@ -457,6 +457,7 @@ impl Session {
                 | C::Subscribe(_)
                 | C::Unsubscribe(_)
                 | C::List { .. }
+                | C::ListExtended(_)
                 | C::Lsub { .. }
                 | C::Status { .. }
                 | C::Append { .. }
@@ -556,6 +557,7 @@ impl Session {
             C::List { reference, pattern } => {
                 op::list::list(self.account(), &tag, &reference, &pattern, false, &mut b)
             }
+            C::ListExtended(l) => op::list::list_extended(self.account(), &tag, &l, &mut b),
             C::Lsub { reference, pattern } => {
                 op::list::list(self.account(), &tag, &reference, &pattern, true, &mut b)
             }
@@ -890,27 +892,9 @@ impl Session {
         let Some(account) = self.account() else {
             return;
         };
-        let st = match account.mailbox(name).and_then(|m| m.status()) {
-            Ok(st) => st,
-            Err(e) => return store_error(b, tag, "STATUS", &e),
-        };
-        let values: Vec<String> = items
-            .iter()
-            .map(|i| {
-                let n = match i {
-                    StatusItem::Messages => u64::from(st.messages),
-                    StatusItem::Recent => u64::from(st.recent),
-                    StatusItem::UidNext => u64::from(st.uid_next),
-                    StatusItem::UidValidity => u64::from(st.uid_validity),
-                    StatusItem::Unseen => u64::from(st.unseen),
-                    StatusItem::Size => st.size,
-                };
-                format!("{} {n}", i.as_str())
-            })
-            .collect();
-        b.extend_from_slice(b"* STATUS ");
-        response::write_mailbox(b, name);
-        b.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
+        if let Err(e) = write_status(account, name, items, b) {
+            return store_error(b, tag, "STATUS", &e);
+        }
         tagged(b, tag, "OK", None, "STATUS completed");
     }
 
@@ -1025,6 +1009,35 @@ fn capitalize(s: &str) -> String {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
+}
+
+/// Writes `* STATUS name (item n ...)` (RFC 3501 §7.2.4), for STATUS and for LIST's
+/// `RETURN (STATUS ...)` (RFC 5819); nothing when the store cannot answer.
+pub fn write_status(
+    account: &Account,
+    name: &str,
+    items: &[StatusItem],
+    b: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let st = account.mailbox(name).and_then(|m| m.status())?;
+    let values: Vec<String> = items
+        .iter()
+        .map(|i| {
+            let n = match i {
+                StatusItem::Messages => u64::from(st.messages),
+                StatusItem::Recent => u64::from(st.recent),
+                StatusItem::UidNext => u64::from(st.uid_next),
+                StatusItem::UidValidity => u64::from(st.uid_validity),
+                StatusItem::Unseen => u64::from(st.unseen),
+                StatusItem::Size => st.size,
+            };
+            format!("{} {n}", i.as_str())
+        })
+        .collect();
+    b.extend_from_slice(b"* STATUS ");
+    response::write_mailbox(b, name);
+    b.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
+    Ok(())
 }
 
 /// Answers a store failure with `NO` and the RFC 5530 code that fits.

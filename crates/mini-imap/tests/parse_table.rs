@@ -6,8 +6,8 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{Frame, ImapCodec};
 use mini_imap::command::{
-    CommandBody as C, FetchAttr as F, SearchKey as K, Section, SectionText as T, SeqNum,
-    SequenceSet, StatusItem, StoreMode,
+    CommandBody as C, FetchAttr as F, ListExtended, SearchKey as K, Section, SectionText as T,
+    SeqNum, SequenceSet, StatusItem, StoreMode,
 };
 use mini_imap::parse::{ParseError, command};
 use mini_imap::response::{Value, encode_command, write_astring, write_nstring, write_string};
@@ -103,6 +103,36 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 reference: "Archive/".into(),
                 pattern: "%/2024]".into(),
             },
+        ),
+        (
+            b"a LIST (subscribed RECURSIVEMATCH remote) \"\" (INBOX \"a b/%\") RETURN (CHILDREN STATUS (MESSAGES SIZE))\r\n",
+            C::ListExtended(ListExtended {
+                subscribed: true,
+                remote: true,
+                recursive_match: true,
+                patterns: vec!["INBOX".into(), "a b/%".into()],
+                return_children: true,
+                return_status: Some(vec![StatusItem::Messages, StatusItem::Size]),
+                ..ListExtended::default()
+            }),
+        ),
+        (
+            b"a LIST (SPECIAL-USE) x * RETURN (SUBSCRIBED SPECIAL-USE)\r\n",
+            C::ListExtended(ListExtended {
+                special_use: true,
+                reference: "x".into(),
+                patterns: vec!["*".into()],
+                return_subscribed: true,
+                return_special_use: true,
+                ..ListExtended::default()
+            }),
+        ),
+        (
+            b"a LIST () \"\" %\r\n",
+            C::ListExtended(ListExtended {
+                patterns: vec!["%".into()],
+                ..ListExtended::default()
+            }),
         ),
         (
             b"a LSUB \"\" \"a b*\"\r\n",
@@ -451,6 +481,10 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a SEARCH OR SEEN\r\n", Some("a")),
         (b"a SEARCH (SEEN\r\n", Some("a")),
         (b"a SEARCH CHARSET\r\n", Some("a")),
+        (b"a LIST (RECURSIVEMATCH) \"\" %\r\n", Some("a")),
+        (b"a LIST (FOO) \"\" %\r\n", Some("a")),
+        (b"a LIST \"\" % RETURN (STATUS ())\r\n", Some("a")),
+        (b"a LIST \"\" ()\r\n", Some("a")),
         (b"a SEARCH OLDER 0\r\n", Some("a")),
         (b"a SEARCH YOUNGER\r\n", Some("a")),
         (b"a STATUS INBOX ()\r\n", Some("a")),

@@ -356,6 +356,12 @@ impl Account {
         Ok(())
     }
 
+    /// Every subscribed name, sorted, including names whose mailbox has since been
+    /// deleted (IMAP `LIST (SUBSCRIBED)` shows those as `\NonExistent`, RFC 5258 §3).
+    pub fn subscriptions(&self) -> Vec<String> {
+        self.shared.lock().subscriptions.iter().cloned().collect()
+    }
+
     /// Adds a mailbox to the subscriptions (RFC 3501 §6.3.6). The mailbox must exist.
     pub fn subscribe(&self, name: &str) -> Result<()> {
         let name = canonical_mailbox(name)?;
@@ -476,4 +482,24 @@ fn check_new_name(name: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Secret, Store};
+
+    #[test]
+    fn subscriptions_keep_names_whose_mailbox_is_gone() {
+        let store = Store::memory();
+        store.add_account("a", Secret::from("x")).unwrap();
+        let account = store.account("a").unwrap();
+        account.create("Old").unwrap();
+        account.subscribe("Old").unwrap();
+        account.delete("Old").unwrap();
+        let subs = account.subscriptions();
+        assert!(subs.iter().any(|n| n == "Old"), "{subs:?}");
+        assert!(subs.iter().any(|n| n == "INBOX"), "{subs:?}");
+        assert!(subs.windows(2).all(|w| w[0] < w[1]), "{subs:?}");
+        assert!(account.list().unwrap().iter().all(|i| i.name != "Old"));
+    }
 }

@@ -1,10 +1,13 @@
 //! LIST and LSUB (RFC 3501 §6.3.8–9) with CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154)
-//! attributes.
+//! attributes, and the extended LIST (RFC 5258) with STATUS (RFC 5819).
 
-use yubin_store::Account;
+use std::collections::BTreeMap;
 
+use yubin_store::{Account, SpecialUse};
+
+use crate::command::ListExtended;
 use crate::response::{tagged, write_mailbox};
-use crate::session::store_error;
+use crate::session::{store_error, write_status};
 
 /// The hierarchy delimiter (the store's).
 pub const DELIMITER: char = '/';
@@ -108,6 +111,129 @@ pub fn list(
         b.extend_from_slice(b"\r\n");
     }
     tagged(b, tag, "OK", None, &format!("{command} completed"));
+}
+
+/// A name an extended LIST may answer: a mailbox, a parent that exists only because a
+/// child does, or a subscribed name whose mailbox is gone.
+struct Entry {
+    /// In the account's list (a mailbox or such a parent); `\NonExistent` if not.
+    listed: bool,
+    selectable: bool,
+    special_use: Option<SpecialUse>,
+    subscribed: bool,
+}
+
+/// Answers an extended LIST (RFC 5258 §3). A name is listed when a pattern matches it
+/// and it meets the selection criteria, or, with RECURSIVEMATCH, when a descendant
+/// meets them (then with `CHILDINFO`, naming the criteria). Child attributes and
+/// special-use attributes are always given, as for the plain LIST.
+pub fn list_extended(account: Option<&Account>, tag: &str, l: &ListExtended, b: &mut Vec<u8>) {
+    let Some(account) = account else { return };
+    let all = match account.list() {
+        Ok(all) => all,
+        Err(e) => return store_error(b, tag, "LIST", &e),
+    };
+    // INBOX first (as `list` gives it), then by name.
+    let mut entries: BTreeMap<(bool, String), Entry> = BTreeMap::new();
+    for info in all {
+        let entry = Entry {
+            listed: true,
+            selectable: info.selectable,
+            special_use: info.special_use,
+            subscribed: info.subscribed,
+        };
+        entries.insert((info.name != "INBOX", info.name), entry);
+    }
+    if l.subscribed {
+        for name in account.subscriptions() {
+            let key = (name != "INBOX", name);
+            entries.entry(key).or_insert(Entry {
+                listed: false,
+                selectable: false,
+                special_use: None,
+                subscribed: true,
+            });
+        }
+    }
+    let selected = |e: &Entry| {
+        (if l.subscribed { e.subscribed } else { e.listed })
+            && (!l.special_use || e.special_use.is_some())
+    };
+    if l.patterns.iter().any(|p| p.is_empty()) && !l.subscribed {
+        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
+        b.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+    }
+    let show_subscribed = l.subscribed || l.return_subscribed;
+    let hit = |name: &str| {
+        l.patterns
+            .iter()
+            .any(|p| !p.is_empty() && matches_mailbox(&format!("{}{p}", l.reference), name))
+    };
+    for ((_, name), e) in &entries {
+        if !hit(name) {
+            continue;
+        }
+        let prefix = format!("{name}{DELIMITER}");
+        let prefix = prefix.as_str();
+        let descendants = || {
+            entries
+                .iter()
+                .filter(move |((_, n), _)| n.starts_with(prefix))
+                .map(|((_, n), d)| (n, d))
+        };
+        let child_selected = l.recursive_match && descendants().any(|(_, d)| selected(d));
+        // RFC 5258 §3: a parent that does not meet the criteria itself is listed only
+        // for a selected descendant that the patterns do not list on its own (redundant
+        // CHILDINFO is suppressed).
+        let stands_in = l.recursive_match && descendants().any(|(n, d)| selected(d) && !hit(n));
+        if !selected(e) && !stands_in {
+            continue;
+        }
+        let has_children = descendants().any(|(_, d)| d.listed);
+        let mut attrs: Vec<&str> = Vec::new();
+        if !e.listed {
+            // RFC 5258 §3.4: \NonExistent implies \Noselect.
+            attrs.push("\\NonExistent");
+        } else if !e.selectable {
+            attrs.push("\\Noselect");
+        }
+        attrs.push(if has_children {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        });
+        if let Some(u) = e.special_use {
+            attrs.push(u.attribute());
+        }
+        if show_subscribed && e.subscribed {
+            attrs.push("\\Subscribed");
+        }
+        b.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
+        write_mailbox(b, name);
+        if child_selected {
+            // RFC 5258 §3.5: `("CHILDINFO" (criteria))` names what the descendant met.
+            let mut criteria = Vec::new();
+            if l.subscribed {
+                criteria.push("\"SUBSCRIBED\"");
+            }
+            if l.special_use {
+                criteria.push("\"SPECIAL-USE\"");
+            }
+            b.extend_from_slice(format!(" (\"CHILDINFO\" ({}))", criteria.join(" ")).as_bytes());
+        }
+        b.extend_from_slice(b"\r\n");
+        if let Some(items) = &l.return_status
+            && e.listed
+            && e.selectable
+        {
+            // RFC 5819 §2: a mailbox whose status cannot be had is listed without it.
+            let mut status = Vec::new();
+            if write_status(account, name, items, &mut status).is_ok() {
+                b.extend_from_slice(&status);
+            }
+        }
+    }
+    tagged(b, tag, "OK", None, "LIST completed");
 }
 
 #[cfg(test)]
