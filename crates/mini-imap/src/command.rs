@@ -82,6 +82,13 @@ pub enum CommandBody {
     Examine(String),
     /// `CREATE mailbox` (§6.3.3).
     Create(String),
+    /// `CREATE mailbox (USE (\\Sent ...))` (RFC 6154 §3): with special uses.
+    CreateSpecialUse {
+        /// The new mailbox.
+        mailbox: String,
+        /// The use attributes as sent, backslash included (`\\Sent`); may be empty.
+        uses: Vec<String>,
+    },
     /// `DELETE mailbox` (§6.3.4).
     Delete(String),
     /// `RENAME from to` (§6.3.5).
@@ -189,6 +196,7 @@ impl CommandBody {
             CommandBody::Select(_) => "SELECT",
             CommandBody::Examine(_) => "EXAMINE",
             CommandBody::Create(_) => "CREATE",
+            CommandBody::CreateSpecialUse { .. } => "CREATE",
             CommandBody::Delete(_) => "DELETE",
             CommandBody::Rename { .. } => "RENAME",
             CommandBody::Append { .. } => "APPEND",

@@ -484,7 +484,7 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
         "UNSUBSCRIBE" => map(preceded(sp, mailbox), CommandBody::Unsubscribe).parse(i),
         "SELECT" => map(preceded(sp, mailbox), CommandBody::Select).parse(i),
         "EXAMINE" => map(preceded(sp, mailbox), CommandBody::Examine).parse(i),
-        "CREATE" => map(preceded(sp, mailbox), CommandBody::Create).parse(i),
+        "CREATE" => create(i),
         "DELETE" => map(preceded(sp, mailbox), CommandBody::Delete).parse(i),
         "RENAME" => map(
             (preceded(sp, mailbox), preceded(sp, mailbox)),
@@ -604,6 +604,44 @@ fn id(i: &[u8]) -> Res<'_, CommandBody> {
         )),
     )
     .parse(i)
+}
+
+/// `create = "CREATE" SP mailbox [create-params]` (RFC 4466 §2.2);
+/// `create-params = SP "(" create-param *(SP create-param) ")"`;
+/// `create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"`;
+/// `use-attr = "\All" / "\Archive" / "\Drafts" / "\Flagged" / "\Junk" / "\Sent" /
+/// "\Trash" / use-attr-ext`; `use-attr-ext = "\" atom` (RFC 6154 §6). Without
+/// parameters it is RFC 3501's CREATE.
+fn create(i: &[u8]) -> Res<'_, CommandBody> {
+    let use_attr = map_res(preceded(tag(&b"\\"[..]), atom), |a: &[u8]| {
+        String::from_utf8(a.to_vec()).map(|a| format!("\\{a}"))
+    });
+    let param = preceded(
+        (tag_no_case(&b"USE"[..]), sp),
+        delimited(
+            tag(&b"("[..]),
+            separated_list0(sp, use_attr),
+            tag(&b")"[..]),
+        ),
+    );
+    let (rest, (mailbox, params)) = (
+        preceded(sp, mailbox),
+        opt(preceded(
+            sp,
+            delimited(tag(&b"("[..]), separated_list1(sp, param), tag(&b")"[..])),
+        )),
+    )
+        .parse(i)?;
+    Ok((
+        rest,
+        match params {
+            None => CommandBody::Create(mailbox),
+            Some(p) => CommandBody::CreateSpecialUse {
+                mailbox,
+                uses: p.concat(),
+            },
+        },
+    ))
 }
 
 /// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`

@@ -209,6 +209,8 @@ pub enum Code {
     OverQuota,
     /// `[NOPERM]` (RFC 5530): the store may not be written.
     NoPerm,
+    /// `[USEATTR]` (RFC 6154 §3): a special use that cannot be given.
+    UseAttr,
     /// `[APPENDUID uidvalidity uid]` (UIDPLUS, RFC 4315 §3).
     AppendUid {
         /// UIDVALIDITY of the destination mailbox.
@@ -253,6 +255,7 @@ impl Code {
             Code::Limit => "[LIMIT]".into(),
             Code::OverQuota => "[OVERQUOTA]".into(),
             Code::NoPerm => "[NOPERM]".into(),
+            Code::UseAttr => "[USEATTR]".into(),
             Code::AppendUid { uid_validity, uid } => format!("[APPENDUID {uid_validity} {uid}]"),
             Code::CopyUid {
                 uid_validity,
@@ -593,6 +596,11 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
                 ret.push(format!("STATUS ({})", items.join(" ")));
             }
             out.extend_from_slice(format!("{})", ret.join(" ")).as_bytes());
+        }
+        CommandBody::CreateSpecialUse { mailbox, uses } => {
+            out.extend_from_slice(b"CREATE ");
+            write_string_arg(&mut out, mailbox.as_bytes());
+            out.extend_from_slice(format!(" (USE ({}))", uses.join(" ")).as_bytes());
         }
         CommandBody::Subscribe(m)
         | CommandBody::Unsubscribe(m)

@@ -46,7 +46,7 @@ use crate::response::{self, Code, tagged, untagged};
 /// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
 /// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731, SEARCHRES
 /// RFC 5182, STATUS=SIZE RFC 8438.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE AUTH=PLAIN";
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE AUTH=PLAIN";
 
 /// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
 /// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
@@ -452,6 +452,7 @@ impl Session {
                 C::Select(_)
                 | C::Examine(_)
                 | C::Create(_)
+                | C::CreateSpecialUse { .. }
                 | C::Delete(_)
                 | C::Rename { .. }
                 | C::Subscribe(_)
@@ -682,6 +683,11 @@ impl Session {
             C::Create(name) => {
                 if let Some(account) = self.account() {
                     op::mailbox::create(account, &tag, &name, &mut b);
+                }
+            }
+            C::CreateSpecialUse { mailbox, uses } => {
+                if let Some(account) = self.account() {
+                    op::mailbox::create_special_use(account, &tag, &mailbox, &uses, &mut b);
                 }
             }
             C::Delete(name) => {

@@ -135,6 +135,20 @@ fn valid() -> Vec<(&'static [u8], C)> {
             }),
         ),
         (
+            b"a CREATE Sent (USE (\\Sent \\X-Mine))\r\n",
+            C::CreateSpecialUse {
+                mailbox: "Sent".into(),
+                uses: vec!["\\Sent".into(), "\\X-Mine".into()],
+            },
+        ),
+        (
+            b"a CREATE Plain (use ())\r\n",
+            C::CreateSpecialUse {
+                mailbox: "Plain".into(),
+                uses: vec![],
+            },
+        ),
+        (
             b"a LSUB \"\" \"a b*\"\r\n",
             C::Lsub {
                 reference: "".into(),

@@ -12,7 +12,7 @@
 //! RENAME is whole: the store renames the mailbox and all its inferiors, or none.
 
 use yubin_store::name::DELIMITER;
-use yubin_store::{Account, StoreError};
+use yubin_store::{Account, SpecialUse, StoreError};
 
 use crate::response::{Code, tagged};
 
@@ -27,6 +27,50 @@ fn refuse(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
         _ => return crate::session::store_error(b, tag, command, e),
     };
     tagged(b, tag, "NO", Some(&code), &format!("{command} failed: {e}"));
+}
+
+/// Answers CREATE with special uses (RFC 6154 §3). The store ties each use to one
+/// mailbox, named after it ([`SpecialUse::mailbox_name`]: `Sent`, `Drafts`, `Trash`,
+/// `Junk`) and created with the account, so a use can be given only to its own name
+/// (say, recreating a deleted `Sent`). Any other request (an unknown use, a use for
+/// another name, two uses) is refused with `NO [USEATTR]`, and nothing is created, as
+/// §3 requires. `USE ()` is a plain CREATE.
+pub fn create_special_use(
+    account: &Account,
+    tag: &str,
+    name: &str,
+    uses: &[String],
+    b: &mut Vec<u8>,
+) {
+    let plain = name.strip_suffix(DELIMITER).unwrap_or(name);
+    let mut wanted: Vec<SpecialUse> = Vec::new();
+    for u in uses {
+        let Some(known) = SpecialUse::ALL
+            .into_iter()
+            .find(|s| s.attribute().eq_ignore_ascii_case(u))
+        else {
+            let text = format!("CREATE failed: special use {u} is not supported");
+            return tagged(b, tag, "NO", Some(&Code::UseAttr), &text);
+        };
+        if !wanted.contains(&known) {
+            wanted.push(known);
+        }
+    }
+    if let [_, _, ..] = wanted.as_slice() {
+        let text = "CREATE failed: a mailbox here has at most one special use";
+        return tagged(b, tag, "NO", Some(&Code::UseAttr), text);
+    }
+    if let Some(u) = wanted.first()
+        && u.mailbox_name() != plain
+    {
+        let text = format!(
+            "CREATE failed: {} is the mailbox {} here",
+            u.attribute(),
+            u.mailbox_name()
+        );
+        return tagged(b, tag, "NO", Some(&Code::UseAttr), &text);
+    }
+    create(account, tag, name, b);
 }
 
 /// Answers CREATE. A trailing delimiter declares that names will be created below this
