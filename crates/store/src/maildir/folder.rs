@@ -70,7 +70,11 @@
 //! process's own changes. If they differ later, someone else changed the directories and
 //! the files are scanned; so is everything an inotify watcher reports under a name this
 //! process did not touch itself (mtimes alone have a clock tick's granularity). Another
-//! yubin process's changes arrive through the log, read from where this one stopped.
+//! yubin process's changes arrive through the log, read from where this one stopped. That
+//! place is only good in the same log: it is known by its inode and by the generation its
+//! first line names, since a compaction unlinks the old log and the file system may give
+//! its inode number to a later one (taken for the same, a process would miss what others
+//! logged, adopt their moved-in files again under new UIDs, and write over their groups).
 //!
 //! Between processes, changes are serialized by a lock on `yubin-index.lock`.
 
@@ -192,10 +196,22 @@ impl Receiver for Shared {
     }
 }
 
+/// Whether `file` is the log of `generation`, by its preamble. With the inode, this is
+/// what identifies the log a cursor points into: inode numbers are reused once a
+/// compaction has unlinked the old log, and a process that took a newer log of the same
+/// inode for its own would read nothing new (missing what others logged) and write its
+/// group at a stale offset, cutting off theirs.
+fn is_log_of(file: &File, generation: u64) -> bool {
+    let want = index::log_preamble(generation);
+    let mut buf = vec![0; want.len()];
+    std::os::unix::fs::FileExt::read_exact_at(file, &mut buf, 0).is_ok() && buf == want.as_bytes()
+}
+
 /// Where this process stopped reading the log.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cursor {
-    /// Identity of the log file (inode), so a replacement is noticed.
+    /// Identity of the log file (inode; with the generation's preamble, `is_log_of`), so
+    /// a replacement is noticed.
     ino: u64,
     /// End of the last complete group read or written.
     offset: u64,
@@ -444,7 +460,10 @@ impl MaildirMailbox {
             .ctx(|| format!("reading {}", path.display()))?;
         let ino = std::os::unix::fs::MetadataExt::ino(&meta);
         let mut cursor = match self.cursor {
-            Some(c) if c.ino == ino => c,
+            // The inode alone is not enough: a compaction unlinks the old log, and the
+            // file system may give its inode number to the next one another process
+            // writes; the generation in the preamble tells them apart.
+            Some(c) if c.ino == ino && is_log_of(&file, generation) => c,
             Some(_) => return Ok(None),
             None => {
                 let mut first = String::new();
@@ -878,6 +897,7 @@ impl MaildirMailbox {
         let cursor = self.cursor.unwrap_or_default();
         let result = (|| {
             let mut file = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
                 .open(&path)
                 .ctx(|| format!("opening {}", path.display()))?;
@@ -887,7 +907,7 @@ impl MaildirMailbox {
                 .metadata()
                 .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
                 .ctx(|| format!("reading {}", path.display()))?;
-            if ino != cursor.ino {
+            if ino != cursor.ino || !self.generation.is_some_and(|g| is_log_of(&file, g)) {
                 return Err(StoreError::Corrupt(format!(
                     "{}: replaced by another process while locked",
                     path.display()
