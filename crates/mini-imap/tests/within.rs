@@ -1,18 +1,15 @@
 //! WITHIN (RFC 5032) over a real socket: OLDER and YOUNGER against internal dates set
 //! relative to now, alone and with ESEARCH (RFC 4731) and SEARCHRES (RFC 5182).
 
-use std::time::Duration;
-
 use chrono::{TimeDelta, Utc};
 use mini_imap::{ImapServerConfig, serve};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 use yubin_core::ServerHandle;
+
+mod raw;
+use raw::Raw as Conn;
 use yubin_store::{Flag, Flags, Secret, Store};
 
-const STEP: Duration = Duration::from_secs(10);
 const HOUR: i64 = 3600;
 
 /// Five messages (UIDs 1..=5) received `ages` hours ago; 2 and 4 are `\Seen`.
@@ -41,52 +38,15 @@ async fn start() -> ServerHandle {
     .unwrap()
 }
 
-struct Conn {
-    r: BufReader<OwnedReadHalf>,
-    w: OwnedWriteHalf,
-}
-
 impl Conn {
     /// Connects, logs in and selects INBOX.
     async fn open(handle: &ServerHandle) -> Conn {
-        let tcp = tokio::time::timeout(STEP, TcpStream::connect(handle.local_addr()))
-            .await
-            .unwrap()
-            .unwrap();
-        let (r, w) = tcp.into_split();
-        let mut c = Conn {
-            r: BufReader::new(r),
-            w,
-        };
-        c.line().await;
+        let mut c = Conn::greeted(handle).await;
         let r = c.ask("l LOGIN alice secret\r\n", "l").await;
         assert!(r.starts_with("l OK"), "{r}");
         let r = c.ask("s SELECT INBOX\r\n", "s").await;
         assert!(r.contains("* 5 EXISTS"), "{r}");
         c
-    }
-
-    async fn line(&mut self) -> String {
-        let mut buf = Vec::new();
-        tokio::time::timeout(STEP, self.r.read_until(b'\n', &mut buf))
-            .await
-            .expect("server answers in time")
-            .unwrap();
-        String::from_utf8_lossy(&buf).into_owned()
-    }
-
-    /// Sends, then reads until the line tagged `tag`; returns everything read.
-    async fn ask(&mut self, command: &str, tag: &str) -> String {
-        self.w.write_all(command.as_bytes()).await.unwrap();
-        let mut all = String::new();
-        loop {
-            let line = self.line().await;
-            assert!(!line.is_empty(), "connection closed; so far: {all}");
-            all.push_str(&line);
-            if line.starts_with(&format!("{tag} ")) {
-                return all;
-            }
-        }
     }
 
     /// Sends `command` and checks the untagged lines are exactly `want`, then `tag OK`.

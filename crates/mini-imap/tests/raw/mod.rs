@@ -57,8 +57,8 @@ pub struct Raw {
 }
 
 impl Raw {
-    /// Connects and logs in as alice.
-    pub async fn login(handle: &ServerHandle) -> Raw {
+    /// Connects and reads the greeting, not logged in.
+    pub async fn greeted(handle: &ServerHandle) -> Raw {
         let tcp = step(TcpStream::connect(handle.local_addr())).await.unwrap();
         let (r, w) = tcp.into_split();
         let mut raw = Raw {
@@ -68,6 +68,12 @@ impl Raw {
         };
         let greeting = raw.line().await;
         assert!(greeting.starts_with("* OK"), "{greeting}");
+        raw
+    }
+
+    /// Connects and logs in as alice.
+    pub async fn login(handle: &ServerHandle) -> Raw {
+        let mut raw = Raw::greeted(handle).await;
         let r = raw.cmd("LOGIN alice secret").await;
         assert!(r.contains(" OK "), "{r}");
         raw
@@ -96,6 +102,13 @@ impl Raw {
                 return all;
             }
         }
+    }
+
+    /// Sends `command` as it is (tag and CRLF included) and reads until the line tagged
+    /// `tag`; returns everything read, that line included.
+    pub async fn ask(&mut self, command: &str, tag: &str) -> String {
+        self.send(command.as_bytes()).await;
+        self.until_tagged(tag).await
     }
 
     /// Sends `text` under a fresh tag `tN` and returns the responses, tagged line last.
