@@ -428,6 +428,10 @@ fn the_clients_trust_the_ephemeral_servers_ca_by_default() {
     let imaps = port_of(&server.wait_for("IMAPS listening on"));
     let ca_line = server.wait_for("TLS: trust this CA");
     assert!(ca_line.contains("yubin-ephemeral-tls"), "{ca_line}");
+    // `tls ca-path --ephemeral` names the same file the banner does.
+    let (ok, out, err) = run_with_timeout(yubin().args(["tls", "ca-path", "--ephemeral"]), 20);
+    assert!(ok, "{err}");
+    assert!(ca_line.ends_with(out.trim()), "{out} vs {ca_line}");
     let (ok, out, err) = run_with_timeout(
         yubin().args(["pop", "stat", "--tls", "--port", &pop3s.to_string()]),
         20,
