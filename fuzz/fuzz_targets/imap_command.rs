@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mini_imap::parse::command;
-use mini_imap::response::encode_command;
+use mini_imap::request::encode_command;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(cmd) = command(data) {

@@ -594,14 +594,7 @@ async fn imap_until(c: &mut Conn, tag: &str) -> anyhow::Result<()> {
 }
 
 fn literal_size(line: &[u8]) -> Option<u64> {
-    let line = line.strip_suffix(b"\r\n").unwrap_or(line);
-    let body = line.strip_suffix(b"}")?;
-    let open = body.iter().rposition(|&b| b == b'{')?;
-    std::str::from_utf8(&body[open + 1..])
-        .ok()?
-        .trim_end_matches('+')
-        .parse()
-        .ok()
+    mini_imap::value::literal_suffix(line)?.size
 }
 
 async fn imap_login(target: &Target, a: &BenchArgs) -> anyhow::Result<Conn> {

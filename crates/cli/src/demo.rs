@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use mini_imap::client::{ImapClient, Item};
+use mini_imap::client::ImapClient;
+use mini_imap::value::Value;
 use mini_pop::client::PopClient;
 use yubin::servers::{Ports, Servers, ServersConfig};
 use yubin_core::{Secret, Transcript};
@@ -233,7 +234,7 @@ async fn imap_count_seen(servers: &Servers) -> anyhow::Result<usize> {
     Ok(fetched
         .iter()
         .filter(|f| match f.get("FLAGS") {
-            Some(Item::List(flags)) => flags.iter().any(|x| x.text().as_deref() == Some("\\Seen")),
+            Some(Value::List(flags)) => flags.iter().any(|x| x.text().as_deref() == Some("\\Seen")),
             _ => false,
         })
         .count())

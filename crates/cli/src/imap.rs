@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use mini_imap::ImapServerConfig;
-use mini_imap::client::{ImapClient, Item};
+use mini_imap::client::ImapClient;
+use mini_imap::value::Value;
 
 pub(crate) use crate::client_tls::ClientArgs;
 use crate::client_tls::Security;
@@ -268,7 +269,7 @@ fn search_query(words: &[String]) -> Vec<u8> {
         if atom(w) || w.starts_with('"') {
             out.extend_from_slice(w.as_bytes());
         } else {
-            mini_imap::response::write_string(&mut out, w.as_bytes());
+            mini_imap::value::write_string(&mut out, w.as_bytes());
         }
     }
     out
@@ -307,14 +308,14 @@ async fn fetch(
     client.logout().await?;
     let flags_of = |f: &mini_imap::client::Fetched| -> Vec<String> {
         match f.get("FLAGS") {
-            Some(Item::List(l)) => l.iter().filter_map(Item::text).collect(),
+            Some(Value::List(l)) => l.iter().filter_map(Value::text).collect(),
             _ => Vec::new(),
         }
     };
-    let text_of = |f: &mini_imap::client::Fetched, name: &str| f.get(name).and_then(Item::text);
+    let text_of = |f: &mini_imap::client::Fetched, name: &str| f.get(name).and_then(Value::text);
     let body_of = |f: &mini_imap::client::Fetched| -> Vec<u8> {
         match f.get("BODY[]") {
-            Some(Item::String(s)) => s.clone(),
+            Some(Value::String(s)) => s.clone(),
             _ => Vec::new(),
         }
     };

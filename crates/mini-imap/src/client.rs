@@ -11,7 +11,8 @@ use yubin_core::tls::TlsConnector;
 use yubin_core::{Secret, Transcript};
 
 use crate::command::{Command, CommandBody};
-use crate::response::encode_command;
+use crate::request::encode_command;
+pub use crate::value::{Value, parse_items};
 
 /// Why a client operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,114 +45,6 @@ pub struct Response {
     pub text: String,
 }
 
-/// A value in a server response, as far as this client reads them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Item {
-    /// An atom or number (`BODY[HEADER]<0>` counts as one atom).
-    Atom(String),
-    /// A quoted string or literal.
-    String(Vec<u8>),
-    /// `NIL`.
-    Nil,
-    /// A parenthesized list.
-    List(Vec<Item>),
-}
-
-impl Item {
-    /// The text of an atom or string.
-    pub fn text(&self) -> Option<String> {
-        match self {
-            Item::Atom(a) => Some(a.clone()),
-            Item::String(s) => Some(String::from_utf8_lossy(s).into_owned()),
-            _ => None,
-        }
-    }
-}
-
-/// Reads the items of a response line (after `* `), up to the end.
-pub fn parse_items(mut s: &[u8]) -> Vec<Item> {
-    let mut out = Vec::new();
-    while let Some((item, rest)) = parse_item(s, 0) {
-        out.push(item);
-        s = rest;
-    }
-    out
-}
-
-fn parse_item(s: &[u8], depth: usize) -> Option<(Item, &[u8])> {
-    let s = s.trim_ascii_start();
-    let first = *s.first()?;
-    if depth > 64 {
-        return None;
-    }
-    match first {
-        b'(' => {
-            let mut rest = &s[1..];
-            let mut items = Vec::new();
-            loop {
-                rest = rest.trim_ascii_start();
-                if let Some(r) = rest.strip_prefix(b")") {
-                    return Some((Item::List(items), r));
-                }
-                let (item, r) = parse_item(rest, depth + 1)?;
-                items.push(item);
-                rest = r;
-            }
-        }
-        b'"' => {
-            let mut out = Vec::new();
-            let mut i = 1;
-            while i < s.len() {
-                match s[i] {
-                    b'\\' if i + 1 < s.len() => {
-                        out.push(s[i + 1]);
-                        i += 2;
-                    }
-                    b'"' => return Some((Item::String(out), &s[i + 1..])),
-                    c => {
-                        out.push(c);
-                        i += 1;
-                    }
-                }
-            }
-            None
-        }
-        b'{' => {
-            let close = s.iter().position(|&c| c == b'}')?;
-            let n: usize = std::str::from_utf8(&s[1..close])
-                .ok()?
-                .trim_end_matches('+')
-                .parse()
-                .ok()?;
-            let body_start = close + 1 + s[close + 1..].iter().position(|&c| c == b'\n')? + 1;
-            let body = s.get(body_start..body_start + n)?;
-            Some((Item::String(body.to_vec()), &s[body_start + n..]))
-        }
-        b')' => None,
-        _ => {
-            // An atom; brackets may hold spaces (`BODY[HEADER.FIELDS (FROM)]`).
-            let mut i = 0;
-            let mut bracket = 0;
-            while i < s.len() {
-                match s[i] {
-                    b'[' => bracket += 1,
-                    b']' => bracket -= 1,
-                    b' ' | b')' | b'(' | b'\r' | b'\n' if bracket <= 0 => break,
-                    _ => {}
-                }
-                i += 1;
-            }
-            let word = String::from_utf8_lossy(&s[..i]).into_owned();
-            let item = if word.eq_ignore_ascii_case("NIL") {
-                Item::Nil
-            } else {
-                Item::Atom(word)
-            };
-            Some((item, &s[i..]))
-        }
-    }
-}
-
 /// One line of LIST.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {
@@ -169,12 +62,12 @@ pub struct Fetched {
     /// Sequence number.
     pub seq: u32,
     /// The items, name → value.
-    pub items: Vec<(String, Item)>,
+    pub items: Vec<(String, Value)>,
 }
 
 impl Fetched {
     /// The value of a named item (case-insensitive).
-    pub fn get(&self, name: &str) -> Option<&Item> {
+    pub fn get(&self, name: &str) -> Option<&Value> {
         self.items
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -374,11 +267,11 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
             .filter_map(|u| u.strip_prefix(b"LIST "))
             .filter_map(|u| {
                 let items = parse_items(u);
-                let [Item::List(attrs), delim, name] = items.as_slice() else {
+                let [Value::List(attrs), delim, name] = items.as_slice() else {
                     return None;
                 };
                 Some(ListEntry {
-                    attributes: attrs.iter().filter_map(Item::text).collect(),
+                    attributes: attrs.iter().filter_map(Value::text).collect(),
                     delimiter: delim.text(),
                     name: name.text()?,
                 })
@@ -404,7 +297,7 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
         for u in &r.untagged {
             if let Some(rest) = u.strip_prefix(b"STATUS ") {
                 let items = parse_items(rest);
-                if let Some(Item::List(values)) = items.get(1) {
+                if let Some(Value::List(values)) = items.get(1) {
                     let pairs = values
                         .chunks(2)
                         .filter_map(|p| {
@@ -489,7 +382,8 @@ pub fn fetched_of(untagged: &[Vec<u8>]) -> Vec<Fetched> {
         .iter()
         .filter_map(|u| {
             let items = parse_items(u);
-            let [Item::Atom(seq), Item::Atom(word), Item::List(list)] = items.as_slice() else {
+            let [Value::Number(seq), Value::Atom(word), Value::List(list)] = items.as_slice()
+            else {
                 return None;
             };
             if !word.eq_ignore_ascii_case("FETCH") {
@@ -500,7 +394,7 @@ pub fn fetched_of(untagged: &[Vec<u8>]) -> Vec<Fetched> {
                 .filter_map(|p| Some((p.first()?.text()?, p.get(1)?.clone())))
                 .collect();
             Some(Fetched {
-                seq: seq.parse().ok()?,
+                seq: (*seq).try_into().ok()?,
                 items: pairs,
             })
         })
@@ -699,25 +593,5 @@ fn refusal(tag: &str, line: &[u8]) -> ClientError {
 
 /// The size of a literal announced at the end of a response line.
 fn literal_size(line: &[u8]) -> Option<usize> {
-    let body = line.strip_suffix(b"}")?;
-    let open = body.iter().rposition(|&b| b == b'{')?;
-    std::str::from_utf8(&body[open + 1..]).ok()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn items_with_literals_and_sections() {
-        let items = parse_items(
-            b"1 FETCH (UID 4 BODY[HEADER.FIELDS (FROM)] {5}\r\nab\r\nc FLAGS (\\Seen))",
-        );
-        let Item::List(list) = &items[2] else {
-            panic!()
-        };
-        assert_eq!(list[2], Item::Atom("BODY[HEADER.FIELDS (FROM)]".into()));
-        assert_eq!(list[3], Item::String(b"ab\r\nc".to_vec()));
-        assert_eq!(list[5], Item::List(vec![Item::Atom("\\Seen".into())]));
-    }
+    crate::value::literal_suffix(line)?.size?.try_into().ok()
 }

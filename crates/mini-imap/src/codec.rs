@@ -29,6 +29,8 @@ pub use yubin_core::FrameError;
 use yubin_core::budget::{Budget, Reservation};
 use yubin_core::{Input, LineCodec, LineError};
 
+use crate::value::{LiteralSuffix, literal_suffix};
+
 /// The framing limits; each is configurable, and each default says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodecLimits {
@@ -250,23 +252,6 @@ impl Default for ImapCodec {
     }
 }
 
-/// If a line ends with a literal announcement, its size and whether it is
-/// non-synchronizing. `None` size means too many digits to count (always too big).
-fn literal_suffix(line: &[u8]) -> Option<(Option<u64>, bool)> {
-    let body = line.strip_suffix(b"}")?;
-    let (body, plus) = match body.strip_suffix(b"+") {
-        Some(b) => (b, true),
-        None => (body, false),
-    };
-    let open = body.iter().rposition(|&b| b == b'{')?;
-    let digits = &body[open + 1..];
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let size = std::str::from_utf8(digits).ok()?.parse::<u64>().ok();
-    Some((size, plus))
-}
-
 fn tag_and_append(command: &[u8]) -> (Option<String>, bool) {
     let mut words = command.split(|&b| b == b' ');
     let tag = words
@@ -413,7 +398,7 @@ impl Decoder for ImapCodec {
                     } else {
                         literal_suffix(&line)
                     };
-                    let Some((size, non_sync)) = suffix else {
+                    let Some(LiteralSuffix { size, non_sync }) = suffix else {
                         self.held.clear();
                         return Ok(Some(Frame::Command(std::mem::take(&mut self.command))));
                     };

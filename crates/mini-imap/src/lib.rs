@@ -10,22 +10,31 @@
 //!
 //! - [`codec`] frames commands, literals included, under explicit limits;
 //! - [`parse`] turns a frame into a [`command::Command`] (nom, ABNF in the doc comments);
-//! - [`response`] encodes strings, lists and NIL the way the grammar wants;
-//! - [`session`] is the state machine, no sockets; [`op`] holds the larger handlers;
+//! - [`session`] is the state machine and its gate, no sockets; [`op`] holds the
+//!   handlers, one file per command group, working on [`selected::Selected`] for the
+//!   selected state;
+//! - [`response`] is what a handler answers, typed ([`response::Data`],
+//!   [`response::Completion`]), and its one encoder; [`value`] the values inside
+//!   (strings, literals, lists), both ways; [`request`] commands as a client writes them;
+//! - [`capability`] is what the server offers, per connection;
 //! - [`mime`] derives ENVELOPE, BODYSTRUCTURE and sections with `mail-parser`;
 //! - [`server`] moves bytes between sockets and sessions;
 //! - [`client`] is the small client behind `yubin imap`.
 #![forbid(unsafe_code)]
 
+pub mod capability;
 pub mod client;
 pub mod codec;
 pub mod command;
 pub mod mime;
 pub mod op;
 pub mod parse;
+pub mod request;
 pub mod response;
+pub mod selected;
 pub mod server;
 pub mod session;
+pub mod value;
 
 pub use server::{ImapServerConfig, serve};
 pub use session::ImapConfig;

@@ -19,7 +19,7 @@ use mail_parser::{
 };
 
 use crate::command::{Section, SectionText};
-use crate::response::Value;
+use crate::value::Value;
 
 mod address;
 

@@ -1,168 +1,24 @@
-//! The encoder: strings as atom, quoted or literal; NIL; nested lists (RFC 3501 §4, §9).
+//! Server responses, typed (RFC 3501 §7): handlers say *what* to answer — untagged
+//! [`Data`] and a [`Completion`] — and this module alone says how it is written.
 //!
-//! The one rule that matters: a string goes out quoted only if every octet is 7-bit
-//! text without CR, LF or NUL (`QUOTED-CHAR`); anything else (8-bit, CR/LF, very long)
-//! goes out as a literal `{n}\r\n...`, which can carry any octet but NUL.
-//! Message data (`BODY[...]`, `RFC822*`) is the exception: always a literal, see
-//! [`write_message_data`].
-//!
-//! [`encode_command`] is the other direction, used by the small client and by the
-//! encode∘parse round-trip tests.
+//! A command's answer is built in a [`Responses`]: its handler adds data, the session adds
+//! the updates the command may carry ([`crate::op::notify`]) and then the tagged
+//! completion, so updates always come before the completion by construction, and nothing
+//! is ever inserted into bytes already written. Values inside responses (strings,
+//! literals, lists) are [`crate::value`]'s.
 
-use crate::command::{
-    Command, CommandBody, FetchAttr, SearchKey, Section, SectionText, SeqNum, SequenceSet,
-    StoreMode,
-};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
-/// Longest string sent quoted; longer ones go as literals, which clients read in one go.
-const MAX_QUOTED: usize = 1024;
+use chrono::{DateTime, FixedOffset};
+use yubin_store::{Refused, StoreError};
 
-/// A value in a response's data: the building block of ENVELOPE and BODYSTRUCTURE.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    /// `NIL`.
-    Nil,
-    /// A `number`.
-    Number(u64),
-    /// An atom, sent as is (the caller guarantees it is one).
-    Atom(String),
-    /// A `string`: quoted or literal, whichever fits.
-    String(Vec<u8>),
-    /// A parenthesized list; items separated by one space.
-    List(Vec<Value>),
-    /// Octets already encoded (a multipart's `1*body`, which has no spaces between bodies).
-    Raw(Vec<u8>),
-}
+use crate::command::{Section, SequenceSet, StatusItem};
+use crate::request::write_section;
+use crate::value::{write_literal_crlf, write_mailbox, write_message_data};
 
-impl Value {
-    /// A string value from text.
-    pub fn str(s: impl AsRef<[u8]>) -> Value {
-        Value::String(s.as_ref().to_vec())
-    }
-
-    /// A string, or NIL when absent (`nstring`).
-    pub fn nstr<S: AsRef<[u8]>>(s: Option<S>) -> Value {
-        match s {
-            Some(s) => Value::str(s),
-            None => Value::Nil,
-        }
-    }
-
-    /// Appends the value's wire form to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Value::Nil => out.extend_from_slice(b"NIL"),
-            Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            Value::Atom(a) => out.extend_from_slice(a.as_bytes()),
-            Value::Raw(r) => out.extend_from_slice(r),
-            Value::String(s) => write_string(out, s),
-            Value::List(items) => {
-                out.push(b'(');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    item.encode(out);
-                }
-                out.push(b')');
-            }
-        }
-    }
-
-    /// The value's wire form.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.encode(&mut out);
-        out
-    }
-}
-
-/// Whether `s` may be sent as a `quoted` string.
-pub fn is_quotable(s: &[u8]) -> bool {
-    s.len() <= MAX_QUOTED
-        && s.iter()
-            .all(|&b| (0x01..=0x7f).contains(&b) && b != b'\r' && b != b'\n')
-}
-
-/// Writes `string = quoted / literal`, choosing quoted whenever it can carry the bytes.
-pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
-    if is_quotable(s) {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    } else {
-        write_literal(out, s, false);
-    }
-}
-
-/// Writes a literal of a message as stored, whose lines may end in bare LF, in its wire
-/// form (every line end CRLF), converted while it is copied. The length is counted from
-/// the bytes, never taken from a file name another program chose: a wrong one would
-/// desynchronise the stream.
-pub fn write_literal_crlf(out: &mut Vec<u8>, stored: &[u8]) {
-    let wire_len = yubin_store::wire::wire_size(stored);
-    out.push(b'{');
-    out.extend_from_slice(wire_len.to_string().as_bytes());
-    out.extend_from_slice(b"}\r\n");
-    out.reserve(wire_len as usize);
-    for chunk in yubin_store::wire::crlf_chunks(stored) {
-        out.extend_from_slice(chunk);
-    }
-}
-
-/// Writes a literal: `{n}` CRLF and the octets (`{n+}` when `non_sync`, RFC 7888).
-pub fn write_literal(out: &mut Vec<u8>, s: &[u8], non_sync: bool) {
-    out.push(b'{');
-    out.extend_from_slice(s.len().to_string().as_bytes());
-    if non_sync {
-        out.push(b'+');
-    }
-    out.extend_from_slice(b"}\r\n");
-    out.extend_from_slice(s);
-}
-
-/// Writes message data (`BODY[section]`, `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`): always
-/// a literal, however short, `{0}\r\n` when empty.
-///
-/// The grammar allows a quoted string or NIL there (`nstring`), but Dovecot, Cyrus and
-/// Gmail always send a literal and clients rely on it: Python's imaplib, for one, hands
-/// back message data only from a literal and leaves a quoted one inside the response line.
-pub fn write_message_data(out: &mut Vec<u8>, data: &[u8]) {
-    write_literal(out, data, false);
-}
-
-/// Writes `nstring = string / nil`.
-pub fn write_nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
-    match s {
-        Some(s) => write_string(out, s),
-        None => out.extend_from_slice(b"NIL"),
-    }
-}
-
-/// Writes `astring`: a bare atom when every octet is an `ASTRING-CHAR` (and it is not
-/// the word NIL, which a reader of an nstring would take for nothing), else a string.
-pub fn write_astring(out: &mut Vec<u8>, s: &[u8]) {
-    let atom_ok = !s.is_empty()
-        && s.iter()
-            .all(|&b| crate::parse::is_atom_char(b) || b == b']')
-        && !s.eq_ignore_ascii_case(b"NIL");
-    if atom_ok {
-        out.extend_from_slice(s);
-    } else {
-        write_string(out, s);
-    }
-}
-
-/// A mailbox name in a response (LIST, STATUS): always a string, so that names with
-/// spaces or wildcards read back the same (RFC 3501 §9 `mailbox`).
-pub fn write_mailbox(out: &mut Vec<u8>, name: &str) {
-    write_string(out, name.as_bytes());
-}
+/// The system flags every mailbox supports (RFC 3501 §2.3.2), as FLAGS lists them.
+pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
 /// Response codes (RFC 3501 §7.1, RFC 5530) that yubin sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +29,20 @@ pub enum Code {
     AuthenticationFailed,
     /// `[BADCHARSET (UTF-8 US-ASCII)]`.
     BadCharset,
+    /// `[UNSEEN n]`: the first unseen message's number (RFC 3501 §7.1).
+    Unseen(u32),
+    /// `[UIDVALIDITY n]` (RFC 3501 §7.1).
+    UidValidity(u32),
+    /// `[UIDNEXT n]` (RFC 3501 §7.1).
+    UidNext(u32),
+    /// `[PERMANENTFLAGS (...)]` (RFC 3501 §7.1): the system flags and these keywords, and
+    /// `\*` (new keywords may be made), when the mailbox is writable; `()` when not.
+    PermanentFlags {
+        /// The keywords the client was told of.
+        keywords: Vec<String>,
+        /// Whether flags can be changed at all.
+        writable: bool,
+    },
     /// `[CANNOT]` (RFC 5530).
     Cannot,
     /// `[CLIENTBUG]` (RFC 5530).
@@ -237,6 +107,16 @@ impl Code {
             Code::Alert => "[ALERT]".into(),
             Code::AuthenticationFailed => "[AUTHENTICATIONFAILED]".into(),
             Code::BadCharset => "[BADCHARSET (UTF-8 US-ASCII)]".into(),
+            Code::Unseen(n) => format!("[UNSEEN {n}]"),
+            Code::UidValidity(n) => format!("[UIDVALIDITY {n}]"),
+            Code::UidNext(n) => format!("[UIDNEXT {n}]"),
+            Code::PermanentFlags {
+                writable: false, ..
+            } => "[PERMANENTFLAGS ()]".into(),
+            Code::PermanentFlags { keywords, .. } => {
+                let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
+                format!("[PERMANENTFLAGS ({SYSTEM_FLAGS}{kw} \\*)]")
+            }
             Code::Cannot => "[CANNOT]".into(),
             Code::ClientBug => "[CLIENTBUG]".into(),
             Code::NonExistent => "[NONEXISTENT]".into(),
@@ -266,509 +146,612 @@ impl Code {
     }
 }
 
-/// A tagged status line: `tag OK|NO|BAD [code] text` CRLF.
-pub fn tagged(out: &mut Vec<u8>, tag: &str, status: &str, code: Option<&Code>, text: &str) {
-    out.extend_from_slice(tag.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.as_bytes());
-    out.push(b' ');
-    if let Some(code) = code {
-        out.extend_from_slice(code.to_text().as_bytes());
-        out.push(b' ');
-    }
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(b"\r\n");
+/// How a command ended (RFC 3501 §7.1): the parts of its tagged status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// OK, NO or BAD.
+    pub status: Status,
+    /// The response code, if any.
+    pub code: Option<Code>,
+    /// The human-readable text.
+    pub text: Cow<'static, str>,
 }
 
-/// An untagged line: `* ` text CRLF.
-pub fn untagged(out: &mut Vec<u8>, text: &str) {
-    out.extend_from_slice(b"* ");
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(b"\r\n");
+/// The status of a tagged completion (RFC 3501 §7.1.1–§7.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The command succeeded.
+    Ok,
+    /// The command failed; nothing changed that the client did not ask for.
+    No,
+    /// The command was not valid (syntax, state); nothing changed.
+    Bad,
 }
 
-// ---------------------------------------------------------------------------------------
-// Commands, for the client side and for round-trip tests.
-
-/// A sequence set as written in a command or an `ESEARCH ALL` (`1:3,5`, `$`).
-pub fn write_set(out: &mut Vec<u8>, set: &SequenceSet) {
-    for (i, &(a, b)) in set.0.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_seq(out, a);
-        if a != b {
-            out.push(b':');
-            write_seq(out, b);
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::No => "NO",
+            Status::Bad => "BAD",
         }
     }
 }
 
-fn write_seq(out: &mut Vec<u8>, n: SeqNum) {
-    match n {
-        SeqNum::Value(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        SeqNum::Star => out.push(b'*'),
-        SeqNum::Saved => out.push(b'$'),
-    }
-}
-
-/// A command argument string: atom when possible, else quoted, else a non-synchronizing
-/// literal (RFC 7888), which a LITERAL+ server takes without a round trip.
-fn write_arg(out: &mut Vec<u8>, s: &[u8]) {
-    if !s.is_empty()
-        && s.iter()
-            .all(|&b| crate::parse::is_atom_char(b) || b == b']')
-        && !s.eq_ignore_ascii_case(b"NIL")
-    {
-        out.extend_from_slice(s);
-    } else if is_quotable(s) {
-        write_string(out, s);
-    } else {
-        write_literal(out, s, true);
-    }
-}
-
-/// A string argument where the grammar allows no atom (`string`).
-fn write_string_arg(out: &mut Vec<u8>, s: &[u8]) {
-    if is_quotable(s) {
-        write_string(out, s);
-    } else {
-        write_literal(out, s, true);
-    }
-}
-
-fn write_section(out: &mut Vec<u8>, s: &Section) {
-    out.push(b'[');
-    let parts: Vec<String> = s.part.iter().map(|p| p.to_string()).collect();
-    out.extend_from_slice(parts.join(".").as_bytes());
-    if let Some(text) = &s.text {
-        if !s.part.is_empty() {
-            out.push(b'.');
+impl Completion {
+    /// `OK text`.
+    pub fn ok(text: impl Into<Cow<'static, str>>) -> Completion {
+        Completion {
+            status: Status::Ok,
+            code: None,
+            text: text.into(),
         }
-        let list = |out: &mut Vec<u8>, names: &[String]| {
-            out.extend_from_slice(b" (");
-            for (i, n) in names.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                write_arg(out, n.as_bytes());
+    }
+
+    /// `OK <command> completed`.
+    pub fn done(command: &str) -> Completion {
+        Completion::ok(format!("{command} completed"))
+    }
+
+    /// `NO [code] text`.
+    pub fn no(code: Code, text: impl Into<Cow<'static, str>>) -> Completion {
+        Completion {
+            status: Status::No,
+            code: Some(code),
+            text: text.into(),
+        }
+    }
+
+    /// `BAD text`.
+    pub fn bad(text: impl Into<Cow<'static, str>>) -> Completion {
+        Completion {
+            status: Status::Bad,
+            code: None,
+            text: text.into(),
+        }
+    }
+
+    /// The same completion with a response code.
+    pub fn with_code(mut self, code: Code) -> Completion {
+        self.code = Some(code);
+        self
+    }
+
+    /// `NO` for a store failure, with the RFC 5530 code a person can act on.
+    pub fn store_failed(command: &str, e: &StoreError) -> Completion {
+        // A full disk or a read-only store is something a person can act on: say which,
+        // as Dovecot does, rather than SERVERBUG (RFC 5530 §3).
+        match e.refused() {
+            Some(Refused::DiskFull) => {
+                tracing::warn!(error = %e, command, "disk full");
+                return Completion::no(
+                    Code::OverQuota,
+                    format!("{command} failed: not enough disk space"),
+                );
             }
-            out.push(b')');
+            Some(Refused::ReadOnly) => {
+                tracing::warn!(error = %e, command, "store not writable");
+                return Completion::no(
+                    Code::NoPerm,
+                    format!("{command} failed: the mail store cannot be written"),
+                );
+            }
+            None => {}
+        }
+        let code = match e {
+            StoreError::Limit { .. } => Code::Limit,
+            StoreError::NoSuchMailbox(_) => Code::NonExistent,
+            StoreError::InvalidName { .. } => Code::Cannot,
+            StoreError::Io { .. } | StoreError::Corrupt(_) | StoreError::Backend { .. } => {
+                Code::ServerBug
+            }
+            StoreError::Locked(_) => Code::Unavailable,
+            _ => Code::Cannot,
         };
-        match text {
-            SectionText::Header => out.extend_from_slice(b"HEADER"),
-            SectionText::Text => out.extend_from_slice(b"TEXT"),
-            SectionText::Mime => out.extend_from_slice(b"MIME"),
-            SectionText::HeaderFields(n) => {
-                out.extend_from_slice(b"HEADER.FIELDS");
-                list(out, n);
+        let text = match e {
+            StoreError::NoSuchMailbox(_) => "No such mailbox".to_owned(),
+            StoreError::Io { .. } | StoreError::Corrupt(_) | StoreError::Backend { .. } => {
+                tracing::warn!(error = %e, command, "store failure");
+                "Internal error".to_owned()
             }
-            SectionText::HeaderFieldsNot(n) => {
-                out.extend_from_slice(b"HEADER.FIELDS.NOT");
-                list(out, n);
-            }
-        }
-    }
-    out.push(b']');
-}
-
-/// The wire name of a fetch attribute (used in requests and in FETCH responses).
-pub fn write_fetch_attr(out: &mut Vec<u8>, a: &FetchAttr, with_partial: bool) {
-    match a {
-        FetchAttr::Flags => out.extend_from_slice(b"FLAGS"),
-        FetchAttr::InternalDate => out.extend_from_slice(b"INTERNALDATE"),
-        FetchAttr::Rfc822Size => out.extend_from_slice(b"RFC822.SIZE"),
-        FetchAttr::Envelope => out.extend_from_slice(b"ENVELOPE"),
-        FetchAttr::BodyStructure => out.extend_from_slice(b"BODYSTRUCTURE"),
-        FetchAttr::Body => out.extend_from_slice(b"BODY"),
-        FetchAttr::Rfc822 => out.extend_from_slice(b"RFC822"),
-        FetchAttr::Rfc822Header => out.extend_from_slice(b"RFC822.HEADER"),
-        FetchAttr::Rfc822Text => out.extend_from_slice(b"RFC822.TEXT"),
-        FetchAttr::Uid => out.extend_from_slice(b"UID"),
-        FetchAttr::BodySection {
-            section,
-            partial,
-            peek,
-        } => {
-            out.extend_from_slice(if *peek { b"BODY.PEEK" } else { b"BODY" });
-            write_section(out, section);
-            if let Some((origin, count)) = partial {
-                if with_partial {
-                    out.extend_from_slice(format!("<{origin}.{count}>").as_bytes());
-                } else {
-                    out.extend_from_slice(format!("<{origin}>").as_bytes());
-                }
-            }
-        }
+            other => capitalize(&other.to_string()),
+        };
+        Completion::no(code, format!("{command} failed: {text}"))
     }
 }
 
-fn write_date(out: &mut Vec<u8>, d: chrono::NaiveDate) {
-    out.extend_from_slice(d.format("%-d-%b-%Y").to_string().as_bytes());
+/// The status of an untagged status response (RFC 3501 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// `* OK`: information, often a response code.
+    Ok,
+    /// `* NO`: a warning.
+    No,
+    /// `* BAD`: a protocol error not tied to a command.
+    Bad,
+    /// `* BYE`: the server is closing the connection (§7.1.5).
+    Bye,
 }
 
-fn write_search_key(out: &mut Vec<u8>, k: &SearchKey) {
-    use SearchKey as K;
-    let mut word = |w: &str| out.extend_from_slice(w.as_bytes());
-    match k {
-        K::All => word("ALL"),
-        K::Answered => word("ANSWERED"),
-        K::Deleted => word("DELETED"),
-        K::Draft => word("DRAFT"),
-        K::Flagged => word("FLAGGED"),
-        K::New => word("NEW"),
-        K::Old => word("OLD"),
-        K::Recent => word("RECENT"),
-        K::Seen => word("SEEN"),
-        K::Unanswered => word("UNANSWERED"),
-        K::Undeleted => word("UNDELETED"),
-        K::Undraft => word("UNDRAFT"),
-        K::Unflagged => word("UNFLAGGED"),
-        K::Unseen => word("UNSEEN"),
-        K::Bcc(s) | K::Body(s) | K::Cc(s) | K::From(s) | K::Subject(s) | K::Text(s) | K::To(s) => {
-            let name = match k {
-                K::Bcc(_) => "BCC ",
-                K::Body(_) => "BODY ",
-                K::Cc(_) => "CC ",
-                K::From(_) => "FROM ",
-                K::Subject(_) => "SUBJECT ",
-                K::Text(_) => "TEXT ",
-                _ => "TO ",
-            };
-            out.extend_from_slice(name.as_bytes());
-            write_arg(out, s);
-        }
-        K::Before(d)
-        | K::On(d)
-        | K::Since(d)
-        | K::SentBefore(d)
-        | K::SentOn(d)
-        | K::SentSince(d) => {
-            let name = match k {
-                K::Before(_) => "BEFORE ",
-                K::On(_) => "ON ",
-                K::Since(_) => "SINCE ",
-                K::SentBefore(_) => "SENTBEFORE ",
-                K::SentOn(_) => "SENTON ",
-                _ => "SENTSINCE ",
-            };
-            out.extend_from_slice(name.as_bytes());
-            write_date(out, *d);
-        }
-        K::Keyword(f) => {
-            out.extend_from_slice(b"KEYWORD ");
-            out.extend_from_slice(f.as_bytes());
-        }
-        K::Unkeyword(f) => {
-            out.extend_from_slice(b"UNKEYWORD ");
-            out.extend_from_slice(f.as_bytes());
-        }
-        K::Larger(n) => out.extend_from_slice(format!("LARGER {n}").as_bytes()),
-        K::Smaller(n) => out.extend_from_slice(format!("SMALLER {n}").as_bytes()),
-        K::Older(n) => out.extend_from_slice(format!("OLDER {n}").as_bytes()),
-        K::Younger(n) => out.extend_from_slice(format!("YOUNGER {n}").as_bytes()),
-        K::Uid(set) => {
-            out.extend_from_slice(b"UID ");
-            write_set(out, set);
-        }
-        K::SequenceSet(set) => write_set(out, set),
-        K::Header(f, v) => {
-            out.extend_from_slice(b"HEADER ");
-            write_arg(out, f.as_bytes());
-            out.push(b' ');
-            write_arg(out, v);
-        }
-        K::Not(k) => {
-            out.extend_from_slice(b"NOT ");
-            write_search_key(out, k);
-        }
-        K::Or(a, b) => {
-            out.extend_from_slice(b"OR ");
-            write_search_key(out, a);
-            out.push(b' ');
-            write_search_key(out, b);
-        }
-        K::And(keys) => {
-            out.push(b'(');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
+/// One untagged response (RFC 3501 §7.1–§7.4, and the extensions yubin implements).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data<'a> {
+    /// `* OK|NO|BAD|BYE [code] text`.
+    Condition {
+        /// Which one.
+        status: Condition,
+        /// The response code, if any.
+        code: Option<Code>,
+        /// The text.
+        text: Cow<'a, str>,
+    },
+    /// `* CAPABILITY ...` (§7.2.1): the capability names, space-separated.
+    Capability(Cow<'a, str>),
+    /// `* ENABLED ...` (RFC 5161 §3.2): what this ENABLE turned on.
+    Enabled(Vec<&'a str>),
+    /// `* ID (...)` (RFC 2971 §3.2): field/value pairs.
+    Id(Vec<(&'a str, Option<Cow<'a, str>>)>),
+    /// `* NAMESPACE (("prefix" "delimiter")) NIL NIL` (RFC 2342 §5): one personal
+    /// namespace, no other users' or shared ones.
+    Namespace {
+        /// The personal namespace's prefix.
+        prefix: &'a str,
+        /// Its hierarchy delimiter.
+        delimiter: char,
+    },
+    /// `* FLAGS (...)` (§7.2.6): the system flags and these keywords.
+    Flags(&'a BTreeSet<String>),
+    /// `* n EXISTS` (§7.3.1).
+    Exists(u32),
+    /// `* n RECENT` (§7.3.2).
+    Recent(u32),
+    /// `* n EXPUNGE` (§7.4.1).
+    Expunge(u32),
+    /// `* n FETCH (...)` (§7.4.2).
+    Fetch {
+        /// The message's sequence number.
+        seq: u32,
+        /// Its data items, in the order sent.
+        items: Vec<FetchItem<'a>>,
+    },
+    /// `* SEARCH n...` (§7.2.5).
+    Search(&'a [u32]),
+    /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` (RFC 4731 §3.1);
+    /// only the parts asked for are given.
+    ESearch {
+        /// The tag of the command answered. It needs no escaping: a tag has no
+        /// quoted-specials (RFC 3501 §9).
+        tag: &'a str,
+        /// Whether the numbers are UIDs.
+        uid: bool,
+        /// `MIN`.
+        min: Option<u32>,
+        /// `MAX`.
+        max: Option<u32>,
+        /// `COUNT`.
+        count: Option<usize>,
+        /// `ALL`.
+        all: Option<SequenceSet>,
+    },
+    /// `* STATUS name (item n ...)` (§7.2.4).
+    Status {
+        /// The mailbox.
+        mailbox: &'a str,
+        /// The items asked for, with their values.
+        items: Vec<(StatusItem, u64)>,
+    },
+    /// `* LIST (attributes) "/" name` or `* LSUB ...` (§7.2.2, §7.2.3), with RFC 5258's
+    /// `CHILDINFO` extended data when given.
+    List {
+        /// LSUB rather than LIST.
+        lsub: bool,
+        /// Name attributes (`\HasChildren`, `\Sent`, ...).
+        attributes: Vec<&'a str>,
+        /// The hierarchy delimiter; `None` is NIL (a flat name space).
+        delimiter: Option<char>,
+        /// The mailbox name.
+        name: &'a str,
+        /// RFC 5258 §3.5 `CHILDINFO` selection criteria a child matched; empty: none sent.
+        child_info: Vec<&'a str>,
+    },
+}
+
+/// One data item of a FETCH response (RFC 3501 §7.4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchItem<'a> {
+    /// `UID n`.
+    Uid(u32),
+    /// `FLAGS (...)`.
+    Flags(Vec<String>),
+    /// `INTERNALDATE "..."`.
+    InternalDate(&'a DateTime<FixedOffset>),
+    /// `RFC822.SIZE n`.
+    Rfc822Size(u64),
+    /// `ENVELOPE (...)`, already encoded ([`crate::mime`] caches it encoded).
+    Envelope(&'a [u8]),
+    /// `BODYSTRUCTURE (...)`, already encoded.
+    BodyStructure(&'a [u8]),
+    /// `BODY (...)`, already encoded.
+    Body(&'a [u8]),
+    /// Message data: `BODY[section]<origin>`, `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`.
+    Section {
+        /// Which.
+        name: SectionName<'a>,
+        /// The octets.
+        data: MessageData<'a>,
+    },
+}
+
+/// The name of a message data item in a FETCH response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionName<'a> {
+    /// `RFC822`.
+    Rfc822,
+    /// `RFC822.HEADER`.
+    Rfc822Header,
+    /// `RFC822.TEXT`.
+    Rfc822Text,
+    /// `BODY[section]`, with `<origin>` for a partial fetch (named without `.PEEK` and
+    /// by its origin only, RFC 3501 §7.4.2).
+    Body {
+        /// The section.
+        section: &'a Section,
+        /// The partial's origin.
+        origin: Option<u32>,
+    },
+}
+
+/// Message octets for a FETCH response, always sent as a literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageData<'a> {
+    /// Octets in their wire form (CRLF line ends).
+    Wire(&'a [u8]),
+    /// A message as stored, whose lines may end in a bare LF: made CRLF while copied,
+    /// its length counted from the octets ([`write_literal_crlf`]).
+    Stored(&'a [u8]),
+}
+
+impl Data<'_> {
+    /// Appends the response's wire form, `* ` to CRLF.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"* ");
+        match self {
+            Data::Condition { status, code, text } => {
+                out.extend_from_slice(match status {
+                    Condition::Ok => b"OK ".as_slice(),
+                    Condition::No => b"NO ",
+                    Condition::Bad => b"BAD ",
+                    Condition::Bye => b"BYE ",
+                });
+                if let Some(code) = code {
+                    out.extend_from_slice(code.to_text().as_bytes());
                     out.push(b' ');
                 }
-                write_search_key(out, k);
+                out.extend_from_slice(text.as_bytes());
             }
-            out.push(b')');
-        }
-    }
-}
-
-/// Encodes a command as a client sends it, CRLF included; literals are non-synchronizing.
-pub fn encode_command(cmd: &Command) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(cmd.tag.as_bytes());
-    out.push(b' ');
-    let uid_prefix = |out: &mut Vec<u8>, uid: bool| {
-        if uid {
-            out.extend_from_slice(b"UID ");
-        }
-    };
-    match &cmd.body {
-        CommandBody::Login { user, password } => {
-            out.extend_from_slice(b"LOGIN ");
-            write_arg(&mut out, user.as_bytes());
-            out.push(b' ');
-            write_arg(&mut out, password.expose().as_bytes());
-        }
-        CommandBody::Authenticate { mechanism, initial } => {
-            out.extend_from_slice(b"AUTHENTICATE ");
-            out.extend_from_slice(mechanism.as_bytes());
-            if let Some(ir) = initial {
+            Data::Capability(caps) => {
+                out.extend_from_slice(b"CAPABILITY ");
+                out.extend_from_slice(caps.as_bytes());
+            }
+            Data::Enabled(names) => {
+                out.extend_from_slice(b"ENABLED");
+                for n in names {
+                    out.push(b' ');
+                    out.extend_from_slice(n.as_bytes());
+                }
+            }
+            Data::Id(pairs) => {
+                out.extend_from_slice(b"ID (");
+                for (i, (field, value)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    crate::value::write_string(out, field.as_bytes());
+                    out.push(b' ');
+                    crate::value::write_nstring(out, value.as_deref().map(str::as_bytes));
+                }
+                out.push(b')');
+            }
+            Data::Namespace { prefix, delimiter } => {
+                out.extend_from_slice(b"NAMESPACE ((");
+                crate::value::write_string(out, prefix.as_bytes());
                 out.push(b' ');
-                out.extend_from_slice(ir.as_bytes());
+                crate::value::write_string(out, delimiter.to_string().as_bytes());
+                out.extend_from_slice(b")) NIL NIL");
             }
-        }
-        CommandBody::Id(params) => {
-            out.extend_from_slice(b"ID ");
-            match params {
-                None => out.extend_from_slice(b"NIL"),
-                Some(list) => {
-                    out.push(b'(');
-                    for (i, (k, v)) in list.iter().enumerate() {
+            Data::Flags(keywords) => {
+                out.extend_from_slice(b"FLAGS (");
+                out.extend_from_slice(SYSTEM_FLAGS.as_bytes());
+                for k in keywords.iter() {
+                    out.push(b' ');
+                    out.extend_from_slice(k.as_bytes());
+                }
+                out.push(b')');
+            }
+            Data::Exists(n) => out.extend_from_slice(format!("{n} EXISTS").as_bytes()),
+            Data::Recent(n) => out.extend_from_slice(format!("{n} RECENT").as_bytes()),
+            Data::Expunge(n) => out.extend_from_slice(format!("{n} EXPUNGE").as_bytes()),
+            Data::Fetch { seq, items } => {
+                out.extend_from_slice(format!("{seq} FETCH (").as_bytes());
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    item.encode(out);
+                }
+                out.push(b')');
+            }
+            Data::Search(numbers) => {
+                out.extend_from_slice(b"SEARCH");
+                for n in numbers.iter() {
+                    out.extend_from_slice(format!(" {n}").as_bytes());
+                }
+            }
+            Data::ESearch {
+                tag,
+                uid,
+                min,
+                max,
+                count,
+                all,
+            } => {
+                out.extend_from_slice(format!("ESEARCH (TAG \"{tag}\")").as_bytes());
+                if *uid {
+                    out.extend_from_slice(b" UID");
+                }
+                if let Some(min) = min {
+                    out.extend_from_slice(format!(" MIN {min}").as_bytes());
+                }
+                if let Some(max) = max {
+                    out.extend_from_slice(format!(" MAX {max}").as_bytes());
+                }
+                if let Some(count) = count {
+                    out.extend_from_slice(format!(" COUNT {count}").as_bytes());
+                }
+                if let Some(all) = all {
+                    out.extend_from_slice(b" ALL ");
+                    crate::request::write_set(out, all);
+                }
+            }
+            Data::Status { mailbox, items } => {
+                out.extend_from_slice(b"STATUS ");
+                write_mailbox(out, mailbox);
+                out.extend_from_slice(b" (");
+                for (i, (item, n)) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(format!("{} {n}", item.as_str()).as_bytes());
+                }
+                out.push(b')');
+            }
+            Data::List {
+                lsub,
+                attributes,
+                delimiter,
+                name,
+                child_info,
+            } => {
+                out.extend_from_slice(if *lsub { b"LSUB (" } else { b"LIST (" });
+                out.extend_from_slice(attributes.join(" ").as_bytes());
+                out.extend_from_slice(b") ");
+                match delimiter {
+                    Some(d) => crate::value::write_string(out, d.to_string().as_bytes()),
+                    None => out.extend_from_slice(b"NIL"),
+                }
+                out.push(b' ');
+                write_mailbox(out, name);
+                if !child_info.is_empty() {
+                    // RFC 5258 §3.5: `("CHILDINFO" ("SUBSCRIBED"))`.
+                    out.extend_from_slice(b" (\"CHILDINFO\" (");
+                    for (i, c) in child_info.iter().enumerate() {
                         if i > 0 {
                             out.push(b' ');
                         }
-                        write_string_arg(&mut out, k.as_bytes());
-                        out.push(b' ');
-                        match v {
-                            Some(v) => write_string_arg(&mut out, v.as_bytes()),
-                            None => out.extend_from_slice(b"NIL"),
+                        crate::value::write_string(out, c.as_bytes());
+                    }
+                    out.extend_from_slice(b"))");
+                }
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl FetchItem<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            FetchItem::Uid(uid) => out.extend_from_slice(format!("UID {uid}").as_bytes()),
+            FetchItem::Flags(flags) => {
+                out.extend_from_slice(b"FLAGS (");
+                out.extend_from_slice(flags.join(" ").as_bytes());
+                out.push(b')');
+            }
+            FetchItem::InternalDate(d) => {
+                // RFC 3501 §9 `date-time`: "17-Jul-1996 02:44:25 -0700".
+                let text = d.format("INTERNALDATE \"%d-%b-%Y %H:%M:%S %z\"");
+                out.extend_from_slice(text.to_string().as_bytes());
+            }
+            FetchItem::Rfc822Size(n) => {
+                out.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes())
+            }
+            FetchItem::Envelope(v) => {
+                out.extend_from_slice(b"ENVELOPE ");
+                out.extend_from_slice(v);
+            }
+            FetchItem::BodyStructure(v) => {
+                out.extend_from_slice(b"BODYSTRUCTURE ");
+                out.extend_from_slice(v);
+            }
+            FetchItem::Body(v) => {
+                out.extend_from_slice(b"BODY ");
+                out.extend_from_slice(v);
+            }
+            FetchItem::Section { name, data } => {
+                match name {
+                    SectionName::Rfc822 => out.extend_from_slice(b"RFC822"),
+                    SectionName::Rfc822Header => out.extend_from_slice(b"RFC822.HEADER"),
+                    SectionName::Rfc822Text => out.extend_from_slice(b"RFC822.TEXT"),
+                    SectionName::Body { section, origin } => {
+                        out.extend_from_slice(b"BODY");
+                        write_section(out, section);
+                        if let Some(origin) = origin {
+                            out.extend_from_slice(format!("<{origin}>").as_bytes());
                         }
                     }
-                    out.push(b')');
                 }
-            }
-        }
-        CommandBody::Enable(caps) => {
-            out.extend_from_slice(b"ENABLE");
-            for c in caps {
                 out.push(b' ');
-                out.extend_from_slice(c.as_bytes());
-            }
-        }
-        CommandBody::List { reference, pattern } | CommandBody::Lsub { reference, pattern } => {
-            out.extend_from_slice(cmd.body.name().as_bytes());
-            out.push(b' ');
-            write_string_arg(&mut out, reference.as_bytes());
-            out.push(b' ');
-            write_string_arg(&mut out, pattern.as_bytes());
-        }
-        CommandBody::ListExtended(l) => {
-            out.extend_from_slice(b"LIST ");
-            let select: Vec<&str> = [
-                (l.subscribed, "SUBSCRIBED"),
-                (l.remote, "REMOTE"),
-                (l.special_use, "SPECIAL-USE"),
-                (l.recursive_match, "RECURSIVEMATCH"),
-            ]
-            .into_iter()
-            .filter_map(|(on, name)| on.then_some(name))
-            .collect();
-            out.extend_from_slice(format!("({}) ", select.join(" ")).as_bytes());
-            write_string_arg(&mut out, l.reference.as_bytes());
-            out.extend_from_slice(b" (");
-            for (i, p) in l.patterns.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
+                match data {
+                    MessageData::Wire(d) => write_message_data(out, d),
+                    MessageData::Stored(d) => write_literal_crlf(out, d),
                 }
-                write_string_arg(&mut out, p.as_bytes());
-            }
-            out.extend_from_slice(b") RETURN (");
-            let mut ret: Vec<String> = [
-                (l.return_subscribed, "SUBSCRIBED"),
-                (l.return_children, "CHILDREN"),
-                (l.return_special_use, "SPECIAL-USE"),
-            ]
-            .into_iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, name)| name.to_owned())
-            .collect();
-            if let Some(items) = &l.return_status {
-                let items: Vec<&str> = items.iter().map(|i| i.as_str()).collect();
-                ret.push(format!("STATUS ({})", items.join(" ")));
-            }
-            out.extend_from_slice(format!("{})", ret.join(" ")).as_bytes());
-        }
-        CommandBody::CreateSpecialUse { mailbox, uses } => {
-            out.extend_from_slice(b"CREATE ");
-            write_string_arg(&mut out, mailbox.as_bytes());
-            out.extend_from_slice(format!(" (USE ({}))", uses.join(" ")).as_bytes());
-        }
-        CommandBody::Subscribe(m)
-        | CommandBody::Unsubscribe(m)
-        | CommandBody::Select(m)
-        | CommandBody::Examine(m)
-        | CommandBody::Create(m)
-        | CommandBody::Delete(m) => {
-            out.extend_from_slice(cmd.body.name().as_bytes());
-            out.push(b' ');
-            write_arg(&mut out, m.as_bytes());
-        }
-        CommandBody::Rename { from, to } => {
-            out.extend_from_slice(b"RENAME ");
-            write_arg(&mut out, from.as_bytes());
-            out.push(b' ');
-            write_arg(&mut out, to.as_bytes());
-        }
-        CommandBody::Status { mailbox, items } => {
-            out.extend_from_slice(b"STATUS ");
-            write_arg(&mut out, mailbox.as_bytes());
-            let names: Vec<&str> = items.iter().map(|i| i.as_str()).collect();
-            out.extend_from_slice(format!(" ({})", names.join(" ")).as_bytes());
-        }
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => {
-            out.extend_from_slice(b"APPEND ");
-            write_arg(&mut out, mailbox.as_bytes());
-            if !flags.is_empty() {
-                out.extend_from_slice(format!(" ({})", flags.join(" ")).as_bytes());
-            }
-            if let Some(d) = date {
-                out.extend_from_slice(d.format(" \"%d-%b-%Y %H:%M:%S %z\"").to_string().as_bytes());
-            }
-            out.push(b' ');
-            write_literal(&mut out, message, true);
-        }
-        CommandBody::Search {
-            uid,
-            ret,
-            charset,
-            criteria,
-        } => {
-            uid_prefix(&mut out, *uid);
-            out.extend_from_slice(b"SEARCH");
-            if let Some(r) = ret {
-                let opts: Vec<&str> = [
-                    (r.min, "MIN"),
-                    (r.max, "MAX"),
-                    (r.all, "ALL"),
-                    (r.count, "COUNT"),
-                    (r.save, "SAVE"),
-                ]
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, name)| *name)
-                .collect();
-                out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
-            }
-            if let Some(c) = charset {
-                out.extend_from_slice(b" CHARSET ");
-                write_arg(&mut out, c.as_bytes());
-            }
-            for k in criteria {
-                out.push(b' ');
-                write_search_key(&mut out, k);
             }
         }
-        CommandBody::Fetch { uid, set, items } => {
-            uid_prefix(&mut out, *uid);
-            out.extend_from_slice(b"FETCH ");
-            write_set(&mut out, set);
-            out.extend_from_slice(b" (");
-            for (i, a) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                write_fetch_attr(&mut out, a, true);
-            }
-            out.push(b')');
-        }
-        CommandBody::Store {
-            uid,
-            set,
-            mode,
-            silent,
-            flags,
-        } => {
-            uid_prefix(&mut out, *uid);
-            out.extend_from_slice(b"STORE ");
-            write_set(&mut out, set);
-            out.push(b' ');
-            out.extend_from_slice(match mode {
-                StoreMode::Replace => b"FLAGS".as_slice(),
-                StoreMode::Add => b"+FLAGS",
-                StoreMode::Remove => b"-FLAGS",
-            });
-            if *silent {
-                out.extend_from_slice(b".SILENT");
-            }
-            out.extend_from_slice(format!(" ({})", flags.join(" ")).as_bytes());
-        }
-        CommandBody::Copy { uid, set, mailbox } | CommandBody::Move { uid, set, mailbox } => {
-            uid_prefix(&mut out, *uid);
-            out.extend_from_slice(cmd.body.name().as_bytes());
-            out.push(b' ');
-            write_set(&mut out, set);
-            out.push(b' ');
-            write_arg(&mut out, mailbox.as_bytes());
-        }
-        CommandBody::UidExpunge(set) => {
-            out.extend_from_slice(b"UID EXPUNGE ");
-            write_set(&mut out, set);
-        }
-        CommandBody::Capability
-        | CommandBody::StartTls
-        | CommandBody::Noop
-        | CommandBody::Logout
-        | CommandBody::Namespace
-        | CommandBody::Check
-        | CommandBody::Close
-        | CommandBody::Unselect
-        | CommandBody::Expunge
-        | CommandBody::Idle => out.extend_from_slice(cmd.body.name().as_bytes()),
     }
-    out.extend_from_slice(b"\r\n");
-    out
+}
+
+/// The answer to one command as it is built: untagged data, then (last) the tagged
+/// completion or a continuation request.
+#[derive(Debug, Default)]
+pub struct Responses {
+    bytes: Vec<u8>,
+}
+
+impl Responses {
+    /// Nothing yet.
+    pub fn new() -> Responses {
+        Responses::default()
+    }
+
+    /// Adds an untagged response.
+    pub fn data(&mut self, data: Data<'_>) {
+        data.encode(&mut self.bytes);
+    }
+
+    /// `* OK [code] text`: information with a response code.
+    pub fn info(&mut self, code: Code, text: &str) {
+        self.data(Data::Condition {
+            status: Condition::Ok,
+            code: Some(code),
+            text: Cow::Borrowed(text),
+        });
+    }
+
+    /// The tagged completion: `tag OK|NO|BAD [code] text` CRLF.
+    pub fn completion(&mut self, tag: &str, c: &Completion) {
+        let out = &mut self.bytes;
+        out.extend_from_slice(tag.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(c.status.as_str().as_bytes());
+        out.push(b' ');
+        if let Some(code) = &c.code {
+            out.extend_from_slice(code.to_text().as_bytes());
+            out.push(b' ');
+        }
+        out.extend_from_slice(c.text.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// A continuation request, `+ text` CRLF (RFC 3501 §7.5).
+    pub fn continuation(&mut self, text: &str) {
+        self.bytes.extend_from_slice(b"+ ");
+        self.bytes.extend_from_slice(text.as_bytes());
+        self.bytes.extend_from_slice(b"\r\n");
+    }
+
+    /// Octets written so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The octets to send.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Takes the octets written so far (a piece of a long response), leaving it empty.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.bytes)
+    }
+}
+
+/// `Text` with its first letter upper-case, for error texts put in responses.
+pub fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn string_choice() {
-        let enc = |s: &[u8]| {
-            let mut o = Vec::new();
-            write_string(&mut o, s);
-            o
-        };
-        assert_eq!(enc(b"hello"), b"\"hello\"");
-        assert_eq!(enc(b"a\"b\\c"), b"\"a\\\"b\\\\c\"");
-        assert_eq!(enc(b""), b"\"\"");
-        assert_eq!(enc("郵便".as_bytes()), b"{6}\r\n\xe9\x83\xb5\xe4\xbe\xbf");
-        assert_eq!(enc(b"a\r\nb"), b"{4}\r\na\r\nb");
+    fn one(d: Data<'_>) -> String {
+        let mut out = Vec::new();
+        d.encode(&mut out);
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
-    fn message_data_is_always_a_literal() {
-        let enc = |s: &[u8]| {
-            let mut o = Vec::new();
-            write_message_data(&mut o, s);
-            o
-        };
-        assert_eq!(enc(b"From: bulk"), b"{10}\r\nFrom: bulk");
-        assert_eq!(enc(b""), b"{0}\r\n");
+    fn data_is_written_as_rfc_3501_shows_it() {
+        assert_eq!(one(Data::Exists(3)), "* 3 EXISTS\r\n");
+        let kw = BTreeSet::from(["$Forwarded".to_owned()]);
+        assert_eq!(
+            one(Data::Flags(&kw)),
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded)\r\n"
+        );
+        assert_eq!(
+            one(Data::Condition {
+                status: Condition::Ok,
+                code: Some(Code::PermanentFlags {
+                    keywords: vec!["$Forwarded".into()],
+                    writable: true
+                }),
+                text: "Flags permitted".into(),
+            }),
+            "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded \\*)] Flags permitted\r\n"
+        );
+        assert_eq!(
+            one(Data::Fetch {
+                seq: 2,
+                items: vec![
+                    FetchItem::Uid(7),
+                    FetchItem::Flags(vec!["\\Seen".into()]),
+                    FetchItem::Section {
+                        name: SectionName::Rfc822Header,
+                        data: MessageData::Stored(b"A: b\n\n"),
+                    },
+                ],
+            }),
+            "* 2 FETCH (UID 7 FLAGS (\\Seen) RFC822.HEADER {8}\r\nA: b\r\n\r\n)\r\n"
+        );
+        assert_eq!(
+            one(Data::List {
+                lsub: false,
+                attributes: vec!["\\HasNoChildren"],
+                delimiter: Some('/'),
+                name: "a \"b\"",
+                child_info: vec!["SUBSCRIBED"],
+            }),
+            "* LIST (\\HasNoChildren) \"/\" \"a \\\"b\\\"\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
+        );
     }
 
     #[test]
-    fn nested_lists_and_nil() {
-        let v = Value::List(vec![
-            Value::Nil,
-            Value::Number(3),
-            Value::List(vec![Value::str("x"), Value::Atom("\\Seen".into())]),
-        ]);
-        assert_eq!(v.to_bytes(), b"(NIL 3 (\"x\" \\Seen))");
+    fn the_completion_ends_the_answer() {
+        let mut r = Responses::new();
+        r.data(Data::Expunge(1));
+        r.completion("a", &Completion::no(Code::TryCreate, "No such mailbox"));
+        assert_eq!(
+            r.into_bytes(),
+            b"* 1 EXPUNGE\r\na NO [TRYCREATE] No such mailbox\r\n"
+        );
     }
 }

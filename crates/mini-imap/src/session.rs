@@ -10,61 +10,37 @@
 //! response bytes and what the connection does next. yubin-core's driver moves the bytes
 //! ([`yubin_core::driver`]), so every rule here is unit-tested directly.
 //!
-//! Before the dispatch `match`, a gate ([`Session::check_state`]) refuses a command that
-//! is not valid in the current state, so each handler only does its own work.
+//! This module keeps the state machine and the gate only. Before the dispatch `match`,
+//! [`Session::check_state`] refuses a command that is not valid in the current state;
+//! each handler (in [`crate::op`]) then does its own work, adds its untagged data to the
+//! [`Responses`] and returns its [`Completion`]. The session ends every command the same
+//! way: the updates the command may carry ([`op::notify`]), then the tagged completion.
 //!
-//! The selected state keeps a snapshot of the mailbox (UIDs and flags in sequence order).
-//! Sequence numbers are positions in that snapshot and only change when the session
-//! reports the change (RFC 3501 §7.4.1): [`Session::sync`] diffs the snapshot against the
-//! store ([`op::notify`]). Every command in the selected state ends with that diff
-//! (without EXPUNGE for FETCH, STORE and SEARCH), and IDLE pushes it whenever the
-//! mailbox's watch fires ([`Session::idle_poll`]): one mechanism for every change, made
-//! by another session, an SMTP delivery or a POP3 commit.
+//! The selected state ([`Selected`]) keeps the client's numbering of the mailbox;
+//! sequence numbers only change when the session reports a change (RFC 3501 §7.4.1).
+//! IDLE pushes the same report whenever the mailbox's watch fires
+//! ([`Session::idle_poll`]): one mechanism for every change, made by another session, an
+//! SMTP delivery or a POP3 commit.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use yubin_core::Secret;
 use yubin_core::driver::{self, Goodbyes, Phase};
 pub use yubin_core::driver::{After, Reply};
-use yubin_core::sasl::{self, Step};
+use yubin_core::sasl;
 use yubin_core::tls::TlsState;
 use yubin_core::transcript::{Masked, Redaction, Shown};
-use yubin_store::{
-    Account, Flag, FlagOp, Flags, Mailbox, MailboxWatch, MessageMeta, Refused, Store, StoreError,
-    Uids, View,
-};
+use yubin_store::{Account, MailboxWatch, Store};
 
+pub use crate::capability::{CAPABILITIES, Capabilities};
 use crate::codec::{Frame, ImapCodec, Rejection};
-use crate::command::{Command, CommandBody, StatusItem};
-use crate::mime::InfoCache;
+use crate::command::{Command, CommandBody};
 use crate::op;
+use crate::op::auth::{Login, Sasl};
+use crate::op::notify::Updates;
 use crate::parse::{self, ParseError};
-use crate::response::{self, Code, tagged, untagged};
-
-/// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
-/// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731, SEARCHRES
-/// RFC 5182, STATUS=SIZE RFC 8438.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE AUTH=PLAIN";
-
-/// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
-/// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
-/// passwords are refused on plaintext (RFC 3501 §6.2.1, §6.2.3, §7.2.1).
-pub fn capabilities(tls: TlsState) -> String {
-    let mut caps = if tls.login_allowed() {
-        CAPABILITIES.to_owned()
-    } else {
-        format!(
-            "{} LOGINDISABLED",
-            CAPABILITIES.trim_end_matches(" AUTH=PLAIN")
-        )
-    };
-    if tls.offer_starttls() {
-        caps.push_str(" STARTTLS");
-    }
-    caps
-}
+use crate::response::{Code, Completion, Condition, Data, Responses, capitalize};
+pub use crate::selected::Selected;
 
 /// Sent to a connection over the connection limit.
 pub const BUSY_LINE: &[u8] = b"* BYE [UNAVAILABLE] too many connections\r\n";
@@ -89,177 +65,13 @@ pub const REDACTION: Redaction = Redaction {
 };
 /// The continuation request for a synchronizing literal (RFC 3501 §7.5).
 pub const CONTINUE_LINE: &[u8] = b"+ Ready for literal data\r\n";
-/// The continuation that starts IDLE (RFC 2177 §3).
-pub const IDLING_LINE: &str = "+ idling\r\n";
+/// The text of the continuation that starts IDLE (RFC 2177 §3).
+pub const IDLING: &str = "idling";
 
 /// Protocol settings (socket limits, timeouts and the login guard live in
 /// `yubin_core::driver::ListenerConfig`; framing limits in [`crate::codec::CodecLimits`]).
 #[derive(Debug, Clone, Default)]
 pub struct ImapConfig {}
-
-/// A mailbox as the selected state sees it.
-pub struct Selected {
-    /// The store's handle.
-    pub mailbox: Mailbox,
-    /// EXAMINE (or a read-only SELECT): nothing may change.
-    pub read_only: bool,
-    /// UIDVALIDITY when selected.
-    pub uid_validity: u32,
-    /// Message `n` is `uids[n - 1]`: the numbering the client knows (RFC 3501 §2.3.1.2),
-    /// ghosts included.
-    pub uids: Uids,
-    /// The store's view as of the last report to the client: flags, sizes and dates are
-    /// read from it (shared with every other session, not copied).
-    pub view: Arc<View>,
-    /// Messages the store has expunged whose `EXPUNGE` the client has not been told yet
-    /// (RFC 3501 §7.4.1 withholds it during FETCH, STORE and SEARCH): they keep their
-    /// numbers, and what the session last knew of them.
-    pub ghosts: BTreeMap<u32, MessageMeta>,
-    /// Flag changes this session reported itself (STORE, FETCH setting `\Seen`), by UID
-    /// and modseq, so the next report does not repeat them.
-    pub own: BTreeMap<u32, u64>,
-    /// UIDs that are `\Recent` in this session.
-    pub recent: BTreeSet<u32>,
-    /// The keywords the client has been told of in `FLAGS` (RFC 3501 §7.2.6). A keyword
-    /// new to it is announced ([`Selected::announce`]) before any FETCH shows it; until
-    /// then FETCH leaves it out ([`Selected::flag_list`]).
-    pub keywords: BTreeSet<String>,
-    /// ENVELOPE/BODYSTRUCTURE/section offsets per message.
-    pub cache: InfoCache,
-    /// The search result variable of RFC 5182 (`$`), as UIDs: empty until a
-    /// `SEARCH RETURN (SAVE)`, and gone with the selection (SELECT, EXAMINE, CLOSE and
-    /// UNSELECT start afresh). Expunged messages drop out when `$` is expanded
-    /// ([`op::expand_saved`]).
-    pub saved: BTreeSet<u32>,
-}
-
-impl std::fmt::Debug for Selected {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Selected")
-            .field("mailbox", &self.mailbox)
-            .field("read_only", &self.read_only)
-            .field("exists", &self.uids.len())
-            .finish()
-    }
-}
-
-impl Selected {
-    /// How many messages the client knows of (EXISTS).
-    pub fn len(&self) -> usize {
-        self.uids.len()
-    }
-
-    /// Whether the client knows of no message.
-    pub fn is_empty(&self) -> bool {
-        self.uids.is_empty()
-    }
-
-    /// The UID of the message at 0-based position `pos`.
-    pub fn uid(&self, pos: usize) -> u32 {
-        self.uids.get(pos).unwrap_or_default()
-    }
-
-    /// The largest UID the client knows of (what `*` means in a UID set).
-    pub fn largest_uid(&self) -> u32 {
-        self.uids.last().unwrap_or(0)
-    }
-
-    /// What the session knows of the message at `pos`: from its view, or for a ghost
-    /// what it knew before the message went.
-    pub fn meta(&self, pos: usize) -> Option<MessageMeta> {
-        let uid = self.uid(pos);
-        self.view
-            .get(uid)
-            .or_else(|| self.ghosts.get(&uid).cloned())
-    }
-
-    /// The flags of the message at `pos` as the session knows them.
-    pub fn flags(&self, pos: usize) -> Flags {
-        let uid = self.uid(pos);
-        match self.view.flags(uid) {
-            Some(f) => f.clone(),
-            None => self
-                .ghosts
-                .get(&uid)
-                .map(|m| m.flags.clone())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// The flags of message `uid` as this session reports them (`\Recent` included).
-    ///
-    /// A keyword the client has not been told of is left out: a client must not see one
-    /// before `FLAGS` lists it (RFC 3501 §7.2.6). Handlers announce first, so this only
-    /// happens when another session set it while a FETCH marked the message `\Seen`;
-    /// the report at the end of that command announces it and sends the flags again
-    /// ([`Selected::reported_own`] leaves such a change to it).
-    pub fn flag_list(&self, uid: u32, flags: &Flags) -> String {
-        let mut parts: Vec<String> = flags
-            .iter()
-            .filter(|f| self.announced(f))
-            .map(|f| f.to_string())
-            .collect();
-        if self.recent.contains(&uid) {
-            parts.push("\\Recent".into());
-        }
-        format!("({})", parts.join(" "))
-    }
-
-    /// Whether the client may be shown `flag`: a system flag, or a keyword it was told of.
-    fn announced(&self, flag: &Flag) -> bool {
-        match flag {
-            Flag::Keyword(k) => self.keywords.contains(k),
-            _ => true,
-        }
-    }
-
-    /// Notes flags this session reported itself, so no later report repeats them; not
-    /// those it could not show whole (a keyword not yet announced), which the next report
-    /// sends.
-    pub fn reported_own(&mut self, changed: &yubin_store::FlagsChanged) {
-        if changed.modseq != 0 {
-            for (uid, flags) in &changed.flags {
-                if flags.iter().all(|f| self.announced(f)) {
-                    self.own.insert(*uid, changed.modseq);
-                }
-            }
-        }
-    }
-
-    /// Tells the client of keywords it does not know yet, before a FETCH shows them
-    /// (RFC 3501 §7.2.6): an updated `FLAGS`, and for a writable mailbox the
-    /// `PERMANENTFLAGS` that go with it. Writes nothing when every keyword is known.
-    pub fn announce<'k>(&mut self, keywords: impl IntoIterator<Item = &'k str>, b: &mut Vec<u8>) {
-        let mut new = false;
-        for k in keywords {
-            if !self.keywords.contains(k) {
-                self.keywords.insert(k.to_owned());
-                new = true;
-            }
-        }
-        if new {
-            untagged(b, &flags_line(&self.keywords));
-            if !self.read_only {
-                untagged(b, &permanent_flags_line(&self.keywords));
-            }
-        }
-    }
-}
-
-/// `FLAGS (...)`: the system flags and the given keywords (RFC 3501 §7.2.6).
-fn flags_line(keywords: &BTreeSet<String>) -> String {
-    let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
-    format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})")
-}
-
-/// `OK [PERMANENTFLAGS (...)]` of a writable mailbox: the flags of [`flags_line`], and
-/// `\*` since a client may make new keywords (RFC 3501 §7.1).
-fn permanent_flags_line(keywords: &BTreeSet<String>) -> String {
-    let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
-    format!(
-        "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] Flags permitted"
-    )
-}
 
 /// The session's state (RFC 3501 §3); each variant carries what that state needs.
 #[derive(Debug)]
@@ -277,17 +89,15 @@ pub enum State {
 /// An IMAP session over a store.
 pub struct Session {
     store: Store,
-    #[allow(dead_code)]
-    config: Arc<ImapConfig>,
     state: State,
+    /// What the connection offers (STARTTLS, LOGINDISABLED) and the session turned on.
+    capabilities: Capabilities,
     /// The tag of an AUTHENTICATE waiting for its SASL response.
     sasl_pending: Option<String>,
     /// The tag of an IDLE in progress (RFC 2177), answered when DONE arrives.
     idling: Option<String>,
-    /// Whether the connection is encrypted, can be, or must be before a login.
-    tls: TlsState,
-    /// A FETCH whose responses are still being produced ([`After::More`]).
-    fetching: Option<op::fetch::FetchJob>,
+    /// A FETCH whose responses are still being produced ([`After::More`]), and its tag.
+    fetching: Option<(String, op::fetch::FetchJob)>,
     /// An APPEND whose message is arriving in pieces ([`Frame::AppendHead`]).
     appending: Option<op::append::Streaming>,
 }
@@ -300,60 +110,63 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn out(bytes: Vec<u8>) -> Reply {
-    Reply::from_vec(bytes, After::Continue)
+/// The answer built so far, then read the next input.
+fn reply(out: Responses) -> Reply {
+    Reply::from_vec(out.into_bytes(), After::Continue)
+}
+
+/// A command answered by its completion alone.
+fn only(tag: &str, done: &Completion) -> Reply {
+    let mut out = Responses::new();
+    out.completion(tag, done);
+    reply(out)
 }
 
 impl Session {
     /// A new session and its greeting (RFC 3501 §7.1.1, with the capabilities inline so
     /// clients save a round trip).
-    pub fn new(store: Store, config: Arc<ImapConfig>, tls: TlsState) -> (Session, BytesMut) {
-        let mut greeting = Vec::new();
-        untagged(
-            &mut greeting,
-            &format!(
-                "OK [CAPABILITY {}] yubin IMAP4rev1 ready",
-                capabilities(tls)
-            ),
+    pub fn new(store: Store, _config: Arc<ImapConfig>, tls: TlsState) -> (Session, BytesMut) {
+        let capabilities = Capabilities::new(tls);
+        let mut greeting = Responses::new();
+        greeting.info(
+            Code::Capability(capabilities.list()),
+            "yubin IMAP4rev1 ready",
         );
         (
             Session {
                 store,
-                config,
                 state: State::NotAuthenticated,
+                capabilities,
                 sasl_pending: None,
                 idling: None,
-                tls,
                 fetching: None,
                 appending: None,
             },
-            BytesMut::from(&greeting[..]),
+            BytesMut::from(&greeting.into_bytes()[..]),
         )
     }
 
     /// The next piece of a response that returned [`After::More`].
     pub fn resume(&mut self) -> Reply {
-        let mut b = Vec::new();
-        let (Some(mut job), State::Selected(_, sel)) = (self.fetching.take(), &mut self.state)
+        let mut out = Responses::new();
+        let (Some((tag, mut job)), State::Selected(_, sel)) =
+            (self.fetching.take(), &mut self.state)
         else {
-            return out(b);
+            return reply(out);
         };
-        if !job.step(sel, &mut b, op::fetch::FETCH_CHUNK) {
-            self.fetching = Some(job);
-            return Reply::from_vec(b, After::More);
-        }
+        let Some(done) = job.step(sel, &mut out, op::fetch::FETCH_CHUNK) else {
+            self.fetching = Some((tag, job));
+            return Reply::from_vec(out.into_bytes(), After::More);
+        };
         // Done: what other sessions changed goes before the completion, as for any
         // FETCH, and never as EXPUNGE (RFC 3501 §7.4.1).
-        let mut report = Vec::new();
-        op::notify::report(sel, false, &mut report);
-        op::notify::insert_before_completion(&mut b, &report);
-        out(b)
+        self.finish(&tag, Updates::NoExpunge, &done, out)
     }
 
     /// Told once the STARTTLS handshake has completed: capabilities change, and nothing
     /// learnt before TLS is kept (RFC 3501 §6.2.1).
     pub fn tls_started(&mut self) {
-        self.tls = self.tls.started();
+        self.capabilities.tls_started();
         self.sasl_pending = None;
     }
 
@@ -376,21 +189,17 @@ impl Session {
         }
         if frame.contains(&0) {
             let tag = parse::tag_of(frame).unwrap_or_else(|| "*".into());
-            let mut b = Vec::new();
-            tagged(&mut b, &tag, "BAD", None, "NUL octets are not allowed");
-            return out(b);
+            return only(&tag, &Completion::bad("NUL octets are not allowed"));
         }
         match parse::command(frame) {
             Ok(cmd) => self.handle(cmd),
             Err(e) => {
-                let mut b = Vec::new();
                 let tag = e.tag().unwrap_or("*").to_owned();
                 let text = match &e {
                     ParseError::UnknownCommand { name, .. } => format!("Unknown command {name}"),
                     other => capitalize(&other.to_string()),
                 };
-                tagged(&mut b, &tag, "BAD", None, &text);
-                out(b)
+                only(&tag, &Completion::bad(text))
             }
         }
     }
@@ -401,27 +210,19 @@ impl Session {
             // An overlong line where DONE was expected.
             return self.idle_done(b"");
         }
-        let tag = tag.unwrap_or("*");
-        let mut b = Vec::new();
-        match reason {
-            Rejection::LineTooLong => tagged(&mut b, tag, "BAD", None, "Line too long"),
+        let done = match reason {
+            Rejection::LineTooLong => Completion::bad("Line too long"),
             Rejection::LiteralTooBig { append: true, .. } => {
-                tagged(&mut b, tag, "NO", Some(&Code::TooBig), "Message too large")
+                Completion::no(Code::TooBig, "Message too large")
             }
             Rejection::LiteralTooBig { .. } => {
-                tagged(&mut b, tag, "BAD", Some(&Code::TooBig), "Literal too large")
+                Completion::bad("Literal too large").with_code(Code::TooBig)
             }
             // RFC 5530 §3: UNAVAILABLE, a temporary failure; the same command may work
             // later.
-            Rejection::Busy => tagged(
-                &mut b,
-                tag,
-                "NO",
-                Some(&Code::Unavailable),
-                "Server busy; try again later",
-            ),
-        }
-        out(b)
+            Rejection::Busy => Completion::no(Code::Unavailable, "Server busy; try again later"),
+        };
+        only(tag.unwrap_or("*"), &done)
     }
 
     /// Refuses a command that the current state does not allow (RFC 3501 §6: each command
@@ -473,10 +274,8 @@ impl Session {
 
     /// Handles one parsed command.
     pub fn handle(&mut self, mut cmd: Command) -> Reply {
-        let mut b = Vec::new();
         if let Err(why) = self.check_state(&cmd.body) {
-            tagged(&mut b, &cmd.tag, "BAD", None, why);
-            return out(b);
+            return only(&cmd.tag, &Completion::bad(why));
         }
         // `$` stands for the saved search result (RFC 5182): handlers see the messages.
         if let State::Selected(_, sel) = &self.state {
@@ -484,117 +283,94 @@ impl Session {
         }
         let tag = cmd.tag;
         let updates = updates_for(&cmd.body);
-        let is_move = matches!(cmd.body, CommandBody::Move { .. });
+        let mut out = Responses::new();
         use CommandBody as C;
-        match cmd.body {
+        let done = match cmd.body {
             C::Capability => {
-                untagged(&mut b, &format!("CAPABILITY {}", capabilities(self.tls)));
-                tagged(&mut b, &tag, "OK", None, "CAPABILITY completed");
+                out.data(Data::Capability(self.capabilities.list().into()));
+                Completion::done("CAPABILITY")
             }
             C::StartTls => {
-                if self.tls.offer_starttls() {
-                    tagged(&mut b, &tag, "OK", None, "Begin TLS negotiation now");
-                    return Reply::from_vec(b, After::StartTls);
+                let tls = self.capabilities.tls();
+                if tls.offer_starttls() {
+                    let go = Completion::ok("Begin TLS negotiation now");
+                    out.completion(&tag, &go);
+                    return Reply::from_vec(out.into_bytes(), After::StartTls);
                 }
-                let why = if self.tls.active {
+                Completion::bad(if tls.active {
                     "TLS is already active"
                 } else {
                     "STARTTLS is not offered here"
-                };
-                tagged(&mut b, &tag, "BAD", None, why);
+                })
             }
-            C::Login { .. } | C::Authenticate { .. } if !self.tls.login_allowed() => {
+            C::Login { .. } | C::Authenticate { .. }
+                if !self.capabilities.tls().login_allowed() =>
+            {
                 // RFC 3501 §6.2.3: LOGINDISABLED is advertised; refuse with a reason.
-                tagged(
-                    &mut b,
-                    &tag,
-                    "NO",
-                    Some(&Code::PrivacyRequired),
+                Completion::no(
+                    Code::PrivacyRequired,
                     "Plaintext login is disabled; use STARTTLS first",
-                );
+                )
             }
-            C::Noop | C::Check => {
-                let name = if matches!(cmd.body, C::Noop) {
-                    "NOOP"
-                } else {
-                    "CHECK"
-                };
-                self.sync(&mut b);
-                tagged(&mut b, &tag, "OK", None, &format!("{name} completed"));
+            C::Noop => {
+                self.sync(&mut out);
+                Completion::done("NOOP")
+            }
+            C::Check => {
+                self.sync(&mut out);
+                Completion::done("CHECK")
             }
             C::Logout => {
-                untagged(&mut b, "BYE yubin IMAP4rev1 server logging out");
-                tagged(&mut b, &tag, "OK", None, "LOGOUT completed");
+                out.data(Data::Condition {
+                    status: Condition::Bye,
+                    code: None,
+                    text: "yubin IMAP4rev1 server logging out".into(),
+                });
+                out.completion(&tag, &Completion::done("LOGOUT"));
                 self.state = State::Logout;
-                return Reply::from_vec(b, After::Close);
+                return Reply::from_vec(out.into_bytes(), After::Close);
             }
-            C::Login { user, password } => return self.login(&tag, &user, &password),
+            C::Login { user, password } => {
+                let login = op::auth::login(&self.store, &user, &password);
+                return self.logged_in(&tag, login);
+            }
             C::Authenticate { mechanism, initial } => {
                 let initial = initial.as_ref().map(|ir| ir.as_bytes());
                 return self.sasl_step(&tag, sasl::start(&mechanism, initial));
             }
             C::Id(_) => {
                 // RFC 2971 §3.1: the server answers with its own identification.
-                untagged(
-                    &mut b,
-                    &format!(
-                        "ID (\"name\" \"yubin\" \"version\" \"{}\" \"support-url\" NIL)",
-                        env!("CARGO_PKG_VERSION")
-                    ),
-                );
-                tagged(&mut b, &tag, "OK", None, "ID completed");
+                out.data(Data::Id(vec![
+                    ("name", Some("yubin".into())),
+                    ("version", Some(env!("CARGO_PKG_VERSION").into())),
+                    ("support-url", None),
+                ]));
+                Completion::done("ID")
             }
             C::Namespace => {
                 // RFC 2342: one personal namespace, no prefix, delimiter "/"; no others.
-                untagged(&mut b, "NAMESPACE ((\"\" \"/\")) NIL NIL");
-                tagged(&mut b, &tag, "OK", None, "NAMESPACE completed");
+                out.data(Data::Namespace {
+                    prefix: "",
+                    delimiter: op::list::DELIMITER,
+                });
+                Completion::done("NAMESPACE")
             }
             C::Enable(_) => {
                 // RFC 5161 §3.2: nothing yubin advertises is enable-able yet, so the
                 // ENABLED response lists nothing.
-                untagged(&mut b, "ENABLED");
-                tagged(&mut b, &tag, "OK", None, "ENABLE completed");
+                out.data(Data::Enabled(vec![]));
+                Completion::done("ENABLE")
             }
-            C::List { reference, pattern } => {
-                op::list::list(self.account(), &tag, &reference, &pattern, false, &mut b)
-            }
-            C::ListExtended(l) => op::list::list_extended(self.account(), &tag, &l, &mut b),
-            C::Lsub { reference, pattern } => {
-                op::list::list(self.account(), &tag, &reference, &pattern, true, &mut b)
-            }
-            C::Subscribe(name) => {
-                let r = self.account().map(|a| a.subscribe(&name));
-                store_result(&mut b, &tag, "SUBSCRIBE", r);
-            }
-            C::Unsubscribe(name) => {
-                let r = self.account().map(|a| a.unsubscribe(&name));
-                store_result(&mut b, &tag, "UNSUBSCRIBE", r);
-            }
-            C::Status { mailbox, items } => self.status(&tag, &mailbox, &items, &mut b),
-            C::Select(name) => self.select(&tag, &name, false, &mut b),
-            C::Examine(name) => self.select(&tag, &name, true, &mut b),
+            C::Select(name) => return self.select(&tag, &name, false),
+            C::Examine(name) => return self.select(&tag, &name, true),
             C::Close => {
                 if let State::Selected(account, sel) =
                     std::mem::replace(&mut self.state, State::Logout)
                 {
-                    // RFC 3501 §6.4.2: CLOSE silently expunges \Deleted messages, unless
-                    // the mailbox is read-only.
-                    if !sel.read_only {
-                        let now = sel.mailbox.view().unwrap_or_else(|_| sel.view.clone());
-                        let deleted: Vec<u32> = now
-                            .iter()
-                            .filter(|m| m.flags.contains(&Flag::Deleted))
-                            .map(|m| m.uid)
-                            .collect();
-                        if !deleted.is_empty()
-                            && let Err(e) = sel.mailbox.expunge(&deleted)
-                        {
-                            tracing::warn!(error = %e, "CLOSE could not expunge");
-                        }
-                    }
+                    op::select::close(&sel);
                     self.state = State::Authenticated(account);
                 }
-                tagged(&mut b, &tag, "OK", None, "CLOSE completed");
+                Completion::done("CLOSE")
             }
             C::Unselect => {
                 if let State::Selected(account, _) =
@@ -602,128 +378,57 @@ impl Session {
                 {
                     self.state = State::Authenticated(account);
                 }
-                tagged(&mut b, &tag, "OK", None, "UNSELECT completed");
-            }
-            C::Fetch { uid, set, items } => {
-                if let State::Selected(_, sel) = &mut self.state
-                    && let Some(mut job) = op::fetch::start(sel, &tag, uid, &set, &items, &mut b)
-                    && !job.step(sel, &mut b, op::fetch::FETCH_CHUNK)
-                {
-                    // The rest follows through `resume`, a piece at a time.
-                    self.fetching = Some(job);
-                    return Reply::from_vec(b, After::More);
-                }
-            }
-            C::Search {
-                uid,
-                ret,
-                charset,
-                criteria,
-            } => {
-                if let State::Selected(_, sel) = &mut self.state {
-                    let charset = charset.as_deref();
-                    op::search::search(sel, &tag, uid, ret, charset, &criteria, &mut b);
-                }
-            }
-            C::Store {
-                uid,
-                set,
-                mode,
-                silent,
-                flags,
-            } => {
-                if let State::Selected(_, sel) = &mut self.state {
-                    let args = op::store::StoreArgs {
-                        uid,
-                        set: &set,
-                        mode,
-                        silent,
-                        flags: &flags,
-                    };
-                    op::store::store(sel, &tag, args, &mut b);
-                }
-            }
-            C::Copy { uid, set, mailbox } | C::Move { uid, set, mailbox } => {
-                if let State::Selected(account, sel) = &mut self.state {
-                    let args = op::copy::CopyArgs {
-                        uid,
-                        is_move,
-                        set: &set,
-                        mailbox: &mailbox,
-                    };
-                    op::copy::copy(account, sel, &tag, args, &mut b);
-                }
-            }
-            C::Expunge => {
-                if let State::Selected(_, sel) = &mut self.state {
-                    op::expunge::expunge(sel, &tag, None, &mut b);
-                }
-            }
-            C::UidExpunge(set) => {
-                if let State::Selected(_, sel) = &mut self.state {
-                    op::expunge::expunge(sel, &tag, Some(&set), &mut b);
-                }
-            }
-            C::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => {
-                if let Some(account) = self.account() {
-                    let args = op::append::AppendArgs {
-                        mailbox: &mailbox,
-                        flags: &flags,
-                        date,
-                        message: &message,
-                    };
-                    op::append::append(account, &tag, args, &mut b);
-                }
-            }
-            C::Create(name) => {
-                if let Some(account) = self.account() {
-                    op::mailbox::create(account, &tag, &name, &mut b);
-                }
-            }
-            C::CreateSpecialUse { mailbox, uses } => {
-                if let Some(account) = self.account() {
-                    op::mailbox::create_special_use(account, &tag, &mailbox, &uses, &mut b);
-                }
-            }
-            C::Delete(name) => {
-                let selected = match &self.state {
-                    State::Selected(_, sel) => Some(sel.mailbox.name()),
-                    _ => None,
-                };
-                if let Some(account) = self.account() {
-                    op::mailbox::delete(account, selected.as_deref(), &tag, &name, &mut b);
-                }
-            }
-            C::Rename { from, to } => {
-                if let Some(account) = self.account() {
-                    op::mailbox::rename(account, &tag, &from, &to, &mut b);
-                }
+                Completion::done("UNSELECT")
             }
             C::Idle => return self.idle(tag),
-        }
-        self.report(updates, &mut b);
-        out(b)
+            C::Fetch { uid, set, items } => {
+                let State::Selected(_, sel) = &mut self.state else {
+                    return only(&tag, &Completion::bad("No mailbox selected"));
+                };
+                match op::fetch::start(sel, uid, &set, &items) {
+                    Ok(mut job) => match job.step(sel, &mut out, op::fetch::FETCH_CHUNK) {
+                        Some(done) => done,
+                        None => {
+                            // The rest follows through `resume`, a piece at a time.
+                            self.fetching = Some((tag, job));
+                            return Reply::from_vec(out.into_bytes(), After::More);
+                        }
+                    },
+                    Err(bad) => bad,
+                }
+            }
+            body => match &mut self.state {
+                State::Selected(account, sel) => selected(account, sel, &tag, body, &mut out),
+                State::Authenticated(account) => match authenticated(account, None, body, &mut out)
+                {
+                    Some(done) => done,
+                    None => Completion::bad("No mailbox selected"),
+                },
+                State::NotAuthenticated | State::Logout => Completion::bad("Log in first"),
+            },
+        };
+        self.finish(&tag, updates, &done, out)
     }
 
-    /// What other sessions changed, before the tagged completion (op::notify).
-    fn report(&mut self, updates: op::notify::Updates, b: &mut Vec<u8>) {
-        if updates != op::notify::Updates::None
+    /// Ends a command: the updates it may carry (RFC 3501 §7.4.1), then its completion.
+    fn finish(
+        &mut self,
+        tag: &str,
+        updates: Updates,
+        done: &Completion,
+        mut out: Responses,
+    ) -> Reply {
+        if updates != Updates::None
             && let State::Selected(_, sel) = &mut self.state
         {
-            let mut report = Vec::new();
-            op::notify::report(sel, updates == op::notify::Updates::All, &mut report);
-            op::notify::insert_before_completion(b, &report);
+            op::notify::report(sel, updates == Updates::All, &mut out);
         }
+        out.completion(tag, done);
+        reply(out)
     }
 
     /// The head of a streamed APPEND: accepted (the pieces follow) or answered at once.
     fn append_head(&mut self, head: &[u8], synchronizing: bool) -> Reply {
-        let mut b = Vec::new();
         let parsed = match parse::append_head(head) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -732,53 +437,53 @@ impl Session {
                     .or(parse::tag_of(head).as_deref())
                     .unwrap_or("*")
                     .to_owned();
-                tagged(&mut b, &tag, "BAD", None, &capitalize(&e.to_string()));
-                return out(b);
+                return only(&tag, &Completion::bad(capitalize(&e.to_string())));
             }
         };
         let Some(account) = self.account() else {
-            tagged(&mut b, &parsed.tag, "BAD", None, "Log in first");
-            return out(b);
+            return only(&parsed.tag, &Completion::bad("Log in first"));
         };
-        if let Some(streaming) = op::append::start(account, &parsed, &mut b) {
-            self.appending = Some(streaming);
-            if synchronizing {
-                // RFC 3501 §7.5: now the client may send the message.
-                b.extend_from_slice(CONTINUE_LINE);
+        match op::append::start(account, &parsed) {
+            Ok(streaming) => {
+                self.appending = Some(streaming);
+                let mut out = Responses::new();
+                if synchronizing {
+                    // RFC 3501 §7.5: now the client may send the message.
+                    out.continuation("Ready for literal data");
+                }
+                reply(out)
             }
+            Err(refused) => only(&parsed.tag, &refused),
         }
-        out(b)
     }
 
     /// The end of a streamed APPEND's command line: the message is added, or not.
     fn append_end(&mut self, tail: &[u8]) -> Reply {
-        let mut b = Vec::new();
         let Some(streaming) = self.appending.take() else {
-            return out(b);
+            return reply(Responses::new());
         };
-        op::append::finish(streaming, tail, &mut b);
-        self.report(op::notify::Updates::All, &mut b);
-        out(b)
+        let (tag, done) = op::append::finish(streaming, tail);
+        self.finish(&tag, Updates::All, &done, Responses::new())
     }
 
     /// IDLE (RFC 2177): reports what is pending, then `+ idling`; from then on the
     /// server pushes [`Session::idle_poll`] until [`Session::idle_done`].
     fn idle(&mut self, tag: String) -> Reply {
-        let mut b = Vec::new();
-        self.sync(&mut b);
-        b.extend_from_slice(IDLING_LINE.as_bytes());
+        let mut out = Responses::new();
+        self.sync(&mut out);
+        out.continuation(IDLING);
         self.idling = Some(tag);
-        Reply::from_vec(b, After::Idle)
+        Reply::from_vec(out.into_bytes(), After::Idle)
     }
 
     /// While idling: the updates to push now (EXPUNGE included, RFC 2177 §3), or nothing.
     /// The server calls this when the [`Session::watch`] fires.
     pub fn idle_poll(&mut self) -> Vec<u8> {
-        let mut b = Vec::new();
+        let mut out = Responses::new();
         if self.idling.is_some() {
-            self.sync(&mut b);
+            self.sync(&mut out);
         }
-        b
+        out.into_bytes()
     }
 
     /// Ends IDLE with the line the client sent: `DONE` completes it with `OK`; anything
@@ -789,14 +494,15 @@ impl Session {
             .or(line.strip_suffix(b"\n"))
             .unwrap_or(line);
         let tag = self.idling.take().unwrap_or_else(|| "*".into());
-        let mut b = Vec::new();
-        self.sync(&mut b);
-        if line.eq_ignore_ascii_case(b"DONE") {
-            tagged(&mut b, &tag, "OK", None, "IDLE terminated");
+        let mut out = Responses::new();
+        self.sync(&mut out);
+        let done = if line.eq_ignore_ascii_case(b"DONE") {
+            Completion::ok("IDLE terminated")
         } else {
-            tagged(&mut b, &tag, "BAD", None, "Expected DONE");
-        }
-        out(b)
+            Completion::bad("Expected DONE")
+        };
+        out.completion(&tag, &done);
+        reply(out)
     }
 
     /// A watch on the selected mailbox (for IDLE); `None` when nothing is selected.
@@ -814,186 +520,181 @@ impl Session {
         }
     }
 
-    fn login(&mut self, tag: &str, user: &str, password: &Secret) -> Reply {
-        let mut b = Vec::new();
-        match self.store.authenticate(user, password) {
-            Ok(account) => {
+    /// Answers a login attempt, entering the authenticated state when it succeeded.
+    fn logged_in(&mut self, tag: &str, login: Login) -> Reply {
+        match login {
+            Login::LoggedIn(account) => {
                 self.state = State::Authenticated(account);
-                tagged(
-                    &mut b,
-                    tag,
-                    "OK",
-                    Some(&Code::Capability(capabilities(self.tls))),
-                    "Logged in",
-                );
-                out(b)
+                let code = Code::Capability(self.capabilities.list());
+                only(tag, &Completion::ok("Logged in").with_code(code))
             }
-            Err(
-                e @ (StoreError::Limit { .. } | StoreError::Io { .. } | StoreError::Backend { .. }),
-            ) => {
-                // Not a wrong password: say what stands in the way, and do not count it.
-                let (code, text) = match &e {
-                    StoreError::Limit { .. } => (Code::Limit, capitalize(&e.to_string())),
-                    _ => {
-                        tracing::warn!(error = %e, "login failed on a store error");
-                        (
-                            Code::Unavailable,
-                            "Cannot open the account now; try later".into(),
-                        )
-                    }
-                };
-                tagged(&mut b, tag, "NO", Some(&code), &text);
-                out(b)
-            }
-            Err(_) => {
+            Login::Failed(done) => only(tag, &done),
+            Login::Refused(done) => {
                 // The driver's login guard holds this back, and closes the connection
                 // after too many (with GOODBYES.too_many_failures).
-                tagged(
-                    &mut b,
-                    tag,
-                    "NO",
-                    Some(&Code::AuthenticationFailed),
-                    "Invalid credentials",
-                );
-                Reply::from_vec(b, After::LoginFailed)
+                let mut out = Responses::new();
+                out.completion(tag, &done);
+                Reply::from_vec(out.into_bytes(), After::LoginFailed)
             }
         }
     }
 
     /// The IMAP words for each step of a SASL PLAIN exchange (RFC 3501 §6.2.2, RFC 4959).
-    fn sasl_step(&mut self, tag: &str, step: Step) -> Reply {
-        let mut b = Vec::new();
-        match step {
-            Step::Challenge => {
+    fn sasl_step(&mut self, tag: &str, step: sasl::Step) -> Reply {
+        match op::auth::sasl(step) {
+            Sasl::Challenge => {
                 // The next line is the response, not a command (see `adjust`).
                 self.sasl_pending = Some(tag.to_owned());
-                b.extend_from_slice(b"+ \r\n");
+                let mut out = Responses::new();
+                out.continuation("");
+                reply(out)
             }
-            Step::Credentials(creds) => return self.login(tag, &creds.authcid, &creds.password),
-            // RFC 3501 §6.2.2: a cancelled exchange is answered with BAD.
-            Step::Cancelled => tagged(&mut b, tag, "BAD", None, "Authentication cancelled"),
-            Step::NotBase64 => tagged(&mut b, tag, "BAD", None, "Response is not valid base64"),
-            Step::Refused(e) => {
-                tagged(
-                    &mut b,
-                    tag,
-                    "NO",
-                    Some(&Code::AuthenticationFailed),
-                    &capitalize(&e.to_string()),
-                );
-                return Reply::from_vec(b, After::LoginFailed);
+            Sasl::Credentials { user, password } => {
+                let login = op::auth::login(&self.store, &user, &password);
+                self.logged_in(tag, login)
             }
-            Step::Unsupported => tagged(
-                &mut b,
-                tag,
-                "NO",
-                Some(&Code::Cannot),
-                "Unsupported mechanism",
-            ),
+            Sasl::Done(login) => self.logged_in(tag, login),
         }
-        out(b)
     }
 
-    fn status(&mut self, tag: &str, name: &str, items: &[StatusItem], b: &mut Vec<u8>) {
-        let Some(account) = self.account() else {
-            return;
-        };
-        if let Err(e) = write_status(account, name, items, b) {
-            return store_error(b, tag, "STATUS", &e);
-        }
-        tagged(b, tag, "OK", None, "STATUS completed");
-    }
-
-    fn select(&mut self, tag: &str, name: &str, examine: bool, b: &mut Vec<u8>) {
-        let command = if examine { "EXAMINE" } else { "SELECT" };
-        // RFC 3501 §6.3.1: a SELECT, even a failing one, first deselects.
+    /// SELECT or EXAMINE: a failing one still deselects (RFC 3501 §6.3.1).
+    fn select(&mut self, tag: &str, name: &str, examine: bool) -> Reply {
         let account = match std::mem::replace(&mut self.state, State::Logout) {
             State::Authenticated(a) | State::Selected(a, _) => a,
             other => {
                 self.state = other;
-                return;
+                return only(tag, &Completion::bad("Log in first"));
             }
         };
-        let opened = account.mailbox(name).and_then(|m| {
-            let view = m.view()?;
-            Ok((m, view))
-        });
-        let (mailbox, view) = match opened {
-            Ok(x) => x,
-            Err(e) => {
+        let mut out = Responses::new();
+        let done = match op::select::select(&account, name, examine, &mut out) {
+            Ok((selected, done)) => {
+                self.state = State::Selected(account, selected);
+                done
+            }
+            Err(refused) => {
                 self.state = State::Authenticated(account);
-                return store_error(b, tag, command, &e);
+                refused
             }
         };
-        // The view's own list, shared: SELECT copies nothing, whatever the mailbox's size.
-        let uids = view.seq();
-        // EXAMINE changes nothing, not even \Recent (§6.3.2): it only looks at which
-        // messages are recent; SELECT claims them for this session.
-        let first_recent = if examine {
-            view.header().recent_from
-        } else {
-            mailbox.claim_recent()
-        };
-        let recent: BTreeSet<u32> = view.uids_after(first_recent.saturating_sub(1)).collect();
-        let st = view.status();
-        let keywords: BTreeSet<String> = view.keywords().map(str::to_owned).collect();
-        untagged(b, &flags_line(&keywords));
-        untagged(b, &format!("{} EXISTS", uids.len()));
-        untagged(b, &format!("{} RECENT", recent.len()));
-        if let Some(pos) = view.first_unseen().and_then(|u| uids.position(u).ok()) {
-            untagged(b, &format!("OK [UNSEEN {}] First unseen", pos + 1));
-        }
-        untagged(
-            b,
-            &format!("OK [UIDVALIDITY {}] UIDs valid", st.uid_validity),
-        );
-        untagged(
-            b,
-            &format!("OK [UIDNEXT {}] Predicted next UID", st.uid_next),
-        );
-        if examine {
-            untagged(b, "OK [PERMANENTFLAGS ()] Read-only mailbox");
-        } else {
-            untagged(b, &permanent_flags_line(&keywords));
-        }
-        let code = if examine {
-            Code::ReadOnly
-        } else {
-            Code::ReadWrite
-        };
-        tagged(b, tag, "OK", Some(&code), &format!("{command} completed"));
-        self.state = State::Selected(
-            account,
-            Box::new(Selected {
-                mailbox,
-                read_only: examine,
-                uid_validity: st.uid_validity,
-                uids,
-                view,
-                ghosts: BTreeMap::new(),
-                own: BTreeMap::new(),
-                recent,
-                keywords,
-                cache: InfoCache::default(),
-                saved: BTreeSet::new(),
-            }),
-        );
+        out.completion(tag, &done);
+        reply(out)
     }
 
-    /// Reports what changed in the selected mailbox since the snapshot (RFC 3501 §7.4.1,
-    /// §7.3.1): EXPUNGE for vanished messages (highest first, so each number is right
-    /// when it is read), FETCH FLAGS for changed flags, then EXISTS and RECENT.
-    pub fn sync(&mut self, b: &mut Vec<u8>) {
+    /// Reports what changed in the selected mailbox since the client was last told
+    /// (RFC 3501 §7.4.1, §7.3.1): EXPUNGE for vanished messages (highest first, so each
+    /// number is right when it is read), FETCH FLAGS for changed flags, then EXISTS and
+    /// RECENT.
+    pub fn sync(&mut self, out: &mut Responses) {
         if let State::Selected(_, sel) = &mut self.state {
-            op::notify::report(sel, true, b);
+            op::notify::report(sel, true, out);
+        }
+    }
+}
+
+/// Dispatches a command valid in the authenticated state (and so in the selected one);
+/// `None` for one that needs a selected mailbox. `selected` is the name of the mailbox
+/// this session has open, if any.
+fn authenticated(
+    account: &Account,
+    selected: Option<&str>,
+    body: CommandBody,
+    out: &mut Responses,
+) -> Option<Completion> {
+    use CommandBody as C;
+    let subscription = |r: Result<(), yubin_store::StoreError>, command: &str| match r {
+        Ok(()) => Completion::done(command),
+        Err(e) => Completion::store_failed(command, &e),
+    };
+    Some(match body {
+        C::List { reference, pattern } => op::list::list(account, &reference, &pattern, false, out),
+        C::ListExtended(l) => op::list::list_extended(account, &l, out),
+        C::Lsub { reference, pattern } => op::list::list(account, &reference, &pattern, true, out),
+        C::Subscribe(name) => subscription(account.subscribe(&name), "SUBSCRIBE"),
+        C::Unsubscribe(name) => subscription(account.unsubscribe(&name), "UNSUBSCRIBE"),
+        C::Status { mailbox, items } => op::status::status(account, &mailbox, &items, out),
+        C::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } => op::append::append(
+            account,
+            op::append::AppendArgs {
+                mailbox: &mailbox,
+                flags: &flags,
+                date,
+                message: &message,
+            },
+        ),
+        C::Create(name) => op::mailbox::create(account, &name),
+        C::CreateSpecialUse { mailbox, uses } => {
+            op::mailbox::create_special_use(account, &mailbox, &uses)
+        }
+        C::Delete(name) => op::mailbox::delete(account, selected, &name),
+        C::Rename { from, to } => op::mailbox::rename(account, &from, &to),
+        _ => return None,
+    })
+}
+
+/// Dispatches a command in the selected state.
+fn selected(
+    account: &Account,
+    sel: &mut Selected,
+    tag: &str,
+    body: CommandBody,
+    out: &mut Responses,
+) -> Completion {
+    use CommandBody as C;
+    let is_move = matches!(body, C::Move { .. });
+    match body {
+        C::Search {
+            uid,
+            ret,
+            charset,
+            criteria,
+        } => op::search::search(sel, tag, uid, ret, charset.as_deref(), &criteria, out),
+        C::Store {
+            uid,
+            set,
+            mode,
+            silent,
+            flags,
+        } => op::store::store(
+            sel,
+            op::store::StoreArgs {
+                uid,
+                set: &set,
+                mode,
+                silent,
+                flags: &flags,
+            },
+            out,
+        ),
+        C::Copy { uid, set, mailbox } | C::Move { uid, set, mailbox } => op::copy::copy(
+            account,
+            sel,
+            op::copy::CopyArgs {
+                uid,
+                is_move,
+                set: &set,
+                mailbox: &mailbox,
+            },
+            out,
+        ),
+        C::Expunge => op::expunge::expunge(sel, None),
+        C::UidExpunge(set) => op::expunge::expunge(sel, Some(&set)),
+        body => {
+            let name = sel.mailbox.name();
+            authenticated(account, Some(&name), body, out)
+                .unwrap_or_else(|| Completion::bad("Not valid here"))
         }
     }
 }
 
 /// Which updates a command's response may carry (RFC 3501 §7.4.1; see [`op::notify`]).
-fn updates_for(body: &CommandBody) -> op::notify::Updates {
+fn updates_for(body: &CommandBody) -> Updates {
     use CommandBody as C;
-    use op::notify::Updates;
     match body {
         C::Fetch { .. } | C::Store { .. } | C::Search { .. } => Updates::NoExpunge,
         // These report on their own, or leave the selected state.
@@ -1006,117 +707,6 @@ fn updates_for(body: &CommandBody) -> op::notify::Updates {
         | C::Unselect
         | C::Logout => Updates::None,
         _ => Updates::All,
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
-/// Writes `* STATUS name (item n ...)` (RFC 3501 §7.2.4), for STATUS and for LIST's
-/// `RETURN (STATUS ...)` (RFC 5819); nothing when the store cannot answer.
-pub fn write_status(
-    account: &Account,
-    name: &str,
-    items: &[StatusItem],
-    b: &mut Vec<u8>,
-) -> Result<(), StoreError> {
-    let st = account.mailbox(name).and_then(|m| m.status())?;
-    let values: Vec<String> = items
-        .iter()
-        .map(|i| {
-            let n = match i {
-                StatusItem::Messages => u64::from(st.messages),
-                StatusItem::Recent => u64::from(st.recent),
-                StatusItem::UidNext => u64::from(st.uid_next),
-                StatusItem::UidValidity => u64::from(st.uid_validity),
-                StatusItem::Unseen => u64::from(st.unseen),
-                StatusItem::Size => st.size,
-            };
-            format!("{} {n}", i.as_str())
-        })
-        .collect();
-    b.extend_from_slice(b"* STATUS ");
-    response::write_mailbox(b, name);
-    b.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
-    Ok(())
-}
-
-/// Answers a store failure with `NO` and the RFC 5530 code that fits.
-pub fn store_error(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
-    // A full disk or a read-only store is something a person can act on: say which, as
-    // Dovecot does, rather than SERVERBUG (RFC 5530 §3).
-    match e.refused() {
-        Some(Refused::DiskFull) => {
-            tracing::warn!(error = %e, command, "disk full");
-            return tagged(
-                b,
-                tag,
-                "NO",
-                Some(&Code::OverQuota),
-                &format!("{command} failed: not enough disk space"),
-            );
-        }
-        Some(Refused::ReadOnly) => {
-            tracing::warn!(error = %e, command, "store not writable");
-            return tagged(
-                b,
-                tag,
-                "NO",
-                Some(&Code::NoPerm),
-                &format!("{command} failed: the mail store cannot be written"),
-            );
-        }
-        None => {}
-    }
-    let code = match e {
-        StoreError::Limit { .. } => Code::Limit,
-        StoreError::NoSuchMailbox(_) => Code::NonExistent,
-        StoreError::InvalidName { .. } => Code::Cannot,
-        StoreError::Io { .. } | StoreError::Corrupt(_) | StoreError::Backend { .. } => {
-            Code::ServerBug
-        }
-        StoreError::Locked(_) => Code::Unavailable,
-        _ => Code::Cannot,
-    };
-    let text = match e {
-        StoreError::NoSuchMailbox(_) => "No such mailbox".to_owned(),
-        StoreError::Io { .. } | StoreError::Corrupt(_) | StoreError::Backend { .. } => {
-            tracing::warn!(error = %e, command, "store failure");
-            "Internal error".to_owned()
-        }
-        other => capitalize(&other.to_string()),
-    };
-    tagged(
-        b,
-        tag,
-        "NO",
-        Some(&code),
-        &format!("{command} failed: {text}"),
-    );
-}
-
-fn store_result(b: &mut Vec<u8>, tag: &str, command: &str, r: Option<Result<(), StoreError>>) {
-    match r {
-        Some(Ok(())) => tagged(b, tag, "OK", None, &format!("{command} completed")),
-        Some(Err(e)) => store_error(b, tag, command, &e),
-        None => {}
-    }
-}
-
-/// Adds `\Seen` to messages (a FETCH of bodies), in one change; returns what changed.
-pub(crate) fn mark_seen(mailbox: &Mailbox, uids: &[u32]) -> Option<yubin_store::FlagsChanged> {
-    let seen: Flags = [Flag::Seen].into_iter().collect();
-    match mailbox.set_flags_unchanged_since(uids, FlagOp::Add, &seen, None) {
-        Ok(changed) => Some(changed),
-        Err(e) => {
-            tracing::warn!(error = %e, count = uids.len(), "could not set \\Seen");
-            None
-        }
     }
 }
 
@@ -1202,6 +792,8 @@ impl driver::Session for Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use yubin_core::Secret;
+    use yubin_store::{Flags, StoreError};
 
     fn session() -> Session {
         let store = Store::memory();
@@ -1285,9 +877,9 @@ mod tests {
             source: Error::from(kind),
         };
         let answer = |e: StoreError| {
-            let mut b = Vec::new();
-            store_error(&mut b, "t", "APPEND", &e);
-            String::from_utf8(b).unwrap()
+            let mut r = Responses::new();
+            r.completion("t", &Completion::store_failed("APPEND", &e));
+            String::from_utf8(r.into_bytes()).unwrap()
         };
         assert_eq!(
             answer(io(ErrorKind::StorageFull)),

@@ -5,7 +5,8 @@ mod raw;
 
 use std::time::Duration;
 
-use mini_imap::client::{ClientError, ImapClient, Item, response_code};
+use mini_imap::client::{ClientError, ImapClient, response_code};
+use mini_imap::value::Value;
 use raw::{message, start, step};
 use yubin_core::{Secret, Transcript};
 use yubin_store::Flags;
@@ -45,7 +46,7 @@ async fn client_writes_and_idles() {
         .unwrap();
     assert_eq!(stored.len(), 2);
     assert!(
-        matches!(stored[0].get("FLAGS"), Some(Item::List(l)) if l.contains(&Item::Atom("\\Flagged".into())))
+        matches!(stored[0].get("FLAGS"), Some(Value::List(l)) if l.contains(&Value::Atom("\\Flagged".into())))
     );
     let r = step(c.copy("1", "Trash", true, false)).await.unwrap();
     assert!(

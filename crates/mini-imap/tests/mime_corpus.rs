@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use mini_imap::client::{Item, parse_items};
 use mini_imap::command::{Section, SectionText};
 use mini_imap::mime::MessageInfo;
+use mini_imap::value::{Value, parse_items};
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/corpus");
@@ -26,7 +26,7 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn one(bytes: &[u8]) -> Item {
+fn one(bytes: &[u8]) -> Value {
     let items = parse_items(bytes);
     assert_eq!(
         items.len(),
@@ -37,22 +37,22 @@ fn one(bytes: &[u8]) -> Item {
     items.into_iter().next().unwrap()
 }
 
-fn is_nstring(i: &Item) -> bool {
-    matches!(i, Item::Nil | Item::String(_))
+fn is_nstring(i: &Value) -> bool {
+    matches!(i, Value::Nil | Value::String(_))
 }
 
-fn is_number(i: &Item) -> bool {
-    matches!(i, Item::Atom(a) if a.parse::<u64>().is_ok())
+fn is_number(i: &Value) -> bool {
+    matches!(i, Value::Number(_))
 }
 
 /// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`
-fn check_address_list(i: &Item, what: &str) {
+fn check_address_list(i: &Value, what: &str) {
     match i {
-        Item::Nil => {}
-        Item::List(addrs) => {
+        Value::Nil => {}
+        Value::List(addrs) => {
             assert!(!addrs.is_empty(), "{what}: empty list must be NIL");
             for a in addrs {
-                let Item::List(f) = a else {
+                let Value::List(f) = a else {
                     panic!("{what}: address is not a list: {a:?}")
                 };
                 assert_eq!(f.len(), 4, "{what}: address has 4 fields");
@@ -68,8 +68,8 @@ fn check_address_list(i: &Item, what: &str) {
 
 /// `envelope = "(" env-date SP env-subject SP env-from SP env-sender SP env-reply-to SP
 /// env-to SP env-cc SP env-bcc SP env-in-reply-to SP env-message-id ")"`
-fn check_envelope(i: &Item) {
-    let Item::List(f) = i else {
+fn check_envelope(i: &Value) {
+    let Value::List(f) = i else {
         panic!("envelope is not a list")
     };
     assert_eq!(f.len(), 10, "envelope has 10 fields");
@@ -87,32 +87,32 @@ fn check_envelope(i: &Item) {
 }
 
 /// `body-fld-param = "(" string SP string *(SP string SP string) ")" / nil`
-fn check_params(i: &Item) {
+fn check_params(i: &Value) {
     match i {
-        Item::Nil => {}
-        Item::List(p) => {
+        Value::Nil => {}
+        Value::List(p) => {
             assert!(!p.is_empty() && p.len() % 2 == 0, "params in pairs: {p:?}");
-            assert!(p.iter().all(|x| matches!(x, Item::String(_))));
+            assert!(p.iter().all(|x| matches!(x, Value::String(_))));
         }
         other => panic!("params: {other:?}"),
     }
 }
 
 /// `body-fld-dsp SP body-fld-lang SP body-fld-loc`
-fn check_ext_tail(f: &[Item]) {
+fn check_ext_tail(f: &[Value]) {
     if let Some(dsp) = f.first() {
         match dsp {
-            Item::Nil => {}
-            Item::List(d) => {
+            Value::Nil => {}
+            Value::List(d) => {
                 assert_eq!(d.len(), 2);
-                assert!(matches!(d[0], Item::String(_)));
+                assert!(matches!(d[0], Value::String(_)));
                 check_params(&d[1]);
             }
             other => panic!("disposition: {other:?}"),
         }
     }
     if let Some(lang) = f.get(1) {
-        assert!(is_nstring(lang) || matches!(lang, Item::List(_)));
+        assert!(is_nstring(lang) || matches!(lang, Value::List(_)));
     }
     if let Some(loc) = f.get(2) {
         assert!(is_nstring(loc));
@@ -120,15 +120,15 @@ fn check_ext_tail(f: &[Item]) {
 }
 
 /// `body = "(" (body-type-1part / body-type-mpart) ")"`; returns the number of leaf parts.
-fn check_body(i: &Item, extended: bool) -> usize {
-    let Item::List(f) = i else {
+fn check_body(i: &Value, extended: bool) -> usize {
+    let Value::List(f) = i else {
         panic!("body is not a list: {i:?}")
     };
-    if matches!(f.first(), Some(Item::List(_))) {
+    if matches!(f.first(), Some(Value::List(_))) {
         // body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
-        let n = f.iter().take_while(|x| matches!(x, Item::List(_))).count();
+        let n = f.iter().take_while(|x| matches!(x, Value::List(_))).count();
         let leaves = f[..n].iter().map(|b| check_body(b, extended)).sum();
-        assert!(matches!(f[n], Item::String(_)), "media-subtype");
+        assert!(matches!(f[n], Value::String(_)), "media-subtype");
         if extended {
             check_params(&f[n + 1]);
             check_ext_tail(&f[n + 2..]);
@@ -140,10 +140,10 @@ fn check_body(i: &Item, extended: bool) -> usize {
     // body-type-1part: media-type, body-fields (param id desc enc octets), then per type.
     let ty = f[0].text().unwrap().to_ascii_uppercase();
     let sub = f[1].text().unwrap().to_ascii_uppercase();
-    assert!(matches!(f[0], Item::String(_)) && matches!(f[1], Item::String(_)));
+    assert!(matches!(f[0], Value::String(_)) && matches!(f[1], Value::String(_)));
     check_params(&f[2]);
     assert!(is_nstring(&f[3]) && is_nstring(&f[4]), "id, desc");
-    assert!(matches!(f[5], Item::String(_)), "encoding");
+    assert!(matches!(f[5], Value::String(_)), "encoding");
     assert!(is_number(&f[6]), "octets");
     let mut k = 7;
     let mut leaves = 1;
@@ -214,9 +214,9 @@ fn info_of(prefix: &str) -> (MessageInfo, Vec<u8>) {
     (MessageInfo::parse(&raw), raw)
 }
 
-fn envelope_fields(info: &MessageInfo) -> Vec<Item> {
+fn envelope_fields(info: &MessageInfo) -> Vec<Value> {
     match one(&info.envelope) {
-        Item::List(f) => f,
+        Value::List(f) => f,
         _ => unreachable!(),
     }
 }
@@ -225,9 +225,9 @@ fn envelope_fields(info: &MessageInfo) -> Vec<Item> {
 fn plain_message_envelope_fields() {
     let (info, _) = info_of("01-");
     let f = envelope_fields(&info);
-    assert!(matches!(f[0], Item::String(_)), "has a date");
-    let Item::List(from) = &f[2] else { panic!() };
-    let Item::List(a) = &from[0] else { panic!() };
+    assert!(matches!(f[0], Value::String(_)), "has a date");
+    let Value::List(from) = &f[2] else { panic!() };
+    let Value::List(a) = &from[0] else { panic!() };
     assert_eq!(a[2].text().as_deref(), Some("hanako"));
     assert_eq!(a[3].text().as_deref(), Some("example.jp"));
     // Sender and Reply-To default to From (RFC 3501 §7.4.2).
@@ -249,11 +249,11 @@ fn iso_2022_jp_subject_stays_encoded_in_envelope_and_decodes_for_search() {
 fn message_without_date_has_nil_date() {
     let (info, _) = info_of("08-");
     let f = envelope_fields(&info);
-    assert_eq!(f[0], Item::Nil);
-    let Item::List(to) = &f[5] else { panic!() };
+    assert_eq!(f[0], Value::Nil);
+    let Value::List(to) = &f[5] else { panic!() };
     assert!(to.len() > 20, "every folded To address is kept");
-    let Item::List(from) = &f[2] else { panic!() };
-    let Item::List(a) = &from[0] else { panic!() };
+    let Value::List(from) = &f[2] else { panic!() };
+    let Value::List(a) = &from[0] else { panic!() };
     assert_eq!(a[0].text().as_deref(), Some("Frank, the \"quoted\" one"));
 }
 
@@ -307,16 +307,18 @@ fn forwarded_message_sections_reach_inside_the_encapsulated_message() {
 fn multipart_part_sizes_match_their_sections() {
     for prefix in ["04-", "05-", "06-"] {
         let (info, raw) = info_of(prefix);
-        let Item::List(f) = one(&info.bodystructure) else {
+        let Value::List(f) = one(&info.bodystructure) else {
             panic!()
         };
         for (k, part) in f
             .iter()
-            .take_while(|x| matches!(x, Item::List(_)))
+            .take_while(|x| matches!(x, Value::List(_)))
             .enumerate()
         {
-            let Item::List(pf) = part else { unreachable!() };
-            if matches!(pf.first(), Some(Item::List(_))) {
+            let Value::List(pf) = part else {
+                unreachable!()
+            };
+            if matches!(pf.first(), Some(Value::List(_))) {
                 continue;
             }
             let octets: usize = pf[6].text().unwrap().parse().unwrap();

@@ -9,7 +9,7 @@ use mini_imap::command::{
     SequenceSet, StatusItem,
 };
 use mini_imap::parse::command;
-use mini_imap::response::encode_command;
+use mini_imap::request::encode_command;
 use proptest::prelude::*;
 use tokio_util::codec::Decoder;
 use yubin_core::Secret;

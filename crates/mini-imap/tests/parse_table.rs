@@ -10,7 +10,8 @@ use mini_imap::command::{
     SeqNum, SequenceSet, StatusItem, StoreMode,
 };
 use mini_imap::parse::{ParseError, command};
-use mini_imap::response::{Value, encode_command, write_astring, write_nstring, write_string};
+use mini_imap::request::encode_command;
+use mini_imap::value::{Value, write_astring, write_nstring, write_string};
 use tokio_util::codec::Decoder;
 use yubin_core::Secret;
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use mini_imap::client::{Fetched, Item, response_code};
+use mini_imap::client::{Fetched, response_code};
+use mini_imap::value::Value;
 use yubin_core::Transcript;
 
 use super::{ClientArgs, login};
@@ -110,7 +111,7 @@ pub struct IdleCmd {
 
 fn flags_of(f: &Fetched) -> Vec<String> {
     match f.get("FLAGS") {
-        Some(Item::List(l)) => l.iter().filter_map(Item::text).collect(),
+        Some(Value::List(l)) => l.iter().filter_map(Value::text).collect(),
         _ => Vec::new(),
     }
 }
@@ -129,7 +130,7 @@ pub async fn store(cmd: StoreCmd, trace: Transcript) -> anyhow::Result<ExitCode>
             .map(|f| {
                 serde_json::json!({
                     "seq": f.seq,
-                    "uid": f.get("UID").and_then(Item::text).and_then(|u| u.parse::<u64>().ok()),
+                    "uid": f.get("UID").and_then(Value::text).and_then(|u| u.parse::<u64>().ok()),
                     "flags": flags_of(f),
                 })
             })

@@ -12,8 +12,7 @@ use yubin_store::{Account, IncomingAppend, Mailbox, StoreError};
 
 use crate::parse::AppendHead;
 
-use crate::response::{Code, tagged};
-use crate::session::store_error;
+use crate::response::{Code, Completion};
 
 /// The arguments of APPEND.
 #[derive(Debug, Clone, Copy)]
@@ -51,49 +50,44 @@ impl Streaming {
 }
 
 /// Starts a streamed APPEND: checks what can be checked before the message arrives (the
-/// flags, the mailbox), so a refusal comes before the client sends it. `None`: refused,
-/// with the tagged answer in `b`.
-pub fn start(account: &Account, head: &AppendHead, b: &mut Vec<u8>) -> Option<Streaming> {
-    let flags = match super::store::parse_flags(&head.flags) {
-        Ok(f) => f,
-        Err(bad) => {
-            tagged(b, &head.tag, "BAD", Some(&bad.code), &bad.text);
-            return None;
-        }
-    };
-    let mailbox = match account.mailbox(&head.mailbox) {
-        Ok(m) => m,
-        Err(StoreError::NoSuchMailbox(_)) => {
-            tagged(
-                b,
-                &head.tag,
-                "NO",
-                Some(&Code::TryCreate),
-                "APPEND failed: no such mailbox",
-            );
-            return None;
-        }
-        Err(e) => {
-            store_error(b, &head.tag, "APPEND", &e);
-            return None;
-        }
-    };
+/// flags, the mailbox), so a refusal comes before the client sends it. `Err`: refused,
+/// with the completion to send.
+pub fn start(account: &Account, head: &AppendHead) -> Result<Streaming, Completion> {
+    let flags = super::store::parse_flags(&head.flags).map_err(|bad| bad.completion())?;
+    let mailbox = open(account, &head.mailbox)?;
     match mailbox.incoming(&flags, head.date) {
-        Ok(target) => Some(Streaming {
+        Ok(target) => Ok(Streaming {
             tag: head.tag.clone(),
             mailbox,
             target: Ok(target),
         }),
-        Err(e) => {
-            store_error(b, &head.tag, "APPEND", &e);
-            None
+        Err(e) => Err(Completion::store_failed("APPEND", &e)),
+    }
+}
+
+/// The destination of an APPEND; a missing one is `NO [TRYCREATE]` (RFC 3501 §6.3.11).
+fn open(account: &Account, name: &str) -> Result<Mailbox, Completion> {
+    account.mailbox(name).map_err(|e| match e {
+        StoreError::NoSuchMailbox(_) => {
+            Completion::no(Code::TryCreate, "APPEND failed: no such mailbox")
         }
+        e => Completion::store_failed("APPEND", &e),
+    })
+}
+
+/// `OK [APPENDUID ...]` (RFC 4315 §3), or why the message was not added.
+fn appended(mailbox: &Mailbox, added: Result<u32, StoreError>) -> Completion {
+    match added.and_then(|uid| Ok((uid, mailbox.status()?.uid_validity))) {
+        Ok((uid, uid_validity)) => {
+            Completion::done("APPEND").with_code(Code::AppendUid { uid_validity, uid })
+        }
+        Err(e) => Completion::store_failed("APPEND", &e),
     }
 }
 
 /// Ends a streamed APPEND with the rest of its command line, `tail`: only the CRLF may
 /// follow the message (MULTIAPPEND is not offered), then the message is added.
-pub fn finish(streaming: Streaming, tail: &[u8], b: &mut Vec<u8>) {
+pub fn finish(streaming: Streaming, tail: &[u8]) -> (String, Completion) {
     let Streaming {
         tag,
         mailbox,
@@ -101,68 +95,25 @@ pub fn finish(streaming: Streaming, tail: &[u8], b: &mut Vec<u8>) {
     } = streaming;
     if tail != b"\r\n" && tail != b"\n" {
         // Dropping the unfinished message leaves nothing behind.
-        return tagged(
-            b,
-            &tag,
-            "BAD",
-            None,
-            "Unexpected data after the APPEND message",
-        );
+        let bad = Completion::bad("Unexpected data after the APPEND message");
+        return (tag, bad);
     }
-    let appended = target
-        .and_then(IncomingAppend::finish)
-        .and_then(|uid| Ok((uid, mailbox.status()?.uid_validity)));
-    match appended {
-        Ok((uid, uid_validity)) => tagged(
-            b,
-            &tag,
-            "OK",
-            Some(&Code::AppendUid { uid_validity, uid }),
-            "APPEND completed",
-        ),
-        Err(e) => store_error(b, &tag, "APPEND", &e),
-    }
+    let done = appended(&mailbox, target.and_then(IncomingAppend::finish));
+    (tag, done)
 }
 
 /// Answers APPEND.
-pub fn append(account: &Account, tag: &str, args: AppendArgs<'_>, b: &mut Vec<u8>) {
+pub fn append(account: &Account, args: AppendArgs<'_>) -> Completion {
     let flags = match super::store::parse_flags(args.flags) {
         Ok(f) => f,
-        Err(bad) => return tagged(b, tag, "BAD", Some(&bad.code), &bad.text),
+        Err(bad) => return bad.completion(),
     };
     if args.message.is_empty() {
-        return tagged(
-            b,
-            tag,
-            "NO",
-            Some(&Code::Cannot),
-            "APPEND failed: empty message",
-        );
+        return Completion::no(Code::Cannot, "APPEND failed: empty message");
     }
-    let mailbox = match account.mailbox(args.mailbox) {
+    let mailbox = match open(account, args.mailbox) {
         Ok(m) => m,
-        Err(StoreError::NoSuchMailbox(_)) => {
-            return tagged(
-                b,
-                tag,
-                "NO",
-                Some(&Code::TryCreate),
-                "APPEND failed: no such mailbox",
-            );
-        }
-        Err(e) => return store_error(b, tag, "APPEND", &e),
+        Err(refused) => return refused,
     };
-    let appended = mailbox
-        .append(args.message, &flags, args.date)
-        .and_then(|uid| Ok((uid, mailbox.status()?.uid_validity)));
-    match appended {
-        Ok((uid, uid_validity)) => tagged(
-            b,
-            tag,
-            "OK",
-            Some(&Code::AppendUid { uid_validity, uid }),
-            "APPEND completed",
-        ),
-        Err(e) => store_error(b, tag, "APPEND", &e),
-    }
+    appended(&mailbox, mailbox.append(args.message, &flags, args.date))
 }

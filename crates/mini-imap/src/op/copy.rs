@@ -22,8 +22,8 @@
 use yubin_store::{Account, StoreError};
 
 use crate::command::SequenceSet;
-use crate::response::{Code, tagged, untagged};
-use crate::session::{Selected, store_error};
+use crate::response::{Code, Completion, Responses};
+use crate::selected::Selected;
 
 /// Writes UIDs as a `uid-set` (RFC 4315 §4), runs of consecutive UIDs as `a:b`, in the
 /// order given, so that two sets of the same length correspond element by element.
@@ -61,7 +61,12 @@ pub struct CopyArgs<'a> {
 }
 
 /// Answers COPY or MOVE (either UID form).
-pub fn copy(account: &Account, sel: &mut Selected, tag: &str, args: CopyArgs<'_>, b: &mut Vec<u8>) {
+pub fn copy(
+    account: &Account,
+    sel: &mut Selected,
+    args: CopyArgs<'_>,
+    out: &mut Responses,
+) -> Completion {
     let command = match (args.uid, args.is_move) {
         (false, false) => "COPY",
         (true, false) => "UID COPY",
@@ -70,29 +75,20 @@ pub fn copy(account: &Account, sel: &mut Selected, tag: &str, args: CopyArgs<'_>
     };
     let positions = match super::resolve(sel, args.set, args.uid) {
         Ok(p) => p,
-        Err(why) => return tagged(b, tag, "BAD", None, why),
+        Err(why) => return Completion::bad(why),
     };
     if args.is_move && sel.read_only {
-        return tagged(
-            b,
-            tag,
-            "NO",
-            Some(&Code::ReadOnly),
-            "Mailbox is read-only (EXAMINE)",
-        );
+        return Completion::no(Code::ReadOnly, "Mailbox is read-only (EXAMINE)");
     }
     let dest = match account.mailbox(args.mailbox) {
         Ok(d) => d,
         Err(StoreError::NoSuchMailbox(_)) => {
-            return tagged(
-                b,
-                tag,
-                "NO",
-                Some(&Code::TryCreate),
-                &format!("{command} failed: no such mailbox"),
+            return Completion::no(
+                Code::TryCreate,
+                format!("{command} failed: no such mailbox"),
             );
         }
-        Err(e) => return store_error(b, tag, command, &e),
+        Err(e) => return Completion::store_failed(command, &e),
     };
     let uids: Vec<u32> = positions.iter().map(|&p| sel.uid(p)).collect();
     let result = if args.is_move {
@@ -102,7 +98,7 @@ pub fn copy(account: &Account, sel: &mut Selected, tag: &str, args: CopyArgs<'_>
     };
     let pairs = match result {
         Ok(p) => p,
-        Err(e) => return store_error(b, tag, command, &e),
+        Err(e) => return Completion::store_failed(command, &e),
     };
     let code = match (pairs.is_empty(), dest.status()) {
         (false, Ok(st)) => Some(Code::CopyUid {
@@ -112,13 +108,15 @@ pub fn copy(account: &Account, sel: &mut Selected, tag: &str, args: CopyArgs<'_>
         }),
         _ => None,
     };
-    if args.is_move {
-        if let Some(code) = &code {
-            untagged(b, &format!("OK {} Moved", code.to_text()));
+    let done = Completion::done(command);
+    match code {
+        // RFC 6851 §4.3: MOVE sends COPYUID in an untagged OK, before the EXPUNGEs.
+        Some(code) if args.is_move => {
+            out.info(code, "Moved");
+            done
         }
-        tagged(b, tag, "OK", None, &format!("{command} completed"));
-    } else {
-        tagged(b, tag, "OK", code.as_ref(), &format!("{command} completed"));
+        Some(code) => done.with_code(code),
+        None => done,
     }
 }
 

@@ -9,28 +9,22 @@
 use yubin_store::Flag;
 
 use crate::command::SequenceSet;
-use crate::response::{Code, tagged};
-use crate::session::{Selected, store_error};
+use crate::response::{Code, Completion};
+use crate::selected::Selected;
 
 /// Answers EXPUNGE (`set` is `None`) or UID EXPUNGE.
-pub fn expunge(sel: &mut Selected, tag: &str, set: Option<&SequenceSet>, b: &mut Vec<u8>) {
+pub fn expunge(sel: &mut Selected, set: Option<&SequenceSet>) -> Completion {
     let command = if set.is_some() {
         "UID EXPUNGE"
     } else {
         "EXPUNGE"
     };
     if sel.read_only {
-        return tagged(
-            b,
-            tag,
-            "NO",
-            Some(&Code::ReadOnly),
-            "Mailbox is read-only (EXAMINE)",
-        );
+        return Completion::no(Code::ReadOnly, "Mailbox is read-only (EXAMINE)");
     }
     let now = match sel.mailbox.view() {
         Ok(v) => v,
-        Err(e) => return store_error(b, tag, command, &e),
+        Err(e) => return Completion::store_failed(command, &e),
     };
     // `*` in a UID set is the largest UID the client knows of.
     let largest = sel.largest_uid();
@@ -40,7 +34,7 @@ pub fn expunge(sel: &mut Selected, tag: &str, set: Option<&SequenceSet>, b: &mut
         .filter(|&u| set.is_none_or(|s| s.contains(u, largest)))
         .collect();
     if let Err(e) = sel.mailbox.expunge(&doomed) {
-        return store_error(b, tag, command, &e);
+        return Completion::store_failed(command, &e);
     }
-    tagged(b, tag, "OK", None, &format!("{command} completed"));
+    Completion::done(command)
 }

@@ -11,14 +11,9 @@
 use std::borrow::Cow;
 
 use crate::command::{FetchAttr, Section, SectionText, SequenceSet};
-use crate::response::{tagged, write_fetch_attr, write_literal_crlf, write_message_data};
-use crate::session::{Selected, mark_seen};
-use yubin_store::{Flag, StoreError};
-
-/// Formats an internal date as `date-time` (RFC 3501 §9): `"17-Jul-1996 02:44:25 -0700"`.
-pub fn internal_date(d: &chrono::DateTime<chrono::FixedOffset>) -> String {
-    d.format("\"%d-%b-%Y %H:%M:%S %z\"").to_string()
-}
+use crate::response::{Code, Completion, Data, FetchItem, MessageData, Responses, SectionName};
+use crate::selected::Selected;
+use yubin_store::{Flag, FlagOp, Flags, Mailbox, StoreError};
 
 /// How much response a FETCH builds before the connection sends it: `1:* BODY[]` on a
 /// large mailbox is answered in pieces of about this size, never held in memory whole.
@@ -27,7 +22,6 @@ pub const FETCH_CHUNK: usize = 256 * 1024;
 /// A FETCH in progress, answered message by message (RFC 3501 §6.4.5, §7.4.2).
 #[derive(Debug)]
 pub struct FetchJob {
-    tag: String,
     uid: bool,
     items: Vec<FetchAttr>,
     positions: Vec<usize>,
@@ -42,23 +36,15 @@ pub struct FetchJob {
     seen: std::collections::HashMap<u32, yubin_store::Flags>,
 }
 
-/// Starts a FETCH (`uid` for UID FETCH); `None` when the request was answered at once
-/// (a bad sequence set gets its `BAD` in `b`).
+/// Starts a FETCH (`uid` for UID FETCH); `Err` when the request is answered at once
+/// (a bad sequence set is `BAD`).
 pub fn start(
     sel: &Selected,
-    tag: &str,
     uid: bool,
     set: &SequenceSet,
     items: &[FetchAttr],
-    b: &mut Vec<u8>,
-) -> Option<FetchJob> {
-    let positions = match super::resolve(sel, set, uid) {
-        Ok(p) => p,
-        Err(why) => {
-            tagged(b, tag, "BAD", None, why);
-            return None;
-        }
-    };
+) -> Result<FetchJob, Completion> {
+    let positions = super::resolve(sel, set, uid).map_err(Completion::bad)?;
     let mut items: Vec<FetchAttr> = items.to_vec();
     // RFC 3501 §6.4.8: UID FETCH always reports the UID.
     if uid && !items.contains(&FetchAttr::Uid) {
@@ -92,8 +78,7 @@ pub fn start(
         | FetchAttr::Rfc822Text => false,
         _ => true,
     });
-    Some(FetchJob {
-        tag: tag.to_owned(),
+    Ok(FetchJob {
         uid,
         items,
         positions,
@@ -107,9 +92,14 @@ pub fn start(
 }
 
 impl FetchJob {
-    /// Writes responses into `b` until it holds `budget` bytes or every message is
-    /// answered; returns true when done (the tagged completion is then written too).
-    pub fn step(&mut self, sel: &mut Selected, b: &mut Vec<u8>, budget: usize) -> bool {
+    /// Writes responses into `out` until it holds `budget` bytes or every message is
+    /// answered; returns the completion when done, `None` while more is to come.
+    pub fn step(
+        &mut self,
+        sel: &mut Selected,
+        out: &mut Responses,
+        budget: usize,
+    ) -> Option<Completion> {
         if self.sets_seen {
             // RFC 3501 §6.4.5: a body FETCH sets \Seen. Every message of the request is
             // marked in one change (one durable write), before the first is sent.
@@ -130,17 +120,16 @@ impl FetchJob {
         while self.next < self.positions.len() {
             let pos = self.positions[self.next];
             self.next += 1;
-            self.write_one(sel, pos, b);
-            if b.len() >= budget && self.next < self.positions.len() {
-                return false;
+            self.write_one(sel, pos, out);
+            if out.len() >= budget && self.next < self.positions.len() {
+                return None;
             }
         }
-        self.complete(b);
-        true
+        Some(self.completion())
     }
 
     /// One `* n FETCH (...)` response.
-    fn write_one(&mut self, sel: &mut Selected, pos: usize, b: &mut Vec<u8>) {
+    fn write_one(&mut self, sel: &mut Selected, pos: usize, out: &mut Responses) {
         let meta_uid = sel.uid(pos);
         let Some(mut meta) = sel.meta(pos) else {
             return;
@@ -178,127 +167,165 @@ impl FetchJob {
             .filter(|_| self.items.iter().any(needs_structure))
             .map(|raw| sel.cache.get(sel.uid_validity, meta_uid, raw));
         let meta = &meta;
-        b.extend_from_slice(format!("* {} FETCH (", pos + 1).as_bytes());
-        let mut first = true;
-        let mut sep = |b: &mut Vec<u8>| {
-            if !first {
-                b.push(b' ');
-            }
-            first = false;
-        };
-        for item in &self.items {
-            sep(b);
-            match item {
-                FetchAttr::Uid => b.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
-                FetchAttr::Flags => b.extend_from_slice(
-                    format!("FLAGS {}", sel.flag_list(meta.uid, &meta.flags)).as_bytes(),
-                ),
-                FetchAttr::InternalDate => b.extend_from_slice(
-                    format!("INTERNALDATE {}", internal_date(&meta.internal_date)).as_bytes(),
-                ),
-                FetchAttr::Rfc822Size => {
-                    b.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes())
-                }
+        // The octets of the message data items first: the response borrows them.
+        let octets: Vec<Option<Octets<'_>>> = self
+            .items
+            .iter()
+            .map(|item| {
+                let (section, partial) = match item {
+                    FetchAttr::Rfc822 => (Section::default(), None),
+                    FetchAttr::Rfc822Header => (
+                        Section {
+                            part: vec![],
+                            text: Some(SectionText::Header),
+                        },
+                        None,
+                    ),
+                    FetchAttr::Rfc822Text => (
+                        Section {
+                            part: vec![],
+                            text: Some(SectionText::Text),
+                        },
+                        None,
+                    ),
+                    FetchAttr::BodySection {
+                        section, partial, ..
+                    } => (section.clone(), *partial),
+                    _ => return None,
+                };
+                Some(section_data(
+                    raw.as_deref(),
+                    info.as_deref(),
+                    &section,
+                    partial,
+                ))
+            })
+            .collect();
+        let mut items = Vec::with_capacity(self.items.len() + 1);
+        for (item, octets) in self.items.iter().zip(&octets) {
+            let data = || {
+                octets
+                    .as_ref()
+                    .map_or(MessageData::Wire(&[]), |o| o.lend(meta.size))
+            };
+            items.push(match item {
+                FetchAttr::Uid => FetchItem::Uid(meta.uid),
+                FetchAttr::Flags => FetchItem::Flags(sel.flag_list(meta.uid, &meta.flags)),
+                FetchAttr::InternalDate => FetchItem::InternalDate(&meta.internal_date),
+                FetchAttr::Rfc822Size => FetchItem::Rfc822Size(meta.size),
                 FetchAttr::Envelope => {
-                    b.extend_from_slice(b"ENVELOPE ");
-                    if let Some(info) = &info {
-                        b.extend_from_slice(&info.envelope);
-                    }
+                    FetchItem::Envelope(info.as_ref().map_or(&[][..], |i| &i.envelope))
                 }
                 FetchAttr::BodyStructure => {
-                    b.extend_from_slice(b"BODYSTRUCTURE ");
-                    if let Some(info) = &info {
-                        b.extend_from_slice(&info.bodystructure);
-                    }
+                    FetchItem::BodyStructure(info.as_ref().map_or(&[][..], |i| &i.bodystructure))
                 }
-                FetchAttr::Body => {
-                    b.extend_from_slice(b"BODY ");
-                    if let Some(info) = &info {
-                        b.extend_from_slice(&info.body);
-                    }
-                }
-                FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
-                    let (name, text) = match item {
-                        FetchAttr::Rfc822 => ("RFC822 ", None),
-                        FetchAttr::Rfc822Header => ("RFC822.HEADER ", Some(SectionText::Header)),
-                        _ => ("RFC822.TEXT ", Some(SectionText::Text)),
-                    };
-                    b.extend_from_slice(name.as_bytes());
-                    let section = Section { part: vec![], text };
-                    if let Some(stored) = raw.as_ref().filter(|r| r.len() as u64 != meta.size)
-                        && is_whole(&section)
-                    {
-                        write_literal_crlf(b, stored);
-                        continue;
-                    }
-                    let data = match (&info, &raw) {
-                        (_, Some(raw)) if is_whole(&section) => Some(Cow::Borrowed(&raw[..])),
-                        (Some(info), Some(raw)) => info.section(raw, &section),
-                        _ => None,
-                    };
-                    write_message_data(b, data.as_deref().unwrap_or_default());
-                }
+                FetchAttr::Body => FetchItem::Body(info.as_ref().map_or(&[][..], |i| &i.body)),
+                FetchAttr::Rfc822 => FetchItem::Section {
+                    name: SectionName::Rfc822,
+                    data: data(),
+                },
+                FetchAttr::Rfc822Header => FetchItem::Section {
+                    name: SectionName::Rfc822Header,
+                    data: data(),
+                },
+                FetchAttr::Rfc822Text => FetchItem::Section {
+                    name: SectionName::Rfc822Text,
+                    data: data(),
+                },
                 FetchAttr::BodySection {
                     section, partial, ..
-                } => {
-                    // The response names the section without .PEEK, and a partial by
-                    // its origin only (§7.4.2: `BODY[]<0>`).
-                    write_fetch_attr(
-                        b,
-                        &FetchAttr::BodySection {
-                            section: section.clone(),
-                            partial: *partial,
-                            peek: false,
-                        },
-                        false,
-                    );
-                    b.push(b' ');
-                    if let Some(stored) = raw.as_ref().filter(|r| r.len() as u64 != meta.size)
-                        && is_whole(section)
-                        && partial.is_none()
-                    {
-                        write_literal_crlf(b, stored);
-                        continue;
-                    }
-                    let data = match (&info, &raw) {
-                        (_, Some(raw)) if is_whole(section) => Some(Cow::Borrowed(&raw[..])),
-                        (Some(info), Some(raw)) => info.section(raw, section),
-                        _ => None,
-                    };
-                    let data = data.as_deref().map(|d| match partial {
-                        Some((origin, count)) => {
-                            let start = (*origin as usize).min(d.len());
-                            let end = start.saturating_add(*count as usize).min(d.len());
-                            &d[start..end]
-                        }
-                        None => d,
-                    });
-                    write_message_data(b, data.unwrap_or_default());
-                }
-            }
+                } => FetchItem::Section {
+                    name: SectionName::Body {
+                        section,
+                        origin: partial.map(|(origin, _)| origin),
+                    },
+                    data: data(),
+                },
+            });
         }
         if flags_changed && !self.items.contains(&FetchAttr::Flags) {
-            sep(b);
-            b.extend_from_slice(
-                format!("FLAGS {}", sel.flag_list(meta.uid, &meta.flags)).as_bytes(),
-            );
+            items.push(FetchItem::Flags(sel.flag_list(meta.uid, &meta.flags)));
         }
-        b.extend_from_slice(b")\r\n");
+        out.data(Data::Fetch {
+            seq: pos as u32 + 1,
+            items,
+        });
     }
 
-    fn complete(&self, b: &mut Vec<u8>) {
+    fn completion(&self) -> Completion {
         let command = if self.uid { "UID FETCH" } else { "FETCH" };
-        let tag = self.tag.as_str();
         if self.failures > 0 {
-            tagged(
-                b,
-                tag,
-                "NO",
-                Some(&crate::response::Code::ServerBug),
-                &format!("{command}: some messages could not be read"),
-            );
+            Completion::no(
+                Code::ServerBug,
+                format!("{command}: some messages could not be read"),
+            )
         } else {
-            tagged(b, tag, "OK", None, &format!("{command} completed"));
+            Completion::done(command)
+        }
+    }
+}
+
+/// The octets of one message data item, borrowed from the message where they can be.
+enum Octets<'a> {
+    /// The whole message as stored (its lines may end in a bare LF).
+    Stored(&'a [u8]),
+    /// A section, possibly made for the response (a header subset, a decoded part).
+    Wire(Cow<'a, [u8]>),
+}
+
+impl Octets<'_> {
+    /// The data as a FETCH item carries it. A stored message whose size on disk is its
+    /// wire size already has CRLF line ends and is sent as it is.
+    fn lend(&self, wire_size: u64) -> MessageData<'_> {
+        match self {
+            Octets::Stored(d) if d.len() as u64 != wire_size => MessageData::Stored(d),
+            Octets::Stored(d) => MessageData::Wire(d),
+            Octets::Wire(d) => MessageData::Wire(d),
+        }
+    }
+}
+
+/// The octets of `section` of the message `raw` (with `<origin.count>` applied): a
+/// section the message does not have is empty, as Dovecot answers it.
+fn section_data<'a>(
+    raw: Option<&'a [u8]>,
+    info: Option<&'a crate::mime::MessageInfo>,
+    section: &Section,
+    partial: Option<(u32, u32)>,
+) -> Octets<'a> {
+    let Some(raw) = raw else {
+        return Octets::Wire(Cow::Borrowed(&[]));
+    };
+    if is_whole(section) && partial.is_none() {
+        return Octets::Stored(raw);
+    }
+    let data = if is_whole(section) {
+        Some(Cow::Borrowed(raw))
+    } else {
+        info.and_then(|info| info.section(raw, section))
+    };
+    let data = data.unwrap_or(Cow::Borrowed(&[]));
+    match partial {
+        Some((origin, count)) => {
+            let start = (origin as usize).min(data.len());
+            let end = start.saturating_add(count as usize).min(data.len());
+            Octets::Wire(match data {
+                Cow::Borrowed(d) => Cow::Borrowed(&d[start..end]),
+                Cow::Owned(d) => Cow::Owned(d[start..end].to_vec()),
+            })
+        }
+        None => Octets::Wire(data),
+    }
+}
+
+/// Adds `\Seen` to messages (a FETCH of bodies), in one change; returns what changed.
+fn mark_seen(mailbox: &Mailbox, uids: &[u32]) -> Option<yubin_store::FlagsChanged> {
+    let seen: Flags = [Flag::Seen].into_iter().collect();
+    match mailbox.set_flags_unchanged_since(uids, FlagOp::Add, &seen, None) {
+        Ok(changed) => Some(changed),
+        Err(e) => {
+            tracing::warn!(error = %e, count = uids.len(), "could not set \\Seen");
+            None
         }
     }
 }

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use yubin_store::{Account, SpecialUse};
 
 use crate::command::ListExtended;
-use crate::response::{tagged, write_mailbox};
-use crate::session::{store_error, write_status};
+use crate::response::{Completion, Data, Responses};
 
 /// The hierarchy delimiter (the store's).
 pub const DELIMITER: char = '/';
@@ -56,27 +55,34 @@ fn matches_mailbox(pattern: &str, name: &str) -> bool {
     matches(pattern, name)
 }
 
+/// RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
+fn root() -> Data<'static> {
+    Data::List {
+        lsub: false,
+        attributes: vec!["\\Noselect"],
+        delimiter: Some(DELIMITER),
+        name: "",
+        child_info: vec![],
+    }
+}
+
 /// Answers LIST (or LSUB when `lsub`).
 pub fn list(
-    account: Option<&Account>,
-    tag: &str,
+    account: &Account,
     reference: &str,
     pattern: &str,
     lsub: bool,
-    b: &mut Vec<u8>,
-) {
-    let Some(account) = account else { return };
+    out: &mut Responses,
+) -> Completion {
     let command = if lsub { "LSUB" } else { "LIST" };
     if pattern.is_empty() && !lsub {
-        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
-        b.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
-        tagged(b, tag, "OK", None, "LIST completed");
-        return;
+        out.data(root());
+        return Completion::done("LIST");
     }
     let full = format!("{reference}{pattern}");
     let all = match account.list() {
         Ok(all) => all,
-        Err(e) => return store_error(b, tag, command, &e),
+        Err(e) => return Completion::store_failed(command, &e),
     };
     for info in &all {
         if !matches_mailbox(&full, &info.name) {
@@ -106,11 +112,15 @@ pub fn list(
         if let Some(u) = info.special_use {
             attrs.push(u.attribute());
         }
-        b.extend_from_slice(format!("* {command} ({}) \"/\" ", attrs.join(" ")).as_bytes());
-        write_mailbox(b, &info.name);
-        b.extend_from_slice(b"\r\n");
+        out.data(Data::List {
+            lsub,
+            attributes: attrs,
+            delimiter: Some(DELIMITER),
+            name: &info.name,
+            child_info: vec![],
+        });
     }
-    tagged(b, tag, "OK", None, &format!("{command} completed"));
+    Completion::done(command)
 }
 
 /// A name an extended LIST may answer: a mailbox, a parent that exists only because a
@@ -127,11 +137,10 @@ struct Entry {
 /// and it meets the selection criteria, or, with RECURSIVEMATCH, when a descendant
 /// meets them (then with `CHILDINFO`, naming the criteria). Child attributes and
 /// special-use attributes are always given, as for the plain LIST.
-pub fn list_extended(account: Option<&Account>, tag: &str, l: &ListExtended, b: &mut Vec<u8>) {
-    let Some(account) = account else { return };
+pub fn list_extended(account: &Account, l: &ListExtended, out: &mut Responses) -> Completion {
     let all = match account.list() {
         Ok(all) => all,
-        Err(e) => return store_error(b, tag, "LIST", &e),
+        Err(e) => return Completion::store_failed("LIST", &e),
     };
     // INBOX first (as `list` gives it), then by name.
     let mut entries: BTreeMap<(bool, String), Entry> = BTreeMap::new();
@@ -160,8 +169,7 @@ pub fn list_extended(account: Option<&Account>, tag: &str, l: &ListExtended, b: 
             && (!l.special_use || e.special_use.is_some())
     };
     if l.patterns.iter().any(|p| p.is_empty()) && !l.subscribed {
-        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
-        b.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+        out.data(root());
     }
     let show_subscribed = l.subscribed || l.return_subscribed;
     let hit = |name: &str| {
@@ -208,32 +216,36 @@ pub fn list_extended(account: Option<&Account>, tag: &str, l: &ListExtended, b: 
         if show_subscribed && e.subscribed {
             attrs.push("\\Subscribed");
         }
-        b.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
-        write_mailbox(b, name);
+        // RFC 5258 §3.5: `("CHILDINFO" (criteria))` names what the descendant met.
+        let mut child_info = Vec::new();
         if child_selected {
-            // RFC 5258 §3.5: `("CHILDINFO" (criteria))` names what the descendant met.
-            let mut criteria = Vec::new();
             if l.subscribed {
-                criteria.push("\"SUBSCRIBED\"");
+                child_info.push("SUBSCRIBED");
             }
             if l.special_use {
-                criteria.push("\"SPECIAL-USE\"");
+                child_info.push("SPECIAL-USE");
             }
-            b.extend_from_slice(format!(" (\"CHILDINFO\" ({}))", criteria.join(" ")).as_bytes());
         }
-        b.extend_from_slice(b"\r\n");
+        out.data(Data::List {
+            lsub: false,
+            attributes: attrs,
+            delimiter: Some(DELIMITER),
+            name,
+            child_info,
+        });
         if let Some(items) = &l.return_status
             && e.listed
             && e.selectable
-        {
             // RFC 5819 §2: a mailbox whose status cannot be had is listed without it.
-            let mut status = Vec::new();
-            if write_status(account, name, items, &mut status).is_ok() {
-                b.extend_from_slice(&status);
-            }
+            && let Ok(values) = super::status::read(account, name, items)
+        {
+            out.data(Data::Status {
+                mailbox: name,
+                items: values,
+            });
         }
     }
-    tagged(b, tag, "OK", None, "LIST completed");
+    Completion::done("LIST")
 }
 
 #[cfg(test)]

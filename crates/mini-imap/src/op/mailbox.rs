@@ -14,19 +14,19 @@
 use yubin_store::name::DELIMITER;
 use yubin_store::{Account, SpecialUse, StoreError};
 
-use crate::response::{Code, tagged};
+use crate::response::{Code, Completion};
 
 /// The code and text for a store refusal of a mailbox command.
-fn refuse(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
+fn refuse(command: &str, e: &StoreError) -> Completion {
     let code = match e {
         StoreError::MailboxExists(_) => Code::AlreadyExists,
         StoreError::NoSuchMailbox(_) => Code::NonExistent,
         StoreError::HasChildren(_) => Code::HasChildren,
         StoreError::CannotDeleteInbox | StoreError::InvalidName { .. } => Code::Cannot,
         StoreError::NameTooLong { .. } => Code::Limit,
-        _ => return crate::session::store_error(b, tag, command, e),
+        _ => return Completion::store_failed(command, e),
     };
-    tagged(b, tag, "NO", Some(&code), &format!("{command} failed: {e}"));
+    Completion::no(code, format!("{command} failed: {e}"))
 }
 
 /// Answers CREATE with special uses (RFC 6154 §3). The store ties each use to one
@@ -35,13 +35,7 @@ fn refuse(b: &mut Vec<u8>, tag: &str, command: &str, e: &StoreError) {
 /// (say, recreating a deleted `Sent`). Any other request (an unknown use, a use for
 /// another name, two uses) is refused with `NO [USEATTR]`, and nothing is created, as
 /// §3 requires. `USE ()` is a plain CREATE.
-pub fn create_special_use(
-    account: &Account,
-    tag: &str,
-    name: &str,
-    uses: &[String],
-    b: &mut Vec<u8>,
-) {
+pub fn create_special_use(account: &Account, name: &str, uses: &[String]) -> Completion {
     let plain = name.strip_suffix(DELIMITER).unwrap_or(name);
     let mut wanted: Vec<SpecialUse> = Vec::new();
     for u in uses {
@@ -50,7 +44,7 @@ pub fn create_special_use(
             .find(|s| s.attribute().eq_ignore_ascii_case(u))
         else {
             let text = format!("CREATE failed: special use {u} is not supported");
-            return tagged(b, tag, "NO", Some(&Code::UseAttr), &text);
+            return Completion::no(Code::UseAttr, text);
         };
         if !wanted.contains(&known) {
             wanted.push(known);
@@ -58,7 +52,7 @@ pub fn create_special_use(
     }
     if let [_, _, ..] = wanted.as_slice() {
         let text = "CREATE failed: a mailbox here has at most one special use";
-        return tagged(b, tag, "NO", Some(&Code::UseAttr), text);
+        return Completion::no(Code::UseAttr, text);
     }
     if let Some(u) = wanted.first()
         && u.mailbox_name() != plain
@@ -68,39 +62,36 @@ pub fn create_special_use(
             u.attribute(),
             u.mailbox_name()
         );
-        return tagged(b, tag, "NO", Some(&Code::UseAttr), &text);
+        return Completion::no(Code::UseAttr, text);
     }
-    create(account, tag, name, b);
+    create(account, name)
 }
 
 /// Answers CREATE. A trailing delimiter declares that names will be created below this
 /// one (§6.3.3); the store has no such distinction, so it is dropped.
-pub fn create(account: &Account, tag: &str, name: &str, b: &mut Vec<u8>) {
+pub fn create(account: &Account, name: &str) -> Completion {
     let name = name.strip_suffix(DELIMITER).unwrap_or(name);
     match account.create(name) {
-        Ok(()) => tagged(b, tag, "OK", None, "CREATE completed"),
-        Err(e) => refuse(b, tag, "CREATE", &e),
+        Ok(()) => Completion::done("CREATE"),
+        Err(e) => refuse("CREATE", &e),
     }
 }
 
 /// Answers DELETE. `selected` is the name of this session's selected mailbox: deleting
 /// it from under the session is refused with `[INUSE]` (CLOSE it first).
-pub fn delete(account: &Account, selected: Option<&str>, tag: &str, name: &str, b: &mut Vec<u8>) {
+pub fn delete(account: &Account, selected: Option<&str>, name: &str) -> Completion {
     let canonical = yubin_store::name::canonical_mailbox(name);
     if let (Ok(n), Some(sel)) = (&canonical, selected)
         && n == sel
     {
-        return tagged(
-            b,
-            tag,
-            "NO",
-            Some(&Code::InUse),
+        return Completion::no(
+            Code::InUse,
             "DELETE failed: the mailbox is selected; CLOSE it first",
         );
     }
     match account.delete(name) {
-        Ok(()) => tagged(b, tag, "OK", None, "DELETE completed"),
-        Err(e) => refuse(b, tag, "DELETE", &e),
+        Ok(()) => Completion::done("DELETE"),
+        Err(e) => refuse("DELETE", &e),
     }
 }
 
@@ -108,10 +99,10 @@ pub fn delete(account: &Account, selected: Option<&str>, tag: &str, name: &str, 
 /// INBOX moves its messages to the new mailbox and leaves INBOX empty (with its
 /// UIDVALIDITY and UIDNEXT), which the store does, in one step on Maildir. A refusal
 /// (`NO` with its code) has changed nothing.
-pub fn rename(account: &Account, tag: &str, from: &str, to: &str, b: &mut Vec<u8>) {
+pub fn rename(account: &Account, from: &str, to: &str) -> Completion {
     match account.rename(from, to) {
-        Ok(()) => tagged(b, tag, "OK", None, "RENAME completed"),
-        Err(e) => refuse(b, tag, "RENAME", &e),
+        Ok(()) => Completion::done("RENAME"),
+        Err(e) => refuse("RENAME", &e),
     }
 }
 
@@ -120,10 +111,10 @@ mod tests {
     use super::*;
     use yubin_store::{Secret, Store};
 
-    fn reply(f: impl FnOnce(&mut Vec<u8>)) -> String {
-        let mut b = Vec::new();
-        f(&mut b);
-        String::from_utf8(b).unwrap()
+    fn reply(tag: &str, c: Completion) -> String {
+        let mut r = crate::response::Responses::new();
+        r.completion(tag, &c);
+        String::from_utf8(r.into_bytes()).unwrap()
     }
 
     /// A name valid as sent but too long once Maildir++ stores it (here a child's, which
@@ -138,16 +129,16 @@ mod tests {
         account.create(&format!("p/{child}")).unwrap();
         let before = account.list().unwrap();
         let long = "q.".repeat(20);
-        let r = reply(|b| rename(&account, "t1", "p", &long, b));
+        let r = reply("t1", rename(&account, "p", &long));
         assert!(r.starts_with("t1 NO [LIMIT] RENAME failed"), "{r}");
-        let r = reply(|b| create(&account, "t2", &"a.".repeat(120), b));
+        let r = reply("t2", create(&account, &"a.".repeat(120)));
         assert!(r.starts_with("t2 NO [LIMIT] CREATE failed"), "{r}");
-        let r = reply(|b| rename(&account, "t3", "INBOX", &format!("x/{long}{child}"), b));
+        let r = reply("t3", rename(&account, "INBOX", &format!("x/{long}{child}")));
         assert!(r.starts_with("t3 NO [LIMIT] RENAME failed"), "{r}");
         assert_eq!(account.list().unwrap(), before);
-        let r = reply(|b| rename(&account, "t4", "p", "q", b));
+        let r = reply("t4", rename(&account, "p", "q"));
         assert_eq!(r, "t4 OK RENAME completed\r\n");
-        let r = reply(|b| rename(&account, "t5", "INBOX", "Old", b));
+        let r = reply("t5", rename(&account, "INBOX", "Old"));
         assert_eq!(r, "t5 OK RENAME completed\r\n");
     }
 }

@@ -1,6 +1,7 @@
 //! Command handlers too large for the session's dispatch: one file per command group.
 
 pub mod append;
+pub mod auth;
 pub mod copy;
 pub mod expunge;
 pub mod fetch;
@@ -8,10 +9,12 @@ pub mod list;
 pub mod mailbox;
 pub mod notify;
 pub mod search;
+pub mod select;
+pub mod status;
 pub mod store;
 
 use crate::command::{CommandBody, SearchKey, SequenceSet};
-use crate::session::Selected;
+use crate::selected::Selected;
 
 /// Replaces `$` (RFC 5182 §2.1) in a command's sequence sets with the saved search
 /// result: UIDs where the set holds UIDs, sequence numbers elsewhere. The result is kept

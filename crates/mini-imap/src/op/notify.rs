@@ -20,15 +20,16 @@
 //! forms, which RFC 3501 would allow, because a client that pipelines a sequence-number
 //! command right behind one could misread it. EXISTS, RECENT and FETCH FLAGS may go
 //! out with any command. The session adds the report to the end of every command in the
-//! selected state, just before the tagged completion ([`insert_before_completion`]), so
-//! a command's own sequence numbers are read against the state the client knew.
+//! selected state, after the command's own data and before its tagged completion
+//! ([`crate::response::Responses`]), so a command's own sequence numbers are read
+//! against the state the client knew.
 
 use std::collections::BTreeSet;
 
 use yubin_store::ChangeKind;
 
-use crate::response::untagged;
-use crate::session::Selected;
+use crate::response::{Data, FetchItem, Responses};
+use crate::selected::Selected;
 
 /// Which updates a command may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,7 @@ pub enum Updates {
 /// Order: EXPUNGE, highest number first so that each number is right when it is read;
 /// then FLAGS and PERMANENTFLAGS if a keyword is new to the client; then FETCH FLAGS of
 /// changed messages; then EXISTS and RECENT for new ones.
-pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
+pub fn report(sel: &mut Selected, expunge: bool, out: &mut Responses) {
     let Ok(now) = sel.mailbox.view() else {
         // Deleted under us: nothing sensible to compare with; commands will say NO.
         return;
@@ -104,7 +105,7 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
             .collect();
         positions.sort_unstable();
         for &pos in positions.iter().rev() {
-            untagged(b, &format!("{} EXPUNGE", pos + 1));
+            out.data(Data::Expunge(pos as u32 + 1));
         }
         let ghosts = std::mem::take(&mut sel.ghosts);
         sel.uids.retain(|uid| !ghosts.contains_key(uid));
@@ -114,7 +115,7 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
     }
     // Keywords set by others (on changed or new messages) are announced before a FETCH
     // shows them (RFC 3501 §7.2.6); the view knows every keyword any message has had.
-    sel.announce(now.keywords(), b);
+    sel.announce(now.keywords(), out);
     for uid in flagged {
         if sel.ghosts.contains_key(&uid) {
             continue;
@@ -122,8 +123,10 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
         let (Ok(pos), Some(flags)) = (sel.uids.position(uid), now.flags(uid)) else {
             continue;
         };
-        let list = sel.flag_list(uid, flags);
-        untagged(b, &format!("{} FETCH (FLAGS {list})", pos + 1));
+        out.data(Data::Fetch {
+            seq: pos as u32 + 1,
+            items: vec![FetchItem::Flags(sel.flag_list(uid, flags))],
+        });
     }
     let new: Vec<u32> = now.uids_after(sel.largest_uid()).collect();
     if !new.is_empty() {
@@ -134,23 +137,12 @@ pub fn report(sel: &mut Selected, expunge: bool, b: &mut Vec<u8>) {
         for uid in new {
             sel.uids.insert(uid);
         }
-        untagged(b, &format!("{} EXISTS", sel.uids.len()));
-        untagged(b, &format!("{} RECENT", sel.recent.len()));
+        out.data(Data::Exists(sel.uids.len() as u32));
+        out.data(Data::Recent(sel.recent.len() as u32));
     }
     let highest = now.highest_modseq();
     sel.own.retain(|_, m| *m > highest);
     sel.view = now;
-}
-
-/// Inserts `updates` before the last line of `b`, the command's tagged completion
-/// (a tagged line never contains CRLF, and everything before it ends with one).
-pub fn insert_before_completion(b: &mut Vec<u8>, updates: &[u8]) {
-    if updates.is_empty() {
-        return;
-    }
-    let body = b.strip_suffix(b"\r\n").unwrap_or(b);
-    let start = memchr::memmem::rfind(body, b"\r\n").map_or(0, |i| i + 2);
-    b.splice(start..start, updates.iter().copied());
 }
 
 #[cfg(test)]
@@ -160,7 +152,6 @@ mod tests {
     use yubin_core::Secret;
     use yubin_store::{Flag, FlagOp, Flags, Store};
 
-    use super::*;
     use crate::session::{After, Session};
 
     fn say(s: &mut Session, line: &str) -> String {
@@ -222,18 +213,5 @@ mod tests {
         assert_eq!(&out.bytes[..], b"i OK IDLE terminated\r\n");
         assert_eq!(out.after, After::Continue);
         assert!(s.idle_poll().is_empty(), "no pushes once IDLE has ended");
-    }
-
-    #[test]
-    fn updates_go_before_the_tagged_line() {
-        let mut b = b"* 1 FETCH (BODY[] {2}\r\n\r\n)\r\na OK done\r\n".to_vec();
-        insert_before_completion(&mut b, b"* 3 EXISTS\r\n");
-        assert_eq!(
-            b,
-            b"* 1 FETCH (BODY[] {2}\r\n\r\n)\r\n* 3 EXISTS\r\na OK done\r\n"
-        );
-        let mut b = b"a OK done\r\n".to_vec();
-        insert_before_completion(&mut b, b"* 1 EXPUNGE\r\n");
-        assert_eq!(b, b"* 1 EXPUNGE\r\na OK done\r\n");
     }
 }

@@ -17,8 +17,8 @@ use bytes::Bytes;
 
 use crate::command::{SearchKey, SearchReturn, SequenceSet};
 use crate::mime::MessageInfo;
-use crate::response::{Code, tagged};
-use crate::session::Selected;
+use crate::response::{Code, Completion, Data, Responses};
+use crate::selected::Selected;
 use yubin_store::{Flag, MessageMeta};
 
 /// The charsets a SEARCH may name: UTF-8 and its subset US-ASCII.
@@ -33,8 +33,8 @@ pub fn search(
     ret: Option<SearchReturn>,
     charset: Option<&str>,
     criteria: &[SearchKey],
-    b: &mut Vec<u8>,
-) {
+    out: &mut Responses,
+) -> Completion {
     let command = if uid { "UID SEARCH" } else { "SEARCH" };
     if let Some(c) = charset
         && !CHARSETS.iter().any(|ok| ok.eq_ignore_ascii_case(c))
@@ -43,7 +43,7 @@ pub fn search(
         if ret.is_some_and(|r| r.save) {
             sel.saved.clear();
         }
-        return tagged(b, tag, "NO", Some(&Code::BadCharset), "Unsupported charset");
+        return Completion::no(Code::BadCharset, "Unsupported charset");
     }
     let key = SearchKey::And(criteria.to_vec());
     let n = sel.len();
@@ -76,16 +76,10 @@ pub fn search(
         save(sel, uid, r, &hits);
     }
     match ret {
-        Some(r) => esearch(b, tag, uid, r, &hits),
-        None => {
-            b.extend_from_slice(b"* SEARCH");
-            for h in hits {
-                b.extend_from_slice(format!(" {h}").as_bytes());
-            }
-            b.extend_from_slice(b"\r\n");
-        }
+        Some(r) => esearch(out, tag, uid, r, &hits),
+        None => out.data(Data::Search(&hits)),
     }
-    tagged(b, tag, "OK", None, &format!("{command} completed"));
+    Completion::done(command)
 }
 
 /// Keeps the result for `$` (RFC 5182 §2.1) as UIDs. With MIN and/or MAX but neither
@@ -113,30 +107,18 @@ fn save(sel: &mut Selected, uid: bool, r: SearchReturn, hits: &[u32]) {
 /// only what was asked for; MIN, MAX and ALL are left out when nothing matched, COUNT is
 /// then 0. `hits` ascend. The tag needs no escaping: it has no quoted-specials (RFC 3501
 /// §9, `tag`).
-fn esearch(b: &mut Vec<u8>, tag: &str, uid: bool, r: SearchReturn, hits: &[u32]) {
+fn esearch(out: &mut Responses, tag: &str, uid: bool, r: SearchReturn, hits: &[u32]) {
     if !r.answers() {
         return;
     }
-    b.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
-    if uid {
-        b.extend_from_slice(b" UID");
-    }
-    if let (Some(min), Some(max)) = (hits.first(), hits.last()) {
-        if r.min {
-            b.extend_from_slice(format!(" MIN {min}").as_bytes());
-        }
-        if r.max {
-            b.extend_from_slice(format!(" MAX {max}").as_bytes());
-        }
-    }
-    if r.count {
-        b.extend_from_slice(format!(" COUNT {}", hits.len()).as_bytes());
-    }
-    if r.all && !hits.is_empty() {
-        b.extend_from_slice(b" ALL ");
-        crate::response::write_set(b, &SequenceSet::from_sorted(hits.iter().copied()));
-    }
-    b.extend_from_slice(b"\r\n");
+    out.data(Data::ESearch {
+        tag,
+        uid,
+        min: hits.first().copied().filter(|_| r.min),
+        max: hits.last().copied().filter(|_| r.max),
+        count: r.count.then_some(hits.len()),
+        all: (r.all && !hits.is_empty()).then(|| SequenceSet::from_sorted(hits.iter().copied())),
+    });
 }
 
 struct Ctx<'a> {

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use yubin_store::{Flag, FlagOp, Flags};
 
 use crate::command::{SequenceSet, StoreMode};
-use crate::response::{Code, tagged, untagged};
-use crate::session::Selected;
+use crate::response::{Code, Completion, Data, FetchItem, Responses, Status};
+use crate::selected::Selected;
 
 /// Why a flag list was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,17 @@ pub struct BadFlag {
     pub code: Code,
     /// The text to send.
     pub text: String,
+}
+
+impl BadFlag {
+    /// `BAD [code] text`: the flag list is the client's mistake.
+    pub fn completion(self) -> Completion {
+        Completion {
+            status: Status::Bad,
+            code: Some(self.code),
+            text: self.text.into(),
+        }
+    }
 }
 
 /// Turns a command's flag list into the store's flags: the five system flags (any case)
@@ -66,24 +77,18 @@ pub struct StoreArgs<'a> {
 }
 
 /// Answers a STORE; the snapshot takes the new flags, so the change is not reported twice.
-pub fn store(sel: &mut Selected, tag: &str, args: StoreArgs<'_>, b: &mut Vec<u8>) {
+pub fn store(sel: &mut Selected, args: StoreArgs<'_>, out: &mut Responses) -> Completion {
     let command = if args.uid { "UID STORE" } else { "STORE" };
     let flags = match parse_flags(args.flags) {
         Ok(f) => f,
-        Err(bad) => return tagged(b, tag, "BAD", Some(&bad.code), &bad.text),
+        Err(bad) => return bad.completion(),
     };
     if sel.read_only {
-        return tagged(
-            b,
-            tag,
-            "NO",
-            Some(&Code::ReadOnly),
-            "Mailbox is read-only (EXAMINE)",
-        );
+        return Completion::no(Code::ReadOnly, "Mailbox is read-only (EXAMINE)");
     }
     let positions = match super::resolve(sel, args.set, args.uid) {
         Ok(p) => p,
-        Err(why) => return tagged(b, tag, "BAD", None, why),
+        Err(why) => return Completion::bad(why),
     };
     let op = match args.mode {
         StoreMode::Replace => FlagOp::Replace,
@@ -96,7 +101,7 @@ pub fn store(sel: &mut Selected, tag: &str, args: StoreArgs<'_>, b: &mut Vec<u8>
         .set_flags_unchanged_since(&uids, op, &flags, None)
     {
         Ok(c) => c,
-        Err(e) => return crate::session::store_error(b, tag, command, &e),
+        Err(e) => return Completion::store_failed(command, &e),
     };
     // A keyword new to the client is announced before a FETCH shows it (RFC 3501
     // §7.2.6), also with .SILENT: the client learns of it at once either way.
@@ -109,7 +114,7 @@ pub fn store(sel: &mut Selected, tag: &str, args: StoreArgs<'_>, b: &mut Vec<u8>
             _ => None,
         })
         .collect();
-    sel.announce(keywords, b);
+    sel.announce(keywords, out);
     // This response reports the new flags; the next report need not repeat them.
     sel.reported_own(&changed);
     // Both lists ascend by UID. A UID missing from `changed` was expunged by another
@@ -121,16 +126,19 @@ pub fn store(sel: &mut Selected, tag: &str, args: StoreArgs<'_>, b: &mut Vec<u8>
             continue;
         };
         if !args.silent {
-            let list = sel.flag_list(uid, &new);
-            let text = if args.uid {
-                format!("{} FETCH (UID {uid} FLAGS {list})", pos + 1)
+            let flags = FetchItem::Flags(sel.flag_list(uid, &new));
+            let items = if args.uid {
+                vec![FetchItem::Uid(uid), flags]
             } else {
-                format!("{} FETCH (FLAGS {list})", pos + 1)
+                vec![flags]
             };
-            untagged(b, &text);
+            out.data(Data::Fetch {
+                seq: pos as u32 + 1,
+                items,
+            });
         }
     }
-    tagged(b, tag, "OK", None, &format!("{command} completed"));
+    Completion::done(command)
 }
 
 #[cfg(test)]

@@ -1,0 +1,96 @@
+//! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2), and CLOSE (§6.4.2). UNSELECT (RFC 3691)
+//! only leaves the selected state, which the session does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use yubin_store::{Account, Flag};
+
+use crate::mime::InfoCache;
+use crate::response::{Code, Completion, Data, Responses};
+use crate::selected::Selected;
+
+/// Opens `name` and tells the client what it needs (FLAGS, EXISTS, RECENT, UNSEEN,
+/// UIDVALIDITY, UIDNEXT, PERMANENTFLAGS), or says why it cannot.
+pub fn select(
+    account: &Account,
+    name: &str,
+    examine: bool,
+    out: &mut Responses,
+) -> Result<(Box<Selected>, Completion), Completion> {
+    let command = if examine { "EXAMINE" } else { "SELECT" };
+    let (mailbox, view) = account
+        .mailbox(name)
+        .and_then(|m| {
+            let view = m.view()?;
+            Ok((m, view))
+        })
+        .map_err(|e| Completion::store_failed(command, &e))?;
+    // The view's own list, shared: SELECT copies nothing, whatever the mailbox's size.
+    let uids = view.seq();
+    // EXAMINE changes nothing, not even \Recent (§6.3.2): it only looks at which
+    // messages are recent; SELECT claims them for this session.
+    let first_recent = if examine {
+        view.header().recent_from
+    } else {
+        mailbox.claim_recent()
+    };
+    let recent: BTreeSet<u32> = view.uids_after(first_recent.saturating_sub(1)).collect();
+    let st = view.status();
+    let keywords: BTreeSet<String> = view.keywords().map(str::to_owned).collect();
+    let first_unseen = view.first_unseen().and_then(|u| uids.position(u).ok());
+    let selected = Box::new(Selected {
+        mailbox,
+        read_only: examine,
+        uid_validity: st.uid_validity,
+        uids,
+        view,
+        ghosts: BTreeMap::new(),
+        own: BTreeMap::new(),
+        recent,
+        keywords,
+        cache: InfoCache::default(),
+        saved: BTreeSet::new(),
+    });
+    out.data(Data::Flags(&selected.keywords));
+    out.data(Data::Exists(selected.len() as u32));
+    out.data(Data::Recent(selected.recent.len() as u32));
+    if let Some(pos) = first_unseen {
+        out.info(Code::Unseen(pos as u32 + 1), "First unseen");
+    }
+    out.info(Code::UidValidity(st.uid_validity), "UIDs valid");
+    out.info(Code::UidNext(st.uid_next), "Predicted next UID");
+    let permanent = Code::PermanentFlags {
+        keywords: selected.keywords.iter().cloned().collect(),
+        writable: !examine,
+    };
+    if examine {
+        out.info(permanent, "Read-only mailbox");
+    } else {
+        out.info(permanent, "Flags permitted");
+    }
+    let code = if examine {
+        Code::ReadOnly
+    } else {
+        Code::ReadWrite
+    };
+    Ok((selected, Completion::done(command).with_code(code)))
+}
+
+/// CLOSE: silently expunges the `\Deleted` messages, unless the mailbox is read-only
+/// (RFC 3501 §6.4.2); no EXPUNGE responses are sent.
+pub fn close(sel: &Selected) {
+    if sel.read_only {
+        return;
+    }
+    let now = sel.mailbox.view().unwrap_or_else(|_| sel.view.clone());
+    let deleted: Vec<u32> = now
+        .iter()
+        .filter(|m| m.flags.contains(&Flag::Deleted))
+        .map(|m| m.uid)
+        .collect();
+    if !deleted.is_empty()
+        && let Err(e) = sel.mailbox.expunge(&deleted)
+    {
+        tracing::warn!(error = %e, "CLOSE could not expunge");
+    }
+}
