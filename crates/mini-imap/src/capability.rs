@@ -2,7 +2,9 @@
 //!
 //! The list depends on the connection: `STARTTLS` while the upgrade is on offer, and
 //! `LOGINDISABLED` instead of `AUTH=PLAIN` while passwords are refused on plaintext
-//! (RFC 3501 §6.2.1, §6.2.3). Each session keeps its own [`Capabilities`].
+//! (RFC 3501 §6.2.1, §6.2.3). Each session keeps its own [`Capabilities`], with the
+//! extensions it has turned on ([`Enabled`]): by ENABLE (RFC 5161), or for CONDSTORE by
+//! any "CONDSTORE enabling command" (RFC 7162 §3.1).
 
 use yubin_core::tls::TlsState;
 
@@ -11,19 +13,44 @@ use yubin_core::tls::TlsState;
 /// UNSELECT RFC 3691, UIDPLUS RFC 4315, MOVE RFC 6851, SPECIAL-USE and
 /// CREATE-SPECIAL-USE RFC 6154, CHILDREN RFC 3348, LIST-EXTENDED RFC 5258, LIST-STATUS
 /// RFC 5819, ESEARCH RFC 4731, SEARCHRES RFC 5182, WITHIN RFC 5032, STATUS=SIZE
-/// RFC 8438, AUTH=PLAIN RFC 4616.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE AUTH=PLAIN";
+/// RFC 8438, CONDSTORE and QRESYNC RFC 7162, AUTH=PLAIN RFC 4616.
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE CONDSTORE QRESYNC AUTH=PLAIN";
+
+/// The extensions a session has turned on; each changes what responses carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enabled {
+    condstore: bool,
+    qresync: bool,
+}
+
+impl Enabled {
+    /// CONDSTORE (RFC 7162 §3.1): FETCH responses that carry flags carry MODSEQ, and
+    /// unsolicited ones the UID too; SELECT and STATUS tell HIGHESTMODSEQ.
+    pub fn condstore(self) -> bool {
+        self.condstore
+    }
+
+    /// QRESYNC (RFC 7162 §3.2): expunges are told as VANISHED, by UID; SELECT may
+    /// resynchronize; a SELECT that replaces a mailbox says CLOSED. Implies CONDSTORE.
+    pub fn qresync(self) -> bool {
+        self.qresync
+    }
+}
 
 /// A session's capabilities, as they stand on its connection.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Capabilities {
     tls: TlsState,
+    enabled: Enabled,
 }
 
 impl Capabilities {
     /// The capabilities of a connection in this TLS state.
     pub fn new(tls: TlsState) -> Capabilities {
-        Capabilities { tls }
+        Capabilities {
+            tls,
+            enabled: Enabled::default(),
+        }
     }
 
     /// After the STARTTLS handshake: capabilities change, and nothing learnt before TLS
@@ -35,6 +62,36 @@ impl Capabilities {
     /// The connection's TLS state.
     pub fn tls(&self) -> TlsState {
         self.tls
+    }
+
+    /// What the session has turned on.
+    pub fn enabled(&self) -> Enabled {
+        self.enabled
+    }
+
+    /// ENABLE (RFC 5161 §3.1): turns on what it names and yubin can enable, and returns
+    /// the names newly enabled, for `* ENABLED`. Unknown names are ignored, as §3.1
+    /// requires. QRESYNC also turns CONDSTORE on (RFC 7162 §3.2.3), but ENABLED lists
+    /// only what the client named, as Dovecot answers.
+    pub fn enable(&mut self, names: &[String]) -> Vec<&'static str> {
+        let mut newly = Vec::new();
+        for name in names {
+            if name.eq_ignore_ascii_case("CONDSTORE") {
+                if self.enable_condstore() {
+                    newly.push("CONDSTORE");
+                }
+            } else if name.eq_ignore_ascii_case("QRESYNC") && !self.enabled.qresync {
+                self.enabled.qresync = true;
+                self.enable_condstore();
+                newly.push("QRESYNC");
+            }
+        }
+        newly
+    }
+
+    /// Turns CONDSTORE on (RFC 7162 §3.1); true if it was off.
+    pub fn enable_condstore(&mut self) -> bool {
+        !std::mem::replace(&mut self.enabled.condstore, true)
     }
 
     /// The list a CAPABILITY response or code gives, space-separated.

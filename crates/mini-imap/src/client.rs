@@ -320,9 +320,15 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
         read_only: bool,
     ) -> Result<Response, ClientError> {
         let body = if read_only {
-            CommandBody::Examine(mailbox.to_owned())
+            CommandBody::Examine {
+                mailbox: mailbox.to_owned(),
+                params: Default::default(),
+            }
         } else {
-            CommandBody::Select(mailbox.to_owned())
+            CommandBody::Select {
+                mailbox: mailbox.to_owned(),
+                params: Default::default(),
+            }
         };
         self.run(body).await
     }

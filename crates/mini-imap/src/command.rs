@@ -76,10 +76,20 @@ pub enum CommandBody {
         /// Which numbers.
         items: Vec<StatusItem>,
     },
-    /// `SELECT mailbox` (§6.3.1).
-    Select(String),
-    /// `EXAMINE mailbox` (§6.3.2): SELECT, read-only.
-    Examine(String),
+    /// `SELECT mailbox [(params)]` (§6.3.1, RFC 4466 §2.1).
+    Select {
+        /// The mailbox.
+        mailbox: String,
+        /// CONDSTORE, QRESYNC (RFC 7162).
+        params: SelectParams,
+    },
+    /// `EXAMINE mailbox [(params)]` (§6.3.2): SELECT, read-only.
+    Examine {
+        /// The mailbox.
+        mailbox: String,
+        /// CONDSTORE, QRESYNC (RFC 7162).
+        params: SelectParams,
+    },
     /// `CREATE mailbox` (§6.3.3).
     Create(String),
     /// `CREATE mailbox (USE (\\Sent ...))` (RFC 6154 §3): with special uses.
@@ -138,6 +148,11 @@ pub enum CommandBody {
         set: SequenceSet,
         /// What to return.
         items: Vec<FetchAttr>,
+        /// `(CHANGEDSINCE n)` (RFC 7162 §3.1.4.1): only messages whose modseq is above n.
+        changed_since: Option<u64>,
+        /// `(VANISHED)` (RFC 7162 §3.2.6): with UID FETCH and CHANGEDSINCE, also the UIDs
+        /// expunged since.
+        vanished: bool,
     },
     /// `[UID] STORE set [+-]FLAGS[.SILENT] (flags)` (§6.4.6).
     Store {
@@ -151,6 +166,9 @@ pub enum CommandBody {
         silent: bool,
         /// The flags.
         flags: Vec<String>,
+        /// `(UNCHANGEDSINCE n)` (RFC 7162 §3.1.3): leave alone messages whose modseq is
+        /// above n.
+        unchanged_since: Option<u64>,
     },
     /// `[UID] COPY set mailbox` (§6.4.7).
     Copy {
@@ -193,8 +211,8 @@ impl CommandBody {
             CommandBody::Subscribe(_) => "SUBSCRIBE",
             CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
             CommandBody::Status { .. } => "STATUS",
-            CommandBody::Select(_) => "SELECT",
-            CommandBody::Examine(_) => "EXAMINE",
+            CommandBody::Select { .. } => "SELECT",
+            CommandBody::Examine { .. } => "EXAMINE",
             CommandBody::Create(_) => "CREATE",
             CommandBody::CreateSpecialUse { .. } => "CREATE",
             CommandBody::Delete(_) => "DELETE",
@@ -241,6 +259,31 @@ pub struct ListExtended {
     pub return_status: Option<Vec<StatusItem>>,
 }
 
+/// The parameters of SELECT and EXAMINE (RFC 4466 §2.1 `select-params`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelectParams {
+    /// `CONDSTORE` (RFC 7162 §3.1.8): a CONDSTORE enabling command.
+    pub condstore: bool,
+    /// `QRESYNC (...)` (RFC 7162 §3.2.5): what the client knew of the mailbox.
+    pub qresync: Option<QResync>,
+}
+
+/// `QRESYNC (uidvalidity modseq [known-uids] [seq-match-data])` (RFC 7162 §3.2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QResync {
+    /// The UIDVALIDITY the client last knew: its cache is good only if it still holds.
+    pub uid_validity: u32,
+    /// The HIGHESTMODSEQ the client last knew.
+    pub modseq: u64,
+    /// The UIDs the client knows of; all, when absent.
+    pub known_uids: Option<SequenceSet>,
+    /// Sequence numbers and the UIDs the client knows them by: a hint for a server that
+    /// forgot old expunges (RFC 7162 §3.2.5.2). yubin does not need it: when the client
+    /// asks from before what the store remembers, every known UID that is gone is
+    /// reported, which is never wrong.
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
 /// A `STATUS` data item (RFC 3501 §6.3.10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusItem {
@@ -256,6 +299,8 @@ pub enum StatusItem {
     Unseen,
     /// `SIZE` (RFC 8438): the messages' sizes summed, in octets.
     Size,
+    /// `HIGHESTMODSEQ` (RFC 7162 §3.1.2.2).
+    HighestModSeq,
 }
 
 impl StatusItem {
@@ -268,6 +313,7 @@ impl StatusItem {
             StatusItem::UidValidity => "UIDVALIDITY",
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Size => "SIZE",
+            StatusItem::HighestModSeq => "HIGHESTMODSEQ",
         }
     }
 }
@@ -362,6 +408,24 @@ impl SequenceSet {
         SequenceSet(ranges)
     }
 
+    /// The set of the numbers in these inclusive ranges, sorted and merged.
+    pub fn from_ranges(mut ranges: Vec<(u32, u32)>) -> SequenceSet {
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            match merged.last_mut() {
+                Some((_, end)) if lo <= end.saturating_add(1) => *end = (*end).max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        SequenceSet(
+            merged
+                .into_iter()
+                .map(|(a, b)| (SeqNum::Value(a), SeqNum::Value(b)))
+                .collect(),
+        )
+    }
+
     /// Whether `n` is in the set, where `*` stands for `largest`.
     pub fn contains(&self, n: u32, largest: u32) -> bool {
         self.0.iter().any(|&(a, b)| {
@@ -440,6 +504,8 @@ pub enum FetchAttr {
     Rfc822Text,
     /// `UID`.
     Uid,
+    /// `MODSEQ` (RFC 7162 §3.1.4.2).
+    ModSeq,
 }
 
 impl FetchAttr {
@@ -529,6 +595,10 @@ pub enum SearchKey {
     Unseen,
     /// `YOUNGER n` (RFC 5032): the internal date is less than `n` seconds ago.
     Younger(u32),
+    /// `MODSEQ [entry type] n` (RFC 7162 §3.1.5): the message's modseq is at least n.
+    /// yubin keeps one modseq per message, which RFC 7162 lets a server use for every
+    /// flag's entry, so the entry name and type are read and not kept.
+    ModSeq(u64),
     /// A bare sequence set.
     SequenceSet(SequenceSet),
     /// `( key ... )`: all must match.

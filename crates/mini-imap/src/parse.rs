@@ -10,13 +10,13 @@ use nom::branch::alt;
 use nom::bytes::complete::{tag, tag_no_case, take, take_while1};
 use nom::combinator::{map, map_res, opt, value, verify};
 use nom::multi::{separated_list0, separated_list1};
-use nom::sequence::{delimited, preceded, separated_pair};
+use nom::sequence::{delimited, preceded, separated_pair, terminated};
 use nom::{IResult, Parser};
 use yubin_core::Secret;
 
 use crate::command::{
-    Command, CommandBody, FetchAttr, ListExtended, SearchKey, SearchReturn, Section, SectionText,
-    SeqNum, SequenceSet, StatusItem, StoreMode,
+    Command, CommandBody, FetchAttr, ListExtended, QResync, SearchKey, SearchReturn, Section,
+    SectionText, SelectParams, SeqNum, SequenceSet, StatusItem, StoreMode,
 };
 
 /// How deep `search-key`s may nest (`NOT`, `OR`, parentheses). RFC 3501 sets no limit;
@@ -212,6 +212,77 @@ fn nz_number(i: &[u8]) -> Res<'_, u32> {
         return fail(i);
     }
     Ok((rest, n))
+}
+
+/// `mod-sequence-valzer = "0" / mod-sequence-value`; `mod-sequence-value = 1*DIGIT`,
+/// at most 2^63 - 1 (RFC 7162 §7: modseqs fit a signed 64-bit integer).
+fn mod_sequence_valzer(i: &[u8]) -> Res<'_, u64> {
+    let (rest, digits) = take_while1(|b: u8| b.is_ascii_digit()).parse(i)?;
+    match std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse::<u64>().ok())
+    {
+        Some(n) if n <= i64::MAX as u64 => Ok((rest, n)),
+        _ => fail(i),
+    }
+}
+
+/// `mod-sequence-value`: a modseq above zero (RFC 7162 §7).
+fn mod_sequence_value(i: &[u8]) -> Res<'_, u64> {
+    let (rest, n) = mod_sequence_valzer(i)?;
+    if n == 0 {
+        return fail(i);
+    }
+    Ok((rest, n))
+}
+
+/// `select = "SELECT" SP mailbox [select-params]` (RFC 4466 §2.1);
+/// `select-params = SP "(" select-param *(SP select-param) ")"`; the params RFC 7162
+/// defines: `"CONDSTORE"` (§3.1.8) and `"QRESYNC" SP "(" uidvalidity SP
+/// mod-sequence-value [SP known-uids] [SP seq-match-data] ")"` (§3.2.5, §7), with
+/// `seq-match-data = "(" known-sequence-set SP known-uid-set ")"`.
+fn select(i: &[u8]) -> Res<'_, (String, SelectParams)> {
+    let (i, name) = preceded(sp, mailbox).parse(i)?;
+    let Ok((rest, _)) = tag::<_, _, nom::error::Error<&[u8]>>(&b" ("[..]).parse(i) else {
+        return Ok((i, (name, SelectParams::default())));
+    };
+    let qresync = map(
+        (
+            preceded(tag_no_case(&b"QRESYNC ("[..]), nz_number),
+            preceded(sp, mod_sequence_value),
+            opt(preceded(sp, sequence_set)),
+            opt(preceded(
+                sp,
+                delimited(
+                    tag(&b"("[..]),
+                    separated_pair(sequence_set, sp, sequence_set),
+                    tag(&b")"[..]),
+                ),
+            )),
+            tag(&b")"[..]),
+        ),
+        |(uid_validity, modseq, known_uids, seq_match, _)| QResync {
+            uid_validity,
+            modseq,
+            known_uids,
+            seq_match,
+        },
+    );
+    let param = alt((
+        map(tag_no_case(&b"CONDSTORE"[..]), |_| None),
+        map(qresync, Some),
+    ));
+    let (rest, list) = terminated(separated_list1(sp, param), tag(&b")"[..])).parse(rest)?;
+    let mut params = SelectParams::default();
+    for p in list {
+        match p {
+            None => params.condstore = true,
+            // RFC 4466 §2.1: a parameter given twice is a syntax error.
+            Some(_) if params.qresync.is_some() => return fail(i),
+            Some(q) => params.qresync = Some(q),
+        }
+    }
+    Ok((rest, (name, params)))
 }
 
 /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`;
@@ -482,8 +553,16 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
         .parse(i),
         "SUBSCRIBE" => map(preceded(sp, mailbox), CommandBody::Subscribe).parse(i),
         "UNSUBSCRIBE" => map(preceded(sp, mailbox), CommandBody::Unsubscribe).parse(i),
-        "SELECT" => map(preceded(sp, mailbox), CommandBody::Select).parse(i),
-        "EXAMINE" => map(preceded(sp, mailbox), CommandBody::Examine).parse(i),
+        "SELECT" => map(select, |(mailbox, params)| CommandBody::Select {
+            mailbox,
+            params,
+        })
+        .parse(i),
+        "EXAMINE" => map(select, |(mailbox, params)| CommandBody::Examine {
+            mailbox,
+            params,
+        })
+        .parse(i),
         "CREATE" => create(i),
         "DELETE" => map(preceded(sp, mailbox), CommandBody::Delete).parse(i),
         "RENAME" => map(
@@ -654,6 +733,11 @@ fn status_att(i: &[u8]) -> Res<'_, StatusItem> {
         value(StatusItem::UidValidity, tag_no_case(&b"UIDVALIDITY"[..])),
         value(StatusItem::Unseen, tag_no_case(&b"UNSEEN"[..])),
         value(StatusItem::Size, tag_no_case(&b"SIZE"[..])),
+        // RFC 7162 §3.1.2.2.
+        value(
+            StatusItem::HighestModSeq,
+            tag_no_case(&b"HIGHESTMODSEQ"[..]),
+        ),
     ))
     .parse(i)
 }
@@ -850,10 +934,17 @@ pub fn append_head(input: &[u8]) -> Result<AppendHead, ParseError> {
     }
 }
 
-/// `store = "STORE" SP sequence-set SP store-att-flags`;
-/// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
+/// `store = "STORE" SP sequence-set [store-modifiers] SP store-att-flags`;
+/// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`;
+/// the one modifier RFC 7162 defines: `SP "(" "UNCHANGEDSINCE" SP mod-sequence-valzer ")"`
+/// (§3.1.3, §7).
 fn store(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
     let (i, set) = preceded(sp, sequence_set).parse(i)?;
+    let (i, unchanged_since) = opt(preceded(
+        tag_no_case(&b" (UNCHANGEDSINCE "[..]),
+        terminated(mod_sequence_valzer, tag(&b")"[..])),
+    ))
+    .parse(i)?;
     let (i, _) = sp(i)?;
     let (i, mode) = alt((
         value(StoreMode::Add, tag(&b"+"[..])),
@@ -872,11 +963,15 @@ fn store(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
             mode,
             silent,
             flags,
+            unchanged_since,
         },
     ))
 }
 
-/// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")`
+/// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")
+/// [fetch-modifiers]` (RFC 4466 §2.4); `fetch-modifiers = SP "(" fetch-modifier *(SP
+/// fetch-modifier) ")"`, and RFC 7162's: `"CHANGEDSINCE" SP mod-sequence-value` (§3.1.4.1)
+/// and `"VANISHED"` (§3.2.6).
 fn fetch(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
     let (i, set) = preceded(sp, sequence_set).parse(i)?;
     let (i, _) = sp(i)?;
@@ -890,7 +985,37 @@ fn fetch(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
         ),
     ))
     .parse(i)?;
-    Ok((i, CommandBody::Fetch { uid, set, items }))
+    let modifier = alt((
+        map(
+            preceded(tag_no_case(&b"CHANGEDSINCE "[..]), mod_sequence_value),
+            Some,
+        ),
+        map(tag_no_case(&b"VANISHED"[..]), |_| None),
+    ));
+    let (i, modifiers) = opt(delimited(
+        tag(&b" ("[..]),
+        separated_list1(sp, modifier),
+        tag(&b")"[..]),
+    ))
+    .parse(i)?;
+    let mut changed_since = None;
+    let mut vanished = false;
+    for m in modifiers.unwrap_or_default() {
+        match m {
+            Some(n) => changed_since = Some(n),
+            None => vanished = true,
+        }
+    }
+    Ok((
+        i,
+        CommandBody::Fetch {
+            uid,
+            set,
+            items,
+            changed_since,
+            vanished,
+        },
+    ))
 }
 
 /// `"ALL"` = `(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)`; `"FAST"` = `(FLAGS INTERNALDATE
@@ -924,7 +1049,7 @@ fn fetch_att(i: &[u8]) -> Res<'_, FetchAttr> {
         }
         return fail(i);
     }
-    const KEYWORDS: [(&[u8], FetchAttr); 10] = [
+    const KEYWORDS: [(&[u8], FetchAttr); 11] = [
         (b"ENVELOPE", FetchAttr::Envelope),
         (b"FLAGS", FetchAttr::Flags),
         (b"INTERNALDATE", FetchAttr::InternalDate),
@@ -935,6 +1060,8 @@ fn fetch_att(i: &[u8]) -> Res<'_, FetchAttr> {
         (b"BODYSTRUCTURE", FetchAttr::BodyStructure),
         (b"BODY", FetchAttr::Body),
         (b"UID", FetchAttr::Uid),
+        // RFC 7162 §3.1.4.2.
+        (b"MODSEQ", FetchAttr::ModSeq),
     ];
     match KEYWORDS.iter().find(|(k, _)| word.eq_ignore_ascii_case(k)) {
         Some((_, a)) => Ok((rest, a.clone())),
@@ -1127,6 +1254,26 @@ fn search_key(i: &[u8], depth: usize) -> Res<'_, SearchKey> {
         b"OLDER" => map(preceded(sp, nz_number), K::Older).parse(rest),
         b"YOUNGER" => map(preceded(sp, nz_number), K::Younger).parse(rest),
         b"UID" => map(preceded(sp, sequence_set), K::Uid).parse(rest),
+        // RFC 7162 §3.1.5: `"MODSEQ" [search-modseq-ext] SP mod-sequence-valzer`;
+        // `search-modseq-ext = SP entry-name SP entry-type-req`, where the entry is
+        // `"/flags/" attr-flag` quoted and the type `"priv" / "shared" / "all"`.
+        b"MODSEQ" => {
+            let entry = (
+                sp,
+                quoted,
+                sp,
+                alt((
+                    tag_no_case(&b"priv"[..]),
+                    tag_no_case(&b"shared"[..]),
+                    tag_no_case(&b"all"[..]),
+                )),
+            );
+            map(
+                preceded(opt(entry), preceded(sp, mod_sequence_valzer)),
+                K::ModSeq,
+            )
+            .parse(rest)
+        }
         b"HEADER" => map(
             (preceded(sp, astring_text), preceded(sp, astring)),
             |(f, v)| K::Header(f, v),

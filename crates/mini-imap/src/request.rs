@@ -106,6 +106,7 @@ pub fn write_fetch_attr(out: &mut Vec<u8>, a: &FetchAttr, with_partial: bool) {
         FetchAttr::Rfc822Header => out.extend_from_slice(b"RFC822.HEADER"),
         FetchAttr::Rfc822Text => out.extend_from_slice(b"RFC822.TEXT"),
         FetchAttr::Uid => out.extend_from_slice(b"UID"),
+        FetchAttr::ModSeq => out.extend_from_slice(b"MODSEQ"),
         FetchAttr::BodySection {
             section,
             partial,
@@ -188,6 +189,7 @@ fn write_search_key(out: &mut Vec<u8>, k: &SearchKey) {
         K::Smaller(n) => out.extend_from_slice(format!("SMALLER {n}").as_bytes()),
         K::Older(n) => out.extend_from_slice(format!("OLDER {n}").as_bytes()),
         K::Younger(n) => out.extend_from_slice(format!("YOUNGER {n}").as_bytes()),
+        K::ModSeq(n) => out.extend_from_slice(format!("MODSEQ {n}").as_bytes()),
         K::Uid(set) => {
             out.extend_from_slice(b"UID ");
             write_set(out, set);
@@ -325,13 +327,40 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
         }
         CommandBody::Subscribe(m)
         | CommandBody::Unsubscribe(m)
-        | CommandBody::Select(m)
-        | CommandBody::Examine(m)
         | CommandBody::Create(m)
         | CommandBody::Delete(m) => {
             out.extend_from_slice(cmd.body.name().as_bytes());
             out.push(b' ');
             write_arg(&mut out, m.as_bytes());
+        }
+        CommandBody::Select { mailbox, params } | CommandBody::Examine { mailbox, params } => {
+            out.extend_from_slice(cmd.body.name().as_bytes());
+            out.push(b' ');
+            write_arg(&mut out, mailbox.as_bytes());
+            let mut list: Vec<String> = Vec::new();
+            if params.condstore {
+                list.push("CONDSTORE".into());
+            }
+            if let Some(q) = &params.qresync {
+                let mut text = format!("QRESYNC ({} {}", q.uid_validity, q.modseq);
+                let set = |s: &SequenceSet| {
+                    let mut b = Vec::new();
+                    write_set(&mut b, s);
+                    String::from_utf8_lossy(&b).into_owned()
+                };
+                if let Some(known) = &q.known_uids {
+                    text.push(' ');
+                    text.push_str(&set(known));
+                }
+                if let Some((seqs, uids)) = &q.seq_match {
+                    text.push_str(&format!(" ({} {})", set(seqs), set(uids)));
+                }
+                text.push(')');
+                list.push(text);
+            }
+            if !list.is_empty() {
+                out.extend_from_slice(format!(" ({})", list.join(" ")).as_bytes());
+            }
         }
         CommandBody::Rename { from, to } => {
             out.extend_from_slice(b"RENAME ");
@@ -393,7 +422,13 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
                 write_search_key(&mut out, k);
             }
         }
-        CommandBody::Fetch { uid, set, items } => {
+        CommandBody::Fetch {
+            uid,
+            set,
+            items,
+            changed_since,
+            vanished,
+        } => {
             uid_prefix(&mut out, *uid);
             out.extend_from_slice(b"FETCH ");
             write_set(&mut out, set);
@@ -405,6 +440,16 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
                 write_fetch_attr(&mut out, a, true);
             }
             out.push(b')');
+            let mut modifiers: Vec<String> = Vec::new();
+            if let Some(n) = changed_since {
+                modifiers.push(format!("CHANGEDSINCE {n}"));
+            }
+            if *vanished {
+                modifiers.push("VANISHED".into());
+            }
+            if !modifiers.is_empty() {
+                out.extend_from_slice(format!(" ({})", modifiers.join(" ")).as_bytes());
+            }
         }
         CommandBody::Store {
             uid,
@@ -412,10 +457,14 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             mode,
             silent,
             flags,
+            unchanged_since,
         } => {
             uid_prefix(&mut out, *uid);
             out.extend_from_slice(b"STORE ");
             write_set(&mut out, set);
+            if let Some(n) = unchanged_since {
+                out.extend_from_slice(format!(" (UNCHANGEDSINCE {n})").as_bytes());
+            }
             out.push(b' ');
             out.extend_from_slice(match mode {
                 StoreMode::Replace => b"FLAGS".as_slice(),

@@ -35,6 +35,13 @@ pub enum Code {
     UidValidity(u32),
     /// `[UIDNEXT n]` (RFC 3501 §7.1).
     UidNext(u32),
+    /// `[HIGHESTMODSEQ n]` (RFC 7162 §3.1.2.1).
+    HighestModSeq(u64),
+    /// `[MODIFIED set]` (RFC 7162 §3.1.3): the messages a conditional STORE left alone.
+    Modified(SequenceSet),
+    /// `[CLOSED]` (RFC 7162 §3.2.11): the previously selected mailbox is closed; what
+    /// follows is about the new one.
+    Closed,
     /// `[PERMANENTFLAGS (...)]` (RFC 3501 §7.1): the system flags and these keywords, and
     /// `\*` (new keywords may be made), when the mailbox is writable; `()` when not.
     PermanentFlags {
@@ -110,6 +117,14 @@ impl Code {
             Code::Unseen(n) => format!("[UNSEEN {n}]"),
             Code::UidValidity(n) => format!("[UIDVALIDITY {n}]"),
             Code::UidNext(n) => format!("[UIDNEXT {n}]"),
+            Code::HighestModSeq(n) => format!("[HIGHESTMODSEQ {n}]"),
+            Code::Modified(set) => {
+                let mut b = b"[MODIFIED ".to_vec();
+                crate::request::write_set(&mut b, set);
+                b.push(b']');
+                String::from_utf8_lossy(&b).into_owned()
+            }
+            Code::Closed => "[CLOSED]".into(),
             Code::PermanentFlags {
                 writable: false, ..
             } => "[PERMANENTFLAGS ()]".into(),
@@ -314,8 +329,23 @@ pub enum Data<'a> {
         /// Its data items, in the order sent.
         items: Vec<FetchItem<'a>>,
     },
-    /// `* SEARCH n...` (§7.2.5).
-    Search(&'a [u32]),
+    /// `* SEARCH n... [(MODSEQ m)]` (§7.2.5; RFC 7162 §3.1.5 adds the highest modseq of
+    /// the messages found when the search used MODSEQ).
+    Search {
+        /// The numbers found.
+        numbers: &'a [u32],
+        /// `(MODSEQ m)`.
+        modseq: Option<u64>,
+    },
+    /// `* VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10): messages gone, by UID; without
+    /// EARLIER it is an EXPUNGE of each (the numbers after them shift), with it a report
+    /// of what went before.
+    Vanished {
+        /// `(EARLIER)`.
+        earlier: bool,
+        /// The UIDs.
+        uids: SequenceSet,
+    },
     /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` (RFC 4731 §3.1);
     /// only the parts asked for are given.
     ESearch {
@@ -332,6 +362,8 @@ pub enum Data<'a> {
         count: Option<usize>,
         /// `ALL`.
         all: Option<SequenceSet>,
+        /// `MODSEQ m` (RFC 7162 §3.1.5).
+        modseq: Option<u64>,
     },
     /// `* STATUS name (item n ...)` (§7.2.4).
     Status {
@@ -367,6 +399,8 @@ pub enum FetchItem<'a> {
     InternalDate(&'a DateTime<FixedOffset>),
     /// `RFC822.SIZE n`.
     Rfc822Size(u64),
+    /// `MODSEQ (n)` (RFC 7162 §3.1.4.2).
+    ModSeq(u64),
     /// `ENVELOPE (...)`, already encoded ([`crate::mime`] caches it encoded).
     Envelope(&'a [u8]),
     /// `BODYSTRUCTURE (...)`, already encoded.
@@ -481,11 +515,21 @@ impl Data<'_> {
                 }
                 out.push(b')');
             }
-            Data::Search(numbers) => {
+            Data::Search { numbers, modseq } => {
                 out.extend_from_slice(b"SEARCH");
                 for n in numbers.iter() {
                     out.extend_from_slice(format!(" {n}").as_bytes());
                 }
+                if let Some(m) = modseq {
+                    out.extend_from_slice(format!(" (MODSEQ {m})").as_bytes());
+                }
+            }
+            Data::Vanished { earlier, uids } => {
+                out.extend_from_slice(b"VANISHED ");
+                if *earlier {
+                    out.extend_from_slice(b"(EARLIER) ");
+                }
+                crate::request::write_set(out, uids);
             }
             Data::ESearch {
                 tag,
@@ -494,6 +538,7 @@ impl Data<'_> {
                 max,
                 count,
                 all,
+                modseq,
             } => {
                 out.extend_from_slice(format!("ESEARCH (TAG \"{tag}\")").as_bytes());
                 if *uid {
@@ -511,6 +556,9 @@ impl Data<'_> {
                 if let Some(all) = all {
                     out.extend_from_slice(b" ALL ");
                     crate::request::write_set(out, all);
+                }
+                if let Some(m) = modseq {
+                    out.extend_from_slice(format!(" MODSEQ {m}").as_bytes());
                 }
             }
             Data::Status { mailbox, items } => {
@@ -572,6 +620,7 @@ impl FetchItem<'_> {
                 let text = d.format("INTERNALDATE \"%d-%b-%Y %H:%M:%S %z\"");
                 out.extend_from_slice(text.to_string().as_bytes());
             }
+            FetchItem::ModSeq(n) => out.extend_from_slice(format!("MODSEQ ({n})").as_bytes()),
             FetchItem::Rfc822Size(n) => {
                 out.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes())
             }

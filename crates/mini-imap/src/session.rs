@@ -32,9 +32,9 @@ use yubin_core::tls::TlsState;
 use yubin_core::transcript::{Masked, Redaction, Shown};
 use yubin_store::{Account, MailboxWatch, Store};
 
-pub use crate::capability::{CAPABILITIES, Capabilities};
+pub use crate::capability::{CAPABILITIES, Capabilities, Enabled};
 use crate::codec::{Frame, ImapCodec, Rejection};
-use crate::command::{Command, CommandBody};
+use crate::command::{Command, CommandBody, SelectParams};
 use crate::op;
 use crate::op::auth::{Login, Sasl};
 use crate::op::notify::Updates;
@@ -250,8 +250,8 @@ impl Session {
             }
             (
                 State::Authenticated(_) | State::Selected(..),
-                C::Select(_)
-                | C::Examine(_)
+                C::Select { .. }
+                | C::Examine { .. }
                 | C::Create(_)
                 | C::CreateSpecialUse { .. }
                 | C::Delete(_)
@@ -284,6 +284,19 @@ impl Session {
         let tag = cmd.tag;
         let updates = updates_for(&cmd.body);
         let mut out = Responses::new();
+        if enables_condstore(&cmd.body) && self.capabilities.enable_condstore() {
+            // RFC 7162 §3.1: the first CONDSTORE enabling command issued with a mailbox
+            // selected tells the client that mailbox's HIGHESTMODSEQ (a SELECT tells the
+            // new mailbox's anyway).
+            if let State::Selected(_, sel) = &self.state
+                && !matches!(
+                    cmd.body,
+                    CommandBody::Select { .. } | CommandBody::Examine { .. }
+                )
+            {
+                out.info(Code::HighestModSeq(sel.view.highest_modseq()), "Highest");
+            }
+        }
         use CommandBody as C;
         let done = match cmd.body {
             C::Capability => {
@@ -355,14 +368,13 @@ impl Session {
                 });
                 Completion::done("NAMESPACE")
             }
-            C::Enable(_) => {
-                // RFC 5161 §3.2: nothing yubin advertises is enable-able yet, so the
-                // ENABLED response lists nothing.
-                out.data(Data::Enabled(vec![]));
+            C::Enable(names) => {
+                // RFC 5161 §3.2: ENABLED lists what this command turned on.
+                out.data(Data::Enabled(self.capabilities.enable(&names)));
                 Completion::done("ENABLE")
             }
-            C::Select(name) => return self.select(&tag, &name, false),
-            C::Examine(name) => return self.select(&tag, &name, true),
+            C::Select { mailbox, params } => return self.select(&tag, &mailbox, &params, false),
+            C::Examine { mailbox, params } => return self.select(&tag, &mailbox, &params, true),
             C::Close => {
                 if let State::Selected(account, sel) =
                     std::mem::replace(&mut self.state, State::Logout)
@@ -381,11 +393,33 @@ impl Session {
                 Completion::done("UNSELECT")
             }
             C::Idle => return self.idle(tag),
-            C::Fetch { uid, set, items } => {
+            C::Fetch {
+                uid,
+                set,
+                items,
+                changed_since,
+                vanished,
+            } => {
+                let enabled = self.capabilities.enabled();
                 let State::Selected(_, sel) = &mut self.state else {
                     return only(&tag, &Completion::bad("No mailbox selected"));
                 };
-                match op::fetch::start(sel, uid, &set, &items) {
+                if vanished && !(uid && changed_since.is_some() && enabled.qresync()) {
+                    // RFC 7162 §3.2.6: VANISHED only with UID FETCH and CHANGEDSINCE,
+                    // once QRESYNC is enabled.
+                    return only(
+                        &tag,
+                        &Completion::bad("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC"),
+                    );
+                }
+                let args = op::fetch::FetchArgs {
+                    uid,
+                    set: &set,
+                    items: &items,
+                    changed_since,
+                    vanished,
+                };
+                match op::fetch::start(sel, args, enabled, &mut out) {
                     Ok(mut job) => match job.step(sel, &mut out, op::fetch::FETCH_CHUNK) {
                         Some(done) => done,
                         None => {
@@ -398,7 +432,10 @@ impl Session {
                 }
             }
             body => match &mut self.state {
-                State::Selected(account, sel) => selected(account, sel, &tag, body, &mut out),
+                State::Selected(account, sel) => {
+                    let enabled = self.capabilities.enabled();
+                    selected(account, sel, &tag, body, enabled, &mut out)
+                }
                 State::Authenticated(account) => match authenticated(account, None, body, &mut out)
                 {
                     Some(done) => done,
@@ -421,7 +458,8 @@ impl Session {
         if updates != Updates::None
             && let State::Selected(_, sel) = &mut self.state
         {
-            op::notify::report(sel, updates == Updates::All, &mut out);
+            let enabled = self.capabilities.enabled();
+            op::notify::report(sel, updates == Updates::All, enabled, &mut out);
         }
         out.completion(tag, done);
         reply(out)
@@ -558,16 +596,29 @@ impl Session {
     }
 
     /// SELECT or EXAMINE: a failing one still deselects (RFC 3501 §6.3.1).
-    fn select(&mut self, tag: &str, name: &str, examine: bool) -> Reply {
+    fn select(&mut self, tag: &str, name: &str, params: &SelectParams, examine: bool) -> Reply {
+        let enabled = self.capabilities.enabled();
+        if params.qresync.is_some() && !enabled.qresync() {
+            // RFC 7162 §3.2.5: QRESYNC must have been enabled first.
+            return only(tag, &Completion::bad("ENABLE QRESYNC first"));
+        }
+        let mut out = Responses::new();
         let account = match std::mem::replace(&mut self.state, State::Logout) {
-            State::Authenticated(a) | State::Selected(a, _) => a,
+            State::Authenticated(a) => a,
+            State::Selected(a, _) => {
+                if enabled.qresync() {
+                    // RFC 7162 §3.2.11: what follows is about the new mailbox.
+                    out.info(Code::Closed, "Previous mailbox closed");
+                }
+                a
+            }
             other => {
                 self.state = other;
                 return only(tag, &Completion::bad("Log in first"));
             }
         };
-        let mut out = Responses::new();
-        let done = match op::select::select(&account, name, examine, &mut out) {
+        let qresync = params.qresync.as_ref();
+        let done = match op::select::select(&account, name, examine, qresync, &mut out) {
             Ok((selected, done)) => {
                 self.state = State::Selected(account, selected);
                 done
@@ -587,7 +638,7 @@ impl Session {
     /// RECENT.
     pub fn sync(&mut self, out: &mut Responses) {
         if let State::Selected(_, sel) = &mut self.state {
-            op::notify::report(sel, true, out);
+            op::notify::report(sel, true, self.capabilities.enabled(), out);
         }
     }
 }
@@ -643,6 +694,7 @@ fn selected(
     sel: &mut Selected,
     tag: &str,
     body: CommandBody,
+    enabled: Enabled,
     out: &mut Responses,
 ) -> Completion {
     use CommandBody as C;
@@ -660,6 +712,7 @@ fn selected(
             mode,
             silent,
             flags,
+            unchanged_since,
         } => op::store::store(
             sel,
             op::store::StoreArgs {
@@ -668,7 +721,9 @@ fn selected(
                 mode,
                 silent,
                 flags: &flags,
+                unchanged_since,
             },
+            enabled,
             out,
         ),
         C::Copy { uid, set, mailbox } | C::Move { uid, set, mailbox } => op::copy::copy(
@@ -692,6 +747,30 @@ fn selected(
     }
 }
 
+/// Whether a command is a "CONDSTORE enabling command" (RFC 7162 §3.1): SELECT or
+/// EXAMINE with CONDSTORE (or QRESYNC), STATUS HIGHESTMODSEQ, a FETCH of MODSEQ or with
+/// CHANGEDSINCE, a SEARCH with MODSEQ, a STORE with UNCHANGEDSINCE. (ENABLE is the
+/// other way, handled as ENABLE.)
+fn enables_condstore(body: &CommandBody) -> bool {
+    use crate::command::{FetchAttr, StatusItem};
+    use CommandBody as C;
+    match body {
+        // QRESYNC can only be given once enabled, which enabled CONDSTORE.
+        C::Select { params, .. } | C::Examine { params, .. } => params.condstore,
+        C::Status { items, .. } => items.contains(&StatusItem::HighestModSeq),
+        C::Fetch {
+            items,
+            changed_since,
+            ..
+        } => changed_since.is_some() || items.contains(&FetchAttr::ModSeq),
+        C::Search { criteria, .. } => criteria.iter().any(op::search::uses_modseq),
+        C::Store {
+            unchanged_since, ..
+        } => unchanged_since.is_some(),
+        _ => false,
+    }
+}
+
 /// Which updates a command's response may carry (RFC 3501 §7.4.1; see [`op::notify`]).
 fn updates_for(body: &CommandBody) -> Updates {
     use CommandBody as C;
@@ -701,8 +780,8 @@ fn updates_for(body: &CommandBody) -> Updates {
         C::Noop
         | C::Check
         | C::Idle
-        | C::Select(_)
-        | C::Examine(_)
+        | C::Select { .. }
+        | C::Examine { .. }
         | C::Close
         | C::Unselect
         | C::Logout => Updates::None,
@@ -899,5 +978,92 @@ mod tests {
             .starts_with("t NO [LIMIT]")
         );
         assert!(answer(io(ErrorKind::InvalidData)).starts_with("t NO [SERVERBUG]"));
+    }
+}
+
+#[cfg(test)]
+mod condstore_tests {
+    use super::*;
+    use yubin_core::Secret;
+    use yubin_store::Flags;
+
+    fn say(s: &mut Session, line: &str) -> String {
+        String::from_utf8(s.handle_frame(line.as_bytes()).bytes.to_vec()).unwrap()
+    }
+
+    fn highest(r: &str) -> u64 {
+        let at = r.find("[HIGHESTMODSEQ ").expect(r) + 15;
+        r[at..].split(']').next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_qresync_session_end_to_end() {
+        let store = Store::memory();
+        store.add_account("alice", Secret::from("secret")).unwrap();
+        let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
+        for n in 1..=4 {
+            let m = format!("Subject: {n}\r\n\r\n{n}\r\n");
+            inbox.append(m.as_bytes(), &Flags::new(), None).unwrap();
+        }
+        let mut s = Session::new(store.clone(), Arc::default(), Default::default()).0;
+        say(&mut s, "a LOGIN alice secret\r\n");
+        assert_eq!(
+            say(&mut s, "b ENABLE QRESYNC CONDSTORE X-UNKNOWN\r\n"),
+            "* ENABLED QRESYNC\r\nb OK ENABLE completed\r\n"
+        );
+        let r = say(&mut s, "c SELECT INBOX\r\n");
+        let h0 = highest(&r);
+        // A conditional STORE: 1 passes, nothing else is touched.
+        let r = say(
+            &mut s,
+            &format!("d STORE 1 (UNCHANGEDSINCE {h0}) +FLAGS (\\Seen)\r\n"),
+        );
+        assert!(
+            r.starts_with("* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) MODSEQ ("),
+            "{r}"
+        );
+        assert!(r.ends_with("d OK STORE completed\r\n"), "{r}");
+        // The same condition again: message 1 changed since, so MODIFIED.
+        let r = say(
+            &mut s,
+            &format!("e STORE 1:2 (UNCHANGEDSINCE {h0}) +FLAGS.SILENT (\\Flagged)\r\n"),
+        );
+        assert!(
+            r.contains("e OK [MODIFIED 1] Conditional STORE failed"),
+            "{r}"
+        );
+        assert!(r.starts_with("* 2 FETCH (UID 2 MODSEQ ("), "{r}");
+        let r = say(
+            &mut s,
+            &format!("f FETCH 1:* (FLAGS) (CHANGEDSINCE {h0})\r\n"),
+        );
+        assert_eq!(
+            r.lines().filter(|l| l.contains(" FETCH (")).count(),
+            2,
+            "{r}"
+        );
+        // Expunges are VANISHED once QRESYNC is on.
+        say(&mut s, "g STORE 3 +FLAGS.SILENT (\\Deleted)\r\n");
+        let r = say(&mut s, "h EXPUNGE\r\n");
+        assert!(r.starts_with("* VANISHED 3\r\n"), "{r}");
+        // Another session expunges 4; a resynchronizing SELECT from h0 says so.
+        inbox.expunge(&[4]).unwrap_or_else(|e| panic!("{e}"));
+        let uv = inbox.status().unwrap().uid_validity;
+        let r = say(&mut s, &format!("i SELECT INBOX (QRESYNC ({uv} {h0}))\r\n"));
+        assert!(r.starts_with("* OK [CLOSED]"), "{r}");
+        assert!(r.contains("* VANISHED (EARLIER) 3:4\r\n"), "{r}");
+        assert!(r.contains(" FETCH (UID 1 FLAGS (\\Seen) MODSEQ ("), "{r}");
+        assert!(
+            r.contains(" FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ("),
+            "{r}"
+        );
+        let r = say(
+            &mut s,
+            "j UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n",
+        );
+        assert!(r.starts_with("* VANISHED (EARLIER) 3:4\r\n"), "{r}");
+        assert!(
+            say(&mut s, "k FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n").starts_with("k BAD")
+        );
     }
 }

@@ -5,8 +5,8 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{CodecLimits, ImapCodec};
 use mini_imap::command::{
-    Command, CommandBody as C, FetchAttr as F, SearchKey as K, Section, SectionText as T, SeqNum,
-    SequenceSet, StatusItem,
+    Command, CommandBody as C, FetchAttr as F, QResync, SearchKey as K, Section, SectionText as T,
+    SelectParams, SeqNum, SequenceSet, StatusItem,
 };
 use mini_imap::parse::command;
 use mini_imap::request::encode_command;
@@ -60,6 +60,7 @@ fn search_key() -> impl Strategy<Value = K> {
         any::<u32>().prop_map(K::Larger),
         (1..=u32::MAX).prop_map(K::Older),
         (1..=u32::MAX).prop_map(K::Younger),
+        (0..=i64::MAX as u64).prop_map(K::ModSeq),
         date().prop_map(K::Since),
         date().prop_map(K::SentOn),
         seq_set().prop_map(K::Uid),
@@ -101,6 +102,7 @@ fn fetch_attr() -> impl Strategy<Value = F> {
         Just(F::Rfc822Header),
         Just(F::Rfc822Text),
         Just(F::InternalDate),
+        Just(F::ModSeq),
         (
             section(),
             proptest::option::of((any::<u32>(), 1u32..u32::MAX)),
@@ -114,6 +116,24 @@ fn fetch_attr() -> impl Strategy<Value = F> {
     ]
 }
 
+/// SELECT's CONDSTORE and QRESYNC parameters (RFC 7162 §3.1.8, §3.2.5).
+fn select_params() -> impl Strategy<Value = SelectParams> {
+    let qresync = (
+        1..=u32::MAX,
+        1..=i64::MAX as u64,
+        proptest::option::of(seq_set()),
+        proptest::option::of((seq_set(), seq_set())),
+    )
+        .prop_map(|(uid_validity, modseq, known_uids, seq_match)| QResync {
+            uid_validity,
+            modseq,
+            known_uids,
+            seq_match,
+        });
+    (any::<bool>(), proptest::option::of(qresync))
+        .prop_map(|(condstore, qresync)| SelectParams { condstore, qresync })
+}
+
 fn body() -> impl Strategy<Value = C> {
     prop_oneof![
         Just(C::Capability),
@@ -123,8 +143,8 @@ fn body() -> impl Strategy<Value = C> {
             user: u,
             password: Secret::from(p)
         }),
-        text().prop_map(C::Select),
-        text().prop_map(C::Examine),
+        (text(), select_params()).prop_map(|(mailbox, params)| C::Select { mailbox, params }),
+        (text(), select_params()).prop_map(|(mailbox, params)| C::Examine { mailbox, params }),
         text().prop_map(C::Subscribe),
         (text(), text()).prop_map(|(reference, pattern)| C::List { reference, pattern }),
         (
@@ -134,7 +154,8 @@ fn body() -> impl Strategy<Value = C> {
                     Just(StatusItem::Messages),
                     Just(StatusItem::Unseen),
                     Just(StatusItem::UidNext),
-                    Just(StatusItem::Size)
+                    Just(StatusItem::Size),
+                    Just(StatusItem::HighestModSeq)
                 ],
                 1..4
             )
@@ -143,9 +164,31 @@ fn body() -> impl Strategy<Value = C> {
         (
             any::<bool>(),
             seq_set(),
-            proptest::collection::vec(fetch_attr(), 1..5)
+            proptest::collection::vec(fetch_attr(), 1..5),
+            proptest::option::of(1..=i64::MAX as u64),
+            any::<bool>()
         )
-            .prop_map(|(uid, set, items)| C::Fetch { uid, set, items }),
+            .prop_map(|(uid, set, items, changed_since, vanished)| C::Fetch {
+                uid,
+                set,
+                items,
+                changed_since,
+                vanished
+            }),
+        (
+            any::<bool>(),
+            seq_set(),
+            proptest::option::of(0..=i64::MAX as u64),
+            proptest::collection::vec(atom(), 1..3)
+        )
+            .prop_map(|(uid, set, unchanged_since, flags)| C::Store {
+                uid,
+                set,
+                mode: mini_imap::command::StoreMode::Add,
+                silent: false,
+                flags,
+                unchanged_since
+            }),
         (
             any::<bool>(),
             proptest::option::of(Just("UTF-8".to_string())),

@@ -6,8 +6,8 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{Frame, ImapCodec};
 use mini_imap::command::{
-    CommandBody as C, FetchAttr as F, ListExtended, SearchKey as K, Section, SectionText as T,
-    SeqNum, SequenceSet, StatusItem, StoreMode,
+    CommandBody as C, FetchAttr as F, ListExtended, QResync, SearchKey as K, Section,
+    SectionText as T, SelectParams, SeqNum, SequenceSet, StatusItem, StoreMode,
 };
 use mini_imap::parse::{ParseError, command};
 use mini_imap::request::encode_command;
@@ -172,8 +172,129 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 ],
             },
         ),
-        (b"a SELECT INBOX\r\n", C::Select("INBOX".into())),
-        (b"a EXAMINE &ZeVnLIqe-\r\n", C::Examine("&ZeVnLIqe-".into())),
+        (
+            b"a SELECT INBOX\r\n",
+            C::Select {
+                mailbox: "INBOX".into(),
+                params: SelectParams::default(),
+            },
+        ),
+        (
+            b"a EXAMINE &ZeVnLIqe-\r\n",
+            C::Examine {
+                mailbox: "&ZeVnLIqe-".into(),
+                params: SelectParams::default(),
+            },
+        ),
+        // RFC 7162 §3.1.8, §3.2.5 (its example: `QRESYNC (67890007 20050715194045000
+        // 41,43:211,214:541)`).
+        (
+            b"a SELECT INBOX (CONDSTORE)\r\n",
+            C::Select {
+                mailbox: "INBOX".into(),
+                params: SelectParams {
+                    condstore: true,
+                    qresync: None,
+                },
+            },
+        ),
+        (
+            b"A02 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))\r\n",
+            C::Select {
+                mailbox: "INBOX".into(),
+                params: SelectParams {
+                    condstore: false,
+                    qresync: Some(QResync {
+                        uid_validity: 67890007,
+                        modseq: 20050715194045000,
+                        known_uids: Some(set(&[(41, 41), (43, 211), (214, 541)])),
+                        seq_match: None,
+                    }),
+                },
+            },
+        ),
+        (
+            b"B04 SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500,9000,9990:9999 15000,22500,27000,29970,29973,29976,29979,29982,29985,29988,29991,29994,29997)))\r\n",
+            C::Select {
+                mailbox: "INBOX".into(),
+                params: SelectParams {
+                    condstore: false,
+                    qresync: Some(QResync {
+                        uid_validity: 67890007,
+                        modseq: 90060115194045000,
+                        known_uids: Some(set(&[(1, 29997)])),
+                        seq_match: Some((
+                            set(&[(5000, 5000), (7500, 7500), (9000, 9000), (9990, 9999)]),
+                            set(&[
+                                (15000, 15000),
+                                (22500, 22500),
+                                (27000, 27000),
+                                (29970, 29970),
+                                (29973, 29973),
+                                (29976, 29976),
+                                (29979, 29979),
+                                (29982, 29982),
+                                (29985, 29985),
+                                (29988, 29988),
+                                (29991, 29991),
+                                (29994, 29994),
+                                (29997, 29997),
+                            ]),
+                        )),
+                    }),
+                },
+            },
+        ),
+        // RFC 7162 §3.1.4.1 example, and §3.2.6's VANISHED modifier.
+        (
+            b"s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)\r\n",
+            C::Fetch {
+                uid: true,
+                set: set(&[(1, 0)]),
+                items: vec![F::Flags],
+                changed_since: Some(12345),
+                vanished: false,
+            },
+        ),
+        (
+            b"s100 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n",
+            C::Fetch {
+                uid: true,
+                set: set(&[(300, 500)]),
+                items: vec![F::Flags],
+                changed_since: Some(12345),
+                vanished: true,
+            },
+        ),
+        (
+            b"a FETCH 1:3 (MODSEQ)\r\n",
+            C::Fetch {
+                uid: false,
+                set: set(&[(1, 3)]),
+                items: vec![F::ModSeq],
+                changed_since: None,
+                vanished: false,
+            },
+        ),
+        // RFC 7162 §3.1.3 example 8.
+        (
+            b"d105 STORE 7,5,9 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)\r\n",
+            C::Store {
+                uid: false,
+                set: set(&[(7, 7), (5, 5), (9, 9)]),
+                mode: StoreMode::Add,
+                silent: true,
+                flags: vec!["\\Deleted".into()],
+                unchanged_since: Some(320162338),
+            },
+        ),
+        (
+            b"a STATUS blurdybloop (UIDNEXT HIGHESTMODSEQ)\r\n",
+            C::Status {
+                mailbox: "blurdybloop".into(),
+                items: vec![StatusItem::UidNext, StatusItem::HighestModSeq],
+            },
+        ),
         (b"a CHECK\r\n", C::Check),
         (b"a CLOSE\r\n", C::Close),
         (b"a UNSELECT\r\n", C::Unselect),
@@ -183,6 +304,8 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 uid: false,
                 set: set(&[(1, 0)]),
                 items: vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope],
+                changed_since: None,
+                vanished: false,
             },
         ),
         (
@@ -191,6 +314,8 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 uid: false,
                 set: set(&[(0, 3), (7, 7), (2, 4)]),
                 items: vec![F::Flags, F::InternalDate, F::Rfc822Size],
+                changed_since: None,
+                vanished: false,
             },
         ),
         (
@@ -199,6 +324,8 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 uid: false,
                 set: set(&[(1, 1)]),
                 items: vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope, F::Body],
+                changed_since: None,
+                vanished: false,
             },
         ),
         (
@@ -216,6 +343,8 @@ fn valid() -> Vec<(&'static [u8], C)> {
                     F::BodyStructure,
                     F::Envelope,
                 ],
+                changed_since: None,
+                vanished: false,
             },
         ),
         (
@@ -260,6 +389,8 @@ fn valid() -> Vec<(&'static [u8], C)> {
                         peek: false,
                     },
                 ],
+                changed_since: None,
+                vanished: false,
             },
         ),
         (
@@ -299,7 +430,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
             },
         ),
         (
-            b"a SEARCH ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN KEYWORD $Junk UNKEYWORD foo LARGER 10 SMALLER 99 ON 9-dec-2023 SENTON 1-Jan-2024 SENTBEFORE 1-Jan-2024 SENTSINCE 1-Jan-2024 BCC x CC y BODY z TEXT w HEADER X-Spam yes OLDER 3600 YOUNGER 259200\r\n",
+            b"a SEARCH ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN KEYWORD $Junk UNKEYWORD foo LARGER 10 SMALLER 99 ON 9-dec-2023 SENTON 1-Jan-2024 SENTBEFORE 1-Jan-2024 SENTSINCE 1-Jan-2024 BCC x CC y BODY z TEXT w HEADER X-Spam yes OLDER 3600 YOUNGER 259200 MODSEQ \"/flags/\\\\draft\" all 620162338 MODSEQ 0\r\n",
             C::Search {
                 uid: false,
                 ret: None,
@@ -332,6 +463,8 @@ fn valid() -> Vec<(&'static [u8], C)> {
                     K::Header("X-Spam".into(), b"yes".to_vec()),
                     K::Older(3600),
                     K::Younger(259200),
+                    K::ModSeq(620162338),
+                    K::ModSeq(0),
                 ],
             },
         ),
@@ -343,6 +476,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 mode: StoreMode::Add,
                 silent: true,
                 flags: vec!["\\Seen".into(), "$Forwarded".into()],
+                unchanged_since: None,
             },
         ),
         (
@@ -353,6 +487,7 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 mode: StoreMode::Replace,
                 silent: false,
                 flags: vec!["\\Deleted".into()],
+                unchanged_since: None,
             },
         ),
         (
@@ -505,6 +640,29 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a STATUS INBOX ()\r\n", Some("a")),
         (b"a STATUS INBOX (DELETED)\r\n", Some("a")),
         (b"a STORE 1 FLAGS (\\Seen\r\n", Some("a")),
+        // RFC 7162 §7: modseqs are numbers within 63 bits; CHANGEDSINCE's is never 0.
+        (b"a FETCH 1 (FLAGS) (CHANGEDSINCE x)\r\n", Some("a")),
+        (b"a FETCH 1 (FLAGS) (CHANGEDSINCE 0)\r\n", Some("a")),
+        (
+            b"a FETCH 1 (FLAGS) (CHANGEDSINCE 9223372036854775808)\r\n",
+            Some("a"),
+        ),
+        (b"a FETCH 1 (FLAGS) (FROB)\r\n", Some("a")),
+        (b"a STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)\r\n", Some("a")),
+        (
+            b"a STORE 1 (UNCHANGEDSINCE -1) +FLAGS (\\Seen)\r\n",
+            Some("a"),
+        ),
+        (b"a SELECT INBOX (FROB)\r\n", Some("a")),
+        (b"a SELECT INBOX ()\r\n", Some("a")),
+        (b"a SELECT INBOX (QRESYNC (0 5))\r\n", Some("a")),
+        (b"a SELECT INBOX (QRESYNC (1 0))\r\n", Some("a")),
+        (
+            b"a SELECT INBOX (QRESYNC (1 5) QRESYNC (1 5))\r\n",
+            Some("a"),
+        ),
+        (b"a SEARCH MODSEQ\r\n", Some("a")),
+        (b"a SEARCH MODSEQ \"/flags/\\\\seen\" some 5\r\n", Some("a")),
         (b"a UID\r\n", Some("a")),
         (b"a UID LOGIN a b\r\n", Some("a")),
         (

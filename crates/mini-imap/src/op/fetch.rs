@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 
+use crate::capability::Enabled;
 use crate::command::{FetchAttr, Section, SectionText, SequenceSet};
 use crate::response::{Code, Completion, Data, FetchItem, MessageData, Responses, SectionName};
 use crate::selected::Selected;
@@ -34,21 +35,60 @@ pub struct FetchJob {
     sets_seen: bool,
     /// New flags of the messages this FETCH marked `\Seen`, reported with each.
     seen: std::collections::HashMap<u32, yubin_store::Flags>,
+    /// The modseq the `\Seen` change gave them.
+    seen_modseq: u64,
+    /// CONDSTORE is on: flags go out with the UID and MODSEQ (RFC 7162 §3.1).
+    condstore: bool,
 }
 
-/// Starts a FETCH (`uid` for UID FETCH); `Err` when the request is answered at once
-/// (a bad sequence set is `BAD`).
+/// The parts of a FETCH command that say what to send.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchArgs<'a> {
+    /// UID FETCH: the set holds UIDs, and every response carries the UID.
+    pub uid: bool,
+    /// Which messages.
+    pub set: &'a SequenceSet,
+    /// The data items.
+    pub items: &'a [FetchAttr],
+    /// `(CHANGEDSINCE n)` (RFC 7162 §3.1.4.1).
+    pub changed_since: Option<u64>,
+    /// `(VANISHED)` (RFC 7162 §3.2.6); the session has checked that it may be asked.
+    pub vanished: bool,
+}
+
+/// Starts a FETCH; `Err` when the request is answered at once (a bad sequence set is
+/// `BAD`). With VANISHED, the UIDs of the set expunged since CHANGEDSINCE go out first
+/// as `* VANISHED (EARLIER)` (RFC 7162 §3.2.6).
 pub fn start(
     sel: &Selected,
-    uid: bool,
-    set: &SequenceSet,
-    items: &[FetchAttr],
+    args: FetchArgs<'_>,
+    enabled: Enabled,
+    out: &mut Responses,
 ) -> Result<FetchJob, Completion> {
-    let positions = super::resolve(sel, set, uid).map_err(Completion::bad)?;
-    let mut items: Vec<FetchAttr> = items.to_vec();
+    let uid = args.uid;
+    let mut positions = super::resolve(sel, args.set, uid).map_err(Completion::bad)?;
+    let mut items: Vec<FetchAttr> = args.items.to_vec();
     // RFC 3501 §6.4.8: UID FETCH always reports the UID.
     if uid && !items.contains(&FetchAttr::Uid) {
         items.insert(0, FetchAttr::Uid);
+    }
+    if let Some(since) = args.changed_since {
+        // RFC 7162 §3.1.4.1: only messages changed since, and each with its MODSEQ.
+        positions.retain(|&p| sel.meta(p).is_some_and(|m| m.modseq > since));
+        if args.vanished {
+            let gone = super::vanished(&sel.view, args.set, sel.largest_uid(), since);
+            if !gone.0.is_empty() {
+                out.data(Data::Vanished {
+                    earlier: true,
+                    uids: gone,
+                });
+            }
+        }
+    }
+    let wants_modseq =
+        args.changed_since.is_some() || (enabled.condstore() && items.contains(&FetchAttr::Flags));
+    if wants_modseq && !items.contains(&FetchAttr::ModSeq) {
+        items.push(FetchAttr::ModSeq);
     }
     let needs_raw = items.iter().any(|i| {
         matches!(
@@ -88,6 +128,8 @@ pub fn start(
         whole_only,
         sets_seen,
         seen: std::collections::HashMap::new(),
+        seen_modseq: 0,
+        condstore: enabled.condstore(),
     })
 }
 
@@ -114,6 +156,7 @@ impl FetchJob {
                 && let Some(changed) = mark_seen(&sel.mailbox, &unseen)
             {
                 sel.reported_own(&changed);
+                self.seen_modseq = changed.modseq;
                 self.seen = changed.flags.into_iter().collect();
             }
         }
@@ -157,6 +200,7 @@ impl FetchJob {
         let mut flags_changed = false;
         if let Some(flags) = self.seen.remove(&meta_uid) {
             meta.flags = flags;
+            meta.modseq = self.seen_modseq;
             flags_changed = true;
         }
         // The MIME structure is parsed only when an item needs it: the whole message
@@ -213,6 +257,7 @@ impl FetchJob {
                 FetchAttr::Flags => FetchItem::Flags(sel.flag_list(meta.uid, &meta.flags)),
                 FetchAttr::InternalDate => FetchItem::InternalDate(&meta.internal_date),
                 FetchAttr::Rfc822Size => FetchItem::Rfc822Size(meta.size),
+                FetchAttr::ModSeq => FetchItem::ModSeq(meta.modseq),
                 FetchAttr::Envelope => {
                     FetchItem::Envelope(info.as_ref().map_or(&[][..], |i| &i.envelope))
                 }
@@ -244,7 +289,17 @@ impl FetchJob {
             });
         }
         if flags_changed && !self.items.contains(&FetchAttr::Flags) {
+            // The \Seen this FETCH set is reported with it (RFC 3501 §6.4.5), with CONDSTORE
+            // as any flag change is: with the UID and the new MODSEQ (RFC 7162 §3.1).
             items.push(FetchItem::Flags(sel.flag_list(meta.uid, &meta.flags)));
+            if self.condstore {
+                if !self.items.contains(&FetchAttr::Uid) {
+                    items.push(FetchItem::Uid(meta.uid));
+                }
+                if !self.items.contains(&FetchAttr::ModSeq) {
+                    items.push(FetchItem::ModSeq(meta.modseq));
+                }
+            }
         }
         out.data(Data::Fetch {
             seq: pos as u32 + 1,

@@ -13,6 +13,8 @@ pub mod select;
 pub mod status;
 pub mod store;
 
+use yubin_store::View;
+
 use crate::command::{CommandBody, SearchKey, SequenceSet};
 use crate::selected::Selected;
 
@@ -98,4 +100,44 @@ pub fn resolve(sel: &Selected, set: &SequenceSet, uid: bool) -> Result<Vec<usize
             .filter(|&i| set.contains(i as u32 + 1, n as u32))
             .collect())
     }
+}
+
+/// The UIDs in `set` expunged after `modseq` (RFC 7162 §3.2.5.1, §3.2.6: what `VANISHED
+/// (EARLIER)` reports). `*` reaches UIDNEXT - 1 here, not only the largest UID the
+/// client knows: `1:*` asks about every message it may have known, and those above
+/// the largest left are exactly the ones a client most needs to hear are gone. When
+/// the store no longer remembers expunges that far back, every UID of the set below
+/// UIDNEXT that is not in the mailbox is reported instead: more than happened, which
+/// the RFC allows, never less.
+pub fn vanished(view: &View, set: &SequenceSet, largest: u32, modseq: u64) -> SequenceSet {
+    let below = view.header().uid_next.saturating_sub(1);
+    let largest = largest.max(below);
+    if modseq >= view.vanished_known_since() {
+        let uids = view.vanished_since(modseq);
+        return SequenceSet::from_sorted(uids.into_iter().filter(|&u| set.contains(u, largest)));
+    }
+    // The set's ranges, walked without enumerating a hostile `1:4294967295` one by one
+    // where the mailbox has messages: each range yields its gaps between present UIDs.
+    let mut gone: Vec<(u32, u32)> = Vec::new();
+    for &(a, b) in &set.0 {
+        let (a, b) = (a.resolve(largest), b.resolve(largest));
+        let (lo, hi) = (a.min(b).max(1), a.max(b).min(below));
+        if lo > hi {
+            continue;
+        }
+        let mut next = lo;
+        for uid in view.uids_after(lo - 1) {
+            if uid > hi {
+                break;
+            }
+            if uid > next {
+                gone.push((next, uid - 1));
+            }
+            next = uid + 1;
+        }
+        if next <= hi {
+            gone.push((next, hi));
+        }
+    }
+    SequenceSet::from_ranges(gone)
 }

@@ -28,6 +28,8 @@ use std::collections::BTreeSet;
 
 use yubin_store::ChangeKind;
 
+use crate::capability::Enabled;
+use crate::command::SequenceSet;
 use crate::response::{Data, FetchItem, Responses};
 use crate::selected::Selected;
 
@@ -46,10 +48,12 @@ pub enum Updates {
 /// store's current state, and moves the session's view forward. With `expunge` false,
 /// vanished messages stay as ghosts and nothing about them is said.
 ///
-/// Order: EXPUNGE, highest number first so that each number is right when it is read;
-/// then FLAGS and PERMANENTFLAGS if a keyword is new to the client; then FETCH FLAGS of
-/// changed messages; then EXISTS and RECENT for new ones.
-pub fn report(sel: &mut Selected, expunge: bool, out: &mut Responses) {
+/// Order: EXPUNGE, highest number first so that each number is right when it is read
+/// (with QRESYNC one `VANISHED` listing their UIDs, RFC 7162 §3.2.10); then FLAGS and
+/// PERMANENTFLAGS if a keyword is new to the client; then FETCH FLAGS of changed
+/// messages (with CONDSTORE also their UID and MODSEQ, §3.1); then EXISTS and RECENT for
+/// new ones.
+pub fn report(sel: &mut Selected, expunge: bool, enabled: Enabled, out: &mut Responses) {
     let Ok(now) = sel.mailbox.view() else {
         // Deleted under us: nothing sensible to compare with; commands will say NO.
         return;
@@ -104,8 +108,19 @@ pub fn report(sel: &mut Selected, expunge: bool, out: &mut Responses) {
             .filter_map(|&uid| sel.uids.position(uid).ok())
             .collect();
         positions.sort_unstable();
-        for &pos in positions.iter().rev() {
-            out.data(Data::Expunge(pos as u32 + 1));
+        if enabled.qresync() {
+            // RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces EXPUNGE.
+            let uids = SequenceSet::from_sorted(sel.ghosts.keys().copied());
+            if !positions.is_empty() {
+                out.data(Data::Vanished {
+                    earlier: false,
+                    uids,
+                });
+            }
+        } else {
+            for &pos in positions.iter().rev() {
+                out.data(Data::Expunge(pos as u32 + 1));
+            }
         }
         let ghosts = std::mem::take(&mut sel.ghosts);
         sel.uids.retain(|uid| !ghosts.contains_key(uid));
@@ -123,9 +138,16 @@ pub fn report(sel: &mut Selected, expunge: bool, out: &mut Responses) {
         let (Ok(pos), Some(flags)) = (sel.uids.position(uid), now.flags(uid)) else {
             continue;
         };
+        let flags = FetchItem::Flags(sel.flag_list(uid, flags));
+        let items = match now.modseq(uid) {
+            Some(modseq) if enabled.condstore() => {
+                vec![FetchItem::Uid(uid), flags, FetchItem::ModSeq(modseq)]
+            }
+            _ => vec![flags],
+        };
         out.data(Data::Fetch {
             seq: pos as u32 + 1,
-            items: vec![FetchItem::Flags(sel.flag_list(uid, flags))],
+            items,
         });
     }
     let new: Vec<u32> = now.uids_after(sel.largest_uid()).collect();

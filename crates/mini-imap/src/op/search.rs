@@ -52,6 +52,9 @@ pub fn search(
     // mailbox in two whatever the time the search takes (RFC 5032 §3).
     let now = chrono::Utc::now().timestamp();
     let mut hits = Vec::new();
+    // RFC 7162 §3.1.5: a search that used MODSEQ tells the highest modseq of what it found.
+    let by_modseq = uses_modseq(&key);
+    let mut highest = 0;
     for pos in 0..n {
         let Some(meta) = sel.meta(pos) else { continue };
         let mut ctx = Ctx {
@@ -68,18 +71,34 @@ pub fn search(
         };
         if ctx.eval(&key) {
             hits.push(if uid { ctx.meta.uid } else { pos as u32 + 1 });
+            highest = highest.max(ctx.meta.modseq);
         }
     }
+    let modseq = (by_modseq && !hits.is_empty()).then_some(highest);
     if let Some(r) = ret
         && r.save
     {
         save(sel, uid, r, &hits);
     }
     match ret {
-        Some(r) => esearch(out, tag, uid, r, &hits),
-        None => out.data(Data::Search(&hits)),
+        Some(r) => esearch(out, tag, uid, r, &hits, modseq),
+        None => out.data(Data::Search {
+            numbers: &hits,
+            modseq,
+        }),
     }
     Completion::done(command)
+}
+
+/// Whether a key uses MODSEQ anywhere (a CONDSTORE enabling command, RFC 7162 §3.1).
+pub fn uses_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::ModSeq(_) => true,
+        SearchKey::Not(k) => uses_modseq(k),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        SearchKey::And(keys) => keys.iter().any(uses_modseq),
+        _ => false,
+    }
 }
 
 /// Keeps the result for `$` (RFC 5182 §2.1) as UIDs. With MIN and/or MAX but neither
@@ -107,7 +126,14 @@ fn save(sel: &mut Selected, uid: bool, r: SearchReturn, hits: &[u32]) {
 /// only what was asked for; MIN, MAX and ALL are left out when nothing matched, COUNT is
 /// then 0. `hits` ascend. The tag needs no escaping: it has no quoted-specials (RFC 3501
 /// §9, `tag`).
-fn esearch(out: &mut Responses, tag: &str, uid: bool, r: SearchReturn, hits: &[u32]) {
+fn esearch(
+    out: &mut Responses,
+    tag: &str,
+    uid: bool,
+    r: SearchReturn,
+    hits: &[u32],
+    modseq: Option<u64>,
+) {
     if !r.answers() {
         return;
     }
@@ -118,6 +144,7 @@ fn esearch(out: &mut Responses, tag: &str, uid: bool, r: SearchReturn, hits: &[u
         max: hits.last().copied().filter(|_| r.max),
         count: r.count.then_some(hits.len()),
         all: (r.all && !hits.is_empty()).then(|| SequenceSet::from_sorted(hits.iter().copied())),
+        modseq,
     });
 }
 
@@ -363,6 +390,7 @@ impl Ctx<'_> {
             K::Smaller(n) => self.meta().size < u64::from(*n),
             K::Older(n) => self.age() >= i64::from(*n),
             K::Younger(n) => self.age() < i64::from(*n),
+            K::ModSeq(n) => self.meta().modseq >= *n,
             K::Before(d) => date < *d,
             K::On(d) => date == *d,
             K::Since(d) => date >= *d,

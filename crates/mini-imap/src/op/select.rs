@@ -1,20 +1,29 @@
-//! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2), and CLOSE (§6.4.2). UNSELECT (RFC 3691)
-//! only leaves the selected state, which the session does.
+//! SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2) with CONDSTORE's HIGHESTMODSEQ and
+//! QRESYNC's resynchronization (RFC 7162 §3.1.2.1, §3.2.5), and CLOSE (§6.4.2). UNSELECT
+//! (RFC 3691) only leaves the selected state, which the session does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use yubin_store::{Account, Flag};
+use yubin_store::{Account, ChangeKind, Flag};
 
+use crate::command::{QResync, SequenceSet};
 use crate::mime::InfoCache;
-use crate::response::{Code, Completion, Data, Responses};
+use crate::response::{Code, Completion, Data, FetchItem, Responses};
 use crate::selected::Selected;
 
 /// Opens `name` and tells the client what it needs (FLAGS, EXISTS, RECENT, UNSEEN,
-/// UIDVALIDITY, UIDNEXT, PERMANENTFLAGS), or says why it cannot.
+/// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, PERMANENTFLAGS), or says why it cannot.
+///
+/// HIGHESTMODSEQ goes out with every SELECT, CONDSTORE or not: RFC 7162 §3.1.2.1 asks it
+/// of a server whose mailboxes keep modseqs, and a client that does not know the code
+/// ignores it (RFC 3501 §7.1). With `qresync` (the session has checked it is enabled),
+/// what changed since the client's HIGHESTMODSEQ follows: `* VANISHED (EARLIER)` and a
+/// FETCH of each changed message.
 pub fn select(
     account: &Account,
     name: &str,
     examine: bool,
+    qresync: Option<&QResync>,
     out: &mut Responses,
 ) -> Result<(Box<Selected>, Completion), Completion> {
     let command = if examine { "EXAMINE" } else { "SELECT" };
@@ -59,6 +68,7 @@ pub fn select(
     }
     out.info(Code::UidValidity(st.uid_validity), "UIDs valid");
     out.info(Code::UidNext(st.uid_next), "Predicted next UID");
+    out.info(Code::HighestModSeq(st.highest_modseq), "Highest");
     let permanent = Code::PermanentFlags {
         keywords: selected.keywords.iter().cloned().collect(),
         writable: !examine,
@@ -68,12 +78,61 @@ pub fn select(
     } else {
         out.info(permanent, "Flags permitted");
     }
+    if let Some(q) = qresync
+        && q.uid_validity == st.uid_validity
+    {
+        resynchronize(&selected, q, out);
+    }
     let code = if examine {
         Code::ReadOnly
     } else {
         Code::ReadWrite
     };
     Ok((selected, Completion::done(command).with_code(code)))
+}
+
+/// RFC 7162 §3.2.5.1: what the client missed since its HIGHESTMODSEQ, when its
+/// UIDVALIDITY still holds: the UIDs expunged since (among those it says it knows), then
+/// each message changed since with its UID, flags and MODSEQ.
+fn resynchronize(sel: &Selected, q: &QResync, out: &mut Responses) {
+    let all = SequenceSet::from_ranges(vec![(1, u32::MAX)]);
+    let known = q.known_uids.as_ref().unwrap_or(&all);
+    let gone = super::vanished(&sel.view, known, sel.largest_uid(), q.modseq);
+    if !gone.0.is_empty() {
+        out.data(Data::Vanished {
+            earlier: true,
+            uids: gone,
+        });
+    }
+    // What changed, from the view's change list when it reaches back that far (the
+    // cost is what changed), else by looking at every message's modseq.
+    let changed: Vec<u32> = match sel.view.changes_since(q.modseq) {
+        Some(changes) => changes
+            .filter(|c| c.kind != ChangeKind::Expunged)
+            .map(|c| c.uid)
+            .collect::<BTreeSet<u32>>()
+            .into_iter()
+            .collect(),
+        None => sel
+            .view
+            .iter()
+            .filter(|m| m.modseq > q.modseq)
+            .map(|m| m.uid)
+            .collect(),
+    };
+    for uid in changed {
+        let (Ok(pos), Some(meta)) = (sel.uids.position(uid), sel.view.get(uid)) else {
+            continue;
+        };
+        out.data(Data::Fetch {
+            seq: pos as u32 + 1,
+            items: vec![
+                FetchItem::Uid(uid),
+                FetchItem::Flags(sel.flag_list(uid, &meta.flags)),
+                FetchItem::ModSeq(meta.modseq),
+            ],
+        });
+    }
 }
 
 /// CLOSE: silently expunges the `\Deleted` messages, unless the mailbox is read-only

@@ -1,4 +1,5 @@
-//! STATUS (RFC 3501 §6.3.10), with STATUS=SIZE (RFC 8438); also what LIST's
+//! STATUS (RFC 3501 §6.3.10), with STATUS=SIZE (RFC 8438) and HIGHESTMODSEQ (RFC 7162
+//! §3.1.2.2); also what LIST's
 //! `RETURN (STATUS ...)` gives (RFC 5819).
 
 use yubin_store::{Account, StoreError};
@@ -23,6 +24,7 @@ pub fn read(
                 StatusItem::UidValidity => u64::from(st.uid_validity),
                 StatusItem::Unseen => u64::from(st.unseen),
                 StatusItem::Size => st.size,
+                StatusItem::HighestModSeq => st.highest_modseq,
             };
             (i, n)
         })

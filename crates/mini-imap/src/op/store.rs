@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use yubin_store::{Flag, FlagOp, Flags};
 
+use crate::capability::Enabled;
 use crate::command::{SequenceSet, StoreMode};
 use crate::response::{Code, Completion, Data, FetchItem, Responses, Status};
 use crate::selected::Selected;
@@ -74,10 +75,22 @@ pub struct StoreArgs<'a> {
     pub silent: bool,
     /// The flags as sent.
     pub flags: &'a [String],
+    /// `UNCHANGEDSINCE` (RFC 7162 §3.1.3).
+    pub unchanged_since: Option<u64>,
 }
 
 /// Answers a STORE; the snapshot takes the new flags, so the change is not reported twice.
-pub fn store(sel: &mut Selected, args: StoreArgs<'_>, out: &mut Responses) -> Completion {
+///
+/// With CONDSTORE on (RFC 7162 §3.1.3), each changed message's FETCH carries its UID and
+/// new MODSEQ, and with `.SILENT` that FETCH still goes out, with the MODSEQ alone (the
+/// RFC's example 8); messages a conditional STORE left alone are named in `[MODIFIED]`
+/// (sequence numbers, or UIDs for UID STORE) and nothing about them changes.
+pub fn store(
+    sel: &mut Selected,
+    args: StoreArgs<'_>,
+    enabled: Enabled,
+    out: &mut Responses,
+) -> Completion {
     let command = if args.uid { "UID STORE" } else { "STORE" };
     let flags = match parse_flags(args.flags) {
         Ok(f) => f,
@@ -96,13 +109,14 @@ pub fn store(sel: &mut Selected, args: StoreArgs<'_>, out: &mut Responses) -> Co
         StoreMode::Remove => FlagOp::Remove,
     };
     let uids: Vec<u32> = positions.iter().map(|&p| sel.uid(p)).collect();
-    let changed = match sel
-        .mailbox
-        .set_flags_unchanged_since(&uids, op, &flags, None)
-    {
-        Ok(c) => c,
-        Err(e) => return Completion::store_failed(command, &e),
-    };
+    let changed =
+        match sel
+            .mailbox
+            .set_flags_unchanged_since(&uids, op, &flags, args.unchanged_since)
+        {
+            Ok(c) => c,
+            Err(e) => return Completion::store_failed(command, &e),
+        };
     // A keyword new to the client is announced before a FETCH shows it (RFC 3501
     // §7.2.6), also with .SILENT: the client learns of it at once either way.
     let keywords: BTreeSet<&str> = changed
@@ -117,28 +131,52 @@ pub fn store(sel: &mut Selected, args: StoreArgs<'_>, out: &mut Responses) -> Co
     sel.announce(keywords, out);
     // This response reports the new flags; the next report need not repeat them.
     sel.reported_own(&changed);
+    // The modseqs the messages have now, for CONDSTORE's MODSEQ items.
+    let now = enabled
+        .condstore()
+        .then(|| sel.mailbox.view().ok())
+        .flatten();
     // Both lists ascend by UID. A UID missing from `changed` was expunged by another
-    // session; its EXPUNGE comes with a later command (RFC 3501 §7.4.1).
+    // session (its EXPUNGE comes with a later command, RFC 3501 §7.4.1), or was left
+    // alone by UNCHANGEDSINCE.
     let mut results = changed.flags.into_iter().peekable();
-    for pos in positions {
+    let mut modified = Vec::new();
+    for &pos in &positions {
         let uid = sel.uid(pos);
+        if changed.modified.binary_search(&uid).is_ok() {
+            modified.push(if args.uid { uid } else { pos as u32 + 1 });
+            continue;
+        }
         let Some((_, new)) = results.next_if(|(u, _)| *u == uid) else {
             continue;
         };
-        if !args.silent {
-            let flags = FetchItem::Flags(sel.flag_list(uid, &new));
-            let items = if args.uid {
-                vec![FetchItem::Uid(uid), flags]
-            } else {
-                vec![flags]
-            };
-            out.data(Data::Fetch {
-                seq: pos as u32 + 1,
-                items,
-            });
+        let modseq = now
+            .as_ref()
+            .and_then(|v| v.modseq(uid))
+            .map(FetchItem::ModSeq);
+        if args.silent && modseq.is_none() {
+            continue;
         }
+        let mut items = Vec::with_capacity(3);
+        if args.uid || modseq.is_some() {
+            items.push(FetchItem::Uid(uid));
+        }
+        if !args.silent {
+            items.push(FetchItem::Flags(sel.flag_list(uid, &new)));
+        }
+        items.extend(modseq);
+        out.data(Data::Fetch {
+            seq: pos as u32 + 1,
+            items,
+        });
     }
-    Completion::done(command)
+    if modified.is_empty() {
+        Completion::done(command)
+    } else {
+        // RFC 7162 §3.1.3: the tagged OK names what was left alone.
+        let set = SequenceSet::from_sorted(modified);
+        Completion::ok("Conditional STORE failed").with_code(Code::Modified(set))
+    }
 }
 
 #[cfg(test)]
