@@ -193,6 +193,8 @@ pub enum Code {
     Parse,
     /// `[CAPABILITY ...]`.
     Capability(String),
+    /// `[COMPRESSIONACTIVE]` (RFC 4978 §3): the connection is compressed already.
+    CompressionActive,
     /// `[PRIVACYREQUIRED]` (RFC 5530): refused until the connection is encrypted.
     PrivacyRequired,
     /// `[TRYCREATE]`: the target mailbox does not exist, CREATE it first (RFC 3501 §7.1).
@@ -247,6 +249,7 @@ impl Code {
             Code::Unavailable => "[UNAVAILABLE]".into(),
             Code::Parse => "[PARSE]".into(),
             Code::Capability(c) => format!("[CAPABILITY {c}]"),
+            Code::CompressionActive => "[COMPRESSIONACTIVE]".into(),
             Code::PrivacyRequired => "[PRIVACYREQUIRED]".into(),
             Code::TryCreate => "[TRYCREATE]".into(),
             Code::AlreadyExists => "[ALREADYEXISTS]".into(),
@@ -717,6 +720,9 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
         CommandBody::UidExpunge(set) => {
             out.extend_from_slice(b"UID EXPUNGE ");
             write_set(&mut out, set);
+        }
+        CommandBody::Compress(crate::command::Compression::Deflate) => {
+            out.extend_from_slice(b"COMPRESS DEFLATE")
         }
         CommandBody::Capability
         | CommandBody::StartTls

@@ -45,8 +45,8 @@ use crate::response::{self, Code, tagged, untagged};
 
 /// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
 /// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731, SEARCHRES
-/// RFC 5182, STATUS=SIZE RFC 8438.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE AUTH=PLAIN";
+/// RFC 5182, STATUS=SIZE RFC 8438, COMPRESS=DEFLATE RFC 4978.
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE COMPRESS=DEFLATE AUTH=PLAIN";
 
 /// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
 /// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
@@ -286,6 +286,8 @@ pub struct Session {
     idling: Option<String>,
     /// Whether the connection is encrypted, can be, or must be before a login.
     tls: TlsState,
+    /// COMPRESS=DEFLATE is on (RFC 4978): it is turned on once per connection.
+    compressed: bool,
     /// A FETCH whose responses are still being produced ([`After::More`]).
     fetching: Option<op::fetch::FetchJob>,
     /// An APPEND whose message is arriving in pieces ([`Frame::AppendHead`]).
@@ -324,6 +326,7 @@ impl Session {
                 sasl_pending: None,
                 idling: None,
                 tls,
+                compressed: false,
                 fetching: None,
                 appending: None,
             },
@@ -463,7 +466,9 @@ impl Session {
                 | C::Status { .. }
                 | C::Append { .. }
                 | C::Namespace
-                | C::Idle,
+                | C::Idle
+                // RFC 4978 §5: `command-auth =/ compress`.
+                | C::Compress(_),
             ) => Ok(()),
             (State::Selected(..), _) => Ok(()),
             (State::Authenticated(_), _) => Err("No mailbox selected"),
@@ -502,6 +507,17 @@ impl Session {
                     "STARTTLS is not offered here"
                 };
                 tagged(&mut b, &tag, "BAD", None, why);
+            }
+            C::Compress(_) if self.compressed => {
+                // RFC 4978 §3: NO with COMPRESSIONACTIVE when the mechanism is on already.
+                let code = Some(&Code::CompressionActive);
+                tagged(&mut b, &tag, "NO", code, "DEFLATE is active already");
+            }
+            C::Compress(crate::command::Compression::Deflate) => {
+                // RFC 4978 §3: compression starts right after this OK's CRLF.
+                self.compressed = true;
+                tagged(&mut b, &tag, "OK", None, "DEFLATE active");
+                return Reply::from_vec(b, After::Compress);
             }
             C::Login { .. } | C::Authenticate { .. } if !self.tls.login_allowed() => {
                 // RFC 3501 §6.2.3: LOGINDISABLED is advertised; refuse with a reason.
