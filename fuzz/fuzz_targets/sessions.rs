@@ -1527,6 +1527,9 @@ impl<S: Protocol> Run<'_, S> {
             self.transcript.server(&reply.bytes);
             match reply.after {
                 After::Continue | After::LoginFailed => return Flow::Go,
+                // COMPRESS changes the transport, not the framing: the frames that follow
+                // are what the inflater yields.
+                After::Compress => return Flow::Go,
                 After::Close => return Flow::Stop,
                 After::More => reply = self.session.resume(),
                 After::StartTls => {

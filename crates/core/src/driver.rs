@@ -14,8 +14,9 @@
 //!   and one write (RFC 2449 §6.6, RFC 2920, RFC 3501 §5.5);
 //! - the login guard: a failed login's reply is held back, longer for repeated failures
 //!   from the same address, and the connection closed after too many ([`crate::guard`]);
-//! - STARTTLS/STLS, IDLE (waiting on a store change), responses produced in bounded pieces,
-//!   and a session that panics (it costs only its own connection).
+//! - STARTTLS/STLS, compression (IMAP COMPRESS=DEFLATE, RFC 4978), IDLE (waiting on a
+//!   store change), responses produced in bounded pieces, and a session that panics (it
+//!   costs only its own connection).
 //!
 //! Sessions call the synchronous store, so the driver never runs one on an async worker:
 //! each call goes to tokio's blocking pool ([`crate::offload`]).
@@ -46,6 +47,11 @@ pub enum After {
     Close,
     /// Send the reply, then start a TLS handshake (STARTTLS, STLS) and go on.
     StartTls,
+    /// Send the reply, then compress both directions (IMAP COMPRESS=DEFLATE, RFC 4978
+    /// §3): everything after the reply's last CRLF, sent or received, is raw DEFLATE,
+    /// inside TLS if there is TLS. Input the client pipelined behind the command is
+    /// compressed already, and is inflated before it is framed.
+    Compress,
     /// Send the reply, then wait for the next input while pushing what
     /// [`Session::changes`] reports whenever [`Session::watch`] fires (IMAP IDLE,
     /// RFC 2177). The next input ends the wait.
@@ -321,6 +327,7 @@ struct Answered {
 enum Ended {
     Done,
     StartTls(Stream),
+    Compressed(Stream),
 }
 
 impl<C> Conversation<'_, C>
@@ -347,11 +354,17 @@ where
                     }
                     self.transcript.server(b"[TLS handshake done]");
                 }
+                Ended::Compressed(compressed) => {
+                    stream = compressed;
+                    self.transcript
+                        .server(b"[compression on; the rest is shown decompressed]");
+                }
             }
         }
     }
 
-    /// Inputs and replies over one transport, until it closes or STARTTLS is accepted.
+    /// Inputs and replies over one transport, until it closes or STARTTLS or COMPRESS is
+    /// accepted.
     async fn transport<S>(
         &mut self,
         stream: Stream,
@@ -401,6 +414,13 @@ where
                 Ok(Event::Evicted) => {
                     let refusal = self.listener.server.refusal.clone();
                     return self.close_with(&mut writer, &refusal).await;
+                }
+                Err(e) if crate::deflate::is_corrupt(&e) => {
+                    // Nothing more can be framed; no line is owed to a client whose
+                    // compressor is broken, but its half of the close is.
+                    tracing::info!("{e}; closing");
+                    writer.shutdown().await?;
+                    return Ok(Ended::Done);
                 }
                 Err(e) => return Err(e),
             };
@@ -472,6 +492,19 @@ where
                         wire.buf = BytesMut::with_capacity(READ_BUFFER);
                         let stream = crate::tls::upgrade(reader, writer, tls, discarded).await?;
                         return Ok(Ended::StartTls(stream));
+                    }
+                    After::Compress => {
+                        // The OK goes out uncompressed; compression starts right after
+                        // its CRLF (RFC 4978 §3).
+                        self.send(&mut writer).await?;
+                        // RFC 4978 §3: the client compresses from the first command after
+                        // COMPRESS, so what it pipelined behind is deflated already: it
+                        // goes through the inflater, ahead of what is still to be read.
+                        let wire = self.wire.as_mut().expect("wire is home between trips");
+                        let already =
+                            std::mem::replace(&mut wire.buf, BytesMut::with_capacity(READ_BUFFER));
+                        let stream = reader.unsplit(writer).compress(&already)?;
+                        return Ok(Ended::Compressed(stream));
                     }
                     After::Idle => {
                         self.send(&mut writer).await?;
@@ -636,6 +669,9 @@ where
         }
         self.transcript.server(&self.pending);
         writer.write_all(&self.pending).await?;
+        // Each reply is whole on the wire: a compressed stream ends it with a sync flush
+        // (RFC 4978 §4), TLS sends its last record.
+        writer.flush().await?;
         if self.pending.capacity() > SHRINK_ABOVE {
             self.pending = BytesMut::new();
         } else {

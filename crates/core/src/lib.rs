@@ -12,6 +12,7 @@
 //! - [`server`] binds, accepts, limits, times out and shuts down connections.
 //! - [`transcript::Transcript`] prints a `C:`/`S:` conversation with credentials masked.
 //! - [`tls`] and [`stream::Stream`]: TLS with rustls, implicit and STARTTLS.
+//! - [`deflate`]: the DEFLATE stream layer of IMAP COMPRESS (RFC 4978).
 //! - [`sasl`]: SASL PLAIN, shared by POP3, SMTP and IMAP.
 //! - [`Secret`] (re-exported from `yubin-secret`) carries passwords without ever printing them.
 //!
@@ -21,6 +22,7 @@
 
 pub mod budget;
 pub mod codec;
+pub mod deflate;
 pub mod driver;
 pub mod guard;
 pub mod offload;

@@ -29,7 +29,12 @@
 //! 9. shutdown: a waiting session, an idling one, and one whose failed login is being held
 //!    back each get the shutdown goodbye;
 //! 10. the transcript masks `PASS` by name, well-formed or not, and a whole line while the
-//!     session says [`Shown::Secret`], pipelined or not.
+//!     session says [`Shown::Secret`], pipelined or not;
+//! 11. `After::Compress` (IMAP COMPRESS, RFC 4978): the reply goes out plain, then both
+//!     directions are raw DEFLATE; a line pipelined behind the command, compressed, is
+//!     answered; pieces, IDLE pushes and the close all arrive inflatable; the transcript
+//!     notes the switch and goes on showing inflated lines; a "deflate bomb" meets the line
+//!     limit like plaintext does; garbage closes the connection.
 //!
 //! Time: the guard and timeout tests run on tokio's paused clock with its automatic advance
 //! held off ([`ManualClock`]), so virtual time moves only when a test calls `advance`:
@@ -45,7 +50,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, watch};
@@ -82,6 +88,7 @@ static REDACTION: Redaction = Redaction {
 /// - `LOGIN`: logs in; `FAIL`: a refused login (`After::LoginFailed`); `PASS ...`: `+OK`;
 /// - `AUTH ...`: `+ go on`, and the next line is a secret response (`Shown::Secret`);
 /// - `WAIT`: `After::Idle` on the toy's watch; `BIG`: four pieces via `After::More`;
+/// - `ZIP`: `After::Compress`;
 /// - `QUIT`: closes; `PANIC`: panics, as a session with a bug would;
 /// - anything else is echoed with a `+`; an overlong line gets `-ERR too long`.
 struct Toy {
@@ -190,6 +197,7 @@ impl Session for Toy {
                 Reply::next("+ go on\r\n")
             }
             "WAIT" => Reply::new("+ idling\r\n", After::Idle),
+            "ZIP" => Reply::new("+OK deflate on\r\n", After::Compress),
             "BIG" => {
                 self.parts = 1;
                 Reply::new("* part 1\r\n", After::More)
@@ -807,4 +815,203 @@ async fn the_transcript_masks_passwords_by_name_and_secret_lines_whole() {
             .any(|l| l.contains("secret") || l.contains("a b c") || l.contains("c2VjcmV0")),
         "{lines:#?}"
     );
+}
+
+// 11. Compression.
+
+/// A client after `ZIP`: raw DEFLATE both ways, through an inflater and a deflater of its
+/// own (flate2's, used directly: the wire format is checked, not just a round trip through
+/// the server's layer).
+struct Zipped {
+    tcp: tokio::net::TcpStream,
+    deflate: Compress,
+    inflate: Decompress,
+    /// Compressed bytes received, not yet inflated.
+    raw: Vec<u8>,
+    /// Inflated bytes not yet returned as lines.
+    plain: Vec<u8>,
+}
+
+/// `text`, deflated by `z` and sync-flushed, as a client sends each command.
+fn deflated(z: &mut Compress, text: &[u8]) -> Vec<u8> {
+    let start = z.total_in();
+    let mut out = Vec::new();
+    loop {
+        out.reserve(text.len() / 2 + 1024);
+        let taken = usize::try_from(z.total_in() - start).unwrap();
+        z.compress_vec(&text[taken..], &mut out, FlushCompress::Sync)
+            .unwrap();
+        // The flush is complete once all is taken and the output did not fill up.
+        if z.total_in() - start == text.len() as u64 && out.len() < out.capacity() {
+            return out;
+        }
+    }
+}
+
+impl Zipped {
+    /// Sends `ZIP` with `pipelined` (compressed) in the same write, reads the plain reply,
+    /// and goes on compressed.
+    async fn start(c: Client, pipelined: &[u8]) -> Zipped {
+        let Client { mut r, w } = c;
+        let mut deflate = Compress::new(Compression::default(), false);
+        let mut first = b"ZIP\r\n".to_vec();
+        if !pipelined.is_empty() {
+            first.extend(deflated(&mut deflate, pipelined));
+        }
+        let mut w = w;
+        w.write_all(&first).await.unwrap();
+        let mut line = String::new();
+        within("ZIP's reply", r.read_line(&mut line)).await.unwrap();
+        assert_eq!(line, "+OK deflate on\r\n");
+        let raw = r.buffer().to_vec();
+        let tcp = r.into_inner().reunite(w).unwrap();
+        Zipped {
+            tcp,
+            deflate,
+            inflate: Decompress::new(false),
+            raw,
+            plain: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, text: &[u8]) {
+        let bytes = deflated(&mut self.deflate, text);
+        self.tcp.write_all(&bytes).await.unwrap();
+    }
+
+    /// The next inflated line; empty at the end of the stream.
+    async fn line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.plain.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.plain.drain(..=i).collect();
+                return String::from_utf8(line).unwrap();
+            }
+            if !self.raw.is_empty() {
+                let before = self.inflate.total_in();
+                self.plain.reserve(64 * 1024);
+                self.inflate
+                    .decompress_vec(&self.raw, &mut self.plain, FlushDecompress::None)
+                    .unwrap();
+                let used = usize::try_from(self.inflate.total_in() - before).unwrap();
+                self.raw.drain(..used);
+                if used > 0 {
+                    continue;
+                }
+            }
+            let mut chunk = vec![0; 16 * 1024];
+            let n = within("compressed input", self.tcp.read(&mut chunk))
+                .await
+                .unwrap();
+            if n == 0 {
+                assert!(self.plain.is_empty(), "cut short: {:?}", self.plain);
+                return String::new();
+            }
+            self.raw.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    async fn expect(&mut self, want: &str) {
+        assert_eq!(self.line().await, want);
+    }
+
+    async fn round_trip(&mut self, line: &str, reply: &str) {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.expect(&format!("{reply}\r\n")).await;
+    }
+}
+
+#[tokio::test]
+async fn compression_starts_after_the_reply_and_covers_everything_after() {
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let mut listener = ListenerConfig::new(config());
+    listener.transcript = Transcript::to_sink(move |dir, line| {
+        sink.lock().unwrap().push(Transcript::format(dir, line));
+    });
+    let (updates, watched) = watch::channel(0u64);
+    let hooks = Hooks {
+        updates: Some(watched),
+        ..Hooks::default()
+    };
+    let handle = start(listener, hooks).await;
+    let c = Client::greeted(handle.local_addr()).await;
+    // RFC 4978 §3: the client compresses from the first line after the command, so a
+    // line pipelined in the same write is compressed already.
+    let mut z = Zipped::start(c, b"early bird\r\n").await;
+    z.expect("+early bird\r\n").await;
+    z.round_trip("PASS secret", "+OK").await;
+    // Pieces, then the line pipelined behind them.
+    z.send(b"BIG\r\nNOOP\r\n").await;
+    for n in 1..=4 {
+        z.expect(&format!("* part {n}\r\n")).await;
+    }
+    z.expect("+OK big done\r\n").await;
+    z.expect("+NOOP\r\n").await;
+    // A push with no input must be inflatable at once: it is flushed.
+    z.round_trip("WAIT", "+ idling").await;
+    updates.send_replace(1);
+    z.expect("* 1 EXISTS\r\n").await;
+    z.round_trip("DONE", "+DONE").await;
+    z.round_trip("QUIT", "+BYE").await;
+    assert_eq!(z.line().await, "", "closed after QUIT");
+    within("stop", handle.stop()).await;
+
+    let lines = lines.lock().unwrap().clone();
+    let from = lines
+        .iter()
+        .position(|l| l == "S: [compression on; the rest is shown decompressed]")
+        .unwrap_or_else(|| panic!("the switch is noted: {lines:#?}"));
+    let after: Vec<&str> = lines[from + 1..].iter().map(String::as_str).collect();
+    for shown in [
+        "C: early bird",
+        "S: +early bird",
+        "C: PASS ****",
+        "S: * part 4",
+        "C: QUIT",
+        "S: +BYE",
+    ] {
+        assert!(after.contains(&shown), "{shown} in {after:#?}");
+    }
+    assert!(!lines.iter().any(|l| l.contains("secret")), "{lines:#?}");
+}
+
+/// Ten MiB of one byte, no newline, compressed to a few KiB: the inflated bytes meet the
+/// line limit as plaintext would (answered, thrown away as they arrive, never held), and
+/// the line after the bomb is answered.
+#[tokio::test]
+async fn a_deflate_bomb_meets_the_line_limit() {
+    let handle = start(ListenerConfig::new(config()), Hooks::default()).await;
+    let c = Client::greeted(handle.local_addr()).await;
+    let mut z = Zipped::start(c, b"").await;
+    let chunk = vec![b'x'; 1024 * 1024];
+    let mut sent = 0;
+    for _ in 0..10 {
+        let bytes = deflated(&mut z.deflate, &chunk);
+        sent += bytes.len();
+        z.tcp.write_all(&bytes).await.unwrap();
+    }
+    assert!(sent < 100 * 1024, "a bomb: {sent} bytes for 10 MiB");
+    z.send(b"\r\nafter\r\n").await;
+    z.expect("-ERR too long\r\n").await;
+    z.expect("+after\r\n").await;
+    within("stop", handle.stop()).await;
+}
+
+#[tokio::test]
+async fn garbage_instead_of_deflate_closes_the_connection() {
+    let handle = start(ListenerConfig::new(config()), Hooks::default()).await;
+    let c = Client::greeted(handle.local_addr()).await;
+    let mut z = Zipped::start(c, b"").await;
+    // A block type of 3 is reserved (RFC 1951 §3.2.3): an error at once.
+    z.tcp.write_all(&[0xff; 32]).await.unwrap();
+    let mut rest = Vec::new();
+    match within("the close", z.tcp.read_to_end(&mut rest)).await {
+        // The server's half of the close: nothing but the end of the DEFLATE stream.
+        Ok(_) => assert!(rest.len() < 16, "{rest:?}"),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
+    }
+    // Other connections are not affected.
+    let mut other = Client::greeted(handle.local_addr()).await;
+    other.round_trip("NOOP", "+NOOP").await;
+    within("stop", handle.stop()).await;
 }

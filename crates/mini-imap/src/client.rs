@@ -10,7 +10,7 @@ use yubin_core::stream::Stream;
 use yubin_core::tls::TlsConnector;
 use yubin_core::{Secret, Transcript};
 
-use crate::command::{Command, CommandBody};
+use crate::command::{Command, CommandBody, Compression};
 use crate::request::encode_command;
 pub use crate::value::{Value, parse_items};
 
@@ -116,6 +116,32 @@ impl ImapClient<Stream> {
             return Err(ClientError::Protocol("STARTTLS on a TLS connection".into()));
         };
         let (r, w) = tokio::io::split(handshake(tcp, host, tls).await?);
+        Ok(ImapClient {
+            reader: BufReader::new(r),
+            writer: w,
+            next_tag,
+            transcript,
+        })
+    }
+}
+
+impl ImapClient<Stream> {
+    /// `COMPRESS DEFLATE` (RFC 4978 §3): from the OK on, both directions are raw DEFLATE
+    /// (inside TLS, if the connection has it). Valid after login.
+    pub async fn compress(mut self) -> Result<Self, ClientError> {
+        self.run(CommandBody::Compress(Compression::Deflate))
+            .await?;
+        let ImapClient {
+            reader,
+            writer,
+            next_tag,
+            transcript,
+        } = self;
+        // Whatever the server sent after its OK is compressed already.
+        let already = reader.buffer().to_vec();
+        let stream = reader.into_inner().unsplit(writer).compress(&already)?;
+        transcript.server(b"[compression on; the rest is shown decompressed]");
+        let (r, w) = tokio::io::split(stream);
         Ok(ImapClient {
             reader: BufReader::new(r),
             writer: w,

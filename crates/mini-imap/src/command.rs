@@ -24,6 +24,8 @@ pub enum CommandBody {
     Capability,
     /// `STARTTLS` (§6.2.1): upgrade this connection to TLS before logging in.
     StartTls,
+    /// `COMPRESS mechanism` (RFC 4978 §3): compress the connection both ways.
+    Compress(Compression),
     /// `NOOP` (§6.1.2).
     Noop,
     /// `LOGOUT` (§6.1.3).
@@ -198,6 +200,7 @@ impl CommandBody {
         match self {
             CommandBody::Capability => "CAPABILITY",
             CommandBody::StartTls => "STARTTLS",
+            CommandBody::Compress(_) => "COMPRESS",
             CommandBody::Noop => "NOOP",
             CommandBody::Logout => "LOGOUT",
             CommandBody::Login { .. } => "LOGIN",
@@ -231,6 +234,14 @@ impl CommandBody {
             CommandBody::UidExpunge(_) => "UID EXPUNGE",
         }
     }
+}
+
+/// A compression mechanism of COMPRESS (RFC 4978 §5: `algorithm = "DEFLATE"`, the only
+/// one defined).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Raw DEFLATE (RFC 1951), `COMPRESS=DEFLATE`.
+    Deflate,
 }
 
 /// An extended LIST (RFC 5258 §3, RFC 5819, RFC 6154 §4).

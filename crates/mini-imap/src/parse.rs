@@ -15,8 +15,8 @@ use nom::{IResult, Parser};
 use yubin_core::Secret;
 
 use crate::command::{
-    Command, CommandBody, FetchAttr, ListExtended, QResync, SearchKey, SearchReturn, Section,
-    SectionText, SelectParams, SeqNum, SequenceSet, StatusItem, StoreMode,
+    Command, CommandBody, Compression, FetchAttr, ListExtended, QResync, SearchKey, SearchReturn,
+    Section, SectionText, SelectParams, SeqNum, SequenceSet, StatusItem, StoreMode,
 };
 
 /// How deep `search-key`s may nest (`NOT`, `OR`, parentheses). RFC 3501 sets no limit;
@@ -521,11 +521,18 @@ fn flag_list(i: &[u8]) -> Res<'_, Vec<String>> {
     delimited(tag(&b"("[..]), separated_list0(sp, flag), tag(&b")"[..])).parse(i)
 }
 
+/// `compress = "COMPRESS" SP algorithm`; `algorithm = "DEFLATE"` (RFC 4978 §5). Any
+/// other mechanism is a syntax error: RFC 4978 §3 answers an unknown argument with `BAD`.
+fn compression(i: &[u8]) -> Res<'_, Compression> {
+    value(Compression::Deflate, tag_no_case(&b"DEFLATE"[..])).parse(i)
+}
+
 /// Parses the arguments of a command that is not `UID ...`; `None` for an unknown name.
 fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
     Some(match name {
         "CAPABILITY" => Ok((i, CommandBody::Capability)),
         "STARTTLS" => Ok((i, CommandBody::StartTls)),
+        "COMPRESS" => map(preceded(sp, compression), CommandBody::Compress).parse(i),
         "NOOP" => Ok((i, CommandBody::Noop)),
         "LOGOUT" => Ok((i, CommandBody::Logout)),
         "NAMESPACE" => Ok((i, CommandBody::Namespace)),

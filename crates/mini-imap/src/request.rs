@@ -488,6 +488,9 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             out.extend_from_slice(b"UID EXPUNGE ");
             write_set(&mut out, set);
         }
+        CommandBody::Compress(crate::command::Compression::Deflate) => {
+            out.extend_from_slice(b"COMPRESS DEFLATE")
+        }
         CommandBody::Capability
         | CommandBody::StartTls
         | CommandBody::Noop

@@ -70,6 +70,8 @@ pub enum Code {
     Parse,
     /// `[CAPABILITY ...]`.
     Capability(String),
+    /// `[COMPRESSIONACTIVE]` (RFC 4978 §3): the connection is compressed already.
+    CompressionActive,
     /// `[PRIVACYREQUIRED]` (RFC 5530): refused until the connection is encrypted.
     PrivacyRequired,
     /// `[TRYCREATE]`: the target mailbox does not exist, CREATE it first (RFC 3501 §7.1).
@@ -142,6 +144,7 @@ impl Code {
             Code::Unavailable => "[UNAVAILABLE]".into(),
             Code::Parse => "[PARSE]".into(),
             Code::Capability(c) => format!("[CAPABILITY {c}]"),
+            Code::CompressionActive => "[COMPRESSIONACTIVE]".into(),
             Code::PrivacyRequired => "[PRIVACYREQUIRED]".into(),
             Code::TryCreate => "[TRYCREATE]".into(),
             Code::AlreadyExists => "[ALREADYEXISTS]".into(),

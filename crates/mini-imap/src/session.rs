@@ -96,6 +96,8 @@ pub struct Session {
     sasl_pending: Option<String>,
     /// The tag of an IDLE in progress (RFC 2177), answered when DONE arrives.
     idling: Option<String>,
+    /// COMPRESS=DEFLATE is on (RFC 4978): it is turned on once per connection.
+    compressed: bool,
     /// A FETCH whose responses are still being produced ([`After::More`]), and its tag.
     fetching: Option<(String, op::fetch::FetchJob)>,
     /// An APPEND whose message is arriving in pieces ([`Frame::AppendHead`]).
@@ -139,6 +141,7 @@ impl Session {
                 capabilities,
                 sasl_pending: None,
                 idling: None,
+                compressed: false,
                 fetching: None,
                 appending: None,
             },
@@ -264,7 +267,9 @@ impl Session {
                 | C::Status { .. }
                 | C::Append { .. }
                 | C::Namespace
-                | C::Idle,
+                | C::Idle
+                // RFC 4978 §5: `command-auth =/ compress`.
+                | C::Compress(_),
             ) => Ok(()),
             (State::Selected(..), _) => Ok(()),
             (State::Authenticated(_), _) => Err("No mailbox selected"),
@@ -315,6 +320,16 @@ impl Session {
                 } else {
                     "STARTTLS is not offered here"
                 })
+            }
+            C::Compress(_) if self.compressed => {
+                // RFC 4978 §3: NO with COMPRESSIONACTIVE when the mechanism is on already.
+                Completion::no(Code::CompressionActive, "DEFLATE is active already")
+            }
+            C::Compress(crate::command::Compression::Deflate) => {
+                // RFC 4978 §3: compression starts right after this OK's CRLF.
+                self.compressed = true;
+                out.completion(&tag, &Completion::ok("DEFLATE active"));
+                return Reply::from_vec(out.into_bytes(), After::Compress);
             }
             C::Login { .. } | C::Authenticate { .. }
                 if !self.capabilities.tls().login_allowed() =>

@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{Frame, ImapCodec};
 use mini_imap::command::{
-    CommandBody as C, FetchAttr as F, ListExtended, QResync, SearchKey as K, Section,
+    CommandBody as C, Compression, FetchAttr as F, ListExtended, QResync, SearchKey as K, Section,
     SectionText as T, SelectParams, SeqNum, SequenceSet, StatusItem, StoreMode,
 };
 use mini_imap::parse::{ParseError, command};
@@ -298,6 +298,9 @@ fn valid() -> Vec<(&'static [u8], C)> {
         (b"a CHECK\r\n", C::Check),
         (b"a CLOSE\r\n", C::Close),
         (b"a UNSELECT\r\n", C::Unselect),
+        // RFC 4978 §5: `algorithm = "DEFLATE"`, case-insensitive like every IMAP atom.
+        (b"a COMPRESS DEFLATE\r\n", C::Compress(Compression::Deflate)),
+        (b"a compress deflate\r\n", C::Compress(Compression::Deflate)),
         (
             b"a FETCH 1:* ALL\r\n",
             C::Fetch {
@@ -670,6 +673,10 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
             Some("a"),
         ),
         (b"a ID (\"name\")\r\n", Some("a")),
+        (b"a COMPRESS\r\n", Some("a")),
+        (b"a COMPRESS LZ4\r\n", Some("a")),
+        (b"a COMPRESS DEFLATEX\r\n", Some("a")),
+        (b"a COMPRESS DEFLATE DEFLATE\r\n", Some("a")),
         (b"a NOOP", None),
     ];
     for (input, tag) in table {
