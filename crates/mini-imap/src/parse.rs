@@ -236,6 +236,16 @@ fn mod_sequence_value(i: &[u8]) -> Res<'_, u64> {
     Ok((rest, n))
 }
 
+/// `known-uids`, `known-sequence-set`, `known-uid-set` (RFC 7162 §7): sequence sets in
+/// which `*` is not allowed.
+fn known_set(i: &[u8]) -> Res<'_, SequenceSet> {
+    verify(sequence_set, |s: &SequenceSet| {
+        s.0.iter()
+            .all(|&(a, b)| matches!((a, b), (SeqNum::Value(_), SeqNum::Value(_))))
+    })
+    .parse(i)
+}
+
 /// `select = "SELECT" SP mailbox [select-params]` (RFC 4466 §2.1);
 /// `select-params = SP "(" select-param *(SP select-param) ")"`; the params RFC 7162
 /// defines: `"CONDSTORE"` (§3.1.8) and `"QRESYNC" SP "(" uidvalidity SP
@@ -250,12 +260,12 @@ fn select(i: &[u8]) -> Res<'_, (String, SelectParams)> {
         (
             preceded(tag_no_case(&b"QRESYNC ("[..]), nz_number),
             preceded(sp, mod_sequence_value),
-            opt(preceded(sp, sequence_set)),
+            opt(preceded(sp, known_set)),
             opt(preceded(
                 sp,
                 delimited(
                     tag(&b"("[..]),
-                    separated_pair(sequence_set, sp, sequence_set),
+                    separated_pair(known_set, sp, known_set),
                     tag(&b")"[..]),
                 ),
             )),

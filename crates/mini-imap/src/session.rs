@@ -288,6 +288,10 @@ impl Session {
         }
         let tag = cmd.tag;
         let updates = updates_for(&cmd.body);
+        let expunges = matches!(
+            cmd.body,
+            CommandBody::Expunge | CommandBody::UidExpunge(_) | CommandBody::Move { .. }
+        );
         let mut out = Responses::new();
         if enables_condstore(&cmd.body) && self.capabilities.enable_condstore() {
             // RFC 7162 §3.1: the first CONDSTORE enabling command issued with a mailbox
@@ -459,15 +463,23 @@ impl Session {
                 State::NotAuthenticated | State::Logout => Completion::bad("Log in first"),
             },
         };
-        self.finish(&tag, updates, &done, out)
+        self.finish_with(&tag, updates, done, expunges, out)
     }
 
     /// Ends a command: the updates it may carry (RFC 3501 §7.4.1), then its completion.
-    fn finish(
+    fn finish(&mut self, tag: &str, updates: Updates, done: &Completion, out: Responses) -> Reply {
+        self.finish_with(tag, updates, done.clone(), false, out)
+    }
+
+    /// [`Session::finish`]; `tells_modseq` for a command that expunges, whose OK carries
+    /// the HIGHESTMODSEQ after its expunges once QRESYNC is on (RFC 7162 §3.2.7, §3.2.9;
+    /// RFC 6851 §4.4 for MOVE).
+    fn finish_with(
         &mut self,
         tag: &str,
         updates: Updates,
-        done: &Completion,
+        mut done: Completion,
+        tells_modseq: bool,
         mut out: Responses,
     ) -> Reply {
         if updates != Updates::None
@@ -475,8 +487,15 @@ impl Session {
         {
             let enabled = self.capabilities.enabled();
             op::notify::report(sel, updates == Updates::All, enabled, &mut out);
+            if tells_modseq
+                && enabled.qresync()
+                && done.status == crate::response::Status::Ok
+                && done.code.is_none()
+            {
+                done.code = Some(Code::HighestModSeq(sel.view.highest_modseq()));
+            }
         }
-        out.completion(tag, done);
+        out.completion(tag, &done);
         reply(out)
     }
 
@@ -621,10 +640,10 @@ impl Session {
         let account = match std::mem::replace(&mut self.state, State::Logout) {
             State::Authenticated(a) => a,
             State::Selected(a, _) => {
-                if enabled.qresync() {
-                    // RFC 7162 §3.2.11: what follows is about the new mailbox.
-                    out.info(Code::Closed, "Previous mailbox closed");
-                }
+                // RFC 7162 §3.2.11: a server that advertises QRESYNC says CLOSED when a
+                // SELECT closes the selected mailbox, enabled or not: what follows is
+                // about the new one (a client that does not know the code ignores it).
+                out.info(Code::Closed, "Previous mailbox closed");
                 a
             }
             other => {

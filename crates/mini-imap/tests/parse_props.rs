@@ -36,6 +36,17 @@ fn seq() -> impl Strategy<Value = SeqNum> {
     prop_oneof![Just(SeqNum::Star), (1u32..100_000).prop_map(SeqNum::Value)]
 }
 
+/// A set without `*` (RFC 7162's `known-uids`).
+fn known_set() -> impl Strategy<Value = SequenceSet> {
+    proptest::collection::vec((1u32..100_000, 1u32..100_000), 1..5).prop_map(|v| {
+        SequenceSet(
+            v.into_iter()
+                .map(|(a, b)| (SeqNum::Value(a), SeqNum::Value(b)))
+                .collect(),
+        )
+    })
+}
+
 fn seq_set() -> impl Strategy<Value = SequenceSet> {
     proptest::collection::vec((seq(), seq()), 1..5).prop_map(SequenceSet)
 }
@@ -121,8 +132,8 @@ fn select_params() -> impl Strategy<Value = SelectParams> {
     let qresync = (
         1..=u32::MAX,
         1..=i64::MAX as u64,
-        proptest::option::of(seq_set()),
-        proptest::option::of((seq_set(), seq_set())),
+        proptest::option::of(known_set()),
+        proptest::option::of((known_set(), known_set())),
     )
         .prop_map(|(uid_validity, modseq, known_uids, seq_match)| QResync {
             uid_validity,

@@ -55,6 +55,8 @@ pub fn search(
     // RFC 7162 §3.1.5: a search that used MODSEQ tells the highest modseq of what it found.
     let by_modseq = uses_modseq(&key);
     let mut highest = 0;
+    // The modseqs of the first and last messages found, for a lone MIN or MAX.
+    let mut ends: (Option<u64>, Option<u64>) = (None, None);
     for pos in 0..n {
         let Some(meta) = sel.meta(pos) else { continue };
         let mut ctx = Ctx {
@@ -71,7 +73,9 @@ pub fn search(
         };
         if ctx.eval(&key) {
             hits.push(if uid { ctx.meta.uid } else { pos as u32 + 1 });
-            highest = highest.max(ctx.meta.modseq);
+            let m = ctx.meta.modseq;
+            highest = highest.max(m);
+            ends = (ends.0.or(Some(m)), Some(m));
         }
     }
     let modseq = (by_modseq && !hits.is_empty()).then_some(highest);
@@ -81,7 +85,16 @@ pub fn search(
         save(sel, uid, r, &hits);
     }
     match ret {
-        Some(r) => esearch(out, tag, uid, r, &hits, modseq),
+        Some(r) => {
+            // RFC 7162 §3.1.10 (RFC 4731 §3.2): a lone MIN or MAX tells the modseq of the
+            // message it names; otherwise the highest of those found.
+            let modseq = match (r.min, r.max, r.all || r.count) {
+                (true, false, false) => modseq.and(ends.0),
+                (false, true, false) => modseq.and(ends.1),
+                _ => modseq,
+            };
+            esearch(out, tag, uid, r, &hits, modseq)
+        }
         None => out.data(Data::Search {
             numbers: &hits,
             modseq,

@@ -120,7 +120,9 @@ fn resynchronize(sel: &Selected, q: &QResync, out: &mut Responses) {
             .map(|m| m.uid)
             .collect(),
     };
-    for uid in changed {
+    // §3.2.5.1: the answer is what `UID FETCH known-uids (FLAGS) (CHANGEDSINCE modseq
+    // VANISHED)` would give, so the known UIDs bound the FETCHes too.
+    for uid in changed.into_iter().filter(|&u| known.contains(u, u32::MAX)) {
         let (Ok(pos), Some(meta)) = (sel.uids.position(uid), sel.view.get(uid)) else {
             continue;
         };
