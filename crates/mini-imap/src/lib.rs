@@ -6,12 +6,14 @@
 //! flag. Extensions: LITERAL+ (RFC 7888), SASL-IR (RFC 4959) with AUTH=PLAIN (RFC 4616),
 //! ID (RFC 2971), ENABLE (RFC 5161), IDLE (RFC 2177), NAMESPACE (RFC 2342), UNSELECT
 //! (RFC 3691), UIDPLUS (RFC 4315), MOVE (RFC 6851), SPECIAL-USE (RFC 6154), CHILDREN
-//! (RFC 3348), response codes of RFC 5530.
+//! (RFC 3348), SORT and THREAD (RFC 5256), SORT=DISPLAY (RFC 5957), ESORT (RFC 5267),
+//! response codes of RFC 5530.
 //!
 //! - [`codec`] frames commands, literals included, under explicit limits;
 //! - [`parse`] turns a frame into a [`command::Command`] (nom, ABNF in the doc comments);
 //! - [`response`] encodes strings, lists and NIL the way the grammar wants;
 //! - [`session`] is the state machine, no sockets; [`op`] holds the larger handlers;
+//! - [`sort`] holds SORT's and THREAD's algorithms, apart from the protocol;
 //! - [`mime`] derives ENVELOPE, BODYSTRUCTURE and sections with `mail-parser`;
 //! - [`server`] moves bytes between sockets and sessions;
 //! - [`client`] is the small client behind `yubin imap`.
@@ -26,6 +28,7 @@ pub mod parse;
 pub mod response;
 pub mod server;
 pub mod session;
+pub mod sort;
 
 pub use server::{ImapServerConfig, serve};
 pub use session::ImapConfig;

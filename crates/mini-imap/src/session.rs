@@ -45,8 +45,9 @@ use crate::response::{self, Code, tagged, untagged};
 
 /// Exactly what this server implements (RFC 3501 §6.1.1): the one place it is written.
 /// IDLE is RFC 2177, UIDPLUS RFC 4315, MOVE RFC 6851, ESEARCH RFC 4731, SEARCHRES
-/// RFC 5182, STATUS=SIZE RFC 8438.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE AUTH=PLAIN";
+/// RFC 5182, SORT and THREAD RFC 5256, SORT=DISPLAY RFC 5957, ESORT RFC 5267,
+/// STATUS=SIZE RFC 8438.
+pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES STATUS=SIZE AUTH=PLAIN";
 
 /// The capabilities as they stand on a connection: [`CAPABILITIES`], plus `STARTTLS`
 /// while the upgrade is on offer, and `LOGINDISABLED` instead of `AUTH=PLAIN` while
@@ -625,6 +626,34 @@ impl Session {
                     op::search::search(sel, &tag, uid, ret, charset, &criteria, &mut b);
                 }
             }
+            C::Sort {
+                uid,
+                ret,
+                criteria,
+                charset,
+                keys,
+            } => {
+                if let State::Selected(_, sel) = &mut self.state {
+                    let args = op::sort::SortArgs {
+                        uid,
+                        ret,
+                        criteria: &criteria,
+                        charset: &charset,
+                        keys: &keys,
+                    };
+                    op::sort::sort(sel, &tag, args, &mut b);
+                }
+            }
+            C::Thread {
+                uid,
+                algorithm,
+                charset,
+                keys,
+            } => {
+                if let State::Selected(_, sel) = &mut self.state {
+                    op::thread::thread(sel, &tag, uid, algorithm, &charset, &keys, &mut b);
+                }
+            }
             C::Store {
                 uid,
                 set,
@@ -995,7 +1024,12 @@ fn updates_for(body: &CommandBody) -> op::notify::Updates {
     use CommandBody as C;
     use op::notify::Updates;
     match body {
-        C::Fetch { .. } | C::Store { .. } | C::Search { .. } => Updates::NoExpunge,
+        // RFC 5256 §3: SORT and THREAD are searches, and withhold EXPUNGE likewise.
+        C::Fetch { .. }
+        | C::Store { .. }
+        | C::Search { .. }
+        | C::Sort { .. }
+        | C::Thread { .. } => Updates::NoExpunge,
         // These report on their own, or leave the selected state.
         C::Noop
         | C::Check

@@ -8,7 +8,9 @@ pub mod list;
 pub mod mailbox;
 pub mod notify;
 pub mod search;
+pub mod sort;
 pub mod store;
+pub mod thread;
 
 use crate::command::{CommandBody, SearchKey, SequenceSet};
 use crate::session::Selected;
@@ -25,7 +27,9 @@ pub fn expand_saved(sel: &Selected, body: &mut CommandBody) {
         | C::Copy { uid, set, .. }
         | C::Move { uid, set, .. } => expand_set(sel, set, *uid),
         C::UidExpunge(set) => expand_set(sel, set, true),
-        C::Search { criteria, .. } => {
+        C::Search { criteria, .. }
+        | C::Sort { keys: criteria, .. }
+        | C::Thread { keys: criteria, .. } => {
             for k in criteria {
                 expand_key(sel, k);
             }

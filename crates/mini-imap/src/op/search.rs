@@ -37,7 +37,7 @@ pub fn search(
 ) {
     let command = if uid { "UID SEARCH" } else { "SEARCH" };
     if let Some(c) = charset
-        && !CHARSETS.iter().any(|ok| ok.eq_ignore_ascii_case(c))
+        && !charset_ok(c)
     {
         // RFC 5182 §2.1: a SEARCH with SAVE that fails with NO empties `$`.
         if ret.is_some_and(|r| r.save) {
@@ -45,6 +45,36 @@ pub fn search(
         }
         return tagged(b, tag, "NO", Some(&Code::BadCharset), "Unsupported charset");
     }
+    let hits: Vec<u32> = matching(sel, criteria)
+        .into_iter()
+        .map(|pos| if uid { sel.uid(pos) } else { pos as u32 + 1 })
+        .collect();
+    if let Some(r) = ret
+        && r.save
+    {
+        save(sel, uid, r, &hits);
+    }
+    match ret {
+        Some(r) => esearch(b, tag, uid, r, &hits),
+        None => {
+            b.extend_from_slice(b"* SEARCH");
+            for h in hits {
+                b.extend_from_slice(format!(" {h}").as_bytes());
+            }
+            b.extend_from_slice(b"\r\n");
+        }
+    }
+    tagged(b, tag, "OK", None, &format!("{command} completed"));
+}
+
+/// Whether a SEARCH, SORT or THREAD may name this charset: UTF-8 or US-ASCII.
+pub(crate) fn charset_ok(charset: &str) -> bool {
+    CHARSETS.iter().any(|ok| ok.eq_ignore_ascii_case(charset))
+}
+
+/// The positions (0-based, ascending) of the messages that match every key: the
+/// selection SEARCH answers with, and SORT and THREAD order (RFC 5256 §3).
+pub(crate) fn matching(sel: &mut Selected, criteria: &[SearchKey]) -> Vec<usize> {
     let key = SearchKey::And(criteria.to_vec());
     let n = sel.len();
     let largest_uid = sel.largest_uid();
@@ -67,25 +97,10 @@ pub fn search(
             info: None,
         };
         if ctx.eval(&key) {
-            hits.push(if uid { ctx.meta.uid } else { pos as u32 + 1 });
+            hits.push(pos);
         }
     }
-    if let Some(r) = ret
-        && r.save
-    {
-        save(sel, uid, r, &hits);
-    }
-    match ret {
-        Some(r) => esearch(b, tag, uid, r, &hits),
-        None => {
-            b.extend_from_slice(b"* SEARCH");
-            for h in hits {
-                b.extend_from_slice(format!(" {h}").as_bytes());
-            }
-            b.extend_from_slice(b"\r\n");
-        }
-    }
-    tagged(b, tag, "OK", None, &format!("{command} completed"));
+    hits
 }
 
 /// Keeps the result for `$` (RFC 5182 §2.1) as UIDs. With MIN and/or MAX but neither
@@ -111,9 +126,12 @@ fn save(sel: &mut Selected, uid: bool, r: SearchReturn, hits: &[u32]) {
 
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` (RFC 4731 §3.1):
 /// only what was asked for; MIN, MAX and ALL are left out when nothing matched, COUNT is
-/// then 0. `hits` ascend. The tag needs no escaping: it has no quoted-specials (RFC 3501
-/// §9, `tag`).
-fn esearch(b: &mut Vec<u8>, tag: &str, uid: bool, r: SearchReturn, hits: &[u32]) {
+/// then 0. The tag needs no escaping: it has no quoted-specials (RFC 3501 §9, `tag`).
+///
+/// `hits` are in result order: ascending for SEARCH; for ESORT in sort order, where MIN
+/// and MAX are the first and last message in that order and ALL lists them in it
+/// (RFC 5267 §3), runs compressed only where they ascend one by one (`3:5` = 3,4,5).
+pub(crate) fn esearch(b: &mut Vec<u8>, tag: &str, uid: bool, r: SearchReturn, hits: &[u32]) {
     if !r.answers() {
         return;
     }
@@ -206,7 +224,7 @@ fn unfold(text: &[u8]) -> Vec<u8> {
 /// the colon unfolded and without the white space that leads it (RFC 5322 §2.2, §3.6.8;
 /// white space before the colon is the obsolete syntax of §4.5). Stops at the empty
 /// line; a line that is neither a field nor a continuation is skipped.
-fn raw_fields(block: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn raw_fields(block: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
     // Whether the last line started (or continued) a field, which a folded line extends.
     let mut open = false;
