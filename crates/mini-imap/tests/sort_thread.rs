@@ -13,6 +13,9 @@ use yubin_store::{Flags, Mailbox, Secret, Store};
 mod raw;
 use raw::{Raw, untagged};
 
+/// Header fields, name and value.
+type Fields<'a> = &'a [(&'a str, &'a str)];
+
 /// A message with these header fields and `body` (padded to its length).
 fn mail(fields: &[(&str, &str)], body_len: usize) -> Vec<u8> {
     let mut m = String::new();
@@ -173,7 +176,7 @@ async fn sort_replays_rfc_5256_examples() {
 /// different order.
 async fn criteria_mailbox() -> (ServerHandle, Store, Mailbox) {
     let (handle, store, inbox) = start().await;
-    let rows: [(&[(&str, &str)], usize, &str); 5] = [
+    let rows: [(Fields, usize, &str); 5] = [
         (
             &[
                 ("From", "\"Zed\" <alice@z.example>"),
