@@ -11,6 +11,7 @@
 //! in UTF-8. Bodies match after transfer and charset decoding (mail-parser does both).
 //! TEXT is the header as written (unfolded) or decoded, or the body.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -262,6 +263,48 @@ pub(crate) fn raw_fields(block: &[u8]) -> Vec<(String, Vec<u8>)> {
     fields
 }
 
+/// The first field of each of `names` (any case) in a header block, read as
+/// [`raw_fields`] reads it, without copying what needs no unfolding: SORT reads a few
+/// fields of every message, and this spares it one allocation per field of the header.
+pub(crate) fn raw_fields_named<'a>(block: &'a [u8], names: &[&str]) -> Vec<Option<Cow<'a, [u8]>>> {
+    let mut found: Vec<Option<Cow<'a, [u8]>>> = vec![None; names.len()];
+    // The field being read, which a folded line extends.
+    let mut open: Option<usize> = None;
+    for line in block.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            if let Some(Some(value)) = open.map(|k| &mut found[k]) {
+                value.to_mut().extend_from_slice(line);
+            }
+            continue;
+        }
+        open = None;
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii_end();
+        if let Some(k) = names
+            .iter()
+            .position(|n| n.as_bytes().eq_ignore_ascii_case(name))
+            && found[k].is_none()
+            && !name.is_empty()
+        {
+            found[k] = Some(Cow::Borrowed(line[colon + 1..].trim_ascii_start()));
+            open = Some(k);
+        }
+    }
+    // A field whose text begins on a folded line loses that line's leading white space.
+    for value in found.iter_mut().flatten() {
+        if value.first().is_some_and(|c| c.is_ascii_whitespace()) {
+            *value = Cow::Owned(value.trim_ascii_start().to_vec());
+        }
+    }
+    found
+}
+
 /// Whether decoding can make a header block's text differ from what is written: RFC 2047
 /// encoded words, or 8-bit text in some charset.
 fn decoding_changes(block: &[u8]) -> bool {
@@ -458,6 +501,35 @@ Body: not a field\r\n";
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         assert_eq!(fields, want);
+    }
+
+    #[test]
+    fn named_fields_read_as_raw_fields_read_them() {
+        let block = b"Message-ID: <a@b>\r\n\
+Content-Type: text/plain;\r\n\tcharset=\"utf-8\"\r\n\
+Subject :obsolete space\r\n\
+X-Later:\r\n  on the next line\r\n\
+subject: second, ignored\r\n\
+To: bare@lf\n  folded\n\
+\r\n\
+Body: not a field\r\n";
+        let names = ["to", "SUBJECT", "content-type", "x-later", "body", "x-none"];
+        let raw = raw_fields(block);
+        let want: Vec<Option<Vec<u8>>> = names
+            .iter()
+            .map(|n| {
+                raw.iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        let got: Vec<Option<Vec<u8>>> = raw_fields_named(block, &names)
+            .into_iter()
+            .map(|v| v.map(Cow::into_owned))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(got[1].as_deref(), Some(&b"obsolete space"[..]));
+        assert_eq!(got[4], None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use mail_parser::parsers::MessageStream;
 
 use crate::command::{SortCriterion, SortKey};
 use crate::mime::address::{Entry, address_list};
-use crate::op::search::raw_fields;
+use crate::op::search::raw_fields_named;
 use crate::sort::base_subject::base_subject;
 use crate::sort::collate::casemap;
 
@@ -114,14 +114,22 @@ impl Facts {
         if !needs.any_header() {
             return f;
         }
-        let fields = raw_fields(header);
         // RFC 5322 allows one of each of these; a second one is ignored, as ENVELOPE
         // shows the first.
+        const NAMES: [&str; 8] = [
+            "subject",
+            "from",
+            "to",
+            "cc",
+            "date",
+            "message-id",
+            "references",
+            "in-reply-to",
+        ];
+        let fields = raw_fields_named(header, &NAMES);
         let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_slice())
+            let k = NAMES.iter().position(|n| *n == name)?;
+            fields[k].as_deref()
         };
         if needs.subject {
             let b = base_subject(&field("subject").map(decode).unwrap_or_default());
