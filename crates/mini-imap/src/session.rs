@@ -1024,7 +1024,9 @@ fn updates_for(body: &CommandBody) -> op::notify::Updates {
     use CommandBody as C;
     use op::notify::Updates;
     match body {
-        // RFC 5256 §3: SORT and THREAD are searches, and withhold EXPUNGE likewise.
+        // RFC 5256 §3: "Untagged EXPUNGE responses are not permitted while the server is
+        // responding to a SORT command, but are permitted during a UID SORT command";
+        // THREAD, UID SORT and UID THREAD withhold them alike, as UID SEARCH does.
         C::Fetch { .. }
         | C::Store { .. }
         | C::Search { .. }

@@ -123,7 +123,7 @@ async fn sort_replays_rfc_5256_examples() {
         assert!(r.contains(cap), "{cap}: {r}");
     }
     assert!(r.contains(" THREAD=REFERENCES "), "{r}");
-    // RFC 5256 §5's three SORT examples, on this mailbox.
+    // RFC 5256 §3's three SORT examples, on this mailbox.
     let r = c
         .ask("A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994\r\n", "A282")
         .await;
@@ -144,7 +144,7 @@ async fn sort_replays_rfc_5256_examples() {
         .ask("A285 UID SORT (SUBJECT REVERSE DATE) UTF-8 ALL\r\n", "A285")
         .await;
     assert_eq!(r, "* SORT 6 4 5 2 3\r\nA285 OK UID SORT completed\r\n");
-    // RFC 5256 §5's THREAD example with no match, then ORDEREDSUBJECT on everything:
+    // RFC 5256 §3's THREAD example with no match, then ORDEREDSUBJECT on everything:
     // ALPHA by sent date is 4, 3, 5; BETA is 2, 1; threads by their first's date.
     let r = c
         .ask(
@@ -341,8 +341,8 @@ async fn sort_withholds_expunge_like_search() {
     let (handle, _store, inbox) = subjects_mailbox().await;
     let mut c = open(&handle).await;
     inbox.expunge(&[6]).unwrap();
-    // RFC 3501 §7.4.1 / RFC 5256 §3: no EXPUNGE during SORT or THREAD; the numbers
-    // the client knows still stand.
+    // RFC 5256 §3: no EXPUNGE while responding to SORT (nor THREAD): the numbers the
+    // client knows still stand.
     let r = c.cmd("SORT (ARRIVAL) UTF-8 1:4").await;
     assert_eq!(untagged(&r), ["* SORT 1 2 3 4"]);
     let r = c.cmd("THREAD REFERENCES UTF-8 1:4").await;

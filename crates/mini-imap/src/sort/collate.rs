@@ -1,6 +1,7 @@
 //! The comparison key for text in SORT and THREAD.
 //!
-//! RFC 5256 compares strings with the i;unicode-casemap collation of RFC 5051: each
+//! RFC 5256 §3 sorts strings "according to ascending values established by their
+//! collation algorithm"; yubin's is i;unicode-casemap (RFC 5051), under which each
 //! character is mapped to its titlecase form and decomposed, and the results compare as
 //! octet strings. yubin maps each character to its full Unicode uppercase form
 //! ([`char::to_uppercase`]) and compares the UTF-8 octets, without decomposition. For

@@ -40,8 +40,8 @@ pub struct Node {
 }
 
 impl Forest {
-    /// Writes the threads as `1*thread-list` (RFC 5256 §4), naming each message with
-    /// `number` (its sequence number or UID):
+    /// Writes the threads as `1*thread-list` (RFC 5256 §4's response, in §5's grammar),
+    /// naming each message with `number` (its sequence number or UID):
     ///
     /// ```text
     /// thread-list    = "(" (thread-members / thread-nested) ")"
