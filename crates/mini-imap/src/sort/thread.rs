@@ -536,6 +536,39 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_in_reverse_order_and_crafted_loops_stay_bounded() {
+        // Each message answers the one after it: the root is the last message.
+        let n = 50_000;
+        let ids: Vec<String> = (0..=n).map(|i| format!("r{i}@x")).collect();
+        let facts: Vec<Facts> = (0..n)
+            .map(|i| msg("Re: back", 0, Some(&ids[i]), &[ids[i + 1].as_str()]))
+            .collect();
+        let want: Vec<String> = (1..=n).rev().map(|i| i.to_string()).collect();
+        assert_eq!(text(&references(&facts)), format!("({})", want.join(" ")));
+        // A chain 3,000 deep, then 3,000 messages each naming the chain's leaf as the
+        // parent of its root: every such link would close a loop and is refused after
+        // at most MAX_THREAD_DEPTH steps; each message then hangs off the root.
+        let depth = 3_000;
+        let ids: Vec<String> = (0..depth).map(|i| format!("c{i}@x")).collect();
+        let mut facts: Vec<Facts> = (0..depth)
+            .map(|i| {
+                let parent: Vec<&str> = ids[..i].last().map(String::as_str).into_iter().collect();
+                msg("chain", i as i64, Some(&ids[i]), &parent)
+            })
+            .collect();
+        for i in 0..depth {
+            let refs = [ids[depth - 1].as_str(), ids[0].as_str()];
+            facts.push(msg("chain", (depth + i) as i64, None, &refs));
+        }
+        let chain: Vec<String> = (2..=depth).map(|i| i.to_string()).collect();
+        let extra: String = (depth + 1..=2 * depth).map(|i| format!("({i})")).collect();
+        assert_eq!(
+            text(&references(&facts)),
+            format!("(1 ({}){extra})", chain.join(" "))
+        );
+    }
+
+    #[test]
     fn a_deep_chain_needs_no_recursion() {
         let n = 100_000;
         let ids: Vec<String> = (0..n).map(|i| format!("m{i}@x")).collect();
