@@ -87,6 +87,15 @@ fn algorithms(c: &mut Criterion) {
             order::sort(&facts, &criteria())
         })
     });
+    g.bench_function("facts_for_thread", |b| {
+        b.iter(|| {
+            headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| Facts::read(h, i as i64, 100, Needs::for_thread()))
+                .collect::<Vec<Facts>>()
+        })
+    });
     let facts: Vec<Facts> = headers
         .iter()
         .enumerate()
@@ -163,6 +172,9 @@ fn over_a_socket(c: &mut Criterion) {
     });
     g.bench_function("SORT (ARRIVAL) UTF-8 ALL", |b| {
         b.iter(|| ask("a SORT (ARRIVAL) UTF-8 ALL\r\n"))
+    });
+    g.bench_function("THREAD ORDEREDSUBJECT UTF-8 ALL", |b| {
+        b.iter(|| ask("a THREAD ORDEREDSUBJECT UTF-8 ALL\r\n"))
     });
     g.bench_function("THREAD REFERENCES UTF-8 ALL", |b| {
         b.iter(|| ask("a THREAD REFERENCES UTF-8 ALL\r\n"))
