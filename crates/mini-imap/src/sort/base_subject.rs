@@ -1,5 +1,5 @@
 //! The "base subject" of RFC 5256 §2.1: a subject with the artifacts that replying and
-//! forwarding add ("Re:", "Fwd:", "[list]" tags, "(fwd)", "[fwd: ...]") removed, so
+//! forwarding add ("Re:", "Fwd:", `[list]` tags, "(fwd)", "[fwd: ...]") removed, so
 //! that a message and its replies share it.
 //!
 //! RFC 5256 §2.1 gives the procedure, which every server must follow exactly:
