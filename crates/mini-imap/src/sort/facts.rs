@@ -1,9 +1,9 @@
 //! What SORT and THREAD compare, read from a message's header block (RFC 5256 §2.2, §3;
 //! RFC 5957 §3), once per message, so that sorting compares ready keys.
 //!
-//! Text keys are in [`casemap`](crate::sort::collate::casemap) form. RFC 5256 §3: "If the associated RFC-822
-//! header for a particular criterion is absent, it is treated as the empty string. The
-//! empty string always collates before non-empty strings." An empty field, and one the
+//! Text keys are in [`casemap`] form. RFC 5256 §3: "If the associated RFC-822 header
+//! for a particular criterion is absent, it is treated as the empty string. The empty
+//! string always collates before non-empty strings." An empty field, and one the
 //! address grammar cannot read, count as absent.
 
 use mail_parser::HeaderValue;
