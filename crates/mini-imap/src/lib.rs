@@ -6,7 +6,8 @@
 //! flag. Extensions: LITERAL+ (RFC 7888), SASL-IR (RFC 4959) with AUTH=PLAIN (RFC 4616),
 //! ID (RFC 2971), ENABLE (RFC 5161), IDLE (RFC 2177), NAMESPACE (RFC 2342), UNSELECT
 //! (RFC 3691), UIDPLUS (RFC 4315), MOVE (RFC 6851), SPECIAL-USE (RFC 6154), CHILDREN
-//! (RFC 3348), response codes of RFC 5530.
+//! (RFC 3348), SORT and THREAD (RFC 5256), SORT=DISPLAY (RFC 5957), ESORT (RFC 5267),
+//! response codes of RFC 5530.
 //!
 //! - [`codec`] frames commands, literals included, under explicit limits;
 //! - [`parse`] turns a frame into a [`command::Command`] (nom, ABNF in the doc comments);
@@ -17,6 +18,7 @@
 //!   [`response::Completion`]), and its one encoder; [`value`] the values inside
 //!   (strings, literals, lists), both ways; [`request`] commands as a client writes them;
 //! - [`capability`] is what the server offers, per connection;
+//! - [`sort`] holds SORT's and THREAD's algorithms, apart from the protocol;
 //! - [`mime`] derives ENVELOPE, BODYSTRUCTURE and sections with `mail-parser`;
 //! - [`server`] moves bytes between sockets and sessions;
 //! - [`client`] is the small client behind `yubin imap`.
@@ -34,6 +36,7 @@ pub mod response;
 pub mod selected;
 pub mod server;
 pub mod session;
+pub mod sort;
 pub mod value;
 
 pub use server::{ImapServerConfig, serve};

@@ -740,6 +740,28 @@ fn selected(
             charset,
             criteria,
         } => op::search::search(sel, tag, uid, ret, charset.as_deref(), &criteria, out),
+        C::Sort {
+            uid,
+            ret,
+            criteria,
+            charset,
+            keys,
+        } => {
+            let args = op::sort::SortArgs {
+                uid,
+                ret,
+                criteria: &criteria,
+                charset: &charset,
+                keys: &keys,
+            };
+            op::sort::sort(sel, tag, args, out)
+        }
+        C::Thread {
+            uid,
+            algorithm,
+            charset,
+            keys,
+        } => op::thread::thread(sel, uid, algorithm, &charset, &keys, out),
         C::Store {
             uid,
             set,
@@ -809,7 +831,14 @@ fn enables_condstore(body: &CommandBody) -> bool {
 fn updates_for(body: &CommandBody) -> Updates {
     use CommandBody as C;
     match body {
-        C::Fetch { .. } | C::Store { .. } | C::Search { .. } => Updates::NoExpunge,
+        // RFC 5256 §3: "Untagged EXPUNGE responses are not permitted while the server is
+        // responding to a SORT command, but are permitted during a UID SORT command";
+        // THREAD, UID SORT and UID THREAD withhold them alike, as UID SEARCH does.
+        C::Fetch { .. }
+        | C::Store { .. }
+        | C::Search { .. }
+        | C::Sort { .. }
+        | C::Thread { .. } => Updates::NoExpunge,
         // These report on their own, or leave the selected state.
         C::Noop
         | C::Check

@@ -10,8 +10,10 @@ pub mod mailbox;
 pub mod notify;
 pub mod search;
 pub mod select;
+pub mod sort;
 pub mod status;
 pub mod store;
+pub mod thread;
 
 use yubin_store::View;
 
@@ -30,7 +32,9 @@ pub fn expand_saved(sel: &Selected, body: &mut CommandBody) {
         | C::Copy { uid, set, .. }
         | C::Move { uid, set, .. } => expand_set(sel, set, *uid),
         C::UidExpunge(set) => expand_set(sel, set, true),
-        C::Search { criteria, .. } => {
+        C::Search { criteria, .. }
+        | C::Sort { keys: criteria, .. }
+        | C::Thread { keys: criteria, .. } => {
             for k in criteria {
                 expand_key(sel, k);
             }
