@@ -397,6 +397,41 @@ impl Ctx<'_> {
             .any(|(name, value)| *name == field && value.contains(&n))
     }
 
+    /// FROM, TO, CC, BCC: RFC 3501 §6.4.4 matches "the envelope structure's" field, so
+    /// besides the text as written (what clients type: a name, a part of an address),
+    /// each address as ENVELOPE gives it, `mailbox@host`, with the comments and folding
+    /// white space the header may have inside it gone: `<user (c)@ (c) example.org>`
+    /// is found by `user@example.org`, as Dovecot finds it.
+    fn address_has(&mut self, field: &str, s: &[u8]) -> bool {
+        if self.header_has(field, s) {
+            return true;
+        }
+        let n = needle(s);
+        // Only an address can differ from the text as written, and only a needle with an
+        // `@` spans both of its halves; each half must be somewhere in the field.
+        let Some((local, domain)) = n.split_once('@') else {
+            return false;
+        };
+        let Some(block) = self.block() else {
+            return false;
+        };
+        let raw = self.raw.get_or_insert_with(|| raw_fields(&block));
+        raw.iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(field))
+            .filter(|(_, value)| raw_contains(value, local) && raw_contains(value, domain))
+            .filter_map(|(_, value)| crate::mime::address::address_list(value))
+            .flatten()
+            .any(|entry| match entry {
+                crate::mime::address::Entry::Mailbox { mailbox, host, .. } => {
+                    let mut spec = mailbox;
+                    spec.push(b'@');
+                    spec.extend_from_slice(&host);
+                    raw_contains(&spec, &n)
+                }
+                _ => false,
+            })
+    }
+
     /// TEXT: the header as written (unfolded) or decoded, or the decoded body.
     fn text_has(&mut self, s: &[u8]) -> bool {
         let n = needle(s);
@@ -472,10 +507,10 @@ impl Ctx<'_> {
             K::SentBefore(d) => self.info().and_then(|i| i.sent).is_some_and(|s| s < *d),
             K::SentOn(d) => self.info().and_then(|i| i.sent).is_some_and(|s| s == *d),
             K::SentSince(d) => self.info().and_then(|i| i.sent).is_some_and(|s| s >= *d),
-            K::From(s) => self.header_has("from", s),
-            K::To(s) => self.header_has("to", s),
-            K::Cc(s) => self.header_has("cc", s),
-            K::Bcc(s) => self.header_has("bcc", s),
+            K::From(s) => self.address_has("from", s),
+            K::To(s) => self.address_has("to", s),
+            K::Cc(s) => self.address_has("cc", s),
+            K::Bcc(s) => self.address_has("bcc", s),
             K::Subject(s) => self.header_has("subject", s),
             K::Header(f, s) => self.header_has(f, s),
             K::Body(s) => {
