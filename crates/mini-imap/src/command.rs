@@ -312,6 +312,9 @@ pub enum StatusItem {
     Size,
     /// `HIGHESTMODSEQ` (RFC 7162 §3.1.2.2).
     HighestModSeq,
+    /// `DELETED` (RFC 9051 §6.3.11): "The number of messages that have the \Deleted
+    /// flag set."
+    Deleted,
 }
 
 impl StatusItem {
@@ -325,6 +328,7 @@ impl StatusItem {
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::Deleted => "DELETED",
         }
     }
 }

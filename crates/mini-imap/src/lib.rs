@@ -26,6 +26,7 @@ pub mod capability;
 pub mod client;
 pub mod codec;
 pub mod command;
+pub mod mailbox_name;
 pub mod mime;
 pub mod op;
 pub mod parse;
