@@ -271,3 +271,40 @@ async fn append_takes_the_utf8_data_extension_and_8bit_headers_only_once_enabled
         assert_eq!(inbox.read(last).unwrap().as_ref(), msg.as_slice());
     }
 }
+
+#[tokio::test]
+async fn the_client_appends_utf8_headers_after_enabling_and_names_the_mailbox_in_utf8() {
+    use mini_imap::client::ImapClient;
+    use yubin_core::{Secret, Transcript};
+
+    let (handle, store) = start(&[]).await;
+    let account = store.account("alice").unwrap();
+    account.create(UTF7_NAME).unwrap();
+    let addr = handle.local_addr().to_string();
+    let mut c = raw::step(ImapClient::connect(&addr, Transcript::disabled()))
+        .await
+        .unwrap();
+    raw::step(c.login("alice", &Secret::from("secret")))
+        .await
+        .unwrap();
+    let msg = utf8_message(10);
+    // The name as LIST shows it to a client that has not enabled UTF-8.
+    let text = raw::step(c.append(UTF7_NAME, &[], None, &msg))
+        .await
+        .unwrap();
+    assert!(text.starts_with("[APPENDUID "), "{text}");
+    let mailbox = account.mailbox(UTF7_NAME).unwrap();
+    assert_eq!(mailbox.read(1).unwrap().as_ref(), msg.as_slice());
+    // An ASCII header needs nothing enabled; the name is used as given.
+    let mut c = raw::step(ImapClient::connect(&addr, Transcript::disabled()))
+        .await
+        .unwrap();
+    raw::step(c.login("alice", &Secret::from("secret")))
+        .await
+        .unwrap();
+    let text = raw::step(c.append(UTF7_NAME, &[], None, &raw::message("plain")))
+        .await
+        .unwrap();
+    assert!(text.starts_with("[APPENDUID "), "{text}");
+    assert_eq!(mailbox.status().unwrap().messages, 2);
+}
