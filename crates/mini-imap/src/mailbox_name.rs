@@ -170,22 +170,29 @@ impl NameForm {
             return Ok(());
         }
         use CommandBody as C;
-        let names: Vec<&mut String> = match body {
+        // Each name, and whether the command creates it.
+        let names: Vec<(&mut String, bool)> = match body {
+            C::Create(mailbox) | C::CreateSpecialUse { mailbox, .. } => vec![(mailbox, true)],
             C::Select { mailbox, .. }
             | C::Examine { mailbox, .. }
-            | C::Create(mailbox)
-            | C::CreateSpecialUse { mailbox, .. }
             | C::Delete(mailbox)
             | C::Subscribe(mailbox)
             | C::Unsubscribe(mailbox)
             | C::Status { mailbox, .. }
             | C::Append { mailbox, .. }
             | C::Copy { mailbox, .. }
-            | C::Move { mailbox, .. } => vec![mailbox],
-            C::Rename { from, to } => vec![from, to],
+            | C::Move { mailbox, .. } => vec![(mailbox, false)],
+            C::Rename { from, to } => vec![(from, false), (to, true)],
             _ => vec![],
         };
-        for name in names {
+        for (name, creates) in names {
+            // RFC 9051 §5.1: "Server implementations MUST prohibit the creation of 8-bit
+            // mailbox names that do not comply with Net-Unicode" (whose Section 2 asks
+            // for Normalization Form C). yubin refuses rather than normalize: a
+            // normalized name would have to be told back with OLDNAME (§6.3.4).
+            if creates && !unicode_normalization::is_nfc(name) {
+                return Err("Mailbox names must be in Unicode Normalization Form C (RFC 5198)");
+            }
             if let Cow::Owned(stored) = self.to_store(name)? {
                 *name = stored;
             }

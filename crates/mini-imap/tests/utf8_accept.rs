@@ -152,7 +152,17 @@ async fn names_that_are_not_net_unicode_are_refused_and_nothing_is_made() {
         let r = c.cmd(&format!("CREATE \"{bad}\"")).await;
         assert!(tagged(&r).contains(" NO [CANNOT] "), "{bad:?}: {r}");
     }
+    // RFC 9051 §5.1: "Server implementations MUST prohibit the creation of 8-bit
+    // mailbox names that do not comply with Net-Unicode" (RFC 5198 §2: NFC). "Cafe"
+    // and U+0301 is "Café" decomposed.
+    let r = c.cmd("CREATE \"Cafe\u{301}\"").await;
+    assert!(tagged(&r).contains(" NO [CANNOT] "), "{r}");
+    let r = c.cmd("RENAME INBOX \"Cafe\u{301}\"").await;
+    assert!(tagged(&r).contains(" NO [CANNOT] "), "{r}");
     assert_eq!(names(), before);
+    // The composed form is fine.
+    let r = c.cmd("CREATE \"Caf\u{e9}\"").await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
 }
 
 #[tokio::test]
