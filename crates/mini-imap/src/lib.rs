@@ -6,7 +6,8 @@
 //! flag. Extensions: LITERAL+ (RFC 7888), SASL-IR (RFC 4959) with AUTH=PLAIN (RFC 4616),
 //! ID (RFC 2971), ENABLE (RFC 5161), IDLE (RFC 2177), NAMESPACE (RFC 2342), UNSELECT
 //! (RFC 3691), UIDPLUS (RFC 4315), MOVE (RFC 6851), SPECIAL-USE (RFC 6154), CHILDREN
-//! (RFC 3348), response codes of RFC 5530.
+//! (RFC 3348), response codes of RFC 5530; and for clients that ENABLE them,
+//! UTF8=ACCEPT (RFC 6855) and IMAP4rev2 (RFC 9051, advertised beside IMAP4rev1).
 //!
 //! - [`codec`] frames commands, literals included, under explicit limits;
 //! - [`parse`] turns a frame into a [`command::Command`] (nom, ABNF in the doc comments);
@@ -17,6 +18,8 @@
 //!   [`response::Completion`]), and its one encoder; [`value`] the values inside
 //!   (strings, literals, lists), both ways; [`request`] commands as a client writes them;
 //! - [`capability`] is what the server offers, per connection;
+//! - [`mailbox_name`] converts mailbox names between the stored modified UTF-7 and the
+//!   UTF-8 of clients that enabled it;
 //! - [`mime`] derives ENVELOPE, BODYSTRUCTURE and sections with `mail-parser`;
 //! - [`server`] moves bytes between sockets and sessions;
 //! - [`client`] is the small client behind `yubin imap`.
