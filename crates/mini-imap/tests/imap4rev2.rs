@@ -71,6 +71,9 @@ async fn select_tells_the_list_and_no_recent_nor_unseen() {
         untagged(&r),
         ["* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())"]
     );
+    // INBOX in any case is INBOX, and the LIST names it so.
+    let r = c.cmd("EXAMINE inbox").await;
+    assert!(r.contains(" \"/\" \"INBOX\"\r\n"), "{r}");
     let r = c.cmd("EXAMINE INBOX/sub").await;
     let list = untagged(&r)
         .into_iter()

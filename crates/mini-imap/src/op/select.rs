@@ -73,7 +73,9 @@ pub fn select(
     out.data(Data::Flags(&selected.keywords));
     out.data(Data::Exists(selected.len() as u32));
     if rev2 {
-        super::list::selected_mailbox(account, name, NameForm::of(enabled), out);
+        // The canonical name: `inbox` is INBOX (RFC 3501 §5.1).
+        let canonical = selected.mailbox.name();
+        super::list::selected_mailbox(account, &canonical, NameForm::of(enabled), out);
     } else {
         out.data(Data::Recent(selected.recent.len() as u32));
         if let Some(pos) = first_unseen {
