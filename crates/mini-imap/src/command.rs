@@ -339,6 +339,9 @@ pub enum StatusItem {
     Size,
     /// `HIGHESTMODSEQ` (RFC 7162 §3.1.2.2).
     HighestModSeq,
+    /// `DELETED` (RFC 9051 §6.3.11): "The number of messages that have the \Deleted
+    /// flag set."
+    Deleted,
 }
 
 impl StatusItem {
@@ -352,6 +355,7 @@ impl StatusItem {
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::Deleted => "DELETED",
         }
     }
 }

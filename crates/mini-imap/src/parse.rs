@@ -306,6 +306,12 @@ fn quoted(i: &[u8]) -> Res<'_, Vec<u8>> {
     loop {
         match rest.first() {
             None => return fail(rest),
+            // RFC 6855 §3: "the server MUST reject, with a "BAD" response, any octet
+            // sequences with the high bit set that fail to comply with the formal
+            // syntax requirements of UTF-8".
+            Some(b'"') if !out.is_ascii() && std::str::from_utf8(&out).is_err() => {
+                return fail(rest);
+            }
             Some(b'"') => return Ok((&rest[1..], out)),
             Some(b'\\') => match rest.get(1) {
                 Some(&c @ (b'"' | b'\\')) => {
@@ -747,7 +753,7 @@ fn create(i: &[u8]) -> Res<'_, CommandBody> {
 }
 
 /// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`
-/// `/ "SIZE"` (RFC 8438 §4)
+/// `/ "SIZE"` (RFC 8438 §4) `/ "DELETED"` (RFC 9051 §9)
 fn status_att(i: &[u8]) -> Res<'_, StatusItem> {
     alt((
         value(StatusItem::Messages, tag_no_case(&b"MESSAGES"[..])),
@@ -756,6 +762,7 @@ fn status_att(i: &[u8]) -> Res<'_, StatusItem> {
         value(StatusItem::UidValidity, tag_no_case(&b"UIDVALIDITY"[..])),
         value(StatusItem::Unseen, tag_no_case(&b"UNSEEN"[..])),
         value(StatusItem::Size, tag_no_case(&b"SIZE"[..])),
+        value(StatusItem::Deleted, tag_no_case(&b"DELETED"[..])),
         // RFC 7162 §3.1.2.2.
         value(
             StatusItem::HighestModSeq,
@@ -884,14 +891,28 @@ fn list_return_opts(i: &[u8]) -> Res<'_, ListExtended> {
     Ok((rest, l))
 }
 
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+/// `utf8-literal = "UTF8" SP "(" literal8 ")"`, `literal8 = "~{" number "}" CRLF
+/// *OCTET` (RFC 6855 §4, RFC 4466 §4): the message of an APPEND whose header fields
+/// may be UTF-8. The message is the same either way; only its 8-bit headers need the
+/// client to have enabled UTF8=ACCEPT ([`crate::op::append`]).
+fn utf8_literal(i: &[u8]) -> Res<'_, Vec<u8>> {
+    delimited(
+        (tag_no_case(&b"UTF8"[..]), sp, tag(&b"(~"[..])),
+        literal,
+        tag(&b")"[..]),
+    )
+    .parse(i)
+}
+
+/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP (literal /
+/// utf8-literal)` (RFC 6855 §4: `append-data =/ utf8-literal`)
 fn append(i: &[u8]) -> Res<'_, CommandBody> {
     map(
         (
             preceded(sp, mailbox),
             opt(preceded(sp, flag_list)),
             opt(preceded(sp, date_time)),
-            preceded(sp, literal),
+            preceded(sp, alt((literal, utf8_literal))),
         ),
         |(mailbox, flags, date, message)| CommandBody::Append {
             mailbox,
@@ -917,11 +938,14 @@ pub struct AppendHead {
     pub date: Option<DateTime<FixedOffset>>,
     /// The announced size of the message.
     pub size: u32,
+    /// The message came as `UTF8 (~{n}...)` (RFC 6855 §4): a `)` follows it.
+    pub utf8: bool,
 }
 
 /// Parses an APPEND up to and including its message literal's announcement:
 ///
-/// `tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP "{" number ["+"] "}" CRLF`
+/// `tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP ["UTF8" SP "(~"] "{"
+/// number ["+"] "}" CRLF` (RFC 6855 §4 for the UTF8 form)
 pub fn append_head(input: &[u8]) -> Result<AppendHead, ParseError> {
     let (rest, tag_bytes) = tag_(input).map_err(|_| ParseError::NoTag)?;
     let tag_s = String::from_utf8_lossy(tag_bytes).into_owned();
@@ -934,24 +958,23 @@ pub fn append_head(input: &[u8]) -> Result<AppendHead, ParseError> {
         preceded(sp, mailbox),
         opt(preceded(sp, flag_list)),
         opt(preceded(sp, date_time)),
-        preceded(
-            sp,
-            delimited(
-                tag(&b"{"[..]),
-                number,
-                (opt(tag(&b"+"[..])), tag(&b"}"[..])),
-            ),
+        preceded(sp, opt((tag_no_case(&b"UTF8"[..]), sp, tag(&b"(~"[..])))),
+        delimited(
+            tag(&b"{"[..]),
+            number,
+            (opt(tag(&b"+"[..])), tag(&b"}"[..])),
         ),
         crlf,
     )
         .parse(rest);
     match parsed {
-        Ok((b"", (_, mailbox, flags, date, size, ()))) => Ok(AppendHead {
+        Ok((b"", (_, mailbox, flags, date, utf8, size, ()))) => Ok(AppendHead {
             tag: tag_s,
             mailbox,
             flags: flags.unwrap_or_default(),
             date,
             size,
+            utf8: utf8.is_some(),
         }),
         _ => Err(syntax()),
     }

@@ -389,7 +389,16 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
                 out.extend_from_slice(d.format(" \"%d-%b-%Y %H:%M:%S %z\"").to_string().as_bytes());
             }
             out.push(b' ');
+            // RFC 6855 §4: "A client that sends a message with UTF-8 headers to the
+            // server MUST send them using the "UTF8" data extension".
+            let utf8 = crate::op::append::HeaderScan::has_eight_bit(message);
+            if utf8 {
+                out.extend_from_slice(b"UTF8 (~");
+            }
             write_literal(&mut out, message, true);
+            if utf8 {
+                out.push(b')');
+            }
         }
         CommandBody::Search {
             uid,

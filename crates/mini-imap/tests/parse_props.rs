@@ -167,7 +167,8 @@ fn body() -> impl Strategy<Value = C> {
                     Just(StatusItem::Unseen),
                     Just(StatusItem::UidNext),
                     Just(StatusItem::Size),
-                    Just(StatusItem::HighestModSeq)
+                    Just(StatusItem::HighestModSeq),
+                    Just(StatusItem::Deleted)
                 ],
                 1..4
             )

@@ -615,6 +615,23 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 message: b"hi\r\n".to_vec(),
             },
         ),
+        // RFC 6855 §4: `utf8-literal = "UTF8" SP "(" literal8 ")"`.
+        (
+            "a APPEND INBOX UTF8 (~{10+}\r\nS: \u{e9}t\u{e9}\r\n)\r\n".as_bytes(),
+            C::Append {
+                mailbox: "INBOX".into(),
+                flags: vec![],
+                date: None,
+                message: "S: \u{e9}t\u{e9}\r\n".as_bytes().to_vec(),
+            },
+        ),
+        (
+            b"a STATUS INBOX (DELETED)\r\n",
+            C::Status {
+                mailbox: "INBOX".into(),
+                items: vec![StatusItem::Deleted],
+            },
+        ),
     ]
 }
 
@@ -743,7 +760,7 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a SEARCH OLDER 0\r\n", Some("a")),
         (b"a SEARCH YOUNGER\r\n", Some("a")),
         (b"a STATUS INBOX ()\r\n", Some("a")),
-        (b"a STATUS INBOX (DELETED)\r\n", Some("a")),
+        (b"a STATUS INBOX (EXPUNGED)\r\n", Some("a")),
         (b"a STORE 1 FLAGS (\\Seen\r\n", Some("a")),
         // RFC 7162 §7: modseqs are numbers within 63 bits; CHANGEDSINCE's is never 0.
         (b"a FETCH 1 (FLAGS) (CHANGEDSINCE x)\r\n", Some("a")),
