@@ -201,6 +201,25 @@ impl Transcript {
         }
     }
 
+    /// One transcript that sends every line to both `self` and `other` (`--trace` and
+    /// the live session log, say). A disabled side costs nothing.
+    pub fn tee(&self, other: &Transcript) -> Transcript {
+        match (&self.sink, &other.sink) {
+            (None, _) => other.clone(),
+            (_, None) => self.clone(),
+            (Some(a), Some(b)) => {
+                let (a, b) = (a.clone(), b.clone());
+                Transcript {
+                    sink: Some(Arc::new(move |label, dir, line| {
+                        a(label, dir, line);
+                        b(label, dir, line);
+                    })),
+                    label: self.label.clone(),
+                }
+            }
+        }
+    }
+
     /// The same transcript, its lines labelled as one session's (`imap#3`).
     pub fn labelled(&self, label: impl Into<Arc<str>>) -> Transcript {
         Transcript {
@@ -292,6 +311,11 @@ impl Transcript {
             self.emit(Direction::Server, &printable(line));
         }
     }
+}
+
+/// The label of a listener's `id`th session: `imap#3`.
+pub fn session_label(protocol: &str, id: u64) -> String {
+    format!("{protocol}#{id}")
 }
 
 /// If `line` is a credential-carrying command under `rules`, how many bytes of it may be

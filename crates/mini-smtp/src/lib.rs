@@ -6,11 +6,13 @@
 //! SMTPUTF8 (RFC 6531), AUTH PLAIN and LOGIN (RFC 4954). It relays nothing.
 #![forbid(unsafe_code)]
 
+pub mod chaos;
 pub mod command;
 pub mod parse;
 pub mod response;
 pub mod server;
 pub mod session;
 
+pub use chaos::Chaos;
 pub use server::{SmtpServerConfig, serve};
 pub use session::SmtpConfig;
