@@ -1,0 +1,182 @@
+//! The state every request shares: the store, the settings, the event channel and the
+//! cache of decoded summaries.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use yubin_store::Store;
+
+use crate::id::MessageId;
+use crate::shape::Content;
+
+/// Settings of the web server. Every limit is named here, with the reason for its default.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mailpit's `Label` (shown by the page to tell instances apart).
+    pub label: String,
+    /// The largest page a listing or search returns: a client asking for more gets this
+    /// many, so one request cannot decode a whole large mailbox.
+    pub max_page: usize,
+    /// The page size when `limit` is absent (Mailpit's default, 50).
+    pub default_page: usize,
+    /// The longest `?wait=` honoured: a long poll holds a connection, and a proxy in
+    /// front usually closes idle ones after a minute or two.
+    pub max_wait: Duration,
+    /// The largest request body (`POST send` with its base64 attachments): SMTP's
+    /// default message size cap plus base64's third.
+    pub max_body: usize,
+    /// How often the event hub looks for accounts and mailboxes created since (it reads
+    /// the store's in-memory lists; message changes come from the store's watches, at
+    /// once, without this).
+    pub account_rescan: Duration,
+    /// Mailpit's `ChaosEnabled` (set by the CLI when its chaos routes are on).
+    pub chaos_enabled: bool,
+    /// Mailpit's `MessageRelay.SMTPServer`; relaying is enabled when set.
+    pub relay: Option<String>,
+    /// How many events a slow event stream may fall behind before it is told to reload
+    /// (`event: reset`) instead of the server buffering without bound.
+    pub event_backlog: usize,
+    /// How many decoded summaries are kept (a few hundred bytes each): a listing page
+    /// then decodes only messages it has not shown before.
+    pub summary_cache: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            label: String::new(),
+            max_page: 1000,
+            default_page: 50,
+            max_wait: Duration::from_secs(60),
+            max_body: 32 * 1024 * 1024,
+            account_rescan: Duration::from_secs(1),
+            chaos_enabled: false,
+            relay: None,
+            event_backlog: 1024,
+            summary_cache: 10_000,
+        }
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct WebEvent {
+    /// The SSE event name (`new`, `update`, `delete`, `stats`, `session`, ...).
+    pub name: String,
+    /// The JSON data.
+    pub data: serde_json::Value,
+    /// The account and mailbox it is about; `None` goes to every stream.
+    pub scope: Option<(String, String)>,
+}
+
+impl WebEvent {
+    /// An event for every stream, whatever its scope (W1b's `session` events).
+    pub fn global(name: &str, data: serde_json::Value) -> WebEvent {
+        WebEvent {
+            name: name.to_owned(),
+            data,
+            scope: None,
+        }
+    }
+}
+
+/// The state the routes share; a cheap clone.
+#[derive(Clone)]
+pub struct WebState {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) config: WebConfig,
+    pub(crate) events: broadcast::Sender<WebEvent>,
+    pub(crate) started: Instant,
+    /// Messages deleted through this API (Mailpit's `RuntimeStats.MessagesDeleted`).
+    pub(crate) deleted: AtomicU64,
+    /// Decoded summaries by message (std Mutex: never held across an `.await`).
+    summaries: Mutex<HashMap<MessageId, Content>>,
+    /// Cancelled when the server shuts down: ends event streams and the hub.
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for WebState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebState")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebState {
+    /// The state over a store; starts the event hub, which watches the store's
+    /// mailboxes for as long as this state (or a clone) lives. Needs a tokio runtime.
+    pub fn new(store: Store, config: WebConfig) -> WebState {
+        WebState::with_shutdown(store, config, CancellationToken::new())
+    }
+
+    pub(crate) fn with_shutdown(
+        store: Store,
+        config: WebConfig,
+        shutdown: CancellationToken,
+    ) -> WebState {
+        let (events, _) = broadcast::channel(config.event_backlog.max(1));
+        let state = WebState {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                events,
+                started: Instant::now(),
+                deleted: AtomicU64::new(0),
+                summaries: Mutex::new(HashMap::new()),
+                shutdown,
+            }),
+        };
+        crate::hub::start(&state);
+        state
+    }
+
+    /// The channel of events the stream at `/api/v1/events` sends: send a [`WebEvent`]
+    /// here to have every open stream carry it.
+    pub fn events(&self) -> broadcast::Sender<WebEvent> {
+        self.shared.events.clone()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &WebConfig {
+        &self.shared.config
+    }
+
+    /// Counts messages deleted through the API.
+    pub(crate) fn count_deleted(&self, n: usize) {
+        self.shared.deleted.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cached(&self, id: &MessageId) -> Option<Content> {
+        self.summaries().get(id).cloned()
+    }
+
+    pub(crate) fn cache(&self, id: MessageId, content: Content) {
+        let mut cache = self.summaries();
+        if cache.len() >= self.shared.config.summary_cache {
+            // Dropping everything is cheap and bounded; the next pages decode again.
+            cache.clear();
+        }
+        cache.insert(id, content);
+    }
+
+    fn summaries(&self) -> MutexGuard<'_, HashMap<MessageId, Content>> {
+        self.shared
+            .summaries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
