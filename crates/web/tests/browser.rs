@@ -1,0 +1,645 @@
+//! The web inbox in a real browser: headless Chromium over WebDriver.
+//!
+//! Each test starts yubin (SMTP, POP3, IMAP and the web inbox on one in-memory store) and
+//! its own browser, opens the page, and makes a mail client do something over a socket;
+//! the page must show it without a reload. Hostile mail must run no script and fetch
+//! nothing remote. Without Chromium and chromedriver the tests skip (outside CI) with the
+//! reason printed.
+
+mod support;
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use fantoccini::key::Key;
+use serde_json::Value;
+use support::beacon::Beacon;
+use support::browser::Browser;
+use support::{Lines, Yubin, fixture, smtp_send};
+
+/// The issue's bound for a live update: mail arriving over SMTP shows in an open page
+/// within this, without a reload.
+const LIVE: Duration = Duration::from_secs(2);
+/// Any other wait for the page (a deletion reaching IMAP, a frame loading).
+const WAIT: Duration = Duration::from_secs(10);
+
+/// `rows()`: the rows of the list as the user sees them.
+const ROWS_FN: &str = r#"function rows() { return Array.from(document.querySelectorAll('#messages .row')).map(r => ({
+    id: r.dataset.id,
+    subject: r.querySelector('.subject').textContent,
+    from: r.querySelector('.from').textContent,
+    unread: r.classList.contains('unread'),
+    meta: r.querySelector('.meta').textContent,
+})); }"#;
+
+/// A mark the page would lose if it reloaded.
+const MARK: &str = "window.__kept = 'no reload'; return true;";
+const MARK_KEPT: &str = "return window.__kept === 'no reload';";
+
+/// Starts yubin and a browser on the page, waiting until its live stream is connected.
+/// `None`: no browser here (outside CI), the test skips.
+async fn open() -> Option<(Yubin, Browser)> {
+    let browser = Browser::start().await?;
+    let yubin = Yubin::start().await;
+    browser
+        .client()
+        .goto(&yubin.url())
+        .await
+        .expect("open the page");
+    browser
+        .wait_js(
+            "the live stream",
+            WAIT,
+            "return document.getElementById('live').dataset.state === 'live';",
+        )
+        .await;
+    browser.js(MARK).await;
+    Some((yubin, browser))
+}
+
+async fn rows(b: &Browser) -> Vec<Value> {
+    b.js(&format!("{ROWS_FN} return rows();"))
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn wait_rows(b: &Browser, what: &str, timeout: Duration, n: usize) -> Vec<Value> {
+    b.wait_js(
+        what,
+        timeout,
+        &format!("{ROWS_FN} const r = rows(); return r.length === {n} ? r : null;"),
+    )
+    .await
+    .as_array()
+    .cloned()
+    .unwrap()
+}
+
+/// Clicks the row whose subject is `subject` and waits for the reader to show it.
+async fn open_message(b: &Browser, subject: &str) {
+    let subject_js = serde_json::to_string(subject).unwrap();
+    b.wait_js(
+        "the row to click",
+        WAIT,
+        &format!(
+            "const r = Array.from(document.querySelectorAll('#messages .row'))
+                .find(r => r.querySelector('.subject').textContent === {subject_js});
+             if (!r) return false; r.click(); return true;"
+        ),
+    )
+    .await;
+    b.wait_js(
+        "the reader",
+        WAIT,
+        &format!(
+            "return !document.getElementById('reader').hidden &&
+                document.getElementById('m-subject').textContent === {subject_js};"
+        ),
+    )
+    .await;
+}
+
+/// Shows the part tab `part` (html, text, headers, raw, mime) of the open message.
+async fn show_part(b: &Browser, part: &str) {
+    b.client()
+        .find(Locator::Id(&format!("pt-{part}")))
+        .await
+        .expect("part tab")
+        .click()
+        .await
+        .expect("click the tab");
+}
+
+#[tokio::test]
+async fn smtp_mail_appears_live_with_its_japanese_subject_decoded() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    assert!(rows(&b).await.is_empty(), "a new server's inbox is empty");
+
+    // RFC 2047 encoded words in ISO-2022-JP, as Japanese mail clients still send them.
+    smtp_send(yubin.mail.smtp_addr(), &fixture("03-iso-2022-jp.eml")).await;
+
+    let rows = wait_rows(&b, "the SMTP message in the list", LIVE, 1).await;
+    assert_eq!(rows[0]["subject"], "ISO-2022-JPの件名テスト");
+    assert_eq!(rows[0]["from"], "鈴木");
+    assert_eq!(rows[0]["unread"], true, "new mail is shown unread");
+    assert_eq!(b.js(MARK_KEPT).await, true, "the page did not reload");
+    assert_eq!(
+        b.client().title().await.unwrap(),
+        "(1) yubin",
+        "the unread count is in the title"
+    );
+
+    // Opening it shows the decoded body and reads it (\Seen), as a mail client does.
+    open_message(&b, "ISO-2022-JPの件名テスト").await;
+    b.wait_js(
+        "the text body",
+        WAIT,
+        "return document.getElementById('m-text').textContent.includes('日本語メールです');",
+    )
+    .await;
+    b.wait_js(
+        "the row marked read",
+        WAIT,
+        "return !document.querySelector('#messages .row').classList.contains('unread');",
+    )
+    .await;
+    let read = yubin.mail.messages("alice");
+    assert_eq!(read.len(), 1);
+
+    b.close().await;
+    yubin.stop().await;
+}
+
+#[tokio::test]
+async fn html_renders_in_a_sandbox_and_remote_images_wait_for_a_click() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    let remote = Beacon::start();
+    let html = format!(
+        "From: Shop <shop@example.com>\r\nTo: alice@localhost\r\nSubject: Newsletter\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nText version.\r\n\
+         --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p id=\"greeting\">HTML <b>version</b>: こんにちは</p>\
+         <img id=\"pixel\" src=\"http://{}/tracking-pixel.gif\" alt=\"pixel\">\r\n--b--\r\n",
+        remote.host()
+    );
+    yubin.deliver(html.as_bytes());
+    wait_rows(&b, "the message", WAIT, 1).await;
+    open_message(&b, "Newsletter").await;
+
+    let sandbox = b
+        .js("const f = document.getElementById('m-html'); return f.hidden ? null : f.getAttribute('sandbox');")
+        .await;
+    let sandbox = sandbox
+        .as_str()
+        .expect("the HTML part is shown in an iframe with a sandbox");
+    assert!(
+        !sandbox.contains("allow-scripts") && !sandbox.contains("allow-same-origin"),
+        "sandbox={sandbox:?}"
+    );
+
+    // The HTML is rendered inside the frame.
+    b.client().enter_frame(0).await.expect("enter the frame");
+    let greeting = b
+        .client()
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("greeting"))
+        .await
+        .expect("the HTML body in the frame");
+    assert_eq!(greeting.text().await.unwrap(), "HTML version: こんにちは");
+    // The frame has loaded (its load event, which waits for images, has fired).
+    b.client().enter_parent_frame().await.unwrap();
+    assert!(
+        remote.hits().is_empty(),
+        "the page fetched from the remote host before being asked: {:?}",
+        remote.hits()
+    );
+    b.wait_js(
+        "the load-remote-images bar",
+        WAIT,
+        "return !document.getElementById('remote-bar').hidden;",
+    )
+    .await;
+
+    // The control: once the user asks, the same image is fetched, so the listener
+    // above would have seen an early fetch.
+    b.client()
+        .find(Locator::Id("load-remote"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !remote
+        .hits()
+        .iter()
+        .any(|h| h.contains("/tracking-pixel.gif"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote image was not fetched after the click: {:?}",
+            remote.hits()
+        );
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+
+    b.close().await;
+    yubin.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_in_the_page_expunges_for_a_selected_imap_session() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    yubin.deliver(&fixture("01-plain.eml"));
+    yubin.deliver(&fixture("05-attachments.eml"));
+    let rows = wait_rows(&b, "two messages", WAIT, 2).await;
+    assert_eq!(rows[0]["subject"], "Picture attached", "newest first");
+    assert!(
+        rows[0]["meta"].as_str().unwrap().contains('📎'),
+        "the attachments marker: {}",
+        rows[0]["meta"]
+    );
+    assert_eq!(rows[1]["subject"], "Plain hello");
+
+    let mut imap = Lines::connect(yubin.mail.imap_addr()).await;
+    imap.line().await;
+    imap.cmd("a LOGIN alice secret").await;
+    imap.until(|l| l.starts_with("a ")).await;
+    imap.cmd("b SELECT INBOX").await;
+    let status = imap.until(|l| l.starts_with("b ")).await;
+    assert!(status.starts_with("b OK"), "{status}");
+
+    // An IMAP client flags message 2 read: the page shows it without a reload.
+    imap.cmd("c STORE 2 +FLAGS (\\Seen)").await;
+    imap.until(|l| l.starts_with("c ")).await;
+    b.wait_js(
+        "the IMAP flag change in the page",
+        WAIT,
+        "const r = document.querySelectorAll('#messages .row');
+         return r.length === 2 && !r[0].classList.contains('unread') && r[1].classList.contains('unread');",
+    )
+    .await;
+
+    imap.cmd("d IDLE").await;
+    let cont = imap.line().await;
+    assert!(cont.starts_with('+'), "{cont}");
+
+    // Delete "Plain hello" (sequence number 1) from the reader's Delete button.
+    open_message(&b, "Plain hello").await;
+    b.client()
+        .find(Locator::Id("delete"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let expunge = imap
+        .until(|l| l.contains("EXPUNGE") || l.starts_with("d "))
+        .await;
+    assert_eq!(expunge, "* 1 EXPUNGE", "seen by IMAP: {:?}", imap.seen);
+    let rows = wait_rows(&b, "one message left", WAIT, 1).await;
+    assert_eq!(rows[0]["subject"], "Picture attached");
+    imap.cmd("DONE").await;
+    imap.until(|l| l.starts_with("d ")).await;
+    assert_eq!(
+        yubin.mail.messages("alice").len(),
+        1,
+        "the store kept the other one"
+    );
+    assert_eq!(b.js(MARK_KEPT).await, true, "the page did not reload");
+
+    b.close().await;
+    yubin.stop().await;
+}
+
+#[tokio::test]
+async fn pop3_retr_and_quit_removes_it_from_the_page_live() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    yubin.deliver(&fixture("02-japanese-utf8.eml"));
+    let rows = wait_rows(&b, "the message", WAIT, 1).await;
+    assert_eq!(
+        rows[0]["subject"],
+        "こんにちはサーバーさん。私はクライアントです"
+    );
+    assert_eq!(rows[0]["from"], "山田 花子");
+
+    // The lesson's POP3: RETR fetches it, QUIT removes it (delete-on-retrieve).
+    let mut pop = Lines::connect(yubin.mail.pop_addr()).await;
+    assert!(pop.line().await.starts_with("+OK"));
+    for cmd in ["USER alice", "PASS secret"] {
+        pop.cmd(cmd).await;
+        let l = pop.line().await;
+        assert!(l.starts_with("+OK"), "{cmd}: {l}");
+    }
+    pop.cmd("RETR 1").await;
+    pop.until(|l| l == ".").await;
+    assert_eq!(rows_now(&b).await, 1, "retrieving alone removes nothing");
+    pop.cmd("QUIT").await;
+    assert!(pop.line().await.starts_with("+OK"));
+
+    wait_rows(&b, "the list empty after QUIT", WAIT, 0).await;
+    b.wait_js(
+        "the empty-inbox note",
+        WAIT,
+        "return !document.getElementById('empty').hidden;",
+    )
+    .await;
+    assert_eq!(b.js(MARK_KEPT).await, true, "the page did not reload");
+
+    b.close().await;
+    yubin.stop().await;
+}
+
+async fn rows_now(b: &Browser) -> usize {
+    rows(b).await.len()
+}
+
+/// A message whose MIME tree is far bigger than anyone should draw: a deep nest of
+/// multiparts and a wide one with thousands of parts.
+fn huge_mime_tree() -> Vec<u8> {
+    let mut m = String::from(
+        "From: tree@example.com\r\nTo: alice@localhost\r\nSubject: Huge MIME tree\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"d0\"\r\n\r\n",
+    );
+    const DEPTH: usize = 60;
+    for d in 0..DEPTH {
+        m += &format!(
+            "--d{d}\r\nContent-Type: text/plain\r\n\r\nlevel {d}\r\n\
+             --d{d}\r\nContent-Type: multipart/mixed; boundary=\"d{}\"\r\n\r\n",
+            d + 1
+        );
+    }
+    m += &format!("--d{DEPTH}\r\nContent-Type: multipart/mixed; boundary=\"wide\"\r\n\r\n");
+    for i in 0..2500 {
+        m += &format!(
+            "--wide\r\nContent-Type: text/html; name=\"p{i}.html\"\r\n\r\n<script>window.pwned='part{i}'</script>\r\n"
+        );
+    }
+    m += "--wide--\r\n";
+    for d in (0..=DEPTH).rev() {
+        m += &format!("--d{d}--\r\n");
+    }
+    m.into_bytes()
+}
+
+#[tokio::test]
+async fn hostile_mail_runs_no_script_and_fetches_nothing() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    let remote = Beacon::start();
+    let host = remote.host();
+    for name in [
+        "hostile-headers.eml",
+        "hostile-encoded.eml",
+        "hostile-html.eml",
+    ] {
+        let raw = String::from_utf8(fixture(name)).unwrap();
+        yubin.deliver(raw.replace("{REMOTE}", &host).as_bytes());
+    }
+    yubin.deliver(&huge_mime_tree());
+    let rows = wait_rows(&b, "the hostile messages", WAIT, 4).await;
+
+    // Markup in a subject or a name is shown as the text it is.
+    let subjects: Vec<&str> = rows
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap())
+        .collect();
+    assert!(
+        subjects.contains(&"<img src=x onerror=\"window.pwned='enc-subject'\">"),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("<script>window.pwned='subject'")),
+        "{subjects:?}"
+    );
+    let froms: Vec<&str> = rows.iter().map(|r| r["from"].as_str().unwrap()).collect();
+    assert!(
+        froms.contains(&"<script>window.pwned='enc-from'</script>"),
+        "{froms:?}"
+    );
+
+    // Open every message and every view of it; click the script links in the HTML.
+    for row in &rows {
+        let subject = row["subject"].as_str().unwrap().to_string();
+        open_message(&b, &subject).await;
+        for part in ["text", "headers", "raw", "mime"] {
+            show_part(&b, part).await;
+            b.wait_js(
+                "the part's view",
+                WAIT,
+                &format!(
+                    "const v = document.getElementById('{}');
+                     return !v.hidden && v.textContent.length > 0;",
+                    match part {
+                        "text" => "m-text",
+                        "headers" => "m-headers",
+                        "raw" => "m-raw",
+                        _ => "m-mime",
+                    }
+                ),
+            )
+            .await;
+        }
+        let has_html = b
+            .js("return !document.getElementById('pt-html').disabled;")
+            .await;
+        if has_html == true {
+            show_part(&b, "html").await;
+            b.client().enter_frame(0).await.unwrap();
+            let heading = b
+                .client()
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Id("hostile-heading"))
+                .await
+                .expect("the hostile HTML rendered");
+            assert_eq!(heading.text().await.unwrap(), "Hostile HTML");
+            for id in ["js-link", "js-link-blank", "js-link-entity"] {
+                if let Ok(link) = b.client().find(Locator::Id(id)).await {
+                    let _ = link.click().await;
+                }
+            }
+            b.client().enter_parent_frame().await.unwrap();
+        }
+    }
+
+    // The huge tree is drawn up to the page's limit, and says it stopped.
+    open_message(&b, "Huge MIME tree").await;
+    show_part(&b, "mime").await;
+    let drawn = b
+        .wait_js(
+            "the MIME tree",
+            WAIT,
+            "const t = document.getElementById('m-mime');
+             return t.textContent.includes('more parts') ? t.querySelectorAll('li').length : 0;",
+        )
+        .await;
+    assert!(drawn.as_u64().unwrap() <= 500, "{drawn} nodes drawn");
+
+    // Keyboard still works after all this: the page is alive.
+    b.client()
+        .find(Locator::Id("messages"))
+        .await
+        .unwrap()
+        .send_keys("j")
+        .await
+        .unwrap();
+
+    let verdict = b
+        .js(
+            "return {
+                pwned: typeof window.pwned === 'undefined' ? null : String(window.pwned),
+                title: document.title,
+                scripts: Array.from(document.scripts).map(s => s.getAttribute('src')),
+                badLinks: Array.from(document.querySelectorAll('a[href]'))
+                    .filter(a => !['http:', 'https:', 'mailto:'].includes(a.protocol))
+                    .map(a => a.getAttribute('href')),
+                injected: document.querySelectorAll('img[src=x], #messages script, #reader script, svg, object, embed').length,
+                kept: window.__kept === 'no reload',
+            };",
+        )
+        .await;
+    assert_eq!(verdict["pwned"], Value::Null, "{verdict}");
+    assert!(
+        !verdict["title"].as_str().unwrap().contains("pwned"),
+        "{verdict}"
+    );
+    assert_eq!(
+        verdict["scripts"],
+        serde_json::json!(["/assets/app.js"]),
+        "{verdict}"
+    );
+    assert_eq!(verdict["badLinks"], serde_json::json!([]), "{verdict}");
+    assert_eq!(verdict["injected"], 0, "{verdict}");
+    assert_eq!(
+        verdict["kept"], true,
+        "the hostile HTML navigated the page: {verdict}"
+    );
+    assert!(
+        remote.hits().is_empty(),
+        "hostile mail reached the remote host: {:?}",
+        remote.hits()
+    );
+
+    b.close().await;
+    yubin.stop().await;
+}
+
+#[tokio::test]
+async fn keyboard_moves_opens_marks_searches_and_deletes() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    for f in [
+        "01-plain.eml",
+        "04-multipart-alternative.eml",
+        "05-attachments.eml",
+    ] {
+        yubin.deliver(&fixture(f));
+    }
+    let rows = wait_rows(&b, "three messages", WAIT, 3).await;
+    let subjects: Vec<String> = rows
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["Picture attached", "Alternative parts", "Plain hello"]
+    );
+    let list = b.client().find(Locator::Id("messages")).await.unwrap();
+    list.click().await.unwrap();
+
+    // j moves down, k up, Enter opens the row under the cursor.
+    list.send_keys("jjk").await.unwrap();
+    list.send_keys(&Key::Enter.to_string()).await.unwrap();
+    b.wait_js(
+        "the second message open",
+        WAIT,
+        "return document.getElementById('m-subject').textContent === 'Alternative parts';",
+    )
+    .await;
+    let focus = b
+        .js("const a = document.activeElement; return a && a.id;")
+        .await;
+    assert_eq!(focus, "messages", "focus stays on the list");
+    let outline = b
+        .js("return getComputedStyle(document.querySelector('.row.cursor')).outlineStyle;")
+        .await;
+    assert_eq!(outline, "solid", "the keyboard cursor is visible");
+
+    // u marks it unread again (opening read it), over the API.
+    b.wait_js(
+        "opened is read",
+        WAIT,
+        "return !document.querySelectorAll('#messages .row')[1].classList.contains('unread');",
+    )
+    .await;
+    list.send_keys("u").await.unwrap();
+    b.wait_js(
+        "u marks unread",
+        WAIT,
+        "return document.querySelectorAll('#messages .row')[1].classList.contains('unread');",
+    )
+    .await;
+
+    // Delete deletes the open message.
+    list.send_keys(&Key::Delete.to_string()).await.unwrap();
+    let rows = wait_rows(&b, "two messages after Delete", WAIT, 2).await;
+    assert!(rows.iter().all(|r| r["subject"] != "Alternative parts"));
+    assert_eq!(yubin.mail.messages("alice").len(), 2);
+
+    // / focuses the search; a query with the API's syntax narrows the list.
+    list.send_keys("/").await.unwrap();
+    let focus = b
+        .js("const a = document.activeElement; return a && a.id;")
+        .await;
+    assert_eq!(focus, "search");
+    let search = b.client().find(Locator::Id("search")).await.unwrap();
+    search
+        .send_keys(&format!("has:attachment{}", Key::Enter))
+        .await
+        .unwrap();
+    let rows = wait_rows(&b, "the search hits", WAIT, 1).await;
+    assert_eq!(rows[0]["subject"], "Picture attached");
+
+    b.close().await;
+    yubin.stop().await;
+}
+
+#[tokio::test]
+async fn screenshot_of_the_inbox() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    for f in [
+        "01-plain.eml",
+        "04-multipart-alternative.eml",
+        "05-attachments.eml",
+        "03-iso-2022-jp.eml",
+        "02-japanese-utf8.eml",
+    ] {
+        yubin.deliver(&fixture(f));
+    }
+    wait_rows(&b, "five messages", WAIT, 5).await;
+    open_message(&b, "こんにちはサーバーさん。私はクライアントです").await;
+    show_part(&b, "text").await;
+    b.wait_js(
+        "the text body",
+        WAIT,
+        "return document.getElementById('m-text').textContent.includes('サーバーです');",
+    )
+    .await;
+    // Let the arrival highlight finish so the picture shows the resting page.
+    b.wait_js(
+        "animations done",
+        WAIT,
+        "return document.getAnimations().every(a => a.playState === 'finished');",
+    )
+    .await;
+    let png = b.client().screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/web-inbox.png");
+        std::fs::write(&path, &png).expect("write docs/web-inbox.png");
+        eprintln!("wrote {}", path.display());
+    }
+
+    b.close().await;
+    yubin.stop().await;
+}
