@@ -16,13 +16,17 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod chaos;
 mod compose;
 mod decode;
 mod error;
+pub mod guard;
 mod hub;
 mod id;
+pub mod release;
 mod scope;
 mod search;
+mod sessions;
 mod shape;
 mod state;
 mod tag;
@@ -42,8 +46,12 @@ pub use state::{WebConfig, WebEvent, WebState};
 pub fn router(state: WebState) -> Router {
     let router = api::routes(state.clone());
     // --- Routes and layers of the other modules (chaos, release, sessions, guard) ---
-    // are added here, e.g. `let router = router.merge(chaos::routes(state.clone()));`
-    // or `let router = router.layer(...)`.
+    let router = router
+        .merge(chaos::routes(state.clone()))
+        .merge(release::routes(state.clone()))
+        .merge(sessions::routes(state.clone()));
+    // Outermost: every route, the page included, is behind the guard.
+    let router = guard::apply(router, state.config().guard.clone());
     // --- end of the other modules' routes ---
     router
 }

@@ -33,10 +33,17 @@ pub struct WebConfig {
     /// the store's in-memory lists; message changes come from the store's watches, at
     /// once, without this).
     pub account_rescan: Duration,
-    /// Mailpit's `ChaosEnabled` (set by the CLI when its chaos routes are on).
-    pub chaos_enabled: bool,
-    /// Mailpit's `MessageRelay.SMTPServer`; relaying is enabled when set.
-    pub relay: Option<String>,
+    /// The SMTP server's fault injection, shared with it (`/api/v1/chaos`); Mailpit's
+    /// `ChaosEnabled` is whether it is allowed (`--enable-chaos`).
+    pub chaos: mini_smtp::Chaos,
+    /// Where `release` sends messages (`--relay`); Mailpit's `MessageRelay.SMTPServer`,
+    /// enabled when set.
+    pub relay: Option<crate::release::Relay>,
+    /// The recent protocol sessions (`/api/v1/sessions`, `event: session`); `None`:
+    /// none are kept.
+    pub sessions: Option<yubin_core::session_log::SessionLog>,
+    /// Who may use the server, and from which page ([`crate::guard`]).
+    pub guard: crate::guard::GuardConfig,
     /// How many events a slow event stream may fall behind before it is told to reload
     /// (`event: reset`) instead of the server buffering without bound.
     pub event_backlog: usize,
@@ -54,8 +61,10 @@ impl Default for WebConfig {
             max_wait: Duration::from_secs(60),
             max_body: 32 * 1024 * 1024,
             account_rescan: Duration::from_secs(1),
-            chaos_enabled: false,
+            chaos: mini_smtp::Chaos::disabled(),
             relay: None,
+            sessions: None,
+            guard: crate::guard::GuardConfig::default(),
             event_backlog: 1024,
             summary_cache: 10_000,
         }
@@ -136,6 +145,9 @@ impl WebState {
             }),
         };
         crate::hub::start(&state);
+        if let Some(log) = &state.shared.config.sessions {
+            crate::sessions::forward(log, state.events(), state.shared.shutdown.clone());
+        }
         state
     }
 

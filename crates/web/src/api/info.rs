@@ -116,7 +116,7 @@ pub(crate) async fn webui(State(state): State<WebState>) -> Json<WebUi> {
         label: c.label.clone(),
         message_relay: MessageRelay {
             enabled: c.relay.is_some(),
-            smtp_server: c.relay.clone().unwrap_or_default(),
+            smtp_server: c.relay.as_ref().map(|r| r.to_string()).unwrap_or_default(),
             return_path: String::new(),
             allowed_recipients: String::new(),
             blocked_recipients: String::new(),
@@ -125,7 +125,7 @@ pub(crate) async fn webui(State(state): State<WebState>) -> Json<WebUi> {
         },
         // No SpamAssassin, and the store keeps duplicates (a Message-ID is no key).
         spam_assassin: false,
-        chaos_enabled: c.chaos_enabled,
+        chaos_enabled: c.chaos.is_allowed(),
         duplicates_ignored: false,
         hide_delete_all_button: false,
     })

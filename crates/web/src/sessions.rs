@@ -1,0 +1,156 @@
+//! Live protocol transcripts: `GET /api/v1/sessions` (**yubin**) lists the recent SMTP,
+//! POP3 and IMAP sessions with their lines, and each new line is an `event: session` on
+//! the event stream.
+//!
+//! Both read the server's [`SessionLog`] ([`crate::WebConfig::sessions`]), which keeps
+//! what `--trace` prints: passwords were masked before a line got there, and nothing here
+//! can unmask them. Its limits bound the memory; without a log the list is empty.
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use yubin_core::session_log::{LoggedLine, LoggedSession, SessionEvent, SessionLog};
+use yubin_core::transcript::Direction;
+
+use crate::state::{WebEvent, WebState};
+
+/// The sessions route.
+pub(crate) fn routes(state: WebState) -> Router {
+    Router::new()
+        .route("/api/v1/sessions", get(list))
+        .with_state(state)
+}
+
+/// A session as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SessionJson {
+    /// `smtp#3`.
+    #[serde(rename = "ID")]
+    id: String,
+    protocol: String,
+    /// `127.0.0.1:51234`, or `null` when unknown.
+    peer: Option<String>,
+    started: String,
+    /// `null` while open.
+    ended: Option<String>,
+    /// Older lines no longer kept.
+    lines_dropped: u64,
+    lines: Vec<LineJson>,
+}
+
+/// One line as the API and the `session` event show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LineJson {
+    /// `client` or `server`.
+    direction: &'static str,
+    text: String,
+    time: String,
+}
+
+/// The data of an `event: session`: one new line, with its session.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EventJson {
+    #[serde(rename = "ID")]
+    id: String,
+    protocol: String,
+    peer: Option<String>,
+    #[serde(flatten)]
+    line: LineJson,
+}
+
+fn time(t: SystemTime) -> String {
+    DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn peer(p: Option<SocketAddr>) -> Option<String> {
+    p.map(|p| p.to_string())
+}
+
+impl From<&LoggedLine> for LineJson {
+    fn from(l: &LoggedLine) -> Self {
+        LineJson {
+            direction: match l.direction {
+                Direction::Client => "client",
+                Direction::Server => "server",
+            },
+            text: l.text.clone(),
+            time: time(l.at),
+        }
+    }
+}
+
+impl From<LoggedSession> for SessionJson {
+    fn from(s: LoggedSession) -> Self {
+        SessionJson {
+            id: s.id.to_string(),
+            protocol: s.protocol,
+            peer: peer(s.peer),
+            started: time(s.started),
+            ended: s.ended.map(time),
+            lines_dropped: s.lines_dropped,
+            lines: s.lines.iter().map(LineJson::from).collect(),
+        }
+    }
+}
+
+impl From<SessionEvent> for EventJson {
+    fn from(e: SessionEvent) -> Self {
+        EventJson {
+            id: e.id.to_string(),
+            protocol: e.protocol,
+            peer: peer(e.peer),
+            line: LineJson::from(&e.line),
+        }
+    }
+}
+
+/// The recent sessions, oldest first.
+async fn list(State(state): State<WebState>) -> Json<Vec<SessionJson>> {
+    let sessions = match &state.config().sessions {
+        Some(log) => log.sessions(),
+        None => Vec::new(),
+    };
+    Json(sessions.into_iter().map(SessionJson::from).collect())
+}
+
+/// Carries each new line of `log` to the event stream as `event: session`, until the log
+/// is gone or `shutdown` is cancelled. A burst larger than the log's backlog loses lines here (the stream's own
+/// backlog then tells its clients to reload), never memory.
+pub(crate) fn forward(
+    log: &SessionLog,
+    events: broadcast::Sender<WebEvent>,
+    shutdown: CancellationToken,
+) {
+    let mut lines = log.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                next = lines.recv() => next,
+            };
+            match next {
+                Ok(event) => {
+                    let data = serde_json::to_value(EventJson::from(event))
+                        .unwrap_or(serde_json::Value::Null);
+                    // No open stream is not an error: nobody is watching.
+                    let _ = events.send(WebEvent::global("session", data));
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "session lines missed by the event stream");
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
