@@ -286,7 +286,8 @@
     const meta = el("span", "meta");
     const bits = [];
     if (m.Attachments > 0) bits.push("📎 " + m.Attachments);
-    if (state.account === null && m.Account) bits.push(m.Account);
+    // Which account it is for matters only when several are listed together.
+    if (state.account === null && m.Account && state.accounts.length > 1) bits.push(m.Account);
     for (const t of m.Tags || []) bits.push("#" + t);
     meta.textContent = bits.join("  ");
     if (m.Attachments > 0) meta.title = m.Attachments + (m.Attachments === 1 ? " attachment" : " attachments");
@@ -380,7 +381,6 @@
 
   // ---------- live updates ----------
   let events = null;
-  let wasLive = false;
 
   function connectEvents() {
     if (events) events.close();
@@ -392,12 +392,10 @@
     events.onopen = () => {
       live.dataset.state = "live";
       live.textContent = "live";
-      // Events sent while the stream was down are lost: catch up once.
-      if (wasLive) {
-        loadMessages();
-        loadAccounts();
-      }
-      wasLive = true;
+      // Mail that arrived after the first listing but before the stream was open (or
+      // while it was down) sent no event to this page: catch up once it is open.
+      loadMessages();
+      loadAccounts();
     };
     events.onerror = () => {
       live.dataset.state = "offline";
@@ -526,6 +524,7 @@
     showPart(state.part);
 
     $("reader").hidden = false;
+    $("placeholder").hidden = true;
     document.body.dataset.pane = "reader";
     $("reader").scrollTop = 0;
 
@@ -538,6 +537,7 @@
     state.open = null;
     state.raw = null;
     $("reader").hidden = true;
+    $("placeholder").hidden = false;
     $("m-html").removeAttribute("src");
     document.body.dataset.pane = "list";
     for (const li of rows.values()) li.setAttribute("aria-selected", "false");
@@ -886,8 +886,13 @@
       protocol: String(pick("Protocol", "protocol")),
       at: pick("Time", "time", "At", "at", "Created"),
       client: dir.startsWith("c") || dir === "in",
+      peer: String(pick("Peer", "peer")),
       text: String(pick("Line", "line", "Text", "text")),
     };
+  }
+
+  function lineKey(line) {
+    return line.session + "|" + line.at + "|" + (line.client ? "C" : "S") + "|" + line.text;
   }
 
   function onSession(raw) {
@@ -898,6 +903,7 @@
   function appendTranscript(line) {
     const ol = $("transcript");
     const li = el("li", line.session !== lastSession ? "first" : "");
+    li.dataset.key = lineKey(line);
     lastSession = line.session;
     const d = line.at ? new Date(line.at) : new Date();
     li.appendChild(el("span", "t-time", isNaN(d) ? "" : d.toLocaleTimeString()));
@@ -905,11 +911,17 @@
     li.appendChild(el("span", "t-proto", (line.protocol || line.session.split("#")[0]).toUpperCase()));
     li.appendChild(el("span", "dir " + (line.client ? "dir-c" : "dir-s"), line.client ? "C:" : "S:"));
     li.appendChild(el("span", "t-line", line.text));
-    const follow = $("follow").checked && ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+    if (line.peer) li.title = line.session + " from " + line.peer;
     ol.appendChild(li);
     while (ol.childElementCount > MAX_TRANSCRIPT_LINES) ol.firstElementChild.remove();
-    $("session-count").textContent = ol.childElementCount + " lines";
-    if (follow || ($("follow").checked && state.view === "sessions")) li.scrollIntoView({ block: "end" });
+    renderSessionCount();
+    if ($("follow").checked && state.view === "sessions") li.scrollIntoView({ block: "end" });
+  }
+
+  function renderSessionCount() {
+    const n = $("transcript").childElementCount;
+    $("session-count").textContent = n ? n + (n === 1 ? " line" : " lines") : "";
+    $("sessions-empty").hidden = n > 0;
   }
 
   let sessionsLoaded = false;
@@ -927,18 +939,22 @@
     for (const s of sessions) {
       const id = s.ID || s.Id || s.id || s.Session || "";
       const protocol = s.Protocol || s.protocol || "";
+      const peer = s.Peer || s.peer || "";
       for (const l of s.Lines || s.lines || []) {
-        const line = sessionLine(Object.assign({ Session: id, Protocol: protocol }, l));
+        const line = sessionLine(Object.assign({ Session: id, Protocol: protocol, Peer: peer }, l));
         if (line) lines.push(line);
       }
     }
     lines.sort((a, b) => new Date(a.at) - new Date(b.at));
     const ol = $("transcript");
-    const live = Array.from(ol.children);
+    // Lines that came live while the list was on its way are in the list too.
+    const listed = new Set(lines.map(lineKey));
+    const live = Array.from(ol.children).filter((li) => !listed.has(li.dataset.key));
     clear(ol);
     lastSession = null;
     for (const l of lines) appendTranscript(l);
     for (const li of live) ol.appendChild(li);
+    renderSessionCount();
   }
 
   // ---------- views and navigation ----------
@@ -1073,14 +1089,27 @@
     $("clear-sessions").addEventListener("click", () => {
       clear($("transcript"));
       lastSession = null;
-      $("session-count").textContent = "";
+      renderSessionCount();
     });
     window.addEventListener("hashchange", () => showView(location.hash === "#sessions" ? "sessions" : "mail"));
     document.addEventListener("keydown", onKey);
   }
 
+  /** The server's label (`--label`), to tell several yubin pages apart. */
+  async function loadLabel() {
+    try {
+      const ui = await getJSON("/api/v1/webui");
+      if (ui && ui.Label) {
+        $("label").textContent = ui.Label;
+        $("label").hidden = false;
+        document.documentElement.dataset.label = ui.Label;
+      }
+    } catch (_) { /* no label */ }
+  }
+
   function start() {
     wire();
+    loadLabel();
     showView(location.hash === "#sessions" ? "sessions" : "mail");
     connectEvents();
     loadAccounts();

@@ -58,6 +58,11 @@ impl Browser {
     ///
     /// `None`: a tool is missing outside CI, and the reason was printed.
     pub async fn start() -> Option<Browser> {
+        Browser::start_with(&[]).await
+    }
+
+    /// [`Browser::start`] with more Chromium flags (a window size, `--force-dark-mode`).
+    pub async fn start_with(extra: &[&str]) -> Option<Browser> {
         let chromium = find_tool(
             "CHROMIUM",
             &["chromium", "chromium-browser", "google-chrome", "chrome"],
@@ -104,20 +109,27 @@ impl Browser {
             std::thread::sleep(POLL);
         }
 
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--force-color-profile=srgb",
+            "--hide-scrollbars",
+            "--lang=en-US",
+        ];
+        if !extra.iter().any(|a| a.starts_with("--window-size=")) {
+            args.push("--window-size=1280,800");
+        }
+        args.extend_from_slice(extra);
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--window-size=1280,800",
-                    "--no-first-run", "--no-default-browser-check",
-                    "--disable-extensions", "--disable-background-networking",
-                    "--force-color-profile=srgb", "--hide-scrollbars",
-                    "--lang=en-US",
-                ],
-            }),
+            json!({ "binary": chromium, "args": args }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = tokio::time::timeout(
