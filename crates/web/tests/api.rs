@@ -18,8 +18,7 @@ async fn flags_of(imap: &mut api_support::Imap, uid: u32) -> String {
     let lines = imap.ok(&format!("UID FETCH {uid} FLAGS")).await;
     let all = text(&lines);
     all.lines()
-        .filter(|l| l.contains("FETCH") && l.contains(&format!("UID {uid}")))
-        .last()
+        .rfind(|l| l.contains("FETCH") && l.contains(&format!("UID {uid}")))
         .unwrap_or_else(|| panic!("no FETCH for UID {uid}: {all}"))
         .to_owned()
 }
@@ -185,7 +184,7 @@ async fn tags_are_imap_keywords_both_ways() {
     assert_eq!(listing["messages"][1]["Tags"], json!(["Important", "to do"]));
     assert_eq!(listing["tags"], json!(["$Urgent", "Important", "to do"]));
     let hits = web.get_json("/api/v1/search?query=tag:%22to%20do%22").await;
-    assert_eq!(ids(&hits), [one.clone()]);
+    assert_eq!(ids(&hits), std::slice::from_ref(&one));
 
     // Setting replaces; \Seen is left alone.
     imap.ok("UID STORE 1 +FLAGS (\\Seen)").await;
@@ -410,7 +409,7 @@ async fn ids_are_opaque_stable_across_restarts_and_never_leave_the_store() {
     // A well-formed ID of an account that does not exist: 404, and no account is made.
     web.store.set_accept_any_login(true);
     let forged = STANDARD
-        .encode("1\0mallory\0INBOX\01\01")
+        .encode("1\0mallory\0INBOX\x001\x001")
         .replace('+', "-")
         .replace('/', "_")
         .trim_end_matches('=')
