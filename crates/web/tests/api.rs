@@ -45,10 +45,20 @@ fn subjects(listing: &Value) -> Vec<String> {
 async fn listing_is_newest_first_paged_with_mailpits_fields() {
     let web = Web::new();
     for i in 0..5 {
-        let raw = plain("Bob <bob@example.com>", "alice@example.com", &format!("m{i}"), "hello there");
+        let raw = plain(
+            "Bob <bob@example.com>",
+            "alice@example.com",
+            &format!("m{i}"),
+            "hello there",
+        );
         web.append_at("alice", "INBOX", &raw, 1_700_000_000 + i);
     }
-    web.append_at("bob", "INBOX", &plain("a@example.com", "bob@example.com", "for-bob", "x"), 1_600_000_000);
+    web.append_at(
+        "bob",
+        "INBOX",
+        &plain("a@example.com", "bob@example.com", "for-bob", "x"),
+        1_600_000_000,
+    );
 
     let all = web.get_json("/api/v1/messages").await;
     assert_eq!(subjects(&all), ["m4", "m3", "m2", "m1", "m0", "for-bob"]);
@@ -61,18 +71,47 @@ async fn listing_is_newest_first_paged_with_mailpits_fields() {
     assert_eq!(page["start"], 1);
     assert_eq!(page["count"], 2);
     assert_eq!(page["total"], 6);
-    for key in ["total", "unread", "count", "messages_count", "messages_unread", "start", "tags", "messages"] {
+    for key in [
+        "total",
+        "unread",
+        "count",
+        "messages_count",
+        "messages_unread",
+        "start",
+        "tags",
+        "messages",
+    ] {
         assert!(page.get(key).is_some(), "listing lacks {key}: {page}");
     }
     let m = &page["messages"][0];
     for key in [
-        "ID", "MessageID", "Read", "From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Created", "Username", "Tags", "Size",
-        "Attachments", "Snippet", "Account",
+        "ID",
+        "MessageID",
+        "Read",
+        "From",
+        "To",
+        "Cc",
+        "Bcc",
+        "ReplyTo",
+        "Subject",
+        "Created",
+        "Username",
+        "Tags",
+        "Size",
+        "Attachments",
+        "Snippet",
+        "Account",
     ] {
         assert!(m.get(key).is_some(), "summary lacks {key}: {m}");
     }
-    assert_eq!(m["From"], json!({"Name": "Bob", "Address": "bob@example.com"}));
-    assert_eq!(m["To"], json!([{"Name": "", "Address": "alice@example.com"}]));
+    assert_eq!(
+        m["From"],
+        json!({"Name": "Bob", "Address": "bob@example.com"})
+    );
+    assert_eq!(
+        m["To"],
+        json!([{"Name": "", "Address": "alice@example.com"}])
+    );
     assert_eq!(m["MessageID"], "m3@example.com");
     assert_eq!(m["Read"], false);
     assert_eq!(m["Snippet"], "hello there");
@@ -106,7 +145,10 @@ MIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\nContent-Tr
     .into_bytes();
     raw.extend_from_slice(body);
     web.store.deliver(&["alice@example.com"], &raw).unwrap();
-    web.deliver("alice", "From: a@example.com\r\nSubject: =?UTF-8?Q?caf=C3=A9_=E2=98=95?=\r\n\r\nx\r\n");
+    web.deliver(
+        "alice",
+        "From: a@example.com\r\nSubject: =?UTF-8?Q?caf=C3=A9_=E2=98=95?=\r\n\r\nx\r\n",
+    );
 
     let listing = web.get_json("/api/v1/messages").await;
     let mut got = subjects(&listing);
@@ -134,12 +176,23 @@ MIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\nContent-Tr
 #[tokio::test]
 async fn read_is_seen_both_ways() {
     let mut web = Web::new();
-    web.deliver("alice", &plain("b@example.com", "alice@example.com", "one", "x"));
-    web.deliver("alice", &plain("b@example.com", "alice@example.com", "two", "x"));
+    web.deliver(
+        "alice",
+        &plain("b@example.com", "alice@example.com", "one", "x"),
+    );
+    web.deliver(
+        "alice",
+        &plain("b@example.com", "alice@example.com", "two", "x"),
+    );
     let listing = web.get_json("/api/v1/messages").await;
     let id_two = ids(&listing)[0].clone();
 
-    web.ok(Method::PUT, "/api/v1/messages", json!({"IDs": [id_two], "Read": true})).await;
+    web.ok(
+        Method::PUT,
+        "/api/v1/messages",
+        json!({"IDs": [id_two], "Read": true}),
+    )
+    .await;
     let mut imap = web.imap("alice").await;
     imap.ok("SELECT INBOX").await;
     assert!(flags_of(&mut imap, 2).await.contains("\\Seen"));
@@ -149,14 +202,33 @@ async fn read_is_seen_both_ways() {
     imap.ok("UID STORE 1 +FLAGS (\\Seen)").await;
     let listing = web.get_json("/api/v1/messages").await;
     assert_eq!(listing["unread"], 0);
-    assert!(listing["messages"].as_array().unwrap().iter().all(|m| m["Read"] == true));
-    web.ok(Method::PUT, "/api/v1/messages", json!({"Read": false})).await;
+    assert!(
+        listing["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["Read"] == true)
+    );
+    web.ok(Method::PUT, "/api/v1/messages", json!({"Read": false}))
+        .await;
     assert!(!flags_of(&mut imap, 1).await.contains("\\Seen"));
     assert!(!flags_of(&mut imap, 2).await.contains("\\Seen"));
 
+    // Opening a message over the API marks it read, as Mailpit does; IMAP sees it.
+    let id_one = ids(&web.get_json("/api/v1/messages").await)[1].clone();
+    let opened = web.get_json(&format!("/api/v1/message/{id_one}")).await;
+    assert_eq!(opened["Read"], true);
+    assert!(flags_of(&mut imap, 1).await.contains("\\Seen"));
+    web.ok(Method::PUT, "/api/v1/messages", json!({"Read": false}))
+        .await;
+
     // A malformed ID changes nothing.
     let bad = web
-        .call(Method::PUT, "/api/v1/messages", Some(json!({"IDs": ["nope!"], "Read": true})))
+        .call(
+            Method::PUT,
+            "/api/v1/messages",
+            Some(json!({"IDs": ["nope!"], "Read": true})),
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(web.get_json("/api/v1/messages").await["unread"], 2);
@@ -165,43 +237,84 @@ async fn read_is_seen_both_ways() {
 #[tokio::test]
 async fn tags_are_imap_keywords_both_ways() {
     let mut web = Web::new();
-    web.deliver("alice", &plain("b@example.com", "alice@example.com", "one", "x"));
-    web.deliver("alice", &plain("b@example.com", "alice@example.com", "two", "x"));
+    web.deliver(
+        "alice",
+        &plain("b@example.com", "alice@example.com", "one", "x"),
+    );
+    web.deliver(
+        "alice",
+        &plain("b@example.com", "alice@example.com", "two", "x"),
+    );
     let listing = web.get_json("/api/v1/messages").await;
     let (two, one) = (ids(&listing)[0].clone(), ids(&listing)[1].clone());
 
-    web.ok(Method::PUT, "/api/v1/tags", json!({"IDs": [one], "Tags": ["Important", "to do"]})).await;
+    web.ok(
+        Method::PUT,
+        "/api/v1/tags",
+        json!({"IDs": [one], "Tags": ["Important", "to do"]}),
+    )
+    .await;
     let mut imap = web.imap("alice").await;
     imap.ok("SELECT INBOX").await;
     let flags = flags_of(&mut imap, 1).await;
-    assert!(flags.contains("Important") && flags.contains("to+20do"), "{flags}");
+    assert!(
+        flags.contains("Important") && flags.contains("to+20do"),
+        "{flags}"
+    );
 
     // A keyword set by IMAP is a tag.
     imap.ok("UID STORE 2 +FLAGS ($Urgent)").await;
-    assert_eq!(web.get_json("/api/v1/tags").await, json!(["$Urgent", "Important", "to do"]));
+    assert_eq!(
+        web.get_json("/api/v1/tags").await,
+        json!(["$Urgent", "Important", "to do"])
+    );
     let listing = web.get_json("/api/v1/messages").await;
     assert_eq!(listing["messages"][0]["Tags"], json!(["$Urgent"]));
-    assert_eq!(listing["messages"][1]["Tags"], json!(["Important", "to do"]));
+    assert_eq!(
+        listing["messages"][1]["Tags"],
+        json!(["Important", "to do"])
+    );
     assert_eq!(listing["tags"], json!(["$Urgent", "Important", "to do"]));
     let hits = web.get_json("/api/v1/search?query=tag:%22to%20do%22").await;
     assert_eq!(ids(&hits), std::slice::from_ref(&one));
 
     // Setting replaces; \Seen is left alone.
     imap.ok("UID STORE 1 +FLAGS (\\Seen)").await;
-    web.ok(Method::PUT, "/api/v1/tags", json!({"IDs": [one], "Tags": ["Later"]})).await;
+    web.ok(
+        Method::PUT,
+        "/api/v1/tags",
+        json!({"IDs": [one], "Tags": ["Later"]}),
+    )
+    .await;
     let flags = flags_of(&mut imap, 1).await;
-    assert!(flags.contains("\\Seen") && flags.contains("Later"), "{flags}");
+    assert!(
+        flags.contains("\\Seen") && flags.contains("Later"),
+        "{flags}"
+    );
     assert!(!flags.contains("Important"), "{flags}");
 
     // Rename and delete reach IMAP too.
-    web.ok(Method::PUT, "/api/v1/tags/Later", json!({"Name": "Someday"})).await;
+    web.ok(
+        Method::PUT,
+        "/api/v1/tags/Later",
+        json!({"Name": "Someday"}),
+    )
+    .await;
     let flags = flags_of(&mut imap, 1).await;
-    assert!(flags.contains("Someday") && !flags.contains("Later"), "{flags}");
+    assert!(
+        flags.contains("Someday") && !flags.contains("Later"),
+        "{flags}"
+    );
     let a = web.call(Method::DELETE, "/api/v1/tags/$Urgent", None).await;
     assert_eq!(a.status, StatusCode::OK);
     let flags = flags_of(&mut imap, 2).await;
     assert!(!flags.contains("$Urgent"), "{flags}");
-    web.ok(Method::PUT, "/api/v1/tags", json!({"IDs": [one, two], "Tags": []})).await;
+    web.ok(
+        Method::PUT,
+        "/api/v1/tags",
+        json!({"IDs": [one, two], "Tags": []}),
+    )
+    .await;
     assert_eq!(web.get_json("/api/v1/tags").await, json!([]));
 }
 
@@ -236,15 +349,25 @@ async fn send_delivers_a_message_imap_fetches_byte_for_byte() {
     let fetched = imap.ok("UID FETCH 1 (FLAGS BODY.PEEK[])").await;
     let fetched = &fetched[0];
     let start = fetched.windows(3).position(|w| w == b"}\r\n").unwrap() + 3;
-    assert_eq!(&fetched[start..start + raw.body.len()], &raw.body[..], "IMAP and the API hold the same bytes");
-    assert!(String::from_utf8_lossy(fetched).contains("Invoices"), "tags are keywords");
+    assert_eq!(
+        &fetched[start..start + raw.body.len()],
+        &raw.body[..],
+        "IMAP and the API hold the same bytes"
+    );
+    assert!(
+        String::from_utf8_lossy(fetched).contains("Invoices"),
+        "tags are keywords"
+    );
     let text_raw = raw.text();
     assert!(!text_raw.contains("Bcc"), "{text_raw}");
     assert!(text_raw.contains("X-Mailer: tests"));
 
     let m = web.get_json(&format!("/api/v1/message/{id}")).await;
     assert_eq!(m["Subject"], "請求書をお送りします");
-    assert_eq!(m["From"], json!({"Name": "ボブ", "Address": "bob@example.com"}));
+    assert_eq!(
+        m["From"],
+        json!({"Name": "ボブ", "Address": "bob@example.com"})
+    );
     assert_eq!(m["Text"], "こんにちは\r\nline two\r\n");
     assert_eq!(m["HTML"], "<p>こんにちは</p>");
     assert_eq!(m["Tags"], json!(["Invoices"]));
@@ -255,7 +378,9 @@ async fn send_delivers_a_message_imap_fetches_byte_for_byte() {
     assert_eq!(a["Checksums"]["SHA256"].as_str().unwrap().len(), 64);
     let part_id = a["PartID"].as_str().unwrap();
     assert_eq!(part_id, "2");
-    let part = web.get(&format!("/api/v1/message/{id}/part/{part_id}")).await;
+    let part = web
+        .get(&format!("/api/v1/message/{id}/part/{part_id}"))
+        .await;
     assert_eq!(part.body, pdf);
     assert_eq!(part.header("content-type"), "application/pdf");
     assert!(part.header("content-security-policy").contains("sandbox"));
@@ -272,15 +397,26 @@ async fn send_delivers_a_message_imap_fetches_byte_for_byte() {
             Some(json!({"From": {"Email": "b@example.com"}, "To": [{"Email": "alice@example.com"}, {"Email": "x@elsewhere.test"}], "Subject": "no"})),
         )
         .await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
-    assert_eq!(web.get_json("/api/v1/messages?account=alice").await["total"], 1);
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        web.get_json("/api/v1/messages?account=alice").await["total"],
+        1
+    );
 }
 
 #[tokio::test]
 async fn delete_is_an_expunge_a_selected_imap_session_sees() {
     let mut web = Web::new();
     for s in ["a", "b", "c"] {
-        web.deliver("alice", &plain("x@example.com", "alice@example.com", s, "x"));
+        web.deliver(
+            "alice",
+            &plain("x@example.com", "alice@example.com", s, "x"),
+        );
     }
     let mut imap = web.imap("alice").await;
     imap.ok("SELECT INBOX").await;
@@ -289,16 +425,24 @@ async fn delete_is_an_expunge_a_selected_imap_session_sees() {
 
     let listing = web.get_json("/api/v1/messages").await;
     let b = listing["messages"][1]["ID"].as_str().unwrap().to_owned();
-    web.ok(Method::DELETE, "/api/v1/messages", json!({"IDs": [b]})).await;
+    web.ok(Method::DELETE, "/api/v1/messages", json!({"IDs": [b]}))
+        .await;
     assert_eq!(imap.until("EXPUNGE").await.trim(), "* 2 EXPUNGE");
     imap.send("DONE\r\n").await;
     imap.until("i OK").await;
 
     // The deleted ID now names nothing.
-    assert_eq!(web.get(&format!("/api/v1/message/{b}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        web.get(&format!("/api/v1/message/{b}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     // No body: everything in scope goes (bob's INBOX untouched with account=alice).
-    web.deliver("bob", &plain("x@example.com", "bob@example.com", "keep", "x"));
-    web.ok(Method::DELETE, "/api/v1/messages?account=alice", json!({})).await;
+    web.deliver(
+        "bob",
+        &plain("x@example.com", "bob@example.com", "keep", "x"),
+    );
+    web.ok(Method::DELETE, "/api/v1/messages?account=alice", json!({}))
+        .await;
     assert_eq!(subjects(&web.get_json("/api/v1/messages").await), ["keep"]);
     let info = web.get_json("/api/v1/info").await;
     assert_eq!(info["RuntimeStats"]["MessagesDeleted"], 3);
@@ -308,8 +452,28 @@ async fn delete_is_an_expunge_a_selected_imap_session_sees() {
 async fn search_finds_by_field_flag_tag_text_and_negation() {
     let web = Web::new();
     let base = 1_700_000_000;
-    web.append_at("alice", "INBOX", &plain("Carol <carol@example.com>", "alice@example.com", "Quarterly report", "numbers inside"), base);
-    web.append_at("alice", "INBOX", &plain("dave@example.com", "alice@example.com", "Lunch", "pizza or sushi"), base + 1);
+    web.append_at(
+        "alice",
+        "INBOX",
+        &plain(
+            "Carol <carol@example.com>",
+            "alice@example.com",
+            "Quarterly report",
+            "numbers inside",
+        ),
+        base,
+    );
+    web.append_at(
+        "alice",
+        "INBOX",
+        &plain(
+            "dave@example.com",
+            "alice@example.com",
+            "Lunch",
+            "pizza or sushi",
+        ),
+        base + 1,
+    );
     web.append_at(
         "alice",
         "INBOX",
@@ -320,11 +484,19 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain
     );
     let listing = web.get_json("/api/v1/messages").await;
     let lunch = listing["messages"][1]["ID"].as_str().unwrap().to_owned();
-    web.ok(Method::PUT, "/api/v1/messages", json!({"IDs": [lunch], "Read": true})).await;
+    web.ok(
+        Method::PUT,
+        "/api/v1/messages",
+        json!({"IDs": [lunch], "Read": true}),
+    )
+    .await;
 
     let q = |query: &str| {
         let web = &web;
-        let uri = format!("/api/v1/search?query={}", query.replace(' ', "%20").replace('"', "%22"));
+        let uri = format!(
+            "/api/v1/search?query={}",
+            query.replace(' ', "%20").replace('"', "%22")
+        );
         async move { subjects(&web.get_json(&uri).await) }
     };
     assert_eq!(q("from:carol").await, ["Quarterly report"]);
@@ -341,10 +513,23 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain
     assert_eq!(page["count"], 1);
     assert_eq!(page["total"], 3);
 
-    assert_eq!(web.get("/api/v1/search?query=%22open").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        web.get("/api/v1/search?query=%22open").await.status,
+        StatusCode::BAD_REQUEST
+    );
     // DELETE search removes the hits only; an empty query is refused.
-    assert_eq!(web.call(Method::DELETE, "/api/v1/search?query=", None).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(web.call(Method::DELETE, "/api/v1/search?query=is:unread", None).await.status, StatusCode::OK);
+    assert_eq!(
+        web.call(Method::DELETE, "/api/v1/search?query=", None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        web.call(Method::DELETE, "/api/v1/search?query=is:unread", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
     assert_eq!(subjects(&web.get_json("/api/v1/messages").await), ["Lunch"]);
 }
 
@@ -371,14 +556,25 @@ Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/htm
     let csp = html.header("content-security-policy");
     assert!(csp.starts_with("sandbox; default-src 'none'"), "{csp}");
     assert!(!csp.contains("https:"), "{csp}");
-    assert!(html.text().contains(&format!("data:image/png;base64,{}", STANDARD.encode(png))));
+    assert!(
+        html.text()
+            .contains(&format!("data:image/png;base64,{}", STANDARD.encode(png)))
+    );
     assert_eq!(html.header("x-content-type-options"), "nosniff");
     let remote = web.get(&format!("/view/{id}.html?remote=1")).await;
     assert!(remote.header("content-security-policy").contains("https:"));
     let txt = web.get(&format!("/view/{id}.txt")).await;
     assert!(txt.header("content-type").starts_with("text/plain"));
-    assert_eq!(web.get(&format!("/view/{id}.exe")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(web.get(&format!("/api/v1/message/{id}/part/9")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        web.get(&format!("/view/{id}.exe")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        web.get(&format!("/api/v1/message/{id}/part/9"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 
     for check in ["html-check", "link-check", "sa-check"] {
         let a = web.get(&format!("/api/v1/message/{id}/{check}")).await;
@@ -386,7 +582,10 @@ Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/htm
         assert!(a.json()["Error"].as_str().unwrap().contains(check));
     }
     // `latest` is the newest message.
-    assert_eq!(web.get_json("/api/v1/message/latest").await["ID"], id.as_str());
+    assert_eq!(
+        web.get_json("/api/v1/message/latest").await["ID"],
+        id.as_str()
+    );
 }
 
 #[tokio::test]
@@ -394,13 +593,23 @@ async fn ids_are_opaque_stable_across_restarts_and_never_leave_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let web = Web::over(yubin_store::Store::maildir(dir.path()).unwrap());
-        web.deliver("alice", &plain("a@example.com", "alice@example.com", "kept", "x"));
+        web.deliver(
+            "alice",
+            &plain("a@example.com", "alice@example.com", "kept", "x"),
+        );
         let id = ids(&web.get_json("/api/v1/messages").await)[0].clone();
-        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{id}"
+        );
         id
     };
     let web = Web::over(yubin_store::Store::maildir(dir.path()).unwrap());
-    assert_eq!(web.get_json(&format!("/api/v1/message/{id}")).await["Subject"], "kept");
+    assert_eq!(
+        web.get_json(&format!("/api/v1/message/{id}")).await["Subject"],
+        "kept"
+    );
 
     for bad in ["x", "..%2F..%2Fetc%2Fpasswd", "MQ"] {
         let a = web.get(&format!("/api/v1/message/{bad}")).await;
@@ -414,14 +623,20 @@ async fn ids_are_opaque_stable_across_restarts_and_never_leave_the_store() {
         .replace('/', "_")
         .trim_end_matches('=')
         .to_owned();
-    assert_eq!(web.get(&format!("/api/v1/message/{forged}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        web.get(&format!("/api/v1/message/{forged}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert!(!web.store.account_names().contains(&"mallory".to_owned()));
 }
 
 #[tokio::test]
 async fn info_webui_and_accounts() {
     let web = Web::new();
-    web.deliver("alice", &plain("a@example.com", "alice@example.com", "one", "x"));
+    web.deliver(
+        "alice",
+        &plain("a@example.com", "alice@example.com", "one", "x"),
+    );
     let info = web.get_json("/api/v1/info").await;
     assert_eq!(info["Messages"], 1);
     assert_eq!(info["Unread"], 1);
@@ -431,14 +646,38 @@ async fn info_webui_and_accounts() {
     assert_eq!(ui["MessageRelay"]["Enabled"], false);
     assert_eq!(ui["SpamAssassin"], false);
     let accounts = web.get_json("/api/v1/accounts").await;
-    let alice = accounts.as_array().unwrap().iter().find(|a| a["Name"] == "alice").unwrap();
-    let inbox = alice["Mailboxes"].as_array().unwrap().iter().find(|m| m["Name"] == "INBOX").unwrap();
+    let alice = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["Name"] == "alice")
+        .unwrap();
+    let inbox = alice["Mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Name"] == "INBOX")
+        .unwrap();
     assert_eq!(inbox["Total"], 1);
     assert_eq!(inbox["Unread"], 1);
-    assert!(alice["Mailboxes"].as_array().unwrap().iter().any(|m| m["SpecialUse"] == "\\Sent"));
+    assert!(
+        alice["Mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["SpecialUse"] == "\\Sent")
+    );
     // ?mailbox= reads another mailbox.
-    web.append_at("alice", "Sent", &plain("alice@example.com", "b@example.com", "sent one", "x"), 1);
-    assert_eq!(subjects(&web.get_json("/api/v1/messages?mailbox=Sent").await), ["sent one"]);
+    web.append_at(
+        "alice",
+        "Sent",
+        &plain("alice@example.com", "b@example.com", "sent one", "x"),
+        1,
+    );
+    assert_eq!(
+        subjects(&web.get_json("/api/v1/messages?mailbox=Sent").await),
+        ["sent one"]
+    );
 }
 
 #[tokio::test]
@@ -453,7 +692,10 @@ async fn page_and_assets_have_a_strict_csp() {
         assert_eq!(a.status, StatusCode::OK, "{path}");
         assert!(a.header("content-type").starts_with(ctype), "{path}");
         let csp = a.header("content-security-policy");
-        assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"), "{csp}");
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
         assert!(!csp.contains("unsafe-inline"), "{csp}");
     }
 }
@@ -508,14 +750,23 @@ async fn events_stream_new_update_delete_and_stats_from_any_protocol() {
     // Let the hub take its first look at the store before mail arrives.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
-    web.deliver("bob", &plain("x@example.com", "bob@example.com", "not ours", "x"));
-    web.deliver("alice", &plain("x@example.com", "alice@example.com", "hello", "x"));
+    web.deliver(
+        "bob",
+        &plain("x@example.com", "bob@example.com", "not ours", "x"),
+    );
+    web.deliver(
+        "alice",
+        &plain("x@example.com", "alice@example.com", "hello", "x"),
+    );
     let (name, data) = next_event(&mut body, &mut buf).await;
     assert_eq!(name, "new");
     assert_eq!(data["Subject"], "hello");
     let id = data["ID"].as_str().unwrap().to_owned();
     let (name, data) = next_event(&mut body, &mut buf).await;
-    assert_eq!((name.as_str(), &data), ("stats", &json!({"Total": 1, "Unread": 1})));
+    assert_eq!(
+        (name.as_str(), &data),
+        ("stats", &json!({"Total": 1, "Unread": 1}))
+    );
 
     // An IMAP STORE is an update.
     let mut imap = web.imap("alice").await;
@@ -525,7 +776,10 @@ async fn events_stream_new_update_delete_and_stats_from_any_protocol() {
     assert_eq!(name, "update");
     assert_eq!(data, json!({"ID": id, "Read": true, "Tags": ["Work"]}));
     let (name, data) = next_event(&mut body, &mut buf).await;
-    assert_eq!((name.as_str(), &data), ("stats", &json!({"Total": 1, "Unread": 0})));
+    assert_eq!(
+        (name.as_str(), &data),
+        ("stats", &json!({"Total": 1, "Unread": 0}))
+    );
 
     // An IMAP expunge is a delete.
     imap.ok("UID STORE 1 +FLAGS (\\Deleted)").await;
@@ -560,8 +814,14 @@ async fn wait_returns_when_mail_arrives_and_is_bounded() {
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "waits while the listing is empty");
-    web.deliver("alice", &plain("x@example.com", "alice@example.com", "arrived", "x"));
-    let listing = tokio::time::timeout(STEP, waiting).await.expect("answer once mail arrived").unwrap();
+    web.deliver(
+        "alice",
+        &plain("x@example.com", "alice@example.com", "arrived", "x"),
+    );
+    let listing = tokio::time::timeout(STEP, waiting)
+        .await
+        .expect("answer once mail arrived")
+        .unwrap();
     assert_eq!(subjects(&listing), ["arrived"]);
 }
 
@@ -572,21 +832,39 @@ async fn serves_over_a_socket_and_shuts_down() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(yubin_web::serve(listener, store, yubin_web::WebConfig::default(), shutdown.clone()));
+    let server = tokio::spawn(yubin_web::serve(
+        listener,
+        store,
+        yubin_web::WebConfig::default(),
+        shutdown.clone(),
+    ));
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.write_all(b"GET /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut answer = String::new();
-    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer)).await.unwrap().unwrap();
+    tokio::time::timeout(STEP, tcp.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"messages\":[]"), "{answer}");
 
     // An open event stream does not hold the shutdown up.
     let mut events = tokio::net::TcpStream::connect(addr).await.unwrap();
-    events.write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    events
+        .write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
     let mut head = [0u8; 12];
-    tokio::time::timeout(STEP, events.read_exact(&mut head)).await.unwrap().unwrap();
+    tokio::time::timeout(STEP, events.read_exact(&mut head))
+        .await
+        .unwrap()
+        .unwrap();
     shutdown.cancel();
-    tokio::time::timeout(STEP, server).await.expect("shut down in time").unwrap().unwrap();
+    tokio::time::timeout(STEP, server)
+        .await
+        .expect("shut down in time")
+        .unwrap()
+        .unwrap();
 }

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use serde_json::{Map, Value};
-use yubin_store::Flag;
+use yubin_store::{Flag, FlagOp, Flags};
 
 use super::{blocking, resolve};
 use crate::decode::Parsed;
@@ -22,7 +22,7 @@ use crate::tag;
 pub(crate) const PART_CSP: &str =
     "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
-/// `GET /api/v1/message/{ID}`: decoded.
+/// `GET /api/v1/message/{ID}`: decoded; marks it read, as Mailpit does.
 pub(crate) async fn get(
     State(state): State<WebState>,
     Path(id): Path<String>,
@@ -34,6 +34,13 @@ pub(crate) async fn get(
             .view
             .get(uid)
             .ok_or_else(|| ApiError::NotFound("message not found".into()))?;
+        // Mailpit marks a message read when the API hands it out; tests written for
+        // Mailpit count on that. It is \Seen, so IMAP sessions see it too.
+        let read = meta.flags.contains(&Flag::Seen)
+            || o.mailbox
+                .set_flags(&[uid], FlagOp::Add, &Flags::from([Flag::Seen]))?
+                .iter()
+                .any(|(_, f)| f.contains(&Flag::Seen));
         let raw = o.mailbox.read(uid)?;
         let parsed = Parsed::new(&raw);
         let content = parsed.content();
@@ -41,7 +48,7 @@ pub(crate) async fn get(
         Ok(Message {
             id: o.id(uid).encode(),
             message_id: content.message_id,
-            read: meta.flags.contains(&Flag::Seen),
+            read,
             from: content.from,
             to: content.to,
             cc: content.cc,

@@ -91,7 +91,9 @@ impl Web {
 
     /// Appends to a mailbox with an internal date (to order messages).
     pub fn append_at(&self, account: &str, mailbox: &str, raw: &str, secs: i64) -> u32 {
-        let date = chrono::DateTime::from_timestamp(secs, 0).unwrap().fixed_offset();
+        let date = chrono::DateTime::from_timestamp(secs, 0)
+            .unwrap()
+            .fixed_offset();
         self.store
             .account(account)
             .unwrap()
@@ -264,5 +266,7 @@ pub fn text(lines: &[Vec<u8>]) -> String {
 
 /// A plain message.
 pub fn plain(from: &str, to: &str, subject: &str, body: &str) -> String {
-    format!("From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@example.com>\r\n\r\n{body}\r\n")
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@example.com>\r\n\r\n{body}\r\n"
+    )
 }
