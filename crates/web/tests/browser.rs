@@ -631,6 +631,16 @@ async fn screenshot_of_the_inbox() {
         "return document.getAnimations().every(a => a.playState === 'finished');",
     )
     .await;
+    let bg = b
+        .js("return getComputedStyle(document.body).backgroundColor;")
+        .await;
+    assert!(luminance(&bg) > 0.8, "the light theme: {bg}");
+    // A 1280×800 page whatever the browser's own frame takes.
+    let frame = b.js("return outerHeight - innerHeight;").await;
+    let frame = frame.as_u64().unwrap_or(0) as u32;
+    b.client().set_window_size(1280, 800 + frame).await.unwrap();
+    b.wait_js("the resize", WAIT, "return innerHeight === 800;")
+        .await;
     let png = b.client().screenshot().await.expect("screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
     if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
@@ -639,6 +649,83 @@ async fn screenshot_of_the_inbox() {
         std::fs::write(&path, &png).expect("write docs/web-inbox.png");
         eprintln!("wrote {}", path.display());
     }
+
+    b.close().await;
+    yubin.stop().await;
+}
+
+/// The relative luminance (0 black … 1 white) of a CSS `rgb(r, g, b)` colour.
+fn luminance(css: &Value) -> f64 {
+    let s = css.as_str().unwrap_or_default();
+    let n: Vec<f64> = s
+        .trim_start_matches("rgba(")
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
+    assert!(n.len() >= 3, "not a colour: {s}");
+    (0.2126 * n[0] + 0.7152 * n[1] + 0.0722 * n[2]) / 255.0
+}
+
+#[tokio::test]
+async fn a_phone_in_dark_mode_gets_one_pane_at_a_time_in_dark_colours() {
+    let Some(b) = Browser::start_with(&["--window-size=420,860", "--force-dark-mode"]).await else {
+        return;
+    };
+    let yubin = Yubin::start().await;
+    yubin.deliver(&fixture("02-japanese-utf8.eml"));
+    b.client().goto(&yubin.url()).await.unwrap();
+    wait_rows(&b, "the message", WAIT, 1).await;
+
+    let bg = b
+        .js("return getComputedStyle(document.body).backgroundColor;")
+        .await;
+    assert!(
+        luminance(&bg) < 0.2,
+        "prefers-color-scheme: dark gives a dark page: {bg}"
+    );
+    let ink = b.js("return getComputedStyle(document.body).color;").await;
+    assert!(luminance(&ink) > 0.8, "and light text: {ink}");
+
+    let layout = "return {
+        width: innerWidth,
+        overflow: document.documentElement.scrollWidth - innerWidth,
+        list: document.querySelector('.list-pane').offsetParent !== null,
+        listWidth: document.querySelector('.list-pane').getBoundingClientRect().width,
+        reader: document.getElementById('reader').offsetParent !== null,
+        back: document.getElementById('back').offsetParent !== null,
+    };";
+    let l = b.js(layout).await;
+    assert_eq!(l["overflow"], 0, "nothing wider than the phone: {l}");
+    assert_eq!(l["list"], true, "{l}");
+    assert!(
+        l["listWidth"].as_f64().unwrap() >= l["width"].as_f64().unwrap() - 1.0,
+        "the list takes the whole width: {l}"
+    );
+
+    open_message(&b, "こんにちはサーバーさん。私はクライアントです").await;
+    let l = b.js(layout).await;
+    assert_eq!(
+        (l["list"].clone(), l["reader"].clone(), l["back"].clone()),
+        (Value::Bool(false), Value::Bool(true), Value::Bool(true)),
+        "the message replaces the list, with a way back: {l}"
+    );
+    assert_eq!(l["overflow"], 0, "nothing wider than the phone: {l}");
+    b.client()
+        .find(Locator::Id("back"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_js(
+        "the list again",
+        WAIT,
+        "return document.querySelector('.list-pane').offsetParent !== null
+            && document.getElementById('reader').offsetParent === null;",
+    )
+    .await;
 
     b.close().await;
     yubin.stop().await;
