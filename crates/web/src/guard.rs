@@ -183,7 +183,8 @@ fn refusal(guard: &GuardConfig, method: &Method, headers: &HeaderMap) -> Option<
     if has_body(headers) && !is_json(headers.get(header::CONTENT_TYPE)) {
         return Some(refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the request body must be JSON (Content-Type: application/json)",
+            "the request body must be JSON, sent as Content-Type: application/json (with \
+             curl: -H 'Content-Type: application/json')",
         ));
     }
     None
