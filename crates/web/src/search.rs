@@ -21,6 +21,7 @@ enum Test {
     From(String),
     To(String),
     Cc(String),
+    ReplyTo(String),
     Subject(String),
     MessageId(String),
     Tag(String),
@@ -30,7 +31,98 @@ enum Test {
     Unread,
     Tagged,
     Attachment,
+    /// Arrived before this time (seconds since the epoch).
+    Before(i64),
+    /// Arrived on or after this time.
+    After(i64),
+    /// Larger than this many bytes.
+    Larger(u64),
+    /// Smaller than this many bytes.
+    Smaller(u64),
     Text(String),
+}
+
+impl Test {
+    /// One word of a query, its negation removed.
+    fn parse(word: &str) -> ApiResult<Test> {
+        // Prefixes are ASCII: compared without regard to case on the word itself, so the
+        // value is cut at the right byte whatever lower-casing does to other letters.
+        let prefix = |p: &str| {
+            word.get(..p.len())
+                .filter(|w| w.eq_ignore_ascii_case(p))
+                .map(|_| unquote(&word[p.len()..]).to_lowercase())
+        };
+        let fields: [(&str, fn(String) -> Test); 9] = [
+            ("from:", Test::From),
+            ("to:", Test::To),
+            ("cc:", Test::Cc),
+            ("reply-to:", Test::ReplyTo),
+            ("subject:", Test::Subject),
+            ("message-id:", |v| {
+                Test::MessageId(v.trim_matches(['<', '>']).to_owned())
+            }),
+            ("tag:", Test::Tag),
+            ("account:", Test::Account),
+            ("mailbox:", Test::Mailbox),
+        ];
+        for (p, make) in fields {
+            if let Some(v) = prefix(p) {
+                return Ok(make(v));
+            }
+        }
+        if let Some(v) = prefix("before:") {
+            return Ok(Test::Before(day(&v)?));
+        }
+        if let Some(v) = prefix("after:") {
+            return Ok(Test::After(day(&v)?));
+        }
+        if let Some(v) = prefix("larger:") {
+            return Ok(Test::Larger(size(&v)?));
+        }
+        if let Some(v) = prefix("smaller:") {
+            return Ok(Test::Smaller(size(&v)?));
+        }
+        Ok(match word.to_ascii_lowercase().as_str() {
+            "is:read" => Test::Read,
+            "is:unread" => Test::Unread,
+            "is:tagged" => Test::Tagged,
+            "has:attachment" | "has:attachments" => Test::Attachment,
+            _ => Test::Text(unquote(word).to_lowercase()),
+        })
+    }
+}
+
+/// `YYYY-MM-DD`: the start of that day, UTC.
+fn day(v: &str) -> ApiResult<i64> {
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+        .ok_or_else(|| ApiError::BadRequest(format!("{v:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// A size in bytes, with an optional `k`, `m` or `g` (1024-based, Mailpit's reading).
+fn size(v: &str) -> ApiResult<u64> {
+    let (digits, unit) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => v.split_at(i),
+        None => (v, ""),
+    };
+    let shift = match unit.trim_end_matches('b') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "{v:?} is not a size (e.g. 100k, 2m)"
+            )));
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| ApiError::BadRequest(format!("{v:?} is not a size (e.g. 100k, 2m)")))
 }
 
 /// One term: a test and whether it is negated.
@@ -60,42 +152,10 @@ impl Query {
                 Some(rest) if !rest.is_empty() => (true, rest.to_owned()),
                 _ => (false, word),
             };
-            let lower = word.to_lowercase();
-            let value = |prefix: &str| unquote(&word[prefix.len()..]).to_lowercase();
-            let test = if let Some(p) = [
-                "from:",
-                "to:",
-                "cc:",
-                "subject:",
-                "message-id:",
-                "tag:",
-                "account:",
-                "mailbox:",
-            ]
-            .into_iter()
-            .find(|p| lower.starts_with(p))
-            {
-                let v = value(p);
-                match p {
-                    "from:" => Test::From(v),
-                    "to:" => Test::To(v),
-                    "cc:" => Test::Cc(v),
-                    "subject:" => Test::Subject(v),
-                    "message-id:" => Test::MessageId(v.trim_matches(['<', '>']).to_owned()),
-                    "tag:" => Test::Tag(v),
-                    "account:" => Test::Account(v),
-                    _ => Test::Mailbox(v),
-                }
-            } else {
-                match lower.as_str() {
-                    "is:read" => Test::Read,
-                    "is:unread" => Test::Unread,
-                    "is:tagged" => Test::Tagged,
-                    "has:attachment" | "has:attachments" => Test::Attachment,
-                    _ => Test::Text(unquote(&word).to_lowercase()),
-                }
-            };
-            terms.push(Term { not, test });
+            terms.push(Term {
+                not,
+                test: Test::parse(&word)?,
+            });
             if terms.len() > MAX_TERMS {
                 return Err(ApiError::BadRequest(format!(
                     "more than {MAX_TERMS} search terms"
@@ -114,6 +174,10 @@ impl Query {
             let hit = match &term.test {
                 Test::Read => e.read(),
                 Test::Unread => !e.read(),
+                Test::Before(t) => e.meta.internal_date.timestamp() < *t,
+                Test::After(t) => e.meta.internal_date.timestamp() >= *t,
+                Test::Larger(n) => e.meta.size > *n,
+                Test::Smaller(n) => e.meta.size < *n,
                 Test::Tagged => e.meta.flags.iter().any(|f| matches!(f, Flag::Keyword(_))),
                 Test::Tag(t) => crate::tag::tags_of(&e.meta.flags)
                     .iter()
@@ -141,6 +205,7 @@ impl Query {
                         Test::From(v) => c.from.as_ref().is_some_and(|a| addr_has(a, v)),
                         Test::To(v) => any(&c.to, v) || any(&c.cc, v) || any(&c.bcc, v),
                         Test::Cc(v) => any(&c.cc, v),
+                        Test::ReplyTo(v) => any(&c.reply_to, v),
                         Test::Subject(v) => c.subject.to_lowercase().contains(v.as_str()),
                         Test::MessageId(v) => c.message_id.to_lowercase().contains(v.as_str()),
                         Test::Attachment => c.attachments > 0,
@@ -233,12 +298,25 @@ mod tests {
             ]
         );
         assert_eq!(tests("  "), vec![]);
+        assert_eq!(
+            tests("FROM:Bob larger:2k smaller:1M after:2024-01-02 reply-to:x"),
+            vec![
+                (false, Test::From("bob".into())),
+                (false, Test::Larger(2048)),
+                (false, Test::Smaller(1 << 20)),
+                (false, Test::After(1_704_153_600)),
+                (false, Test::ReplyTo("x".into())),
+            ]
+        );
         assert_eq!(tests("-"), vec![(false, Test::Text("-".into()))]);
     }
 
     #[test]
     fn refuses_bad_queries() {
         assert!(Query::parse("\"open").is_err());
+        assert!(Query::parse("before:yesterday").is_err());
+        assert!(Query::parse("larger:lots").is_err());
+        assert!(Query::parse("larger:99999999999999999999g").is_err());
         assert!(Query::parse(&"x ".repeat(MAX_TERMS + 1)).is_err());
         assert!(Query::parse(&"x".repeat(MAX_QUERY + 1)).is_err());
     }

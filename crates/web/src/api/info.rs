@@ -37,6 +37,12 @@ pub(crate) struct Info {
     runtime_stats: RuntimeStats,
 }
 
+/// `GET /livez` and `GET /readyz` (Mailpit's health checks): the server answers, and
+/// the store is open before the first request can arrive, so both are plain `ok`.
+pub(crate) async fn alive() -> axum::response::Response {
+    super::ok()
+}
+
 /// `GET /api/v1/info`: the scope's counts (every account's INBOX by default).
 pub(crate) async fn info(
     State(state): State<WebState>,

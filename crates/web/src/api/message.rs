@@ -169,6 +169,13 @@ pub(crate) async fn part(
     Ok(response)
 }
 
+/// `GET /api/v1/message/{ID}/part/{PartID}/thumb`.
+pub(crate) async fn thumb() -> ApiError {
+    ApiError::NotImplemented(
+        "thumbnails are not made by yubin (no image decoder): use part/{PartID} for the image itself".into(),
+    )
+}
+
 /// `GET /api/v1/message/{ID}/html-check`.
 pub(crate) async fn html_check() -> ApiError {
     ApiError::NotImplemented(

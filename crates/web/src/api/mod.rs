@@ -30,6 +30,8 @@ pub(crate) fn routes(state: WebState) -> Router {
         .route("/", get(assets::index))
         .route("/assets/app.js", get(assets::app_js))
         .route("/assets/style.css", get(assets::style_css))
+        .route("/livez", get(info::alive))
+        .route("/readyz", get(info::alive))
         .route("/api/v1/info", get(info::info))
         .route("/api/v1/webui", get(info::webui))
         .route("/api/v1/accounts", get(info::accounts))
@@ -47,6 +49,10 @@ pub(crate) fn routes(state: WebState) -> Router {
         .route("/api/v1/message/{id}/headers", get(message::headers))
         .route("/api/v1/message/{id}/raw", get(message::raw))
         .route("/api/v1/message/{id}/part/{part}", get(message::part))
+        .route(
+            "/api/v1/message/{id}/part/{part}/thumb",
+            get(message::thumb),
+        )
         .route("/api/v1/message/{id}/html-check", get(message::html_check))
         .route("/api/v1/message/{id}/link-check", get(message::link_check))
         .route("/api/v1/message/{id}/sa-check", get(message::sa_check))
