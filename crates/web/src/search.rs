@@ -42,6 +42,9 @@ enum Test {
     Text(String),
 }
 
+/// A field prefix and the test it makes of its value.
+type Field = (&'static str, fn(String) -> Test);
+
 impl Test {
     /// One word of a query, its negation removed.
     fn parse(word: &str) -> ApiResult<Test> {
@@ -52,7 +55,7 @@ impl Test {
                 .filter(|w| w.eq_ignore_ascii_case(p))
                 .map(|_| unquote(&word[p.len()..]).to_lowercase())
         };
-        let fields: [(&str, fn(String) -> Test); 9] = [
+        let fields: [Field; 9] = [
             ("from:", Test::From),
             ("to:", Test::To),
             ("cc:", Test::Cc),
