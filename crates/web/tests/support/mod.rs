@@ -13,51 +13,29 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
 use yubin_testing::MailServer;
-use yubin_web::WebConfig;
 
 /// A bound on every protocol exchange, so a broken server fails the test instead of
 /// hanging it.
 pub const STEP: Duration = Duration::from_secs(10);
 
-/// SMTP, POP3 and IMAP (yubin-testing's `MailServer`, account alice / secret) and the web
-/// inbox over the same store.
+/// SMTP, POP3, IMAP and the web inbox on one in-memory store (yubin-testing's
+/// `MailServer`, account alice / secret), as `yubin serve` runs them.
 pub struct Yubin {
-    /// The mail servers.
+    /// The servers.
     pub mail: MailServer,
-    /// Where the web inbox listens.
-    pub http: SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Yubin {
     /// Starts everything on free loopback ports, in memory.
     pub async fn start() -> Yubin {
-        let mail = MailServer::start().await.expect("mail servers");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("http listener");
-        let http = listener.local_addr().expect("http address");
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(yubin_web::serve(
-            listener,
-            mail.store().clone(),
-            WebConfig::default(),
-            shutdown.clone(),
-        ));
-        Yubin {
-            mail,
-            http,
-            shutdown,
-            task,
-        }
+        let mail = MailServer::start().await.expect("servers");
+        Yubin { mail }
     }
 
     /// The page's address.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.http)
+        format!("{}/", self.mail.http_url())
     }
 
     /// Puts a message into alice's INBOX through the store's delivery path.
@@ -65,15 +43,12 @@ impl Yubin {
         self.mail.deliver("alice", raw).expect("deliver");
     }
 
-    /// Stops the web server (it must finish) and the mail servers.
+    /// Stops every server; the web server's open event streams must end for this to
+    /// return.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(STEP, self.task)
+        tokio::time::timeout(STEP, self.mail.stop())
             .await
-            .expect("web server stops")
-            .expect("web task")
-            .expect("web server");
-        self.mail.stop().await;
+            .expect("the servers stop");
     }
 }
 
