@@ -730,3 +730,80 @@ async fn a_phone_in_dark_mode_gets_one_pane_at_a_time_in_dark_colours() {
     b.close().await;
     yubin.stop().await;
 }
+
+#[tokio::test]
+async fn sessions_view_shows_protocol_lines_as_they_happen_with_passwords_masked() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    b.client()
+        .find(Locator::Id("tab-sessions"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_js(
+        "the sessions view",
+        WAIT,
+        "return !document.getElementById('sessions').hidden && location.hash === '#sessions';",
+    )
+    .await;
+
+    let mut pop = Lines::connect(yubin.mail.pop_addr()).await;
+    assert!(pop.line().await.starts_with("+OK"));
+    for cmd in ["USER alice", "PASS secret", "STAT"] {
+        pop.cmd(cmd).await;
+        assert!(pop.line().await.starts_with("+OK"), "{cmd}");
+    }
+
+    // Each line shows up while the session is still open.
+    let lines = b
+        .wait_js(
+            "the POP3 lines in the sessions view",
+            WAIT,
+            "const lines = Array.from(document.querySelectorAll('#transcript li')).map(li => ({
+                 proto: li.querySelector('.t-proto').textContent,
+                 dir: li.querySelector('.dir').textContent,
+                 text: li.querySelector('.t-line').textContent,
+             }));
+             return lines.some(l => l.dir === 'C:' && l.text === 'STAT') ? lines : null;",
+        )
+        .await;
+    let lines = lines.as_array().unwrap();
+    let shown: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{} {} {}", l["proto"], l["dir"], l["text"]).replace('"', ""))
+        .collect();
+    assert!(
+        shown.iter().any(|l| l == "POP3 C: USER alice"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|l| l.starts_with("POP3 S: +OK")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|l| l.starts_with("POP3 C: PASS")),
+        "the PASS line is shown: {shown:#?}"
+    );
+    assert!(
+        !shown.iter().any(|l| l.contains("secret")),
+        "the password is masked: {shown:#?}"
+    );
+    pop.cmd("QUIT").await;
+    pop.line().await;
+
+    // A page opened later gets the earlier sessions from the list.
+    b.client().refresh().await.unwrap();
+    b.wait_js(
+        "the listed sessions after a reload",
+        WAIT,
+        "return Array.from(document.querySelectorAll('#transcript .t-line'))
+            .some(l => l.textContent === 'USER alice');",
+    )
+    .await;
+
+    b.close().await;
+    yubin.stop().await;
+}
