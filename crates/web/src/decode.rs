@@ -204,10 +204,12 @@ impl<'a> Parsed<'a> {
         ))
     }
 
-    /// The HTML body with `cid:` references to inline parts turned into `data:` URIs
-    /// (RFC 2392), at most [`MAX_INLINE_DATA`] bytes of them.
-    pub fn html_with_inline_images(&self) -> String {
-        let mut html = self.html();
+    /// The HTML body as the view serves it: `cid:` references to inline images turned
+    /// into `data:` URIs (RFC 2392), at most [`MAX_INLINE_DATA`] bytes of them, and
+    /// `<meta http-equiv="refresh">` removed (a sandboxed frame may still navigate
+    /// itself, and the CSP cannot stop that: it would be a remote load).
+    pub fn html_for_view(&self) -> String {
+        let mut html = without_meta_refresh(&self.html());
         let mut budget = MAX_INLINE_DATA;
         for &index in &self.message.attachments {
             let Some(part) = self.message.parts.get(index as usize) else {
@@ -217,15 +219,20 @@ impl<'a> Parsed<'a> {
                 continue;
             };
             let needle = format!("cid:{}", cid.trim_start_matches('<').trim_end_matches('>'));
-            if !html.contains(&needle) || part.contents().len() > budget {
+            // Only images become data: URIs (the CSP lets nothing else load), and only a
+            // media type of token characters goes into the attribute.
+            let ctype = media_type(part);
+            let token = ctype
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/+-.".contains(&b));
+            if !ctype.starts_with("image/")
+                || !token
+                || !html.contains(&needle)
+                || part.contents().len() > budget
+            {
                 continue;
             }
             budget -= part.contents().len();
-            // Only image types become data: URIs; the CSP allows nothing else to load.
-            let ctype = media_type(part);
-            if !ctype.starts_with("image/") {
-                continue;
-            }
             let uri = format!("data:{ctype};base64,{}", STANDARD.encode(part.contents()));
             html = html.replace(&needle, &uri);
         }
@@ -310,6 +317,26 @@ pub fn media_type(part: &MessagePart<'_>) -> String {
     }
 }
 
+/// The HTML with every `<meta ...>` tag that mentions `refresh` taken out.
+fn without_meta_refresh(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len());
+    let mut at = 0;
+    while let Some(found) = lower[at..].find("<meta") {
+        let start = at + found;
+        let end = lower[start..]
+            .find('>')
+            .map_or(html.len(), |e| start + e + 1);
+        out.push_str(&html[at..start]);
+        if !lower[start..end].contains("refresh") {
+            out.push_str(&html[start..end]);
+        }
+        at = end;
+    }
+    out.push_str(&html[at..]);
+    out
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -362,6 +389,15 @@ Content-Type: application/pdf; name=x.pdf\r\nContent-Disposition: attachment; fi
         assert_eq!(p.part("2").unwrap().2, b"PDF");
         assert_eq!(p.part("1.1").unwrap().2, b"hi");
         assert_eq!(p.text(), "hi");
+    }
+
+    #[test]
+    fn meta_refresh_is_removed_and_nothing_else() {
+        let html = "<head><META HTTP-EQUIV=\"Refresh\" content=\"0;url=https://x.test\"><meta charset=utf-8></head>日本<meta";
+        assert_eq!(
+            without_meta_refresh(html),
+            "<head><meta charset=utf-8></head>日本<meta"
+        );
     }
 
     #[test]

@@ -550,7 +550,7 @@ async fn message_views_parts_and_checks() {
     let raw = format!(
         "From: a@example.com\r\nTo: alice@example.com\r\nSubject: pic\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
-<p>hi<img src=\"cid:logo@x\"><img src=\"https://tracker.example/p.gif\"><script>alert(1)</script></p>\r\n\
+<meta http-equiv=\"refresh\" content=\"0;url=https://tracker.example/\"><p>hi<img src=\"cid:logo@x\"><img src=\"https://tracker.example/p.gif\"><script>alert(1)</script></p>\r\n\
 --r\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--r--\r\n",
         STANDARD.encode(png)
     );
@@ -570,6 +570,7 @@ Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/htm
         html.text()
             .contains(&format!("data:image/png;base64,{}", STANDARD.encode(png)))
     );
+    assert!(!html.text().contains("refresh"), "{}", html.text());
     assert_eq!(html.header("x-content-type-options"), "nosniff");
     let remote = web.get(&format!("/view/{id}.html?remote=1")).await;
     assert!(remote.header("content-security-policy").contains("https:"));

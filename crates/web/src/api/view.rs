@@ -48,7 +48,7 @@ pub(crate) async fn view(
         let raw = o.mailbox.read(uid)?;
         let parsed = Parsed::new(&raw);
         Ok(if html {
-            parsed.html_with_inline_images()
+            parsed.html_for_view()
         } else {
             parsed.text()
         })
