@@ -518,6 +518,7 @@
     $("m-date").textContent = longDate(m.Date);
     renderAttachments(m);
     renderReadButton();
+    $("download").href = "/api/v1/message/" + enc(m.ID) + "/raw";
 
     $("pt-html").disabled = !m.HTML;
     state.part = m.HTML ? "html" : "text";
@@ -528,7 +529,11 @@
     document.body.dataset.pane = "reader";
     $("reader").scrollTop = 0;
 
-    // Opening a message reads it, as in any mail client (and as Mailpit's page does).
+    // Opening a message reads it, as in any mail client: the server marks it \Seen when
+    // it is fetched (as Mailpit does); the row follows at once, not only when the
+    // stream's update arrives.
+    const row = summary(id);
+    if (row && !row.Read) onUpdate({ ID: id, Read: true });
     if (!m.Read) setRead([id], true);
   }
 
@@ -904,6 +909,7 @@
     const ol = $("transcript");
     const li = el("li", line.session !== lastSession ? "first" : "");
     li.dataset.key = lineKey(line);
+    li.dataset.proto = (line.protocol || line.session.split("#")[0]).toLowerCase();
     lastSession = line.session;
     const d = line.at ? new Date(line.at) : new Date();
     li.appendChild(el("span", "t-time", isNaN(d) ? "" : d.toLocaleTimeString()));
@@ -1090,6 +1096,9 @@
       clear($("transcript"));
       lastSession = null;
       renderSessionCount();
+    });
+    $("proto-filter").addEventListener("change", () => {
+      $("transcript").dataset.filter = $("proto-filter").value;
     });
     window.addEventListener("hashchange", () => showView(location.hash === "#sessions" ? "sessions" : "mail"));
     document.addEventListener("keydown", onKey);
