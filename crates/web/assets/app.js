@@ -179,7 +179,7 @@
     b.appendChild(el("span", "mailbox-name", label));
     const badge = el("span", "badge", unread > 0 ? unread : "");
     b.appendChild(badge);
-    b.title = total === undefined ? label : label + ": " + total + " messages, " + unread + " unread";
+    b.title = total === undefined ? mailbox : mailbox + ": " + total + " messages, " + unread + " unread";
     const current = state.account === account && state.mailbox === mailbox;
     b.setAttribute("aria-current", current ? "true" : "false");
     b.addEventListener("click", () => selectScope(account, mailbox));
@@ -205,8 +205,12 @@
       box.appendChild(el("div", "account-name", a.Name));
       const ul = el("ul", "mailboxes");
       for (const m of a.Mailboxes || []) {
-        const label = m.Name === "INBOX" ? "Inbox" : m.Name;
-        ul.appendChild(mailboxButton(label, a.Name, m.Name, m.Unread || 0, m.Total || 0));
+        // Hierarchy (delimiter "/") is shown by indenting the last name.
+        const path = m.Name.split("/");
+        const label = m.Name === "INBOX" ? "Inbox" : path[path.length - 1];
+        const li = mailboxButton(label, a.Name, m.Name, m.Unread || 0, m.Total || 0);
+        li.firstChild.dataset.depth = String(Math.min(path.length - 1, 4));
+        ul.appendChild(li);
       }
       box.appendChild(ul);
       root.appendChild(box);

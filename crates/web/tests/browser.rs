@@ -807,3 +807,81 @@ async fn sessions_view_shows_protocol_lines_as_they_happen_with_passwords_masked
     b.close().await;
     yubin.stop().await;
 }
+
+/// Clicks the sidebar's mailbox `mailbox` of `account` (`""`: all inboxes together).
+async fn choose_mailbox(b: &Browser, account: &str, mailbox: &str) {
+    let (account, mailbox) = (
+        serde_json::to_string(account).unwrap(),
+        serde_json::to_string(mailbox).unwrap(),
+    );
+    b.wait_js(
+        "the mailbox in the sidebar",
+        WAIT,
+        &format!(
+            "const m = Array.from(document.querySelectorAll('#accounts .mailbox'))
+                .find(m => m.dataset.account === {account} && m.dataset.mailbox === {mailbox});
+             if (!m) return false; m.click(); return m.getAttribute('aria-current') === 'true';"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn accounts_and_mailboxes_scope_the_list_and_follow_imap() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let mail = yubin_testing::MailServer::builder()
+        .user("bob", "hunter2")
+        .start()
+        .await
+        .expect("servers");
+    mail.deliver("alice", &fixture("01-plain.eml")).unwrap();
+    mail.deliver("bob", &fixture("05-attachments.eml")).unwrap();
+    b.client()
+        .goto(&format!("{}/", mail.http_url()))
+        .await
+        .unwrap();
+
+    // All inboxes together, each row saying whose it is.
+    let rows = wait_rows(&b, "both accounts' mail", WAIT, 2).await;
+    let metas: Vec<&str> = rows.iter().map(|r| r["meta"].as_str().unwrap()).collect();
+    assert!(
+        metas[0].contains("bob") && metas[1].contains("alice"),
+        "{metas:?}"
+    );
+
+    choose_mailbox(&b, "bob", "INBOX").await;
+    let rows = wait_rows(&b, "bob's inbox alone", WAIT, 1).await;
+    assert_eq!(rows[0]["subject"], "Picture attached");
+
+    // alice files her message away over IMAP: her inbox empties, the new mailbox shows
+    // up in the sidebar, and holds it.
+    choose_mailbox(&b, "alice", "INBOX").await;
+    wait_rows(&b, "alice's inbox", WAIT, 1).await;
+    let mut imap = Lines::connect(mail.imap_addr()).await;
+    imap.line().await;
+    for (tag, cmd) in [
+        ("a", "LOGIN alice secret"),
+        ("b", "CREATE Archive/2026"),
+        ("c", "SELECT INBOX"),
+        ("d", "MOVE 1 Archive/2026"),
+    ] {
+        imap.cmd(&format!("{tag} {cmd}")).await;
+        let done = imap.until(|l| l.starts_with(&format!("{tag} "))).await;
+        assert!(done.starts_with(&format!("{tag} OK")), "{cmd}: {done}");
+    }
+    wait_rows(&b, "alice's inbox empty after MOVE", WAIT, 0).await;
+    choose_mailbox(&b, "alice", "Archive/2026").await;
+    let rows = wait_rows(&b, "the moved message in Archive/2026", WAIT, 1).await;
+    assert_eq!(rows[0]["subject"], "Plain hello");
+    let title = b
+        .js("return document.getElementById('list-title').textContent;")
+        .await;
+    assert_eq!(title, "alice · Archive/2026");
+
+    b.close().await;
+    tokio::time::timeout(support::STEP, mail.stop())
+        .await
+        .expect("servers stop");
+}
