@@ -170,10 +170,19 @@ impl Events {
     }
 
     /// Waits for an event named `name` whose data contains `needle`; returns its data.
-    /// Chunk-size lines of a chunked stream are skipped as noise.
     pub async fn until(&mut self, name: &str, needle: &str) -> String {
+        self.collect_until(name, needle)
+            .await
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// The data of every `name` event up to the first whose data contains `needle`
+    /// (included). Chunk-size lines of a chunked stream are skipped as noise.
+    pub async fn collect_until(&mut self, name: &str, needle: &str) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + STEP;
         let mut current = String::new();
+        let mut seen = Vec::new();
         loop {
             let mut line = String::new();
             let n = tokio::time::timeout_at(deadline, self.reader.read_line(&mut line))
@@ -184,9 +193,12 @@ impl Events {
             let line = line.trim_end();
             if let Some(event) = line.strip_prefix("event:") {
                 current = event.trim().to_owned();
-            } else if let Some(data) = line.strip_prefix("data:") {
-                if current == name && data.contains(needle) {
-                    return data.trim().to_owned();
+            } else if let Some(data) = line.strip_prefix("data:")
+                && current == name
+            {
+                seen.push(data.trim().to_owned());
+                if data.contains(needle) {
+                    return seen;
                 }
             }
         }
