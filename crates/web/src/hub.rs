@@ -71,7 +71,11 @@ async fn run(weak: Weak<Shared>) {
             // Time to look for accounts and mailboxes created since.
             _ = tick.tick() => {
                 let Some(shared) = weak.upgrade() else { return };
-                rescan_all(WebState { shared }, &mut watched, &tx, first).await;
+                let state = WebState { shared };
+                rescan_all(state.clone(), &mut watched, &tx, first).await;
+                if first {
+                    state.shared.hub_ready.send_replace(true);
+                }
                 first = false;
             }
         }

@@ -110,6 +110,9 @@ pub(crate) struct Shared {
     summaries: Mutex<HashMap<MessageId, Content>>,
     /// Cancelled when the server shuts down: ends event streams and the hub.
     pub(crate) shutdown: CancellationToken,
+    /// True once the event hub has taken its first look at the store: from then on every
+    /// change becomes an event, so a stream (or a wait) that starts after it misses none.
+    pub(crate) hub_ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for WebState {
@@ -142,6 +145,7 @@ impl WebState {
                 deleted: AtomicU64::new(0),
                 summaries: Mutex::new(HashMap::new()),
                 shutdown,
+                hub_ready: tokio::sync::watch::Sender::new(false),
             }),
         };
         crate::hub::start(&state);
@@ -165,6 +169,17 @@ impl WebState {
     /// The settings.
     pub fn config(&self) -> &WebConfig {
         &self.shared.config
+    }
+
+    /// Resolves once the event hub watches every mailbox (at once after the start), or
+    /// the server shuts down (the hub may then never get there).
+    pub(crate) async fn hub_ready(&self) {
+        let mut ready = self.shared.hub_ready.subscribe();
+        tokio::select! {
+            // The sender lives in `shared`, which `self` holds: the wait cannot fail.
+            _ = ready.wait_for(|r| *r) => {}
+            _ = self.shared.shutdown.cancelled() => {}
+        }
     }
 
     /// Counts messages deleted through the API.

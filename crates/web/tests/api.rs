@@ -750,23 +750,8 @@ async fn next_event(body: &mut axum::body::Body, buf: &mut String) -> (String, V
 
 #[tokio::test]
 async fn events_stream_new_update_delete_and_stats_from_any_protocol() {
-    use tower::ServiceExt;
     let mut web = Web::new();
-    let response = web
-        .router
-        .clone()
-        .oneshot(
-            axum::http::Request::get("/api/v1/events?account=alice")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let mut body = response.into_body();
-    let mut buf = String::new();
-    // Let the hub take its first look at the store before mail arrives.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (mut body, mut buf) = web.get_stream("/api/v1/events?account=alice").await;
 
     web.deliver(
         "bob",
@@ -885,4 +870,105 @@ async fn serves_over_a_socket_and_shuts_down() {
         .expect("shut down in time")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn accounts_made_by_a_delivery_are_waited_for_and_streamed() {
+    let config = yubin_web::WebConfig {
+        account_rescan: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let web = Web::with_config(config);
+    web.store.set_accept_any_login(true);
+    let stream = web.get_stream("/api/v1/events").await;
+    let router = web.router.clone();
+    let waiting = tokio::spawn(async move {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let response = router
+            .oneshot(
+                axum::http::Request::get("/api/v1/messages?wait=30&account=carol")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice::<Value>(&bytes).unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !web.store.account_names().contains(&"carol".to_owned()),
+        "waiting makes no account"
+    );
+    web.store
+        .deliver(
+            &["carol@example.com"],
+            plain("x@example.com", "carol@example.com", "first", "x").as_bytes(),
+        )
+        .unwrap();
+    let listing = tokio::time::timeout(STEP, waiting)
+        .await
+        .expect("answer once mail arrived")
+        .unwrap();
+    assert_eq!(subjects(&listing), ["first"]);
+    assert_eq!(listing["messages"][0]["Account"], "carol");
+
+    let (mut body, mut buf) = stream;
+    let (name, data) = next_event(&mut body, &mut buf).await;
+    assert_eq!(name, "new");
+    assert_eq!(
+        (data["Subject"].as_str(), data["Account"].as_str()),
+        (Some("first"), Some("carol"))
+    );
+}
+
+#[tokio::test]
+async fn large_attachments_go_through_whole_and_bodies_past_the_limit_are_refused() {
+    let config = yubin_web::WebConfig {
+        max_body: 8 * 1024 * 1024,
+        ..Default::default()
+    };
+    let web = Web::with_config(config);
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let request = json!({
+        "From": {"Email": "bob@example.com"},
+        "To": [{"Email": "alice@example.com"}],
+        "Subject": "big",
+        "Attachments": [{"Content": STANDARD.encode(&big), "Filename": "big.bin"}]
+    });
+    let sent = web.call(Method::POST, "/api/v1/send", Some(request)).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text());
+    let id = sent.json()["ID"].as_str().unwrap().to_owned();
+    let m = web.get_json(&format!("/api/v1/message/{id}")).await;
+    assert_eq!(m["Attachments"][0]["Size"], big.len());
+    assert!(m["Size"].as_u64().unwrap() > big.len() as u64);
+    let part = web
+        .get(&format!(
+            "/api/v1/message/{id}/part/{}",
+            m["Attachments"][0]["PartID"].as_str().unwrap()
+        ))
+        .await;
+    assert!(part.body == big, "the attachment comes back byte for byte");
+    assert_eq!(part.header("content-type"), "application/octet-stream");
+
+    let too_big: Vec<u8> = vec![b'x'; 7 * 1024 * 1024];
+    let refused = web
+        .call(
+            Method::POST,
+            "/api/v1/send",
+            Some(
+                json!({"From": {"Email": "b@example.com"}, "To": [{"Email": "alice@example.com"}],
+                "Attachments": [{"Content": STANDARD.encode(&too_big)}]}),
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        web.get_json("/api/v1/messages").await["total"],
+        1,
+        "nothing more delivered"
+    );
 }

@@ -20,6 +20,9 @@ pub(crate) async fn events(
     State(state): State<WebState>,
     Query(q): Query<ScopeQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    // Answered once the hub watches every mailbox, so any change after the client has
+    // the response is an event.
+    state.hub_ready().await;
     let rx = state.events().subscribe();
     let stream = futures::stream::unfold((rx, state, q), |(mut rx, state, q)| async move {
         loop {

@@ -111,32 +111,44 @@ pub(crate) async fn list(
 ) -> ApiResult<Json<MessagesSummary>> {
     let (start, limit) = q.page(&state)?;
     let wait = q.wait(&state)?;
-    // Subscribed before the first look, so a message arriving in between wakes us.
+    // Subscribed (with the hub watching) before the first look, so a message arriving
+    // in between wakes us.
+    if wait.is_some() {
+        state.hub_ready().await;
+    }
     let mut events = state.events().subscribe();
     let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+    let mut waiting = deadline.is_some();
     loop {
         let (st, scope) = (state.clone(), q.scope.clone());
-        let summary = blocking(move || page(&st, &scope, None, start, limit)).await?;
-        let Some(deadline) = deadline else {
-            return Ok(Json(summary));
-        };
-        if !summary.messages.is_empty() {
-            return Ok(Json(summary));
+        match blocking(move || page(&st, &scope, None, start, limit)).await {
+            Ok(summary) if !waiting || !summary.messages.is_empty() => return Ok(Json(summary)),
+            Ok(_) => {}
+            // An account that does not exist yet may be made by the delivery waited for
+            // (accept-any-login): while waiting it is an empty listing.
+            Err(ApiError::NotFound(_)) if waiting => {}
+            Err(e) => return Err(e),
         }
-        // Wait for a change in scope (or lost events: look again), or the end.
+        let Some(deadline) = deadline else { continue };
+        // Wait for a change in scope (or lost events: look again), the end of the wait
+        // (look a last time), or the server's shutdown (which must not wait for us).
         loop {
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                Err(_) | Ok(Err(RecvError::Closed)) => return Ok(Json(summary)),
-                Ok(Err(RecvError::Lagged(_))) => break,
-                Ok(Ok(ev)) => match &ev.scope {
+            let next = tokio::select! {
+                _ = state.shared.shutdown.cancelled() => None,
+                next = tokio::time::timeout_at(deadline, events.recv()) => next.ok(),
+            };
+            match next {
+                None | Some(Err(RecvError::Closed)) => {
+                    waiting = false;
+                    break;
+                }
+                Some(Err(RecvError::Lagged(_))) => break,
+                Some(Ok(ev)) => match &ev.scope {
                     Some((account, mailbox)) if q.scope.covers(state.store(), account, mailbox) => {
                         break;
                     }
                     _ => {}
                 },
-            }
-            if state.shared.shutdown.is_cancelled() {
-                return Ok(Json(summary));
             }
         }
     }

@@ -63,13 +63,22 @@ impl Web {
     }
 
     pub fn over(store: Store) -> Web {
+        Web::with(store, WebConfig::default())
+    }
+
+    /// A memory store with these settings.
+    pub fn with_config(config: WebConfig) -> Web {
+        Web::with(Store::memory(), config)
+    }
+
+    pub fn with(store: Store, config: WebConfig) -> Web {
         for name in ["alice", "bob"] {
             if !store.account_names().iter().any(|n| n == name) {
                 store.add_account(name, Secret::from("pw")).unwrap();
             }
         }
         store.set_local_domains(["example.com"]);
-        let state = WebState::new(store.clone(), WebConfig::default());
+        let state = WebState::new(store.clone(), config);
         let router = yubin_web::router(state.clone());
         Web {
             store,
@@ -131,6 +140,16 @@ impl Web {
             headers,
             body,
         }
+    }
+
+    /// An event stream, its body to read from and a buffer. The answer comes once the
+    /// server watches every mailbox: mail arriving after it is news.
+    pub async fn get_stream(&self, uri: &str) -> (Body, String) {
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        (response.into_body(), String::new())
     }
 
     pub async fn get(&self, uri: &str) -> Answer {
