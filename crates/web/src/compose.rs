@@ -23,10 +23,10 @@ pub const MAX_RECIPIENTS: usize = 100;
 #[serde(default)]
 pub struct Person {
     /// The address.
-    #[serde(rename = "Email")]
+    #[serde(rename = "Email", alias = "email")]
     pub email: String,
     /// The display name.
-    #[serde(rename = "Name")]
+    #[serde(rename = "Name", alias = "name")]
     pub name: String,
 }
 
@@ -35,55 +35,67 @@ pub struct Person {
 #[serde(default)]
 pub struct SendAttachment {
     /// The bytes, base64.
-    #[serde(rename = "Content")]
+    #[serde(rename = "Content", alias = "content")]
     pub content: String,
     /// The file name.
-    #[serde(rename = "Filename")]
+    #[serde(
+        rename = "Filename",
+        alias = "filename",
+        alias = "FileName",
+        alias = "fileName"
+    )]
     pub filename: String,
     /// The media type; `application/octet-stream` when absent.
-    #[serde(rename = "ContentType")]
+    #[serde(rename = "ContentType", alias = "contenttype", alias = "contentType")]
     pub content_type: String,
     /// A Content-ID: the part is then inline, for `cid:` references in the HTML.
-    #[serde(rename = "ContentID")]
+    #[serde(
+        rename = "ContentID",
+        alias = "contentid",
+        alias = "contentId",
+        alias = "ContentId"
+    )]
     pub content_id: String,
 }
 
-/// Mailpit's send request.
+/// Mailpit's send request. Go, which Mailpit is written in, matches JSON field names
+/// without regard to case, so the usual other spellings are accepted as aliases; unknown
+/// fields are ignored, as Mailpit ignores them.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct SendRequest {
     /// From.
-    #[serde(rename = "From")]
+    #[serde(rename = "From", alias = "from")]
     pub from: Person,
     /// To.
-    #[serde(rename = "To")]
+    #[serde(rename = "To", alias = "to")]
     pub to: Vec<Person>,
     /// Cc.
-    #[serde(rename = "Cc")]
+    #[serde(rename = "Cc", alias = "cc")]
     pub cc: Vec<Person>,
     /// Bcc: recipients not written in the message.
-    #[serde(rename = "Bcc")]
+    #[serde(rename = "Bcc", alias = "bcc")]
     pub bcc: Vec<String>,
     /// Reply-To.
-    #[serde(rename = "ReplyTo")]
+    #[serde(rename = "ReplyTo", alias = "replyto", alias = "replyTo")]
     pub reply_to: Vec<Person>,
     /// Subject.
-    #[serde(rename = "Subject")]
+    #[serde(rename = "Subject", alias = "subject")]
     pub subject: String,
     /// The text body.
-    #[serde(rename = "Text")]
+    #[serde(rename = "Text", alias = "text")]
     pub text: String,
     /// The HTML body.
-    #[serde(rename = "HTML")]
+    #[serde(rename = "HTML", alias = "html")]
     pub html: String,
     /// Attachments.
-    #[serde(rename = "Attachments")]
+    #[serde(rename = "Attachments", alias = "attachments")]
     pub attachments: Vec<SendAttachment>,
     /// Extra header fields.
-    #[serde(rename = "Headers")]
+    #[serde(rename = "Headers", alias = "headers")]
     pub headers: BTreeMap<String, String>,
     /// Tags (IMAP keywords) to set on the delivered copies.
-    #[serde(rename = "Tags")]
+    #[serde(rename = "Tags", alias = "tags")]
     pub tags: Vec<String>,
 }
 

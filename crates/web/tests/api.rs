@@ -972,3 +972,75 @@ async fn large_attachments_go_through_whole_and_bodies_past_the_limit_are_refuse
         "nothing more delivered"
     );
 }
+
+#[tokio::test]
+async fn bad_requests_are_clear_errors_and_change_nothing() {
+    let mut web = Web::new();
+    web.deliver(
+        "alice",
+        &plain("x@example.com", "alice@example.com", "keep", "x"),
+    );
+    let id = ids(&web.get_json("/api/v1/messages").await)[0].clone();
+    let bodies = [
+        "{",
+        "[]",
+        "null",
+        "{\"IDs\": 5}",
+        "{\"IDs\": [5]}",
+        "{\"IDs\": [\"\"]}",
+        "{\"Read\": \"yes\"}",
+        "{\"Tags\": [\"\"], \"IDs\": []}",
+        "{\"Tags\": [\"ok\"], \"IDs\": [\"bad id\"]}",
+        "{\"Name\": \"\"}",
+        "\u{feff}{}",
+    ];
+    for (method, uri) in [
+        (Method::PUT, "/api/v1/messages"),
+        (Method::DELETE, "/api/v1/messages"),
+        (Method::PUT, "/api/v1/tags"),
+        (Method::PUT, "/api/v1/tags/x"),
+        (Method::POST, "/api/v1/send"),
+    ] {
+        for body in bodies {
+            let request = axum::http::Request::builder()
+                .method(method.clone())
+                .uri(uri)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            use tower::ServiceExt;
+            let response = web.router.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri} {body:?}");
+        }
+    }
+    let m = web.get_json(&format!("/api/v1/message/{id}")).await;
+    assert_eq!(m["Subject"], "keep");
+    let mut imap = web.imap("alice").await;
+    imap.ok("SELECT INBOX").await;
+    let flags = flags_of(&mut imap, 1).await;
+    assert!(
+        !flags.contains("Deleted") && !flags.contains("ok"),
+        "{flags}"
+    );
+    // Go matches field names without regard to case, so Mailpit clients may write `ids`.
+    web.ok(
+        Method::PUT,
+        "/api/v1/messages",
+        json!({"ids": [id], "read": true}),
+    )
+    .await;
+    assert!(flags_of(&mut imap, 1).await.contains("\\Seen"));
+    for uri in [
+        "/api/v1/messages?start=-1",
+        "/api/v1/messages?wait=NaN",
+        "/api/v1/messages?wait=-3",
+        "/api/v1/messages?mailbox=..%2F..",
+        "/api/v1/search?query=subject:%22",
+        "/api/v1/message/latest/part/..",
+    ] {
+        let a = web.get(uri).await;
+        assert!(a.status.is_client_error(), "{uri}: {}", a.status);
+        assert!(a.json().get("Error").is_some(), "{uri}: {}", a.text());
+    }
+}

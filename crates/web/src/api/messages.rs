@@ -165,21 +165,26 @@ pub(crate) async fn search(
     Ok(Json(summary))
 }
 
+// Bodies of bulk changes refuse fields they do not know: without IDs a request means
+// "every message", so a misspelt `IDs` must be an error, not a change to everything.
+// Go (Mailpit) matches field names without regard to case; the usual spellings are
+// accepted here as aliases.
+
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct ReadBody {
-    #[serde(rename = "IDs")]
+    #[serde(rename = "IDs", alias = "ids", alias = "Ids")]
     ids: Vec<String>,
-    #[serde(rename = "Read")]
+    #[serde(rename = "Read", alias = "read")]
     read: bool,
-    #[serde(rename = "Search")]
+    #[serde(rename = "Search", alias = "search")]
     search: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct IdsBody {
-    #[serde(rename = "IDs")]
+    #[serde(rename = "IDs", alias = "ids", alias = "Ids")]
     ids: Vec<String>,
 }
 

@@ -84,13 +84,21 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await?
 }
 
-/// A JSON body; an empty body is the default value (Mailpit's DELETE without a body
-/// deletes everything). Parsed whatever the Content-Type says, as Mailpit does.
+/// A JSON object body; an empty body is the default value (Mailpit's DELETE without a
+/// body deletes everything). Parsed whatever the Content-Type says, as Mailpit does.
+/// Anything but an object is refused: serde would read `[]` as a struct of defaults,
+/// which for a bulk change means "every message".
 pub(crate) fn json_body<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))
+    let bad = |e: serde_json::Error| ApiError::BadRequest(format!("invalid JSON: {e}"));
+    match serde_json::from_slice::<serde_json::Value>(body).map_err(bad)? {
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object).map_err(bad),
+        _ => Err(ApiError::BadRequest(
+            "invalid JSON: the body must be an object".into(),
+        )),
+    }
 }
 
 /// Parses IDs given in a request; one malformed ID refuses the request.

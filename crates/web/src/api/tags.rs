@@ -24,12 +24,13 @@ pub(crate) async fn list(
     Ok(Json(tags))
 }
 
+/// Unknown fields are refused, as for the other bulk changes (see `messages.rs`).
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct SetBody {
-    #[serde(rename = "IDs")]
+    #[serde(rename = "IDs", alias = "ids", alias = "Ids")]
     ids: Vec<String>,
-    #[serde(rename = "Tags")]
+    #[serde(rename = "Tags", alias = "tags")]
     tags: Vec<String>,
 }
 
@@ -72,9 +73,9 @@ pub(crate) async fn set(State(state): State<WebState>, body: Bytes) -> ApiResult
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct RenameBody {
-    #[serde(rename = "Name")]
+    #[serde(rename = "Name", alias = "name")]
     name: String,
 }
 
