@@ -602,7 +602,13 @@
 
     if (part === "html") {
       const src = "/view/" + enc(m.ID) + ".html" + (state.remote ? "?remote=1" : "");
-      if ($("m-html").getAttribute("src") !== src) $("m-html").setAttribute("src", src);
+      const frame = $("m-html");
+      if (frame.getAttribute("src") !== src) {
+        // data-loaded says which body the frame shows in full (its load event waits for
+        // its images): until then it is drawn as loading.
+        frame.removeAttribute("data-loaded");
+        frame.setAttribute("src", src);
+      }
     } else if (part === "text") {
       renderText($("m-text"), m.Text || "");
     } else if (part === "headers") {
@@ -1093,6 +1099,10 @@
       tab.addEventListener("click", () => showPart(tab.dataset.part));
     }
     document.querySelector(".parts").addEventListener("keydown", onPartKey);
+    $("m-html").addEventListener("load", () => {
+      const frame = $("m-html");
+      if (frame.getAttribute("src")) frame.dataset.loaded = frame.getAttribute("src");
+    });
     for (const tab of document.querySelectorAll(".views .tab")) {
       tab.addEventListener("click", () => showView(tab.dataset.view));
     }

@@ -194,8 +194,16 @@ async fn html_renders_in_a_sandbox_and_remote_images_wait_for_a_click() {
         .await
         .expect("the HTML body in the frame");
     assert_eq!(greeting.text().await.unwrap(), "HTML version: こんにちは");
-    // The frame has loaded (its load event, which waits for images, has fired).
     b.client().enter_parent_frame().await.unwrap();
+    // The frame's load event, which waits for its images, has fired: an image fetch
+    // would have been started by now.
+    b.wait_js(
+        "the frame's load event",
+        WAIT,
+        "const f = document.getElementById('m-html');
+         return f.dataset.loaded === f.getAttribute('src');",
+    )
+    .await;
     assert!(
         remote.hits().is_empty(),
         "the page fetched from the remote host before being asked: {:?}",
@@ -455,6 +463,13 @@ async fn hostile_mail_runs_no_script_and_fetches_nothing() {
                 }
             }
             b.client().enter_parent_frame().await.unwrap();
+            b.wait_js(
+                "the frame's load event",
+                WAIT,
+                "const f = document.getElementById('m-html');
+                 return f.dataset.loaded === f.getAttribute('src');",
+            )
+            .await;
         }
     }
 
