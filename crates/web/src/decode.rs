@@ -49,21 +49,7 @@ impl<'a> Parsed<'a> {
             reply_to: addresses(m.reply_to()),
             subject: m.subject().unwrap_or_default().to_owned(),
             attachments: m.attachments.len(),
-            snippet: snippet(&self.text_or_html_text()),
-        }
-    }
-
-    /// The decoded text body (`""` if none).
-    pub fn text(&self) -> String {
-        if self.message.text_body.is_empty() || self.message.parts.is_empty() {
-            return String::new();
-        }
-        // mail-parser lists an HTML part among text bodies when there is no text part:
-        // the API keeps Text for text/plain only, as Mailpit does.
-        let part = self.message.text_body[0];
-        match self.message.parts.get(part as usize).map(|p| &p.body) {
-            Some(PartType::Text(t)) => t.to_string(),
-            _ => String::new(),
+            snippet: snippet(&self.text()),
         }
     }
 
@@ -79,8 +65,9 @@ impl<'a> Parsed<'a> {
         }
     }
 
-    /// The text, or the HTML's text if there is no text part.
-    pub fn text_or_html_text(&self) -> String {
+    /// The decoded text body; for a message with HTML only, the HTML's text, as
+    /// Mailpit gives it (its MIME library converts HTML-only mail to text).
+    pub fn text(&self) -> String {
         if self.message.parts.is_empty() {
             return String::new();
         }
@@ -398,6 +385,14 @@ Content-Type: application/pdf; name=x.pdf\r\nContent-Disposition: attachment; fi
             without_meta_refresh(html),
             "<head><meta charset=utf-8></head>日本<meta"
         );
+    }
+
+    #[test]
+    fn html_only_mail_has_its_text() {
+        let p = Parsed::new(b"Content-Type: text/html\r\n\r\n<p>Hello <b>world</b></p>\r\n");
+        assert_eq!(p.text().trim(), "Hello world");
+        assert_eq!(p.html().trim(), "<p>Hello <b>world</b></p>");
+        assert_eq!(p.content().snippet, "Hello world");
     }
 
     #[test]
