@@ -27,9 +27,9 @@ pub struct HttpArgs {
     /// reaches the port can read, send and delete all mail.
     #[arg(long, conflicts_with = "http_auth")]
     pub http_insecure: bool,
-    /// The SMTP server the web inbox's "release" sends a message on through:
+    /// Where the web inbox's "release" sends a message on: an SMTP server,
     /// smtp://host:port, smtp://host:port?tls=required (STARTTLS) or
-    /// smtps://user:password@host:465 [default: release is off].
+    /// smtps://user:password@host:465 [default: none; release is off].
     #[arg(long, value_name = "URL")]
     pub relay: Option<Relay>,
 }
