@@ -62,7 +62,9 @@ impl HttpArgs {
     }
 }
 
-/// The line a banner prints for the web inbox.
-pub fn banner_line(addr: std::net::SocketAddr) -> String {
-    format!("HTTP listening on http://{addr} (web inbox; Mailpit-compatible API at /api/v1)")
+/// What a banner prints for the web inbox: where it listens (the URL last, as the other
+/// protocols' lines end with their address), and what is there.
+pub fn banner(addr: std::net::SocketAddr) {
+    println!("HTTP listening on http://{addr}");
+    println!("web inbox: open http://{addr} in a browser; Mailpit-compatible API under /api/v1");
 }

@@ -127,7 +127,7 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
         println!("IMAPS listening on {imaps}");
     }
     if let Some(addr) = servers.http_addr() {
-        println!("{}", crate::http_args::banner_line(addr));
+        crate::http_args::banner(addr);
     }
     if args.enable_chaos {
         println!("chaos: SMTP faults can be switched on with PUT /api/v1/chaos");

@@ -34,7 +34,7 @@ pub async fn run(args: WebArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen for HTTP on {addr}; choose another port with --http-port")
     })?;
-    println!("{}", crate::http_args::banner_line(listener.local_addr()?));
+    crate::http_args::banner(listener.local_addr()?);
     args.store.describe(&store);
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(yubin_web::serve(
