@@ -23,6 +23,11 @@ const POLL: Duration = Duration::from_millis(40);
 pub struct Browser {
     client: Option<Client>,
     driver: Child,
+    /// chromedriver's address and the session's id, to end the session from `Drop` when
+    /// a test panicked before [`Browser::close`]: killing chromedriver alone leaves its
+    /// Chromium running.
+    addr: SocketAddr,
+    session: Option<String>,
 }
 
 /// The first of `names` found as an executable file on `PATH`, or named by the env
@@ -150,9 +155,12 @@ impl Browser {
                 panic!("chromium session did not start within {STARTUP:?}");
             }
         };
+        let session = client.session_id().await.ok().flatten();
         Some(Browser {
             client: Some(client),
             driver: child,
+            addr,
+            session,
         })
     }
 
@@ -195,10 +203,38 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // chromedriver ends the Chromium it started when it is killed.
+        if self.client.is_some()
+            && let Some(session) = &self.session
+        {
+            // A test failed before `close`: end the session the plain way (WebDriver
+            // "Delete Session", W3C WebDriver §8.2), which quits Chromium.
+            let _ = delete_session(self.addr, session);
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// `DELETE /session/{id}` to chromedriver, waiting (boundedly) for its answer.
+fn delete_session(addr: SocketAddr, session: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        conn,
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    // The status line is enough: chromedriver answers once Chromium has quit.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    Ok(())
 }
 
 /// JavaScript truthiness of a WebDriver result.
