@@ -168,6 +168,8 @@
       state.accounts = [];
     }
     renderAccounts();
+    // Rows name their account once there are several: redraw them with what is known now.
+    renderList();
   }
 
   function mailboxButton(label, account, mailbox, unread, total) {
@@ -189,6 +191,10 @@
 
   function renderAccounts() {
     const root = $("accounts");
+    // The sidebar is redrawn as counts change: a keyboard user's focus stays on its button.
+    const focused = root.contains(document.activeElement) && document.activeElement.dataset
+      ? [document.activeElement.dataset.account, document.activeElement.dataset.mailbox]
+      : null;
     clear(root);
     const all = el("div", "account");
     const allList = el("ul", "mailboxes");
@@ -214,6 +220,11 @@
       }
       box.appendChild(ul);
       root.appendChild(box);
+    }
+    if (focused) {
+      for (const b of root.querySelectorAll(".mailbox")) {
+        if (b.dataset.account === focused[0] && b.dataset.mailbox === focused[1]) b.focus();
+      }
     }
   }
   const refreshAccounts = debounce(loadAccounts, 300);
