@@ -192,9 +192,9 @@ fn refusal(guard: &GuardConfig, method: &Method, headers: &HeaderMap) -> Option<
 
 /// `localhost` (and RFC 6761 §6.3's `*.localhost`) or an IP address, with any port.
 fn is_local_host(host: &str) -> bool {
-    if host.starts_with('[') {
+    if let Some(bracketed) = host.strip_prefix('[') {
         // An IPv6 literal: `[::1]:2080`.
-        let literal = host[1..].split(']').next().unwrap_or("");
+        let literal = bracketed.split(']').next().unwrap_or("");
         return literal.parse::<std::net::Ipv6Addr>().is_ok();
     }
     let name = host.rsplit_once(':').map_or(host, |(name, _port)| name);
