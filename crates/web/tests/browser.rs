@@ -267,14 +267,16 @@ async fn deleting_in_the_page_expunges_for_a_selected_imap_session() {
     let status = imap.until(|l| l.starts_with("b ")).await;
     assert!(status.starts_with("b OK"), "{status}");
 
-    // An IMAP client flags message 2 read: the page shows it without a reload.
-    imap.cmd("c STORE 2 +FLAGS (\\Seen)").await;
+    // An IMAP client flags message 2 read and gives it a keyword: the page shows both
+    // without a reload (a keyword is a tag).
+    imap.cmd("c STORE 2 +FLAGS (\\Seen Urgent)").await;
     imap.until(|l| l.starts_with("c ")).await;
     b.wait_js(
         "the IMAP flag change in the page",
         WAIT,
         "const r = document.querySelectorAll('#messages .row');
-         return r.length === 2 && !r[0].classList.contains('unread') && r[1].classList.contains('unread');",
+         return r.length === 2 && !r[0].classList.contains('unread') && r[1].classList.contains('unread')
+             && r[0].querySelector('.meta').textContent.includes('#Urgent');",
     )
     .await;
 
@@ -899,4 +901,44 @@ async fn accounts_and_mailboxes_scope_the_list_and_follow_imap() {
     tokio::time::timeout(support::STEP, mail.stop())
         .await
         .expect("servers stop");
+}
+
+#[tokio::test]
+async fn a_long_mailbox_is_shown_a_page_at_a_time() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    for i in 1..=55 {
+        let raw = format!(
+            "From: bulk@example.com\r\nTo: alice@localhost\r\nSubject: Bulk {i}\r\n\r\nbody {i}\r\n"
+        );
+        yubin.deliver(raw.as_bytes());
+    }
+    let rows = wait_rows(&b, "the first page", WAIT, 50).await;
+    assert_eq!(rows[0]["subject"], "Bulk 55", "newest first");
+    b.wait_js(
+        "the count and the more button",
+        WAIT,
+        "return document.getElementById('list-count').textContent === '55 messages, 55 unread'
+            && !document.getElementById('more').hidden;",
+    )
+    .await;
+    b.client()
+        .find(Locator::Id("more"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rows = wait_rows(&b, "all of them", WAIT, 55).await;
+    assert_eq!(rows[54]["subject"], "Bulk 1");
+    b.wait_js(
+        "no more button",
+        WAIT,
+        "return document.getElementById('more').hidden;",
+    )
+    .await;
+
+    b.close().await;
+    yubin.stop().await;
 }
