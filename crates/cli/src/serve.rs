@@ -54,7 +54,8 @@ pub struct ServeArgs {
     /// or AUTH on purpose, to test how senders cope. No faults until it is used.
     #[arg(long)]
     enable_chaos: bool,
-    /// Recent sessions whose transcripts the web inbox shows (the oldest is forgotten).
+    /// Recent sessions whose transcripts the web inbox shows (the oldest is forgotten;
+    /// 0: none, and no time spent on them).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SESSIONS)]
     sessions_kept: usize,
     /// Lines kept per session for the web inbox (the oldest are dropped).
@@ -77,12 +78,14 @@ pub async fn run(args: ServeArgs, trace: Transcript) -> anyhow::Result<ExitCode>
             ),
         )?),
     };
-    let sessions = http.as_ref().map(|_| {
-        SessionLog::new(SessionLimits {
-            max_sessions: args.sessions_kept,
-            max_lines: args.session_lines,
-        })
-    });
+    // Kept only for the web inbox; none kept (0) costs nothing per line.
+    let sessions =
+        (http.is_some() && args.sessions_kept > 0 && args.session_lines > 0).then(|| {
+            SessionLog::new(SessionLimits {
+                max_sessions: args.sessions_kept,
+                max_lines: args.session_lines,
+            })
+        });
     let chaos = if args.enable_chaos {
         mini_smtp::Chaos::allowed()
     } else {

@@ -31,8 +31,10 @@ pub const DEFAULT_MAX_LINES: usize = 200;
 /// many it missed).
 pub const EVENT_BACKLOG: usize = 1024;
 
-/// How much a [`SessionLog`] keeps. The worst case is about `max_sessions × max_lines`
-/// lines of at most a few hundred bytes each (the transcript cuts longer ones).
+/// How much a [`SessionLog`] keeps. The worst case is `max_sessions × max_lines` lines
+/// of at most 2.4 KB each (the transcript cuts a line at 400 bytes, and an escaped
+/// control character takes at most 6): about 48 MB with the defaults, a few hundred KB
+/// for ordinary sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionLimits {
     /// Sessions kept; the oldest is forgotten when one more opens.
