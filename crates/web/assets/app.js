@@ -581,7 +581,17 @@
       const link = el("a");
       link.href = partUrl(m, a);
       link.setAttribute("download", a.FileName || "part-" + a.PartID);
-      link.appendChild(el("span", "", "📎"));
+      // Raster images get a thumbnail (the page's CSP allows images from itself; an
+      // <img> never runs script, whatever the bytes are). Others get a paper clip.
+      if (/^image\/(png|jpeg|gif|webp|avif|bmp)$/i.test(a.ContentType || "")) {
+        const img = el("img", "thumb");
+        img.alt = "";
+        img.loading = "lazy";
+        img.src = partUrl(m, a);
+        link.appendChild(img);
+      } else {
+        link.appendChild(el("span", "", "📎"));
+      }
       link.appendChild(el("span", "name", a.FileName || "(unnamed " + (a.ContentType || "part") + ")"));
       link.appendChild(el("span", "size", humanSize(a.Size)));
       link.title = (a.ContentType || "") + ", part " + a.PartID;
