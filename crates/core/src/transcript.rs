@@ -430,6 +430,35 @@ mod tests {
     }
 
     #[test]
+    fn a_tee_sends_each_labelled_line_to_both_sides() {
+        let (a, a_lines) = collecting();
+        let labels = Arc::new(Mutex::new(Vec::new()));
+        let seen = labels.clone();
+        let b = Transcript::to_labelled_sink(move |label, dir, line| {
+            seen.lock().unwrap().push(format!(
+                "{} {}",
+                label.unwrap_or("-"),
+                Transcript::format(dir, line)
+            ))
+        });
+        let both = a.tee(&b).labelled("pop3#2");
+        both.client(b"USER alice");
+        both.client_masked(b"PASS hunter2", 5);
+        assert_eq!(*a_lines.lock().unwrap(), ["C: USER alice", "C: PASS ****"]);
+        assert_eq!(
+            *labels.lock().unwrap(),
+            ["pop3#2 C: USER alice", "pop3#2 C: PASS ****"]
+        );
+        // A disabled side costs nothing: the tee is the other side itself.
+        assert!(
+            !Transcript::disabled()
+                .tee(&Transcript::disabled())
+                .is_enabled()
+        );
+        assert!(Transcript::disabled().tee(&b).is_enabled());
+    }
+
+    #[test]
     fn masks_credentials_and_splits_server_lines() {
         let (t, lines) = collecting();
         t.client(b"USER alice");
