@@ -99,6 +99,21 @@ fn http_beyond_loopback_without_a_password_is_refused_before_anything_listens() 
 }
 
 #[test]
+fn a_taken_http_port_is_named_with_the_flags_that_avoid_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut args = vec!["serve", "--ephemeral", "--no-tls", "--http-port", &port];
+    args.extend(ANY_PORTS);
+    let (ok, _, err) = run_with_timeout(yubin().args(&args), 30);
+    assert!(!ok);
+    assert!(err.contains("cannot listen for HTTP"), "{err}");
+    assert!(
+        err.contains("--http-port") && err.contains("--no-http"),
+        "{err}"
+    );
+}
+
+#[test]
 fn yubin_web_serves_a_data_directory_alone() {
     let data = tempfile::tempdir().unwrap();
     let delivered = deliver_corpus(data.path());
