@@ -497,6 +497,55 @@ async fn hostile_mail_runs_no_script_and_fetches_nothing() {
         .await
         .unwrap();
 
+    assert_eq!(
+        b.js(MARK_KEPT).await,
+        true,
+        "the hostile HTML navigated the page"
+    );
+
+    // Attachments and MIME parts are opened as pages of their own (the MIME tree links
+    // them): the hostile HTML attachment runs nothing there either.
+    open_message(
+        &b,
+        rows.iter()
+            .find(|r| {
+                r["subject"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("<script>window.pwned='subject'")
+            })
+            .unwrap()["subject"]
+            .as_str()
+            .unwrap(),
+    )
+    .await;
+    let parts = b
+        .js("return Array.from(document.querySelectorAll('#m-attachments a')).map(a => a.href);")
+        .await;
+    let parts: Vec<String> = parts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(parts.len(), 2, "both attachments listed: {parts:?}");
+    for part in &parts {
+        b.client().goto(part).await.unwrap();
+        b.wait_js(
+            "the part loaded",
+            WAIT,
+            "return document.readyState === 'complete';",
+        )
+        .await;
+        let pwned = b
+            .js("return typeof window.pwned === 'undefined' ? null : String(window.pwned);")
+            .await;
+        assert_eq!(pwned, Value::Null, "{part} ran script");
+    }
+    b.client().goto(&yubin.url()).await.unwrap();
+    wait_rows(&b, "the list again", WAIT, 4).await;
+    b.js(MARK).await;
+
     let verdict = b
         .js(
             "return {
