@@ -25,13 +25,16 @@ pub(crate) fn routes(state: WebState) -> Router {
         .with_state(state)
 }
 
-/// One trigger as Mailpit writes it.
+/// One trigger as Mailpit writes it. Go reads JSON names without regard to case, so
+/// Mailpit's clients may send the lower-case and camelCase spellings too.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct TriggerJson {
     /// 400–599; 0 (or absent) means the default code.
+    #[serde(alias = "errorCode", alias = "errorcode")]
     error_code: i64,
     /// 0–100.
+    #[serde(alias = "probability")]
     probability: i64,
 }
 
@@ -39,8 +42,11 @@ struct TriggerJson {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct TriggersJson {
+    #[serde(alias = "sender")]
     sender: TriggerJson,
+    #[serde(alias = "recipient")]
     recipient: TriggerJson,
+    #[serde(alias = "authentication")]
     authentication: TriggerJson,
 }
 

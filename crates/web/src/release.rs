@@ -114,7 +114,7 @@ fn without_credentials(url: &str) -> String {
 /// Mailpit's release body.
 #[derive(Debug, Default, Deserialize)]
 struct ReleaseRequest {
-    #[serde(rename = "To", default)]
+    #[serde(rename = "To", alias = "to", default)]
     to: Vec<String>,
 }
 

@@ -53,11 +53,12 @@ async fn a_fault_set_over_http_is_the_code_a_real_smtp_client_gets() {
     assert!(refused.to_string().contains("550"), "{refused}");
     assert!(server.messages("alice").is_empty());
 
+    // A client that writes the names in camelCase (Go reads them either way).
     let sender = json(
         http,
         "PUT",
         "/api/v1/chaos",
-        r#"{"Sender": {"ErrorCode": 421, "Probability": 100}}"#,
+        r#"{"sender": {"errorCode": 421, "probability": 100}}"#,
     )
     .await;
     assert_eq!(sender.status, 200, "{}", sender.body);
