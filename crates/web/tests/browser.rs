@@ -32,8 +32,14 @@ const ROWS_FN: &str = r#"function rows() { return Array.from(document.querySelec
     meta: r.querySelector('.meta').textContent,
 })); }"#;
 
-/// A mark the page would lose if it reloaded.
-const MARK: &str = "window.__kept = 'no reload'; return true;";
+/// A mark the page would lose if it reloaded; and a record of what the page's own CSP
+/// refused it (the page must need nothing its policy forbids: no inline style or script).
+const MARK: &str = "window.__kept = 'no reload';
+    window.__csp = window.__csp || [];
+    document.addEventListener('securitypolicyviolation',
+        e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+    return true;";
+const CSP_VIOLATIONS: &str = "return window.__csp;";
 const MARK_KEPT: &str = "return window.__kept === 'no reload';";
 
 /// Starts yubin and a browser on the page, waiting until its live stream is connected.
@@ -556,6 +562,7 @@ async fn hostile_mail_runs_no_script_and_fetches_nothing() {
                     .filter(a => !['http:', 'https:', 'mailto:'].includes(a.protocol))
                     .map(a => a.getAttribute('href')),
                 injected: document.querySelectorAll('img[src=x], #messages script, #reader script, svg, object, embed').length,
+                csp: window.__csp,
                 kept: window.__kept === 'no reload',
             };",
         )
@@ -572,6 +579,7 @@ async fn hostile_mail_runs_no_script_and_fetches_nothing() {
     );
     assert_eq!(verdict["badLinks"], serde_json::json!([]), "{verdict}");
     assert_eq!(verdict["injected"], 0, "{verdict}");
+    assert_eq!(verdict["csp"], serde_json::json!([]), "{verdict}");
     assert_eq!(
         verdict["kept"], true,
         "the hostile HTML navigated the page: {verdict}"
@@ -708,6 +716,11 @@ async fn screenshot_of_the_inbox() {
     b.wait_js("the resize", WAIT, "return innerHeight === 800;")
         .await;
     let png = b.client().screenshot().await.expect("screenshot");
+    assert_eq!(
+        b.js(CSP_VIOLATIONS).await,
+        serde_json::json!([]),
+        "the page broke its own CSP"
+    );
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
     if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
         let path =
