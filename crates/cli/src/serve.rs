@@ -48,7 +48,14 @@ pub struct ServeArgs {
     #[command(flatten)]
     http: HttpArgs,
     /// No web inbox and HTTP API.
-    #[arg(long, conflicts_with_all = ["http_port", "http_auth", "http_insecure", "relay"])]
+    // Not in conflict with --http-auth: YUBIN_HTTP_AUTH may be set for other runs.
+    #[arg(
+        long,
+        conflicts_with_all = [
+            "http_port", "http_insecure", "relay", "enable_chaos", "sessions_kept",
+            "session_lines",
+        ]
+    )]
     no_http: bool,
     /// Let the HTTP API (`PUT /api/v1/chaos`, as Mailpit's) make SMTP refuse MAIL, RCPT
     /// or AUTH on purpose, to test how senders cope. No faults until it is used.
