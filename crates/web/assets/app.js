@@ -852,6 +852,7 @@
 
   function mimeNode(m, n) {
     const li = el("li");
+    li.dataset.part = n.id || "";
     if (n.id) li.appendChild(el("span", "detail", n.id + "  "));
     const isLeaf = !n.children;
     if (isLeaf && n.id) {

@@ -1004,3 +1004,95 @@ async fn a_long_mailbox_is_shown_a_page_at_a_time() {
     b.close().await;
     yubin.stop().await;
 }
+
+#[tokio::test]
+async fn the_reader_shows_headers_raw_source_mime_tree_and_attachments() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    yubin.deliver(&fixture("05-attachments.eml"));
+    wait_rows(&b, "the message", WAIT, 1).await;
+    open_message(&b, "Picture attached").await;
+
+    let chips = b
+        .wait_js(
+            "the attachments",
+            WAIT,
+            "const a = Array.from(document.querySelectorAll('#m-attachments a'));
+             return a.length === 2 ? a.map(a => ({
+                 name: a.querySelector('.name').textContent,
+                 download: a.getAttribute('download'),
+                 href: a.getAttribute('href'),
+                 thumb: !!a.querySelector('img.thumb'),
+             })) : null;",
+        )
+        .await;
+    assert_eq!(chips[0]["name"], "picture.png");
+    assert_eq!(chips[0]["download"], "picture.png");
+    assert_eq!(chips[0]["thumb"], true, "an image gets a thumbnail");
+    assert_eq!(chips[1]["name"], "notes.txt");
+    assert_eq!(chips[1]["thumb"], false);
+
+    // The attachment links give the attachments' bytes.
+    let notes = b
+        .js(&format!(
+            "return fetch({}).then(r => r.text());",
+            serde_json::to_string(&chips[1]["href"]).unwrap()
+        ))
+        .await;
+    assert_eq!(notes, "line one\nline two\n");
+
+    show_part(&b, "headers").await;
+    b.wait_js(
+        "the headers",
+        WAIT,
+        "return Array.from(document.querySelectorAll('#m-headers tr'))
+            .some(tr => tr.querySelector('th').textContent === 'Subject'
+                && tr.querySelector('td').textContent === 'Picture attached');",
+    )
+    .await;
+
+    show_part(&b, "raw").await;
+    b.wait_js(
+        "the raw source",
+        WAIT,
+        "return document.getElementById('m-raw').textContent
+            .includes('Content-Disposition: attachment; filename=\"picture.png\"');",
+    )
+    .await;
+
+    // The MIME tree numbers parts as the API does (RFC 3501 §6.4.5): each leaf's link is
+    // that part.
+    show_part(&b, "mime").await;
+    let tree = b
+        .wait_js(
+            "the MIME tree",
+            WAIT,
+            "const li = Array.from(document.querySelectorAll('#m-mime li'));
+             return li.length === 4 ? li.map(l => (l.dataset.part || 'top') + ' '
+                 + l.querySelector('.ctype').textContent) : null;",
+        )
+        .await;
+    assert_eq!(
+        tree,
+        serde_json::json!([
+            "top multipart/mixed",
+            "1 text/plain",
+            "2 image/png",
+            "3 text/plain"
+        ])
+    );
+    let types = b
+        .js(
+            "return Promise.all(Array.from(document.querySelectorAll('#m-mime a.ctype'))
+                .map(a => fetch(a.href).then(r => r.status + ' ' + r.headers.get('content-type').split(';')[0])));",
+        )
+        .await;
+    assert_eq!(
+        types,
+        serde_json::json!(["200 text/plain", "200 image/png", "200 text/plain"])
+    );
+
+    b.close().await;
+    yubin.stop().await;
+}
