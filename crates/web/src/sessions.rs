@@ -7,7 +7,7 @@
 //! can unmask them. Its limits bound the memory; without a log the list is empty.
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
 use axum::routing::get;
@@ -124,32 +124,49 @@ async fn list(State(state): State<WebState>) -> Json<Vec<SessionJson>> {
     Json(sessions.into_iter().map(SessionJson::from).collect())
 }
 
-/// Carries each new line of `log` to the event stream as `event: session`, until the log
-/// is gone or `shutdown` is cancelled. A burst larger than the log's backlog loses lines here (the stream's own
-/// backlog then tells its clients to reload), never memory.
+/// Carries each new line of `log` to the event stream as `event: session`, at most
+/// `per_second` a second, until the log is gone or `shutdown` is cancelled.
+///
+/// The event stream is shared with the mail events (`new`, `delete` ...), and a busy
+/// server (a load test) says thousands of lines a second: unthrottled, they would push
+/// every open page past its backlog into `reset`s. Lines over the rate (or lost because
+/// this task fell behind the log) are counted instead, and the count is sent once a
+/// second as `event: session-missed` `{"Missed": n}`; `GET /api/v1/sessions` has them.
 pub(crate) fn forward(
     log: &SessionLog,
     events: broadcast::Sender<WebEvent>,
+    per_second: u32,
     shutdown: CancellationToken,
 ) {
     let mut lines = log.subscribe();
     tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sent: u32 = 0;
+        let mut missed: u64 = 0;
         loop {
-            let next = tokio::select! {
+            tokio::select! {
                 _ = shutdown.cancelled() => break,
-                next = lines.recv() => next,
-            };
-            match next {
-                Ok(event) => {
-                    let data = serde_json::to_value(EventJson::from(event))
-                        .unwrap_or(serde_json::Value::Null);
-                    // No open stream is not an error: nobody is watching.
-                    let _ = events.send(WebEvent::global("session", data));
+                _ = tick.tick() => {
+                    if missed > 0 {
+                        let data = serde_json::json!({ "Missed": missed });
+                        let _ = events.send(WebEvent::global("session-missed", data));
+                    }
+                    sent = 0;
+                    missed = 0;
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, "session lines missed by the event stream");
-                }
-                Err(RecvError::Closed) => break,
+                next = lines.recv() => match next {
+                    Ok(_) if sent >= per_second => missed += 1,
+                    Ok(event) => {
+                        sent += 1;
+                        let data = serde_json::to_value(EventJson::from(event))
+                            .unwrap_or(serde_json::Value::Null);
+                        // No open stream is not an error: nobody is watching.
+                        let _ = events.send(WebEvent::global("session", data));
+                    }
+                    Err(RecvError::Lagged(n)) => missed += n,
+                    Err(RecvError::Closed) => break,
+                },
             }
         }
     });

@@ -44,6 +44,10 @@ pub struct WebConfig {
     pub sessions: Option<yubin_core::session_log::SessionLog>,
     /// Who may use the server, and from which page ([`crate::guard`]).
     pub guard: crate::guard::GuardConfig,
+    /// Session lines sent as `event: session` per second at most; the rest are counted
+    /// (`event: session-missed`), so a busy server cannot crowd mail events out of the
+    /// streams. 200: a person reading along sees every line of ordinary traffic.
+    pub session_events_per_second: u32,
     /// How many events a slow event stream may fall behind before it is told to reload
     /// (`event: reset`) instead of the server buffering without bound.
     pub event_backlog: usize,
@@ -65,6 +69,7 @@ impl Default for WebConfig {
             relay: None,
             sessions: None,
             guard: crate::guard::GuardConfig::default(),
+            session_events_per_second: 200,
             event_backlog: 1024,
             summary_cache: 10_000,
         }
@@ -150,7 +155,12 @@ impl WebState {
         };
         crate::hub::start(&state);
         if let Some(log) = &state.shared.config.sessions {
-            crate::sessions::forward(log, state.events(), state.shared.shutdown.clone());
+            crate::sessions::forward(
+                log,
+                state.events(),
+                state.shared.config.session_events_per_second,
+                state.shared.shutdown.clone(),
+            );
         }
         state
     }

@@ -245,3 +245,55 @@ async fn the_log_keeps_only_its_limits_of_sessions_and_lines() {
     assert_eq!(last["LinesDropped"], 9);
     servers.stop().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_lines_is_throttled_and_the_rest_counted() {
+    let store = Store::memory();
+    store.add_account("alice", Secret::from("secret")).unwrap();
+    let config = ServersConfig {
+        ports: Ports::any(),
+        http: Some(HttpConfig {
+            port: 0,
+            web: yubin_web::WebConfig {
+                session_events_per_second: 3,
+                ..yubin_web::WebConfig::default()
+            },
+        }),
+        sessions: Some(SessionLog::default()),
+        ..ServersConfig::default()
+    };
+    let servers = Servers::start(store, config).await.unwrap();
+    let http = servers.http_addr().unwrap();
+    let mut events = Events::open(http, "/api/v1/events").await;
+
+    // 100 pipelined NOOPs: over 100 lines at once.
+    let mut smtp = Client::open(servers.smtp_addr(), "220 ").await;
+    let burst: String = (0..100).map(|i| format!("NOOP {i}\r\n")).collect();
+    smtp.reader
+        .get_mut()
+        .write_all(burst.as_bytes())
+        .await
+        .unwrap();
+    smtp.say("QUIT", "221 ").await;
+
+    let deadline = tokio::time::Instant::now() + STEP;
+    let mut shown = 0;
+    let missed = loop {
+        let (name, data) = events.next_before(deadline).await;
+        match name.as_str() {
+            "session" => shown += 1,
+            "session-missed" => break serde_json::from_str::<Value>(&data).unwrap(),
+            _ => {}
+        }
+    };
+    let missed = missed["Missed"].as_u64().unwrap();
+    assert!(missed > 0);
+    // At most 3 a second: whatever the machine's pace, most lines were held back.
+    assert!(shown < 100, "{shown} lines sent, {missed} missed");
+    // The log has them all (the 100 replies, one batch, shortened as --trace shows it).
+    let session = ended_session(http, smtp.local).await;
+    let lines = texts(&session);
+    assert!(lines.contains(&"client NOOP 99".to_owned()), "{lines:?}");
+    assert!(lines.len() > 100, "{lines:?}");
+    servers.stop().await;
+}

@@ -178,28 +178,37 @@ impl Events {
     }
 
     /// The data of every `name` event up to the first whose data contains `needle`
-    /// (included). Chunk-size lines of a chunked stream are skipped as noise.
+    /// (included).
     pub async fn collect_until(&mut self, name: &str, needle: &str) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + STEP;
-        let mut current = String::new();
         let mut seen = Vec::new();
+        loop {
+            let (event, data) = self.next_before(deadline).await;
+            if event == name {
+                let done = data.contains(needle);
+                seen.push(data);
+                if done {
+                    return seen;
+                }
+            }
+        }
+    }
+
+    /// The next event's name and data (a comment or a chunk-size line is skipped).
+    pub async fn next_before(&mut self, deadline: tokio::time::Instant) -> (String, String) {
+        let mut name = String::new();
         loop {
             let mut line = String::new();
             let n = tokio::time::timeout_at(deadline, self.reader.read_line(&mut line))
                 .await
-                .unwrap_or_else(|_| panic!("no `{name}` event with {needle:?} in time"))
+                .expect("no event in time")
                 .unwrap();
             assert!(n > 0, "the event stream ended");
             let line = line.trim_end();
             if let Some(event) = line.strip_prefix("event:") {
-                current = event.trim().to_owned();
-            } else if let Some(data) = line.strip_prefix("data:")
-                && current == name
-            {
-                seen.push(data.trim().to_owned());
-                if data.contains(needle) {
-                    return seen;
-                }
+                name = event.trim().to_owned();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                return (name, data.trim().to_owned());
             }
         }
     }
