@@ -616,7 +616,9 @@ async fn keyboard_moves_opens_marks_searches_and_deletes() {
         ["Picture attached", "Alternative parts", "Plain hello"]
     );
     let list = b.client().find(Locator::Id("messages")).await.unwrap();
-    list.click().await.unwrap();
+    // Focus the list as Tab would (a click might land on a row and open it).
+    b.js("document.getElementById('messages').focus(); return true;")
+        .await;
 
     // j moves down, k up, Enter opens the row under the cursor.
     list.send_keys("jjk").await.unwrap();
