@@ -363,6 +363,48 @@ async fn send_delivers_a_message_imap_fetches_byte_for_byte() {
     assert!(text_raw.contains("X-Mailer: tests"));
 
     let m = web.get_json(&format!("/api/v1/message/{id}")).await;
+    // Mailpit's Message and Attachment fields, all present.
+    for key in [
+        "ID",
+        "MessageID",
+        "From",
+        "To",
+        "Cc",
+        "Bcc",
+        "ReplyTo",
+        "ReturnPath",
+        "Subject",
+        "ListUnsubscribe",
+        "Date",
+        "Tags",
+        "Username",
+        "Text",
+        "HTML",
+        "Size",
+        "Inline",
+        "Attachments",
+    ] {
+        assert!(m.get(key).is_some(), "message lacks {key}");
+    }
+    for key in ["Header", "Links", "Errors", "HeaderPost"] {
+        assert!(
+            m["ListUnsubscribe"].get(key).is_some(),
+            "ListUnsubscribe lacks {key}"
+        );
+    }
+    for key in [
+        "PartID",
+        "FileName",
+        "ContentType",
+        "ContentID",
+        "Size",
+        "Checksums",
+    ] {
+        assert!(
+            m["Attachments"][0].get(key).is_some(),
+            "attachment lacks {key}"
+        );
+    }
     assert_eq!(m["Subject"], "請求書をお送りします");
     assert_eq!(
         m["From"],
@@ -657,7 +699,43 @@ async fn info_webui_and_accounts() {
     assert_eq!(info["Unread"], 1);
     assert_eq!(info["Database"], "memory");
     assert!(info["Version"].as_str().unwrap().contains('.'));
+    for key in [
+        "Version",
+        "LatestVersion",
+        "Database",
+        "DatabaseSize",
+        "Messages",
+        "Unread",
+        "Tags",
+        "RuntimeStats",
+    ] {
+        assert!(info.get(key).is_some(), "info lacks {key}");
+    }
     let ui = web.get_json("/api/v1/webui").await;
+    for key in [
+        "Label",
+        "MessageRelay",
+        "SpamAssassin",
+        "ChaosEnabled",
+        "DuplicatesIgnored",
+        "HideDeleteAllButton",
+    ] {
+        assert!(ui.get(key).is_some(), "webui lacks {key}");
+    }
+    for key in [
+        "Enabled",
+        "SMTPServer",
+        "ReturnPath",
+        "AllowedRecipients",
+        "BlockedRecipients",
+        "OverrideFrom",
+        "PreserveMessageIDs",
+    ] {
+        assert!(
+            ui["MessageRelay"].get(key).is_some(),
+            "MessageRelay lacks {key}"
+        );
+    }
     assert_eq!(ui["MessageRelay"]["Enabled"], false);
     assert_eq!(ui["SpamAssassin"], false);
     let accounts = web.get_json("/api/v1/accounts").await;
