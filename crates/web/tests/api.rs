@@ -565,6 +565,22 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain
     assert_eq!(page["count"], 1);
     assert_eq!(page["total"], 3);
 
+    // PUT messages with a Search marks the hits only.
+    web.ok(
+        Method::PUT,
+        "/api/v1/messages",
+        json!({"Search": "from:carol", "Read": true}),
+    )
+    .await;
+    assert_eq!(q("is:read").await, ["Lunch", "Quarterly report"]);
+    web.ok(
+        Method::PUT,
+        "/api/v1/messages",
+        json!({"Search": "from:carol", "Read": false}),
+    )
+    .await;
+    assert_eq!(q("is:read").await, ["Lunch"]);
+
     assert_eq!(
         web.get("/api/v1/search?query=%22open").await.status,
         StatusCode::BAD_REQUEST
