@@ -85,6 +85,16 @@ mod tests {
         assert_eq!(MessageId::decode(&text), Some(id));
     }
 
+    proptest::proptest! {
+        /// Any text decodes to an ID or to nothing, without panicking.
+        #[test]
+        fn any_text_decodes_or_not(t in "\\PC{0,80}") {
+            if let Some(id) = MessageId::decode(&t) {
+                proptest::prop_assert_eq!(MessageId::decode(&id.encode()), Some(id));
+            }
+        }
+    }
+
     #[test]
     fn rejects_what_it_did_not_make() {
         for bad in [

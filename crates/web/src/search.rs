@@ -314,6 +314,14 @@ mod tests {
         assert_eq!(tests("-"), vec![(false, Test::Text("-".into()))]);
     }
 
+    proptest::proptest! {
+        /// No query, however odd, panics: it parses or is a clear error.
+        #[test]
+        fn any_query_parses_or_is_refused(q in "\\PC{0,80}") {
+            let _ = Query::parse(&q);
+        }
+    }
+
     #[test]
     fn refuses_bad_queries() {
         assert!(Query::parse("\"open").is_err());

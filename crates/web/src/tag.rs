@@ -109,6 +109,26 @@ mod tests {
         assert_eq!(tag("+41"), "+41");
     }
 
+    proptest::proptest! {
+        /// Any tag becomes an atom (RFC 3501 §9) and comes back as it was, trimmed.
+        #[test]
+        fn any_tag_is_an_atom_and_round_trips(t in "\\PC{0,40}") {
+            if let Some(k) = keyword(&t) {
+                proptest::prop_assert!(k.bytes().all(plain_or_plus), "{}", k);
+                proptest::prop_assert_eq!(tag(&k), t.trim());
+            } else {
+                proptest::prop_assert!(t.trim().is_empty() || t.trim().len() * 3 > MAX_KEYWORD);
+            }
+        }
+
+        /// Any keyword shows as some tag, and never panics on odd `+` runs.
+        #[test]
+        fn any_keyword_shows(k in "[!-~]{0,40}") {
+            let shown = tag(&k);
+            proptest::prop_assert!(!shown.is_empty() || k.is_empty());
+        }
+    }
+
     #[test]
     fn empty_and_long_tags_are_refused() {
         assert_eq!(keyword("  "), None);
