@@ -101,12 +101,12 @@ mod tests {
             "",
             "latest",
             "!!",
-            &URL_SAFE_NO_PAD.encode("2\0a\0INBOX\01\01"),
+            &URL_SAFE_NO_PAD.encode("2\0a\0INBOX\x001\x001"),
         ] {
             assert_eq!(MessageId::decode(bad), None, "{bad:?}");
         }
         assert_eq!(
-            MessageId::decode(&URL_SAFE_NO_PAD.encode("1\0a\0INBOX\01\01\0x")),
+            MessageId::decode(&URL_SAFE_NO_PAD.encode("1\0a\0INBOX\x001\x001\0x")),
             None
         );
     }
