@@ -48,7 +48,13 @@ impl<'a> Parsed<'a> {
             bcc: addresses(m.bcc()),
             reply_to: addresses(m.reply_to()),
             subject: m.subject().unwrap_or_default().to_owned(),
-            attachments: m.attachments.len(),
+            // Mailpit counts attachments proper, not the images inside the HTML.
+            attachments: m
+                .attachments
+                .iter()
+                .filter_map(|&i| m.parts.get(i as usize))
+                .filter(|p| !is_inline(p))
+                .count(),
             snippet: snippet(&self.text()),
         }
     }

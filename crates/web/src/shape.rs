@@ -33,7 +33,7 @@ pub struct Content {
     pub reply_to: Vec<Address>,
     /// The decoded subject.
     pub subject: String,
-    /// How many attachments (inline ones included, as Mailpit counts).
+    /// How many attachments, not counting inline parts (as Mailpit counts).
     pub attachments: usize,
     /// Up to 250 characters of the text, whitespace collapsed.
     pub snippet: String,

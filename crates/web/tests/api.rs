@@ -618,6 +618,15 @@ Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/htm
     assert_eq!(m["Inline"][0]["ContentID"], "logo@x");
     assert_eq!(m["Inline"][0]["PartID"], "2");
     assert_eq!(m["Attachments"], json!([]));
+    let summary = &web.get_json("/api/v1/messages").await["messages"][0];
+    assert_eq!(
+        summary["Attachments"], 0,
+        "inline images are not attachments"
+    );
+    assert_eq!(
+        subjects(&web.get_json("/api/v1/search?query=has:attachment").await),
+        Vec::<String>::new()
+    );
 
     let html = web.get(&format!("/view/{id}.html")).await;
     assert_eq!(html.status, StatusCode::OK);
