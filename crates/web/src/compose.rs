@@ -14,8 +14,9 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 
-/// The most recipients one send may name (To, Cc and Bcc together), as SMTP servers
-/// commonly cap RCPT TO (RFC 5321 §4.5.3.1.8 requires at least 100).
+/// The default of [`crate::WebConfig::max_recipients`]: the most recipients one send may
+/// name (To, Cc and Bcc together), as SMTP servers commonly cap RCPT TO (RFC 5321
+/// §4.5.3.1.8 requires at least 100).
 pub const MAX_RECIPIENTS: usize = 100;
 
 /// An address in a send request.
@@ -117,8 +118,12 @@ const STRUCTURAL: [&str; 4] = [
     "bcc",
 ];
 
-/// Builds the message.
-pub fn compose(req: &SendRequest, now: chrono::DateTime<chrono::Utc>) -> ApiResult<Composed> {
+/// Builds the message, with at most `max_recipients` recipients.
+pub fn compose(
+    req: &SendRequest,
+    now: chrono::DateTime<chrono::Utc>,
+    max_recipients: usize,
+) -> ApiResult<Composed> {
     check_address("From", &req.from.email)?;
     let mut recipients = Vec::new();
     for p in req.to.iter().chain(&req.cc) {
@@ -132,9 +137,9 @@ pub fn compose(req: &SendRequest, now: chrono::DateTime<chrono::Utc>) -> ApiResu
     if recipients.is_empty() {
         return Err(ApiError::BadRequest("no recipients (To, Cc or Bcc)".into()));
     }
-    if recipients.len() > MAX_RECIPIENTS {
+    if recipients.len() > max_recipients {
         return Err(ApiError::BadRequest(format!(
-            "more than {MAX_RECIPIENTS} recipients"
+            "more than {max_recipients} recipients"
         )));
     }
     for p in &req.reply_to {
@@ -507,7 +512,7 @@ mod tests {
             text: "本文です。\nsecond line with trailing space \n".into(),
             ..Default::default()
         };
-        let c = compose(&req, chrono::Utc::now()).unwrap();
+        let c = compose(&req, chrono::Utc::now(), MAX_RECIPIENTS).unwrap();
         assert!(c.raw.is_ascii());
         assert!(
             c.raw.split(|b| *b == b'\n').all(|l| l.len() <= 78),
@@ -557,7 +562,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let c = compose(&req, chrono::Utc::now()).unwrap();
+        let c = compose(&req, chrono::Utc::now(), MAX_RECIPIENTS).unwrap();
         let text = String::from_utf8(c.raw.clone()).unwrap();
         assert!(
             !text.to_ascii_lowercase().contains("carol"),
@@ -588,24 +593,24 @@ mod tests {
             ..Default::default()
         };
         let now = chrono::Utc::now();
-        assert!(compose(&ok(), now).is_ok());
+        assert!(compose(&ok(), now, MAX_RECIPIENTS).is_ok());
         let mut r = ok();
         r.to[0].email = "x\r\nBcc: evil@x".into();
-        assert!(compose(&r, now).is_err());
+        assert!(compose(&r, now, MAX_RECIPIENTS).is_err());
         let mut r = ok();
         r.headers.insert("X-A".into(), "a\r\nb".into());
-        assert!(compose(&r, now).is_err());
+        assert!(compose(&r, now, MAX_RECIPIENTS).is_err());
         let mut r = ok();
         r.headers.insert("Content-Type".into(), "text/html".into());
-        assert!(compose(&r, now).is_err());
+        assert!(compose(&r, now, MAX_RECIPIENTS).is_err());
         let mut r = ok();
         r.to.clear();
-        assert!(compose(&r, now).is_err());
+        assert!(compose(&r, now, MAX_RECIPIENTS).is_err());
         let mut r = ok();
         r.attachments.push(SendAttachment {
             content: "!!".into(),
             ..Default::default()
         });
-        assert!(compose(&r, now).is_err());
+        assert!(compose(&r, now, MAX_RECIPIENTS).is_err());
     }
 }

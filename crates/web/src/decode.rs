@@ -15,8 +15,9 @@ use crate::shape::{Address, Attachment, Checksums, Content, ListUnsubscribe};
 /// How many characters of text a snippet keeps (Mailpit's length).
 const SNIPPET_CHARS: usize = 250;
 
-/// The most bytes of inline images one HTML view carries as `data:` URIs: a page with
-/// more shows the rest as broken images rather than grow the answer without bound.
+/// The default of [`crate::WebConfig::max_inline_images`]: the most bytes of inline
+/// images one HTML view carries as `data:` URIs; a page with more shows the rest as
+/// broken images rather than grow the answer without bound.
 pub const MAX_INLINE_DATA: usize = 16 * 1024 * 1024;
 
 /// A parsed message.
@@ -198,12 +199,12 @@ impl<'a> Parsed<'a> {
     }
 
     /// The HTML body as the view serves it: `cid:` references to inline images turned
-    /// into `data:` URIs (RFC 2392), at most [`MAX_INLINE_DATA`] bytes of them, and
+    /// into `data:` URIs (RFC 2392), at most `max_inline` bytes of them, and
     /// `<meta http-equiv="refresh">` removed (a sandboxed frame may still navigate
     /// itself, and the CSP cannot stop that: it would be a remote load).
-    pub fn html_for_view(&self) -> String {
+    pub fn html_for_view(&self, max_inline: usize) -> String {
         let mut html = without_meta_refresh(&self.html());
-        let mut budget = MAX_INLINE_DATA;
+        let mut budget = max_inline;
         for &index in &self.message.attachments {
             let Some(part) = self.message.parts.get(index as usize) else {
                 continue;

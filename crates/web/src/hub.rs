@@ -21,8 +21,9 @@ use crate::scope::Opened;
 use crate::state::{Shared, WebEvent, WebState};
 use crate::tag;
 
-/// The most `new` events one batch of changes sends; past it, the streams get one
-/// `reset` (reload) instead of the hub reading thousands of messages (a bulk import).
+/// The default of [`crate::WebConfig::max_new_events`]: the most `new` events one batch
+/// of changes sends; past it, the streams get one `reset` (reload) instead of the hub
+/// reading thousands of messages (a bulk import).
 pub const MAX_NEW_PER_BATCH: usize = 200;
 
 type Key = (String, String);
@@ -183,7 +184,7 @@ async fn changed(state: WebState, watched: &mut HashMap<Key, Watched>, key: Key)
             name: k.1.clone(),
             view: view.clone(),
         };
-        if diff.added.len() > MAX_NEW_PER_BATCH {
+        if diff.added.len() > st.config().max_new_events {
             events.push(("reset", json!({})));
         } else {
             for uid in &diff.added {

@@ -10,10 +10,29 @@ use crate::shape::Content;
 use crate::state::WebState;
 use yubin_store::Flag;
 
-/// The most terms one query may hold: each costs a pass over every candidate.
+/// The default of [`crate::WebConfig::max_search_terms`]: each term costs a test of
+/// every candidate message.
 pub const MAX_TERMS: usize = 32;
-/// The longest query accepted, in bytes.
+/// The default of [`crate::WebConfig::max_query`], in bytes.
 pub const MAX_QUERY: usize = 4096;
+
+/// How large a query may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes.
+    pub bytes: usize,
+    /// Terms.
+    pub terms: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            bytes: MAX_QUERY,
+            terms: MAX_TERMS,
+        }
+    }
+}
 
 /// What one term asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,11 +161,12 @@ pub struct Query {
 }
 
 impl Query {
-    /// Parses a query; an empty one matches everything.
-    pub fn parse(text: &str) -> ApiResult<Query> {
-        if text.len() > MAX_QUERY {
+    /// Parses a query within the limits; an empty one matches everything.
+    pub fn parse(text: &str, limits: Limits) -> ApiResult<Query> {
+        if text.len() > limits.bytes {
             return Err(ApiError::BadRequest(format!(
-                "query longer than {MAX_QUERY} bytes"
+                "query longer than {} bytes",
+                limits.bytes
             )));
         }
         let mut terms = Vec::new();
@@ -159,9 +179,10 @@ impl Query {
                 not,
                 test: Test::parse(&word)?,
             });
-            if terms.len() > MAX_TERMS {
+            if terms.len() > limits.terms {
                 return Err(ApiError::BadRequest(format!(
-                    "more than {MAX_TERMS} search terms"
+                    "more than {} search terms",
+                    limits.terms
                 )));
             }
         }
@@ -279,7 +300,7 @@ mod tests {
     use super::*;
 
     fn tests(q: &str) -> Vec<(bool, Test)> {
-        Query::parse(q)
+        Query::parse(q, Limits::default())
             .unwrap()
             .terms
             .into_iter()
@@ -318,17 +339,17 @@ mod tests {
         /// No query, however odd, panics: it parses or is a clear error.
         #[test]
         fn any_query_parses_or_is_refused(q in "\\PC{0,80}") {
-            let _ = Query::parse(&q);
+            let _ = Query::parse(&q, Limits::default());
         }
     }
 
     #[test]
     fn refuses_bad_queries() {
-        assert!(Query::parse("\"open").is_err());
-        assert!(Query::parse("before:yesterday").is_err());
-        assert!(Query::parse("larger:lots").is_err());
-        assert!(Query::parse("larger:99999999999999999999g").is_err());
-        assert!(Query::parse(&"x ".repeat(MAX_TERMS + 1)).is_err());
-        assert!(Query::parse(&"x".repeat(MAX_QUERY + 1)).is_err());
+        assert!(Query::parse("\"open", Limits::default()).is_err());
+        assert!(Query::parse("before:yesterday", Limits::default()).is_err());
+        assert!(Query::parse("larger:lots", Limits::default()).is_err());
+        assert!(Query::parse("larger:99999999999999999999g", Limits::default()).is_err());
+        assert!(Query::parse(&"x ".repeat(MAX_TERMS + 1), Limits::default()).is_err());
+        assert!(Query::parse(&"x".repeat(MAX_QUERY + 1), Limits::default()).is_err());
     }
 }

@@ -54,6 +54,16 @@ pub struct WebConfig {
     /// How many decoded summaries are kept (a few hundred bytes each): a listing page
     /// then decodes only messages it has not shown before.
     pub summary_cache: usize,
+    /// The most recipients one `send` may name (To, Cc and Bcc together).
+    pub max_recipients: usize,
+    /// The longest search query, in bytes.
+    pub max_query: usize,
+    /// The most terms in one search query (each is a test of every candidate).
+    pub max_search_terms: usize,
+    /// The most bytes of inline images one HTML view inlines as `data:` URIs.
+    pub max_inline_images: usize,
+    /// The most `new` events one batch of changes sends before a `reset` instead.
+    pub max_new_events: usize,
 }
 
 impl Default for WebConfig {
@@ -72,6 +82,11 @@ impl Default for WebConfig {
             session_events_per_second: 200,
             event_backlog: 1024,
             summary_cache: 10_000,
+            max_recipients: crate::compose::MAX_RECIPIENTS,
+            max_query: crate::search::MAX_QUERY,
+            max_search_terms: crate::search::MAX_TERMS,
+            max_inline_images: crate::decode::MAX_INLINE_DATA,
+            max_new_events: crate::hub::MAX_NEW_PER_BATCH,
         }
     }
 }
@@ -189,6 +204,14 @@ impl WebState {
             // The sender lives in `shared`, which `self` holds: the wait cannot fail.
             _ = ready.wait_for(|r| *r) => {}
             _ = self.shared.shutdown.cancelled() => {}
+        }
+    }
+
+    /// The search limits of this server.
+    pub(crate) fn search_limits(&self) -> crate::search::Limits {
+        crate::search::Limits {
+            bytes: self.shared.config.max_query,
+            terms: self.shared.config.max_search_terms,
         }
     }
 

@@ -160,7 +160,10 @@ pub(crate) async fn search(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<MessagesSummary>> {
     let (start, limit) = q.page(&state)?;
-    let search = Search::parse(q.query.as_deref().unwrap_or_default())?;
+    let search = Search::parse(
+        q.query.as_deref().unwrap_or_default(),
+        state.search_limits(),
+    )?;
     let summary = blocking(move || page(&state, &q.scope, Some(&search), start, limit)).await?;
     Ok(Json(summary))
 }
@@ -223,7 +226,7 @@ pub(crate) async fn set_read(
     let body: ReadBody = json_body(&body)?;
     let search = match body.search.trim() {
         "" => None,
-        s => Some(Search::parse(s)?),
+        s => Some(Search::parse(s, state.search_limits())?),
     };
     blocking(move || {
         let op = if body.read {
@@ -275,7 +278,7 @@ pub(crate) async fn delete_search(
         // Mailpit refuses an empty query here: it would delete everything.
         return Err(ApiError::BadRequest("no search query".into()));
     }
-    let search = Search::parse(text)?;
+    let search = Search::parse(text, state.search_limits())?;
     blocking(move || {
         let groups = targets(&state, &q.scope, &[], Some(&search))?;
         expunge(&state, groups)

@@ -30,7 +30,7 @@ pub(crate) async fn send(State(state): State<WebState>, body: Bytes) -> ApiResul
             tag::keyword(t).ok_or_else(|| ApiError::BadRequest(format!("invalid tag {t:?}")))?;
         keywords.insert(Flag::Keyword(k));
     }
-    let composed = compose(&req, chrono::Utc::now())?;
+    let composed = compose(&req, chrono::Utc::now(), state.config().max_recipients)?;
     let id = blocking(move || {
         let store = state.store();
         let recipients: Vec<&str> = composed.recipients.iter().map(String::as_str).collect();

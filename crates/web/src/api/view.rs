@@ -43,12 +43,13 @@ pub(crate) async fn view(
         )));
     };
     let remote = matches!(q.remote.as_deref(), Some("1" | "true"));
+    let max_inline = state.config().max_inline_images;
     let body = blocking(move || {
         let (o, uid) = resolve(&state, &id, &q.scope)?;
         let raw = o.mailbox.read(uid)?;
         let parsed = Parsed::new(&raw);
         Ok(if html {
-            parsed.html_for_view()
+            parsed.html_for_view(max_inline)
         } else {
             parsed.text()
         })
