@@ -956,7 +956,13 @@ async fn serves_over_a_socket_and_shuts_down() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"messages\":[]"), "{answer}");
 
-    // An open event stream does not hold the shutdown up.
+    // An open event stream, or a long wait, does not hold the shutdown up (both are
+    // longer than STEP: a shutdown that waited for them would fail the test).
+    let mut waiting = tokio::net::TcpStream::connect(addr).await.unwrap();
+    waiting
+        .write_all(b"GET /api/v1/messages?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
     let mut events = tokio::net::TcpStream::connect(addr).await.unwrap();
     events
         .write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -968,6 +974,17 @@ async fn serves_over_a_socket_and_shuts_down() {
         .unwrap()
         .unwrap();
     shutdown.cancel();
+    let mut answer = String::new();
+    tokio::time::timeout(STEP, waiting.read_to_string(&mut answer))
+        .await
+        .expect("the wait ends with the shutdown")
+        .unwrap();
+    // The wait answers (its empty listing), unless the server had not read the request
+    // yet, in which case the idle connection is simply closed.
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
     tokio::time::timeout(STEP, server)
         .await
         .expect("shut down in time")
