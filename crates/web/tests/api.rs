@@ -1164,3 +1164,66 @@ async fn bad_requests_are_clear_errors_and_change_nothing() {
         assert!(a.json().get("Error").is_some(), "{uri}: {}", a.text());
     }
 }
+
+#[tokio::test]
+async fn other_mailboxes_are_scoped_streamed_and_listed_by_mailbox() {
+    let mut web = Web::new();
+    let (mut body, mut buf) = web
+        .get_stream("/api/v1/events?account=alice&mailbox=Sent")
+        .await;
+    let mut imap = web.imap("alice").await;
+    let inbox_msg = "Subject: to inbox\r\n\r\nx\r\n";
+    imap.send(&format!(
+        "a1 APPEND INBOX {{{}+}}\r\n{inbox_msg}\r\n",
+        inbox_msg.len()
+    ))
+    .await;
+    imap.until("a1 OK").await;
+    let sent_msg = "Subject: kept copy\r\n\r\nx\r\n";
+    imap.send(&format!(
+        "a2 APPEND Sent (\\Seen) {{{}+}}\r\n{sent_msg}\r\n",
+        sent_msg.len()
+    ))
+    .await;
+    imap.until("a2 OK").await;
+
+    // The stream of Sent hears of the Sent copy only.
+    let (name, data) = next_event(&mut body, &mut buf).await;
+    assert_eq!(name, "new");
+    assert_eq!(data["Subject"], "kept copy");
+    assert_eq!(data["Mailbox"], "Sent");
+    assert_eq!(data["Read"], true);
+    let (name, data) = next_event(&mut body, &mut buf).await;
+    assert_eq!(
+        (name.as_str(), &data),
+        ("stats", &json!({"Total": 1, "Unread": 0}))
+    );
+
+    // Its ID opens it, and tags work there too.
+    let id = data_id(
+        &web.get_json("/api/v1/messages?mailbox=Sent&account=alice")
+            .await,
+    );
+    web.ok(
+        Method::PUT,
+        "/api/v1/tags",
+        json!({"IDs": [id], "Tags": ["Archive me"]}),
+    )
+    .await;
+    assert_eq!(
+        web.get_json("/api/v1/tags?mailbox=Sent").await,
+        json!(["Archive me"])
+    );
+    assert_eq!(
+        web.get_json("/api/v1/tags").await,
+        json!([]),
+        "INBOX has no tags"
+    );
+    let (name, data) = next_event(&mut body, &mut buf).await;
+    assert_eq!(name, "update");
+    assert_eq!(data["Tags"], json!(["Archive me"]));
+}
+
+fn data_id(listing: &Value) -> String {
+    listing["messages"][0]["ID"].as_str().unwrap().to_owned()
+}
