@@ -425,6 +425,7 @@
       loadAccounts();
     });
     events.addEventListener("session", (e) => onSession(parse(e)));
+    events.addEventListener("session-missed", (e) => onSessionMissed(parse(e)));
   }
 
   function parse(e) {
@@ -937,6 +938,24 @@
     if (line) appendTranscript(line);
   }
 
+  /** Lines over the server's event rate are counted, not sent: say so, and offer the list. */
+  function onSessionMissed(d) {
+    if (!d || !(d.Missed > 0)) return;
+    const li = el("li", "missed");
+    li.dataset.note = "missed";
+    li.appendChild(el("span", "", "… " + d.Missed + (d.Missed === 1 ? " line" : " lines") + " came too fast to show live. "));
+    const more = el("button", "button", "Show them");
+    more.type = "button";
+    more.addEventListener("click", () => {
+      sessionsLoaded = false;
+      loadSessions();
+    });
+    li.appendChild(more);
+    $("transcript").appendChild(li);
+    lastSession = null;
+    renderSessionCount();
+  }
+
   function appendTranscript(line) {
     const ol = $("transcript");
     const li = el("li", line.session !== lastSession ? "first" : "");
@@ -957,7 +976,7 @@
   }
 
   function renderSessionCount() {
-    const n = $("transcript").childElementCount;
+    const n = $("transcript").querySelectorAll("li:not(.missed)").length;
     $("session-count").textContent = n ? n + (n === 1 ? " line" : " lines") : "";
     $("sessions-empty").hidden = n > 0;
   }
@@ -987,7 +1006,7 @@
     const ol = $("transcript");
     // Lines that came live while the list was on its way are in the list too.
     const listed = new Set(lines.map(lineKey));
-    const live = Array.from(ol.children).filter((li) => !listed.has(li.dataset.key));
+    const live = Array.from(ol.children).filter((li) => !li.dataset.note && !listed.has(li.dataset.key));
     clear(ol);
     lastSession = null;
     for (const l of lines) appendTranscript(l);

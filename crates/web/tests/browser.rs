@@ -1098,3 +1098,68 @@ async fn the_reader_shows_headers_raw_source_mime_tree_and_attachments() {
     b.close().await;
     yubin.stop().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_session_lines_is_counted_and_can_be_listed() {
+    let Some((yubin, b)) = open().await else {
+        return;
+    };
+    b.client()
+        .goto(&format!("{}#sessions", yubin.url()))
+        .await
+        .unwrap();
+    b.wait_js(
+        "the sessions view, live",
+        WAIT,
+        "return !document.getElementById('sessions').hidden
+            && document.getElementById('live').dataset.state === 'live';",
+    )
+    .await;
+
+    // 400 pipelined NOOPs are 800 lines at once: more than the server streams a second.
+    const NOOPS: usize = 400;
+    let mut pop = Lines::connect(yubin.mail.pop_addr()).await;
+    assert!(pop.line().await.starts_with("+OK"));
+    pop.cmd("USER alice").await;
+    pop.line().await;
+    pop.cmd("PASS secret").await;
+    assert!(pop.line().await.starts_with("+OK"));
+    pop.send("NOOP\r\n".repeat(NOOPS).as_bytes()).await;
+    for _ in 0..NOOPS {
+        assert!(pop.line().await.starts_with("+OK"));
+    }
+
+    let shown = b
+        .wait_js(
+            "the note about lines not shown live",
+            WAIT,
+            "const n = document.querySelector('#transcript li.missed');
+             return n ? document.querySelectorAll('#transcript li:not(.missed)').length : 0;",
+        )
+        .await;
+    let shown = shown.as_u64().unwrap();
+    assert!(
+        shown < 2 * NOOPS as u64,
+        "fewer than every line came live: {shown}"
+    );
+
+    // "Show them" lists the session as the server keeps it (its latest lines).
+    b.js("document.querySelector('#transcript li.missed button').click(); return true;")
+        .await;
+    let listed = b
+        .wait_js(
+            "the listed lines",
+            WAIT,
+            "return document.querySelector('#transcript li.missed') ? 0
+                : document.querySelectorAll('#transcript li').length;",
+        )
+        .await;
+    assert!(
+        listed.as_u64().unwrap() > shown.min(150),
+        "{listed} listed, {shown} live"
+    );
+    pop.cmd("QUIT").await;
+
+    b.close().await;
+    yubin.stop().await;
+}
