@@ -59,8 +59,9 @@ pub struct LoggedLine {
     pub at: SystemTime,
     /// Who sent it.
     pub direction: Direction,
-    /// The line, credentials masked, without its line end.
-    pub text: String,
+    /// The line, credentials masked, without its line end (shared by the log and the
+    /// events: one allocation per line).
+    pub text: Arc<str>,
 }
 
 /// A session as the log holds it.
@@ -69,7 +70,7 @@ pub struct LoggedSession {
     /// The session's label, as `--trace` shows it: `smtp#3`.
     pub id: Arc<str>,
     /// The protocol: `smtp`, `pop3` or `imap`.
-    pub protocol: String,
+    pub protocol: Arc<str>,
     /// The client's address, when the server runtime told it.
     pub peer: Option<SocketAddr>,
     /// When the connection was accepted (or its first line was seen).
@@ -88,7 +89,7 @@ pub struct SessionEvent {
     /// The session's label (`smtp#3`).
     pub id: Arc<str>,
     /// Its protocol.
-    pub protocol: String,
+    pub protocol: Arc<str>,
     /// Its client's address, if known.
     pub peer: Option<SocketAddr>,
     /// The line.
@@ -173,7 +174,7 @@ impl SessionLog {
         let line = LoggedLine {
             at: SystemTime::now(),
             direction,
-            text: text.to_owned(),
+            text: text.into(),
         };
         let event = {
             let mut sessions = self.lock();
@@ -201,8 +202,10 @@ impl SessionLog {
                 line,
             }
         };
-        // No subscriber is not an error: nobody is watching.
-        let _ = self.shared.events.send(event);
+        // Nobody subscribed: nothing to send (and no error).
+        if self.shared.events.receiver_count() > 0 {
+            let _ = self.shared.events.send(event);
+        }
     }
 
     /// The sessions kept, oldest first.
@@ -244,7 +247,7 @@ fn new_session(label: &str, peer: Option<SocketAddr>) -> LoggedSession {
     let protocol = label.split_once('#').map_or(label, |(p, _)| p);
     LoggedSession {
         id: label.into(),
-        protocol: protocol.to_owned(),
+        protocol: protocol.into(),
         peer,
         started: SystemTime::now(),
         ended: None,
@@ -298,11 +301,11 @@ mod tests {
             log.line("imap#1", Direction::Client, &format!("a{n} NOOP"));
         }
         let s = log.session("imap#1").unwrap();
-        let texts: Vec<&str> = s.lines.iter().map(|l| l.text.as_str()).collect();
+        let texts: Vec<&str> = s.lines.iter().map(|l| &*l.text).collect();
         assert_eq!(texts, ["a6 NOOP", "a7 NOOP", "a8 NOOP", "a9 NOOP"]);
         assert_eq!(s.lines_dropped, 6);
         assert_eq!(s.peer, Some(peer()));
-        assert_eq!(s.protocol, "imap");
+        assert_eq!(&*s.protocol, "imap");
     }
 
     #[test]
@@ -316,8 +319,8 @@ mod tests {
         let all = log.sessions();
         assert_eq!(all.len(), 2);
         assert!(all[0].ended.is_some());
-        assert_eq!(all[0].lines[0].text, "220 first");
-        assert_eq!(all[1].lines[0].text, "220 second");
+        assert_eq!(&*all[0].lines[0].text, "220 first");
+        assert_eq!(&*all[1].lines[0].text, "220 second");
         assert!(all[1].ended.is_none());
     }
 
@@ -336,7 +339,7 @@ mod tests {
         );
         let event = events.try_recv().unwrap();
         assert_eq!(&*event.id, "pop3#1");
-        assert_eq!(event.line.text, "PASS ****");
+        assert_eq!(&*event.line.text, "PASS ****");
         let kept = log.session("pop3#1").unwrap();
         assert!(kept.lines.iter().all(|l| !l.text.contains("hunter2")));
     }

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 use yubin_core::session_log::{LoggedLine, LoggedSession, SessionEvent, SessionLog};
 use yubin_core::transcript::Direction;
@@ -84,7 +84,7 @@ impl From<&LoggedLine> for LineJson {
                 Direction::Client => "client",
                 Direction::Server => "server",
             },
-            text: l.text.clone(),
+            text: l.text.to_string(),
             time: time(l.at),
         }
     }
@@ -94,7 +94,7 @@ impl From<LoggedSession> for SessionJson {
     fn from(s: LoggedSession) -> Self {
         SessionJson {
             id: s.id.to_string(),
-            protocol: s.protocol,
+            protocol: s.protocol.to_string(),
             peer: peer(s.peer),
             started: time(s.started),
             ended: s.ended.map(time),
@@ -108,7 +108,7 @@ impl From<SessionEvent> for EventJson {
     fn from(e: SessionEvent) -> Self {
         EventJson {
             id: e.id.to_string(),
-            protocol: e.protocol,
+            protocol: e.protocol.to_string(),
             peer: peer(e.peer),
             line: LineJson::from(&e.line),
         }
@@ -140,34 +140,92 @@ pub(crate) fn forward(
 ) {
     let mut lines = log.subscribe();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut sent: u32 = 0;
-        let mut missed: u64 = 0;
+        let mut throttle = Throttle::new(per_second, events);
         loop {
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                // A count of missed lines waits at most a second to be sent.
+                _ = tokio::time::sleep_until(throttle.window_end()), if throttle.missed > 0 => {
+                    throttle.roll();
+                    continue;
+                }
+                next = lines.recv() => next,
+            };
+            let mut next = first.map_err(|e| match e {
+                RecvError::Lagged(n) => TryRecvError::Lagged(n),
+                RecvError::Closed => TryRecvError::Closed,
+            });
+            // Everything queued behind it, then a pause: lines come in bursts (a session
+            // says a dozen at once), and a wake-up per line is what a busy server would
+            // feel.
+            loop {
+                match next {
+                    Ok(event) => throttle.line(event),
+                    Err(TryRecvError::Lagged(n)) => throttle.missed += n,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Closed) => return,
+                }
+                next = lines.try_recv();
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tick.tick() => {
-                    if missed > 0 {
-                        let data = serde_json::json!({ "Missed": missed });
-                        let _ = events.send(WebEvent::global("session-missed", data));
-                    }
-                    sent = 0;
-                    missed = 0;
-                }
-                next = lines.recv() => match next {
-                    Ok(_) if sent >= per_second => missed += 1,
-                    Ok(event) => {
-                        sent += 1;
-                        let data = serde_json::to_value(EventJson::from(event))
-                            .unwrap_or(serde_json::Value::Null);
-                        // No open stream is not an error: nobody is watching.
-                        let _ = events.send(WebEvent::global("session", data));
-                    }
-                    Err(RecvError::Lagged(n)) => missed += n,
-                    Err(RecvError::Closed) => break,
-                },
+                _ = tokio::time::sleep(FORWARD_BATCH) => {}
             }
         }
     });
 }
+
+/// At most `per_second` lines in each one-second window; the rest counted and reported
+/// when the window ends.
+struct Throttle {
+    per_second: u32,
+    events: broadcast::Sender<WebEvent>,
+    window: tokio::time::Instant,
+    sent: u32,
+    missed: u64,
+}
+
+impl Throttle {
+    fn new(per_second: u32, events: broadcast::Sender<WebEvent>) -> Self {
+        Throttle {
+            per_second,
+            events,
+            window: tokio::time::Instant::now(),
+            sent: 0,
+            missed: 0,
+        }
+    }
+
+    fn window_end(&self) -> tokio::time::Instant {
+        self.window + Duration::from_secs(1)
+    }
+
+    /// Starts a new window, first reporting what the last one missed.
+    fn roll(&mut self) {
+        if self.missed > 0 {
+            let data = serde_json::json!({ "Missed": self.missed });
+            // No open stream is not an error: nobody is watching.
+            let _ = self.events.send(WebEvent::global("session-missed", data));
+        }
+        self.window = tokio::time::Instant::now();
+        self.sent = 0;
+        self.missed = 0;
+    }
+
+    fn line(&mut self, event: SessionEvent) {
+        if tokio::time::Instant::now() >= self.window_end() {
+            self.roll();
+        }
+        if self.sent >= self.per_second {
+            self.missed += 1;
+            return;
+        }
+        self.sent += 1;
+        let data = serde_json::to_value(EventJson::from(event)).unwrap_or(serde_json::Value::Null);
+        let _ = self.events.send(WebEvent::global("session", data));
+    }
+}
+
+/// How long the forwarder lets lines gather before it takes them: at most this late on
+/// the page, and a wake-up per batch rather than per line.
+const FORWARD_BATCH: Duration = Duration::from_millis(25);
