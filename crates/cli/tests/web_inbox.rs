@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::http::{addr_of, request};
+use common::http::{addr_of, request, request_with};
 use common::{ServerProcess, deliver_corpus, port_of, run_with_timeout, yubin};
 
 const ANY_PORTS: [&str; 6] = ["--smtp-port", "0", "--pop-port", "0", "--imap-port", "0"];
@@ -139,6 +139,38 @@ fn yubin_web_serves_a_data_directory_alone() {
     // No SMTP here: no chaos, no sessions.
     assert_eq!(request(http, "GET", "/api/v1/chaos", None).0, 400);
     assert_eq!(request(http, "GET", "/api/v1/sessions", None).1, "[]");
+}
+
+#[test]
+fn http_auth_from_the_environment_guards_every_request() {
+    let (mut server, line) = ServerProcess::start_command(
+        yubin()
+            .args(["web", "--ephemeral", "--http-port", "0"])
+            .env("YUBIN_HTTP_AUTH", "admin:s3cret"),
+        "HTTP listening on",
+    );
+    let http = addr_of(&line);
+    server.wait_for("web inbox: open");
+    for path in ["/", "/api/v1/messages"] {
+        assert_eq!(request(http, "GET", path, None).0, 401, "{path}");
+    }
+    // base64("admin:s3cret")
+    let (status, body) = request_with(
+        http,
+        "GET",
+        "/api/v1/messages",
+        &[("Authorization", "Basic YWRtaW46czNjcmV0")],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = request_with(
+        http,
+        "GET",
+        "/api/v1/messages",
+        &[("Authorization", "Basic YWRtaW46d3Jvbmc=")],
+        None,
+    );
+    assert_eq!(status, 401, "admin:wrong");
 }
 
 #[test]

@@ -8,12 +8,26 @@ use std::time::Duration;
 /// The bound on one request.
 const STEP: Duration = Duration::from_secs(20);
 
-/// `method path` with `headers` and an optional JSON body; the status and the body
-/// (the server answers these routes with a length, never chunked).
+/// `method path` with an optional JSON body; the status and the body (the server
+/// answers these routes with a length, never chunked).
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    request_with(addr, method, path, &[], body)
+}
+
+/// [`request`] with extra header lines.
+pub fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, STEP).expect("connect");
     stream.set_read_timeout(Some(STEP)).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some(body) = body {
         head.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
