@@ -64,10 +64,19 @@ async fn run(weak: Weak<Shared>) {
         tokio::select! {
             // Shut down: the streams end with the server.
             _ = shutdown.cancelled() => return,
-            // A mailbox changed.
+            // A mailbox changed. Under a burst (ten SMTP clients delivering to one
+            // INBOX) the same mailbox is named many times over; one look at each
+            // mailbox named so far covers them all, since a look compares the whole
+            // mailbox with what was last seen.
             Some(key) = rx.recv() => {
                 let Some(shared) = weak.upgrade() else { return };
-                changed(WebState { shared }, &mut watched, key).await;
+                let mut keys = BTreeSet::from([key]);
+                while let Ok(more) = rx.try_recv() {
+                    keys.insert(more);
+                }
+                for key in keys {
+                    changed(WebState { shared: shared.clone() }, &mut watched, key).await;
+                }
             }
             // Time to look for accounts and mailboxes created since.
             _ = tick.tick() => {
