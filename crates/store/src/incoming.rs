@@ -306,6 +306,46 @@ impl IncomingAppend {
         self.mailbox
             .append_received(&body, self.receipt.len, &self.flags, date)
     }
+
+    /// Adds several messages received with [`Mailbox::incoming`] to their mailbox in one
+    /// operation, all or none (IMAP MULTIAPPEND, RFC 3502 §6.3.11: "If the append is
+    /// unsuccessful for any reason (including being cancelled), the mailbox MUST be
+    /// restored to its state before the APPEND attempt; no partial appending is
+    /// permitted."), and returns their UIDs in order (RFC 4315 APPENDUID).
+    ///
+    /// Each message is made durable in the backend's staging area first (Maildir: its
+    /// file in `tmp/` fsynced), then all are recorded by one group commit: a crash before
+    /// that commit leaves none of them, and once this returns every one survives a crash.
+    /// Every message must have been started on the same mailbox; with none, nothing
+    /// happens.
+    pub fn finish_all(messages: Vec<IncomingAppend>) -> Result<Vec<u32>> {
+        let Some(first) = messages.first() else {
+            return Ok(Vec::new());
+        };
+        let mailbox = first.mailbox.clone();
+        if messages
+            .iter()
+            .any(|m| !std::sync::Arc::ptr_eq(&m.mailbox.shared, &mailbox.shared))
+        {
+            return Err(StoreError::Corrupt(
+                "internal: one batch of appends for several mailboxes".into(),
+            ));
+        }
+        let now = Utc::now().fixed_offset();
+        let mut received = Vec::with_capacity(messages.len());
+        // The bodies stay alive until the commit is done: dropping one removes its
+        // temporary file, which the commit links from.
+        let mut keep = messages;
+        for m in &mut keep {
+            let date = normalize_date(m.internal_date.unwrap_or(now));
+            let body = m
+                .receipt
+                .finish(date)?
+                .ok_or_else(|| StoreError::Corrupt("internal: an append with no backend".into()))?;
+            received.push((body, m.receipt.len, m.flags.clone(), date));
+        }
+        mailbox.append_received_all(&received)
+    }
 }
 
 #[cfg(test)]
