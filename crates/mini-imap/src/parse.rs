@@ -63,6 +63,12 @@ impl ParseError {
 
 type Res<'a, T> = IResult<&'a [u8], T>;
 
+mod append;
+pub use append::{
+    AppendEvent, AppendHead, Expect, MessageUrl, SegmentEnd, append_head, append_segment,
+    message_url,
+};
+
 fn fail<T>(i: &[u8]) -> Res<'_, T> {
     Err(nom::Err::Error(nom::error::Error::new(
         i,
@@ -588,7 +594,7 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
         )
         .parse(i),
         "STATUS" => status(i),
-        "APPEND" => append(i),
+        "APPEND" => append::append(i),
         "SEARCH" => search(i, false),
         "FETCH" => fetch(i, false),
         "STORE" => store(i, false),
@@ -876,79 +882,6 @@ fn list_return_opts(i: &[u8]) -> Res<'_, ListExtended> {
         }
     }
     Ok((rest, l))
-}
-
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
-fn append(i: &[u8]) -> Res<'_, CommandBody> {
-    map(
-        (
-            preceded(sp, mailbox),
-            opt(preceded(sp, flag_list)),
-            opt(preceded(sp, date_time)),
-            preceded(sp, literal),
-        ),
-        |(mailbox, flags, date, message)| CommandBody::Append {
-            mailbox,
-            flags: flags.unwrap_or_default(),
-            date,
-            message,
-        },
-    )
-    .parse(i)
-}
-
-/// The head of an APPEND whose message literal is streamed rather than framed whole
-/// ([`crate::codec::Frame::AppendHead`]): the arguments before the message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppendHead {
-    /// The command's tag.
-    pub tag: String,
-    /// Destination mailbox.
-    pub mailbox: String,
-    /// Flags for the new message, as sent.
-    pub flags: Vec<String>,
-    /// Internal date; `None` means now.
-    pub date: Option<DateTime<FixedOffset>>,
-    /// The announced size of the message.
-    pub size: u32,
-}
-
-/// Parses an APPEND up to and including its message literal's announcement:
-///
-/// `tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP "{" number ["+"] "}" CRLF`
-pub fn append_head(input: &[u8]) -> Result<AppendHead, ParseError> {
-    let (rest, tag_bytes) = tag_(input).map_err(|_| ParseError::NoTag)?;
-    let tag_s = String::from_utf8_lossy(tag_bytes).into_owned();
-    let syntax = || ParseError::Syntax {
-        tag: tag_s.clone(),
-        command: "APPEND".to_owned(),
-    };
-    let parsed = (
-        preceded(sp, tag_no_case(&b"APPEND"[..])),
-        preceded(sp, mailbox),
-        opt(preceded(sp, flag_list)),
-        opt(preceded(sp, date_time)),
-        preceded(
-            sp,
-            delimited(
-                tag(&b"{"[..]),
-                number,
-                (opt(tag(&b"+"[..])), tag(&b"}"[..])),
-            ),
-        ),
-        crlf,
-    )
-        .parse(rest);
-    match parsed {
-        Ok((b"", (_, mailbox, flags, date, size, ()))) => Ok(AppendHead {
-            tag: tag_s,
-            mailbox,
-            flags: flags.unwrap_or_default(),
-            date,
-            size,
-        }),
-        _ => Err(syntax()),
-    }
 }
 
 /// `store = "STORE" SP sequence-set [store-modifiers] SP store-att-flags`;

@@ -4,10 +4,51 @@
 //! as non-synchronizing literals (RFC 7888).
 
 use crate::command::{
-    Command, CommandBody, FetchAttr, SearchKey, Section, SectionText, SeqNum, SequenceSet,
-    StoreMode,
+    AppendData, AppendMessage, CatPart, Command, CommandBody, FetchAttr, SearchKey, Section,
+    SectionText, SeqNum, SequenceSet, StoreMode,
 };
-use crate::value::{is_quotable, write_literal, write_string};
+use crate::value::{is_quotable, write_literal, write_literal8, write_string};
+
+/// `SP append-message` (RFC 3502): flags, date, then the literal or the CATENATE parts
+/// (RFC 4469 §5). Data with NUL goes as a `literal8` (RFC 3516 §4.4).
+fn write_append_message(out: &mut Vec<u8>, m: &AppendMessage) {
+    let data_literal = |out: &mut Vec<u8>, data: &[u8]| {
+        if data.contains(&0) {
+            write_literal8(out, data, true);
+        } else {
+            write_literal(out, data, true);
+        }
+    };
+    if !m.flags.is_empty() {
+        out.extend_from_slice(format!(" ({})", m.flags.join(" ")).as_bytes());
+    }
+    if let Some(d) = m.date {
+        out.extend_from_slice(d.format(" \"%d-%b-%Y %H:%M:%S %z\"").to_string().as_bytes());
+    }
+    out.push(b' ');
+    match &m.data {
+        AppendData::Literal(data) => data_literal(out, data),
+        AppendData::Catenate(parts) => {
+            out.extend_from_slice(b"CATENATE (");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                match part {
+                    CatPart::Text(data) => {
+                        out.extend_from_slice(b"TEXT ");
+                        data_literal(out, data);
+                    }
+                    CatPart::Url(url) => {
+                        out.extend_from_slice(b"URL ");
+                        write_arg(out, url.as_bytes());
+                    }
+                }
+            }
+            out.push(b')');
+        }
+    }
+}
 
 /// A sequence set as written in a command or an `ESEARCH ALL` (`1:3,5`, `$`).
 pub fn write_set(out: &mut Vec<u8>, set: &SequenceSet) {
@@ -374,22 +415,12 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             let names: Vec<&str> = items.iter().map(|i| i.as_str()).collect();
             out.extend_from_slice(format!(" ({})", names.join(" ")).as_bytes());
         }
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => {
+        CommandBody::Append { mailbox, messages } => {
             out.extend_from_slice(b"APPEND ");
             write_arg(&mut out, mailbox.as_bytes());
-            if !flags.is_empty() {
-                out.extend_from_slice(format!(" ({})", flags.join(" ")).as_bytes());
+            for m in messages {
+                write_append_message(&mut out, m);
             }
-            if let Some(d) = date {
-                out.extend_from_slice(d.format(" \"%d-%b-%Y %H:%M:%S %z\"").to_string().as_bytes());
-            }
-            out.push(b' ');
-            write_literal(&mut out, message, true);
         }
         CommandBody::Search {
             uid,

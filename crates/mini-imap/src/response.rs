@@ -64,6 +64,12 @@ pub enum Code {
     ServerBug,
     /// `[TOOBIG]` (RFC 4469 / 7888).
     TooBig,
+    /// `[BADURL url]` (RFC 4469 §4.1): the first URL of an APPEND that could not be
+    /// used, as sent.
+    BadUrl(String),
+    /// `[UNKNOWN-CTE]` (RFC 3516 §4.3): a section whose content-transfer-encoding the
+    /// server cannot decode.
+    UnknownCte,
     /// `[UNAVAILABLE]` (RFC 5530).
     Unavailable,
     /// `[PARSE]`.
@@ -90,12 +96,13 @@ pub enum Code {
     NoPerm,
     /// `[USEATTR]` (RFC 6154 §3): a special use that cannot be given.
     UseAttr,
-    /// `[APPENDUID uidvalidity uid]` (UIDPLUS, RFC 4315 §3).
+    /// `[APPENDUID uidvalidity uid-set]` (UIDPLUS, RFC 4315 §3; a set of UIDs after a
+    /// MULTIAPPEND, RFC 3502 "MULTIAPPEND Interaction with UIDPLUS Extension").
     AppendUid {
         /// UIDVALIDITY of the destination mailbox.
         uid_validity: u32,
-        /// The new message's UID.
-        uid: u32,
+        /// The new messages' UIDs, in order, as a `uid-set`.
+        uids: String,
     },
     /// `[COPYUID uidvalidity source-uids dest-uids]` (UIDPLUS, RFC 4315 §3); the two sets
     /// list corresponding UIDs in the same order.
@@ -141,6 +148,12 @@ impl Code {
             Code::ReadWrite => "[READ-WRITE]".into(),
             Code::ServerBug => "[SERVERBUG]".into(),
             Code::TooBig => "[TOOBIG]".into(),
+            // RFC 4469 §5: `url-resp-text` is any TEXT-CHAR except "]".
+            Code::BadUrl(url) => format!(
+                "[BADURL {}]",
+                url.replace(|c: char| c == ']' || c.is_ascii_control(), "")
+            ),
+            Code::UnknownCte => "[UNKNOWN-CTE]".into(),
             Code::Unavailable => "[UNAVAILABLE]".into(),
             Code::Parse => "[PARSE]".into(),
             Code::Capability(c) => format!("[CAPABILITY {c}]"),
@@ -154,7 +167,7 @@ impl Code {
             Code::OverQuota => "[OVERQUOTA]".into(),
             Code::NoPerm => "[NOPERM]".into(),
             Code::UseAttr => "[USEATTR]".into(),
-            Code::AppendUid { uid_validity, uid } => format!("[APPENDUID {uid_validity} {uid}]"),
+            Code::AppendUid { uid_validity, uids } => format!("[APPENDUID {uid_validity} {uids}]"),
             Code::CopyUid {
                 uid_validity,
                 source,

@@ -102,6 +102,9 @@ pub struct Session {
     fetching: Option<(String, op::fetch::FetchJob)>,
     /// An APPEND whose message is arriving in pieces ([`Frame::AppendHead`]).
     appending: Option<op::append::Streaming>,
+    /// The largest message APPEND takes: the codec's literal limit, also applied to a
+    /// message CATENATE puts together (RFC 4469 §4.2); learned in `adjust`.
+    max_message: std::cell::Cell<u64>,
 }
 
 impl std::fmt::Debug for Session {
@@ -144,6 +147,9 @@ impl Session {
                 compressed: false,
                 fetching: None,
                 appending: None,
+                max_message: std::cell::Cell::new(
+                    crate::codec::CodecLimits::default().max_literal as u64,
+                ),
             },
             BytesMut::from(&greeting.into_bytes()[..]),
         )
@@ -209,6 +215,10 @@ impl Session {
 
     /// Answers a command the codec refused before parsing; nothing changes.
     pub fn handle_rejected(&mut self, tag: Option<&str>, reason: &Rejection) -> Reply {
+        // Refused inside a streamed APPEND (a later message too big): the whole APPEND
+        // fails, and none of its messages stays (RFC 3502 §6.3.11).
+        let appending = self.appending.take();
+        let tag = appending.as_ref().map(|a| a.tag()).or(tag);
         if self.idling.is_some() {
             // An overlong line where DONE was expected.
             return self.idle_done(b"");
@@ -412,6 +422,10 @@ impl Session {
                 Completion::done("UNSELECT")
             }
             C::Idle => return self.idle(tag),
+            C::Append { mailbox, messages } => match self.append_context() {
+                Some(cx) => op::append::append(cx, &mailbox, messages),
+                None => Completion::bad("Log in first"),
+            },
             C::Fetch {
                 uid,
                 set,
@@ -499,24 +513,47 @@ impl Session {
         reply(out)
     }
 
-    /// The head of a streamed APPEND: accepted (the pieces follow) or answered at once.
+    /// What an APPEND may use: the account, the selected mailbox (the base of a relative
+    /// CATENATE URL), the message size limit.
+    fn append_context(&self) -> Option<op::append::Context<'_>> {
+        let account = self.account()?;
+        let selected = match &self.state {
+            State::Selected(_, sel) => Some(sel.view.name()),
+            _ => None,
+        };
+        Some(op::append::Context {
+            account,
+            selected,
+            max_message: self.max_message.get(),
+        })
+    }
+
+    /// The head of a streamed APPEND, or the arguments between two streamed literals of
+    /// one (MULTIAPPEND, CATENATE): the next literal is accepted (its pieces follow) or
+    /// the command is answered at once.
     fn append_head(&mut self, head: &[u8], synchronizing: bool) -> Reply {
-        let parsed = match parse::append_head(head) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                let tag = e
-                    .tag()
-                    .or(parse::tag_of(head).as_deref())
-                    .unwrap_or("*")
-                    .to_owned();
-                return only(&tag, &Completion::bad(capitalize(&e.to_string())));
+        let next = match self.appending.take() {
+            Some(streaming) => streaming.next(head),
+            None => {
+                let parsed = match parse::append_head(head) {
+                    Ok(parsed) => parsed,
+                    Err(e) => {
+                        let tag = e
+                            .tag()
+                            .or(parse::tag_of(head).as_deref())
+                            .unwrap_or("*")
+                            .to_owned();
+                        return only(&tag, &Completion::bad(capitalize(&e.to_string())));
+                    }
+                };
+                let Some(cx) = self.append_context() else {
+                    return only(&parsed.tag, &Completion::bad("Log in first"));
+                };
+                op::append::start(cx, parsed)
             }
         };
-        let Some(account) = self.account() else {
-            return only(&parsed.tag, &Completion::bad("Log in first"));
-        };
-        match op::append::start(account, &parsed) {
-            Ok(streaming) => {
+        match next {
+            op::append::Next::More(streaming) => {
                 self.appending = Some(streaming);
                 let mut out = Responses::new();
                 if synchronizing {
@@ -525,17 +562,27 @@ impl Session {
                 }
                 reply(out)
             }
-            Err(refused) => only(&parsed.tag, &refused),
+            op::append::Next::Done(tag, done) => {
+                self.finish(&tag, Updates::All, &done, Responses::new())
+            }
         }
     }
 
-    /// The end of a streamed APPEND's command line: the message is added, or not.
+    /// The end of a streamed APPEND's command line: the messages are added, or none.
     fn append_end(&mut self, tail: &[u8]) -> Reply {
         let Some(streaming) = self.appending.take() else {
             return reply(Responses::new());
         };
-        let (tag, done) = op::append::finish(streaming, tail);
-        self.finish(&tag, Updates::All, &done, Responses::new())
+        match streaming.next(tail) {
+            op::append::Next::Done(tag, done) => {
+                self.finish(&tag, Updates::All, &done, Responses::new())
+            }
+            // A command frame ends with its CRLF: no literal is left to stream.
+            op::append::Next::More(streaming) => {
+                let bad = Completion::bad("Syntax error in APPEND arguments");
+                only(streaming.tag(), &bad)
+            }
+        }
     }
 
     /// IDLE (RFC 2177): reports what is pending, then `+ idling`; from then on the
@@ -698,20 +745,6 @@ fn authenticated(
         C::Subscribe(name) => subscription(account.subscribe(&name), "SUBSCRIBE"),
         C::Unsubscribe(name) => subscription(account.unsubscribe(&name), "UNSUBSCRIBE"),
         C::Status { mailbox, items } => op::status::status(account, &mailbox, &items, out),
-        C::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => op::append::append(
-            account,
-            op::append::AppendArgs {
-                mailbox: &mailbox,
-                flags: &flags,
-                date,
-                message: &message,
-            },
-        ),
         C::Create(name) => op::mailbox::create(account, &name),
         C::CreateSpecialUse { mailbox, uses } => {
             op::mailbox::create_special_use(account, &mailbox, &uses)
@@ -895,10 +928,9 @@ impl driver::Session for Session {
             codec.stream_decided(self.appending.is_some());
         }
         // The rest of a streamed APPEND's line is its end, not a new command.
-        codec.expect_raw_line(
-            self.sasl_pending.is_some() || self.idling.is_some() || self.appending.is_some(),
-        );
+        codec.expect_raw_line(self.sasl_pending.is_some() || self.idling.is_some());
         codec.set_authenticated(!matches!(self.state, State::NotAuthenticated));
+        self.max_message.set(codec.limits().max_literal as u64);
     }
 }
 

@@ -5,8 +5,8 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{CodecLimits, ImapCodec};
 use mini_imap::command::{
-    Command, CommandBody as C, FetchAttr as F, QResync, SearchKey as K, Section, SectionText as T,
-    SelectParams, SeqNum, SequenceSet, StatusItem,
+    AppendData, AppendMessage, CatPart, Command, CommandBody as C, FetchAttr as F, QResync,
+    SearchKey as K, Section, SectionText as T, SelectParams, SeqNum, SequenceSet, StatusItem,
 };
 use mini_imap::parse::command;
 use mini_imap::request::encode_command;
@@ -212,7 +212,36 @@ fn body() -> impl Strategy<Value = C> {
                 criteria
             }),
         proptest::collection::vec(atom(), 1..3).prop_map(C::Enable),
+        (text(), proptest::collection::vec(append_message(), 1..4))
+            .prop_map(|(mailbox, messages)| C::Append { mailbox, messages }),
     ]
+}
+
+/// Any octets, NUL included: a message with NUL goes as a literal8 (RFC 3516 §4.4).
+fn octets() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..20)
+}
+
+/// One message of a MULTIAPPEND (RFC 3502): a literal or CATENATE parts (RFC 4469).
+fn append_message() -> impl Strategy<Value = AppendMessage> {
+    let data = prop_oneof![
+        octets().prop_map(AppendData::Literal),
+        proptest::collection::vec(
+            prop_oneof![
+                octets().prop_map(CatPart::Text),
+                text().prop_map(CatPart::Url)
+            ],
+            1..4
+        )
+        .prop_map(AppendData::Catenate),
+    ];
+    let date = proptest::option::of((0i64..2_000_000_000, -720i32..=720).prop_map(|(t, m)| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .with_timezone(&chrono::FixedOffset::east_opt(m * 60).unwrap())
+    }));
+    (proptest::collection::vec(atom(), 0..3), date, data)
+        .prop_map(|(flags, date, data)| AppendMessage { flags, date, data })
 }
 
 proptest! {

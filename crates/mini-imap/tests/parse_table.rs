@@ -6,8 +6,9 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{Frame, ImapCodec};
 use mini_imap::command::{
-    CommandBody as C, Compression, FetchAttr as F, ListExtended, QResync, SearchKey as K, Section,
-    SectionText as T, SelectParams, SeqNum, SequenceSet, StatusItem, StoreMode,
+    AppendData, AppendMessage, CatPart, CommandBody as C, Compression, FetchAttr as F,
+    ListExtended, QResync, SearchKey as K, Section, SectionText as T, SelectParams, SeqNum,
+    SequenceSet, StatusItem, StoreMode,
 };
 use mini_imap::parse::{ParseError, command};
 use mini_imap::request::encode_command;
@@ -525,11 +526,63 @@ fn valid() -> Vec<(&'static [u8], C)> {
             b"a APPEND Sent (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {4}\r\nhi\r\n\r\n",
             C::Append {
                 mailbox: "Sent".into(),
-                flags: vec!["\\Seen".into()],
-                date: Some(
-                    chrono::DateTime::parse_from_rfc3339("1994-02-07T21:52:25-08:00").unwrap(),
-                ),
-                message: b"hi\r\n".to_vec(),
+                messages: vec![AppendMessage {
+                    flags: vec!["\\Seen".into()],
+                    date: Some(
+                        chrono::DateTime::parse_from_rfc3339("1994-02-07T21:52:25-08:00")
+                            .unwrap(),
+                    ),
+                    data: AppendData::Literal(b"hi\r\n".to_vec()),
+                }],
+            },
+        ),
+        // RFC 3502: several messages, each with its own flags and date.
+        (
+            b"a APPEND Sent {2}\r\nhi (\\Seen) {3+}\r\nyou\r\n",
+            C::Append {
+                mailbox: "Sent".into(),
+                messages: vec![
+                    AppendMessage {
+                        flags: vec![],
+                        date: None,
+                        data: AppendData::Literal(b"hi".to_vec()),
+                    },
+                    AppendMessage {
+                        flags: vec!["\\Seen".into()],
+                        date: None,
+                        data: AppendData::Literal(b"you".to_vec()),
+                    },
+                ],
+            },
+        ),
+        // RFC 3516 §4.4: a literal8 may carry NUL.
+        (
+            b"a APPEND Sent ~{3}\r\na\0b\r\n",
+            C::Append {
+                mailbox: "Sent".into(),
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: None,
+                    data: AppendData::Literal(b"a\0b".to_vec()),
+                }],
+            },
+        ),
+        // RFC 4469 §5: CATENATE with URL and TEXT parts.
+        (
+            b"a APPEND Drafts CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {2}\r\nhi url /INBOX/;UID=3)\r\n",
+            C::Append {
+                mailbox: "Drafts".into(),
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: None,
+                    data: AppendData::Catenate(vec![
+                        CatPart::Url(
+                            "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER".into(),
+                        ),
+                        CatPart::Text(b"hi".to_vec()),
+                        CatPart::Url("/INBOX/;UID=3".into()),
+                    ]),
+                }],
             },
         ),
     ]
@@ -672,6 +725,14 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
             b"a APPEND INBOX (\\Seen) \"bad date\" {1}\r\nx\r\n",
             Some("a"),
         ),
+        // RFC 3501 §9: `CHAR8` has no NUL; only a literal8 may carry one (RFC 3516).
+        (b"a APPEND INBOX {3}\r\na\0b\r\n", Some("a")),
+        // RFC 3502: at least one message; RFC 4469: at least one part, TEXT or URL.
+        (b"a APPEND INBOX\r\n", Some("a")),
+        (b"a APPEND INBOX CATENATE ()\r\n", Some("a")),
+        (b"a APPEND INBOX CATENATE (BODY \"x\")\r\n", Some("a")),
+        (b"a APPEND INBOX CATENATE (TEXT {1}\r\nx\r\n", Some("a")),
+        (b"a APPEND INBOX {1}\r\nx (\\Seen)\r\n", Some("a")),
         (b"a ID (\"name\")\r\n", Some("a")),
         (b"a COMPRESS\r\n", Some("a")),
         (b"a COMPRESS LZ4\r\n", Some("a")),
