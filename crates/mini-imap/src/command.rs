@@ -514,6 +514,18 @@ pub enum FetchAttr {
     Uid,
     /// `MODSEQ` (RFC 7162 §3.1.4.2).
     ModSeq,
+    /// `BINARY[section-part]<partial>` or `BINARY.PEEK[...]` (RFC 3516 §4.2): the part
+    /// with its content-transfer-encoding undone.
+    Binary {
+        /// The part (`[]`: the whole message).
+        part: Vec<u32>,
+        /// `<origin.count>`, in the decoded octets.
+        partial: Option<(u32, u32)>,
+        /// `.PEEK`: do not set `\Seen`.
+        peek: bool,
+    },
+    /// `BINARY.SIZE[section-part]` (RFC 3516 §4.2): the decoded size.
+    BinarySize(Vec<u32>),
 }
 
 impl FetchAttr {
@@ -521,7 +533,10 @@ impl FetchAttr {
     pub fn sets_seen(&self) -> bool {
         matches!(
             self,
-            FetchAttr::BodySection { peek: false, .. } | FetchAttr::Rfc822 | FetchAttr::Rfc822Text
+            FetchAttr::BodySection { peek: false, .. }
+                | FetchAttr::Binary { peek: false, .. }
+                | FetchAttr::Rfc822
+                | FetchAttr::Rfc822Text
         )
     }
 }

@@ -997,6 +997,12 @@ fn fetch_att(i: &[u8]) -> Res<'_, FetchAttr> {
         if word.eq_ignore_ascii_case(b"BODY") || word.eq_ignore_ascii_case(b"BODY.PEEK") {
             return body_section(i);
         }
+        if [&b"BINARY"[..], b"BINARY.PEEK", b"BINARY.SIZE"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
+        {
+            return binary_section(i);
+        }
         return fail(i);
     }
     const KEYWORDS: [(&[u8], FetchAttr); 11] = [
@@ -1036,6 +1042,42 @@ fn body_section(i: &[u8]) -> Res<'_, FetchAttr> {
         i,
         FetchAttr::BodySection {
             section,
+            partial,
+            peek,
+        },
+    ))
+}
+
+/// `fetch-att =/ "BINARY" [".PEEK"] section-binary [partial] / "BINARY.SIZE" section-binary`;
+/// `section-binary = "[" [section-part] "]"`; `partial = "<" number "." nz-number ">"`
+/// (RFC 3516 §7)
+fn binary_section(i: &[u8]) -> Res<'_, FetchAttr> {
+    // `None`: BINARY.SIZE; `Some(peek)`: BINARY or BINARY.PEEK.
+    let (i, kind) = alt((
+        value(None, tag_no_case(&b"BINARY.SIZE"[..])),
+        value(Some(true), tag_no_case(&b"BINARY.PEEK"[..])),
+        value(Some(false), tag_no_case(&b"BINARY"[..])),
+    ))
+    .parse(i)?;
+    let (i, part) = delimited(
+        tag(&b"["[..]),
+        separated_list0(tag(&b"."[..]), nz_number),
+        tag(&b"]"[..]),
+    )
+    .parse(i)?;
+    let Some(peek) = kind else {
+        return Ok((i, FetchAttr::BinarySize(part)));
+    };
+    let (i, partial) = opt(delimited(
+        tag(&b"<"[..]),
+        separated_pair(number, tag(&b"."[..]), nz_number),
+        tag(&b">"[..]),
+    ))
+    .parse(i)?;
+    Ok((
+        i,
+        FetchAttr::Binary {
+            part,
             partial,
             peek,
         },

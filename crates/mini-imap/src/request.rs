@@ -148,6 +148,25 @@ pub fn write_fetch_attr(out: &mut Vec<u8>, a: &FetchAttr, with_partial: bool) {
         FetchAttr::Rfc822Text => out.extend_from_slice(b"RFC822.TEXT"),
         FetchAttr::Uid => out.extend_from_slice(b"UID"),
         FetchAttr::ModSeq => out.extend_from_slice(b"MODSEQ"),
+        FetchAttr::Binary {
+            part,
+            partial,
+            peek,
+        } => {
+            out.extend_from_slice(if *peek { b"BINARY.PEEK" } else { b"BINARY" });
+            write_section_binary(out, part);
+            if let Some((origin, count)) = partial {
+                if with_partial {
+                    out.extend_from_slice(format!("<{origin}.{count}>").as_bytes());
+                } else {
+                    out.extend_from_slice(format!("<{origin}>").as_bytes());
+                }
+            }
+        }
+        FetchAttr::BinarySize(part) => {
+            out.extend_from_slice(b"BINARY.SIZE");
+            write_section_binary(out, part);
+        }
         FetchAttr::BodySection {
             section,
             partial,
@@ -164,6 +183,12 @@ pub fn write_fetch_attr(out: &mut Vec<u8>, a: &FetchAttr, with_partial: bool) {
             }
         }
     }
+}
+
+/// `section-binary = "[" [section-part] "]"` (RFC 3516 §7).
+pub fn write_section_binary(out: &mut Vec<u8>, part: &[u32]) {
+    let part: Vec<String> = part.iter().map(u32::to_string).collect();
+    out.extend_from_slice(format!("[{}]", part.join(".")).as_bytes());
 }
 
 fn write_date(out: &mut Vec<u8>, d: chrono::NaiveDate) {

@@ -423,6 +423,23 @@ pub enum FetchItem<'a> {
     BodyStructure(&'a [u8]),
     /// `BODY (...)`, already encoded.
     Body(&'a [u8]),
+    /// `BINARY[part]<origin>` (RFC 3516 §4.3): decoded octets, as a `literal8` when they
+    /// hold NUL, else as a literal.
+    Binary {
+        /// The part.
+        part: &'a [u32],
+        /// The partial's origin.
+        origin: Option<u32>,
+        /// The decoded octets.
+        data: &'a [u8],
+    },
+    /// `BINARY.SIZE[part] n` (RFC 3516 §4.3).
+    BinarySize {
+        /// The part.
+        part: &'a [u32],
+        /// The decoded size.
+        size: u64,
+    },
     /// Message data: `BODY[section]<origin>`, `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`.
     Section {
         /// Which.
@@ -651,6 +668,27 @@ impl FetchItem<'_> {
             FetchItem::Body(v) => {
                 out.extend_from_slice(b"BODY ");
                 out.extend_from_slice(v);
+            }
+            FetchItem::Binary { part, origin, data } => {
+                out.extend_from_slice(b"BINARY");
+                crate::request::write_section_binary(out, part);
+                if let Some(origin) = origin {
+                    out.extend_from_slice(format!("<{origin}>").as_bytes());
+                }
+                out.push(b' ');
+                // RFC 3516 §4.3: "If the domain of the decoded data is "8bit" and the data
+                // does not contain the NUL octet, the server SHOULD return the data in a
+                // <string> instead of a <literal8>".
+                if data.contains(&0) {
+                    crate::value::write_literal8(out, data, false);
+                } else {
+                    write_message_data(out, data);
+                }
+            }
+            FetchItem::BinarySize { part, size } => {
+                out.extend_from_slice(b"BINARY.SIZE");
+                crate::request::write_section_binary(out, part);
+                out.extend_from_slice(format!(" {size}").as_bytes());
             }
             FetchItem::Section { name, data } => {
                 match name {

@@ -124,6 +124,18 @@ fn fetch_attr() -> impl Strategy<Value = F> {
                 partial,
                 peek
             }),
+        // RFC 3516 §7: `section-binary = "[" [section-part] "]"`.
+        (
+            proptest::collection::vec(1u32..20, 0..4),
+            proptest::option::of((any::<u32>(), 1u32..u32::MAX)),
+            any::<bool>()
+        )
+            .prop_map(|(part, partial, peek)| F::Binary {
+                part,
+                partial,
+                peek
+            }),
+        proptest::collection::vec(1u32..20, 0..4).prop_map(F::BinarySize),
     ]
 }
 

@@ -351,6 +351,29 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 vanished: false,
             },
         ),
+        // RFC 3516 §7.
+        (
+            b"a FETCH 1 (BINARY[1.2]<0.10> BINARY.PEEK[] binary.size[3])\r\n",
+            C::Fetch {
+                uid: false,
+                set: set(&[(1, 1)]),
+                items: vec![
+                    F::Binary {
+                        part: vec![1, 2],
+                        partial: Some((0, 10)),
+                        peek: false,
+                    },
+                    F::Binary {
+                        part: vec![],
+                        partial: None,
+                        peek: true,
+                    },
+                    F::BinarySize(vec![3]),
+                ],
+                changed_since: None,
+                vanished: false,
+            },
+        ),
         (
             b"a FETCH 1 (BODY[] BODY.PEEK[HEADER] BODY[TEXT]<0.100> BODY[1.2.MIME] BODY[2.HEADER.FIELDS (From \"X-A\")] BODY.PEEK[HEADER.FIELDS.NOT (Subject)] BODY[3])\r\n",
             C::Fetch {
@@ -733,6 +756,11 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a APPEND INBOX CATENATE (BODY \"x\")\r\n", Some("a")),
         (b"a APPEND INBOX CATENATE (TEXT {1}\r\nx\r\n", Some("a")),
         (b"a APPEND INBOX {1}\r\nx (\\Seen)\r\n", Some("a")),
+        // RFC 3516 §7: a binary section is a part number only; BINARY.SIZE has no partial.
+        (b"a FETCH 1 BINARY[1.MIME]\r\n", Some("a")),
+        (b"a FETCH 1 BINARY[HEADER]\r\n", Some("a")),
+        (b"a FETCH 1 BINARY.SIZE[1]<0.5>\r\n", Some("a")),
+        (b"a FETCH 1 BINARY[0]\r\n", Some("a")),
         (b"a ID (\"name\")\r\n", Some("a")),
         (b"a COMPRESS\r\n", Some("a")),
         (b"a COMPRESS LZ4\r\n", Some("a")),
