@@ -436,11 +436,15 @@ impl Decoder for ImapCodec {
                     let fits = size.is_some_and(|n| n <= self.limits.max_literal as u64);
                     let append = self.append_tail || tag_and_append(&self.command).1;
                     // A large APPEND literal is streamed; so is one that would take the
-                    // command past its limit (a MULTIAPPEND of many messages).
+                    // command past its limit (a MULTIAPPEND of many messages), and any
+                    // synchronizing one, so that the session can refuse the APPEND
+                    // before the client sends it (RFC 3501 §6.3.11 `[TRYCREATE]`).
                     if fits
                         && append
                         && let Some(n) = size
-                        && (n >= self.limits.stream_above as u64
+                        && n > 0
+                        && (!non_sync
+                            || n >= self.limits.stream_above as u64
                             || self.command.len() as u64 + n > self.limits.max_command as u64)
                     {
                         self.held.clear();

@@ -84,8 +84,8 @@ async fn rfc_3502_example_appends_both_messages_with_their_flags_and_dates() {
     other.cmd("SELECT saved-messages").await;
     let r = other.cmd("FETCH 1:2 (FLAGS INTERNALDATE)").await;
     let lines = untagged(&r);
-    assert!(lines[0].contains("FLAGS (\\Seen)"), "{r}");
-    assert!(lines[1].contains("FLAGS (\\Seen)"), "{r}");
+    assert!(lines[0].contains("FLAGS (\\Seen"), "{r}");
+    assert!(lines[1].contains("FLAGS (\\Seen"), "{r}");
     // The same instant as " 7-Feb-1994 22:43:04 -0800" (the store keeps dates in UTC).
     assert!(
         lines[1].contains("INTERNALDATE \"08-Feb-1994 06:43:04 +0000\""),

@@ -653,11 +653,27 @@ fn codec_frames_identically_whatever_the_chunking() {
         let mut codec = ImapCodec::default();
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
+        // An APPEND with a synchronizing literal comes as a head, pieces and the rest of
+        // the line (the session may refuse it before the client sends the message):
+        // put back together, it is the command as sent.
+        let mut streamed: Option<Vec<u8>> = None;
         for piece in script.chunks(chunk) {
             buf.extend_from_slice(piece);
             while let Some(f) = codec.decode(&mut buf).unwrap() {
-                if let Frame::Command(c) = f {
-                    out.push(c.to_vec());
+                match f {
+                    Frame::AppendHead { head, .. } => {
+                        codec.stream_decided(true);
+                        streamed.get_or_insert_default().extend_from_slice(&head);
+                    }
+                    Frame::Piece(p) => streamed.get_or_insert_default().extend_from_slice(&p),
+                    Frame::Command(c) => match streamed.take() {
+                        Some(mut whole) => {
+                            whole.extend_from_slice(&c);
+                            out.push(whole);
+                        }
+                        None => out.push(c.to_vec()),
+                    },
+                    _ => {}
                 }
             }
         }
