@@ -196,7 +196,8 @@ impl Session {
                 .unwrap_or(frame);
             return self.sasl_step(&tag, sasl::respond(line));
         }
-        if frame.contains(&0) {
+        // NUL may come only inside a literal8 (RFC 3516 §4.4), which the grammar checks.
+        if frame.contains(&0) && memchr::memmem::find(frame, b"~{").is_none() {
             let tag = parse::tag_of(frame).unwrap_or_else(|| "*".into());
             return only(&tag, &Completion::bad("NUL octets are not allowed"));
         }

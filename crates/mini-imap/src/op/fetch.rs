@@ -268,6 +268,19 @@ impl FetchJob {
             })
             .collect();
         if let Some(cte) = unknown_cte {
+            if flags_changed {
+                // The \Seen this FETCH set up front is taken back: the request failed.
+                let seen: Flags = [Flag::Seen].into_iter().collect();
+                match sel.mailbox.set_flags_unchanged_since(
+                    &[meta_uid],
+                    FlagOp::Remove,
+                    &seen,
+                    None,
+                ) {
+                    Ok(changed) => sel.reported_own(&changed),
+                    Err(e) => tracing::warn!(error = %e, "could not take back \\Seen"),
+                }
+            }
             // RFC 3516 §4.3: "If the server does not know how to decode the section's
             // CTE, it MUST fail the request": this message is not answered, the FETCH
             // ends in NO [UNKNOWN-CTE].
