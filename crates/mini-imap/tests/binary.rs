@@ -8,7 +8,7 @@ use raw::{Raw, start, tagged, untagged};
 use yubin_store::{Flags, Store};
 
 /// A message with a quoted-printable text part, a base64 part whose data holds NUL, a
-/// part in an encoding no one knows, and an 8bit part.
+/// part in an encoding no one knows, an 8bit part, and base64 text with bare LF lines.
 const MIXED: &str = "From: a@example.com\r\n\
 Subject: parts\r\n\
 MIME-Version: 1.0\r\n\
@@ -35,6 +35,11 @@ Content-Type: text/plain; charset=utf-8\r\n\
 Content-Transfer-Encoding: 8bit\r\n\
 \r\n\
 d\u{e9}j\u{e0} vu\r\n\
+--z\r\n\
+Content-Type: text/plain\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+b25lCnR3bwo=\r\n\
 --z--\r\n";
 
 async fn with_mixed() -> (yubin_core::ServerHandle, Store) {
@@ -81,6 +86,11 @@ async fn binary_undoes_the_transfer_encoding_and_uses_literal8_for_nul() {
         .await;
     assert!(r.contains("BINARY[2]<1> {2}\r\n\u{1}\u{2}"), "{r:?}");
     assert!(r.contains("BINARY[1]<6> {2}\r\nau"), "{r:?}");
+
+    // RFC 3516 §6: decoded text is sent with CRLF line ends, whatever the encoded
+    // text had ("one\ntwo\n" in base64 here).
+    let r = c.cmd("FETCH 1 (BINARY.PEEK[5])").await;
+    assert!(r.contains("BINARY[5] {10}\r\none\r\ntwo\r\n"), "{r:?}");
 
     // BINARY[] is the whole message.
     let r = c.cmd("FETCH 1 (BINARY.PEEK[])").await;

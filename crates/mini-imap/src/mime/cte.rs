@@ -28,6 +28,17 @@ pub fn declared(header: &[u8]) -> String {
         .unwrap_or_else(|| "7bit".to_owned())
 }
 
+/// Whether a part's MIME header says its content is text (`Content-Type: text/...`,
+/// RFC 2045 §5.2: text/plain when there is none): decoded text is line-oriented, and
+/// RFC 3516 §6 wants it sent with CRLF line ends "regardless of the underlying storage
+/// representation".
+pub fn is_text(header: &[u8]) -> bool {
+    super::header_fields(header)
+        .into_iter()
+        .find(|(name, _)| name == "content-type")
+        .is_none_or(|(_, value)| value.trim_start().starts_with("text/"))
+}
+
 /// `body` decoded from `cte` (as [`declared`] gives it). The identity encodings come
 /// back as they are (RFC 3516 §3: "Certain CTEs use an identity encoding
 /// transformation").
@@ -132,5 +143,8 @@ mod tests {
             "base64"
         );
         assert_eq!(declared(b"Content-Type: text/plain\r\n\r\n"), "7bit");
+        assert!(is_text(b"Content-Type: TEXT/html\r\n\r\n"));
+        assert!(is_text(b"Subject: x\r\n\r\n"));
+        assert!(!is_text(b"Content-Type: image/png\r\n\r\n"));
     }
 }

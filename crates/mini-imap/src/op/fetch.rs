@@ -467,6 +467,10 @@ fn binary_data<'a>(
                 let cte = crate::mime::cte::declared(&header);
                 match crate::mime::cte::decode(&cte, &body)? {
                     Cow::Borrowed(_) => body,
+                    // RFC 3516 §6: decoded text goes out with CRLF line ends.
+                    Cow::Owned(decoded) if crate::mime::cte::is_text(&header) => {
+                        Cow::Owned(yubin_store::wire::to_crlf(&decoded).into_owned())
+                    }
                     Cow::Owned(decoded) => Cow::Owned(decoded),
                 }
             }
