@@ -596,6 +596,65 @@ mod tests {
     }
 
     #[test]
+    fn a_multiappend_streams_each_large_message_and_frames_the_rest() {
+        // RFC 3502: after a streamed message, the line goes on with the next one.
+        let mut c = streaming();
+        let mut input = b"a APPEND INBOX {12+}\r\nhello, world (\\Seen) {3+}\r\nabc".to_vec();
+        input.extend_from_slice(b" {11+}\r\n0123456789X\r\nb NOOP\r\n");
+        let mut buf = BytesMut::from(&input[..]);
+        let mut frames = Vec::new();
+        while let Some(f) = c.decode(&mut buf).unwrap() {
+            if matches!(f, Frame::AppendHead { .. }) {
+                c.stream_decided(true);
+            }
+            frames.push(f);
+        }
+        assert_eq!(
+            frames,
+            vec![
+                Frame::AppendHead {
+                    head: BytesMut::from(&b"a APPEND INBOX {12+}\r\n"[..]),
+                    synchronizing: false,
+                },
+                Frame::Piece(BytesMut::from(&b"hello, world"[..])),
+                // The small second message is framed inline; the large third one is
+                // streamed although the tag and name are not on its line.
+                Frame::AppendHead {
+                    head: BytesMut::from(&b" (\\Seen) {3+}\r\nabc {11+}\r\n"[..]),
+                    synchronizing: false,
+                },
+                Frame::Piece(BytesMut::from(&b"0123456789X"[..])),
+                cmd(b"\r\n"),
+                cmd(b"b NOOP\r\n"),
+            ]
+        );
+        // A synchronizing APPEND literal, however small, waits for the session's word.
+        assert!(matches!(
+            all(&mut c, b"c APPEND INBOX {2}\r\n")[..],
+            [Frame::AppendHead {
+                synchronizing: true,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_refused_literal_plus_skips_the_literals_chained_after_it() {
+        // A MULTIAPPEND refused at its first message: the later messages' octets are
+        // skipped too, never read as commands.
+        let mut c = streaming();
+        let mut buf = BytesMut::from(
+            &b"a APPEND X {12+}\r\nhello, world {4+}\r\nb OK {2+}\r\nzz\r\nc NOOP\r\n"[..],
+        );
+        assert!(matches!(
+            c.decode(&mut buf).unwrap(),
+            Some(Frame::AppendHead { .. })
+        ));
+        c.stream_decided(false);
+        assert_eq!(all(&mut c, &buf.split()), vec![cmd(b"c NOOP\r\n")]);
+    }
+
+    #[test]
     fn literals_held_in_memory_come_out_of_a_shared_budget() {
         let budget = Budget::new(8);
         let mut a = small().with_budget(budget.clone());
