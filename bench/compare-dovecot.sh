@@ -17,6 +17,9 @@
 # The loads, per mailbox size N (one connection issuing one command at a time unless
 # said; each figure is the median over the rounds of each run's p50 / p99):
 #   noop, select, status, search       the command again and again on an N-message INBOX
+#   sort, thread                       SORT (REVERSE DATE) / THREAD REFERENCES UTF-8 ALL, again
+#   resync                             UID FETCH 1:* (FLAGS) (CHANGEDSINCE highest), after
+#                                      SELECT (CONDSTORE): a CONDSTORE client finding no change
 #   mark-all-read                      STORE 1:* +FLAGS.SILENT (\Seen), then -FLAGS
 #   expunge                            STORE \Deleted on 10%, then EXPUNGE (a fresh copy each round)
 #   copy                               COPY 1:1000 into a new folder (then deleted)
@@ -413,7 +416,7 @@ for round in $(seq "$ROUNDS"); do
             on "$s" lat select-restart "$n" imap --user "m$n" --clients 1 --sessions 1 --mode select-restart
         done
     done
-    for load in noop select status search mark-all-read copy; do
+    for load in noop select status search sort thread resync mark-all-read copy; do
         for n in $SIZES; do
             for s in $order; do
                 on "$s" lat "$load" "$n" imap --user "m$n" "${one[@]}" --mode "$load"

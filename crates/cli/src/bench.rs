@@ -87,6 +87,13 @@ pub enum Mode {
     Append,
     /// IMAP only: SEARCH SUBJECT "--word" in the selected INBOX, again and again.
     Search,
+    /// IMAP only: SORT (REVERSE DATE) UTF-8 ALL, a webmail's message list (RFC 5256).
+    Sort,
+    /// IMAP only: THREAD REFERENCES UTF-8 ALL, a threaded message list (RFC 5256).
+    Thread,
+    /// IMAP only: UID FETCH 1:* (FLAGS) (CHANGEDSINCE m) with m the HIGHESTMODSEQ SELECT
+    /// gave: a CONDSTORE client's resynchronization when nothing changed (RFC 7162).
+    Resync,
     /// IMAP only: --clients connections on one shared INBOX, each issuing a random mix of
     /// FETCH n:n+49 (FLAGS) 40%, STORE ±FLAGS.SILENT (\Flagged) 30%, NOOP 10%, APPEND 10%,
     /// STORE +FLAGS.SILENT (\Deleted) then EXPUNGE 10%; the latency is every command's.
@@ -123,6 +130,9 @@ impl Mode {
                 | Mode::Copy
                 | Mode::Append
                 | Mode::Search
+                | Mode::Sort
+                | Mode::Thread
+                | Mode::Resync
                 | Mode::Mixed
         )
     }

@@ -179,12 +179,14 @@ fn one_line(e: &anyhow::Error) -> String {
     line
 }
 
-/// Logs go to stderr; `RUST_LOG` chooses what (default: warnings and errors). Colours
-/// only on a terminal: a log written to a file or a pipe gets no escape codes.
+/// Logs go to stderr; `RUST_LOG` chooses what (default: warnings and errors, but only the
+/// errors of the file watcher, which warns whenever a watched Maildir folder goes away —
+/// a DELETE or RENAME the store made itself and expects). Colours only on a terminal: a
+/// log written to a file or a pipe gets no escape codes.
 fn init_logging() {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,notify=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

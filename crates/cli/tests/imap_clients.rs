@@ -94,7 +94,7 @@ fn yubin_imap_client_subcommands() {
         assert!(ok, "yubin imap {args:?}: {err}");
         out
     };
-    assert!(run(&["capability"]).contains("IMAP4rev1 LITERAL+"));
+    assert!(run(&["capability"]).contains("IMAP4rev1 IMAP4rev2 LITERAL+"));
     let list = run(&["list", "--json"]);
     assert!(list.contains("\"name\":\"INBOX\""), "{list}");
     let status = run(&["status", "INBOX", "--json"]);

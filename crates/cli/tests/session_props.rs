@@ -964,6 +964,7 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
         "RFC822",
         "RFC822.HEADER",
         "RFC822.TEXT",
+        "MODSEQ",
     ];
     /// Alone, or with mistakes: macros in a list, sections that do not parse.
     const FETCH_ODD: &[&str] = &[
@@ -1008,6 +1009,10 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
         "CHARSET UTF-8 SUBJECT caf\u{e9}",
         "CHARSET KOI8-R ALL",
         "(",
+        // RFC 7162 §3.1.5.
+        "MODSEQ 1",
+        "MODSEQ \"/flags/\\\\seen\" all 5",
+        "MODSEQ 99999999999999999999",
     ];
     const FLAGS: &[&str] = &[
         "\\Seen",
@@ -1092,6 +1097,16 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
                 };
                 selected |= authed && mailbox != "*";
                 astring(mailbox, g, &mut input);
+                if g.chance(20) {
+                    // RFC 7162 §3.1.8, §3.2.5: CONDSTORE and QRESYNC parameters.
+                    input.put(g.pick(&[
+                        " (CONDSTORE)",
+                        " (QRESYNC (1 1))",
+                        " (QRESYNC (1 1 1:5 (1:2 1:2)))",
+                        " (QRESYNC (1 0))",
+                        " ()",
+                    ]));
+                }
             }
             12..=15 => {
                 let set = seq_set(g, SETS);
@@ -1105,11 +1120,30 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
                 } else {
                     input.put(format!("({})", items.join(" ")));
                 }
+                if g.chance(15) {
+                    // RFC 7162 §3.1.4.1, §3.2.6.
+                    input.put(g.pick(&[
+                        " (CHANGEDSINCE 1)",
+                        " (CHANGEDSINCE 1 VANISHED)",
+                        " (VANISHED)",
+                        " (CHANGEDSINCE 0)",
+                    ]));
+                }
             }
             16 => {
                 let key = g.pick(SEARCH);
                 let second = if g.chance(30) { g.pick(SEARCH) } else { "" };
-                input.put(format!("{uid}SEARCH {key} {second}").trim_end());
+                // RFC 5256 §3, RFC 5267 §3: SORT and THREAD take the same keys.
+                let verb = g.pick(&[
+                    "SEARCH",
+                    "SEARCH",
+                    "SEARCH RETURN (MIN MAX COUNT)",
+                    "SORT (REVERSE SUBJECT DATE) UTF-8",
+                    "SORT RETURN (ALL) (FROM) US-ASCII",
+                    "THREAD REFERENCES UTF-8",
+                    "THREAD ORDEREDSUBJECT KOI8-R",
+                ]);
+                input.put(format!("{uid}{verb} {key} {second}").trim_end());
                 if g.chance(20) {
                     input.put(" SUBJECT ");
                     astring("hello world", g, &mut input);
@@ -1128,7 +1162,12 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
                 ]);
                 let k = g.below(3);
                 let flags: Vec<&str> = (0..k).map(|_| g.pick(FLAGS)).collect();
-                input.put(format!("{uid}STORE {set} {mode} ({})", flags.join(" ")));
+                // RFC 7162 §3.1.3: a conditional STORE now and then.
+                let unchanged = g.pick(&["", "", "", " (UNCHANGEDSINCE 1)", " (UNCHANGEDSINCE 0)"]);
+                input.put(format!(
+                    "{uid}STORE {set}{unchanged} {mode} ({})",
+                    flags.join(" ")
+                ));
             }
             // COPY 1:* INBOX doubles INBOX: a few are enough, 48 would be 3 * 2^48 messages.
             19 if copies >= 3 => input.put("NOOP"),
@@ -1215,6 +1254,8 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
                 "ID (\"name\" \"fuzz\")",
                 "ID NIL",
                 "ENABLE CONDSTORE",
+                "ENABLE QRESYNC",
+                "ENABLE CONDSTORE QRESYNC X-NONE",
                 "ENABLE UTF8=ACCEPT",
                 "XLIST \"\" *",
             ])),

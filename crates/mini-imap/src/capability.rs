@@ -12,16 +12,21 @@ use yubin_core::tls::TlsState;
 /// SASL-IR RFC 4959, ID RFC 2971, ENABLE RFC 5161, IDLE RFC 2177, NAMESPACE RFC 2342,
 /// UNSELECT RFC 3691, UIDPLUS RFC 4315, MOVE RFC 6851, SPECIAL-USE and
 /// CREATE-SPECIAL-USE RFC 6154, CHILDREN RFC 3348, LIST-EXTENDED RFC 5258, LIST-STATUS
-/// RFC 5819, ESEARCH RFC 4731, SEARCHRES RFC 5182, WITHIN RFC 5032, STATUS=SIZE
+/// RFC 5819, ESEARCH RFC 4731, SEARCHRES RFC 5182, WITHIN RFC 5032, SORT and THREAD
+/// RFC 5256, SORT=DISPLAY RFC 5957, ESORT RFC 5267, STATUS=SIZE
 /// RFC 8438, CONDSTORE and QRESYNC RFC 7162, COMPRESS=DEFLATE RFC 4978, MULTIAPPEND
-/// RFC 3502, CATENATE RFC 4469, BINARY RFC 3516, AUTH=PLAIN RFC 4616.
-pub const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN STATUS=SIZE CONDSTORE QRESYNC COMPRESS=DEFLATE MULTIAPPEND CATENATE BINARY AUTH=PLAIN";
+/// RFC 3502, CATENATE RFC 4469, BINARY RFC 3516, AUTH=PLAIN RFC 4616; IMAP4rev2
+/// RFC 9051 beside IMAP4rev1 (Appendix A: a client that wants rev2 issues "ENABLE
+/// IMAP4rev2"), UTF8=ACCEPT RFC 6855.
+pub const CAPABILITIES: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES STATUS=SIZE CONDSTORE QRESYNC COMPRESS=DEFLATE UTF8=ACCEPT MULTIAPPEND CATENATE BINARY AUTH=PLAIN";
 
 /// The extensions a session has turned on; each changes what responses carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Enabled {
     condstore: bool,
     qresync: bool,
+    utf8_accept: bool,
+    imap4rev2: bool,
 }
 
 impl Enabled {
@@ -35,6 +40,19 @@ impl Enabled {
     /// resynchronize; a SELECT that replaces a mailbox says CLOSED. Implies CONDSTORE.
     pub fn qresync(self) -> bool {
         self.qresync
+    }
+
+    /// UTF8=ACCEPT (RFC 6855 §3): mailbox names are UTF-8 both ways, quoted strings may
+    /// carry UTF-8, SEARCH may not name a CHARSET, APPEND may carry UTF-8 headers.
+    pub fn utf8_accept(self) -> bool {
+        self.utf8_accept
+    }
+
+    /// IMAP4rev2 (RFC 9051 Appendix A, E): no RECENT responses nor `\Recent` flag,
+    /// SEARCH answered with ESEARCH, SELECT tells the mailbox's LIST, unsolicited FETCH
+    /// carries the UID, mailbox names are UTF-8 (§5.1).
+    pub fn imap4rev2(self) -> bool {
+        self.imap4rev2
     }
 }
 
@@ -85,6 +103,17 @@ impl Capabilities {
                 self.enabled.qresync = true;
                 self.enable_condstore();
                 newly.push("QRESYNC");
+            } else if name.eq_ignore_ascii_case("UTF8=ACCEPT") && !self.enabled.utf8_accept {
+                // RFC 6855 §3: "The "ENABLE UTF8=ACCEPT" command is only valid in the
+                // authenticated state" (the session's gate refuses ENABLE once selected).
+                self.enabled.utf8_accept = true;
+                newly.push("UTF8=ACCEPT");
+            } else if name.eq_ignore_ascii_case("IMAP4rev2") && !self.enabled.imap4rev2 {
+                // RFC 9051 Appendix A: "If both IMAP4rev1 and IMAP4rev2 are advertised,
+                // an IMAP client that wants to use IMAP4rev2 MUST issue an "ENABLE
+                // IMAP4rev2" command."
+                self.enabled.imap4rev2 = true;
+                newly.push("IMAP4rev2");
             }
         }
         newly

@@ -506,6 +506,14 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
 
     /// APPEND a message with flags and an optional internal date; the message goes as
     /// a non-synchronizing literal (LITERAL+). Returns the completion text (APPENDUID).
+    ///
+    /// A message whose header fields carry 8-bit text goes in RFC 6855 §4's UTF8 form
+    /// ([`crate::request::encode_command`]), after `ENABLE UTF8=ACCEPT` when the server
+    /// offers it: a server that does "MUST reject, with a "NO" response" such a message
+    /// from a client that did not enable it. The connection then names mailboxes in
+    /// UTF-8; `mailbox` is given as LIST shows it before (modified UTF-7), and is
+    /// converted. Call it in the authenticated state (ENABLE is not valid once a
+    /// mailbox is selected).
     pub async fn append(
         &mut self,
         mailbox: &str,
@@ -513,9 +521,19 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
         date: Option<chrono::DateTime<chrono::FixedOffset>>,
         message: &[u8],
     ) -> Result<String, ClientError> {
+        let mut mailbox = mailbox.to_owned();
+        if crate::op::append::HeaderScan::has_eight_bit(message)
+            && self.capability().await?.iter().any(|c| c == "UTF8=ACCEPT")
+        {
+            self.run(CommandBody::Enable(vec!["UTF8=ACCEPT".into()]))
+                .await?;
+            mailbox = crate::mailbox_name::NameForm::Utf8
+                .to_client(&mailbox)
+                .into_owned();
+        }
         let r = self
             .run(CommandBody::Append {
-                mailbox: mailbox.to_owned(),
+                mailbox,
                 messages: vec![crate::command::AppendMessage {
                     flags: flags.to_vec(),
                     date,

@@ -66,12 +66,14 @@ impl Default for CodecLimits {
 }
 
 impl CodecLimits {
-    /// The limits before login: room for a LOGIN or AUTHENTICATE with long credentials,
-    /// no more (a line of 8 KiB, RFC 7162 §4's minimum; a literal of 8 KiB; a command of
-    /// 64 KiB).
+    /// The limits before login: room for a LOGIN or AUTHENTICATE with long credentials
+    /// and for the largest ID RFC 2971 allows (ID is valid in any state, §3.1, and §3.3
+    /// allows 30 pairs of a 30-octet field and a 1024-octet value: about 32 KiB, which
+    /// imaptest sends), no more: a line of 40 KiB, a literal of 8 KiB, a command of
+    /// 64 KiB.
     pub fn before_login() -> Self {
         CodecLimits {
-            max_line: 8192,
+            max_line: 40 * 1024,
             max_literal: 8 * 1024,
             max_command: 64 * 1024,
             stream_above: 64 * 1024,

@@ -189,6 +189,31 @@ pub enum CommandBody {
     },
     /// `UID EXPUNGE set` (RFC 4315).
     UidExpunge(SequenceSet),
+    /// `[UID] SORT [RETURN (opts)] (criteria) charset keys` (RFC 5256 §3, ESORT RFC 5267
+    /// §3).
+    Sort {
+        /// `UID SORT`: answer with UIDs.
+        uid: bool,
+        /// `RETURN (...)` (ESORT): answer with `ESEARCH` instead of `SORT`.
+        ret: Option<SearchReturn>,
+        /// The sort criteria, most significant first; never empty.
+        criteria: Vec<SortCriterion>,
+        /// The charset of the search strings (mandatory in SORT).
+        charset: String,
+        /// The search keys, ANDed.
+        keys: Vec<SearchKey>,
+    },
+    /// `[UID] THREAD algorithm charset keys` (RFC 5256 §3).
+    Thread {
+        /// `UID THREAD`: answer with UIDs.
+        uid: bool,
+        /// How messages are grouped.
+        algorithm: ThreadAlgorithm,
+        /// The charset of the search strings.
+        charset: String,
+        /// The search keys, ANDed.
+        keys: Vec<SearchKey>,
+    },
 }
 
 impl CommandBody {
@@ -229,6 +254,8 @@ impl CommandBody {
             CommandBody::Copy { .. } => "COPY",
             CommandBody::Move { .. } => "MOVE",
             CommandBody::UidExpunge(_) => "UID EXPUNGE",
+            CommandBody::Sort { .. } => "SORT",
+            CommandBody::Thread { .. } => "THREAD",
         }
     }
 }
@@ -309,6 +336,9 @@ pub enum StatusItem {
     Size,
     /// `HIGHESTMODSEQ` (RFC 7162 §3.1.2.2).
     HighestModSeq,
+    /// `DELETED` (RFC 9051 §6.3.11): "The number of messages that have the \Deleted
+    /// flag set."
+    Deleted,
 }
 
 impl StatusItem {
@@ -322,6 +352,7 @@ impl StatusItem {
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::Deleted => "DELETED",
         }
     }
 }
@@ -348,6 +379,77 @@ impl SearchReturn {
     /// (RFC 5182 §2.1).
     pub fn answers(&self) -> bool {
         self.min || self.max || self.all || self.count
+    }
+}
+
+/// A `sort-key` (RFC 5256 §3, RFC 5957 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// `ARRIVAL`: the internal date and time.
+    Arrival,
+    /// `CC`: addr-mailbox of the first Cc address.
+    Cc,
+    /// `DATE`: the sent date (RFC 5256 §2.2).
+    Date,
+    /// `FROM`: addr-mailbox of the first From address.
+    From,
+    /// `SIZE`: the size in octets.
+    Size,
+    /// `SUBJECT`: the base subject (RFC 5256 §2.1).
+    Subject,
+    /// `TO`: addr-mailbox of the first To address.
+    To,
+    /// `DISPLAYFROM` (RFC 5957 §3): the first From address's display name, or its
+    /// address when it has none.
+    DisplayFrom,
+    /// `DISPLAYTO` (RFC 5957 §3): likewise for To.
+    DisplayTo,
+}
+
+impl SortKey {
+    /// The key's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Arrival => "ARRIVAL",
+            SortKey::Cc => "CC",
+            SortKey::Date => "DATE",
+            SortKey::From => "FROM",
+            SortKey::Size => "SIZE",
+            SortKey::Subject => "SUBJECT",
+            SortKey::To => "TO",
+            SortKey::DisplayFrom => "DISPLAYFROM",
+            SortKey::DisplayTo => "DISPLAYTO",
+        }
+    }
+}
+
+/// A `sort-criterion = ["REVERSE" SP] sort-key` (RFC 5256 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    /// `REVERSE`: this key descending (the implicit sequence-number tie-break stays
+    /// ascending, RFC 5256 §3).
+    pub reverse: bool,
+    /// What to compare.
+    pub key: SortKey,
+}
+
+/// A `thread-alg` (RFC 5256 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    /// `ORDEREDSUBJECT`: one thread per base subject, flat under its first message.
+    OrderedSubject,
+    /// `REFERENCES`: parent/child links from Message-ID, References and In-Reply-To,
+    /// then grouped by base subject.
+    References,
+}
+
+impl ThreadAlgorithm {
+    /// The algorithm's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadAlgorithm::OrderedSubject => "ORDEREDSUBJECT",
+            ThreadAlgorithm::References => "REFERENCES",
+        }
     }
 }
 
@@ -405,6 +507,8 @@ impl SequenceSet {
 
     /// The set of exactly these numbers (ascending, distinct), in compact form: runs
     /// become ranges (`1:3,5`). Empty numbers give the empty set, which matches nothing.
+    /// Numbers in another order keep it, only runs ascending by one merging (ESORT's
+    /// `ALL` lists messages in sort order this way, RFC 5267 §3).
     pub fn from_sorted(numbers: impl IntoIterator<Item = u32>) -> SequenceSet {
         let mut ranges: Vec<(SeqNum, SeqNum)> = Vec::new();
         for n in numbers {

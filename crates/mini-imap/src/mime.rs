@@ -21,7 +21,7 @@ use mail_parser::{
 use crate::command::{Section, SectionText};
 use crate::value::Value;
 
-mod address;
+pub(crate) mod address;
 pub mod cte;
 
 /// Where one MIME part lies in the message bytes.

@@ -16,7 +16,8 @@ use yubin_core::Secret;
 
 use crate::command::{
     Command, CommandBody, Compression, FetchAttr, ListExtended, QResync, SearchKey, SearchReturn,
-    Section, SectionText, SelectParams, SeqNum, SequenceSet, StatusItem, StoreMode,
+    Section, SectionText, SelectParams, SeqNum, SequenceSet, SortCriterion, SortKey, StatusItem,
+    StoreMode, ThreadAlgorithm,
 };
 
 /// How deep `search-key`s may nest (`NOT`, `OR`, parentheses). RFC 3501 sets no limit;
@@ -311,6 +312,12 @@ fn quoted(i: &[u8]) -> Res<'_, Vec<u8>> {
     loop {
         match rest.first() {
             None => return fail(rest),
+            // RFC 6855 §3: "the server MUST reject, with a "BAD" response, any octet
+            // sequences with the high bit set that fail to comply with the formal
+            // syntax requirements of UTF-8".
+            Some(b'"') if !out.is_ascii() && std::str::from_utf8(&out).is_err() => {
+                return fail(rest);
+            }
             Some(b'"') => return Ok((&rest[1..], out)),
             Some(b'\\') => match rest.get(1) {
                 Some(&c @ (b'"' | b'\\')) => {
@@ -596,6 +603,8 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
         "STATUS" => status(i),
         "APPEND" => append::append(i),
         "SEARCH" => search(i, false),
+        "SORT" => sort(i, false),
+        "THREAD" => thread(i, false),
         "FETCH" => fetch(i, false),
         "STORE" => store(i, false),
         "COPY" => map(
@@ -620,11 +629,14 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
     })
 }
 
-/// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`
+/// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`, and
+/// `sort` and `thread` (RFC 5256 §5: `["UID" SP] "SORT" ...`).
 fn uid_command<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
     Some(match name {
         "FETCH" => fetch(i, true),
         "SEARCH" => search(i, true),
+        "SORT" => sort(i, true),
+        "THREAD" => thread(i, true),
         "STORE" => store(i, true),
         "COPY" => map(
             (preceded(sp, sequence_set), preceded(sp, mailbox)),
@@ -747,7 +759,7 @@ fn create(i: &[u8]) -> Res<'_, CommandBody> {
 }
 
 /// `status-att = "MESSAGES" / "RECENT" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN"`
-/// `/ "SIZE"` (RFC 8438 §4)
+/// `/ "SIZE"` (RFC 8438 §4) `/ "DELETED"` (RFC 9051 §9)
 fn status_att(i: &[u8]) -> Res<'_, StatusItem> {
     alt((
         value(StatusItem::Messages, tag_no_case(&b"MESSAGES"[..])),
@@ -756,6 +768,7 @@ fn status_att(i: &[u8]) -> Res<'_, StatusItem> {
         value(StatusItem::UidValidity, tag_no_case(&b"UIDVALIDITY"[..])),
         value(StatusItem::Unseen, tag_no_case(&b"UNSEEN"[..])),
         value(StatusItem::Size, tag_no_case(&b"SIZE"[..])),
+        value(StatusItem::Deleted, tag_no_case(&b"DELETED"[..])),
         // RFC 7162 §3.1.2.2.
         value(
             StatusItem::HighestModSeq,
@@ -1154,6 +1167,94 @@ fn search(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
             criteria,
         },
     ))
+}
+
+/// `sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria` (RFC 5256 §5), with
+/// ESORT's `[search-return-opts]` before the criteria (RFC 5267 §3, RFC 4466 §2.6);
+/// `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`;
+/// `search-criteria = charset 1*(SP search-key)`.
+///
+/// `RETURN (SAVE)` is refused here: RFC 5182 defines `$` as the result of a SEARCH, and a
+/// sorted result has no set to save that SEARCH would not give.
+fn sort(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
+    let (i, ret) = opt(search_return_opts).parse(i)?;
+    if ret.is_some_and(|r| r.save) {
+        return fail(i);
+    }
+    let (i, criteria) = preceded(
+        sp,
+        delimited(
+            tag(&b"("[..]),
+            separated_list1(sp, sort_criterion),
+            tag(&b")"[..]),
+        ),
+    )
+    .parse(i)?;
+    let (i, (charset, keys)) = search_criteria(i)?;
+    Ok((
+        i,
+        CommandBody::Sort {
+            uid,
+            ret,
+            criteria,
+            charset,
+            keys,
+        },
+    ))
+}
+
+/// `sort-criterion = ["REVERSE" SP] sort-key`;
+/// `sort-key = "ARRIVAL" / "CC" / "DATE" / "FROM" / "SIZE" / "SUBJECT" / "TO"`
+/// (RFC 5256 §5) `/ "DISPLAYFROM" / "DISPLAYTO"` (RFC 5957 §4).
+fn sort_criterion(i: &[u8]) -> Res<'_, SortCriterion> {
+    let (i, reverse) = map(opt((tag_no_case(&b"REVERSE"[..]), sp)), |r| r.is_some()).parse(i)?;
+    let (rest, word) = atom(i)?;
+    let key = match word.to_ascii_uppercase().as_slice() {
+        b"ARRIVAL" => SortKey::Arrival,
+        b"CC" => SortKey::Cc,
+        b"DATE" => SortKey::Date,
+        b"FROM" => SortKey::From,
+        b"SIZE" => SortKey::Size,
+        b"SUBJECT" => SortKey::Subject,
+        b"TO" => SortKey::To,
+        b"DISPLAYFROM" => SortKey::DisplayFrom,
+        b"DISPLAYTO" => SortKey::DisplayTo,
+        _ => return fail(i),
+    };
+    Ok((rest, SortCriterion { reverse, key }))
+}
+
+/// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria`;
+/// `thread-alg = "ORDEREDSUBJECT" / "REFERENCES" / thread-alg-ext` (RFC 5256 §5). An
+/// algorithm yubin does not implement is a syntax error, as for any unknown atom.
+fn thread(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
+    let (i, _) = sp(i)?;
+    let (rest, word) = atom(i)?;
+    let algorithm = match word.to_ascii_uppercase().as_slice() {
+        b"ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
+        b"REFERENCES" => ThreadAlgorithm::References,
+        _ => return fail(i),
+    };
+    let (i, (charset, keys)) = search_criteria(rest)?;
+    Ok((
+        i,
+        CommandBody::Thread {
+            uid,
+            algorithm,
+            charset,
+            keys,
+        },
+    ))
+}
+
+/// `SP search-criteria`, `search-criteria = charset 1*(SP search-key)` (RFC 5256 §5);
+/// `charset = atom / quoted`, read as an astring.
+fn search_criteria(i: &[u8]) -> Res<'_, (String, Vec<SearchKey>)> {
+    (
+        preceded(sp, astring_text),
+        nom::multi::many1(preceded(sp, |i| search_key(i, 0))),
+    )
+        .parse(i)
 }
 
 /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"`

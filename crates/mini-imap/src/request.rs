@@ -27,6 +27,13 @@ fn write_append_message(out: &mut Vec<u8>, m: &AppendMessage) {
     }
     out.push(b' ');
     match &m.data {
+        // RFC 6855 §4: "A client that sends a message with UTF-8 headers to the server
+        // MUST send them using the "UTF8" data extension".
+        AppendData::Literal(data) if crate::op::append::HeaderScan::has_eight_bit(data) => {
+            out.extend_from_slice(b"UTF8 (");
+            write_literal8(out, data, true);
+            out.push(b')');
+        }
         AppendData::Literal(data) => data_literal(out, data),
         AppendData::Catenate(parts) => {
             out.extend_from_slice(b"CATENATE (");
@@ -543,6 +550,58 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
         CommandBody::UidExpunge(set) => {
             out.extend_from_slice(b"UID EXPUNGE ");
             write_set(&mut out, set);
+        }
+        CommandBody::Sort {
+            uid,
+            ret,
+            criteria,
+            charset,
+            keys,
+        } => {
+            // RFC 5256 §5, RFC 5267 §3.
+            uid_prefix(&mut out, *uid);
+            out.extend_from_slice(b"SORT");
+            if let Some(r) = ret {
+                let opts: Vec<&str> = [
+                    (r.min, "MIN"),
+                    (r.max, "MAX"),
+                    (r.all, "ALL"),
+                    (r.count, "COUNT"),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, name)| *name)
+                .collect();
+                out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
+            }
+            let names: Vec<String> = criteria
+                .iter()
+                .map(|c| {
+                    let reverse = if c.reverse { "REVERSE " } else { "" };
+                    format!("{reverse}{}", c.key.as_str())
+                })
+                .collect();
+            out.extend_from_slice(format!(" ({}) ", names.join(" ")).as_bytes());
+            write_arg(&mut out, charset.as_bytes());
+            for k in keys {
+                out.push(b' ');
+                write_search_key(&mut out, k);
+            }
+        }
+        CommandBody::Thread {
+            uid,
+            algorithm,
+            charset,
+            keys,
+        } => {
+            // RFC 5256 §5.
+            uid_prefix(&mut out, *uid);
+            out.extend_from_slice(format!("THREAD {} ", algorithm.as_str()).as_bytes());
+            write_arg(&mut out, charset.as_bytes());
+            for k in keys {
+                out.push(b' ');
+                write_search_key(&mut out, k);
+            }
         }
         CommandBody::Compress(crate::command::Compression::Deflate) => {
             out.extend_from_slice(b"COMPRESS DEFLATE")

@@ -353,6 +353,16 @@ pub enum Data<'a> {
         /// `(MODSEQ m)`.
         modseq: Option<u64>,
     },
+    /// `* SORT n...` (RFC 5256 §4): the numbers in sort order.
+    Sort(&'a [u32]),
+    /// `* THREAD (...)...` (RFC 5256 §4): the threads, message `i` of the forest being
+    /// `numbers[i]`.
+    Thread {
+        /// The threads.
+        forest: &'a crate::sort::thread::Forest,
+        /// The sequence number or UID of each message the forest names.
+        numbers: &'a [u32],
+    },
     /// `* VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10): messages gone, by UID; without
     /// EARLIER it is an EXPUNGE of each (the numbers after them shift), with it a report
     /// of what went before.
@@ -555,6 +565,21 @@ impl Data<'_> {
                 }
                 if let Some(m) = modseq {
                     out.extend_from_slice(format!(" (MODSEQ {m})").as_bytes());
+                }
+            }
+            Data::Sort(numbers) => {
+                out.extend_from_slice(b"SORT");
+                for n in numbers.iter() {
+                    out.extend_from_slice(format!(" {n}").as_bytes());
+                }
+            }
+            Data::Thread { forest, numbers } => {
+                // `thread-data = "THREAD" [SP 1*thread-list]`: nothing after it when no
+                // message matched.
+                out.extend_from_slice(b"THREAD");
+                if !forest.roots.is_empty() {
+                    out.push(b' ');
+                    forest.write(|i| numbers[i], out);
                 }
             }
             Data::Vanished { earlier, uids } => {

@@ -33,6 +33,11 @@ pub struct Selected {
     pub own: BTreeMap<u32, u64>,
     /// UIDs that are `\Recent` in this session.
     pub recent: BTreeSet<u32>,
+    /// IMAP4rev2 is enabled (RFC 9051 Appendix E item 12: "RECENT response on
+    /// SELECT/EXAMINE, \Recent flag, RECENT STATUS, and SEARCH NEW items are now
+    /// deprecated"): no `* n RECENT` and no `\Recent` in FLAGS. `recent` is still kept,
+    /// for SEARCH RECENT, NEW and OLD.
+    pub hide_recent: bool,
     /// The keywords the client has been told of in `FLAGS` (RFC 3501 §7.2.6). A keyword
     /// new to it is announced ([`Selected::announce`]) before any FETCH shows it; until
     /// then FETCH leaves it out ([`Selected::flag_list`]).
@@ -112,7 +117,7 @@ impl Selected {
             .filter(|f| self.announced(f))
             .map(|f| f.to_string())
             .collect();
-        if self.recent.contains(&uid) {
+        if !self.hide_recent && self.recent.contains(&uid) {
             parts.push("\\Recent".into());
         }
         parts

@@ -35,6 +35,7 @@ use yubin_store::{Account, MailboxWatch, Store};
 pub use crate::capability::{CAPABILITIES, Capabilities, Enabled};
 use crate::codec::{Frame, ImapCodec, Rejection};
 use crate::command::{Command, CommandBody, SelectParams};
+use crate::mailbox_name::NameForm;
 use crate::op;
 use crate::op::auth::{Login, Sasl};
 use crate::op::notify::Updates;
@@ -293,6 +294,11 @@ impl Session {
         if let Err(why) = self.check_state(&cmd.body) {
             return only(&cmd.tag, &Completion::bad(why));
         }
+        // UTF8=ACCEPT / IMAP4rev2: the client's UTF-8 names, in the store's form.
+        let form = NameForm::of(self.capabilities.enabled());
+        if let Err(why) = form.command_to_store(&mut cmd.body) {
+            return only(&cmd.tag, &Completion::no(Code::Cannot, why));
+        }
         // `$` stands for the saved search result (RFC 5182): handlers see the messages.
         if let State::Selected(_, sel) = &self.state {
             op::expand_saved(sel, &mut cmd.body);
@@ -470,11 +476,13 @@ impl Session {
                     let enabled = self.capabilities.enabled();
                     selected(account, sel, &tag, body, enabled, &mut out)
                 }
-                State::Authenticated(account) => match authenticated(account, None, body, &mut out)
-                {
-                    Some(done) => done,
-                    None => Completion::bad("No mailbox selected"),
-                },
+                State::Authenticated(account) => {
+                    match authenticated(account, None, body, self.capabilities.enabled(), &mut out)
+                    {
+                        Some(done) => done,
+                        None => Completion::bad("No mailbox selected"),
+                    }
+                }
                 State::NotAuthenticated | State::Logout => Completion::bad("Log in first"),
             },
         };
@@ -526,6 +534,7 @@ impl Session {
             account,
             selected,
             max_message: self.max_message.get(),
+            eight_bit_headers: op::append::eight_bit_headers_allowed(self.capabilities.enabled()),
         })
     }
 
@@ -547,6 +556,13 @@ impl Session {
                         return only(&tag, &Completion::bad(capitalize(&e.to_string())));
                     }
                 };
+                let mut parsed = parsed;
+                // UTF8=ACCEPT / IMAP4rev2: the client's UTF-8 name, in the store's form.
+                match NameForm::of(self.capabilities.enabled()).to_store(&parsed.mailbox) {
+                    Ok(std::borrow::Cow::Owned(stored)) => parsed.mailbox = stored,
+                    Ok(_) => {}
+                    Err(why) => return only(&parsed.tag, &Completion::no(Code::Cannot, why)),
+                }
                 let Some(cx) = self.append_context() else {
                     return only(&parsed.tag, &Completion::bad("Log in first"));
                 };
@@ -700,7 +716,7 @@ impl Session {
             }
         };
         let qresync = params.qresync.as_ref();
-        let done = match op::select::select(&account, name, examine, qresync, &mut out) {
+        let done = match op::select::select(&account, name, examine, qresync, enabled, &mut out) {
             Ok((selected, done)) => {
                 self.state = State::Selected(account, selected);
                 done
@@ -732,20 +748,26 @@ fn authenticated(
     account: &Account,
     selected: Option<&str>,
     body: CommandBody,
+    enabled: Enabled,
     out: &mut Responses,
 ) -> Option<Completion> {
     use CommandBody as C;
+    let form = NameForm::of(enabled);
     let subscription = |r: Result<(), yubin_store::StoreError>, command: &str| match r {
         Ok(()) => Completion::done(command),
         Err(e) => Completion::store_failed(command, &e),
     };
     Some(match body {
-        C::List { reference, pattern } => op::list::list(account, &reference, &pattern, false, out),
-        C::ListExtended(l) => op::list::list_extended(account, &l, out),
-        C::Lsub { reference, pattern } => op::list::list(account, &reference, &pattern, true, out),
+        C::List { reference, pattern } => {
+            op::list::list(account, &reference, &pattern, false, form, out)
+        }
+        C::ListExtended(l) => op::list::list_extended(account, &l, form, out),
+        C::Lsub { reference, pattern } => {
+            op::list::list(account, &reference, &pattern, true, form, out)
+        }
         C::Subscribe(name) => subscription(account.subscribe(&name), "SUBSCRIBE"),
         C::Unsubscribe(name) => subscription(account.unsubscribe(&name), "UNSUBSCRIBE"),
-        C::Status { mailbox, items } => op::status::status(account, &mailbox, &items, out),
+        C::Status { mailbox, items } => op::status::status(account, &mailbox, &items, form, out),
         C::Create(name) => op::mailbox::create(account, &name),
         C::CreateSpecialUse { mailbox, uses } => {
             op::mailbox::create_special_use(account, &mailbox, &uses)
@@ -768,12 +790,55 @@ fn selected(
     use CommandBody as C;
     let is_move = matches!(body, C::Move { .. });
     match body {
+        // RFC 6855 §3: once UTF8=ACCEPT is enabled the client "MUST NOT issue a
+        // "SEARCH" command that contains a charset specification. If an IMAP server
+        // receives such a "SEARCH" command in that situation, it SHOULD reject the
+        // command with a "BAD" response (due to the conflicting charset labels)."
+        C::Search {
+            charset: Some(_), ..
+        } if enabled.utf8_accept() => {
+            Completion::bad("No CHARSET in SEARCH once UTF8=ACCEPT is enabled (RFC 6855 §3)")
+        }
         C::Search {
             uid,
             ret,
             charset,
             criteria,
-        } => op::search::search(sel, tag, uid, ret, charset.as_deref(), &criteria, out),
+        } => {
+            // RFC 9051 §6.4.4 (Appendix E item 4): in IMAP4rev2 a SEARCH is answered
+            // with ESEARCH; without RETURN it is RETURN (ALL): `SEARCH TEXT "string not
+            // in mailbox"` gets `* ESEARCH (TAG "A284")`.
+            let ret = match ret {
+                None if enabled.imap4rev2() => Some(crate::command::SearchReturn {
+                    all: true,
+                    ..Default::default()
+                }),
+                ret => ret,
+            };
+            op::search::search(sel, tag, uid, ret, charset.as_deref(), &criteria, out)
+        }
+        C::Sort {
+            uid,
+            ret,
+            criteria,
+            charset,
+            keys,
+        } => {
+            let args = op::sort::SortArgs {
+                uid,
+                ret,
+                criteria: &criteria,
+                charset: &charset,
+                keys: &keys,
+            };
+            op::sort::sort(sel, tag, args, out)
+        }
+        C::Thread {
+            uid,
+            algorithm,
+            charset,
+            keys,
+        } => op::thread::thread(sel, uid, algorithm, &charset, &keys, out),
         C::Store {
             uid,
             set,
@@ -809,7 +874,7 @@ fn selected(
         C::UidExpunge(set) => op::expunge::expunge(sel, Some(&set)),
         body => {
             let name = sel.mailbox.name();
-            authenticated(account, Some(&name), body, out)
+            authenticated(account, Some(&name), body, enabled, out)
                 .unwrap_or_else(|| Completion::bad("Not valid here"))
         }
     }
@@ -843,7 +908,14 @@ fn enables_condstore(body: &CommandBody) -> bool {
 fn updates_for(body: &CommandBody) -> Updates {
     use CommandBody as C;
     match body {
-        C::Fetch { .. } | C::Store { .. } | C::Search { .. } => Updates::NoExpunge,
+        // RFC 5256 §3: "Untagged EXPUNGE responses are not permitted while the server is
+        // responding to a SORT command, but are permitted during a UID SORT command";
+        // THREAD, UID SORT and UID THREAD withhold them alike, as UID SEARCH does.
+        C::Fetch { .. }
+        | C::Store { .. }
+        | C::Search { .. }
+        | C::Sort { .. }
+        | C::Thread { .. } => Updates::NoExpunge,
         // These report on their own, or leave the selected state.
         C::Noop
         | C::Check

@@ -3,7 +3,8 @@
 //! IMAPClient look a message up by `HEADER Message-ID <id>`); a keyword new to the
 //! client announced with FLAGS and PERMANENTFLAGS before a FETCH shows it (§7.2.6);
 //! COPY and MOVE into the selected mailbox itself (RFC 6851, as Dovecot does it); an ID
-//! of RFC 2971's largest size after login.
+//! of RFC 2971's largest size, before login too (imaptest's `id` group sends it there);
+//! SEARCH FROM by the address as ENVELOPE gives it (imaptest's `search-addresses`).
 
 use std::time::Duration;
 
@@ -387,9 +388,18 @@ async fn after_login_a_long_command_line_is_answered() {
     let mut c = Conn::open(&handle).await;
     let id = largest_id("i1");
     assert!(id.len() > 30 * 1024, "{}", id.len());
-    // Before login the small limit holds; the session goes on.
+    // ID is valid in any state (RFC 2971 §3.1): its largest form is answered before login.
     let r = c.ask(&id, "i1").await;
-    assert_eq!(r, "i1 BAD Line too long\r\n");
+    assert!(r.ends_with("i1 OK ID completed\r\n"), "{r}");
+    // Past the limit before login: BAD, and the session goes on.
+    let mut over = b"y NOOP ".to_vec();
+    over.extend(std::iter::repeat_n(
+        b'y',
+        CodecLimits::before_login().max_line,
+    ));
+    over.extend_from_slice(b"\r\n");
+    let r = c.ask(&over, "y").await;
+    assert_eq!(r, "y BAD Line too long\r\n");
     let r = c.ask(b"l LOGIN alice secret\r\n", "l").await;
     assert!(r.starts_with("l OK"), "{r}");
     let r = c.ask(&largest_id("i2"), "i2").await;
@@ -411,5 +421,30 @@ async fn after_login_a_long_command_line_is_answered() {
     assert_eq!(r, "x BAD Line too long\r\n");
     let r = c.ask(b"n NOOP\r\n", "n").await;
     assert_eq!(r, "n OK NOOP completed\r\n");
+    tokio::time::timeout(STEP, handle.stop()).await.unwrap();
+}
+
+/// RFC 3501 §6.4.4: FROM (TO, CC, BCC) matches the envelope's field, so the address as
+/// ENVELOPE gives it is found even where the header splits it with comments; the text
+/// as written is still found too (imaptest `search-addresses`).
+#[tokio::test]
+async fn search_from_matches_the_envelope_address() {
+    let commented: &[u8] =
+        b"From: <user-from (comment)@ (comment) domain.org>\r\nSubject: a\r\n\r\nx\r\n";
+    let plain: &[u8] = b"From: Other <other@domain.org>\r\nSubject: b\r\n\r\ny\r\n";
+    let (handle, _store) = start(&[(commented, Flags::new()), (plain, Flags::new())]).await;
+    let (mut c, _) = Conn::selected(&handle, "SELECT").await;
+    for (query, want) in [
+        ("FROM user-from@domain.org", "* SEARCH 1"),
+        ("FROM USER-FROM@DOMAIN.ORG", "* SEARCH 1"),
+        ("FROM comment", "* SEARCH 1"),
+        ("FROM @domain.org", "* SEARCH 1 2"),
+        ("FROM other@domain.org", "* SEARCH 2"),
+        ("FROM user-from@other.org", "* SEARCH"),
+        ("TO user-from@domain.org", "* SEARCH"),
+    ] {
+        let r = c.ask(format!("q SEARCH {query}\r\n").as_bytes(), "q").await;
+        assert!(r.starts_with(&format!("{want}\r\n")), "{query}: {r}");
+    }
     tokio::time::timeout(STEP, handle.stop()).await.unwrap();
 }

@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use mini_imap::codec::{CodecLimits, ImapCodec};
 use mini_imap::command::{
     AppendData, AppendMessage, CatPart, Command, CommandBody as C, FetchAttr as F, QResync,
-    SearchKey as K, Section, SectionText as T, SelectParams, SeqNum, SequenceSet, StatusItem,
+    SearchKey as K, SearchReturn, Section, SectionText as T, SelectParams, SeqNum, SequenceSet,
+    SortCriterion, SortKey, StatusItem, ThreadAlgorithm,
 };
 use mini_imap::parse::command;
 use mini_imap::request::encode_command;
@@ -178,7 +179,8 @@ fn body() -> impl Strategy<Value = C> {
                     Just(StatusItem::Unseen),
                     Just(StatusItem::UidNext),
                     Just(StatusItem::Size),
-                    Just(StatusItem::HighestModSeq)
+                    Just(StatusItem::HighestModSeq),
+                    Just(StatusItem::Deleted)
                 ],
                 1..4
             )
@@ -224,9 +226,66 @@ fn body() -> impl Strategy<Value = C> {
                 criteria
             }),
         proptest::collection::vec(atom(), 1..3).prop_map(C::Enable),
+        (
+            any::<bool>(),
+            proptest::option::of(
+                (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+                    |(min, max, all, count)| SearchReturn {
+                        min,
+                        max,
+                        // RETURN () reads as RETURN (ALL) (RFC 4731 §3.1).
+                        all: all || !(min || max || count),
+                        count,
+                        save: false,
+                    }
+                )
+            ),
+            proptest::collection::vec(sort_criterion(), 1..4),
+            prop_oneof![Just("UTF-8".to_string()), Just("US-ASCII".to_string())],
+            proptest::collection::vec(search_key(), 1..3)
+        )
+            .prop_map(|(uid, ret, criteria, charset, keys)| C::Sort {
+                uid,
+                ret,
+                criteria,
+                charset,
+                keys
+            }),
+        (
+            any::<bool>(),
+            prop_oneof![
+                Just(ThreadAlgorithm::OrderedSubject),
+                Just(ThreadAlgorithm::References)
+            ],
+            proptest::collection::vec(search_key(), 1..3)
+        )
+            .prop_map(|(uid, algorithm, keys)| C::Thread {
+                uid,
+                algorithm,
+                charset: "UTF-8".into(),
+                keys
+            }),
         (text(), proptest::collection::vec(append_message(), 1..4))
             .prop_map(|(mailbox, messages)| C::Append { mailbox, messages }),
     ]
+}
+
+fn sort_criterion() -> impl Strategy<Value = SortCriterion> {
+    (
+        any::<bool>(),
+        prop_oneof![
+            Just(SortKey::Arrival),
+            Just(SortKey::Cc),
+            Just(SortKey::Date),
+            Just(SortKey::From),
+            Just(SortKey::Size),
+            Just(SortKey::Subject),
+            Just(SortKey::To),
+            Just(SortKey::DisplayFrom),
+            Just(SortKey::DisplayTo),
+        ],
+    )
+        .prop_map(|(reverse, key)| SortCriterion { reverse, key })
 }
 
 /// Any octets, NUL included: a message with NUL goes as a literal8 (RFC 3516 §4.4).
@@ -266,7 +325,7 @@ proptest! {
 
     #[test]
     fn parse_never_panics_on_near_commands(
-        head in prop_oneof![Just("a FETCH 1 "), Just("a SEARCH "), Just("a LOGIN "), Just("a UID FETCH 1:* ")],
+        head in prop_oneof![Just("a FETCH 1 "), Just("a SEARCH "), Just("a LOGIN "), Just("a UID FETCH 1:* "), Just("a SORT ("), Just("a UID THREAD REFERENCES ")],
         tail in "[ -~]{0,60}",
     ) {
         let _ = command(format!("{head}{tail}\r\n").as_bytes());

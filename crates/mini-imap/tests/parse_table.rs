@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use mini_imap::codec::{Frame, ImapCodec};
 use mini_imap::command::{
     AppendData, AppendMessage, CatPart, CommandBody as C, Compression, FetchAttr as F,
-    ListExtended, QResync, SearchKey as K, Section, SectionText as T, SelectParams, SeqNum,
-    SequenceSet, StatusItem, StoreMode,
+    ListExtended, QResync, SearchKey as K, SearchReturn, Section, SectionText as T, SelectParams,
+    SeqNum, SequenceSet, SortCriterion, SortKey, StatusItem, StoreMode, ThreadAlgorithm,
 };
 use mini_imap::parse::{ParseError, command};
 use mini_imap::request::encode_command;
@@ -456,6 +456,88 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 ],
             },
         ),
+        // RFC 5256 §5: sort and thread; RFC 5267 §3: ESORT's RETURN; RFC 5957 keys.
+        (
+            b"a SORT (SUBJECT REVERSE DATE) UTF-8 ALL\r\n",
+            C::Sort {
+                uid: false,
+                ret: None,
+                criteria: vec![
+                    SortCriterion {
+                        reverse: false,
+                        key: SortKey::Subject,
+                    },
+                    SortCriterion {
+                        reverse: true,
+                        key: SortKey::Date,
+                    },
+                ],
+                charset: "UTF-8".into(),
+                keys: vec![K::All],
+            },
+        ),
+        (
+            b"a uid sort return (min count) (arrival cc from size to displayfrom reverse displayto) \"US-ASCII\" FROM x 1:*\r\n",
+            C::Sort {
+                uid: true,
+                ret: Some(SearchReturn {
+                    min: true,
+                    count: true,
+                    ..SearchReturn::default()
+                }),
+                criteria: [
+                    SortKey::Arrival,
+                    SortKey::Cc,
+                    SortKey::From,
+                    SortKey::Size,
+                    SortKey::To,
+                    SortKey::DisplayFrom,
+                    SortKey::DisplayTo,
+                ]
+                .into_iter()
+                .map(|key| SortCriterion {
+                    reverse: key == SortKey::DisplayTo,
+                    key,
+                })
+                .collect(),
+                charset: "US-ASCII".into(),
+                keys: vec![K::From(b"x".to_vec()), K::SequenceSet(set(&[(1, 0)]))],
+            },
+        ),
+        (
+            b"a SORT RETURN () (SIZE) UTF-8 ALL\r\n",
+            C::Sort {
+                uid: false,
+                ret: Some(SearchReturn {
+                    all: true,
+                    ..SearchReturn::default()
+                }),
+                criteria: vec![SortCriterion {
+                    reverse: false,
+                    key: SortKey::Size,
+                }],
+                charset: "UTF-8".into(),
+                keys: vec![K::All],
+            },
+        ),
+        (
+            b"a THREAD ORDEREDSUBJECT UTF-8 SINCE 5-MAR-2000\r\n",
+            C::Thread {
+                uid: false,
+                algorithm: ThreadAlgorithm::OrderedSubject,
+                charset: "UTF-8".into(),
+                keys: vec![K::Since(d(2000, 3, 5))],
+            },
+        ),
+        (
+            b"a UID THREAD references US-ASCII TEXT \"gewp\" UNSEEN\r\n",
+            C::Thread {
+                uid: true,
+                algorithm: ThreadAlgorithm::References,
+                charset: "US-ASCII".into(),
+                keys: vec![K::Text(b"gewp".to_vec()), K::Unseen],
+            },
+        ),
         (
             b"a SEARCH ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN KEYWORD $Junk UNKEYWORD foo LARGER 10 SMALLER 99 ON 9-dec-2023 SENTON 1-Jan-2024 SENTBEFORE 1-Jan-2024 SENTSINCE 1-Jan-2024 BCC x CC y BODY z TEXT w HEADER X-Spam yes OLDER 3600 YOUNGER 259200 MODSEQ \"/flags/\\\\draft\" all 620162338 MODSEQ 0\r\n",
             C::Search {
@@ -608,6 +690,25 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 }],
             },
         ),
+        // RFC 6855 §4: `utf8-literal = "UTF8" SP "(" literal8 ")"`.
+        (
+            "a APPEND INBOX UTF8 (~{10+}\r\nS: \u{e9}t\u{e9}\r\n)\r\n".as_bytes(),
+            C::Append {
+                mailbox: "INBOX".into(),
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: None,
+                    data: AppendData::Literal("S: \u{e9}t\u{e9}\r\n".as_bytes().to_vec()),
+                }],
+            },
+        ),
+        (
+            b"a STATUS INBOX (DELETED)\r\n",
+            C::Status {
+                mailbox: "INBOX".into(),
+                items: vec![StatusItem::Deleted],
+            },
+        ),
     ]
 }
 
@@ -726,6 +827,25 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a SEARCH OR SEEN\r\n", Some("a")),
         (b"a SEARCH (SEEN\r\n", Some("a")),
         (b"a SEARCH CHARSET\r\n", Some("a")),
+        (b"a SORT\r\n", Some("a")),
+        (b"a SORT () UTF-8 ALL\r\n", Some("a")),
+        (b"a SORT (SUBJECT) UTF-8\r\n", Some("a")),
+        (b"a SORT (SUBJECT) ALL\r\n", Some("a")),
+        (b"a SORT SUBJECT UTF-8 ALL\r\n", Some("a")),
+        (b"a SORT (REVERSE) UTF-8 ALL\r\n", Some("a")),
+        (b"a SORT (REVERSE REVERSE DATE) UTF-8 ALL\r\n", Some("a")),
+        (b"a SORT (SUBJECT  DATE) UTF-8 ALL\r\n", Some("a")),
+        (b"a SORT (MODSEQ) UTF-8 ALL\r\n", Some("a")),
+        (b"a SORT RETURN (SAVE) (DATE) UTF-8 ALL\r\n", Some("a")),
+        (
+            b"a SORT RETURN (PARTIAL 1:10) (DATE) UTF-8 ALL\r\n",
+            Some("a"),
+        ),
+        (b"a THREAD\r\n", Some("a")),
+        (b"a THREAD REFERENCES\r\n", Some("a")),
+        (b"a THREAD REFERENCES UTF-8\r\n", Some("a")),
+        (b"a THREAD REFS UTF-8 ALL\r\n", Some("a")),
+        (b"a UID THREAD (REFERENCES) UTF-8 ALL\r\n", Some("a")),
         (b"a LIST (RECURSIVEMATCH) \"\" %\r\n", Some("a")),
         (b"a LIST (FOO) \"\" %\r\n", Some("a")),
         (b"a LIST \"\" % RETURN (STATUS ())\r\n", Some("a")),
@@ -733,7 +853,7 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a SEARCH OLDER 0\r\n", Some("a")),
         (b"a SEARCH YOUNGER\r\n", Some("a")),
         (b"a STATUS INBOX ()\r\n", Some("a")),
-        (b"a STATUS INBOX (DELETED)\r\n", Some("a")),
+        (b"a STATUS INBOX (EXPUNGED)\r\n", Some("a")),
         (b"a STORE 1 FLAGS (\\Seen\r\n", Some("a")),
         // RFC 7162 §7: modseqs are numbers within 63 bits; CHANGEDSINCE's is never 0.
         (b"a FETCH 1 (FLAGS) (CHANGEDSINCE x)\r\n", Some("a")),

@@ -233,7 +233,9 @@ async fn lsub_status_subscribe_namespace_id_enable_close() {
     assert!(r.starts_with("a1 OK"), "{r}");
     let r = c.ask(b"a2 NAMESPACE\r\n", "a2").await;
     assert!(r.starts_with("* NAMESPACE ((\"\" \"/\")) NIL NIL"), "{r}");
-    let r = c.ask(b"a3 ENABLE UTF8=ACCEPT\r\n", "a3").await;
+    // RFC 5161 §3.1: an extension the server does not know is ignored (RFC 9051
+    // §6.3.1's fictitious X-GOOD-IDEA).
+    let r = c.ask(b"a3 ENABLE X-GOOD-IDEA\r\n", "a3").await;
     assert!(r.starts_with("* ENABLED\r\na3 OK"), "{r}");
     let r = c
         .ask(

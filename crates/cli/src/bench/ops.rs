@@ -51,6 +51,8 @@ struct Session {
     exists: u32,
     /// How many numbers the last `* SEARCH` response held.
     found: Option<u64>,
+    /// The last `[HIGHESTMODSEQ n]` seen (RFC 7162), for CHANGEDSINCE.
+    highest_modseq: u64,
     next_tag: u64,
 }
 
@@ -61,6 +63,7 @@ impl Session {
             c,
             exists: 0,
             found: None,
+            highest_modseq: 0,
             next_tag: 0,
         };
         if select {
@@ -115,6 +118,11 @@ impl Session {
             }
             if let Some(untagged) = line.strip_prefix(b"* ") {
                 let text = String::from_utf8_lossy(untagged);
+                if let Some(rest) = text.split("[HIGHESTMODSEQ ").nth(1)
+                    && let Some(Ok(m)) = rest.split(']').next().map(str::parse::<u64>)
+                {
+                    self.highest_modseq = m;
+                }
                 let mut words = text.split_ascii_whitespace();
                 match (words.next(), words.next()) {
                     (Some("SEARCH"), _) => {
@@ -311,6 +319,20 @@ async fn round(
         Mode::Search => {
             let command = format!("SEARCH SUBJECT {}", super::imap_quote(&args.word));
             timed(s, r, "search", true, &command).await
+        }
+        Mode::Sort => timed(s, r, "sort", true, "SORT (REVERSE DATE) UTF-8 ALL").await,
+        Mode::Thread => timed(s, r, "thread", true, "THREAD REFERENCES UTF-8 ALL").await,
+        Mode::Resync => {
+            if s.highest_modseq == 0 {
+                // A CONDSTORE client selects with CONDSTORE, which every server answers
+                // with HIGHESTMODSEQ (RFC 7162 §3.1.8); untimed, once.
+                s.command("SELECT INBOX (CONDSTORE)").await?.ok("SELECT")?;
+            }
+            let command = format!(
+                "UID FETCH 1:* (FLAGS) (CHANGEDSINCE {})",
+                s.highest_modseq.max(1)
+            );
+            timed(s, r, "resync", true, &command).await
         }
         Mode::MarkAllRead => {
             timed(s, r, "+seen", true, "STORE 1:* +FLAGS.SILENT (\\Seen)").await?;

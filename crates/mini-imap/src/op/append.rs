@@ -14,7 +14,9 @@
 
 use yubin_store::{Account, IncomingAppend, Mailbox, StoreError};
 
+use crate::capability::Enabled;
 use crate::command::{AppendData, AppendMessage, CatPart};
+use crate::mailbox_name::NameForm;
 use crate::mime::MessageInfo;
 use crate::parse::{self, AppendEvent, AppendHead, Expect, SegmentEnd};
 use crate::response::{Code, Completion};
@@ -29,6 +31,8 @@ pub struct Context<'a> {
     /// The largest message accepted (the literal limit): a CATENATE that would pass it
     /// is `NO [TOOBIG]` (RFC 4469 §4.2).
     pub max_message: u64,
+    /// Whether header fields may carry 8-bit text ([`eight_bit_headers_allowed`]).
+    pub eight_bit_headers: bool,
 }
 
 /// The messages of one APPEND, as they are put together.
@@ -37,6 +41,9 @@ struct Batch {
     account: Account,
     selected: Option<String>,
     max_message: u64,
+    eight_bit_headers: bool,
+    /// The header of the message being read, scanned for 8-bit octets (RFC 6855 §4).
+    scan: HeaderScan,
     mailbox: Mailbox,
     /// Messages complete, in order.
     done: Vec<IncomingAppend>,
@@ -56,6 +63,8 @@ impl Batch {
             account: cx.account.clone(),
             selected: cx.selected.map(str::to_owned),
             max_message: cx.max_message,
+            eight_bit_headers: cx.eight_bit_headers,
+            scan: HeaderScan::default(),
             mailbox,
             done: Vec::new(),
             current: None,
@@ -72,6 +81,7 @@ impl Batch {
                     .incoming(&flags, date)
                     .map_err(|e| Completion::store_failed("APPEND", &e))?;
                 self.current = Some(incoming);
+                self.scan = HeaderScan::default();
                 Ok(())
             }
             AppendEvent::Text(data) => self.write(&data),
@@ -87,6 +97,9 @@ impl Batch {
                 // and MUST return a NO. This can be used to cancel the append."
                 if message.is_empty() {
                     return Err(Completion::no(Code::Cannot, "APPEND failed: empty message"));
+                }
+                if self.scan.eight_bit && !self.eight_bit_headers {
+                    return Err(eight_bit_refused());
                 }
                 self.done.push(message);
                 Ok(())
@@ -104,6 +117,7 @@ impl Batch {
         if message.len().saturating_add(data.len() as u64) > self.max_message {
             return Err(Completion::no(Code::TooBig, "Message too large"));
         }
+        self.scan.feed(data);
         message
             .write(data)
             .map_err(|e| Completion::store_failed("APPEND", &e))
@@ -125,12 +139,16 @@ impl Batch {
         {
             return Err(bad());
         }
-        let name = parsed
-            .mailbox
-            .as_deref()
-            .or(self.selected.as_deref())
-            .ok_or_else(bad)?;
-        let mailbox = self.account.mailbox(name).map_err(|_| bad())?;
+        // RFC 5092 §8: a URL names a mailbox in UTF-8 (percent-encoded), whatever the
+        // session's form.
+        let name = match &parsed.mailbox {
+            Some(name) => NameForm::Utf8
+                .to_store(name)
+                .map_err(|_| bad())?
+                .into_owned(),
+            None => self.selected.clone().ok_or_else(bad)?,
+        };
+        let mailbox = self.account.mailbox(&name).map_err(|_| bad())?;
         let view = mailbox.view().map_err(|_| bad())?;
         if parsed
             .uid_validity
@@ -256,6 +274,17 @@ impl Streaming {
     /// (the APPEND ends) or the next streamed literal.
     pub fn next(mut self, segment: &[u8]) -> Next {
         let part = matches!(self.open, SegmentEnd::Open { part: true, .. });
+        // RFC 6855 §4: the UTF8 form's `)` closes the `(` before the literal8.
+        let segment = match self.open {
+            SegmentEnd::Open { utf8: true, .. } => match segment.strip_prefix(b")") {
+                Some(rest) => rest,
+                None => {
+                    let bad = Completion::bad("Syntax error in APPEND arguments");
+                    return Next::Done(self.tag, bad);
+                }
+            },
+            _ => segment,
+        };
         if !part && let Err(refused) = self.batch.apply(AppendEvent::End) {
             self.failed.get_or_insert(refused);
         }
@@ -306,4 +335,67 @@ pub fn start(cx: Context<'_>, head: AppendHead) -> Next {
         failed: None,
     };
     streaming.go_on(head.events, head.end)
+}
+
+/// RFC 6855 §4: "If an IMAP server supports "UTF8=ACCEPT" and the IMAP client has not
+/// issued the "ENABLE UTF8=ACCEPT" command, the server MUST reject, with a "NO"
+/// response, an "APPEND" command that includes any 8-bit character in message header
+/// fields." An IMAP4rev2 client may send them too (RFC 9051 Appendix E item 16:
+/// "Mailbox names and message headers now allow for UTF-8").
+pub fn eight_bit_headers_allowed(enabled: Enabled) -> bool {
+    enabled.utf8_accept() || enabled.imap4rev2()
+}
+
+fn eight_bit_refused() -> Completion {
+    Completion::no(
+        Code::Cannot,
+        "APPEND failed: 8-bit header fields need ENABLE UTF8=ACCEPT (RFC 6855 §4)",
+    )
+}
+
+/// Finds 8-bit octets in a message's header section as the message goes by, in pieces
+/// of any size: the header ends at the first empty line (CRLF CRLF, or bare LF LF).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderScan {
+    at: Scan,
+    /// An octet >= 0x80 was seen in the header section.
+    pub eight_bit: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Scan {
+    /// At the start of a line.
+    #[default]
+    LineStart,
+    /// A CR at the start of a line.
+    CrAtLineStart,
+    /// Inside a line.
+    InLine,
+    /// Past the header.
+    Body,
+}
+
+impl HeaderScan {
+    /// Looks at the next octets of the message.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.at = match (self.at, b) {
+                (Scan::Body, _) => return,
+                (Scan::LineStart | Scan::CrAtLineStart, b'\n') => Scan::Body,
+                (Scan::LineStart, b'\r') => Scan::CrAtLineStart,
+                (_, b'\n') => Scan::LineStart,
+                _ => {
+                    self.eight_bit |= b >= 0x80;
+                    Scan::InLine
+                }
+            };
+        }
+    }
+
+    /// Whether `message`'s header section has an 8-bit octet.
+    pub fn has_eight_bit(message: &[u8]) -> bool {
+        let mut scan = HeaderScan::default();
+        scan.feed(message);
+        scan.eight_bit
+    }
 }

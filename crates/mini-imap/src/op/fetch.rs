@@ -68,23 +68,27 @@ pub fn start(
     out: &mut Responses,
 ) -> Result<FetchJob, Completion> {
     let uid = args.uid;
-    let mut positions = super::resolve(sel, args.set, uid).map_err(Completion::bad)?;
+    let positions = match args.changed_since {
+        Some(since) => super::changed_since(sel, args.set, uid, since),
+        None => super::resolve(sel, args.set, uid),
+    }
+    .map_err(Completion::bad)?;
     let mut items: Vec<FetchAttr> = args.items.to_vec();
     // RFC 3501 §6.4.8: UID FETCH always reports the UID.
     if uid && !items.contains(&FetchAttr::Uid) {
         items.insert(0, FetchAttr::Uid);
     }
-    if let Some(since) = args.changed_since {
-        // RFC 7162 §3.1.4.1: only messages changed since, and each with its MODSEQ.
-        positions.retain(|&p| sel.meta(p).is_some_and(|m| m.modseq > since));
-        if args.vanished {
-            let gone = super::vanished(&sel.view, args.set, sel.largest_uid(), since);
-            if !gone.0.is_empty() {
-                out.data(Data::Vanished {
-                    earlier: true,
-                    uids: gone,
-                });
-            }
+    // RFC 7162 §3.1.4.1: with CHANGEDSINCE only messages changed since (above), each
+    // with its MODSEQ (below); §3.2.6: with VANISHED first the UIDs gone since.
+    if let Some(since) = args.changed_since
+        && args.vanished
+    {
+        let gone = super::vanished(&sel.view, args.set, sel.largest_uid(), since);
+        if !gone.0.is_empty() {
+            out.data(Data::Vanished {
+                earlier: true,
+                uids: gone,
+            });
         }
     }
     let wants_modseq =

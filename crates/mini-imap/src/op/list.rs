@@ -1,11 +1,16 @@
 //! LIST and LSUB (RFC 3501 §6.3.8–9) with CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154)
 //! attributes, and the extended LIST (RFC 5258) with STATUS (RFC 5819).
+//!
+//! Names are matched and answered in the client's [`NameForm`]: a UTF-8 client's
+//! pattern is matched against the names decoded (RFC 6855 §3), since a wildcard may
+//! stand for part of what modified UTF-7 encodes as one run.
 
 use std::collections::BTreeMap;
 
-use yubin_store::{Account, SpecialUse};
+use yubin_store::{Account, MailboxInfo, SpecialUse};
 
 use crate::command::ListExtended;
+use crate::mailbox_name::NameForm;
 use crate::response::{Completion, Data, Responses};
 
 /// The hierarchy delimiter (the store's).
@@ -66,12 +71,53 @@ fn root() -> Data<'static> {
     }
 }
 
-/// Answers LIST (or LSUB when `lsub`).
+/// The account's mailboxes, named in the client's `form`.
+fn list_in(account: &Account, form: NameForm) -> yubin_store::Result<Vec<MailboxInfo>> {
+    let mut all = account.list()?;
+    for info in &mut all {
+        if let std::borrow::Cow::Owned(shown) = form.to_client(&info.name) {
+            info.name = shown;
+        }
+    }
+    Ok(all)
+}
+
+/// RFC 9051 §6.3.2: SELECT and EXAMINE send "a LIST response with the mailbox name.
+/// The list of mailbox attributes MUST be accurate." The attributes are those LIST
+/// gives the mailbox `name` (stored form), and the name is in the client's `form`.
+pub fn selected_mailbox(account: &Account, name: &str, form: NameForm, out: &mut Responses) {
+    let Ok(all) = account.list() else { return };
+    let Some(info) = all.iter().find(|i| i.name == name) else {
+        return;
+    };
+    let prefix = format!("{name}{DELIMITER}");
+    let mut attrs: Vec<&str> = vec![if all.iter().any(|o| o.name.starts_with(&prefix)) {
+        "\\HasChildren"
+    } else {
+        "\\HasNoChildren"
+    }];
+    if let Some(u) = info.special_use {
+        attrs.push(u.attribute());
+    }
+    if info.subscribed {
+        attrs.push("\\Subscribed");
+    }
+    out.data(Data::List {
+        lsub: false,
+        attributes: attrs,
+        delimiter: Some(DELIMITER),
+        name: &form.to_client(name),
+        child_info: vec![],
+    });
+}
+
+/// Answers LIST (or LSUB when `lsub`), names in the client's `form`.
 pub fn list(
     account: &Account,
     reference: &str,
     pattern: &str,
     lsub: bool,
+    form: NameForm,
     out: &mut Responses,
 ) -> Completion {
     let command = if lsub { "LSUB" } else { "LIST" };
@@ -80,7 +126,7 @@ pub fn list(
         return Completion::done("LIST");
     }
     let full = format!("{reference}{pattern}");
-    let all = match account.list() {
+    let all = match list_in(account, form) {
         Ok(all) => all,
         Err(e) => return Completion::store_failed(command, &e),
     };
@@ -126,6 +172,8 @@ pub fn list(
 /// A name an extended LIST may answer: a mailbox, a parent that exists only because a
 /// child does, or a subscribed name whose mailbox is gone.
 struct Entry {
+    /// The name as stored (the key is as the client reads it).
+    stored: String,
     /// In the account's list (a mailbox or such a parent); `\NonExistent` if not.
     listed: bool,
     selectable: bool,
@@ -136,8 +184,14 @@ struct Entry {
 /// Answers an extended LIST (RFC 5258 §3). A name is listed when a pattern matches it
 /// and it meets the selection criteria, or, with RECURSIVEMATCH, when a descendant
 /// meets them (then with `CHILDINFO`, naming the criteria). Child attributes and
-/// special-use attributes are always given, as for the plain LIST.
-pub fn list_extended(account: &Account, l: &ListExtended, out: &mut Responses) -> Completion {
+/// special-use attributes are always given, as for the plain LIST. Names are in the
+/// client's `form`.
+pub fn list_extended(
+    account: &Account,
+    l: &ListExtended,
+    form: NameForm,
+    out: &mut Responses,
+) -> Completion {
     let all = match account.list() {
         Ok(all) => all,
         Err(e) => return Completion::store_failed("LIST", &e),
@@ -146,17 +200,20 @@ pub fn list_extended(account: &Account, l: &ListExtended, out: &mut Responses) -
     let mut entries: BTreeMap<(bool, String), Entry> = BTreeMap::new();
     for info in all {
         let entry = Entry {
+            stored: info.name.clone(),
             listed: true,
             selectable: info.selectable,
             special_use: info.special_use,
             subscribed: info.subscribed,
         };
-        entries.insert((info.name != "INBOX", info.name), entry);
+        let shown = form.to_client(&info.name).into_owned();
+        entries.insert((info.name != "INBOX", shown), entry);
     }
     if l.subscribed {
         for name in account.subscriptions() {
-            let key = (name != "INBOX", name);
+            let key = (name != "INBOX", form.to_client(&name).into_owned());
             entries.entry(key).or_insert(Entry {
+                stored: name,
                 listed: false,
                 selectable: false,
                 special_use: None,
@@ -237,7 +294,7 @@ pub fn list_extended(account: &Account, l: &ListExtended, out: &mut Responses) -
             && e.listed
             && e.selectable
             // RFC 5819 §2: a mailbox whose status cannot be had is listed without it.
-            && let Ok(values) = super::status::read(account, name, items)
+            && let Ok(values) = super::status::read(account, &e.stored, items)
         {
             out.data(Data::Status {
                 mailbox: name,

@@ -10,8 +10,10 @@ pub mod mailbox;
 pub mod notify;
 pub mod search;
 pub mod select;
+pub mod sort;
 pub mod status;
 pub mod store;
+pub mod thread;
 
 use yubin_store::View;
 
@@ -30,7 +32,9 @@ pub fn expand_saved(sel: &Selected, body: &mut CommandBody) {
         | C::Copy { uid, set, .. }
         | C::Move { uid, set, .. } => expand_set(sel, set, *uid),
         C::UidExpunge(set) => expand_set(sel, set, true),
-        C::Search { criteria, .. } => {
+        C::Search { criteria, .. }
+        | C::Sort { keys: criteria, .. }
+        | C::Thread { keys: criteria, .. } => {
             for k in criteria {
                 expand_key(sel, k);
             }
@@ -89,17 +93,62 @@ pub fn resolve(sel: &Selected, set: &SequenceSet, uid: bool) -> Result<Vec<usize
             .map(|(i, _)| i)
             .collect())
     } else {
-        let star_empty = n == 0
-            && set.0.iter().any(|&(a, b)| {
-                a == crate::command::SeqNum::Star || b == crate::command::SeqNum::Star
-            });
-        if star_empty || set.max_value().is_some_and(|m| m as usize > n) {
-            return Err("Invalid message sequence number");
-        }
+        check_sequence(sel, set)?;
         Ok((0..n)
             .filter(|&i| set.contains(i as u32 + 1, n as u32))
             .collect())
     }
+}
+
+/// Refuses a sequence-number set that names a message past EXISTS (or `*` in an empty
+/// mailbox): RFC 3501 §9 calls such a number invalid.
+pub fn check_sequence(sel: &Selected, set: &SequenceSet) -> Result<(), &'static str> {
+    let n = sel.len();
+    let star_empty = n == 0
+        && set
+            .0
+            .iter()
+            .any(|&(a, b)| a == crate::command::SeqNum::Star || b == crate::command::SeqNum::Star);
+    if star_empty || set.max_value().is_some_and(|m| m as usize > n) {
+        return Err("Invalid message sequence number");
+    }
+    Ok(())
+}
+
+/// The positions (0-based, ascending) of the messages in `set` whose modseq is above
+/// `since` (RFC 7162 §3.1.4.1 CHANGEDSINCE). From the view's change list when it reaches
+/// back that far, so a client resynchronizing a large mailbox where little changed costs
+/// what changed, not the mailbox; else every message in the set is looked at.
+pub fn changed_since(
+    sel: &Selected,
+    set: &SequenceSet,
+    uid: bool,
+    since: u64,
+) -> Result<Vec<usize>, &'static str> {
+    let Some(changes) = sel.view.changes_since(since) else {
+        let mut positions = resolve(sel, set, uid)?;
+        positions.retain(|&p| sel.meta(p).is_some_and(|m| m.modseq > since));
+        return Ok(positions);
+    };
+    if !uid {
+        check_sequence(sel, set)?;
+    }
+    let (n, largest) = (sel.len() as u32, sel.largest_uid());
+    let mut positions: Vec<usize> = changes
+        .filter(|c| c.kind != yubin_store::ChangeKind::Expunged)
+        .filter_map(|c| sel.uids.position(c.uid).ok())
+        .filter(|&p| {
+            if uid {
+                set.contains(sel.uid(p), largest)
+            } else {
+                set.contains(p as u32 + 1, n)
+            }
+        })
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    positions.retain(|&p| sel.meta(p).is_some_and(|m| m.modseq > since));
+    Ok(positions)
 }
 
 /// The UIDs in `set` expunged after `modseq` (RFC 7162 §3.2.5.1, §3.2.6: what `VANISHED

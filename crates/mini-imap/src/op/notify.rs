@@ -143,6 +143,9 @@ pub fn report(sel: &mut Selected, expunge: bool, enabled: Enabled, out: &mut Res
             Some(modseq) if enabled.condstore() => {
                 vec![FetchItem::Uid(uid), flags, FetchItem::ModSeq(modseq)]
             }
+            // RFC 9051 Appendix E item 21: "All unsolicited FETCH updates are required
+            // to include UID."
+            _ if enabled.imap4rev2() => vec![FetchItem::Uid(uid), flags],
             _ => vec![flags],
         };
         out.data(Data::Fetch {
@@ -160,7 +163,9 @@ pub fn report(sel: &mut Selected, expunge: bool, enabled: Enabled, out: &mut Res
             sel.uids.insert(uid);
         }
         out.data(Data::Exists(sel.uids.len() as u32));
-        out.data(Data::Recent(sel.recent.len() as u32));
+        if !sel.hide_recent {
+            out.data(Data::Recent(sel.recent.len() as u32));
+        }
     }
     let highest = now.highest_modseq();
     sel.own.retain(|_, m| *m > highest);

@@ -11,6 +11,7 @@
 //! in UTF-8. Bodies match after transfer and charset decoding (mail-parser does both).
 //! TEXT is the header as written (unfolded) or decoded, or the body.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -37,7 +38,7 @@ pub fn search(
 ) -> Completion {
     let command = if uid { "UID SEARCH" } else { "SEARCH" };
     if let Some(c) = charset
-        && !CHARSETS.iter().any(|ok| ok.eq_ignore_ascii_case(c))
+        && !charset_ok(c)
     {
         // RFC 5182 §2.1: a SEARCH with SAVE that fails with NO empties `$`.
         if ret.is_some_and(|r| r.save) {
@@ -45,39 +46,20 @@ pub fn search(
         }
         return Completion::no(Code::BadCharset, "Unsupported charset");
     }
-    let key = SearchKey::And(criteria.to_vec());
-    let n = sel.len();
-    let largest_uid = sel.largest_uid();
-    // One clock reading for the whole search, so OLDER n and YOUNGER n split the
-    // mailbox in two whatever the time the search takes (RFC 5032 §3).
-    let now = chrono::Utc::now().timestamp();
-    let mut hits = Vec::new();
     // RFC 7162 §3.1.5: a search that used MODSEQ tells the highest modseq of what it found.
-    let by_modseq = uses_modseq(&key);
-    let mut highest = 0;
+    let by_modseq = criteria.iter().any(uses_modseq);
+    let positions = matching(sel, criteria);
+    let modseq_at = |pos: usize| sel.meta(pos).map_or(0, |m| m.modseq);
+    let highest = positions.iter().map(|&p| modseq_at(p)).max().unwrap_or(0);
     // The modseqs of the first and last messages found, for a lone MIN or MAX.
-    let mut ends: (Option<u64>, Option<u64>) = (None, None);
-    for pos in 0..n {
-        let Some(meta) = sel.meta(pos) else { continue };
-        let mut ctx = Ctx {
-            sel,
-            pos,
-            n,
-            largest_uid,
-            now,
-            meta,
-            block: None,
-            raw: None,
-            headers: None,
-            info: None,
-        };
-        if ctx.eval(&key) {
-            hits.push(if uid { ctx.meta.uid } else { pos as u32 + 1 });
-            let m = ctx.meta.modseq;
-            highest = highest.max(m);
-            ends = (ends.0.or(Some(m)), Some(m));
-        }
-    }
+    let ends = (
+        positions.first().map(|&p| modseq_at(p)),
+        positions.last().map(|&p| modseq_at(p)),
+    );
+    let hits: Vec<u32> = positions
+        .iter()
+        .map(|&pos| if uid { sel.uid(pos) } else { pos as u32 + 1 })
+        .collect();
     let modseq = (by_modseq && !hits.is_empty()).then_some(highest);
     if let Some(r) = ret
         && r.save
@@ -101,6 +83,41 @@ pub fn search(
         }),
     }
     Completion::done(command)
+}
+/// Whether a SEARCH, SORT or THREAD may name this charset: UTF-8 or US-ASCII.
+pub(crate) fn charset_ok(charset: &str) -> bool {
+    CHARSETS.iter().any(|ok| ok.eq_ignore_ascii_case(charset))
+}
+
+/// The positions (0-based, ascending) of the messages that match every key: the
+/// selection SEARCH answers with, and SORT and THREAD order (RFC 5256 §3).
+pub(crate) fn matching(sel: &mut Selected, criteria: &[SearchKey]) -> Vec<usize> {
+    let key = SearchKey::And(criteria.to_vec());
+    let n = sel.len();
+    let largest_uid = sel.largest_uid();
+    // One clock reading for the whole search, so OLDER n and YOUNGER n split the
+    // mailbox in two whatever the time the search takes (RFC 5032 §3).
+    let now = chrono::Utc::now().timestamp();
+    let mut hits = Vec::new();
+    for pos in 0..n {
+        let Some(meta) = sel.meta(pos) else { continue };
+        let mut ctx = Ctx {
+            sel,
+            pos,
+            n,
+            largest_uid,
+            now,
+            meta,
+            block: None,
+            raw: None,
+            headers: None,
+            info: None,
+        };
+        if ctx.eval(&key) {
+            hits.push(pos);
+        }
+    }
+    hits
 }
 
 /// Whether a key uses MODSEQ anywhere (a CONDSTORE enabling command, RFC 7162 §3.1).
@@ -137,9 +154,12 @@ fn save(sel: &mut Selected, uid: bool, r: SearchReturn, hits: &[u32]) {
 
 /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` (RFC 4731 §3.1):
 /// only what was asked for; MIN, MAX and ALL are left out when nothing matched, COUNT is
-/// then 0. `hits` ascend. The tag needs no escaping: it has no quoted-specials (RFC 3501
-/// §9, `tag`).
-fn esearch(
+/// then 0. The tag needs no escaping: it has no quoted-specials (RFC 3501 §9, `tag`).
+///
+/// `hits` are in result order: ascending for SEARCH; for ESORT in sort order, where MIN
+/// and MAX are the first and last message in that order and ALL lists them in it
+/// (RFC 5267 §3), runs compressed only where they ascend one by one (`3:5` = 3,4,5).
+pub(crate) fn esearch(
     out: &mut Responses,
     tag: &str,
     uid: bool,
@@ -228,7 +248,7 @@ fn unfold(text: &[u8]) -> Vec<u8> {
 /// the colon unfolded and without the white space that leads it (RFC 5322 §2.2, §3.6.8;
 /// white space before the colon is the obsolete syntax of §4.5). Stops at the empty
 /// line; a line that is neither a field nor a continuation is skipped.
-fn raw_fields(block: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn raw_fields(block: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
     // Whether the last line started (or continued) a field, which a folded line extends.
     let mut open = false;
@@ -264,6 +284,48 @@ fn raw_fields(block: &[u8]) -> Vec<(String, Vec<u8>)> {
         value.drain(..start);
     }
     fields
+}
+
+/// The first field of each of `names` (any case) in a header block, read as
+/// [`raw_fields`] reads it, without copying what needs no unfolding: SORT reads a few
+/// fields of every message, and this spares it one allocation per field of the header.
+pub(crate) fn raw_fields_named<'a>(block: &'a [u8], names: &[&str]) -> Vec<Option<Cow<'a, [u8]>>> {
+    let mut found: Vec<Option<Cow<'a, [u8]>>> = vec![None; names.len()];
+    // The field being read, which a folded line extends.
+    let mut open: Option<usize> = None;
+    for line in block.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            if let Some(Some(value)) = open.map(|k| &mut found[k]) {
+                value.to_mut().extend_from_slice(line);
+            }
+            continue;
+        }
+        open = None;
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii_end();
+        if let Some(k) = names
+            .iter()
+            .position(|n| n.as_bytes().eq_ignore_ascii_case(name))
+            && found[k].is_none()
+            && !name.is_empty()
+        {
+            found[k] = Some(Cow::Borrowed(line[colon + 1..].trim_ascii_start()));
+            open = Some(k);
+        }
+    }
+    // A field whose text begins on a folded line loses that line's leading white space.
+    for value in found.iter_mut().flatten() {
+        if value.first().is_some_and(|c| c.is_ascii_whitespace()) {
+            *value = Cow::Owned(value.trim_ascii_start().to_vec());
+        }
+    }
+    found
 }
 
 /// Whether decoding can make a header block's text differ from what is written: RFC 2047
@@ -333,6 +395,41 @@ impl Ctx<'_> {
             .get_or_insert_with(|| crate::mime::header_fields(&block))
             .iter()
             .any(|(name, value)| *name == field && value.contains(&n))
+    }
+
+    /// FROM, TO, CC, BCC: RFC 3501 §6.4.4 matches "the envelope structure's" field, so
+    /// besides the text as written (what clients type: a name, a part of an address),
+    /// each address as ENVELOPE gives it, `mailbox@host`, with the comments and folding
+    /// white space the header may have inside it gone: `<user (c)@ (c) example.org>`
+    /// is found by `user@example.org`, as Dovecot finds it.
+    fn address_has(&mut self, field: &str, s: &[u8]) -> bool {
+        if self.header_has(field, s) {
+            return true;
+        }
+        let n = needle(s);
+        // Only an address can differ from the text as written, and only a needle with an
+        // `@` spans both of its halves; each half must be somewhere in the field.
+        let Some((local, domain)) = n.split_once('@') else {
+            return false;
+        };
+        let Some(block) = self.block() else {
+            return false;
+        };
+        let raw = self.raw.get_or_insert_with(|| raw_fields(&block));
+        raw.iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(field))
+            .filter(|(_, value)| raw_contains(value, local) && raw_contains(value, domain))
+            .filter_map(|(_, value)| crate::mime::address::address_list(value))
+            .flatten()
+            .any(|entry| match entry {
+                crate::mime::address::Entry::Mailbox { mailbox, host, .. } => {
+                    let mut spec = mailbox;
+                    spec.push(b'@');
+                    spec.extend_from_slice(&host);
+                    raw_contains(&spec, &n)
+                }
+                _ => false,
+            })
     }
 
     /// TEXT: the header as written (unfolded) or decoded, or the decoded body.
@@ -410,10 +507,10 @@ impl Ctx<'_> {
             K::SentBefore(d) => self.info().and_then(|i| i.sent).is_some_and(|s| s < *d),
             K::SentOn(d) => self.info().and_then(|i| i.sent).is_some_and(|s| s == *d),
             K::SentSince(d) => self.info().and_then(|i| i.sent).is_some_and(|s| s >= *d),
-            K::From(s) => self.header_has("from", s),
-            K::To(s) => self.header_has("to", s),
-            K::Cc(s) => self.header_has("cc", s),
-            K::Bcc(s) => self.header_has("bcc", s),
+            K::From(s) => self.address_has("from", s),
+            K::To(s) => self.address_has("to", s),
+            K::Cc(s) => self.address_has("cc", s),
+            K::Bcc(s) => self.address_has("bcc", s),
             K::Subject(s) => self.header_has("subject", s),
             K::Header(f, s) => self.header_has(f, s),
             K::Body(s) => {
@@ -463,6 +560,35 @@ Body: not a field\r\n";
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         assert_eq!(fields, want);
+    }
+
+    #[test]
+    fn named_fields_read_as_raw_fields_read_them() {
+        let block = b"Message-ID: <a@b>\r\n\
+Content-Type: text/plain;\r\n\tcharset=\"utf-8\"\r\n\
+Subject :obsolete space\r\n\
+X-Later:\r\n  on the next line\r\n\
+subject: second, ignored\r\n\
+To: bare@lf\n  folded\n\
+\r\n\
+Body: not a field\r\n";
+        let names = ["to", "SUBJECT", "content-type", "x-later", "body", "x-none"];
+        let raw = raw_fields(block);
+        let want: Vec<Option<Vec<u8>>> = names
+            .iter()
+            .map(|n| {
+                raw.iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        let got: Vec<Option<Vec<u8>>> = raw_fields_named(block, &names)
+            .into_iter()
+            .map(|v| v.map(Cow::into_owned))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(got[1].as_deref(), Some(&b"obsolete space"[..]));
+        assert_eq!(got[4], None);
     }
 
     #[test]

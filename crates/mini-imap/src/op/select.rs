@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use yubin_store::{Account, ChangeKind, Flag};
 
+use crate::capability::Enabled;
 use crate::command::{QResync, SequenceSet};
+use crate::mailbox_name::NameForm;
 use crate::mime::InfoCache;
 use crate::response::{Code, Completion, Data, FetchItem, Responses};
 use crate::selected::Selected;
@@ -19,13 +21,20 @@ use crate::selected::Selected;
 /// ignores it (RFC 3501 §7.1). With `qresync` (the session has checked it is enabled),
 /// what changed since the client's HIGHESTMODSEQ follows: `* VANISHED (EARLIER)` and a
 /// FETCH of each changed message.
+///
+/// Once IMAP4rev2 is `enabled` (RFC 9051 §6.3.2): no RECENT and no UNSEEN code
+/// (Appendix E items 11 and 12, deprecated; Appendix A: a server that advertises both
+/// revisions would never return removed responses "unless explicitly requested by an
+/// IMAPrev1 client"), and the REQUIRED untagged LIST of the mailbox (item 10).
 pub fn select(
     account: &Account,
     name: &str,
     examine: bool,
     qresync: Option<&QResync>,
+    enabled: Enabled,
     out: &mut Responses,
 ) -> Result<(Box<Selected>, Completion), Completion> {
+    let rev2 = enabled.imap4rev2();
     let command = if examine { "EXAMINE" } else { "SELECT" };
     let (mailbox, view) = account
         .mailbox(name)
@@ -56,15 +65,22 @@ pub fn select(
         ghosts: BTreeMap::new(),
         own: BTreeMap::new(),
         recent,
+        hide_recent: rev2,
         keywords,
         cache: InfoCache::default(),
         saved: BTreeSet::new(),
     });
     out.data(Data::Flags(&selected.keywords));
     out.data(Data::Exists(selected.len() as u32));
-    out.data(Data::Recent(selected.recent.len() as u32));
-    if let Some(pos) = first_unseen {
-        out.info(Code::Unseen(pos as u32 + 1), "First unseen");
+    if rev2 {
+        // The canonical name: `inbox` is INBOX (RFC 3501 §5.1).
+        let canonical = selected.mailbox.name();
+        super::list::selected_mailbox(account, &canonical, NameForm::of(enabled), out);
+    } else {
+        out.data(Data::Recent(selected.recent.len() as u32));
+        if let Some(pos) = first_unseen {
+            out.info(Code::Unseen(pos as u32 + 1), "First unseen");
+        }
     }
     out.info(Code::UidValidity(st.uid_validity), "UIDs valid");
     out.info(Code::UidNext(st.uid_next), "Predicted next UID");

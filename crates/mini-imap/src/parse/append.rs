@@ -13,6 +13,7 @@
 //! append-message  = [SP flag-list] [SP date-time] SP append-data
 //! append-data     = literal / literal8                            ; RFC 3516 §7
 //!                 / "CATENATE" SP "(" cat-part *(SP cat-part) ")" ; RFC 4469 §5
+//!                 / "UTF8" SP "(" literal8 ")"                    ; RFC 6855 §4
 //! cat-part        = text-literal / url
 //! text-literal    = "TEXT" SP literal
 //! url             = "URL" SP astring
@@ -72,6 +73,8 @@ pub enum SegmentEnd {
         binary: bool,
         /// A CATENATE `TEXT` part (the message goes on after it); else a whole message.
         part: bool,
+        /// The message's `UTF8 (` form (RFC 6855 §4): a `)` follows the octets.
+        utf8: bool,
     },
 }
 
@@ -85,14 +88,19 @@ enum Lit {
 /// `literal` (`CHAR8 = %x01-ff`) and allowed in a `literal8` (RFC 3516 §4.4).
 fn literal_or_8(i: &[u8]) -> Res<'_, Lit> {
     let (rest, tilde) = opt(tag(&b"~"[..])).parse(i)?;
+    literal_body(rest, tilde.is_some())
+}
+
+/// A literal after its `~` if any: `"{" number ["+"] "}" CRLF *OCTET`; `binary`: a
+/// literal8, whose octets may be NUL.
+fn literal_body(i: &[u8], binary: bool) -> Res<'_, Lit> {
     let (rest, n) = delimited(
         tag(&b"{"[..]),
         number,
         (opt(tag(&b"+"[..])), tag(&b"}"[..])),
     )
-    .parse(rest)?;
+    .parse(i)?;
     let (rest, ()) = crlf(rest)?;
-    let binary = tilde.is_some();
     if rest.is_empty() && n > 0 {
         return Ok((rest, Lit::Open { size: n, binary }));
     }
@@ -144,7 +152,17 @@ pub fn append_segment(
                     i = rest;
                     continue;
                 }
-                let (rest, lit) = literal_or_8(rest)?;
+                // RFC 6855 §4: `utf8-literal = "UTF8" SP "(" literal8 ")"`, the form of a
+                // message whose header fields may be UTF-8.
+                let (rest, utf8) =
+                    opt((tag_no_case(&b"UTF8"[..]), sp, tag(&b"(~"[..]))).parse(rest)?;
+                let utf8 = utf8.is_some();
+                // The `~` was read with the `(`: what follows is the literal8's `{n}`.
+                let (rest, lit) = if utf8 {
+                    literal_body(rest, true)?
+                } else {
+                    literal_or_8(rest)?
+                };
                 events.push(AppendEvent::Start {
                     flags: flags.unwrap_or_default(),
                     date,
@@ -154,13 +172,18 @@ pub fn append_segment(
                     Lit::Inline(data) => {
                         events.push(AppendEvent::Text(data));
                         events.push(AppendEvent::End);
-                        i = rest;
+                        i = if utf8 {
+                            tag(&b")"[..]).parse(rest)?.0
+                        } else {
+                            rest
+                        };
                     }
                     Lit::Open { size, binary } => {
                         let end = SegmentEnd::Open {
                             size,
                             binary,
                             part: false,
+                            utf8,
                         };
                         return Ok((rest, (events, end)));
                     }
@@ -206,6 +229,7 @@ fn cat_part<'a>(i: &'a [u8], events: &mut Vec<AppendEvent>) -> Res<'a, Option<Se
                     size,
                     binary,
                     part: true,
+                    utf8: false,
                 }),
             ),
         });
@@ -456,7 +480,8 @@ mod tests {
             SegmentEnd::Open {
                 size: 295,
                 binary: false,
-                part: false
+                part: false,
+                utf8: false,
             }
         );
         // RFC 4469 example 1: inside CATENATE after a TEXT part.

@@ -1,0 +1,74 @@
+//! SORT and UID SORT (RFC 5256 §3), with ESORT's result options (RFC 5267 §3).
+//!
+//! The messages are those the search keys select (as SEARCH selects them); each one's
+//! keys are read once from its header block (the store's cache: no body is read), then
+//! sorted with [`crate::sort::order`].
+
+use crate::command::{SearchKey, SearchReturn, SortCriterion};
+use crate::op::search::{charset_ok, esearch, matching};
+use crate::response::{Code, Completion, Data, Responses};
+use crate::selected::Selected;
+use crate::sort::facts::{Facts, Needs};
+use crate::sort::order;
+
+/// What a SORT asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct SortArgs<'a> {
+    /// `UID SORT`: answer with UIDs.
+    pub uid: bool,
+    /// ESORT's `RETURN (...)`: answer with `ESEARCH`.
+    pub ret: Option<SearchReturn>,
+    /// The sort criteria.
+    pub criteria: &'a [SortCriterion],
+    /// The search strings' charset.
+    pub charset: &'a str,
+    /// The search keys.
+    pub keys: &'a [SearchKey],
+}
+
+/// Answers a SORT: `* SORT n...` (RFC 5256 §4), or with `RETURN` an `ESEARCH`
+/// (RFC 5267 §3), then the tagged OK. A charset other than UTF-8 or US-ASCII is
+/// `NO [BADCHARSET ...]` (RFC 5256 §3) and nothing else is sent.
+pub fn sort(sel: &mut Selected, tag: &str, args: SortArgs<'_>, out: &mut Responses) -> Completion {
+    let command = if args.uid { "UID SORT" } else { "SORT" };
+    if !charset_ok(args.charset) {
+        return Completion::no(Code::BadCharset, "Unsupported charset");
+    }
+    let positions = matching(sel, args.keys);
+    let facts = read_facts(sel, &positions, Needs::for_sort(args.criteria));
+    let numbers: Vec<u32> = order::sort(&facts, args.criteria)
+        .into_iter()
+        .map(|i| number(sel, positions[i], args.uid))
+        .collect();
+    match args.ret {
+        Some(r) => esearch(out, tag, args.uid, r, &numbers, None),
+        None => out.data(Data::Sort(&numbers)),
+    }
+    Completion::done(command)
+}
+
+/// The facts of the messages at `positions`, in that order. A message whose header the
+/// store cannot give (one expunged meanwhile, still numbered for this session) has an
+/// empty one: it keeps its place by internal date, size and sequence number.
+pub(crate) fn read_facts(sel: &Selected, positions: &[usize], needs: Needs) -> Vec<Facts> {
+    positions
+        .iter()
+        .map(|&pos| {
+            let (arrival, size) = sel
+                .meta(pos)
+                .map(|m| (m.internal_date.timestamp(), m.size))
+                .unwrap_or_default();
+            let header = if needs == Needs::default() {
+                None
+            } else {
+                sel.mailbox.header(sel.uid(pos)).ok()
+            };
+            Facts::read(header.as_deref().unwrap_or_default(), arrival, size, needs)
+        })
+        .collect()
+}
+
+/// The number a response gives the message at `pos`: its UID or sequence number.
+pub(crate) fn number(sel: &Selected, pos: usize, uid: bool) -> u32 {
+    if uid { sel.uid(pos) } else { pos as u32 + 1 }
+}
