@@ -212,3 +212,40 @@ async fn many_messages_past_the_command_limit_are_streamed_not_refused() {
     assert!(tagged(&r).contains(" 1:40]"), "{r}");
     assert_eq!(stored(&store, "INBOX"), messages);
 }
+
+#[tokio::test]
+async fn utf8_messages_join_a_multiappend_and_need_utf8_accept() {
+    let (handle, store) = start(&[]).await;
+    let mut c = Raw::login(&handle).await;
+    let plain = b"Subject: plain\r\n\r\nx\r\n".to_vec();
+    let utf8 = "Subject: \u{e9}t\u{e9}\r\n\r\nx\r\n".as_bytes().to_vec();
+    let command = |tag: &str| {
+        let mut cmd = format!("{tag} APPEND INBOX {{{}+}}\r\n", plain.len()).into_bytes();
+        cmd.extend_from_slice(&plain);
+        cmd.extend_from_slice(format!(" UTF8 (~{{{}+}}\r\n", utf8.len()).as_bytes());
+        cmd.extend_from_slice(&utf8);
+        cmd.extend_from_slice(b")\r\n");
+        cmd
+    };
+    // RFC 6855 §4: without ENABLE UTF8=ACCEPT the server "MUST reject, with a "NO"
+    // response, an "APPEND" command that includes any 8-bit character in message header
+    // fields": the whole MULTIAPPEND fails, its plain message too.
+    c.send(&command("a")).await;
+    let r = c.until_tagged("a").await;
+    assert!(tagged(&r).starts_with("a NO"), "{r}");
+    assert!(stored(&store, "INBOX").is_empty());
+
+    assert!(tagged(&c.cmd("ENABLE UTF8=ACCEPT").await).contains("OK"));
+    c.send(&command("b")).await;
+    let r = c.until_tagged("b").await;
+    assert!(tagged(&r).contains(" 1:2]"), "{r}");
+    // Streamed, the UTF8 form's `)` comes after the pieces.
+    let big = [&utf8[..utf8.len() - 3], &sized("", 100_000)[..]].concat();
+    c.send(format!("c APPEND INBOX UTF8 (~{{{}}}\r\n", big.len()).as_bytes())
+        .await;
+    assert!(c.line().await.starts_with("+ "));
+    c.send(&big).await;
+    let r = c.ask(")\r\n", "c").await;
+    assert!(tagged(&r).contains("OK [APPENDUID "), "{r}");
+    assert_eq!(stored(&store, "INBOX"), vec![plain, utf8, big]);
+}
