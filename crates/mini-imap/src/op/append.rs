@@ -1,6 +1,7 @@
 //! APPEND (RFC 3501 §6.3.11) with UIDPLUS's APPENDUID (RFC 4315 §3), several messages
 //! at once (MULTIAPPEND, RFC 3502), messages made of parts of others (CATENATE,
-//! RFC 4469) and binary data (`literal8`, RFC 3516 §4.4).
+//! RFC 4469), binary data (`literal8`, RFC 3516 §4.4) and the UTF8 form of a message
+//! with UTF-8 header fields (RFC 6855 §4, allowed once UTF8=ACCEPT or IMAP4rev2 is on).
 //!
 //! Every message goes to the store as it is read ([`Mailbox::incoming`]), whether it came
 //! whole in the command or streamed in pieces ([`crate::codec::Frame::AppendHead`]); the
