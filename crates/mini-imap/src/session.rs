@@ -71,8 +71,22 @@ pub const IDLING: &str = "idling";
 
 /// Protocol settings (socket limits, timeouts and the login guard live in
 /// `yubin_core::driver::ListenerConfig`; framing limits in [`crate::codec::CodecLimits`]).
-#[derive(Debug, Clone, Default)]
-pub struct ImapConfig {}
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    /// The most messages one APPEND may carry (MULTIAPPEND, RFC 3502): each waits, made
+    /// durable, for the others until all are added together, and costs a little memory
+    /// and a staged file meanwhile. 1000 is far more than a client uploads at once
+    /// (a folder is copied in batches); past it the APPEND is `NO [LIMIT]`.
+    pub max_append_messages: usize,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            max_append_messages: 1000,
+        }
+    }
+}
 
 /// The session's state (RFC 3501 §3); each variant carries what that state needs.
 #[derive(Debug)]
@@ -106,6 +120,8 @@ pub struct Session {
     /// The largest message APPEND takes: the codec's literal limit, also applied to a
     /// message CATENATE puts together (RFC 4469 §4.2); learned in `adjust`.
     max_message: std::cell::Cell<u64>,
+    /// [`ImapConfig::max_append_messages`].
+    max_append_messages: usize,
 }
 
 impl std::fmt::Debug for Session {
@@ -131,7 +147,7 @@ fn only(tag: &str, done: &Completion) -> Reply {
 impl Session {
     /// A new session and its greeting (RFC 3501 §7.1.1, with the capabilities inline so
     /// clients save a round trip).
-    pub fn new(store: Store, _config: Arc<ImapConfig>, tls: TlsState) -> (Session, BytesMut) {
+    pub fn new(store: Store, config: Arc<ImapConfig>, tls: TlsState) -> (Session, BytesMut) {
         let capabilities = Capabilities::new(tls);
         let mut greeting = Responses::new();
         greeting.info(
@@ -151,6 +167,7 @@ impl Session {
                 max_message: std::cell::Cell::new(
                     crate::codec::CodecLimits::default().max_literal as u64,
                 ),
+                max_append_messages: config.max_append_messages,
             },
             BytesMut::from(&greeting.into_bytes()[..]),
         )
@@ -534,6 +551,7 @@ impl Session {
             account,
             selected,
             max_message: self.max_message.get(),
+            max_messages: self.max_append_messages,
             eight_bit_headers: op::append::eight_bit_headers_allowed(self.capabilities.enabled()),
         })
     }

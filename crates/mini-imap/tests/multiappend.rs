@@ -249,3 +249,20 @@ async fn utf8_messages_join_a_multiappend_and_need_utf8_accept() {
     assert!(tagged(&r).contains("OK [APPENDUID "), "{r}");
     assert_eq!(stored(&store, "INBOX"), vec![plain, utf8, big]);
 }
+
+#[tokio::test]
+async fn more_messages_than_the_limit_are_no_limit_and_none_stays() {
+    let (handle, store) = start(&[]).await;
+    let mut c = Raw::login(&handle).await;
+    // ImapConfig::default().max_append_messages is 1000.
+    let mut cmd = b"a APPEND INBOX".to_vec();
+    for _ in 0..1001 {
+        cmd.extend_from_slice(b" {1+}\r\nx");
+    }
+    cmd.extend_from_slice(b"\r\n");
+    c.send(&cmd).await;
+    let r = c.until_tagged("a").await;
+    assert!(tagged(&r).starts_with("a NO [LIMIT]"), "{r}");
+    assert!(stored(&store, "INBOX").is_empty());
+    assert!(tagged(&c.cmd("NOOP").await).contains("OK"));
+}

@@ -240,6 +240,8 @@ pub struct IncomingAppend {
     /// The date APPEND gave; `None`: the time of `finish`.
     internal_date: Option<DateTime<FixedOffset>>,
     receipt: Receipt,
+    /// Made durable by [`IncomingAppend::seal`]: the message and its internal date.
+    sealed: Option<(Body, DateTime<FixedOffset>)>,
 }
 
 impl std::fmt::Debug for IncomingAppend {
@@ -265,12 +267,16 @@ impl IncomingAppend {
             flags,
             internal_date,
             receipt: Receipt::new(Some(backend)),
+            sealed: None,
         }
     }
 
     /// Appends the next bytes of the message (see [`Incoming::write`]: any piece size,
-    /// bare LF stored as CRLF, every call fails after an error).
+    /// bare LF stored as CRLF, every call fails after an error or [`IncomingAppend::seal`]).
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.sealed.is_some() {
+            return Err(broken());
+        }
         self.receipt.write(bytes)
     }
 
@@ -290,21 +296,37 @@ impl IncomingAppend {
         self.receipt.buffered()
     }
 
+    /// Ends the message now without adding it yet: it is made durable in the backend's
+    /// staging area (Maildir: its `tmp/` file fsynced and closed, its buffer freed), so a
+    /// message waiting for the others of its batch ([`IncomingAppend::finish_all`]) holds
+    /// no file descriptor and no buffer. Writes after this fail; calling it again does
+    /// nothing. Without a date, the internal date is the time of this call.
+    pub fn seal(&mut self) -> Result<()> {
+        if self.sealed.is_none() {
+            let date = normalize_date(
+                self.internal_date
+                    .unwrap_or_else(|| Utc::now().fixed_offset()),
+            );
+            let body = self
+                .receipt
+                .finish(date)?
+                .ok_or_else(|| StoreError::Corrupt("internal: an append with no backend".into()))?;
+            self.sealed = Some((body, date));
+        }
+        Ok(())
+    }
+
     /// Adds the message to the mailbox as [`Mailbox::append`] does, with the flags and
     /// internal date given to [`Mailbox::incoming`], and returns its UID (RFC 4315
     /// APPENDUID). Durable before it returns, so the `OK` to APPEND that follows never
     /// names a message a crash could take back.
     pub fn finish(mut self) -> Result<u32> {
-        let date = normalize_date(
-            self.internal_date
-                .unwrap_or_else(|| Utc::now().fixed_offset()),
-        );
-        let body = self
-            .receipt
-            .finish(date)?
-            .ok_or_else(|| StoreError::Corrupt("internal: an append with no backend".into()))?;
+        self.seal()?;
+        let Some((body, date)) = &self.sealed else {
+            return Err(StoreError::Corrupt("internal: an unsealed append".into()));
+        };
         self.mailbox
-            .append_received(&body, self.receipt.len, &self.flags, date)
+            .append_received(body, self.receipt.len, &self.flags, *date)
     }
 
     /// Adds several messages received with [`Mailbox::incoming`] to their mailbox in one
@@ -331,18 +353,15 @@ impl IncomingAppend {
                 "internal: one batch of appends for several mailboxes".into(),
             ));
         }
-        let now = Utc::now().fixed_offset();
         let mut received = Vec::with_capacity(messages.len());
-        // The bodies stay alive until the commit is done: dropping one removes its
+        // The messages stay alive until the commit is done: dropping one removes its
         // temporary file, which the commit links from.
         let mut keep = messages;
         for m in &mut keep {
-            let date = normalize_date(m.internal_date.unwrap_or(now));
-            let body = m
-                .receipt
-                .finish(date)?
-                .ok_or_else(|| StoreError::Corrupt("internal: an append with no backend".into()))?;
-            received.push((body, m.receipt.len, m.flags.clone(), date));
+            m.seal()?;
+            if let Some((body, date)) = &m.sealed {
+                received.push((body.clone(), m.receipt.len, m.flags.clone(), *date));
+            }
         }
         mailbox.append_received_all(&received)
     }

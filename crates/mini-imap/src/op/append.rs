@@ -34,6 +34,8 @@ pub struct Context<'a> {
     pub max_message: u64,
     /// Whether header fields may carry 8-bit text ([`eight_bit_headers_allowed`]).
     pub eight_bit_headers: bool,
+    /// The most messages one APPEND may carry ([`crate::ImapConfig::max_append_messages`]).
+    pub max_messages: usize,
 }
 
 /// The messages of one APPEND, as they are put together.
@@ -42,6 +44,7 @@ struct Batch {
     account: Account,
     selected: Option<String>,
     max_message: u64,
+    max_messages: usize,
     eight_bit_headers: bool,
     /// The header of the message being read, scanned for 8-bit octets (RFC 6855 §4).
     scan: HeaderScan,
@@ -64,6 +67,7 @@ impl Batch {
             account: cx.account.clone(),
             selected: cx.selected.map(str::to_owned),
             max_message: cx.max_message,
+            max_messages: cx.max_messages,
             eight_bit_headers: cx.eight_bit_headers,
             scan: HeaderScan::default(),
             mailbox,
@@ -102,6 +106,19 @@ impl Batch {
                 if self.scan.eight_bit && !self.eight_bit_headers {
                     return Err(eight_bit_refused());
                 }
+                let mut message = message;
+                if self.done.len() >= self.max_messages {
+                    let text = format!(
+                        "APPEND failed: more than {} messages in one APPEND",
+                        self.max_messages
+                    );
+                    return Err(Completion::no(Code::Limit, text));
+                }
+                // Durable now, its file closed: a message waiting for the rest of the
+                // batch holds no buffer and no descriptor.
+                message
+                    .seal()
+                    .map_err(|e| Completion::store_failed("APPEND", &e))?;
                 self.done.push(message);
                 Ok(())
             }
