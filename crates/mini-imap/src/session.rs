@@ -589,7 +589,7 @@ impl Session {
         };
         match next {
             op::append::Next::More(streaming) => {
-                self.appending = Some(streaming);
+                self.appending = Some(*streaming);
                 let mut out = Responses::new();
                 if synchronizing {
                     // RFC 3501 §7.5: now the client may send the message.

@@ -260,7 +260,7 @@ pub struct Streaming {
 #[derive(Debug)]
 pub enum Next {
     /// Another literal is streamed: ask for it (if synchronizing) and read on.
-    More(Streaming),
+    More(Box<Streaming>),
     /// The APPEND is over: its tag and completion.
     Done(String, Completion),
 }
@@ -332,7 +332,7 @@ impl Streaming {
             SegmentEnd::Crlf => Next::Done(self.tag, self.batch.finish()),
             open => {
                 self.open = open;
-                Next::More(self)
+                Next::More(Box::new(self))
             }
         }
     }
