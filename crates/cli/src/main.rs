@@ -7,6 +7,7 @@ mod bench;
 mod client_tls;
 mod deliver;
 mod demo;
+mod http_args;
 mod imap;
 mod listen;
 mod pop;
@@ -18,6 +19,7 @@ mod smtp;
 mod socket;
 mod store_args;
 mod tls;
+mod web;
 mod words;
 
 /// yubin (郵便, "post"): a local mail server for learning and for testing mail software.
@@ -46,8 +48,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run SMTP, POP3 and IMAP on one store, ready for a mail client (ports 2025/2110/2143).
+    /// Run SMTP, POP3 and IMAP on one store, ready for a mail client (ports
+    /// 2025/2110/2143), and the web inbox (http://127.0.0.1:2080).
     Serve(serve::ServeArgs),
+    /// Run the web inbox and its Mailpit-compatible HTTP API alone on a store (port 2080).
+    Web(web::WebArgs),
     /// The lesson end to end: SMTP delivers, IMAP reads and keeps, POP3 takes away.
     Demo(demo::DemoArgs),
     /// The classic socket lesson: a TCP server on port 2000 that a client greets, and UDP.
@@ -124,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     };
     match cli.command {
         Command::Serve(args) => serve::run(args, trace).await,
+        Command::Web(args) => web::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Socket(cmd) => socket::run(cmd, trace).await,
         Command::Pop(cmd) => pop::run(cmd, trace).await,
@@ -137,14 +143,15 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 }
 
 /// The name of a command whose own output has no protocol lines to trace: `demo`
-/// narrates its transcript anyway, `bench` runs thousands of sessions, `deliver` and `tls`
-/// speak no protocol.
+/// narrates its transcript anyway, `bench` runs thousands of sessions, `deliver`, `tls`
+/// and `web` speak no mail protocol.
 fn speaks_no_protocol_itself(command: &Command) -> Option<&'static str> {
     match command {
         Command::Demo(_) => Some("demo"),
         Command::Bench(_) => Some("bench"),
         Command::Deliver(_) => Some("deliver"),
         Command::Tls(_) => Some("tls"),
+        Command::Web(_) => Some("web"),
         Command::Serve(_)
         | Command::Socket(_)
         | Command::Pop(_)
@@ -186,7 +193,8 @@ fn one_line(e: &anyhow::Error) -> String {
 fn init_logging() {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,notify=error"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,notify=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -39,6 +39,11 @@ fn the_serve_help() {
 }
 
 #[test]
+fn the_web_help() {
+    check(&["web", "--help"], "web.txt");
+}
+
+#[test]
 fn the_tls_ca_path_help_offers_only_its_flags() {
     check(&["tls", "ca-path", "--help"], "tls-ca-path.txt");
     let text = std::fs::read_to_string(

@@ -11,6 +11,8 @@
 //!   on an async worker.
 //! - [`server`] binds, accepts, limits, times out and shuts down connections.
 //! - [`transcript::Transcript`] prints a `C:`/`S:` conversation with credentials masked.
+//! - [`session_log::SessionLog`] keeps the recent sessions' transcripts in bounded
+//!   memory, for a live view.
 //! - [`tls`] and [`stream::Stream`]: TLS with rustls, implicit and STARTTLS.
 //! - [`deflate`]: the DEFLATE stream layer of IMAP COMPRESS (RFC 4978).
 //! - [`sasl`]: SASL PLAIN, shared by POP3, SMTP and IMAP.
@@ -28,6 +30,7 @@ pub mod guard;
 pub mod offload;
 pub mod sasl;
 pub mod server;
+pub mod session_log;
 pub mod slots;
 pub mod stream;
 pub mod tls;

@@ -25,6 +25,7 @@ use futures_util::{Stream as FrameStream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::session_log::SessionLog;
 use crate::slots::{Refused, SlotHandle, Slots};
 use crate::stream::Stream;
 use crate::tls::TlsServer;
@@ -55,6 +56,9 @@ pub struct ServerConfig {
     pub refusal: Bytes,
     /// Implicit TLS (IMAPS, POP3S, SMTPS): every connection starts with a handshake.
     pub tls: Option<TlsServer>,
+    /// Told when each connection opens (with the client's address) and closes, for a
+    /// live view of sessions; its lines come through the listener's transcript.
+    pub sessions: Option<SessionLog>,
 }
 
 /// Refusals in progress at most (each waits for the peer at most a few seconds).
@@ -76,6 +80,7 @@ impl ServerConfig {
             login_timeout: Duration::from_secs(60),
             refusal: Bytes::from_static(refusal),
             tls: None,
+            sessions: None,
         }
     }
 }
@@ -267,14 +272,22 @@ async fn accept_loop<F, Fut>(
                     slot: slot.handle(),
                 };
                 let handler = handler.clone();
+                // Opened here, before the session's first line can be logged.
+                let session = config.sessions.clone().map(|log| {
+                    let label = crate::transcript::session_label(config.name, ctx.id);
+                    log.opened(&label, peer);
+                    (log, label)
+                });
                 tracker.spawn(
                     async move {
-                        let Some(stream) = open(stream, tls.as_ref()).await else {
-                            return;
-                        };
-                        tracing::debug!("connected");
-                        handler(stream, ctx).await;
-                        tracing::debug!("closed");
+                        if let Some(stream) = open(stream, tls.as_ref()).await {
+                            tracing::debug!("connected");
+                            handler(stream, ctx).await;
+                            tracing::debug!("closed");
+                        }
+                        if let Some((log, label)) = session {
+                            log.closed(&label);
+                        }
                         drop(slot);
                     }
                     .instrument(span),

@@ -201,6 +201,25 @@ impl Transcript {
         }
     }
 
+    /// One transcript that sends every line to both `self` and `other` (`--trace` and
+    /// the live session log, say). A disabled side costs nothing.
+    pub fn tee(&self, other: &Transcript) -> Transcript {
+        match (&self.sink, &other.sink) {
+            (None, _) => other.clone(),
+            (_, None) => self.clone(),
+            (Some(a), Some(b)) => {
+                let (a, b) = (a.clone(), b.clone());
+                Transcript {
+                    sink: Some(Arc::new(move |label, dir, line| {
+                        a(label, dir, line);
+                        b(label, dir, line);
+                    })),
+                    label: self.label.clone(),
+                }
+            }
+        }
+    }
+
     /// The same transcript, its lines labelled as one session's (`imap#3`).
     pub fn labelled(&self, label: impl Into<Arc<str>>) -> Transcript {
         Transcript {
@@ -292,6 +311,11 @@ impl Transcript {
             self.emit(Direction::Server, &printable(line));
         }
     }
+}
+
+/// The label of a listener's `id`th session: `imap#3`.
+pub fn session_label(protocol: &str, id: u64) -> String {
+    format!("{protocol}#{id}")
 }
 
 /// If `line` is a credential-carrying command under `rules`, how many bytes of it may be
@@ -403,6 +427,35 @@ mod tests {
             sink.lock().unwrap().push(Transcript::format(dir, line))
         });
         (t, lines)
+    }
+
+    #[test]
+    fn a_tee_sends_each_labelled_line_to_both_sides() {
+        let (a, a_lines) = collecting();
+        let labels = Arc::new(Mutex::new(Vec::new()));
+        let seen = labels.clone();
+        let b = Transcript::to_labelled_sink(move |label, dir, line| {
+            seen.lock().unwrap().push(format!(
+                "{} {}",
+                label.unwrap_or("-"),
+                Transcript::format(dir, line)
+            ))
+        });
+        let both = a.tee(&b).labelled("pop3#2");
+        both.client(b"USER alice");
+        both.client_masked(b"PASS hunter2", 5);
+        assert_eq!(*a_lines.lock().unwrap(), ["C: USER alice", "C: PASS ****"]);
+        assert_eq!(
+            *labels.lock().unwrap(),
+            ["pop3#2 C: USER alice", "pop3#2 C: PASS ****"]
+        );
+        // A disabled side costs nothing: the tee is the other side itself.
+        assert!(
+            !Transcript::disabled()
+                .tee(&Transcript::disabled())
+                .is_enabled()
+        );
+        assert!(Transcript::disabled().tee(&b).is_enabled());
     }
 
     #[test]

@@ -189,6 +189,8 @@ pub enum CommandBody {
     },
     /// `UID EXPUNGE set` (RFC 4315).
     UidExpunge(SequenceSet),
+    /// `CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5): stop the updates of these searches.
+    CancelUpdate(Vec<String>),
     /// `[UID] SORT [RETURN (opts)] (criteria) charset keys` (RFC 5256 §3, ESORT RFC 5267
     /// §3).
     Sort {
@@ -254,6 +256,7 @@ impl CommandBody {
             CommandBody::Copy { .. } => "COPY",
             CommandBody::Move { .. } => "MOVE",
             CommandBody::UidExpunge(_) => "UID EXPUNGE",
+            CommandBody::CancelUpdate(_) => "CANCELUPDATE",
             CommandBody::Sort { .. } => "SORT",
             CommandBody::Thread { .. } => "THREAD",
         }
@@ -372,13 +375,20 @@ pub struct SearchReturn {
     pub count: bool,
     /// `SAVE` (RFC 5182): keep the result for `$`.
     pub save: bool,
+    /// `UPDATE` (RFC 5267 §4.3): keep telling the client how the result changes.
+    pub update: bool,
+    /// `CONTEXT` (RFC 5267 §4.2): a hint that the search will be used again; accepted.
+    pub context: bool,
+    /// `PARTIAL a:b` (RFC 5267 §4.4): results a to b (1-based, in result order).
+    pub partial: Option<(u32, u32)>,
 }
 
 impl SearchReturn {
     /// Whether an `ESEARCH` response is sent: not for `RETURN (SAVE)` alone
-    /// (RFC 5182 §2.1).
+    /// (RFC 5182 §2.1); for `RETURN (UPDATE)` alone it is sent with no result data, as
+    /// RFC 5267 §4.3's examples show (the updates follow).
     pub fn answers(&self) -> bool {
-        self.min || self.max || self.all || self.count
+        self.min || self.max || self.all || self.count || self.partial.is_some() || self.update
     }
 }
 

@@ -607,6 +607,18 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
         "THREAD" => thread(i, false),
         "FETCH" => fetch(i, false),
         "STORE" => store(i, false),
+        // RFC 5267 §5: `command-select =/ "CANCELUPDATE" 1*(SP quoted)`.
+        "CANCELUPDATE" => map(
+            nom::multi::many1(preceded(sp, quoted)),
+            |tags: Vec<Vec<u8>>| {
+                CommandBody::CancelUpdate(
+                    tags.into_iter()
+                        .map(|t| String::from_utf8_lossy(&t).into_owned())
+                        .collect(),
+                )
+            },
+        )
+        .parse(i),
         "COPY" => map(
             (preceded(sp, sequence_set), preceded(sp, mailbox)),
             |(set, mailbox)| CommandBody::Copy {
@@ -1268,18 +1280,39 @@ fn search_return_opts(i: &[u8]) -> Res<'_, SearchReturn> {
     )
     .parse(i)?;
     let mut ret = SearchReturn::default();
-    for w in &words {
+    let mut words = words.iter();
+    let empty = words.len() == 0;
+    while let Some(w) = words.next() {
         let on = match w.to_ascii_uppercase().as_slice() {
             b"MIN" => &mut ret.min,
             b"MAX" => &mut ret.max,
             b"ALL" => &mut ret.all,
             b"COUNT" => &mut ret.count,
             b"SAVE" => &mut ret.save,
+            // RFC 5267 §5: `modifier-update`, `modifier-context`.
+            b"UPDATE" => &mut ret.update,
+            b"CONTEXT" => &mut ret.context,
+            // `modifier-partial = "PARTIAL" SP partial-range`;
+            // `partial-range = nz-number ":" nz-number` (500:400 is 400:500).
+            b"PARTIAL" if ret.partial.is_none() => {
+                let range: &[u8] = words.next().copied().unwrap_or_default();
+                let Ok((b"", (a, b))) =
+                    separated_pair(nz_number, tag(&b":"[..]), nz_number).parse(range)
+                else {
+                    return fail(i);
+                };
+                ret.partial = Some((a.min(b), a.max(b)));
+                continue;
+            }
             _ => return fail(i),
         };
         *on = true;
     }
-    if words.is_empty() {
+    // RFC 5267 §4.4: "either one PARTIAL, one ALL, or neither".
+    if ret.partial.is_some() && ret.all {
+        return fail(i);
+    }
+    if empty {
         ret.all = true;
     }
     Ok((rest, ret))

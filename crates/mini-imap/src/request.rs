@@ -297,6 +297,26 @@ fn write_search_key(out: &mut Vec<u8>, k: &SearchKey) {
     }
 }
 
+/// ` RETURN (...)`: the result options of SEARCH (RFC 4731, RFC 5182) and SORT (RFC
+/// 5267 §3), and CONTEXT's (RFC 5267 §4).
+fn write_return(out: &mut Vec<u8>, r: &crate::command::SearchReturn) {
+    let mut opts: Vec<String> = [
+        (r.min, "MIN"),
+        (r.max, "MAX"),
+        (r.all, "ALL"),
+        (r.count, "COUNT"),
+        (r.save, "SAVE"),
+        (r.update, "UPDATE"),
+        (r.context, "CONTEXT"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| (*name).to_owned())
+    .collect();
+    opts.extend(r.partial.map(|(a, b)| format!("PARTIAL {a}:{b}")));
+    out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
+}
+
 /// Encodes a command as a client sends it, CRLF included; literals are non-synchronizing.
 pub fn encode_command(cmd: &Command) -> Vec<u8> {
     let mut out = Vec::new();
@@ -463,18 +483,7 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             uid_prefix(&mut out, *uid);
             out.extend_from_slice(b"SEARCH");
             if let Some(r) = ret {
-                let opts: Vec<&str> = [
-                    (r.min, "MIN"),
-                    (r.max, "MAX"),
-                    (r.all, "ALL"),
-                    (r.count, "COUNT"),
-                    (r.save, "SAVE"),
-                ]
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, name)| *name)
-                .collect();
-                out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
+                write_return(&mut out, r);
             }
             if let Some(c) = charset {
                 out.extend_from_slice(b" CHARSET ");
@@ -562,17 +571,7 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             uid_prefix(&mut out, *uid);
             out.extend_from_slice(b"SORT");
             if let Some(r) = ret {
-                let opts: Vec<&str> = [
-                    (r.min, "MIN"),
-                    (r.max, "MAX"),
-                    (r.all, "ALL"),
-                    (r.count, "COUNT"),
-                ]
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, name)| *name)
-                .collect();
-                out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
+                write_return(&mut out, r);
             }
             let names: Vec<String> = criteria
                 .iter()
@@ -601,6 +600,13 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             for k in keys {
                 out.push(b' ');
                 write_search_key(&mut out, k);
+            }
+        }
+        CommandBody::CancelUpdate(tags) => {
+            out.extend_from_slice(b"CANCELUPDATE");
+            for t in tags {
+                out.push(b' ');
+                write_string(&mut out, t.as_bytes());
             }
         }
         CommandBody::Compress(crate::command::Compression::Deflate) => {

@@ -39,6 +39,8 @@ pub enum Code {
     HighestModSeq(u64),
     /// `[MODIFIED set]` (RFC 7162 §3.1.3): the messages a conditional STORE left alone.
     Modified(SequenceSet),
+    /// `[NOUPDATE "tag"]` (RFC 5267 §4.3.1): no update context for that search.
+    NoUpdate(String),
     /// `[CLOSED]` (RFC 7162 §3.2.11): the previously selected mailbox is closed; what
     /// follows is about the new one.
     Closed,
@@ -134,6 +136,12 @@ impl Code {
                 String::from_utf8_lossy(&b).into_owned()
             }
             Code::Closed => "[CLOSED]".into(),
+            Code::NoUpdate(tag) => {
+                let mut b = b"[NOUPDATE ".to_vec();
+                crate::value::write_string(&mut b, tag.as_bytes());
+                b.push(b']');
+                String::from_utf8_lossy(&b).into_owned()
+            }
             Code::PermanentFlags {
                 writable: false, ..
             } => "[PERMANENTFLAGS ()]".into(),
@@ -390,6 +398,10 @@ pub enum Data<'a> {
         all: Option<SequenceSet>,
         /// `MODSEQ m` (RFC 7162 §3.1.5).
         modseq: Option<u64>,
+        /// `PARTIAL (a:b set)` (RFC 5267 §4.4); `None` as the set is NIL (nothing there).
+        partial: Option<((u32, u32), Option<SequenceSet>)>,
+        /// `ADDTO`/`REMOVEFROM` (RFC 5267 §4.3.3, §4.3.4), in the order to apply them.
+        updates: Vec<ESearchUpdate>,
     },
     /// `* STATUS name (item n ...)` (§7.2.4).
     Status {
@@ -412,6 +424,16 @@ pub enum Data<'a> {
         /// RFC 5258 §3.5 `CHILDINFO` selection criteria a child matched; empty: none sent.
         child_info: Vec<&'a str>,
     },
+}
+
+/// A change to an update context's result (RFC 5267 §4.3): at a context position (0 for
+/// a SEARCH: the client keeps mailbox order), these results in the requested order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ESearchUpdate {
+    /// `ADDTO (position set)`.
+    AddTo(u32, SequenceSet),
+    /// `REMOVEFROM (position set)`.
+    RemoveFrom(u32, SequenceSet),
 }
 
 /// One data item of a FETCH response (RFC 3501 §7.4.2).
@@ -597,6 +619,8 @@ impl Data<'_> {
                 count,
                 all,
                 modseq,
+                partial,
+                updates,
             } => {
                 out.extend_from_slice(format!("ESEARCH (TAG \"{tag}\")").as_bytes());
                 if *uid {
@@ -614,6 +638,23 @@ impl Data<'_> {
                 if let Some(all) = all {
                     out.extend_from_slice(b" ALL ");
                     crate::request::write_set(out, all);
+                }
+                if let Some(((a, b), set)) = partial {
+                    out.extend_from_slice(format!(" PARTIAL ({a}:{b} ").as_bytes());
+                    match set {
+                        Some(set) => crate::request::write_set(out, set),
+                        None => out.extend_from_slice(b"NIL"),
+                    }
+                    out.push(b')');
+                }
+                for u in updates {
+                    let (name, pos, set) = match u {
+                        ESearchUpdate::AddTo(p, s) => ("ADDTO", p, s),
+                        ESearchUpdate::RemoveFrom(p, s) => ("REMOVEFROM", p, s),
+                    };
+                    out.extend_from_slice(format!(" {name} ({pos} ").as_bytes());
+                    crate::request::write_set(out, set);
+                    out.push(b')');
                 }
                 if let Some(m) = modseq {
                     out.extend_from_slice(format!(" MODSEQ {m}").as_bytes());

@@ -49,6 +49,9 @@ pub struct Selected {
     /// UNSELECT start afresh). Expunged messages drop out when `$` is expanded
     /// ([`crate::op::expand_saved`]).
     pub saved: BTreeSet<u32>,
+    /// Searches whose results are kept current for the client (RFC 5267 §4.3); they end
+    /// with the selection.
+    pub contexts: Vec<crate::op::context::UpdateContext>,
 }
 
 impl std::fmt::Debug for Selected {

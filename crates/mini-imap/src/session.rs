@@ -807,6 +807,13 @@ fn selected(
 ) -> Completion {
     use CommandBody as C;
     let is_move = matches!(body, C::Move { .. });
+    // RFC 5267 §4.3: an UPDATE may not reuse the tag of a live update context.
+    if let C::Search { ret: Some(r), .. } | C::Sort { ret: Some(r), .. } = &body
+        && r.update
+        && op::context::in_use(sel, tag)
+    {
+        return Completion::bad("Tag reuse");
+    }
     match body {
         // RFC 6855 §3: once UTF8=ACCEPT is enabled the client "MUST NOT issue a
         // "SEARCH" command that contains a charset specification. If an IMAP server
@@ -888,6 +895,10 @@ fn selected(
             },
             out,
         ),
+        C::CancelUpdate(tags) => {
+            op::context::cancel(sel, &tags);
+            Completion::done("CANCELUPDATE")
+        }
         C::Expunge => op::expunge::expunge(sel, None),
         C::UidExpunge(set) => op::expunge::expunge(sel, Some(&set)),
         body => {

@@ -229,16 +229,30 @@ fn body() -> impl Strategy<Value = C> {
         (
             any::<bool>(),
             proptest::option::of(
-                (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-                    |(min, max, all, count)| SearchReturn {
-                        min,
-                        max,
-                        // RETURN () reads as RETURN (ALL) (RFC 4731 §3.1).
-                        all: all || !(min || max || count),
-                        count,
-                        save: false,
-                    }
+                (
+                    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+                    (any::<bool>(), any::<bool>()),
+                    proptest::option::of((1u32..1000, 1u32..1000))
                 )
+                    .prop_map(
+                        |((min, max, all, count), (update, context), partial)| {
+                            // RFC 5267 §4.4: PARTIAL and ALL exclude each other; the range is
+                            // read low to high.
+                            let partial = partial.map(|(a, b)| (a.min(b), a.max(b)));
+                            SearchReturn {
+                                min,
+                                max,
+                                // RETURN () reads as RETURN (ALL) (RFC 4731 §3.1).
+                                all: partial.is_none()
+                                    && (all || !(min || max || count || update || context)),
+                                count,
+                                save: false,
+                                update,
+                                context,
+                                partial,
+                            }
+                        }
+                    )
             ),
             proptest::collection::vec(sort_criterion(), 1..4),
             prop_oneof![Just("UTF-8".to_string()), Just("US-ASCII".to_string())],

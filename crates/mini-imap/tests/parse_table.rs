@@ -289,6 +289,37 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 unchanged_since: Some(320162338),
             },
         ),
+        // RFC 5267 §4: CONTEXT's return options and CANCELUPDATE.
+        (
+            b"B01 UID SEARCH RETURN (UPDATE COUNT) DELETED\r\n",
+            C::Search {
+                uid: true,
+                ret: Some(SearchReturn {
+                    update: true,
+                    count: true,
+                    ..Default::default()
+                }),
+                charset: None,
+                criteria: vec![K::Deleted],
+            },
+        ),
+        (
+            b"A02 UID SEARCH RETURN (PARTIAL 23500:24000 CONTEXT) UNDELETED\r\n",
+            C::Search {
+                uid: true,
+                ret: Some(SearchReturn {
+                    partial: Some((23500, 24000)),
+                    context: true,
+                    ..Default::default()
+                }),
+                charset: None,
+                criteria: vec![K::Undeleted],
+            },
+        ),
+        (
+            b"B04 CANCELUPDATE \"B01\" \"B02\"\r\n",
+            C::CancelUpdate(vec!["B01".into(), "B02".into()]),
+        ),
         (
             b"a STATUS blurdybloop (UIDNEXT HIGHESTMODSEQ)\r\n",
             C::Status {
@@ -837,10 +868,17 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
         (b"a SORT (SUBJECT  DATE) UTF-8 ALL\r\n", Some("a")),
         (b"a SORT (MODSEQ) UTF-8 ALL\r\n", Some("a")),
         (b"a SORT RETURN (SAVE) (DATE) UTF-8 ALL\r\n", Some("a")),
+        // RFC 5267 §4.4: PARTIAL and ALL exclude each other; a range has no `*` or 0.
         (
-            b"a SORT RETURN (PARTIAL 1:10) (DATE) UTF-8 ALL\r\n",
+            b"a SORT RETURN (PARTIAL 1:10 ALL) (DATE) UTF-8 ALL\r\n",
             Some("a"),
         ),
+        (b"a SEARCH RETURN (PARTIAL 0:10) ALL\r\n", Some("a")),
+        (b"a SEARCH RETURN (PARTIAL 1:*) ALL\r\n", Some("a")),
+        (b"a SEARCH RETURN (UPDATE PARTIAL) ALL\r\n", Some("a")),
+        // RFC 5267 §5: `"CANCELUPDATE" 1*(SP quoted)`.
+        (b"a CANCELUPDATE\r\n", Some("a")),
+        (b"a CANCELUPDATE t1\r\n", Some("a")),
         (b"a THREAD\r\n", Some("a")),
         (b"a THREAD REFERENCES\r\n", Some("a")),
         (b"a THREAD REFERENCES UTF-8\r\n", Some("a")),

@@ -4,13 +4,18 @@
 //! lands in the recipients' INBOX, where POP3 and IMAP read it. Extensions: PIPELINING
 //! (RFC 2920), 8BITMIME (RFC 6152), SIZE (RFC 1870), ENHANCEDSTATUSCODES (RFC 2034),
 //! SMTPUTF8 (RFC 6531), AUTH PLAIN and LOGIN (RFC 4954). It relays nothing.
+//!
+//! [`chaos`] makes it refuse MAIL, RCPT or AUTH on demand (Mailpit's fault injection, set
+//! through the web API), to test how senders cope; it is off unless the server allows it.
 #![forbid(unsafe_code)]
 
+pub mod chaos;
 pub mod command;
 pub mod parse;
 pub mod response;
 pub mod server;
 pub mod session;
 
+pub use chaos::Chaos;
 pub use server::{SmtpServerConfig, serve};
 pub use session::SmtpConfig;

@@ -15,6 +15,7 @@ use yubin_core::transcript::{Masked, Redaction, Shown};
 use yubin_core::{Line, Lines, Secret};
 use yubin_store::{Incoming, Refusal, Refused, Store, StoreError};
 
+use crate::chaos::{Chaos, Stage};
 use crate::command::{Command, MailParams};
 use crate::parse;
 use crate::response::{multi, plain, reply};
@@ -31,6 +32,9 @@ pub struct SmtpConfig {
     pub max_recipients: usize,
     /// Refuse MAIL until the client has logged in with AUTH: 530 5.7.0 (RFC 4954 §6).
     pub require_auth: bool,
+    /// Faults injected at MAIL, RCPT and AUTH, shared with whoever changes them (the HTTP
+    /// API's `/api/v1/chaos`); off by default.
+    pub chaos: Chaos,
 }
 
 impl Default for SmtpConfig {
@@ -40,6 +44,7 @@ impl Default for SmtpConfig {
             max_message_size: 25 * 1024 * 1024,
             max_recipients: 100,
             require_auth: false,
+            chaos: Chaos::disabled(),
         }
     }
 }
@@ -278,6 +283,9 @@ impl Session {
                 "message size exceeds fixed maximum message size",
             );
         }
+        if injected_fault(&self.config.chaos, Stage::Sender, out) {
+            return;
+        }
         self.state = State::Transaction(Envelope {
             from,
             recipients: Vec::new(),
@@ -292,6 +300,9 @@ impl Session {
         if envelope.recipients.len() >= self.config.max_recipients {
             // RFC 5321 §4.5.3.1.10: 452 tells the client to send the rest later.
             return reply(out, 452, "4.5.3", "too many recipients");
+        }
+        if injected_fault(&self.config.chaos, Stage::Recipient, out) {
+            return;
         }
         // The one resolution every delivery path uses (`Store::resolve`): local domains
         // only, the local part names the account.
@@ -503,6 +514,10 @@ impl Session {
             );
             return After::Continue;
         }
+        // An injected refusal is not a failed login: the guard does not count it.
+        if injected_fault(&self.config.chaos, Stage::Authentication, out) {
+            return After::Continue;
+        }
         match (mechanism.as_str(), initial) {
             ("PLAIN", initial) => {
                 let initial = initial.as_ref().map(|ir| ir.expose().as_bytes());
@@ -677,6 +692,18 @@ impl driver::Session for Session {
 
 /// The refusal sent to a connection over the server's limit (RFC 5321 §3.1: 421).
 pub const BUSY_LINE: &[u8] = b"421 4.3.2 too many connections; try again later\r\n";
+
+/// Answers a fault injected at `stage` (chaos testing), if the dice say so; the command
+/// then changes nothing. RFC 3463: the enhanced code is the reply's class with `.0.0`,
+/// "other or undefined status".
+fn injected_fault(chaos: &Chaos, stage: Stage, out: &mut BytesMut) -> bool {
+    let Some(code) = chaos.roll(stage) else {
+        return false;
+    };
+    let enhanced = format!("{}.0.0", code / 100);
+    reply(out, code, &enhanced, &Chaos::text(stage));
+    true
+}
 
 fn decode_b64(text: &[u8]) -> Option<Vec<u8>> {
     sasl::decode_base64(text.trim_ascii()).ok()

@@ -70,6 +70,20 @@ impl Builder {
         }
     }
 
+    /// See [`crate::Builder::http`].
+    pub fn http(self, on: bool) -> Self {
+        Builder {
+            inner: self.inner.http(on),
+        }
+    }
+
+    /// See [`crate::Builder::chaos`].
+    pub fn chaos(self, on: bool) -> Self {
+        Builder {
+            inner: self.inner.chaos(on),
+        }
+    }
+
     /// See [`crate::Builder::data_dir`].
     pub fn data_dir(self, path: impl Into<PathBuf>) -> Self {
         Builder {
@@ -124,6 +138,21 @@ impl MailServer {
     /// See [`crate::MailServer::imaps_addr`].
     pub fn imaps_addr(&self) -> SocketAddr {
         self.inner.imaps_addr()
+    }
+
+    /// See [`crate::MailServer::http_addr`].
+    pub fn http_addr(&self) -> SocketAddr {
+        self.inner.http_addr()
+    }
+
+    /// See [`crate::MailServer::http_url`].
+    pub fn http_url(&self) -> String {
+        self.inner.http_url()
+    }
+
+    /// See [`crate::MailServer::chaos`].
+    pub fn chaos(&self) -> &crate::Chaos {
+        self.inner.chaos()
     }
 
     /// See [`crate::MailServer::ca_pem`].

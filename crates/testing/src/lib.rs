@@ -54,8 +54,13 @@
 //! `#[test]`. Dropping a server closes its ports before `drop` returns.
 //!
 //! More: [`MailServer::builder`] adds accounts, accept-any-login, TLS (implicit-TLS
-//! ports and STARTTLS, with [`MailServer::ca_pem`] to trust), SMTP AUTH required and POP3
-//! retention; [`MailServer::transcript`] shows what every client sent.
+//! ports and STARTTLS, with [`MailServer::ca_pem`] to trust), SMTP AUTH required, POP3
+//! retention and SMTP fault injection ([`Builder::chaos`]); [`MailServer::transcript`]
+//! shows what every client sent.
+//!
+//! The web inbox and its Mailpit-compatible HTTP API run too, on a free loopback port
+//! ([`MailServer::http_url`]): open it in a browser while a test is paused, or point a
+//! Mailpit API client at it. [`Builder::http`] turns it off.
 
 #![forbid(unsafe_code)]
 
@@ -78,7 +83,11 @@ pub use mini_pop::Retention;
 pub use received::{Address, Attachment, Received};
 pub use yubin_core::transcript::Direction;
 
-use servers::{Ports, Servers, ServersConfig};
+pub use mini_smtp::Chaos;
+pub use mini_smtp::chaos::{Trigger, Triggers};
+
+use servers::{HttpConfig, Ports, Servers, ServersConfig};
+use yubin_core::session_log::SessionLog;
 
 /// The account [`MailServer::start`] (and every builder) creates.
 pub const DEFAULT_USER: (&str, &str) = ("alice", "secret");
@@ -90,6 +99,7 @@ pub struct MailServer {
     addrs: Addrs,
     ca_pem: Option<String>,
     transcript: Arc<Mutex<Vec<TranscriptLine>>>,
+    chaos: Chaos,
     engine: Engine,
     /// The local CA's directory, removed when the server goes.
     _tls_dir: Option<tempfile::TempDir>,
@@ -101,6 +111,7 @@ struct Addrs {
     pop: SocketAddr,
     imap: SocketAddr,
     tls: Option<[SocketAddr; 3]>,
+    http: Option<SocketAddr>,
 }
 
 /// The thread that owns the servers' runtime.
@@ -146,6 +157,8 @@ pub struct Builder {
     require_auth: bool,
     pop_retention: Retention,
     data_dir: Option<PathBuf>,
+    http: bool,
+    chaos: bool,
 }
 
 impl Default for Builder {
@@ -157,6 +170,8 @@ impl Default for Builder {
             require_auth: false,
             pop_retention: Retention::DeleteOnRetrieve,
             data_dir: None,
+            http: true,
+            chaos: false,
         }
     }
 }
@@ -192,6 +207,20 @@ impl Builder {
     /// What POP3's QUIT does to retrieved mail (default: deletes it).
     pub fn pop_retention(mut self, retention: Retention) -> Self {
         self.pop_retention = retention;
+        self
+    }
+
+    /// The web inbox and HTTP API on a free loopback port (default: on).
+    pub fn http(mut self, on: bool) -> Self {
+        self.http = on;
+        self
+    }
+
+    /// Allows SMTP fault injection: [`MailServer::chaos`] (or `PUT /api/v1/chaos`) then
+    /// makes MAIL, RCPT or AUTH fail with a chosen code, to test how the code under test
+    /// copes with a refusal. No faults until set (default: not allowed).
+    pub fn chaos(mut self, on: bool) -> Self {
+        self.chaos = on;
         self
     }
 
@@ -260,11 +289,22 @@ impl Builder {
                     text: text.to_owned(),
                 });
         });
+        let chaos = if self.chaos {
+            Chaos::allowed()
+        } else {
+            Chaos::disabled()
+        };
         let config = ServersConfig {
             ports: Ports::any(),
             pop_retention: self.pop_retention,
             transcript,
             tls,
+            http: self.http.then(|| HttpConfig {
+                port: 0,
+                ..HttpConfig::default()
+            }),
+            sessions: self.http.then(SessionLog::default),
+            chaos: chaos.clone(),
             ..ServersConfig::default()
         };
         let smtp = mini_smtp::SmtpConfig {
@@ -298,6 +338,7 @@ impl Builder {
                         pop: servers.pop_addr(),
                         imap: servers.imap_addr(),
                         tls: servers.tls_addrs(),
+                        http: servers.http_addr(),
                     };
                     if ready_tx.send(Ok(addrs)).is_err() {
                         return;
@@ -315,6 +356,7 @@ impl Builder {
             store,
             ca_pem,
             transcript: lines,
+            chaos,
             engine: Engine {
                 handle,
                 stop: Some(stop_tx),
@@ -334,6 +376,7 @@ struct Launch {
     store: Store,
     ca_pem: Option<String>,
     transcript: Arc<Mutex<Vec<TranscriptLine>>>,
+    chaos: Chaos,
     engine: Engine,
     tls_dir: Option<tempfile::TempDir>,
 }
@@ -346,6 +389,7 @@ impl Launch {
                 addrs,
                 ca_pem: self.ca_pem,
                 transcript: self.transcript,
+                chaos: self.chaos,
                 engine: self.engine,
                 _tls_dir: self.tls_dir,
             }),
@@ -477,6 +521,28 @@ impl MailServer {
     /// [`MailServer::smtps_addr`].
     pub fn imaps_addr(&self) -> SocketAddr {
         self.tls_addrs("imaps_addr")[2]
+    }
+
+    /// The web inbox and HTTP API (Mailpit's `/api/v1`), on loopback.
+    ///
+    /// # Panics
+    /// If the server was built with `.http(false)`.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.addrs.http.unwrap_or_else(|| {
+            panic!("http_addr(): this MailServer has no HTTP; it was built with .http(false)")
+        })
+    }
+
+    /// The web inbox's URL, `http://127.0.0.1:PORT` (no trailing slash): the page, and
+    /// the API under `/api/v1/`. Panics as [`MailServer::http_addr`].
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr())
+    }
+
+    /// The SMTP server's fault injection. With [`Builder::chaos`] its
+    /// [`Chaos::set`] makes MAIL, RCPT or AUTH answer an error; without, it refuses.
+    pub fn chaos(&self) -> &Chaos {
+        &self.chaos
     }
 
     /// Whether the server has TLS ([`Builder::tls`]).
@@ -640,6 +706,7 @@ impl fmt::Debug for MailServer {
             .field("pop", &self.addrs.pop)
             .field("imap", &self.addrs.imap)
             .field("tls", &self.addrs.tls)
+            .field("http", &self.addrs.http)
             .finish()
     }
 }

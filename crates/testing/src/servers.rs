@@ -3,12 +3,18 @@
 //!
 //! With TLS configured, each protocol also gets its implicit-TLS port (SMTPS, POP3S,
 //! IMAPS) and offers the in-place upgrade (STARTTLS, STLS) on its plaintext port.
+//!
+//! With HTTP configured, the web inbox and its Mailpit-compatible API (`yubin-web`) serve
+//! the same store, with the SMTP server's chaos settings and the sessions' transcripts.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use mini_smtp::Chaos;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use yubin_core::driver::ListenerConfig;
 use yubin_core::guard::{GuardConfig, LoginGuard};
+use yubin_core::session_log::SessionLog;
 use yubin_core::tls::TlsServer;
 use yubin_core::{ServerHandle, Transcript};
 use yubin_store::Store;
@@ -83,6 +89,37 @@ pub struct ServersConfig {
     pub idle_timeout: Option<std::time::Duration>,
     /// How failed logins are answered (shared by every listener).
     pub guard: GuardConfig,
+    /// The web inbox and HTTP API; `None`: no HTTP.
+    pub http: Option<HttpConfig>,
+    /// Keeps the recent sessions' transcripts (masked as `--trace` masks them) for the
+    /// web inbox; `None`: kept nowhere.
+    pub sessions: Option<SessionLog>,
+    /// SMTP fault injection, shared by SMTP and the HTTP API ([`Chaos::allowed`] lets the
+    /// API turn it on).
+    pub chaos: Chaos,
+}
+
+/// Where and how the web inbox and HTTP API run.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The port (default 2080); 0 picks a free one. The address is [`ServersConfig::bind`].
+    pub port: u16,
+    /// The web server's settings. Its `chaos` and `sessions` are replaced by the
+    /// servers' own ([`ServersConfig::chaos`], [`ServersConfig::sessions`]), so SMTP and
+    /// HTTP always share them.
+    pub web: yubin_web::WebConfig,
+}
+
+/// The web inbox's port when none is given.
+pub const DEFAULT_HTTP_PORT: u16 = 2080;
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            port: DEFAULT_HTTP_PORT,
+            web: yubin_web::WebConfig::default(),
+        }
+    }
 }
 
 impl Default for ServersConfig {
@@ -99,6 +136,9 @@ impl Default for ServersConfig {
             login_timeout: None,
             idle_timeout: None,
             guard: GuardConfig::default(),
+            http: None,
+            sessions: None,
+            chaos: Chaos::disabled(),
         }
     }
 }
@@ -116,10 +156,10 @@ fn cannot_listen(
             "; another program (or another yubin) uses port {}: choose another with {flag} \
              (0: any free port){}",
             addr.port(),
-            if protocol.ends_with('S') {
-                ", or run without TLS listeners with --no-tls"
-            } else {
-                ""
+            match protocol {
+                "HTTP" => ", or run without it with --no-http",
+                p if p.ends_with('S') => ", or run without TLS listeners with --no-tls",
+                _ => "",
             }
         ),
         std::io::ErrorKind::PermissionDenied => {
@@ -143,6 +183,8 @@ pub struct Servers {
     imap: ServerHandle,
     /// SMTPS, POP3S, IMAPS when TLS is configured.
     implicit: Option<[ServerHandle; 3]>,
+    /// The web server's address and task, when HTTP is configured.
+    http: Option<(SocketAddr, JoinHandle<std::io::Result<()>>)>,
     shutdown: CancellationToken,
 }
 
@@ -153,21 +195,28 @@ impl Servers {
     }
 
     /// [`Servers::start`] with SMTP's protocol settings given (the harness's
-    /// `require_auth`).
+    /// `require_auth`); their `chaos` is [`ServersConfig::chaos`].
     pub(crate) async fn start_with_smtp(
         store: Store,
         config: ServersConfig,
-        smtp: mini_smtp::SmtpConfig,
+        mut smtp: mini_smtp::SmtpConfig,
     ) -> std::io::Result<Servers> {
         let shutdown = CancellationToken::new();
         let addr = |port| SocketAddr::new(config.bind, port);
         let tls = config.tls.clone();
+        smtp.chaos = config.chaos.clone();
+        // Every line `--trace` would print also goes to the session log, masked the same.
+        let transcript = match &config.sessions {
+            Some(log) => config.transcript.tee(&log.transcript()),
+            None => config.transcript.clone(),
+        };
 
         // One memory of failed logins for every listener: guessing over POP3 slows
         // IMAP and SMTP AUTH from the same address too.
         let guard = LoginGuard::new(config.guard);
         let share = |listener: &mut ListenerConfig| {
-            listener.transcript = config.transcript.clone();
+            listener.transcript = transcript.clone();
+            listener.server.sessions = config.sessions.clone();
             listener.starttls = tls.clone();
             listener.require_tls = config.require_tls;
             listener.guard = guard.clone();
@@ -230,12 +279,31 @@ impl Servers {
                 Some([smtps, pop3s, imaps])
             }
         };
+
+        let http = match config.http {
+            None => None,
+            Some(http) => {
+                let a = addr(http.port);
+                let listener = tokio::net::TcpListener::bind(a)
+                    .await
+                    .map_err(|e| cannot_listen("HTTP", a, "--http-port", e))?;
+                let local = listener.local_addr()?;
+                let web = yubin_web::WebConfig {
+                    chaos: config.chaos.clone(),
+                    sessions: config.sessions.clone(),
+                    ..http.web
+                };
+                let task = tokio::spawn(yubin_web::serve(listener, store.clone(), web, token()));
+                Some((local, task))
+            }
+        };
         Ok(Servers {
             store,
             smtp,
             pop,
             imap,
             implicit,
+            http,
             shutdown,
         })
     }
@@ -262,9 +330,21 @@ impl Servers {
             .map(|h| [h[0].local_addr(), h[1].local_addr(), h[2].local_addr()])
     }
 
+    /// The web inbox's address, when HTTP is configured.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(addr, _)| *addr)
+    }
+
     /// Stops every listener: sessions are told goodbye, then this waits for them.
     pub async fn stop(self) {
         self.shutdown.cancel();
+        if let Some((_, task)) = self.http {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("the web server ended with an error: {e}"),
+                Err(e) => tracing::warn!("the web server ended with an error: {e}"),
+            }
+        }
         self.smtp.wait().await;
         self.pop.wait().await;
         self.imap.wait().await;

@@ -1,6 +1,7 @@
 //! Helpers shared by the CLI integration tests: run `yubin` as a real process.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod live;
 
 use std::io::{BufRead, BufReader};
@@ -67,6 +68,24 @@ impl ServerProcess {
                 Ok(line) if line.contains(marker) => return line,
                 Ok(_) => continue,
                 Err(e) => panic!("no line containing {marker:?}: {e}"),
+            }
+        }
+    }
+
+    /// Every stdout line up to and including the first containing `marker` (up to 20 s
+    /// per line).
+    pub fn lines_until(&mut self, marker: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) => {
+                    let done = line.contains(marker);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(e) => panic!("no line containing {marker:?}: {e}; saw {seen:?}"),
             }
         }
     }

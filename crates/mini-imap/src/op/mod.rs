@@ -2,6 +2,7 @@
 
 pub mod append;
 pub mod auth;
+pub mod context;
 pub mod copy;
 pub mod expunge;
 pub mod fetch;

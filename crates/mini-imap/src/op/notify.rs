@@ -102,6 +102,10 @@ pub fn report(sel: &mut Selected, expunge: bool, enabled: Enabled, out: &mut Res
         }
     }
     if expunge && !sel.ghosts.is_empty() {
+        // RFC 5267 §4.3.4: an update context's REMOVEFROM goes before the EXPUNGE that
+        // renumbers what follows.
+        let gone: std::collections::BTreeSet<u32> = sel.ghosts.keys().copied().collect();
+        super::context::before_expunge(sel, &gone, out);
         let mut positions: Vec<usize> = sel
             .ghosts
             .keys()
@@ -169,7 +173,12 @@ pub fn report(sel: &mut Selected, expunge: bool, enabled: Enabled, out: &mut Res
     }
     let highest = now.highest_modseq();
     sel.own.retain(|_, m| *m > highest);
+    let changed = sel.view.highest_modseq() != highest || !sel.ghosts.is_empty();
     sel.view = now;
+    // RFC 5267 §4.3.3: ADDTO after the EXISTS that makes new numbers valid.
+    if changed {
+        super::context::refresh(sel, out);
+    }
 }
 
 #[cfg(test)]

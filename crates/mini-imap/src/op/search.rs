@@ -46,6 +46,11 @@ pub fn search(
         }
         return Completion::no(Code::BadCharset, "Unsupported charset");
     }
+    // RFC 5267 §4.3: the keys of an update context are fixed now (sequence numbers mean
+    // the messages they name when the command comes).
+    let fixed = ret
+        .is_some_and(|r| r.update)
+        .then(|| super::context::fixed(sel, criteria));
     // RFC 7162 §3.1.5: a search that used MODSEQ tells the highest modseq of what it found.
     let by_modseq = criteria.iter().any(uses_modseq);
     let positions = matching(sel, criteria);
@@ -81,6 +86,17 @@ pub fn search(
             numbers: &hits,
             modseq,
         }),
+    }
+    if let Some(criteria) = fixed {
+        let results = positions.iter().map(|&p| sel.uid(p)).collect();
+        let context = super::context::UpdateContext {
+            tag: tag.to_owned(),
+            uid,
+            criteria,
+            sort: None,
+            results,
+        };
+        super::context::register(sel, context, out);
     }
     Completion::done(command)
 }
@@ -178,6 +194,18 @@ pub(crate) fn esearch(
         count: r.count.then_some(hits.len()),
         all: (r.all && !hits.is_empty()).then(|| SequenceSet::from_sorted(hits.iter().copied())),
         modseq,
+        // RFC 5267 §4.4: results a to b of the result list (1-based), as many as there
+        // are; NIL when the range is past them all.
+        partial: r.partial.map(|(a, b)| {
+            let from = (a as usize - 1).min(hits.len());
+            let to = (b as usize).min(hits.len());
+            let part = &hits[from..to];
+            (
+                (a, b),
+                (!part.is_empty()).then(|| SequenceSet::from_sorted(part.iter().copied())),
+            )
+        }),
+        updates: Vec::new(),
     });
 }
 

@@ -69,6 +69,7 @@ pub fn select(
         keywords,
         cache: InfoCache::default(),
         saved: BTreeSet::new(),
+        contexts: Vec::new(),
     });
     out.data(Data::Flags(&selected.keywords));
     out.data(Data::Exists(selected.len() as u32));

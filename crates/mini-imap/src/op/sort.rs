@@ -34,17 +34,40 @@ pub fn sort(sel: &mut Selected, tag: &str, args: SortArgs<'_>, out: &mut Respons
     if !charset_ok(args.charset) {
         return Completion::no(Code::BadCharset, "Unsupported charset");
     }
+    let update = args.ret.is_some_and(|r| r.update);
+    // RFC 5267 §4.3: an update context's keys mean what they name now.
+    let fixed = update.then(|| super::context::fixed(sel, args.keys));
     let positions = matching(sel, args.keys);
-    let facts = read_facts(sel, &positions, Needs::for_sort(args.criteria));
-    let numbers: Vec<u32> = order::sort(&facts, args.criteria)
-        .into_iter()
-        .map(|i| number(sel, positions[i], args.uid))
-        .collect();
+    let sorted = ordered(sel, &positions, args.criteria);
+    let numbers: Vec<u32> = sorted.iter().map(|&p| number(sel, p, args.uid)).collect();
     match args.ret {
         Some(r) => esearch(out, tag, args.uid, r, &numbers, None),
         None => out.data(Data::Sort(&numbers)),
     }
+    if let Some(criteria) = fixed {
+        let context = super::context::UpdateContext {
+            tag: tag.to_owned(),
+            uid: args.uid,
+            criteria,
+            sort: Some(args.criteria.to_vec()),
+            results: sorted.iter().map(|&p| sel.uid(p)).collect(),
+        };
+        super::context::register(sel, context, out);
+    }
     Completion::done(command)
+}
+
+/// The messages at `positions` in the order `criteria` give (RFC 5256 §3).
+pub(crate) fn ordered(
+    sel: &Selected,
+    positions: &[usize],
+    criteria: &[SortCriterion],
+) -> Vec<usize> {
+    let facts = read_facts(sel, positions, Needs::for_sort(criteria));
+    order::sort(&facts, criteria)
+        .into_iter()
+        .map(|i| positions[i])
+        .collect()
 }
 
 /// The facts of the messages at `positions`, in that order. A message whose header the

@@ -1,0 +1,137 @@
+//! The harness's web inbox and HTTP API (on by default, on a free loopback port) and its
+//! SMTP fault injection.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use yubin_testing::{MailServer, Trigger, Triggers};
+
+const STEP: Duration = Duration::from_secs(10);
+
+/// `GET path` over a plain socket; the status code and the body.
+fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, STEP).unwrap();
+    stream.set_read_timeout(Some(STEP)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not HTTP: {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn send(server: &MailServer, subject: &str) -> Result<(), lettre::transport::smtp::Error> {
+    let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(server.smtp_addr().port())
+        .timeout(Some(STEP))
+        .build();
+    let message = Message::builder()
+        .from("app@example.com".parse().unwrap())
+        .to("alice@localhost".parse().unwrap())
+        .subject(subject)
+        .body("hello".to_owned())
+        .unwrap();
+    smtp.send(message).await.map(|_| ())
+}
+
+#[tokio::test]
+async fn the_web_api_shows_the_mail_a_test_sent() {
+    let server = MailServer::start().await.unwrap();
+    let url = server.http_url();
+    assert_eq!(url, format!("http://{}", server.http_addr()));
+    assert!(server.http_addr().ip().is_loopback(), "{url}");
+
+    send(&server, "Welcome aboard").await.unwrap();
+    server.wait_for_messages("alice", 1, STEP).await.unwrap();
+    let addr = server.http_addr();
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/api/v1/messages"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"total\":1"), "{body}");
+    assert!(body.contains("Welcome aboard"), "{body}");
+    // The page is there too.
+    let (status, page) = tokio::task::spawn_blocking(move || http_get(addr, "/"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<html") || page.contains("<!doctype"),
+        "{page}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "it was built with .http(false)")]
+async fn without_http_the_address_is_a_panic_that_says_why() {
+    let server = MailServer::builder().http(false).start().await.unwrap();
+    // The mail servers work as ever.
+    send(&server, "still here").await.unwrap();
+    server.wait_for_messages("alice", 1, STEP).await.unwrap();
+    server.http_addr();
+}
+
+#[tokio::test]
+async fn chaos_makes_smtp_refuse_with_the_chosen_code() {
+    let server = MailServer::builder().chaos(true).start().await.unwrap();
+    server
+        .chaos()
+        .set(Triggers {
+            sender: Trigger {
+                error_code: 451,
+                probability: 100,
+            },
+            ..Triggers::default()
+        })
+        .unwrap();
+    let refused = send(&server, "refused").await.unwrap_err();
+    assert!(refused.is_transient(), "{refused}");
+    assert!(refused.to_string().contains("451"), "{refused}");
+    assert!(server.messages("alice").is_empty());
+
+    server.chaos().set(Triggers::default()).unwrap();
+    send(&server, "accepted").await.unwrap();
+    server.wait_for_messages("alice", 1, STEP).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn chaos_is_refused_unless_the_builder_allowed_it() {
+    let server = MailServer::start().await.unwrap();
+    let always = Trigger {
+        error_code: 451,
+        probability: 100,
+    };
+    let asked = server.chaos().set(Triggers {
+        sender: always,
+        ..Triggers::default()
+    });
+    assert!(asked.is_err());
+    send(&server, "delivered").await.unwrap();
+    server.wait_for_messages("alice", 1, STEP).await.unwrap();
+    server.stop().await;
+}
+
+#[test]
+fn the_blocking_server_has_the_web_api_too() {
+    let server = yubin_testing::blocking::MailServer::start().unwrap();
+    let (status, body) = http_get(server.http_addr(), "/api/v1/messages");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"total\":0"), "{body}");
+    assert!(server.http_url().starts_with("http://127.0.0.1:"));
+    server.stop();
+}
