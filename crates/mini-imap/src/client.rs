@@ -534,9 +534,11 @@ impl<S: AsyncRead + AsyncWrite> ImapClient<S> {
         let r = self
             .run(CommandBody::Append {
                 mailbox,
-                flags: flags.to_vec(),
-                date,
-                message: message.to_vec(),
+                messages: vec![crate::command::AppendMessage {
+                    flags: flags.to_vec(),
+                    date,
+                    data: crate::command::AppendData::Literal(message.to_vec()),
+                }],
             })
             .await?;
         Ok(r.text)

@@ -172,6 +172,13 @@ pub struct ImapCodec {
     budget: Option<Budget>,
     /// What the command being framed holds of the budget.
     held: Vec<Reservation>,
+    /// The command being framed goes on after a streamed APPEND literal: its literals
+    /// are APPEND data too (another message, RFC 3502; another CATENATE part, RFC 4469),
+    /// streamed when large, although the tag and the name are not in `command`.
+    append_tail: bool,
+    /// The last octets of the line being skipped ([`State::SkipLine`]), where a literal
+    /// announcement would be.
+    skipped: Vec<u8>,
 }
 
 impl ImapCodec {
@@ -192,6 +199,8 @@ impl ImapCodec {
             raw_line: false,
             budget: None,
             held: Vec::new(),
+            append_tail: false,
+            skipped: Vec::new(),
         }
     }
 
@@ -254,6 +263,10 @@ impl Default for ImapCodec {
     }
 }
 
+/// How much of a skipped line is kept to find a literal announcement at its end:
+/// `~{` and `+}` CRLF around twenty digits.
+const SKIP_TAIL: usize = 32;
+
 fn tag_and_append(command: &[u8]) -> (Option<String>, bool) {
     let mut words = command.split(|&b| b == b' ');
     let tag = words
@@ -283,6 +296,9 @@ impl Decoder for ImapCodec {
                     let piece = buf.split_to(n);
                     let remaining = remaining - n;
                     self.state = if remaining == 0 {
+                        // What follows is the rest of the APPEND (RFC 3502: maybe more
+                        // messages), framed like any command line.
+                        self.append_tail = true;
                         State::Line
                     } else {
                         State::Stream { remaining }
@@ -321,16 +337,29 @@ impl Decoder for ImapCodec {
                         return Ok(None);
                     }
                 }
-                State::SkipLine => match memchr::memchr(b'\n', buf) {
-                    Some(i) => {
-                        buf.advance(i + 1);
-                        self.state = State::Line;
-                    }
-                    None => {
-                        buf.clear();
+                State::SkipLine => {
+                    let end = memchr::memchr(b'\n', buf);
+                    let n = end.map_or(buf.len(), |i| i + 1);
+                    self.skipped.extend_from_slice(&buf[..n]);
+                    let keep = self.skipped.len().saturating_sub(SKIP_TAIL);
+                    self.skipped.drain(..keep);
+                    buf.advance(n);
+                    if end.is_none() {
                         return Ok(None);
                     }
-                },
+                    // The skipped line may announce another literal of the same command
+                    // (a MULTIAPPEND's next message): one sent without waiting
+                    // (`{n+}`) is skipped too, else its octets would be read as commands.
+                    self.state = match literal_suffix(&std::mem::take(&mut self.skipped)) {
+                        Some(LiteralSuffix {
+                            size,
+                            non_sync: true,
+                        }) => State::Skip {
+                            remaining: size.unwrap_or(u64::MAX),
+                        },
+                        _ => State::Line,
+                    };
+                }
                 State::Line => {
                     // Overlong lines are found here, before LineCodec, for two reasons:
                     // their tag must be read before the bytes are dropped, and LineCodec
@@ -365,6 +394,7 @@ impl Decoder for ImapCodec {
                         self.lines = LineCodec::new(self.limits.max_line);
                         self.command.clear();
                         self.held.clear();
+                        self.append_tail = false;
                         return Ok(Some(Frame::Rejected {
                             tag,
                             reason: Rejection::LineTooLong,
@@ -402,15 +432,25 @@ impl Decoder for ImapCodec {
                     };
                     let Some(LiteralSuffix { size, non_sync }) = suffix else {
                         self.held.clear();
+                        self.append_tail = false;
                         return Ok(Some(Frame::Command(std::mem::take(&mut self.command))));
                     };
                     let fits = size.is_some_and(|n| n <= self.limits.max_literal as u64);
-                    let (_, append) = tag_and_append(&self.command);
+                    let append = self.append_tail || tag_and_append(&self.command).1;
+                    // A large APPEND literal is streamed; so is one that would take the
+                    // command past its limit (a MULTIAPPEND of many messages), and any
+                    // synchronizing one, so that the session can refuse the APPEND
+                    // before the client sends it (RFC 3501 §6.3.11 `[TRYCREATE]`).
                     if fits
                         && append
                         && let Some(n) = size
-                        && n >= self.limits.stream_above as u64
+                        && n > 0
+                        && (!non_sync
+                            || n >= self.limits.stream_above as u64
+                            || self.command.len() as u64 + n > self.limits.max_command as u64)
                     {
+                        self.held.clear();
+                        self.append_tail = false;
                         self.state = State::Deciding {
                             size: n as usize,
                             synchronizing: !non_sync,
@@ -441,9 +481,11 @@ impl Decoder for ImapCodec {
                         self.held.push(r);
                     }
                     if !fits || busy {
-                        let (tag, append) = tag_and_append(&self.command);
+                        let (tag, append_named) = tag_and_append(&self.command);
+                        let append = append_named || self.append_tail;
                         self.command.clear();
                         self.held.clear();
+                        self.append_tail = false;
                         if non_sync {
                             // The client sends the octets anyway (RFC 7888 §4): skip them.
                             self.state = State::Skip {
@@ -553,6 +595,65 @@ mod tests {
             all(&mut c, b"c APPEND INBOX {3+}\r\nabc\r\n"),
             vec![cmd(b"c APPEND INBOX {3+}\r\nabc\r\n")]
         );
+    }
+
+    #[test]
+    fn a_multiappend_streams_each_large_message_and_frames_the_rest() {
+        // RFC 3502: after a streamed message, the line goes on with the next one.
+        let mut c = streaming();
+        let mut input = b"a APPEND INBOX {12+}\r\nhello, world (\\Seen) {3+}\r\nabc".to_vec();
+        input.extend_from_slice(b" {11+}\r\n0123456789X\r\nb NOOP\r\n");
+        let mut buf = BytesMut::from(&input[..]);
+        let mut frames = Vec::new();
+        while let Some(f) = c.decode(&mut buf).unwrap() {
+            if matches!(f, Frame::AppendHead { .. }) {
+                c.stream_decided(true);
+            }
+            frames.push(f);
+        }
+        assert_eq!(
+            frames,
+            vec![
+                Frame::AppendHead {
+                    head: BytesMut::from(&b"a APPEND INBOX {12+}\r\n"[..]),
+                    synchronizing: false,
+                },
+                Frame::Piece(BytesMut::from(&b"hello, world"[..])),
+                // The small second message is framed inline; the large third one is
+                // streamed although the tag and name are not on its line.
+                Frame::AppendHead {
+                    head: BytesMut::from(&b" (\\Seen) {3+}\r\nabc {11+}\r\n"[..]),
+                    synchronizing: false,
+                },
+                Frame::Piece(BytesMut::from(&b"0123456789X"[..])),
+                cmd(b"\r\n"),
+                cmd(b"b NOOP\r\n"),
+            ]
+        );
+        // A synchronizing APPEND literal, however small, waits for the session's word.
+        assert!(matches!(
+            all(&mut c, b"c APPEND INBOX {2}\r\n")[..],
+            [Frame::AppendHead {
+                synchronizing: true,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_refused_literal_plus_skips_the_literals_chained_after_it() {
+        // A MULTIAPPEND refused at its first message: the later messages' octets are
+        // skipped too, never read as commands.
+        let mut c = streaming();
+        let mut buf = BytesMut::from(
+            &b"a APPEND X {12+}\r\nhello, world {4+}\r\nb OK {2+}\r\nzz\r\nc NOOP\r\n"[..],
+        );
+        assert!(matches!(
+            c.decode(&mut buf).unwrap(),
+            Some(Frame::AppendHead { .. })
+        ));
+        c.stream_decided(false);
+        assert_eq!(all(&mut c, &buf.split()), vec![cmd(b"c NOOP\r\n")]);
     }
 
     #[test]

@@ -110,16 +110,13 @@ pub enum CommandBody {
         /// New name.
         to: String,
     },
-    /// `APPEND mailbox [flags] [date-time] literal` (§6.3.11).
+    /// `APPEND mailbox 1*([flags] [date-time] data)` (§6.3.11; several messages with
+    /// MULTIAPPEND, RFC 3502; CATENATE data, RFC 4469).
     Append {
         /// Destination mailbox.
         mailbox: String,
-        /// Flags to set on the new message.
-        flags: Vec<String>,
-        /// Internal date to give it.
-        date: Option<DateTime<FixedOffset>>,
-        /// The message.
-        message: Vec<u8>,
+        /// The messages, in order (at least one).
+        messages: Vec<AppendMessage>,
     },
     /// `CHECK` (§6.4.1).
     Check,
@@ -631,6 +628,18 @@ pub enum FetchAttr {
     Uid,
     /// `MODSEQ` (RFC 7162 §3.1.4.2).
     ModSeq,
+    /// `BINARY[section-part]<partial>` or `BINARY.PEEK[...]` (RFC 3516 §4.2): the part
+    /// with its content-transfer-encoding undone.
+    Binary {
+        /// The part (`[]`: the whole message).
+        part: Vec<u32>,
+        /// `<origin.count>`, in the decoded octets.
+        partial: Option<(u32, u32)>,
+        /// `.PEEK`: do not set `\Seen`.
+        peek: bool,
+    },
+    /// `BINARY.SIZE[section-part]` (RFC 3516 §4.2): the decoded size.
+    BinarySize(Vec<u32>),
 }
 
 impl FetchAttr {
@@ -638,7 +647,10 @@ impl FetchAttr {
     pub fn sets_seen(&self) -> bool {
         matches!(
             self,
-            FetchAttr::BodySection { peek: false, .. } | FetchAttr::Rfc822 | FetchAttr::Rfc822Text
+            FetchAttr::BodySection { peek: false, .. }
+                | FetchAttr::Binary { peek: false, .. }
+                | FetchAttr::Rfc822
+                | FetchAttr::Rfc822Text
         )
     }
 }
@@ -728,4 +740,33 @@ pub enum SearchKey {
     SequenceSet(SequenceSet),
     /// `( key ... )`: all must match.
     And(Vec<SearchKey>),
+}
+
+/// One message of an APPEND (RFC 3502 `append-message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    /// Flags to set on the new message.
+    pub flags: Vec<String>,
+    /// Internal date to give it.
+    pub date: Option<DateTime<FixedOffset>>,
+    /// Its content.
+    pub data: AppendData,
+}
+
+/// The content of an appended message (RFC 4466 `append-data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendData {
+    /// The message as a literal (or a `literal8`, RFC 3516 §4.4).
+    Literal(Vec<u8>),
+    /// `CATENATE (cat-part *(SP cat-part))` (RFC 4469 §5): the message made of these.
+    Catenate(Vec<CatPart>),
+}
+
+/// One part of a CATENATE (RFC 4469 §5 `cat-part`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`: these octets.
+    Text(Vec<u8>),
+    /// `URL astring`: the message or section an IMAP URL names (RFC 5092).
+    Url(String),
 }

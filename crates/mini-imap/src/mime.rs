@@ -22,6 +22,7 @@ use crate::command::{Section, SectionText};
 use crate::value::Value;
 
 pub(crate) mod address;
+pub mod cte;
 
 /// Where one MIME part lies in the message bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

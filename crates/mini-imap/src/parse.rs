@@ -64,6 +64,12 @@ impl ParseError {
 
 type Res<'a, T> = IResult<&'a [u8], T>;
 
+mod append;
+pub use append::{
+    AppendEvent, AppendHead, Expect, MessageUrl, SegmentEnd, append_head, append_segment,
+    message_url,
+};
+
 fn fail<T>(i: &[u8]) -> Res<'_, T> {
     Err(nom::Err::Error(nom::error::Error::new(
         i,
@@ -595,7 +601,7 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
         )
         .parse(i),
         "STATUS" => status(i),
-        "APPEND" => append(i),
+        "APPEND" => append::append(i),
         "SEARCH" => search(i, false),
         "SORT" => sort(i, false),
         "THREAD" => thread(i, false),
@@ -903,95 +909,6 @@ fn list_return_opts(i: &[u8]) -> Res<'_, ListExtended> {
     Ok((rest, l))
 }
 
-/// `utf8-literal = "UTF8" SP "(" literal8 ")"`, `literal8 = "~{" number "}" CRLF
-/// *OCTET` (RFC 6855 §4, RFC 4466 §4): the message of an APPEND whose header fields
-/// may be UTF-8. The message is the same either way; only its 8-bit headers need the
-/// client to have enabled UTF8=ACCEPT ([`crate::op::append`]).
-fn utf8_literal(i: &[u8]) -> Res<'_, Vec<u8>> {
-    delimited(
-        (tag_no_case(&b"UTF8"[..]), sp, tag(&b"(~"[..])),
-        literal,
-        tag(&b")"[..]),
-    )
-    .parse(i)
-}
-
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP (literal /
-/// utf8-literal)` (RFC 6855 §4: `append-data =/ utf8-literal`)
-fn append(i: &[u8]) -> Res<'_, CommandBody> {
-    map(
-        (
-            preceded(sp, mailbox),
-            opt(preceded(sp, flag_list)),
-            opt(preceded(sp, date_time)),
-            preceded(sp, alt((literal, utf8_literal))),
-        ),
-        |(mailbox, flags, date, message)| CommandBody::Append {
-            mailbox,
-            flags: flags.unwrap_or_default(),
-            date,
-            message,
-        },
-    )
-    .parse(i)
-}
-
-/// The head of an APPEND whose message literal is streamed rather than framed whole
-/// ([`crate::codec::Frame::AppendHead`]): the arguments before the message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppendHead {
-    /// The command's tag.
-    pub tag: String,
-    /// Destination mailbox.
-    pub mailbox: String,
-    /// Flags for the new message, as sent.
-    pub flags: Vec<String>,
-    /// Internal date; `None` means now.
-    pub date: Option<DateTime<FixedOffset>>,
-    /// The announced size of the message.
-    pub size: u32,
-    /// The message came as `UTF8 (~{n}...)` (RFC 6855 §4): a `)` follows it.
-    pub utf8: bool,
-}
-
-/// Parses an APPEND up to and including its message literal's announcement:
-///
-/// `tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP ["UTF8" SP "(~"] "{"
-/// number ["+"] "}" CRLF` (RFC 6855 §4 for the UTF8 form)
-pub fn append_head(input: &[u8]) -> Result<AppendHead, ParseError> {
-    let (rest, tag_bytes) = tag_(input).map_err(|_| ParseError::NoTag)?;
-    let tag_s = String::from_utf8_lossy(tag_bytes).into_owned();
-    let syntax = || ParseError::Syntax {
-        tag: tag_s.clone(),
-        command: "APPEND".to_owned(),
-    };
-    let parsed = (
-        preceded(sp, tag_no_case(&b"APPEND"[..])),
-        preceded(sp, mailbox),
-        opt(preceded(sp, flag_list)),
-        opt(preceded(sp, date_time)),
-        preceded(sp, opt((tag_no_case(&b"UTF8"[..]), sp, tag(&b"(~"[..])))),
-        delimited(
-            tag(&b"{"[..]),
-            number,
-            (opt(tag(&b"+"[..])), tag(&b"}"[..])),
-        ),
-        crlf,
-    )
-        .parse(rest);
-    match parsed {
-        Ok((b"", (_, mailbox, flags, date, utf8, size, ()))) => Ok(AppendHead {
-            tag: tag_s,
-            mailbox,
-            flags: flags.unwrap_or_default(),
-            date,
-            size,
-            utf8: utf8.is_some(),
-        }),
-        _ => Err(syntax()),
-    }
-}
-
 /// `store = "STORE" SP sequence-set [store-modifiers] SP store-att-flags`;
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`;
 /// the one modifier RFC 7162 defines: `SP "(" "UNCHANGEDSINCE" SP mod-sequence-valzer ")"`
@@ -1105,6 +1022,12 @@ fn fetch_att(i: &[u8]) -> Res<'_, FetchAttr> {
         if word.eq_ignore_ascii_case(b"BODY") || word.eq_ignore_ascii_case(b"BODY.PEEK") {
             return body_section(i);
         }
+        if [&b"BINARY"[..], b"BINARY.PEEK", b"BINARY.SIZE"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
+        {
+            return binary_section(i);
+        }
         return fail(i);
     }
     const KEYWORDS: [(&[u8], FetchAttr); 11] = [
@@ -1144,6 +1067,42 @@ fn body_section(i: &[u8]) -> Res<'_, FetchAttr> {
         i,
         FetchAttr::BodySection {
             section,
+            partial,
+            peek,
+        },
+    ))
+}
+
+/// `fetch-att =/ "BINARY" [".PEEK"] section-binary [partial] / "BINARY.SIZE" section-binary`;
+/// `section-binary = "[" [section-part] "]"`; `partial = "<" number "." nz-number ">"`
+/// (RFC 3516 §7)
+fn binary_section(i: &[u8]) -> Res<'_, FetchAttr> {
+    // `None`: BINARY.SIZE; `Some(peek)`: BINARY or BINARY.PEEK.
+    let (i, kind) = alt((
+        value(None, tag_no_case(&b"BINARY.SIZE"[..])),
+        value(Some(true), tag_no_case(&b"BINARY.PEEK"[..])),
+        value(Some(false), tag_no_case(&b"BINARY"[..])),
+    ))
+    .parse(i)?;
+    let (i, part) = delimited(
+        tag(&b"["[..]),
+        separated_list0(tag(&b"."[..]), nz_number),
+        tag(&b"]"[..]),
+    )
+    .parse(i)?;
+    let Some(peek) = kind else {
+        return Ok((i, FetchAttr::BinarySize(part)));
+    };
+    let (i, partial) = opt(delimited(
+        tag(&b"<"[..]),
+        separated_pair(number, tag(&b"."[..]), nz_number),
+        tag(&b">"[..]),
+    ))
+    .parse(i)?;
+    Ok((
+        i,
+        FetchAttr::Binary {
+            part,
             partial,
             peek,
         },

@@ -4,10 +4,58 @@
 //! as non-synchronizing literals (RFC 7888).
 
 use crate::command::{
-    Command, CommandBody, FetchAttr, SearchKey, Section, SectionText, SeqNum, SequenceSet,
-    StoreMode,
+    AppendData, AppendMessage, CatPart, Command, CommandBody, FetchAttr, SearchKey, Section,
+    SectionText, SeqNum, SequenceSet, StoreMode,
 };
-use crate::value::{is_quotable, write_literal, write_string};
+use crate::value::{is_quotable, write_literal, write_literal8, write_string};
+
+/// `SP append-message` (RFC 3502): flags, date, then the literal or the CATENATE parts
+/// (RFC 4469 §5). Data with NUL goes as a `literal8` (RFC 3516 §4.4).
+fn write_append_message(out: &mut Vec<u8>, m: &AppendMessage) {
+    let data_literal = |out: &mut Vec<u8>, data: &[u8]| {
+        if data.contains(&0) {
+            write_literal8(out, data, true);
+        } else {
+            write_literal(out, data, true);
+        }
+    };
+    if !m.flags.is_empty() {
+        out.extend_from_slice(format!(" ({})", m.flags.join(" ")).as_bytes());
+    }
+    if let Some(d) = m.date {
+        out.extend_from_slice(d.format(" \"%d-%b-%Y %H:%M:%S %z\"").to_string().as_bytes());
+    }
+    out.push(b' ');
+    match &m.data {
+        // RFC 6855 §4: "A client that sends a message with UTF-8 headers to the server
+        // MUST send them using the "UTF8" data extension".
+        AppendData::Literal(data) if crate::op::append::HeaderScan::has_eight_bit(data) => {
+            out.extend_from_slice(b"UTF8 (");
+            write_literal8(out, data, true);
+            out.push(b')');
+        }
+        AppendData::Literal(data) => data_literal(out, data),
+        AppendData::Catenate(parts) => {
+            out.extend_from_slice(b"CATENATE (");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                match part {
+                    CatPart::Text(data) => {
+                        out.extend_from_slice(b"TEXT ");
+                        data_literal(out, data);
+                    }
+                    CatPart::Url(url) => {
+                        out.extend_from_slice(b"URL ");
+                        write_arg(out, url.as_bytes());
+                    }
+                }
+            }
+            out.push(b')');
+        }
+    }
+}
 
 /// A sequence set as written in a command or an `ESEARCH ALL` (`1:3,5`, `$`).
 pub fn write_set(out: &mut Vec<u8>, set: &SequenceSet) {
@@ -107,6 +155,25 @@ pub fn write_fetch_attr(out: &mut Vec<u8>, a: &FetchAttr, with_partial: bool) {
         FetchAttr::Rfc822Text => out.extend_from_slice(b"RFC822.TEXT"),
         FetchAttr::Uid => out.extend_from_slice(b"UID"),
         FetchAttr::ModSeq => out.extend_from_slice(b"MODSEQ"),
+        FetchAttr::Binary {
+            part,
+            partial,
+            peek,
+        } => {
+            out.extend_from_slice(if *peek { b"BINARY.PEEK" } else { b"BINARY" });
+            write_section_binary(out, part);
+            if let Some((origin, count)) = partial {
+                if with_partial {
+                    out.extend_from_slice(format!("<{origin}.{count}>").as_bytes());
+                } else {
+                    out.extend_from_slice(format!("<{origin}>").as_bytes());
+                }
+            }
+        }
+        FetchAttr::BinarySize(part) => {
+            out.extend_from_slice(b"BINARY.SIZE");
+            write_section_binary(out, part);
+        }
         FetchAttr::BodySection {
             section,
             partial,
@@ -123,6 +190,12 @@ pub fn write_fetch_attr(out: &mut Vec<u8>, a: &FetchAttr, with_partial: bool) {
             }
         }
     }
+}
+
+/// `section-binary = "[" [section-part] "]"` (RFC 3516 §7).
+pub fn write_section_binary(out: &mut Vec<u8>, part: &[u32]) {
+    let part: Vec<String> = part.iter().map(u32::to_string).collect();
+    out.extend_from_slice(format!("[{}]", part.join(".")).as_bytes());
 }
 
 fn write_date(out: &mut Vec<u8>, d: chrono::NaiveDate) {
@@ -394,30 +467,11 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             let names: Vec<&str> = items.iter().map(|i| i.as_str()).collect();
             out.extend_from_slice(format!(" ({})", names.join(" ")).as_bytes());
         }
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => {
+        CommandBody::Append { mailbox, messages } => {
             out.extend_from_slice(b"APPEND ");
             write_arg(&mut out, mailbox.as_bytes());
-            if !flags.is_empty() {
-                out.extend_from_slice(format!(" ({})", flags.join(" ")).as_bytes());
-            }
-            if let Some(d) = date {
-                out.extend_from_slice(d.format(" \"%d-%b-%Y %H:%M:%S %z\"").to_string().as_bytes());
-            }
-            out.push(b' ');
-            // RFC 6855 §4: "A client that sends a message with UTF-8 headers to the
-            // server MUST send them using the "UTF8" data extension".
-            let utf8 = crate::op::append::HeaderScan::has_eight_bit(message);
-            if utf8 {
-                out.extend_from_slice(b"UTF8 (~");
-            }
-            write_literal(&mut out, message, true);
-            if utf8 {
-                out.push(b')');
+            for m in messages {
+                write_append_message(&mut out, m);
             }
         }
         CommandBody::Search {

@@ -66,6 +66,12 @@ pub enum Code {
     ServerBug,
     /// `[TOOBIG]` (RFC 4469 / 7888).
     TooBig,
+    /// `[BADURL url]` (RFC 4469 §4.1): the first URL of an APPEND that could not be
+    /// used, as sent.
+    BadUrl(String),
+    /// `[UNKNOWN-CTE]` (RFC 3516 §4.3): a section whose content-transfer-encoding the
+    /// server cannot decode.
+    UnknownCte,
     /// `[UNAVAILABLE]` (RFC 5530).
     Unavailable,
     /// `[PARSE]`.
@@ -92,12 +98,13 @@ pub enum Code {
     NoPerm,
     /// `[USEATTR]` (RFC 6154 §3): a special use that cannot be given.
     UseAttr,
-    /// `[APPENDUID uidvalidity uid]` (UIDPLUS, RFC 4315 §3).
+    /// `[APPENDUID uidvalidity uid-set]` (UIDPLUS, RFC 4315 §3; a set of UIDs after a
+    /// MULTIAPPEND, RFC 3502 "MULTIAPPEND Interaction with UIDPLUS Extension").
     AppendUid {
         /// UIDVALIDITY of the destination mailbox.
         uid_validity: u32,
-        /// The new message's UID.
-        uid: u32,
+        /// The new messages' UIDs, in order, as a `uid-set`.
+        uids: String,
     },
     /// `[COPYUID uidvalidity source-uids dest-uids]` (UIDPLUS, RFC 4315 §3); the two sets
     /// list corresponding UIDs in the same order.
@@ -149,6 +156,12 @@ impl Code {
             Code::ReadWrite => "[READ-WRITE]".into(),
             Code::ServerBug => "[SERVERBUG]".into(),
             Code::TooBig => "[TOOBIG]".into(),
+            // RFC 4469 §5: `url-resp-text` is any TEXT-CHAR except "]".
+            Code::BadUrl(url) => format!(
+                "[BADURL {}]",
+                url.replace(|c: char| c == ']' || c.is_ascii_control(), "")
+            ),
+            Code::UnknownCte => "[UNKNOWN-CTE]".into(),
             Code::Unavailable => "[UNAVAILABLE]".into(),
             Code::Parse => "[PARSE]".into(),
             Code::Capability(c) => format!("[CAPABILITY {c}]"),
@@ -162,7 +175,7 @@ impl Code {
             Code::OverQuota => "[OVERQUOTA]".into(),
             Code::NoPerm => "[NOPERM]".into(),
             Code::UseAttr => "[USEATTR]".into(),
-            Code::AppendUid { uid_validity, uid } => format!("[APPENDUID {uid_validity} {uid}]"),
+            Code::AppendUid { uid_validity, uids } => format!("[APPENDUID {uid_validity} {uids}]"),
             Code::CopyUid {
                 uid_validity,
                 source,
@@ -442,6 +455,23 @@ pub enum FetchItem<'a> {
     BodyStructure(&'a [u8]),
     /// `BODY (...)`, already encoded.
     Body(&'a [u8]),
+    /// `BINARY[part]<origin>` (RFC 3516 §4.3): decoded octets, as a `literal8` when they
+    /// hold NUL, else as a literal.
+    Binary {
+        /// The part.
+        part: &'a [u32],
+        /// The partial's origin.
+        origin: Option<u32>,
+        /// The decoded octets.
+        data: &'a [u8],
+    },
+    /// `BINARY.SIZE[part] n` (RFC 3516 §4.3).
+    BinarySize {
+        /// The part.
+        part: &'a [u32],
+        /// The decoded size.
+        size: u64,
+    },
     /// Message data: `BODY[section]<origin>`, `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`.
     Section {
         /// Which.
@@ -704,6 +734,27 @@ impl FetchItem<'_> {
             FetchItem::Body(v) => {
                 out.extend_from_slice(b"BODY ");
                 out.extend_from_slice(v);
+            }
+            FetchItem::Binary { part, origin, data } => {
+                out.extend_from_slice(b"BINARY");
+                crate::request::write_section_binary(out, part);
+                if let Some(origin) = origin {
+                    out.extend_from_slice(format!("<{origin}>").as_bytes());
+                }
+                out.push(b' ');
+                // RFC 3516 §4.3: "If the domain of the decoded data is "8bit" and the data
+                // does not contain the NUL octet, the server SHOULD return the data in a
+                // <string> instead of a <literal8>".
+                if data.contains(&0) {
+                    crate::value::write_literal8(out, data, false);
+                } else {
+                    write_message_data(out, data);
+                }
+            }
+            FetchItem::BinarySize { part, size } => {
+                out.extend_from_slice(b"BINARY.SIZE");
+                crate::request::write_section_binary(out, part);
+                out.extend_from_slice(format!(" {size}").as_bytes());
             }
             FetchItem::Section { name, data } => {
                 match name {

@@ -71,8 +71,22 @@ pub const IDLING: &str = "idling";
 
 /// Protocol settings (socket limits, timeouts and the login guard live in
 /// `yubin_core::driver::ListenerConfig`; framing limits in [`crate::codec::CodecLimits`]).
-#[derive(Debug, Clone, Default)]
-pub struct ImapConfig {}
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    /// The most messages one APPEND may carry (MULTIAPPEND, RFC 3502): each waits, made
+    /// durable, for the others until all are added together, and costs a little memory
+    /// and a staged file meanwhile. 1000 is far more than a client uploads at once
+    /// (a folder is copied in batches); past it the APPEND is `NO [LIMIT]`.
+    pub max_append_messages: usize,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            max_append_messages: 1000,
+        }
+    }
+}
 
 /// The session's state (RFC 3501 §3); each variant carries what that state needs.
 #[derive(Debug)]
@@ -103,6 +117,11 @@ pub struct Session {
     fetching: Option<(String, op::fetch::FetchJob)>,
     /// An APPEND whose message is arriving in pieces ([`Frame::AppendHead`]).
     appending: Option<op::append::Streaming>,
+    /// The largest message APPEND takes: the codec's literal limit, also applied to a
+    /// message CATENATE puts together (RFC 4469 §4.2); learned in `adjust`.
+    max_message: std::cell::Cell<u64>,
+    /// [`ImapConfig::max_append_messages`].
+    max_append_messages: usize,
 }
 
 impl std::fmt::Debug for Session {
@@ -128,7 +147,7 @@ fn only(tag: &str, done: &Completion) -> Reply {
 impl Session {
     /// A new session and its greeting (RFC 3501 §7.1.1, with the capabilities inline so
     /// clients save a round trip).
-    pub fn new(store: Store, _config: Arc<ImapConfig>, tls: TlsState) -> (Session, BytesMut) {
+    pub fn new(store: Store, config: Arc<ImapConfig>, tls: TlsState) -> (Session, BytesMut) {
         let capabilities = Capabilities::new(tls);
         let mut greeting = Responses::new();
         greeting.info(
@@ -145,6 +164,10 @@ impl Session {
                 compressed: false,
                 fetching: None,
                 appending: None,
+                max_message: std::cell::Cell::new(
+                    crate::codec::CodecLimits::default().max_literal as u64,
+                ),
+                max_append_messages: config.max_append_messages,
             },
             BytesMut::from(&greeting.into_bytes()[..]),
         )
@@ -191,7 +214,8 @@ impl Session {
                 .unwrap_or(frame);
             return self.sasl_step(&tag, sasl::respond(line));
         }
-        if frame.contains(&0) {
+        // NUL may come only inside a literal8 (RFC 3516 §4.4), which the grammar checks.
+        if frame.contains(&0) && memchr::memmem::find(frame, b"~{").is_none() {
             let tag = parse::tag_of(frame).unwrap_or_else(|| "*".into());
             return only(&tag, &Completion::bad("NUL octets are not allowed"));
         }
@@ -210,6 +234,10 @@ impl Session {
 
     /// Answers a command the codec refused before parsing; nothing changes.
     pub fn handle_rejected(&mut self, tag: Option<&str>, reason: &Rejection) -> Reply {
+        // Refused inside a streamed APPEND (a later message too big): the whole APPEND
+        // fails, and none of its messages stays (RFC 3502 §6.3.11).
+        let appending = self.appending.take();
+        let tag = appending.as_ref().map(|a| a.tag()).or(tag);
         if self.idling.is_some() {
             // An overlong line where DONE was expected.
             return self.idle_done(b"");
@@ -418,6 +446,10 @@ impl Session {
                 Completion::done("UNSELECT")
             }
             C::Idle => return self.idle(tag),
+            C::Append { mailbox, messages } => match self.append_context() {
+                Some(cx) => op::append::append(cx, &mailbox, messages),
+                None => Completion::bad("Log in first"),
+            },
             C::Fetch {
                 uid,
                 set,
@@ -507,32 +539,57 @@ impl Session {
         reply(out)
     }
 
-    /// The head of a streamed APPEND: accepted (the pieces follow) or answered at once.
+    /// What an APPEND may use: the account, the selected mailbox (the base of a relative
+    /// CATENATE URL), the message size limit.
+    fn append_context(&self) -> Option<op::append::Context<'_>> {
+        let account = self.account()?;
+        let selected = match &self.state {
+            State::Selected(_, sel) => Some(sel.view.name()),
+            _ => None,
+        };
+        Some(op::append::Context {
+            account,
+            selected,
+            max_message: self.max_message.get(),
+            max_messages: self.max_append_messages,
+            eight_bit_headers: op::append::eight_bit_headers_allowed(self.capabilities.enabled()),
+        })
+    }
+
+    /// The head of a streamed APPEND, or the arguments between two streamed literals of
+    /// one (MULTIAPPEND, CATENATE): the next literal is accepted (its pieces follow) or
+    /// the command is answered at once.
     fn append_head(&mut self, head: &[u8], synchronizing: bool) -> Reply {
-        let mut parsed = match parse::append_head(head) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                let tag = e
-                    .tag()
-                    .or(parse::tag_of(head).as_deref())
-                    .unwrap_or("*")
-                    .to_owned();
-                return only(&tag, &Completion::bad(capitalize(&e.to_string())));
+        let next = match self.appending.take() {
+            Some(streaming) => streaming.next(head),
+            None => {
+                let parsed = match parse::append_head(head) {
+                    Ok(parsed) => parsed,
+                    Err(e) => {
+                        let tag = e
+                            .tag()
+                            .or(parse::tag_of(head).as_deref())
+                            .unwrap_or("*")
+                            .to_owned();
+                        return only(&tag, &Completion::bad(capitalize(&e.to_string())));
+                    }
+                };
+                let mut parsed = parsed;
+                // UTF8=ACCEPT / IMAP4rev2: the client's UTF-8 name, in the store's form.
+                match NameForm::of(self.capabilities.enabled()).to_store(&parsed.mailbox) {
+                    Ok(std::borrow::Cow::Owned(stored)) => parsed.mailbox = stored,
+                    Ok(_) => {}
+                    Err(why) => return only(&parsed.tag, &Completion::no(Code::Cannot, why)),
+                }
+                let Some(cx) = self.append_context() else {
+                    return only(&parsed.tag, &Completion::bad("Log in first"));
+                };
+                op::append::start(cx, parsed)
             }
         };
-        let Some(account) = self.account() else {
-            return only(&parsed.tag, &Completion::bad("Log in first"));
-        };
-        let enabled = self.capabilities.enabled();
-        match NameForm::of(enabled).to_store(&parsed.mailbox) {
-            Ok(std::borrow::Cow::Owned(stored)) => parsed.mailbox = stored,
-            Ok(_) => {}
-            Err(why) => return only(&parsed.tag, &Completion::no(Code::Cannot, why)),
-        }
-        let eight_bit = op::append::eight_bit_headers_allowed(enabled);
-        match op::append::start(account, &parsed, eight_bit) {
-            Ok(streaming) => {
-                self.appending = Some(streaming);
+        match next {
+            op::append::Next::More(streaming) => {
+                self.appending = Some(*streaming);
                 let mut out = Responses::new();
                 if synchronizing {
                     // RFC 3501 §7.5: now the client may send the message.
@@ -540,17 +597,27 @@ impl Session {
                 }
                 reply(out)
             }
-            Err(refused) => only(&parsed.tag, &refused),
+            op::append::Next::Done(tag, done) => {
+                self.finish(&tag, Updates::All, &done, Responses::new())
+            }
         }
     }
 
-    /// The end of a streamed APPEND's command line: the message is added, or not.
+    /// The end of a streamed APPEND's command line: the messages are added, or none.
     fn append_end(&mut self, tail: &[u8]) -> Reply {
         let Some(streaming) = self.appending.take() else {
             return reply(Responses::new());
         };
-        let (tag, done) = op::append::finish(streaming, tail);
-        self.finish(&tag, Updates::All, &done, Responses::new())
+        match streaming.next(tail) {
+            op::append::Next::Done(tag, done) => {
+                self.finish(&tag, Updates::All, &done, Responses::new())
+            }
+            // A command frame ends with its CRLF: no literal is left to stream.
+            op::append::Next::More(streaming) => {
+                let bad = Completion::bad("Syntax error in APPEND arguments");
+                only(streaming.tag(), &bad)
+            }
+        }
     }
 
     /// IDLE (RFC 2177): reports what is pending, then `+ idling`; from then on the
@@ -719,21 +786,6 @@ fn authenticated(
         C::Subscribe(name) => subscription(account.subscribe(&name), "SUBSCRIBE"),
         C::Unsubscribe(name) => subscription(account.unsubscribe(&name), "UNSUBSCRIBE"),
         C::Status { mailbox, items } => op::status::status(account, &mailbox, &items, form, out),
-        C::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => op::append::append(
-            account,
-            op::append::AppendArgs {
-                mailbox: &mailbox,
-                flags: &flags,
-                date,
-                message: &message,
-                eight_bit_headers: op::append::eight_bit_headers_allowed(enabled),
-            },
-        ),
         C::Create(name) => op::mailbox::create(account, &name),
         C::CreateSpecialUse { mailbox, uses } => {
             op::mailbox::create_special_use(account, &mailbox, &uses)
@@ -978,10 +1030,9 @@ impl driver::Session for Session {
             codec.stream_decided(self.appending.is_some());
         }
         // The rest of a streamed APPEND's line is its end, not a new command.
-        codec.expect_raw_line(
-            self.sasl_pending.is_some() || self.idling.is_some() || self.appending.is_some(),
-        );
+        codec.expect_raw_line(self.sasl_pending.is_some() || self.idling.is_some());
         codec.set_authenticated(!matches!(self.state, State::NotAuthenticated));
+        self.max_message.set(codec.limits().max_literal as u64);
     }
 }
 

@@ -131,6 +131,13 @@ pub fn write_literal(out: &mut Vec<u8>, s: &[u8], non_sync: bool) {
     out.extend_from_slice(s);
 }
 
+/// Writes a `literal8` (RFC 3516 §7): `~{n}` CRLF and the octets, which may contain NUL
+/// (`~{n+}` when `non_sync`, RFC 7888 §3 allows both together).
+pub fn write_literal8(out: &mut Vec<u8>, s: &[u8], non_sync: bool) {
+    out.push(b'~');
+    write_literal(out, s, non_sync);
+}
+
 /// Writes message data (`BODY[section]`, `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`): always
 /// a literal, however short, `{0}\r\n` when empty.
 ///

@@ -189,12 +189,13 @@ async fn a_refused_large_append_is_refused_first_and_the_session_goes_on() {
     let r = c.ask(head.as_bytes(), "d").await;
     assert!(r.starts_with("d BAD"), "{r}");
 
-    // Anything but the CRLF after the message: BAD, and the message is not added.
+    // Anything but the CRLF or another message (MULTIAPPEND, RFC 3502) after the
+    // message: BAD, and the message is not added.
     let head = format!("e APPEND INBOX {{{}}}\r\n", big.len());
     c.send(head.as_bytes()).await;
     assert!(c.line().await.starts_with("+ "));
     c.send(&big).await;
-    let r = c.ask(b" {5}\r\n", "e").await;
+    let r = c.ask(b" junk\r\n", "e").await;
     assert!(r.starts_with("e BAD"), "{r}");
 
     let r = c.ask(b"f NOOP\r\n", "f").await;

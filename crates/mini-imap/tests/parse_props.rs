@@ -5,9 +5,9 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{CodecLimits, ImapCodec};
 use mini_imap::command::{
-    Command, CommandBody as C, FetchAttr as F, QResync, SearchKey as K, SearchReturn, Section,
-    SectionText as T, SelectParams, SeqNum, SequenceSet, SortCriterion, SortKey, StatusItem,
-    ThreadAlgorithm,
+    AppendData, AppendMessage, CatPart, Command, CommandBody as C, FetchAttr as F, QResync,
+    SearchKey as K, SearchReturn, Section, SectionText as T, SelectParams, SeqNum, SequenceSet,
+    SortCriterion, SortKey, StatusItem, ThreadAlgorithm,
 };
 use mini_imap::parse::command;
 use mini_imap::request::encode_command;
@@ -125,6 +125,18 @@ fn fetch_attr() -> impl Strategy<Value = F> {
                 partial,
                 peek
             }),
+        // RFC 3516 §7: `section-binary = "[" [section-part] "]"`.
+        (
+            proptest::collection::vec(1u32..20, 0..4),
+            proptest::option::of((any::<u32>(), 1u32..u32::MAX)),
+            any::<bool>()
+        )
+            .prop_map(|(part, partial, peek)| F::Binary {
+                part,
+                partial,
+                peek
+            }),
+        proptest::collection::vec(1u32..20, 0..4).prop_map(F::BinarySize),
     ]
 }
 
@@ -267,6 +279,8 @@ fn body() -> impl Strategy<Value = C> {
                 charset: "UTF-8".into(),
                 keys
             }),
+        (text(), proptest::collection::vec(append_message(), 1..4))
+            .prop_map(|(mailbox, messages)| C::Append { mailbox, messages }),
     ]
 }
 
@@ -286,6 +300,33 @@ fn sort_criterion() -> impl Strategy<Value = SortCriterion> {
         ],
     )
         .prop_map(|(reverse, key)| SortCriterion { reverse, key })
+}
+
+/// Any octets, NUL included: a message with NUL goes as a literal8 (RFC 3516 §4.4).
+fn octets() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..20)
+}
+
+/// One message of a MULTIAPPEND (RFC 3502): a literal or CATENATE parts (RFC 4469).
+fn append_message() -> impl Strategy<Value = AppendMessage> {
+    let data = prop_oneof![
+        octets().prop_map(AppendData::Literal),
+        proptest::collection::vec(
+            prop_oneof![
+                octets().prop_map(CatPart::Text),
+                text().prop_map(CatPart::Url)
+            ],
+            1..4
+        )
+        .prop_map(AppendData::Catenate),
+    ];
+    let date = proptest::option::of((0i64..2_000_000_000, -720i32..=720).prop_map(|(t, m)| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .with_timezone(&chrono::FixedOffset::east_opt(m * 60).unwrap())
+    }));
+    (proptest::collection::vec(atom(), 0..3), date, data)
+        .prop_map(|(flags, date, data)| AppendMessage { flags, date, data })
 }
 
 proptest! {

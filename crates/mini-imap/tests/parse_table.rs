@@ -6,9 +6,9 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{Frame, ImapCodec};
 use mini_imap::command::{
-    CommandBody as C, Compression, FetchAttr as F, ListExtended, QResync, SearchKey as K,
-    SearchReturn, Section, SectionText as T, SelectParams, SeqNum, SequenceSet, SortCriterion,
-    SortKey, StatusItem, StoreMode, ThreadAlgorithm,
+    AppendData, AppendMessage, CatPart, CommandBody as C, Compression, FetchAttr as F,
+    ListExtended, QResync, SearchKey as K, SearchReturn, Section, SectionText as T, SelectParams,
+    SeqNum, SequenceSet, SortCriterion, SortKey, StatusItem, StoreMode, ThreadAlgorithm,
 };
 use mini_imap::parse::{ParseError, command};
 use mini_imap::request::encode_command;
@@ -382,6 +382,29 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 vanished: false,
             },
         ),
+        // RFC 3516 §7.
+        (
+            b"a FETCH 1 (BINARY[1.2]<0.10> BINARY.PEEK[] binary.size[3])\r\n",
+            C::Fetch {
+                uid: false,
+                set: set(&[(1, 1)]),
+                items: vec![
+                    F::Binary {
+                        part: vec![1, 2],
+                        partial: Some((0, 10)),
+                        peek: false,
+                    },
+                    F::Binary {
+                        part: vec![],
+                        partial: None,
+                        peek: true,
+                    },
+                    F::BinarySize(vec![3]),
+                ],
+                changed_since: None,
+                vanished: false,
+            },
+        ),
         (
             b"a FETCH 1 (BODY[] BODY.PEEK[HEADER] BODY[TEXT]<0.100> BODY[1.2.MIME] BODY[2.HEADER.FIELDS (From \"X-A\")] BODY.PEEK[HEADER.FIELDS.NOT (Subject)] BODY[3])\r\n",
             C::Fetch {
@@ -639,11 +662,63 @@ fn valid() -> Vec<(&'static [u8], C)> {
             b"a APPEND Sent (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {4}\r\nhi\r\n\r\n",
             C::Append {
                 mailbox: "Sent".into(),
-                flags: vec!["\\Seen".into()],
-                date: Some(
-                    chrono::DateTime::parse_from_rfc3339("1994-02-07T21:52:25-08:00").unwrap(),
-                ),
-                message: b"hi\r\n".to_vec(),
+                messages: vec![AppendMessage {
+                    flags: vec!["\\Seen".into()],
+                    date: Some(
+                        chrono::DateTime::parse_from_rfc3339("1994-02-07T21:52:25-08:00")
+                            .unwrap(),
+                    ),
+                    data: AppendData::Literal(b"hi\r\n".to_vec()),
+                }],
+            },
+        ),
+        // RFC 3502: several messages, each with its own flags and date.
+        (
+            b"a APPEND Sent {2}\r\nhi (\\Seen) {3+}\r\nyou\r\n",
+            C::Append {
+                mailbox: "Sent".into(),
+                messages: vec![
+                    AppendMessage {
+                        flags: vec![],
+                        date: None,
+                        data: AppendData::Literal(b"hi".to_vec()),
+                    },
+                    AppendMessage {
+                        flags: vec!["\\Seen".into()],
+                        date: None,
+                        data: AppendData::Literal(b"you".to_vec()),
+                    },
+                ],
+            },
+        ),
+        // RFC 3516 §4.4: a literal8 may carry NUL.
+        (
+            b"a APPEND Sent ~{3}\r\na\0b\r\n",
+            C::Append {
+                mailbox: "Sent".into(),
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: None,
+                    data: AppendData::Literal(b"a\0b".to_vec()),
+                }],
+            },
+        ),
+        // RFC 4469 §5: CATENATE with URL and TEXT parts.
+        (
+            b"a APPEND Drafts CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {2}\r\nhi url /INBOX/;UID=3)\r\n",
+            C::Append {
+                mailbox: "Drafts".into(),
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: None,
+                    data: AppendData::Catenate(vec![
+                        CatPart::Url(
+                            "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER".into(),
+                        ),
+                        CatPart::Text(b"hi".to_vec()),
+                        CatPart::Url("/INBOX/;UID=3".into()),
+                    ]),
+                }],
             },
         ),
         // RFC 6855 §4: `utf8-literal = "UTF8" SP "(" literal8 ")"`.
@@ -651,9 +726,11 @@ fn valid() -> Vec<(&'static [u8], C)> {
             "a APPEND INBOX UTF8 (~{10+}\r\nS: \u{e9}t\u{e9}\r\n)\r\n".as_bytes(),
             C::Append {
                 mailbox: "INBOX".into(),
-                flags: vec![],
-                date: None,
-                message: "S: \u{e9}t\u{e9}\r\n".as_bytes().to_vec(),
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: None,
+                    data: AppendData::Literal("S: \u{e9}t\u{e9}\r\n".as_bytes().to_vec()),
+                }],
             },
         ),
         (
@@ -708,11 +785,27 @@ fn codec_frames_identically_whatever_the_chunking() {
         let mut codec = ImapCodec::default();
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
+        // An APPEND with a synchronizing literal comes as a head, pieces and the rest of
+        // the line (the session may refuse it before the client sends the message):
+        // put back together, it is the command as sent.
+        let mut streamed: Option<Vec<u8>> = None;
         for piece in script.chunks(chunk) {
             buf.extend_from_slice(piece);
             while let Some(f) = codec.decode(&mut buf).unwrap() {
-                if let Frame::Command(c) = f {
-                    out.push(c.to_vec());
+                match f {
+                    Frame::AppendHead { head, .. } => {
+                        codec.stream_decided(true);
+                        streamed.get_or_insert_default().extend_from_slice(&head);
+                    }
+                    Frame::Piece(p) => streamed.get_or_insert_default().extend_from_slice(&p),
+                    Frame::Command(c) => match streamed.take() {
+                        Some(mut whole) => {
+                            whole.extend_from_slice(&c);
+                            out.push(whole);
+                        }
+                        None => out.push(c.to_vec()),
+                    },
+                    _ => {}
                 }
             }
         }
@@ -829,6 +922,19 @@ fn bad_inputs_are_errors_with_the_tag_when_there_is_one() {
             b"a APPEND INBOX (\\Seen) \"bad date\" {1}\r\nx\r\n",
             Some("a"),
         ),
+        // RFC 3501 §9: `CHAR8` has no NUL; only a literal8 may carry one (RFC 3516).
+        (b"a APPEND INBOX {3}\r\na\0b\r\n", Some("a")),
+        // RFC 3502: at least one message; RFC 4469: at least one part, TEXT or URL.
+        (b"a APPEND INBOX\r\n", Some("a")),
+        (b"a APPEND INBOX CATENATE ()\r\n", Some("a")),
+        (b"a APPEND INBOX CATENATE (BODY \"x\")\r\n", Some("a")),
+        (b"a APPEND INBOX CATENATE (TEXT {1}\r\nx\r\n", Some("a")),
+        (b"a APPEND INBOX {1}\r\nx (\\Seen)\r\n", Some("a")),
+        // RFC 3516 §7: a binary section is a part number only; BINARY.SIZE has no partial.
+        (b"a FETCH 1 BINARY[1.MIME]\r\n", Some("a")),
+        (b"a FETCH 1 BINARY[HEADER]\r\n", Some("a")),
+        (b"a FETCH 1 BINARY.SIZE[1]<0.5>\r\n", Some("a")),
+        (b"a FETCH 1 BINARY[0]\r\n", Some("a")),
         (b"a ID (\"name\")\r\n", Some("a")),
         (b"a COMPRESS\r\n", Some("a")),
         (b"a COMPRESS LZ4\r\n", Some("a")),

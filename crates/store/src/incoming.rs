@@ -240,6 +240,8 @@ pub struct IncomingAppend {
     /// The date APPEND gave; `None`: the time of `finish`.
     internal_date: Option<DateTime<FixedOffset>>,
     receipt: Receipt,
+    /// Made durable by [`IncomingAppend::seal`]: the message and its internal date.
+    sealed: Option<(Body, DateTime<FixedOffset>)>,
 }
 
 impl std::fmt::Debug for IncomingAppend {
@@ -265,12 +267,16 @@ impl IncomingAppend {
             flags,
             internal_date,
             receipt: Receipt::new(Some(backend)),
+            sealed: None,
         }
     }
 
     /// Appends the next bytes of the message (see [`Incoming::write`]: any piece size,
-    /// bare LF stored as CRLF, every call fails after an error).
+    /// bare LF stored as CRLF, every call fails after an error or [`IncomingAppend::seal`]).
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.sealed.is_some() {
+            return Err(broken());
+        }
         self.receipt.write(bytes)
     }
 
@@ -290,21 +296,74 @@ impl IncomingAppend {
         self.receipt.buffered()
     }
 
+    /// Ends the message now without adding it yet: it is made durable in the backend's
+    /// staging area (Maildir: its `tmp/` file fsynced and closed, its buffer freed), so a
+    /// message waiting for the others of its batch ([`IncomingAppend::finish_all`]) holds
+    /// no file descriptor and no buffer. Writes after this fail; calling it again does
+    /// nothing. Without a date, the internal date is the time of this call.
+    pub fn seal(&mut self) -> Result<()> {
+        if self.sealed.is_none() {
+            let date = normalize_date(
+                self.internal_date
+                    .unwrap_or_else(|| Utc::now().fixed_offset()),
+            );
+            let body = self
+                .receipt
+                .finish(date)?
+                .ok_or_else(|| StoreError::Corrupt("internal: an append with no backend".into()))?;
+            self.sealed = Some((body, date));
+        }
+        Ok(())
+    }
+
     /// Adds the message to the mailbox as [`Mailbox::append`] does, with the flags and
     /// internal date given to [`Mailbox::incoming`], and returns its UID (RFC 4315
     /// APPENDUID). Durable before it returns, so the `OK` to APPEND that follows never
     /// names a message a crash could take back.
     pub fn finish(mut self) -> Result<u32> {
-        let date = normalize_date(
-            self.internal_date
-                .unwrap_or_else(|| Utc::now().fixed_offset()),
-        );
-        let body = self
-            .receipt
-            .finish(date)?
-            .ok_or_else(|| StoreError::Corrupt("internal: an append with no backend".into()))?;
+        self.seal()?;
+        let Some((body, date)) = &self.sealed else {
+            return Err(StoreError::Corrupt("internal: an unsealed append".into()));
+        };
         self.mailbox
-            .append_received(&body, self.receipt.len, &self.flags, date)
+            .append_received(body, self.receipt.len, &self.flags, *date)
+    }
+
+    /// Adds several messages received with [`Mailbox::incoming`] to their mailbox in one
+    /// operation, all or none (IMAP MULTIAPPEND, RFC 3502 §6.3.11: "If the append is
+    /// unsuccessful for any reason (including being cancelled), the mailbox MUST be
+    /// restored to its state before the APPEND attempt; no partial appending is
+    /// permitted."), and returns their UIDs in order (RFC 4315 APPENDUID).
+    ///
+    /// Each message is made durable in the backend's staging area first (Maildir: its
+    /// file in `tmp/` fsynced), then all are recorded by one group commit: a crash before
+    /// that commit leaves none of them, and once this returns every one survives a crash.
+    /// Every message must have been started on the same mailbox; with none, nothing
+    /// happens.
+    pub fn finish_all(messages: Vec<IncomingAppend>) -> Result<Vec<u32>> {
+        let Some(first) = messages.first() else {
+            return Ok(Vec::new());
+        };
+        let mailbox = first.mailbox.clone();
+        if messages
+            .iter()
+            .any(|m| !std::sync::Arc::ptr_eq(&m.mailbox.shared, &mailbox.shared))
+        {
+            return Err(StoreError::Corrupt(
+                "internal: one batch of appends for several mailboxes".into(),
+            ));
+        }
+        let mut received = Vec::with_capacity(messages.len());
+        // The messages stay alive until the commit is done: dropping one removes its
+        // temporary file, which the commit links from.
+        let mut keep = messages;
+        for m in &mut keep {
+            m.seal()?;
+            if let Some((body, date)) = &m.sealed {
+                received.push((body.clone(), m.receipt.len, m.flags.clone(), *date));
+            }
+        }
+        mailbox.append_received_all(&received)
     }
 }
 

@@ -1092,6 +1092,29 @@ impl Mailbox {
         }
     }
 
+    /// [`Mailbox::append_received`] for several messages, in one group commit: all or
+    /// none. Returns their UIDs in order.
+    pub(crate) fn append_received_all(
+        &self,
+        received: &[(Body, u64, Flags, DateTime<FixedOffset>)],
+    ) -> Result<Vec<u32>> {
+        let messages: Vec<Owned> = received
+            .iter()
+            .map(|(body, size, flags, date)| Owned {
+                content: Content::Copy {
+                    body: body.clone(),
+                    size: *size,
+                },
+                flags: flags.clone(),
+                date: *date,
+            })
+            .collect();
+        match self.submit(Op::Append(messages))? {
+            Done::Appended(uids) if uids.len() == received.len() => Ok(uids),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Adds several messages at once (`yubin deliver`, an mbox import, COPY) and returns
     /// their UIDs, in order. All or nothing: on an error none of them is added.
     pub fn append_batch(&self, messages: &[NewMessage<'_>]) -> Result<Vec<u32>> {

@@ -767,6 +767,55 @@ pub fn incoming_append_equals_append(fx: &dyn Fixture) {
     }
 }
 
+/// Several appends received a piece at a time and finished together
+/// ([`IncomingAppend::finish_all`](crate::IncomingAppend::finish_all), IMAP MULTIAPPEND):
+/// consecutive UIDs in order, each with its own flags and date, after a restart too; a
+/// batch with one message for another mailbox adds none of them.
+pub fn incoming_appends_finished_together_are_all_or_none(fx: &dyn Fixture) {
+    let alice = alice_of(fx);
+    let inbox = alice.mailbox("INBOX").unwrap();
+    inbox.append(&msg(0), &Flags::new(), None).unwrap();
+    let when = date("2003-03-01T12:00:00+00:00");
+    let mut batch = Vec::new();
+    for (i, f) in [flags(&[Flag::Seen]), Flags::new(), flags(&[kw("$x")])]
+        .into_iter()
+        .enumerate()
+    {
+        let mut m = inbox.incoming(&f, (i == 1).then_some(when)).unwrap();
+        for piece in STREAMED {
+            m.write(piece).unwrap();
+        }
+        batch.push(m);
+    }
+    let uids = crate::IncomingAppend::finish_all(batch).unwrap();
+    assert_eq!(uids, vec![2, 3, 4]);
+    let reopened = alice_reopened(fx).mailbox("INBOX").unwrap();
+    for mailbox in [&inbox, &reopened] {
+        let metas = mailbox.messages().unwrap();
+        assert_eq!(metas.len(), 4);
+        assert_eq!(metas[1].flags, flags(&[Flag::Seen]));
+        assert_eq!(metas[2].internal_date, when);
+        assert_eq!(metas[3].flags, flags(&[kw("$x")]));
+        for uid in uids.iter().copied() {
+            assert_eq!(&mailbox.read(uid).unwrap()[..], STREAMED_WIRE);
+        }
+    }
+    // One message of the batch goes elsewhere: refused, and nothing is added anywhere.
+    alice.create("Other").unwrap();
+    let other = alice.mailbox("Other").unwrap();
+    let mut a = inbox.incoming(&Flags::new(), None).unwrap();
+    a.write(&msg(5)).unwrap();
+    let mut b = other.incoming(&Flags::new(), None).unwrap();
+    b.write(&msg(6)).unwrap();
+    assert!(crate::IncomingAppend::finish_all(vec![a, b]).is_err());
+    assert_eq!(inbox.status().unwrap().messages, 4);
+    assert_eq!(other.status().unwrap().messages, 0);
+    assert_eq!(
+        crate::IncomingAppend::finish_all(Vec::new()).unwrap(),
+        vec![]
+    );
+}
+
 // ---- mailboxes ----
 
 /// Create makes missing parents (selectable), and LIST is ordered INBOX first; after a
@@ -1477,6 +1526,7 @@ macro_rules! conformance_suite {
                 incoming_refuses_before_the_message_is_written,
                 an_abandoned_incoming_leaves_no_message,
                 incoming_append_equals_append,
+                incoming_appends_finished_together_are_all_or_none,
                 create_makes_missing_parents_and_list_is_ordered,
                 create_refuses_existing_names_and_inbox,
                 delete_follows_rfc3501,

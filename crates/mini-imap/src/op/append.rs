@@ -1,33 +1,358 @@
-//! APPEND (RFC 3501 §6.3.11) with UIDPLUS's APPENDUID (RFC 4315 §3).
+//! APPEND (RFC 3501 §6.3.11) with UIDPLUS's APPENDUID (RFC 4315 §3), several messages
+//! at once (MULTIAPPEND, RFC 3502), messages made of parts of others (CATENATE,
+//! RFC 4469), binary data (`literal8`, RFC 3516 §4.4) and the UTF8 form of a message
+//! with UTF-8 header fields (RFC 6855 §4, allowed once UTF8=ACCEPT or IMAP4rev2 is on).
 //!
-//! The codec has already read the message literal (synchronizing or LITERAL+) and
-//! refused one over the size limit with `NO [TOOBIG]`. Here the flags and the internal
-//! date from the command go to the store with the message; a mailbox that does not exist
-//! is `NO [TRYCREATE]`. If the destination is the selected mailbox, the session's usual
-//! report sends the new EXISTS before the tagged `OK` (§6.3.11: "SHOULD notify the client
-//! immediately").
+//! Every message goes to the store as it is read ([`Mailbox::incoming`]), whether it came
+//! whole in the command or streamed in pieces ([`crate::codec::Frame::AppendHead`]); the
+//! messages of one command are added together at the end
+//! ([`IncomingAppend::finish_all`]): RFC 3502 §6.3.11 "If the append is unsuccessful for
+//! any reason (including being cancelled), the mailbox MUST be restored to its state
+//! before the APPEND attempt; no partial appending is permitted." A mailbox that does not
+//! exist is `NO [TRYCREATE]`, answered before any message literal is asked for. If the
+//! destination is the selected mailbox, the session's usual report sends the new EXISTS
+//! before the tagged `OK` (§6.3.11: "SHOULD notify the client immediately").
 
-use chrono::{DateTime, FixedOffset};
 use yubin_store::{Account, IncomingAppend, Mailbox, StoreError};
 
 use crate::capability::Enabled;
-use crate::parse::AppendHead;
-
+use crate::command::{AppendData, AppendMessage, CatPart};
+use crate::mailbox_name::NameForm;
+use crate::mime::MessageInfo;
+use crate::parse::{self, AppendEvent, AppendHead, Expect, SegmentEnd};
 use crate::response::{Code, Completion};
 
-/// The arguments of APPEND.
+/// Where the messages of one APPEND go, and what they may read (CATENATE URLs).
 #[derive(Debug, Clone, Copy)]
-pub struct AppendArgs<'a> {
-    /// Destination mailbox.
-    pub mailbox: &'a str,
-    /// Flags for the new message, as sent.
-    pub flags: &'a [String],
-    /// Internal date; `None` means now.
-    pub date: Option<DateTime<FixedOffset>>,
-    /// The message.
-    pub message: &'a [u8],
+pub struct Context<'a> {
+    /// The logged-in account: the destination's and every URL's.
+    pub account: &'a Account,
+    /// The selected mailbox, the base of a URL without a mailbox (RFC 4469 §3).
+    pub selected: Option<&'a str>,
+    /// The largest message accepted (the literal limit): a CATENATE that would pass it
+    /// is `NO [TOOBIG]` (RFC 4469 §4.2).
+    pub max_message: u64,
     /// Whether header fields may carry 8-bit text ([`eight_bit_headers_allowed`]).
     pub eight_bit_headers: bool,
+    /// The most messages one APPEND may carry ([`crate::ImapConfig::max_append_messages`]).
+    pub max_messages: usize,
+}
+
+/// The messages of one APPEND, as they are put together.
+#[derive(Debug)]
+struct Batch {
+    account: Account,
+    selected: Option<String>,
+    max_message: u64,
+    max_messages: usize,
+    eight_bit_headers: bool,
+    /// The header of the message being read, scanned for 8-bit octets (RFC 6855 §4).
+    scan: HeaderScan,
+    mailbox: Mailbox,
+    /// Messages complete, in order.
+    done: Vec<IncomingAppend>,
+    /// The message being read.
+    current: Option<IncomingAppend>,
+}
+
+impl Batch {
+    fn new(cx: Context<'_>, name: &str) -> Result<Batch, Completion> {
+        let mailbox = cx.account.mailbox(name).map_err(|e| match e {
+            StoreError::NoSuchMailbox(_) => {
+                Completion::no(Code::TryCreate, "APPEND failed: no such mailbox")
+            }
+            e => Completion::store_failed("APPEND", &e),
+        })?;
+        Ok(Batch {
+            account: cx.account.clone(),
+            selected: cx.selected.map(str::to_owned),
+            max_message: cx.max_message,
+            max_messages: cx.max_messages,
+            eight_bit_headers: cx.eight_bit_headers,
+            scan: HeaderScan::default(),
+            mailbox,
+            done: Vec::new(),
+            current: None,
+        })
+    }
+
+    /// Takes one event of the command's arguments.
+    fn apply(&mut self, event: AppendEvent) -> Result<(), Completion> {
+        match event {
+            AppendEvent::Start { flags, date, .. } => {
+                let flags = super::store::parse_flags(&flags).map_err(|bad| bad.completion())?;
+                let incoming = self
+                    .mailbox
+                    .incoming(&flags, date)
+                    .map_err(|e| Completion::store_failed("APPEND", &e))?;
+                self.current = Some(incoming);
+                self.scan = HeaderScan::default();
+                Ok(())
+            }
+            AppendEvent::Text(data) => self.write(&data),
+            AppendEvent::Url(url) => {
+                let data = self.resolve(&url)?;
+                self.write(&data)
+            }
+            AppendEvent::End => {
+                let Some(message) = self.current.take() else {
+                    return Ok(());
+                };
+                // RFC 3502 §6.3.11: "A zero-length message literal argument is an error,
+                // and MUST return a NO. This can be used to cancel the append."
+                if message.is_empty() {
+                    return Err(Completion::no(Code::Cannot, "APPEND failed: empty message"));
+                }
+                if self.scan.eight_bit && !self.eight_bit_headers {
+                    return Err(eight_bit_refused());
+                }
+                let mut message = message;
+                if self.done.len() >= self.max_messages {
+                    let text = format!(
+                        "APPEND failed: more than {} messages in one APPEND",
+                        self.max_messages
+                    );
+                    return Err(Completion::no(Code::Limit, text));
+                }
+                // Durable now, its file closed: a message waiting for the rest of the
+                // batch holds no buffer and no descriptor.
+                message
+                    .seal()
+                    .map_err(|e| Completion::store_failed("APPEND", &e))?;
+                self.done.push(message);
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends octets to the message being read.
+    fn write(&mut self, data: &[u8]) -> Result<(), Completion> {
+        let Some(message) = &mut self.current else {
+            return Ok(());
+        };
+        // RFC 4469 §4.2: "The server may also wish to return the TOOBIG response code if
+        // the resulting message exceeds a server-specific message size limit."
+        if message.len().saturating_add(data.len() as u64) > self.max_message {
+            return Err(Completion::no(Code::TooBig, "Message too large"));
+        }
+        self.scan.feed(data);
+        message
+            .write(data)
+            .map_err(|e| Completion::store_failed("APPEND", &e))
+    }
+
+    /// The octets a CATENATE URL names (RFC 4469 §3: "as if the literal returned in a
+    /// FETCH BODY response were put in place of the message part specifier"; the
+    /// message's \Seen flag is not set). Only the session's own account is reachable:
+    /// RFC 4469 §3 "would return NO to such a request" for anything else.
+    fn resolve(&self, url: &str) -> Result<Vec<u8>, Completion> {
+        // RFC 4469 §4.1: "The BADURL response code contains the first URL specified as a
+        // parameter to the APPEND command that has caused the operation to fail."
+        let bad = || Completion::no(Code::BadUrl(url.to_owned()), "APPEND failed: bad URL");
+        let parsed = parse::message_url(url).ok_or_else(bad)?;
+        if parsed
+            .user
+            .as_deref()
+            .is_some_and(|u| !u.eq_ignore_ascii_case(self.account.name()))
+        {
+            return Err(bad());
+        }
+        // RFC 5092 §8: a URL names a mailbox in UTF-8 (percent-encoded), whatever the
+        // session's form.
+        let name = match &parsed.mailbox {
+            Some(name) => NameForm::Utf8
+                .to_store(name)
+                .map_err(|_| bad())?
+                .into_owned(),
+            None => self.selected.clone().ok_or_else(bad)?,
+        };
+        let mailbox = self.account.mailbox(&name).map_err(|_| bad())?;
+        let view = mailbox.view().map_err(|_| bad())?;
+        if parsed
+            .uid_validity
+            .is_some_and(|v| v != view.status().uid_validity)
+            || !view.contains(parsed.uid)
+        {
+            return Err(bad());
+        }
+        let raw = mailbox.read(parsed.uid).map_err(|_| bad())?;
+        let data = match &parsed.section {
+            None => raw.to_vec(),
+            Some(section) => MessageInfo::parse(&raw)
+                .section(&raw, section)
+                .ok_or_else(bad)?
+                .into_owned(),
+        };
+        Ok(match parsed.partial {
+            None => data,
+            Some((offset, len)) => {
+                let start = (offset as usize).min(data.len());
+                let end = len.map_or(data.len(), |l| {
+                    start.saturating_add(l as usize).min(data.len())
+                });
+                data[start..end].to_vec()
+            }
+        })
+    }
+
+    /// Adds every message, all or none: `OK [APPENDUID uidvalidity uid-set]`.
+    fn finish(self) -> Completion {
+        let uids = IncomingAppend::finish_all(self.done);
+        match uids.and_then(|uids| Ok((uids, self.mailbox.status()?.uid_validity))) {
+            Ok((uids, uid_validity)) => Completion::done("APPEND").with_code(Code::AppendUid {
+                uid_validity,
+                uids: super::copy::uid_set(&uids),
+            }),
+            Err(e) => Completion::store_failed("APPEND", &e),
+        }
+    }
+}
+
+/// Answers an APPEND framed whole.
+pub fn append(cx: Context<'_>, mailbox: &str, messages: Vec<AppendMessage>) -> Completion {
+    let mut batch = match Batch::new(cx, mailbox) {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    for m in messages {
+        let catenate = matches!(m.data, AppendData::Catenate(_));
+        let start = AppendEvent::Start {
+            flags: m.flags,
+            date: m.date,
+            catenate,
+        };
+        let events = match m.data {
+            AppendData::Literal(data) => vec![AppendEvent::Text(data)],
+            AppendData::Catenate(parts) => parts
+                .into_iter()
+                .map(|p| match p {
+                    CatPart::Text(t) => AppendEvent::Text(t),
+                    CatPart::Url(u) => AppendEvent::Url(u),
+                })
+                .collect(),
+        };
+        let all = std::iter::once(start)
+            .chain(events)
+            .chain([AppendEvent::End]);
+        for event in all {
+            if let Err(refused) = batch.apply(event) {
+                return refused;
+            }
+        }
+    }
+    batch.finish()
+}
+
+/// An APPEND one of whose literals arrives in pieces ([`crate::codec::Frame::Piece`]):
+/// each piece goes to the store as it comes, so no message is ever whole in memory.
+#[derive(Debug)]
+pub struct Streaming {
+    tag: String,
+    batch: Batch,
+    /// The literal being streamed.
+    open: SegmentEnd,
+    /// Why the APPEND fails, once known (the rest of the literal is still read, and
+    /// dropped).
+    failed: Option<Completion>,
+}
+
+/// What follows a segment of a streamed APPEND.
+#[derive(Debug)]
+pub enum Next {
+    /// Another literal is streamed: ask for it (if synchronizing) and read on.
+    More(Box<Streaming>),
+    /// The APPEND is over: its tag and completion.
+    Done(String, Completion),
+}
+
+impl Streaming {
+    /// The command's tag.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Writes the next piece of the literal being streamed.
+    pub fn write(&mut self, piece: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let SegmentEnd::Open { binary: false, .. } = self.open
+            && piece.contains(&0)
+        {
+            // RFC 3501 §9: `CHAR8 = %x01-ff`; NUL needs a literal8 (RFC 3516 §4.4).
+            self.failed = Some(Completion::bad("NUL in a literal (send a literal8)"));
+            return;
+        }
+        if let Err(refused) = self.batch.write(piece) {
+            self.failed = Some(refused);
+        }
+    }
+
+    /// Reads the arguments after the literal just streamed, up to the command's CRLF
+    /// (the APPEND ends) or the next streamed literal.
+    pub fn next(mut self, segment: &[u8]) -> Next {
+        let part = matches!(self.open, SegmentEnd::Open { part: true, .. });
+        // RFC 6855 §4: the UTF8 form's `)` closes the `(` before the literal8.
+        let segment = match self.open {
+            SegmentEnd::Open { utf8: true, .. } => match segment.strip_prefix(b")") {
+                Some(rest) => rest,
+                None => {
+                    let bad = Completion::bad("Syntax error in APPEND arguments");
+                    return Next::Done(self.tag, bad);
+                }
+            },
+            _ => segment,
+        };
+        if !part && let Err(refused) = self.batch.apply(AppendEvent::End) {
+            self.failed.get_or_insert(refused);
+        }
+        let expect = if part { Expect::Part } else { Expect::Message };
+        let Ok((rest, (events, end))) = parse::append_segment(segment, expect, true) else {
+            let bad = Completion::bad("Syntax error in APPEND arguments");
+            return Next::Done(self.tag, bad);
+        };
+        if end == SegmentEnd::Crlf && rest != b"\r\n" && rest != b"\n" {
+            let bad = Completion::bad("Syntax error in APPEND arguments");
+            return Next::Done(self.tag, bad);
+        }
+        self.go_on(events, end)
+    }
+
+    fn go_on(mut self, events: Vec<AppendEvent>, end: SegmentEnd) -> Next {
+        if let Some(failed) = self.failed.take() {
+            return Next::Done(self.tag, failed);
+        }
+        for event in events {
+            if let Err(refused) = self.batch.apply(event) {
+                // Dropping the batch drops every message read so far: nothing stays.
+                return Next::Done(self.tag, refused);
+            }
+        }
+        match end {
+            SegmentEnd::Crlf => Next::Done(self.tag, self.batch.finish()),
+            open => {
+                self.open = open;
+                Next::More(Box::new(self))
+            }
+        }
+    }
+}
+
+/// Starts a streamed APPEND: checks what can be checked before the literal arrives (the
+/// mailbox, flags, the messages and parts before it), so a refusal comes before the
+/// client sends it.
+pub fn start(cx: Context<'_>, head: AppendHead) -> Next {
+    let batch = match Batch::new(cx, &head.mailbox) {
+        Ok(b) => b,
+        Err(refused) => return Next::Done(head.tag, refused),
+    };
+    let streaming = Streaming {
+        tag: head.tag,
+        batch,
+        open: head.end,
+        failed: None,
+    };
+    streaming.go_on(head.events, head.end)
 }
 
 /// RFC 6855 §4: "If an IMAP server supports "UTF8=ACCEPT" and the IMAP client has not
@@ -91,121 +416,4 @@ impl HeaderScan {
         scan.feed(message);
         scan.eight_bit
     }
-}
-
-/// A large APPEND whose message arrives in pieces ([`crate::codec::Frame::AppendHead`]):
-/// each piece goes to the store as it comes, so the message is never whole in memory.
-#[derive(Debug)]
-pub struct Streaming {
-    tag: String,
-    mailbox: Mailbox,
-    /// Where the pieces go; the error once one could not be written (the rest of the
-    /// message is still read, and dropped).
-    target: Result<IncomingAppend, StoreError>,
-    /// The message came as `UTF8 (~{n}...)`: its `)` ends the line (RFC 6855 §4).
-    utf8: bool,
-    /// The header is scanned for 8-bit octets unless they are allowed.
-    scan: Option<HeaderScan>,
-}
-
-impl Streaming {
-    /// Writes the next piece of the message.
-    pub fn write(&mut self, piece: &[u8]) {
-        if let Some(scan) = &mut self.scan {
-            scan.feed(piece);
-        }
-        if let Ok(target) = &mut self.target
-            && let Err(e) = target.write(piece)
-        {
-            self.target = Err(e);
-        }
-    }
-}
-
-/// Starts a streamed APPEND: checks what can be checked before the message arrives (the
-/// flags, the mailbox), so a refusal comes before the client sends it. `Err`: refused,
-/// with the completion to send. `eight_bit_headers`: [`eight_bit_headers_allowed`].
-pub fn start(
-    account: &Account,
-    head: &AppendHead,
-    eight_bit_headers: bool,
-) -> Result<Streaming, Completion> {
-    let flags = super::store::parse_flags(&head.flags).map_err(|bad| bad.completion())?;
-    let mailbox = open(account, &head.mailbox)?;
-    match mailbox.incoming(&flags, head.date) {
-        Ok(target) => Ok(Streaming {
-            tag: head.tag.clone(),
-            mailbox,
-            target: Ok(target),
-            utf8: head.utf8,
-            scan: (!eight_bit_headers).then(HeaderScan::default),
-        }),
-        Err(e) => Err(Completion::store_failed("APPEND", &e)),
-    }
-}
-
-/// The destination of an APPEND; a missing one is `NO [TRYCREATE]` (RFC 3501 §6.3.11).
-fn open(account: &Account, name: &str) -> Result<Mailbox, Completion> {
-    account.mailbox(name).map_err(|e| match e {
-        StoreError::NoSuchMailbox(_) => {
-            Completion::no(Code::TryCreate, "APPEND failed: no such mailbox")
-        }
-        e => Completion::store_failed("APPEND", &e),
-    })
-}
-
-/// `OK [APPENDUID ...]` (RFC 4315 §3), or why the message was not added.
-fn appended(mailbox: &Mailbox, added: Result<u32, StoreError>) -> Completion {
-    match added.and_then(|uid| Ok((uid, mailbox.status()?.uid_validity))) {
-        Ok((uid, uid_validity)) => {
-            Completion::done("APPEND").with_code(Code::AppendUid { uid_validity, uid })
-        }
-        Err(e) => Completion::store_failed("APPEND", &e),
-    }
-}
-
-/// Ends a streamed APPEND with the rest of its command line, `tail`: only the CRLF may
-/// follow the message (MULTIAPPEND is not offered), then the message is added.
-pub fn finish(streaming: Streaming, tail: &[u8]) -> (String, Completion) {
-    let Streaming {
-        tag,
-        mailbox,
-        target,
-        utf8,
-        scan,
-    } = streaming;
-    // The UTF8 form's `)` closes the `(` before the literal.
-    let tail = match utf8 {
-        true => tail.strip_prefix(b")").unwrap_or(b"?"),
-        false => tail,
-    };
-    if tail != b"\r\n" && tail != b"\n" {
-        // Dropping the unfinished message leaves nothing behind.
-        let bad = Completion::bad("Unexpected data after the APPEND message");
-        return (tag, bad);
-    }
-    if scan.is_some_and(|s| s.eight_bit) {
-        return (tag, eight_bit_refused());
-    }
-    let done = appended(&mailbox, target.and_then(IncomingAppend::finish));
-    (tag, done)
-}
-
-/// Answers APPEND.
-pub fn append(account: &Account, args: AppendArgs<'_>) -> Completion {
-    let flags = match super::store::parse_flags(args.flags) {
-        Ok(f) => f,
-        Err(bad) => return bad.completion(),
-    };
-    if args.message.is_empty() {
-        return Completion::no(Code::Cannot, "APPEND failed: empty message");
-    }
-    if !args.eight_bit_headers && HeaderScan::has_eight_bit(args.message) {
-        return eight_bit_refused();
-    }
-    let mailbox = match open(account, args.mailbox) {
-        Ok(m) => m,
-        Err(refused) => return refused,
-    };
-    appended(&mailbox, mailbox.append(args.message, &flags, args.date))
 }

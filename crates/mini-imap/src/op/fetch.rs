@@ -39,6 +39,8 @@ pub struct FetchJob {
     seen_modseq: u64,
     /// CONDSTORE is on: flags go out with the UID and MODSEQ (RFC 7162 §3.1).
     condstore: bool,
+    /// A BINARY item met a content-transfer-encoding it cannot undo (RFC 3516 §4.3).
+    unknown_cte: Option<String>,
 }
 
 /// The parts of a FETCH command that say what to send.
@@ -104,6 +106,8 @@ pub fn start(
                 | FetchAttr::Rfc822
                 | FetchAttr::Rfc822Header
                 | FetchAttr::Rfc822Text
+                | FetchAttr::Binary { .. }
+                | FetchAttr::BinarySize(_)
         )
     });
     let sets_seen = !sel.read_only && items.iter().any(FetchAttr::sets_seen);
@@ -119,7 +123,9 @@ pub fn start(
         | FetchAttr::Body
         | FetchAttr::BodySection { .. }
         | FetchAttr::Rfc822Header
-        | FetchAttr::Rfc822Text => false,
+        | FetchAttr::Rfc822Text
+        | FetchAttr::Binary { .. }
+        | FetchAttr::BinarySize(_) => false,
         _ => true,
     });
     Ok(FetchJob {
@@ -134,6 +140,7 @@ pub fn start(
         seen: std::collections::HashMap::new(),
         seen_modseq: 0,
         condstore: enabled.condstore(),
+        unknown_cte: None,
     })
 }
 
@@ -216,10 +223,25 @@ impl FetchJob {
             .map(|raw| sel.cache.get(sel.uid_validity, meta_uid, raw));
         let meta = &meta;
         // The octets of the message data items first: the response borrows them.
+        let mut unknown_cte = None;
         let octets: Vec<Option<Octets<'_>>> = self
             .items
             .iter()
             .map(|item| {
+                let (part, partial) = match item {
+                    FetchAttr::Binary { part, partial, .. } => (part, *partial),
+                    FetchAttr::BinarySize(part) => (part, None),
+                    _ => (&Vec::new(), None),
+                };
+                if matches!(item, FetchAttr::Binary { .. } | FetchAttr::BinarySize(_)) {
+                    return match binary_data(raw.as_deref(), info.as_deref(), part, partial) {
+                        Ok(octets) => Some(octets),
+                        Err(cte) => {
+                            unknown_cte = Some(cte.0);
+                            None
+                        }
+                    };
+                }
                 let (section, partial) = match item {
                     FetchAttr::Rfc822 => (Section::default(), None),
                     FetchAttr::Rfc822Header => (
@@ -249,8 +271,29 @@ impl FetchJob {
                 ))
             })
             .collect();
+        if let Some(cte) = unknown_cte {
+            if flags_changed {
+                // The \Seen this FETCH set up front is taken back: the request failed.
+                let seen: Flags = [Flag::Seen].into_iter().collect();
+                match sel.mailbox.set_flags_unchanged_since(
+                    &[meta_uid],
+                    FlagOp::Remove,
+                    &seen,
+                    None,
+                ) {
+                    Ok(changed) => sel.reported_own(&changed),
+                    Err(e) => tracing::warn!(error = %e, "could not take back \\Seen"),
+                }
+            }
+            // RFC 3516 §4.3: "If the server does not know how to decode the section's
+            // CTE, it MUST fail the request": this message is not answered, the FETCH
+            // ends in NO [UNKNOWN-CTE].
+            self.unknown_cte = Some(cte);
+            return;
+        }
         let mut items = Vec::with_capacity(self.items.len() + 1);
         for (item, octets) in self.items.iter().zip(&octets) {
+            let decoded = || octets.as_ref().map_or(&[][..], Octets::bytes);
             let data = || {
                 octets
                     .as_ref()
@@ -290,6 +333,15 @@ impl FetchJob {
                     },
                     data: data(),
                 },
+                FetchAttr::Binary { part, partial, .. } => FetchItem::Binary {
+                    part,
+                    origin: partial.map(|(origin, _)| origin),
+                    data: decoded(),
+                },
+                FetchAttr::BinarySize(part) => FetchItem::BinarySize {
+                    part,
+                    size: decoded().len() as u64,
+                },
             });
         }
         if flags_changed && !self.items.contains(&FetchAttr::Flags) {
@@ -313,7 +365,12 @@ impl FetchJob {
 
     fn completion(&self) -> Completion {
         let command = if self.uid { "UID FETCH" } else { "FETCH" };
-        if self.failures > 0 {
+        if let Some(cte) = &self.unknown_cte {
+            Completion::no(
+                Code::UnknownCte,
+                format!("{command}: cannot decode content-transfer-encoding {cte}"),
+            )
+        } else if self.failures > 0 {
             Completion::no(
                 Code::ServerBug,
                 format!("{command}: some messages could not be read"),
@@ -333,6 +390,14 @@ enum Octets<'a> {
 }
 
 impl Octets<'_> {
+    /// The octets as they are.
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Octets::Stored(d) => d,
+            Octets::Wire(d) => d,
+        }
+    }
+
     /// The data as a FETCH item carries it. A stored message whose size on disk is its
     /// wire size already has CRLF line ends and is sent as it is.
     fn lend(&self, wire_size: u64) -> MessageData<'_> {
@@ -377,6 +442,58 @@ fn section_data<'a>(
     }
 }
 
+/// The octets of `BINARY[part]` (RFC 3516 §4.2): the part's body with its
+/// content-transfer-encoding undone, then `<origin.count>` applied to the decoded
+/// octets. `BINARY[]` is the whole message (it has no encoding of its own to undo); a
+/// part the message does not have is empty, as for BODY.
+fn binary_data<'a>(
+    raw: Option<&'a [u8]>,
+    info: Option<&'a crate::mime::MessageInfo>,
+    part: &[u32],
+    partial: Option<(u32, u32)>,
+) -> Result<Octets<'a>, crate::mime::cte::UnknownCte> {
+    let (Some(raw), Some(info)) = (raw, info) else {
+        return Ok(Octets::Wire(Cow::Borrowed(raw.unwrap_or_default())));
+    };
+    let data = if part.is_empty() {
+        Cow::Borrowed(raw)
+    } else {
+        let body = Section {
+            part: part.to_vec(),
+            text: None,
+        };
+        let mime = Section {
+            part: part.to_vec(),
+            text: Some(SectionText::Mime),
+        };
+        match (info.section(raw, &body), info.section(raw, &mime)) {
+            (Some(body), Some(header)) => {
+                let cte = crate::mime::cte::declared(&header);
+                match crate::mime::cte::decode(&cte, &body)? {
+                    Cow::Borrowed(_) => body,
+                    // RFC 3516 §6: decoded text goes out with CRLF line ends.
+                    Cow::Owned(decoded) if crate::mime::cte::is_text(&header) => {
+                        Cow::Owned(yubin_store::wire::to_crlf(&decoded).into_owned())
+                    }
+                    Cow::Owned(decoded) => Cow::Owned(decoded),
+                }
+            }
+            _ => Cow::Borrowed(&[][..]),
+        }
+    };
+    Ok(match partial {
+        Some((origin, count)) => {
+            let start = (origin as usize).min(data.len());
+            let end = start.saturating_add(count as usize).min(data.len());
+            Octets::Wire(match data {
+                Cow::Borrowed(d) => Cow::Borrowed(&d[start..end]),
+                Cow::Owned(d) => Cow::Owned(d[start..end].to_vec()),
+            })
+        }
+        None => Octets::Wire(data),
+    })
+}
+
 /// Adds `\Seen` to messages (a FETCH of bodies), in one change; returns what changed.
 fn mark_seen(mailbox: &Mailbox, uids: &[u32]) -> Option<yubin_store::FlagsChanged> {
     let seen: Flags = [Flag::Seen].into_iter().collect();
@@ -403,6 +520,7 @@ fn needs_structure(item: &FetchAttr) -> bool {
         | FetchAttr::Rfc822Header
         | FetchAttr::Rfc822Text => true,
         FetchAttr::BodySection { section, .. } => !is_whole(section),
+        FetchAttr::Binary { part, .. } | FetchAttr::BinarySize(part) => !part.is_empty(),
         _ => false,
     }
 }

@@ -34,8 +34,10 @@ pub(crate) const RECEIVE_BUFFER: usize = 64 << 10;
 pub(crate) struct MaildirReceiving {
     /// The file in `tmp/`; removed when this is dropped.
     path: PathBuf,
-    /// The open file behind its fixed buffer.
-    file: BufWriter<File>,
+    /// The open file behind its fixed buffer; closed (and the buffer freed) once the
+    /// message is finished, so finished messages waiting for their commit (an IMAP
+    /// MULTIAPPEND) hold no descriptor and no buffer.
+    file: Option<BufWriter<File>>,
     /// Bytes written so far (wire form: the file is the message as it is sent).
     len: u64,
 }
@@ -51,7 +53,7 @@ impl MaildirReceiving {
             .ctx(|| format!("creating {}", path.display()))?;
         Ok(MaildirReceiving {
             path,
-            file: BufWriter::with_capacity(RECEIVE_BUFFER, file),
+            file: Some(BufWriter::with_capacity(RECEIVE_BUFFER, file)),
             len: 0,
         })
     }
@@ -60,22 +62,26 @@ impl MaildirReceiving {
 impl Receiving for MaildirReceiving {
     fn write(&mut self, wire: &[u8]) -> Result<()> {
         // A piece larger than the buffer goes straight to the file: the buffer never grows.
-        self.file
-            .write_all(wire)
+        let Some(file) = &mut self.file else {
+            return Err(finished(&self.path));
+        };
+        file.write_all(wire)
             .ctx(|| format!("writing {}", self.path.display()))?;
         self.len += wire.len() as u64;
         Ok(())
     }
 
     fn buffered(&self) -> usize {
-        self.file.capacity()
+        self.file.as_ref().map_or(0, BufWriter::capacity)
     }
 
     fn finish(&mut self, date: DateTime<FixedOffset>) -> Result<Body> {
-        self.file
-            .flush()
+        let Some(mut file) = self.file.take() else {
+            return Err(finished(&self.path));
+        };
+        file.flush()
             .ctx(|| format!("writing {}", self.path.display()))?;
-        let file = self.file.get_ref();
+        let file = file.get_ref();
         // The mtime is the internal date (other programs and a rebuilt index read it
         // there); set before the fsync, so it is as durable as the bytes.
         file.set_modified(SystemTime::from(date))
@@ -87,6 +93,14 @@ impl Receiving for MaildirReceiving {
             wire_size: self.len,
         })
     }
+}
+
+/// The error of a write or finish after the message was finished.
+fn finished(path: &Path) -> crate::StoreError {
+    crate::StoreError::io(
+        format!("writing {}", path.display()),
+        std::io::Error::other("the message is already finished"),
+    )
 }
 
 impl Drop for MaildirReceiving {
@@ -120,6 +134,9 @@ mod tests {
             panic!("a Maildir message is a file");
         };
         assert_eq!(wire_size, 14 + big.len() as u64 + 5);
+        // Finished: the file is closed and the buffer freed.
+        assert_eq!(r.buffered(), 0);
+        assert!(r.write(b"more").is_err());
         assert_eq!(std::fs::metadata(&path).unwrap().len(), wire_size);
         assert_eq!(
             std::fs::metadata(&path).unwrap().modified().unwrap(),
