@@ -965,6 +965,11 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
         "RFC822.HEADER",
         "RFC822.TEXT",
         "MODSEQ",
+        // RFC 3516.
+        "BINARY[1]",
+        "BINARY.PEEK[2]<0.10>",
+        "BINARY.SIZE[1]",
+        "BINARY[]",
     ];
     /// Alone, or with mistakes: macros in a list, sections that do not parse.
     const FETCH_ODD: &[&str] = &[
@@ -1142,6 +1147,10 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
                     "SORT RETURN (ALL) (FROM) US-ASCII",
                     "THREAD REFERENCES UTF-8",
                     "THREAD ORDEREDSUBJECT KOI8-R",
+                    // RFC 5267 §4.
+                    "SEARCH RETURN (UPDATE COUNT)",
+                    "SEARCH RETURN (PARTIAL 2:1)",
+                    "SORT RETURN (UPDATE PARTIAL 1:3) (SUBJECT) UTF-8",
                 ]);
                 input.put(format!("{uid}{verb} {key} {second}").trim_end());
                 if g.chance(20) {
@@ -1256,6 +1265,9 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
                 "ENABLE CONDSTORE",
                 "ENABLE QRESYNC",
                 "ENABLE CONDSTORE QRESYNC X-NONE",
+                "ENABLE IMAP4rev2",
+                "ENABLE UTF8=ACCEPT IMAP4rev2",
+                "CANCELUPDATE \"t1\" \"t2\"",
                 "ENABLE UTF8=ACCEPT",
                 "XLIST \"\" *",
             ])),
@@ -1393,6 +1405,23 @@ fn append(g: &mut Gen, input: &mut Input, limits: &Limits, large: bool) {
         input.put(&message);
     } else {
         input.sync_literal(&message);
+    }
+    if g.chance(10) {
+        // RFC 3502 MULTIAPPEND: a second message on the same command.
+        let second = self::message(g);
+        input.put(format!(" (\\Seen) {{{}+}}\r\n", second.len()));
+        input.put(&second);
+    }
+    if g.chance(8) {
+        // RFC 4469 CATENATE: text and local URLs, some of which name nothing.
+        let url = g.pick(&[
+            "/INBOX;UIDVALIDITY=1/;UID=1",
+            "/INBOX/;UID=1/;SECTION=TEXT",
+            "/bob/INBOX;UID=1",
+            "imap://alice@localhost/INBOX/;UID=2",
+            "/INBOX;UID=0",
+        ]);
+        input.put(format!(" CATENATE (TEXT {{5+}}\r\nhello URL \"{url}\")"));
     }
     if g.chance(10) {
         input.put(" extra");
