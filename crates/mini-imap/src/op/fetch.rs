@@ -466,13 +466,31 @@ fn binary_data<'a>(
             part: part.to_vec(),
             text: Some(SectionText::Mime),
         };
-        match (info.section(raw, &body), info.section(raw, &mime)) {
+        // The part's own header; part 1 of a message that is not multipart is its body,
+        // whose header is the message's (RFC 3501 §6.4.5).
+        let header = info.section(raw, &mime).or_else(|| {
+            (part == [1]).then(|| {
+                let whole = Section {
+                    part: vec![],
+                    text: Some(SectionText::Header),
+                };
+                info.section(raw, &whole)
+            })?
+        });
+        match (info.section(raw, &body), header) {
             (Some(body), Some(header)) => {
                 let cte = crate::mime::cte::declared(&header);
+                let quoted_printable = cte == "quoted-printable";
                 match crate::mime::cte::decode(&cte, &body)? {
                     Cow::Borrowed(_) => body,
-                    // RFC 3516 §6: decoded text goes out with CRLF line ends.
-                    Cow::Owned(decoded) if crate::mime::cte::is_text(&header) => {
+                    // RFC 3516 §6: textual sections go out with CRLF line ends whatever
+                    // the storage: quoted-printable text's line breaks are the encoded
+                    // text's own. Base64 carries the content's octets exactly, line
+                    // ends included (a bare CR inside is data), so those go out as
+                    // decoded, as Dovecot sends them (imaptest fetch-binary-mime-base64).
+                    Cow::Owned(decoded)
+                        if quoted_printable && crate::mime::cte::is_text(&header) =>
+                    {
                         Cow::Owned(yubin_store::wire::to_crlf(&decoded).into_owned())
                     }
                     Cow::Owned(decoded) => Cow::Owned(decoded),
