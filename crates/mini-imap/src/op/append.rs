@@ -222,6 +222,12 @@ pub fn append(cx: Context<'_>, mailbox: &str, messages: Vec<AppendMessage>) -> C
             catenate,
         };
         let events = match m.data {
+            // RFC 3516 §4.4: binary content (sent as a literal8) is kept in base64,
+            // which loses no octet and can be sent in any literal.
+            AppendData::Literal(data) if memchr::memchr(0, &data).is_some() => {
+                let data = crate::mime::cte::encode_binary_parts(&data).unwrap_or(data);
+                vec![AppendEvent::Text(data)]
+            }
             AppendData::Literal(data) => vec![AppendEvent::Text(data)],
             AppendData::Catenate(parts) => parts
                 .into_iter()
