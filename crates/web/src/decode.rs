@@ -199,11 +199,12 @@ impl<'a> Parsed<'a> {
     }
 
     /// The HTML body as the view serves it: `cid:` references to inline images turned
-    /// into `data:` URIs (RFC 2392), at most `max_inline` bytes of them, and
-    /// `<meta http-equiv="refresh">` removed (a sandboxed frame may still navigate
-    /// itself, and the CSP cannot stop that: it would be a remote load).
+    /// into `data:` URIs (RFC 2392), at most `max_inline` bytes of them in all, and every
+    /// `<meta>` and `<link>` element removed: a `<meta http-equiv=refresh>` would let a
+    /// sandboxed frame navigate itself to a remote page, and `<link rel=preconnect>` or
+    /// `dns-prefetch` reach the network, neither of which the CSP stops.
     pub fn html_for_view(&self, max_inline: usize) -> String {
-        let mut html = without_meta_refresh(&self.html());
+        let mut html = without_elements(&self.html(), &["meta", "link"]);
         let mut budget = max_inline;
         for &index in &self.message.attachments {
             let Some(part) = self.message.parts.get(index as usize) else {
@@ -219,15 +220,19 @@ impl<'a> Parsed<'a> {
             let token = ctype
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"/+-.".contains(&b));
-            if !ctype.starts_with("image/")
-                || !token
-                || !html.contains(&needle)
-                || part.contents().len() > budget
-            {
+            if !ctype.starts_with("image/") || !token || !html.contains(&needle) {
                 continue;
             }
-            budget -= part.contents().len();
+            // Each reference is a copy of the image: a thousand `cid:` to one small
+            // image would make a response a thousand times its size, so the budget is
+            // charged per copy, and an image that does not fit is not inlined at all.
             let uri = format!("data:{ctype};base64,{}", STANDARD.encode(part.contents()));
+            let copies = html.matches(&needle).count();
+            let cost = uri.len().saturating_mul(copies);
+            if cost > budget {
+                continue;
+            }
+            budget -= cost;
             html = html.replace(&needle, &uri);
         }
         html
@@ -311,21 +316,46 @@ pub fn media_type(part: &MessagePart<'_>) -> String {
     }
 }
 
-/// The HTML with every `<meta ...>` tag that mentions `refresh` taken out.
-fn without_meta_refresh(html: &str) -> String {
-    let lower = html.to_ascii_lowercase();
+/// The HTML with every start tag of these elements taken out (they have no content or
+/// end tag). A tag ends at the first `>` outside a quoted attribute value, as an HTML
+/// tokenizer reads it, so `content="x>y"` does not end it early.
+fn without_elements(html: &str, names: &[&str]) -> String {
+    let bytes = html.as_bytes();
     let mut out = String::with_capacity(html.len());
     let mut at = 0;
-    while let Some(found) = lower[at..].find("<meta") {
-        let start = at + found;
-        let end = lower[start..]
-            .find('>')
-            .map_or(html.len(), |e| start + e + 1);
-        out.push_str(&html[at..start]);
-        if !lower[start..end].contains("refresh") {
-            out.push_str(&html[start..end]);
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
         }
-        at = end;
+        let name_end = bytes[i + 1..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .map_or(bytes.len(), |n| i + 1 + n);
+        let name = &html[i + 1..name_end];
+        let boundary = bytes
+            .get(name_end)
+            .is_none_or(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/');
+        if !boundary || !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            i += 1;
+            continue;
+        }
+        // Find the tag's end, skipping quoted values.
+        let mut j = name_end;
+        let mut quote: Option<u8> = None;
+        while j < bytes.len() {
+            match (quote, bytes[j]) {
+                (None, b'"' | b'\'') => quote = Some(bytes[j]),
+                (Some(q), c) if c == q => quote = None,
+                (None, b'>') => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        out.push_str(&html[at..i]);
+        at = (j + 1).min(bytes.len());
+        i = at;
     }
     out.push_str(&html[at..]);
     out
@@ -386,12 +416,41 @@ Content-Type: application/pdf; name=x.pdf\r\nContent-Disposition: attachment; fi
     }
 
     #[test]
-    fn meta_refresh_is_removed_and_nothing_else() {
-        let html = "<head><META HTTP-EQUIV=\"Refresh\" content=\"0;url=https://x.test\"><meta charset=utf-8></head>日本<meta";
+    fn meta_and_link_elements_are_removed_whatever_their_quoting() {
+        let html = "<head><META HTTP-EQUIV=\"Refresh\" content=\"0;url=https://x.test\">\
+<meta content=\"x>y\" http-equiv=\"refresh\" content=\"0;url=https://evil\">\
+<meta http-equiv='&#82;efresh' content='0;url=https://evil'>\
+<link rel=dns-prefetch href=//track.test><metadata>k</metadata></head>日本<meta";
         assert_eq!(
-            without_meta_refresh(html),
-            "<head><meta charset=utf-8></head>日本<meta"
+            without_elements(html, &["meta", "link"]),
+            "<head><metadata>k</metadata></head>日本"
         );
+    }
+
+    /// A thousand `cid:` references to one image are a thousand copies: past the
+    /// budget, the image is not inlined (a 100 KB mail made a 133 MB page before).
+    #[test]
+    fn inline_images_are_charged_per_copy() {
+        let image = vec![0x89u8; 50_000];
+        let refs = "<img src=\"cid:a\">".repeat(2000);
+        let mut m = format!(
+            "Content-Type: multipart/related; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/html\r\n\r\n{refs}\r\n--b\r\nContent-Type: image/png\r\n\
+Content-ID: <a>\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        )
+        .into_bytes();
+        m.extend_from_slice(STANDARD.encode(&image).as_bytes());
+        m.extend_from_slice(b"\r\n--b--\r\n");
+        let p = Parsed::new(&m);
+        let html = p.html_for_view(16 * 1024 * 1024);
+        assert!(html.len() < 1024 * 1024, "{}", html.len());
+        assert!(!html.contains("data:"));
+        // One reference fits.
+        let one = String::from_utf8(m.clone())
+            .unwrap()
+            .replacen(&refs, "<img src=\"cid:a\">", 1);
+        let html = Parsed::new(one.as_bytes()).html_for_view(16 * 1024 * 1024);
+        assert!(html.contains("data:image/png;base64,"));
     }
 
     #[test]

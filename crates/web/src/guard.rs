@@ -180,7 +180,13 @@ fn refusal(guard: &GuardConfig, method: &Method, headers: &HeaderMap) -> Option<
             ));
         }
     }
-    if has_body(headers) && !is_json(headers.get(header::CONTENT_TYPE)) {
+    // A browser says where a request comes from (`Origin`, `Sec-Fetch-Site`); only a
+    // browser's request can be made by another site, so only it must prove it is not a
+    // form post by being JSON. Mailpit's API clients and `curl -d` send no such header
+    // and may send JSON under any Content-Type, as Mailpit accepts it.
+    let from_browser =
+        headers.contains_key(header::ORIGIN) || headers.contains_key("sec-fetch-site");
+    if from_browser && has_body(headers) && !is_json(headers.get(header::CONTENT_TYPE)) {
         return Some(refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "the request body must be JSON, sent as Content-Type: application/json (with \

@@ -77,6 +77,9 @@ pub(crate) async fn get(
 }
 
 /// `GET /api/v1/message/{ID}/headers`: `{"Name": ["value", ...]}`, unfolded, not decoded.
+/// Names are written as Mailpit (Go's `textproto`) writes them, `Message-Id`,
+/// `Mime-Version`, `X-Custom`, and fields whose names differ only in case are one entry,
+/// so a Mailpit client that reads `headers["Message-Id"]` finds it.
 pub(crate) async fn headers(
     State(state): State<WebState>,
     Path(id): Path<String>,
@@ -87,8 +90,9 @@ pub(crate) async fn headers(
         let header = o.mailbox.header(uid)?;
         let mut map = Map::new();
         for (name, value) in Parsed::new(&header).headers() {
-            if let Value::Array(values) =
-                map.entry(name).or_insert_with(|| Value::Array(Vec::new()))
+            if let Value::Array(values) = map
+                .entry(canonical_key(&name))
+                .or_insert_with(|| Value::Array(Vec::new()))
             {
                 values.push(Value::String(value));
             }
@@ -195,4 +199,41 @@ pub(crate) async fn sa_check() -> ApiError {
     ApiError::NotImplemented(
         "sa-check is not available in yubin: it needs a SpamAssassin server".into(),
     )
+}
+
+/// A header name as Go's `textproto.CanonicalMIMEHeaderKey` writes it: the first letter
+/// and each letter after a hyphen upper case, the rest lower case; a name with a
+/// character outside letters, digits and hyphen is left as it is, as Go leaves it.
+fn canonical_key(name: &str) -> String {
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return name.to_owned();
+    }
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_names_are_written_as_go_writes_them() {
+        for (name, want) in [
+            ("Message-ID", "Message-Id"),
+            ("MIME-Version", "Mime-Version"),
+            ("x-custom", "X-Custom"),
+            ("DKIM-Signature", "Dkim-Signature"),
+            ("X_Odd", "X_Odd"),
+        ] {
+            assert_eq!(super::canonical_key(name), want);
+        }
+    }
 }

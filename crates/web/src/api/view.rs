@@ -80,5 +80,11 @@ pub(crate) async fn view(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    // The browser's own DNS prefetching of the links a mail holds would tell the
+    // sender's DNS the mail was opened; the CSP does not cover it.
+    headers.insert(
+        header::X_DNS_PREFETCH_CONTROL,
+        HeaderValue::from_static("off"),
+    );
     Ok(response)
 }
