@@ -53,8 +53,16 @@ impl HttpArgs {
                 relay: self.relay.clone(),
                 guard: GuardConfig {
                     auth: self.http_auth.clone(),
-                    // Beyond loopback the server is reached by its network name.
-                    local_hosts_only: bind.is_loopback(),
+                    // Beyond loopback the server is also reached by the machine's name.
+                    // Without a password (--http-insecure) the Host rule stays: any page
+                    // the user opens could rebind its own name to this address and, as
+                    // a same-origin page, read and delete the mail.
+                    local_hosts_only: self.http_auth.is_none() || bind.is_loopback(),
+                    host_names: if bind.is_loopback() {
+                        Vec::new()
+                    } else {
+                        crate::store_args::machine_name().into_iter().collect()
+                    },
                 },
                 ..WebConfig::default()
             },

@@ -180,7 +180,7 @@ pub fn ephemeral_tls_dir() -> PathBuf {
 
 /// This machine's host name (Linux: `/proc/sys/kernel/hostname`; elsewhere `HOSTNAME`),
 /// a local domain: mail to `user@<this machine>` is for this server.
-fn machine_name() -> Option<String> {
+pub(crate) fn machine_name() -> Option<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())?;

@@ -31,10 +31,14 @@ pub struct GuardConfig {
     /// Credentials every request must carry; `None`: no login (loopback, or
     /// `--http-insecure`).
     pub auth: Option<BasicAuth>,
-    /// Refuse `Host` names other than `localhost` and IP addresses (DNS rebinding
-    /// protection). On by default; the CLI turns it off when serving beyond loopback,
-    /// where users reach the server by its network name.
+    /// Refuse `Host` names other than `localhost`, IP addresses and [`Self::host_names`]
+    /// (DNS rebinding protection: a page whose own name was rebound to this server's
+    /// address is not served). On by default; the CLI turns it off only where a password
+    /// is asked (`--http-auth`), which a browser never sends to another site's page.
     pub local_hosts_only: bool,
+    /// Further host names to serve under `local_hosts_only` (lower case, no port): the
+    /// machine's own name, when serving beyond loopback.
+    pub host_names: Vec<String>,
 }
 
 impl Default for GuardConfig {
@@ -42,6 +46,7 @@ impl Default for GuardConfig {
         GuardConfig {
             auth: None,
             local_hosts_only: true,
+            host_names: Vec::new(),
         }
     }
 }
@@ -138,13 +143,17 @@ fn refusal(guard: &GuardConfig, method: &Method, headers: &HeaderMap) -> Option<
     if guard.local_hosts_only
         && let Some(host) = host
         && !is_local_host(host)
+        && !guard
+            .host_names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(host_name(host)))
     {
         return Some(refuse(
             StatusCode::FORBIDDEN,
             &format!(
-                "host name {host:?} refused: on loopback only localhost and IP addresses \
-                 are served (a protection against DNS rebinding); open http://127.0.0.1 \
-                 with the port instead"
+                "host name {host:?} refused: without a password only localhost, IP \
+                 addresses and this machine's name are served (a protection against DNS \
+                 rebinding); open http://127.0.0.1 with the port, or serve with --http-auth"
             ),
         ));
     }
@@ -194,6 +203,11 @@ fn refusal(guard: &GuardConfig, method: &Method, headers: &HeaderMap) -> Option<
         ));
     }
     None
+}
+
+/// A `Host` header's name, without its port.
+fn host_name(host: &str) -> &str {
+    host.rsplit_once(':').map_or(host, |(name, _port)| name)
 }
 
 /// `localhost` (and RFC 6761 §6.3's `*.localhost`) or an IP address, with any port.

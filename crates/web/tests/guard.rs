@@ -209,6 +209,38 @@ async fn bodies_that_a_cross_site_form_can_send_are_refused() {
     web.stop().await;
 }
 
+/// Beyond loopback without a password (`--http-insecure`), the machine's own name is
+/// served too, and any other name still refused: a page that rebinds its name to this
+/// machine gets nothing.
+#[tokio::test]
+async fn beyond_loopback_the_machine_name_is_served_and_a_rebound_name_is_not() {
+    let web = Web::start(GuardConfig {
+        auth: None,
+        local_hosts_only: true,
+        host_names: vec!["mybox".into()],
+    })
+    .await;
+    let port = web.http.port();
+    for (host, status) in [
+        (format!("mybox:{port}"), 200),
+        (format!("MYBOX:{port}"), 200),
+        (format!("192.168.1.5:{port}"), 200),
+        (format!("attacker.example:{port}"), 403),
+        (format!("mybox.attacker.example:{port}"), 403),
+    ] {
+        let answer = call(
+            web.http,
+            "GET",
+            "/api/v1/messages",
+            &[("Host", &host)],
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, status, "{host}: {}", answer.body);
+    }
+    web.stop().await;
+}
+
 #[tokio::test]
 async fn on_loopback_a_rebound_dns_name_is_refused() {
     let web = Web::start(GuardConfig::default()).await;
@@ -254,6 +286,7 @@ async fn with_http_auth_nothing_is_served_without_the_password() {
     let web = Web::start(GuardConfig {
         auth: Some("admin:s3cr:et".parse::<BasicAuth>().unwrap()),
         local_hosts_only: false,
+        host_names: Vec::new(),
     })
     .await;
     use base64::Engine;
