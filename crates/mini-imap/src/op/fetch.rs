@@ -428,17 +428,20 @@ fn section_data<'a>(
     } else {
         info.and_then(|info| info.section(raw, section))
     };
-    let data = data.unwrap_or(Cow::Borrowed(&[]));
-    match partial {
-        Some((origin, count)) => {
-            let start = (origin as usize).min(data.len());
-            let end = start.saturating_add(count as usize).min(data.len());
-            Octets::Wire(match data {
-                Cow::Borrowed(d) => Cow::Borrowed(&d[start..end]),
-                Cow::Owned(d) => Cow::Owned(d[start..end].to_vec()),
-            })
-        }
-        None => Octets::Wire(data),
+    Octets::Wire(partial_of(data.unwrap_or(Cow::Borrowed(&[])), partial))
+}
+
+/// `<origin.count>` of `data` (RFC 3501 §6.4.5): the octets from `origin`, at most
+/// `count` of them; empty past the end. `None`: all of it.
+fn partial_of(data: Cow<'_, [u8]>, partial: Option<(u32, u32)>) -> Cow<'_, [u8]> {
+    let Some((origin, count)) = partial else {
+        return data;
+    };
+    let start = (origin as usize).min(data.len());
+    let end = start.saturating_add(count as usize).min(data.len());
+    match data {
+        Cow::Borrowed(d) => Cow::Borrowed(&d[start..end]),
+        Cow::Owned(d) => Cow::Owned(d[start..end].to_vec()),
     }
 }
 
@@ -499,17 +502,7 @@ fn binary_data<'a>(
             _ => Cow::Borrowed(&[][..]),
         }
     };
-    Ok(match partial {
-        Some((origin, count)) => {
-            let start = (origin as usize).min(data.len());
-            let end = start.saturating_add(count as usize).min(data.len());
-            Octets::Wire(match data {
-                Cow::Borrowed(d) => Cow::Borrowed(&d[start..end]),
-                Cow::Owned(d) => Cow::Owned(d[start..end].to_vec()),
-            })
-        }
-        None => Octets::Wire(data),
-    })
+    Ok(Octets::Wire(partial_of(data, partial)))
 }
 
 /// Adds `\Seen` to messages (a FETCH of bodies), in one change; returns what changed.
