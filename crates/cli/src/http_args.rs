@@ -24,7 +24,8 @@ pub struct HttpArgs {
     )]
     pub http_auth: Option<BasicAuth>,
     /// Serve HTTP on a --bind other than loopback without --http-auth: anyone who
-    /// reaches the port can read, send and delete all mail.
+    /// reaches the port can read, send and delete all mail (only the machine's name and
+    /// IP addresses are served, so a web page cannot rebind its own name to it).
     #[arg(long, conflicts_with = "http_auth")]
     pub http_insecure: bool,
     /// Where the web inbox's "release" sends a message on: an SMTP server,
