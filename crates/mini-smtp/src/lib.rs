@@ -15,7 +15,9 @@ pub mod parse;
 pub mod response;
 pub mod server;
 pub mod session;
+pub mod stats;
 
 pub use chaos::Chaos;
 pub use server::{SmtpServerConfig, serve};
 pub use session::SmtpConfig;
+pub use stats::{SmtpCounts, SmtpStats};

@@ -35,6 +35,9 @@ pub struct SmtpConfig {
     /// Faults injected at MAIL, RCPT and AUTH, shared with whoever changes them (the HTTP
     /// API's `/api/v1/chaos`); off by default.
     pub chaos: Chaos,
+    /// Messages delivered and recipients or messages refused, counted for whoever reads
+    /// them (the HTTP API's `info`).
+    pub stats: crate::stats::SmtpStats,
 }
 
 impl Default for SmtpConfig {
@@ -45,6 +48,7 @@ impl Default for SmtpConfig {
             max_recipients: 100,
             require_auth: false,
             chaos: Chaos::disabled(),
+            stats: crate::stats::SmtpStats::default(),
         }
     }
 }
@@ -302,6 +306,7 @@ impl Session {
             return reply(out, 452, "4.5.3", "too many recipients");
         }
         if injected_fault(&self.config.chaos, Stage::Recipient, out) {
+            self.config.stats.rejected();
             return;
         }
         // The one resolution every delivery path uses (`Store::resolve`): local domains
@@ -312,7 +317,10 @@ impl Session {
                 reply(out, 250, "2.1.5", "recipient OK");
             }
             Err(e) => match e.refusal() {
-                Some(refusal) => refuse_recipient(out, &to, refusal),
+                Some(refusal) => {
+                    self.config.stats.rejected();
+                    refuse_recipient(out, &to, refusal)
+                }
                 None => {
                     tracing::warn!(error = %e, "cannot look up recipient");
                     store_failure(out, &e, "cannot look up the recipient now; try later")
@@ -372,6 +380,7 @@ impl Session {
         let message = match body {
             Body::Receiving(message) => message,
             Body::TooBig => {
+                self.config.stats.rejected();
                 reply(
                     out,
                     552,
@@ -381,6 +390,7 @@ impl Session {
                 return After::Continue;
             }
             Body::LineTooLong => {
+                self.config.stats.rejected();
                 reply(
                     out,
                     554,
@@ -401,6 +411,7 @@ impl Session {
         // means the server has taken responsibility for the message).
         match message.deliver() {
             Ok(delivered) => {
+                self.config.stats.accepted(size as u64);
                 let n = delivered.copies.len();
                 reply(
                     out,
@@ -416,6 +427,7 @@ impl Session {
                 // A recipient accepted at RCPT no longer resolves (an account appeared
                 // that makes its name ambiguous, say). Permanent, and nothing was written.
                 tracing::warn!(error = %e, "recipient refused at delivery; nothing delivered");
+                self.config.stats.rejected();
                 reply(out, 554, "5.1.0", &format!("{e}; nothing was delivered"))
             }
             Err(e) => {

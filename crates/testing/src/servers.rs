@@ -205,6 +205,8 @@ impl Servers {
         let addr = |port| SocketAddr::new(config.bind, port);
         let tls = config.tls.clone();
         smtp.chaos = config.chaos.clone();
+        // The HTTP API's `info` reads what the SMTP sessions count.
+        let smtp_stats = smtp.stats.clone();
         // Every line `--trace` would print also goes to the session log, masked the same.
         let transcript = match &config.sessions {
             Some(log) => config.transcript.tee(&log.transcript()),
@@ -291,6 +293,7 @@ impl Servers {
                 let web = yubin_web::WebConfig {
                     chaos: config.chaos.clone(),
                     sessions: config.sessions.clone(),
+                    smtp_stats: Some(smtp_stats.clone()),
                     ..http.web
                 };
                 let task = tokio::spawn(yubin_web::serve(listener, store.clone(), web, token()));

@@ -75,6 +75,45 @@ async fn the_web_api_shows_the_mail_a_test_sent() {
     server.stop().await;
 }
 
+/// Mailpit's `info` counts what SMTP took and refused (`RuntimeStats`), so a test that
+/// reads `SMTPAccepted` from Mailpit reads it here too.
+#[tokio::test]
+async fn info_counts_what_smtp_accepted_and_refused() {
+    let server = MailServer::start().await.unwrap();
+    send(&server, "one").await.unwrap();
+    send(&server, "two").await.unwrap();
+    // A recipient of a domain that is not ours: refused at RCPT.
+    let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(server.smtp_addr().port())
+        .timeout(Some(STEP))
+        .build();
+    let elsewhere = Message::builder()
+        .from("app@example.com".parse().unwrap())
+        .to("someone@example.org".parse().unwrap())
+        .subject("relay")
+        .body("no".to_owned())
+        .unwrap();
+    assert!(smtp.send(elsewhere).await.is_err());
+    server.wait_for_messages("alice", 2, STEP).await.unwrap();
+    let addr = server.http_addr();
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/api/v1/info"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let stats = &info["RuntimeStats"];
+    assert_eq!(stats["SMTPAccepted"], 2, "{body}");
+    assert!(
+        stats["SMTPAcceptedSize"].as_u64().unwrap() > 2 * 5,
+        "{body}"
+    );
+    assert_eq!(stats["SMTPRejected"], 1, "{body}");
+    assert_eq!(stats["SMTPIgnored"], 0, "{body}");
+    assert!(stats["Memory"].as_u64().unwrap() > 1024 * 1024, "{body}");
+    assert_eq!(info["LatestVersion"], "disabled", "{body}");
+    server.stop().await;
+}
+
 #[tokio::test]
 #[should_panic(expected = "it was built with .http(false)")]
 async fn without_http_the_address_is_a_panic_that_says_why() {

@@ -39,6 +39,9 @@ pub struct WebConfig {
     /// Where `release` sends messages (`--relay`); Mailpit's `MessageRelay.SMTPServer`,
     /// enabled when set.
     pub relay: Option<crate::release::Relay>,
+    /// The SMTP server's counters, for `info`'s `RuntimeStats`; `None` (an HTTP server
+    /// without SMTP beside it, `yubin web`): they are reported as 0.
+    pub smtp_stats: Option<mini_smtp::SmtpStats>,
     /// The recent protocol sessions (`/api/v1/sessions`, `event: session`); `None`:
     /// none are kept.
     pub sessions: Option<yubin_core::session_log::SessionLog>,
@@ -76,6 +79,7 @@ impl Default for WebConfig {
             max_body: 32 * 1024 * 1024,
             account_rescan: Duration::from_secs(1),
             chaos: mini_smtp::Chaos::disabled(),
+            smtp_stats: None,
             relay: None,
             sessions: None,
             guard: crate::guard::GuardConfig::default(),

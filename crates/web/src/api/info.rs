@@ -19,11 +19,39 @@ use crate::tag;
 pub(crate) struct RuntimeStats {
     /// Seconds since this server started.
     uptime: u64,
+    /// The process's resident memory in bytes (Linux: `VmRSS`; 0 where it cannot be
+    /// read).
+    memory: u64,
     /// Messages deleted through this API.
     messages_deleted: u64,
+    /// Messages the SMTP server delivered since it started.
+    #[serde(rename = "SMTPAccepted")]
+    smtp_accepted: u64,
+    /// Their size in octets.
+    #[serde(rename = "SMTPAcceptedSize")]
+    smtp_accepted_size: u64,
+    /// Recipients and messages the SMTP server refused.
+    #[serde(rename = "SMTPRejected")]
+    smtp_rejected: u64,
+    /// Messages Mailpit ignores on purpose (its `--smtp-ignore-duplicate-ids`, for one);
+    /// yubin ignores none, so this is always 0.
+    #[serde(rename = "SMTPIgnored")]
+    smtp_ignored: u64,
 }
 
-/// Mailpit's `AppInformation`; the SMTP counters Mailpit keeps are not kept here.
+/// The resident set size of this process, from `/proc/self/status` (`VmRSS:  1234 kB`).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Mailpit's `AppInformation`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct Info {
@@ -75,16 +103,30 @@ pub(crate) async fn info(
     };
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        // yubin never asks the network for a newer version.
-        latest_version: String::new(),
+        // yubin never asks the network for a newer version: Mailpit says "disabled"
+        // when its version check is off.
+        latest_version: "disabled".to_owned(),
         database,
         database_size: size,
         messages,
         unread,
         tags,
-        runtime_stats: RuntimeStats {
-            uptime: state.shared.started.elapsed().as_secs(),
-            messages_deleted: state.shared.deleted.load(Ordering::Relaxed),
+        runtime_stats: {
+            let smtp = state
+                .config()
+                .smtp_stats
+                .as_ref()
+                .map(|s| s.counts())
+                .unwrap_or_default();
+            RuntimeStats {
+                uptime: state.shared.started.elapsed().as_secs(),
+                memory: resident_bytes(),
+                messages_deleted: state.shared.deleted.load(Ordering::Relaxed),
+                smtp_accepted: smtp.accepted,
+                smtp_accepted_size: smtp.accepted_size,
+                smtp_rejected: smtp.rejected,
+                smtp_ignored: 0,
+            }
         },
     }))
 }
