@@ -201,7 +201,7 @@ pub fn encode_binary_parts(message: &[u8]) -> Option<Vec<u8>> {
         // Where the part ends just before the boundary's own line break, the last
         // line of base64 ends with that one.
         let boundary_break = message[e..].starts_with(b"\r\n") || message[e..].starts_with(b"\n");
-        if !before_boundary && boundary_break {
+        if !before_boundary && boundary_break && !encoded.is_empty() {
             out.truncate(out.len() - 2);
         }
         edits.push((h, e, out));
@@ -276,6 +276,14 @@ Content-Type: text/plain\r\n\r\nhello\r\n--x\r\nContent-Type: application/x\r\n\
         assert!(out.contains("hello\r\n--x\r\n"), "{out}");
         assert!(
             out.contains("Content-Transfer-Encoding: base64\r\n\r\nYQBi\r\n--x--"),
+            "{out}"
+        );
+        // An empty binary part keeps its header's blank line.
+        let empty = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
+Content-Transfer-Encoding: binary\r\n\r\n\r\n--x--\r\n";
+        let out = String::from_utf8(encode_binary_parts(empty).unwrap()).unwrap();
+        assert!(
+            out.contains("Content-Transfer-Encoding: base64\r\n\r\n\r\n--x--"),
             "{out}"
         );
         // Nothing binary: nothing to do.

@@ -53,7 +53,20 @@ struct Batch {
     done: Vec<IncomingAppend>,
     /// The message being read.
     current: Option<IncomingAppend>,
+    /// The start of the message being read, held back while it is at most [`HOLD`]
+    /// octets so that binary content can be re-encoded before it is stored.
+    held: Vec<u8>,
+    /// Whether the message being read is still held (it has not passed [`HOLD`]).
+    holding: bool,
 }
+
+/// Messages up to this size are held in memory until they end: one that carries binary
+/// content (a NUL, sent as a literal8) is stored with those parts in base64 (RFC 3516
+/// §4.4: the server "MAY modify the CTE of the appended data, however any such
+/// transformation MUST NOT result in a loss of data"), so its BODY[] can be sent in an
+/// IMAP literal (RFC 3501 §9: no NUL) and BINARY gives the octets back exactly. A larger
+/// message is written as it comes, as sent.
+pub const HOLD: usize = 64 * 1024;
 
 impl Batch {
     fn new(cx: Context<'_>, name: &str) -> Result<Batch, Completion> {
@@ -73,6 +86,8 @@ impl Batch {
             mailbox,
             done: Vec::new(),
             current: None,
+            held: Vec::new(),
+            holding: false,
         })
     }
 
@@ -87,6 +102,8 @@ impl Batch {
                     .map_err(|e| Completion::store_failed("APPEND", &e))?;
                 self.current = Some(incoming);
                 self.scan = HeaderScan::default();
+                self.held.clear();
+                self.holding = true;
                 Ok(())
             }
             AppendEvent::Text(data) => self.write(&data),
@@ -95,6 +112,7 @@ impl Batch {
                 self.write(&data)
             }
             AppendEvent::End => {
+                self.release()?;
                 let Some(message) = self.current.take() else {
                     return Ok(());
                 };
@@ -132,12 +150,41 @@ impl Batch {
         };
         // RFC 4469 §4.2: "The server may also wish to return the TOOBIG response code if
         // the resulting message exceeds a server-specific message size limit."
-        if message.len().saturating_add(data.len() as u64) > self.max_message {
+        let so_far = message.len().saturating_add(self.held.len() as u64);
+        if so_far.saturating_add(data.len() as u64) > self.max_message {
             return Err(Completion::no(Code::TooBig, "Message too large"));
         }
         self.scan.feed(data);
+        if self.holding && self.held.len() + data.len() <= HOLD {
+            self.held.extend_from_slice(data);
+            return Ok(());
+        }
+        self.release()?;
+        self.holding = false;
+        let Some(message) = &mut self.current else {
+            return Ok(());
+        };
         message
             .write(data)
+            .map_err(|e| Completion::store_failed("APPEND", &e))
+    }
+
+    /// Writes what is held of the message being read, its binary parts re-encoded in
+    /// base64 if it has any ([`HOLD`]).
+    fn release(&mut self) -> Result<(), Completion> {
+        let held = std::mem::take(&mut self.held);
+        let Some(message) = &mut self.current else {
+            return Ok(());
+        };
+        if held.is_empty() {
+            return Ok(());
+        }
+        let data = match memchr::memchr(0, &held) {
+            Some(_) => crate::mime::cte::encode_binary_parts(&held).unwrap_or(held),
+            None => held,
+        };
+        message
+            .write(&data)
             .map_err(|e| Completion::store_failed("APPEND", &e))
     }
 
@@ -222,12 +269,6 @@ pub fn append(cx: Context<'_>, mailbox: &str, messages: Vec<AppendMessage>) -> C
             catenate,
         };
         let events = match m.data {
-            // RFC 3516 §4.4: binary content (sent as a literal8) is kept in base64,
-            // which loses no octet and can be sent in any literal.
-            AppendData::Literal(data) if memchr::memchr(0, &data).is_some() => {
-                let data = crate::mime::cte::encode_binary_parts(&data).unwrap_or(data);
-                vec![AppendEvent::Text(data)]
-            }
             AppendData::Literal(data) => vec![AppendEvent::Text(data)],
             AppendData::Catenate(parts) => parts
                 .into_iter()
