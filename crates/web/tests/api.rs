@@ -630,6 +630,8 @@ Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/htm
 
     let html = web.get(&format!("/view/{id}.html")).await;
     assert_eq!(html.status, StatusCode::OK);
+    // The browser's own DNS prefetching of the mail's links would reach the network.
+    assert_eq!(html.header("x-dns-prefetch-control"), "off");
     let csp = html.header("content-security-policy");
     assert!(csp.starts_with("sandbox; default-src 'none'"), "{csp}");
     assert!(!csp.contains("https:"), "{csp}");
