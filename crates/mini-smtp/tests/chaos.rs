@@ -1,18 +1,12 @@
 //! Chaos (fault injection) over a real socket: the configured code at MAIL, RCPT and
 //! AUTH, nothing delivered, and nothing injected unless chaos was allowed.
 
-use std::time::Duration;
-
 use mini_smtp::chaos::{Trigger, Triggers};
 use mini_smtp::{Chaos, SmtpConfig, SmtpServerConfig};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use yubin_core::{Secret, ServerHandle};
 use yubin_store::Store;
-
-const STEP: Duration = Duration::from_secs(10);
 
 async fn start(chaos: Chaos) -> (Store, ServerHandle, CancellationToken) {
     let store = Store::memory();
@@ -36,52 +30,8 @@ async fn start(chaos: Chaos) -> (Store, ServerHandle, CancellationToken) {
     (store, handle, shutdown)
 }
 
-struct Conn {
-    r: BufReader<OwnedReadHalf>,
-    w: OwnedWriteHalf,
-}
-
-impl Conn {
-    async fn open(handle: &ServerHandle) -> Conn {
-        let (r, w) = tokio::time::timeout(STEP, TcpStream::connect(handle.local_addr()))
-            .await
-            .unwrap()
-            .unwrap()
-            .into_split();
-        let mut c = Conn {
-            r: BufReader::new(r),
-            w,
-        };
-        assert!(c.reply().await.starts_with("220 "));
-        c
-    }
-
-    async fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            tokio::time::timeout(STEP, self.r.read_line(&mut line))
-                .await
-                .unwrap()
-                .unwrap();
-            if line.is_empty() {
-                return all;
-            }
-            all.push_str(&line);
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return all;
-            }
-        }
-    }
-
-    async fn cmd(&mut self, line: &str) -> String {
-        self.w
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        self.reply().await
-    }
-}
+mod conn;
+use conn::{Conn, STEP};
 
 fn always(code: u16) -> Trigger {
     Trigger {

@@ -3,15 +3,11 @@
 use std::time::Duration;
 
 use mini_smtp::SmtpServerConfig;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use yubin_core::guard::{GuardConfig, LoginGuard};
 use yubin_core::{Secret, ServerHandle};
 use yubin_store::Store;
-
-const STEP: Duration = Duration::from_secs(10);
 
 async fn start(config: SmtpServerConfig) -> (Store, ServerHandle) {
     let store = Store::memory();
@@ -28,52 +24,8 @@ async fn start(config: SmtpServerConfig) -> (Store, ServerHandle) {
     (store, handle)
 }
 
-struct Conn {
-    r: BufReader<OwnedReadHalf>,
-    w: OwnedWriteHalf,
-}
-
-impl Conn {
-    async fn open(handle: &ServerHandle) -> Conn {
-        let (r, w) = TcpStream::connect(handle.local_addr())
-            .await
-            .unwrap()
-            .into_split();
-        let mut c = Conn {
-            r: BufReader::new(r),
-            w,
-        };
-        assert!(c.reply().await.starts_with("220 "));
-        c
-    }
-
-    /// Reads one whole (possibly multi-line) reply.
-    async fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            tokio::time::timeout(STEP, self.r.read_line(&mut line))
-                .await
-                .unwrap()
-                .unwrap();
-            if line.is_empty() {
-                return all;
-            }
-            all.push_str(&line);
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return all;
-            }
-        }
-    }
-
-    async fn cmd(&mut self, line: &str) -> String {
-        self.w
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        self.reply().await
-    }
-}
+mod conn;
+use conn::{Conn, STEP};
 
 fn inbox(store: &Store, user: &str) -> Vec<Vec<u8>> {
     let mb = store.account(user).unwrap().mailbox("INBOX").unwrap();
