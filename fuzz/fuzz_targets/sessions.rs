@@ -3,7 +3,8 @@
 //! (reads of arbitrary sizes), each frame goes to `handle`, `adjust` follows every reply,
 //! `After::More` is followed with `resume` until done, `After::Close` and unframeable
 //! input end the session, `After::StartTls` drops the buffered plaintext and calls
-//! `tls_started`, `After::Idle` asks for the watch and the changes, `After::LoginFailed`
+//! `tls_started`, `After::Idle` (and any reply once the session `pushes`, NOTIFY) asks for the watch
+//! and the changes, `After::LoginFailed`
 //! goes on.
 //!
 //! The first byte picks the protocol; the rest drives a small generator of mostly valid
@@ -1217,6 +1218,15 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
                 "CANCELUPDATE \"t1\" \"t2\"",
                 "ENABLE UTF8=ACCEPT",
                 "XLIST \"\" *",
+                "NOTIFY SET (selected (MessageNew (UID BODY.PEEK[HEADER] BODY[1]) MessageExpunge \
+                 FlagChange)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))",
+                "NOTIFY SET STATUS (selected-delayed (MessageNew MessageExpunge)) (subtree INBOX \
+                 (MessageNew))",
+                "NOTIFY SET STATUS (inboxes (FlagChange)) (mailboxes (Trash \"Sent\" nowhere) \
+                 (MessageExpunge))",
+                "NOTIFY SET (subscribed (MailboxName)) (selected NONE)",
+                "NOTIFY SET (personal (AnnotationChange))",
+                "NOTIFY NONE",
             ])),
             29 => {
                 input.line("STARTTLS", g);
@@ -1591,12 +1601,34 @@ impl<S: Protocol> Run<'_, S> {
         self.after(reply)
     }
 
+    /// What the driver does when the watch fires: the changes, and the rest of a long
+    /// report through `resume`.
+    fn push(&mut self, what: &str) {
+        let _watch = self.session.watch();
+        let mut update = self.session.changes();
+        loop {
+            self.check_reply(&update.bytes, what);
+            self.transcript.server(&update.bytes);
+            if update.after != After::More {
+                return;
+            }
+            update = self.session.resume();
+        }
+    }
+
     fn after(&mut self, mut reply: Reply) -> Flow {
         loop {
             self.check_reply(&reply.bytes, "a reply");
             self.transcript.server(&reply.bytes);
             match reply.after {
-                After::Continue | After::LoginFailed => return Flow::Go,
+                After::Continue | After::LoginFailed => {
+                    // NOTIFY (RFC 5465): the driver waits on the watch between commands
+                    // too, and pushes what it reports.
+                    if self.session.pushes() {
+                        self.push("a NOTIFY update");
+                    }
+                    return Flow::Go;
+                }
                 // COMPRESS changes the transport, not the framing: the frames that follow
                 // are what the inflater yields.
                 After::Compress => return Flow::Go,
@@ -1609,9 +1641,7 @@ impl<S: Protocol> Run<'_, S> {
                     return Flow::Go;
                 }
                 After::Idle => {
-                    let _watch = self.session.watch();
-                    let update = self.session.changes();
-                    self.check_reply(&update, "an IDLE update");
+                    self.push("an IDLE update");
                     return Flow::Go;
                 }
             }

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::codec::{FrameError, Input};
 use crate::guard::LoginGuard;
-use crate::offload::Offloaded;
+use crate::offload::{Offloaded, SessionLost};
 use crate::server::{ServerConfig, SessionContext};
 use crate::stream::Stream;
 use crate::tls::{TlsServer, TlsState};
@@ -144,14 +144,25 @@ pub trait Session: Send + 'static {
         Reply::next(BytesMut::new())
     }
 
-    /// What to wait on after [`After::Idle`]; `None`: only for the next input.
+    /// What to wait on after [`After::Idle`], or between commands when
+    /// [`Session::pushes`]; `None`: only for the next input.
     fn watch(&mut self) -> Option<Self::Watch> {
         None
     }
 
-    /// What changed since the last report, while waiting after [`After::Idle`].
-    fn changes(&mut self) -> BytesMut {
-        BytesMut::new()
+    /// What changed since the last report, while waiting after [`After::Idle`] or
+    /// between commands. A long report returns [`After::More`] and goes on in
+    /// [`Session::resume`]; any other `after` is read as [`After::Continue`].
+    fn changes(&mut self) -> Reply {
+        Reply::next(BytesMut::new())
+    }
+
+    /// Whether changes are pushed between commands too, not only during IDLE (IMAP
+    /// NOTIFY, RFC 5465 §3.1: "the client listens for event notifications all the
+    /// time"). When it is, the driver waits on a fresh [`Session::watch`] after every
+    /// reply, as it does during IDLE.
+    fn pushes(&self) -> bool {
+        false
     }
 
     /// Told once the STARTTLS/STLS handshake has completed: the session forgets what it
@@ -392,10 +403,10 @@ where
             let frame = match self.next_event(&mut reader, until, watching).await {
                 Ok(Event::Frame(frame)) => frame,
                 Ok(Event::Changed) => {
-                    let Ok(update) = session.run(S::changes).await else {
+                    let update = session.run(S::changes).await;
+                    if self.push(session, &mut writer, update).await?.is_none() {
                         return self.close_with(&mut writer, self.goodbyes.failure).await;
-                    };
-                    self.pending.extend_from_slice(&update);
+                    }
                     self.send(&mut writer).await?;
                     continue;
                 }
@@ -508,14 +519,12 @@ where
                     }
                     After::Idle => {
                         self.send(&mut writer).await?;
-                        // The watch is made before the first look, in the same call: a change
-                        // between the reply and the watch's creation is reported now.
-                        let Ok((w, update)) = session.run(|s| (s.watch(), s.changes())).await
-                        else {
-                            return self.close_with(&mut writer, self.goodbyes.failure).await;
-                        };
-                        self.pending.extend_from_slice(&update);
-                        watch = Some(w);
+                        match self.watch_and_look(session, &mut writer).await? {
+                            Some(w) => watch = Some(w),
+                            None => {
+                                return self.close_with(&mut writer, self.goodbyes.failure).await;
+                            }
+                        }
                     }
                     After::LoginFailed => {
                         self.failures += 1;
@@ -540,12 +549,63 @@ where
                 }
                 break;
             }
+            if watch.is_none() && session.get_mut().is_some_and(|s| s.pushes()) {
+                // Between commands as during IDLE (RFC 5465 §3.1).
+                self.send(&mut writer).await?;
+                match self.watch_and_look(session, &mut writer).await? {
+                    Some(w) => watch = Some(w),
+                    None => return self.close_with(&mut writer, self.goodbyes.failure).await,
+                }
+            }
             self.send(&mut writer).await?;
             if answered.unframeable {
                 return self
                     .close_with(&mut writer, self.goodbyes.unframeable)
                     .await;
             }
+        }
+    }
+
+    /// Makes the session's watch and looks once for changes, in one trip: a change
+    /// between the last reply and the watch's creation is reported now. `None`: the
+    /// session panicked.
+    async fn watch_and_look<S, W>(
+        &mut self,
+        session: &mut Offloaded<S>,
+        writer: &mut W,
+    ) -> std::io::Result<Option<Option<S::Watch>>>
+    where
+        S: Session<Codec = C, Frame = C::Item>,
+        W: AsyncWrite + Unpin,
+    {
+        let (w, update) = match session.run(|s| (s.watch(), s.changes())).await {
+            Ok((w, update)) => (w, Ok(update)),
+            Err(e) => (None, Err(e)),
+        };
+        Ok(self.push(session, writer, update).await?.map(|()| w))
+    }
+
+    /// Queues a report of changes, and the rest of a long one ([`After::More`]) piece
+    /// by piece, sending each piece before the next is made. `None`: the session
+    /// panicked.
+    async fn push<S, W>(
+        &mut self,
+        session: &mut Offloaded<S>,
+        writer: &mut W,
+        mut update: Result<Reply, SessionLost>,
+    ) -> std::io::Result<Option<()>>
+    where
+        S: Session<Codec = C, Frame = C::Item>,
+        W: AsyncWrite + Unpin,
+    {
+        loop {
+            let Ok(reply) = update else { return Ok(None) };
+            self.pending.extend_from_slice(&reply.bytes);
+            if reply.after != After::More {
+                return Ok(Some(()));
+            }
+            self.send(writer).await?;
+            update = session.run(S::resume).await;
         }
     }
 

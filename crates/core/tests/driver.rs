@@ -223,16 +223,16 @@ impl Session for Toy {
         Some(ToyWatch(watch))
     }
 
-    fn changes(&mut self) -> BytesMut {
+    fn changes(&mut self) -> Reply {
         let Some(updates) = &self.updates else {
-            return BytesMut::new();
+            return Reply::next(BytesMut::new());
         };
         let now = *updates.borrow();
         if now == self.reported {
-            return BytesMut::new();
+            return Reply::next(BytesMut::new());
         }
         self.reported = now;
-        BytesMut::from(format!("* {now} EXISTS\r\n").as_str())
+        Reply::next(format!("* {now} EXISTS\r\n").as_str())
     }
 
     fn tls_started(&mut self) {}

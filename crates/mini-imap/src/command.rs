@@ -205,6 +205,9 @@ pub enum CommandBody {
         /// The search keys, ANDed.
         keys: Vec<SearchKey>,
     },
+    /// `NOTIFY SET [STATUS] event-groups` or `NOTIFY NONE` (RFC 5465 §3.1); `None` is
+    /// `NOTIFY NONE`.
+    Notify(Option<NotifySet>),
     /// `[UID] THREAD algorithm charset keys` (RFC 5256 §3).
     Thread {
         /// `UID THREAD`: answer with UIDs.
@@ -259,6 +262,7 @@ impl CommandBody {
             CommandBody::CancelUpdate(_) => "CANCELUPDATE",
             CommandBody::Sort { .. } => "SORT",
             CommandBody::Thread { .. } => "THREAD",
+            CommandBody::Notify(_) => "NOTIFY",
         }
     }
 }
@@ -320,6 +324,87 @@ pub struct QResync {
     /// asks from before what the store remembers, every known UID that is gone is
     /// reported, which is never wrong.
     pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// `NOTIFY SET`'s arguments (RFC 5465 §8: `notify-set = "SET" [status-indicator] SP
+/// event-groups`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifySet {
+    /// The `STATUS` indicator: a STATUS response for each mailbox watched for message
+    /// events goes out before the tagged OK.
+    pub status: bool,
+    /// The event groups, at least one.
+    pub groups: Vec<EventGroup>,
+}
+
+/// `event-group = "(" filter-mailboxes SP events ")"` (RFC 5465 §8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventGroup {
+    /// Which mailboxes.
+    pub filter: MailboxFilter,
+    /// Which events; empty is `NONE` (the grammar's lists are never empty).
+    pub events: Vec<NotifyEvent>,
+}
+
+/// `filter-mailboxes` (RFC 5465 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxFilter {
+    /// `SELECTED` (§6.1.1): the selected mailbox, events at once.
+    Selected,
+    /// `SELECTED-DELAYED` (§6.1.2): the selected mailbox, expunges only when a command
+    /// may carry them.
+    SelectedDelayed,
+    /// `INBOXES` (§6.3): where mail is delivered.
+    Inboxes,
+    /// `PERSONAL` (§6.2): every mailbox of the user.
+    Personal,
+    /// `SUBSCRIBED` (§6.4): the subscribed mailboxes, as they are at each event.
+    Subscribed,
+    /// `SUBTREE name...` (§6.5): these mailboxes and every one below them.
+    Subtree(Vec<String>),
+    /// `MAILBOXES name...` (§6.6): exactly these (no wildcards).
+    Mailboxes(Vec<String>),
+}
+
+/// `event` (RFC 5465 §5, §8).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotifyEvent {
+    /// `MessageNew [(fetch-att ...)]` (§5.2): the attributes are sent with each new
+    /// message of the selected mailbox.
+    MessageNew(Vec<FetchAttr>),
+    /// `MessageExpunge` (§5.3).
+    MessageExpunge,
+    /// `FlagChange` (§5.1).
+    FlagChange,
+    /// `AnnotationChange` (§5.1; yubin has no annotations).
+    AnnotationChange,
+    /// `MailboxName` (§5.4): created, deleted, renamed.
+    MailboxName,
+    /// `SubscriptionChange` (§5.5).
+    SubscriptionChange,
+    /// `MailboxMetadataChange` (§5.6; yubin has no METADATA).
+    MailboxMetadataChange,
+    /// `ServerMetadataChange` (§5.7; yubin has no METADATA).
+    ServerMetadataChange,
+    /// `event-ext = atom`: an event this grammar does not know, as sent.
+    Other(String),
+}
+
+impl NotifyEvent {
+    /// The event's name as RFC 5465 §8 spells it.
+    pub fn name(&self) -> &str {
+        match self {
+            NotifyEvent::MessageNew(_) => "MessageNew",
+            NotifyEvent::MessageExpunge => "MessageExpunge",
+            NotifyEvent::FlagChange => "FlagChange",
+            NotifyEvent::AnnotationChange => "AnnotationChange",
+            NotifyEvent::MailboxName => "MailboxName",
+            NotifyEvent::SubscriptionChange => "SubscriptionChange",
+            NotifyEvent::MailboxMetadataChange => "MailboxMetadataChange",
+            NotifyEvent::ServerMetadataChange => "ServerMetadataChange",
+            NotifyEvent::Other(name) => name,
+        }
+    }
 }
 
 /// A `STATUS` data item (RFC 3501 §6.3.10).

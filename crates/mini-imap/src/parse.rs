@@ -65,6 +65,7 @@ impl ParseError {
 type Res<'a, T> = IResult<&'a [u8], T>;
 
 mod append;
+mod notify;
 pub use append::{
     AppendEvent, AppendHead, Expect, MessageUrl, SegmentEnd, append_head, append_segment,
     message_url,
@@ -601,6 +602,7 @@ fn command_args<'a>(name: &str, i: &'a [u8]) -> Option<Res<'a, CommandBody>> {
         )
         .parse(i),
         "STATUS" => status(i),
+        "NOTIFY" => notify::notify(i),
         "APPEND" => append::append(i),
         "SEARCH" => search(i, false),
         "SORT" => sort(i, false),

@@ -317,6 +317,67 @@ fn write_return(out: &mut Vec<u8>, r: &crate::command::SearchReturn) {
     out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
 }
 
+/// `NOTIFY SET [STATUS] event-groups` (RFC 5465 §8).
+fn write_notify_set(out: &mut Vec<u8>, set: &crate::command::NotifySet) {
+    use crate::command::{MailboxFilter as F, NotifyEvent};
+    out.extend_from_slice(b"NOTIFY SET");
+    if set.status {
+        out.extend_from_slice(b" STATUS");
+    }
+    let names = |out: &mut Vec<u8>, names: &[String]| {
+        out.push(b'(');
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            write_arg(out, n.as_bytes());
+        }
+        out.push(b')');
+    };
+    for group in &set.groups {
+        out.extend_from_slice(b" (");
+        match &group.filter {
+            F::Selected => out.extend_from_slice(b"SELECTED"),
+            F::SelectedDelayed => out.extend_from_slice(b"SELECTED-DELAYED"),
+            F::Inboxes => out.extend_from_slice(b"INBOXES"),
+            F::Personal => out.extend_from_slice(b"PERSONAL"),
+            F::Subscribed => out.extend_from_slice(b"SUBSCRIBED"),
+            F::Subtree(n) => {
+                out.extend_from_slice(b"SUBTREE ");
+                names(out, n);
+            }
+            F::Mailboxes(n) => {
+                out.extend_from_slice(b"MAILBOXES ");
+                names(out, n);
+            }
+        }
+        if group.events.is_empty() {
+            out.extend_from_slice(b" NONE)");
+            continue;
+        }
+        out.extend_from_slice(b" (");
+        for (i, event) in group.events.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(event.name().as_bytes());
+            if let NotifyEvent::MessageNew(atts) = event
+                && !atts.is_empty()
+            {
+                out.extend_from_slice(b" (");
+                for (i, a) in atts.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    write_fetch_attr(out, a, true);
+                }
+                out.push(b')');
+            }
+        }
+        out.extend_from_slice(b"))");
+    }
+}
+
 /// Encodes a command as a client sends it, CRLF included; literals are non-synchronizing.
 pub fn encode_command(cmd: &Command) -> Vec<u8> {
     let mut out = Vec::new();
@@ -556,6 +617,8 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             out.push(b' ');
             write_arg(&mut out, mailbox.as_bytes());
         }
+        CommandBody::Notify(None) => out.extend_from_slice(b"NOTIFY NONE"),
+        CommandBody::Notify(Some(set)) => write_notify_set(&mut out, set),
         CommandBody::UidExpunge(set) => {
             out.extend_from_slice(b"UID EXPUNGE ");
             write_set(&mut out, set);

@@ -2,7 +2,7 @@
 //! [`Data`] and a [`Completion`] — and this module alone says how it is written.
 //!
 //! A command's answer is built in a [`Responses`]: its handler adds data, the session adds
-//! the updates the command may carry ([`crate::op::notify`]) and then the tagged
+//! the updates the command may carry ([`crate::op::updates`]) and then the tagged
 //! completion, so updates always come before the completion by construction, and nothing
 //! is ever inserted into bytes already written. Values inside responses (strings,
 //! literals, lists) are [`crate::value`]'s.
@@ -98,6 +98,12 @@ pub enum Code {
     NoPerm,
     /// `[USEATTR]` (RFC 6154 §3): a special use that cannot be given.
     UseAttr,
+    /// `[BADEVENT (...)]` (RFC 5465 §3.1): NOTIFY asked for an event yubin does not
+    /// report; the list names every event it does.
+    BadEvent,
+    /// `[NOTIFICATIONOVERFLOW]` (RFC 5465 §5.8): NOTIFY would watch more mailboxes than
+    /// the configured limit; notifications are off.
+    NotificationOverflow,
     /// `[APPENDUID uidvalidity uid-set]` (UIDPLUS, RFC 4315 §3; a set of UIDs after a
     /// MULTIAPPEND, RFC 3502 "MULTIAPPEND Interaction with UIDPLUS Extension").
     AppendUid {
@@ -175,6 +181,11 @@ impl Code {
             Code::OverQuota => "[OVERQUOTA]".into(),
             Code::NoPerm => "[NOPERM]".into(),
             Code::UseAttr => "[USEATTR]".into(),
+            Code::BadEvent => format!(
+                "[BADEVENT ({})]",
+                crate::op::notify::SUPPORTED_EVENTS.join(" ")
+            ),
+            Code::NotificationOverflow => "[NOTIFICATIONOVERFLOW]".into(),
             Code::AppendUid { uid_validity, uids } => format!("[APPENDUID {uid_validity} {uids}]"),
             Code::CopyUid {
                 uid_validity,
@@ -423,6 +434,8 @@ pub enum Data<'a> {
         name: &'a str,
         /// RFC 5258 §3.5 `CHILDINFO` selection criteria a child matched; empty: none sent.
         child_info: Vec<&'a str>,
+        /// RFC 5465 §5.4 `OLDNAME`: the name a renamed mailbox had (a NOTIFY event).
+        old_name: Option<&'a str>,
     },
 }
 
@@ -678,6 +691,7 @@ impl Data<'_> {
                 delimiter,
                 name,
                 child_info,
+                old_name,
             } => {
                 out.extend_from_slice(if *lsub { b"LSUB (" } else { b"LIST (" });
                 out.extend_from_slice(attributes.join(" ").as_bytes());
@@ -688,17 +702,34 @@ impl Data<'_> {
                 }
                 out.push(b' ');
                 write_mailbox(out, name);
+                // RFC 5258 §9: `mbox-list-extended = "(" [mbox-list-extended-item *(SP
+                // mbox-list-extended-item)] ")"`, sent only when there is an item.
+                if child_info.is_empty() && old_name.is_none() {
+                    out.extend_from_slice(b"\r\n");
+                    return;
+                }
+                out.extend_from_slice(b" (");
                 if !child_info.is_empty() {
-                    // RFC 5258 §3.5: `("CHILDINFO" ("SUBSCRIBED"))`.
-                    out.extend_from_slice(b" (\"CHILDINFO\" (");
+                    // RFC 5258 §3.5: `"CHILDINFO" ("SUBSCRIBED")`.
+                    out.extend_from_slice(b"\"CHILDINFO\" (");
                     for (i, c) in child_info.iter().enumerate() {
                         if i > 0 {
                             out.push(b' ');
                         }
                         crate::value::write_string(out, c.as_bytes());
                     }
-                    out.extend_from_slice(b"))");
+                    out.push(b')');
                 }
+                if let Some(old) = old_name {
+                    if !child_info.is_empty() {
+                        out.push(b' ');
+                    }
+                    // RFC 5465 §5.4: `"OLDNAME" SP "(" mailbox ")"`.
+                    out.extend_from_slice(b"\"OLDNAME\" (");
+                    write_mailbox(out, old);
+                    out.push(b')');
+                }
+                out.push(b')');
             }
         }
         out.extend_from_slice(b"\r\n");
@@ -908,6 +939,7 @@ mod tests {
                 delimiter: Some('/'),
                 name: "a \"b\"",
                 child_info: vec!["SUBSCRIBED"],
+                old_name: None,
             }),
             "* LIST (\\HasNoChildren) \"/\" \"a \\\"b\\\"\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
         );

@@ -1,6 +1,6 @@
 //! The selected state (RFC 3501 §3): the mailbox a session has open, as the client knows
 //! it — its numbering, what it was told of flags and keywords, and its search result.
-//! Handlers in [`crate::op`] work on it; [`crate::op::notify`] brings it up to date.
+//! Handlers in [`crate::op`] work on it; [`crate::op::updates`] brings it up to date.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -52,6 +52,15 @@ pub struct Selected {
     /// Searches whose results are kept current for the client (RFC 5267 §4.3); they end
     /// with the selection.
     pub contexts: Vec<crate::op::context::UpdateContext>,
+    /// Messages whose flag change a NOTIFY push did not say (the client did not ask for
+    /// FlagChange, RFC 5465 §5.1): the next report that may, says it.
+    pub deferred_flags: BTreeSet<u32>,
+    /// Messages this session put in the mailbox itself (APPEND, COPY, MOVE): RFC 5465
+    /// §5.2 "A FETCH response SHOULD NOT be generated for a new message created by the
+    /// client on this particular connection".
+    pub made_here: BTreeSet<u32>,
+    /// New messages whose NOTIFY `MessageNew` FETCH is still owed (RFC 5465 §5.2).
+    pub owed_fetch: Vec<u32>,
 }
 
 impl std::fmt::Debug for Selected {

@@ -14,7 +14,7 @@
 //! [`Session::check_state`] refuses a command that is not valid in the current state;
 //! each handler (in [`crate::op`]) then does its own work, adds its untagged data to the
 //! [`Responses`] and returns its [`Completion`]. The session ends every command the same
-//! way: the updates the command may carry ([`op::notify`]), then the tagged completion.
+//! way: the updates the command may carry ([`op::updates`]), then the tagged completion.
 //!
 //! The selected state ([`Selected`]) keeps the client's numbering of the mailbox;
 //! sequence numbers only change when the session reports a change (RFC 3501 §7.4.1).
@@ -30,7 +30,7 @@ pub use yubin_core::driver::{After, Reply};
 use yubin_core::sasl;
 use yubin_core::tls::TlsState;
 use yubin_core::transcript::{Masked, Redaction, Shown};
-use yubin_store::{Account, MailboxWatch, Store};
+use yubin_store::{Account, AccountWatch, MailboxWatch, Store};
 
 pub use crate::capability::{CAPABILITIES, Capabilities, Enabled};
 use crate::codec::{Frame, ImapCodec, Rejection};
@@ -38,7 +38,8 @@ use crate::command::{Command, CommandBody, SelectParams};
 use crate::mailbox_name::NameForm;
 use crate::op;
 use crate::op::auth::{Login, Sasl};
-use crate::op::notify::Updates;
+use crate::op::notify::Registration;
+use crate::op::updates::{Allow, Updates};
 use crate::parse::{self, ParseError};
 use crate::response::{Code, Completion, Condition, Data, Responses, capitalize};
 pub use crate::selected::Selected;
@@ -78,12 +79,17 @@ pub struct ImapConfig {
     /// and a staged file meanwhile. 1000 is far more than a client uploads at once
     /// (a folder is copied in batches); past it the APPEND is `NO [LIMIT]`.
     pub max_append_messages: usize,
+    /// The most mailboxes one session's NOTIFY may watch (RFC 5465): each is an open
+    /// mailbox with a file watch, looked at after every command. Past it `NOTIFY SET` is
+    /// `NO [NOTIFICATIONOVERFLOW]` ([`crate::op::notify::MAX_NOTIFY_MAILBOXES`]).
+    pub max_notify_mailboxes: usize,
 }
 
 impl Default for ImapConfig {
     fn default() -> Self {
         ImapConfig {
             max_append_messages: 1000,
+            max_notify_mailboxes: crate::op::notify::MAX_NOTIFY_MAILBOXES,
         }
     }
 }
@@ -122,6 +128,15 @@ pub struct Session {
     max_message: std::cell::Cell<u64>,
     /// [`ImapConfig::max_append_messages`].
     max_append_messages: usize,
+    /// [`ImapConfig::max_notify_mailboxes`].
+    max_notify_mailboxes: usize,
+    /// What NOTIFY asked for (RFC 5465).
+    notify: Registration,
+    /// The FETCHes NOTIFY owes for new messages, still being produced ([`After::More`]).
+    pushing: Option<op::fetch::FetchJob>,
+    /// The mailbox the command being answered adds messages to (APPEND, COPY, MOVE):
+    /// its new messages are this session's own (RFC 5465 §5, §5.2).
+    target: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -168,6 +183,10 @@ impl Session {
                     crate::codec::CodecLimits::default().max_literal as u64,
                 ),
                 max_append_messages: config.max_append_messages,
+                max_notify_mailboxes: config.max_notify_mailboxes,
+                notify: Registration::Unset,
+                pushing: None,
+                target: None,
             },
             BytesMut::from(&greeting.into_bytes()[..]),
         )
@@ -176,6 +195,10 @@ impl Session {
     /// The next piece of a response that returned [`After::More`].
     pub fn resume(&mut self) -> Reply {
         let mut out = Responses::new();
+        if let Some(job) = self.pushing.take() {
+            let after = self.push_fetches(job, &mut out);
+            return Reply::from_vec(out.into_bytes(), after);
+        }
         let (Some((tag, mut job)), State::Selected(_, sel)) =
             (self.fetching.take(), &mut self.state)
         else {
@@ -296,6 +319,7 @@ impl Session {
                 | C::Status { .. }
                 | C::Append { .. }
                 | C::Namespace
+                | C::Notify(_)
                 | C::Idle
                 // RFC 4978 §5: `command-auth =/ compress`.
                 | C::Compress(_),
@@ -322,6 +346,8 @@ impl Session {
         }
         let tag = cmd.tag;
         let updates = updates_for(&cmd.body);
+        self.target = op::notify::target(&cmd.body);
+        let own_events = op::notify::own_events(&cmd.body);
         let expunges = matches!(
             cmd.body,
             CommandBody::Expunge | CommandBody::UidExpunge(_) | CommandBody::Move { .. }
@@ -446,6 +472,7 @@ impl Session {
                 Completion::done("UNSELECT")
             }
             C::Idle => return self.idle(tag),
+            C::Notify(set) => self.notify(set.as_ref(), &mut out),
             C::Append { mailbox, messages } => match self.append_context() {
                 Some(cx) => op::append::append(cx, &mailbox, messages),
                 None => Completion::bad("Log in first"),
@@ -503,6 +530,11 @@ impl Session {
                 State::NotAuthenticated | State::Logout => Completion::bad("Log in first"),
             },
         };
+        if done.status == crate::response::Status::Ok
+            && let Registration::On(n) = &mut self.notify
+        {
+            n.own(own_events);
+        }
         self.finish_with(&tag, updates, done, expunges, out)
     }
 
@@ -522,11 +554,25 @@ impl Session {
         tells_modseq: bool,
         mut out: Responses,
     ) -> Reply {
+        let target = self.target.take();
+        if done.status == crate::response::Status::Ok
+            && let Some(target) = &target
+        {
+            self.made_here(target, &done);
+        }
         if updates != Updates::None
             && let State::Selected(_, sel) = &mut self.state
         {
             let enabled = self.capabilities.enabled();
-            op::notify::report(sel, updates == Updates::All, enabled, &mut out);
+            let allow = Allow {
+                uid: self.notify.is_on(),
+                ..match updates {
+                    Updates::All => Allow::ALL,
+                    _ => Allow::NO_EXPUNGE,
+                }
+            };
+            let new = op::updates::report(sel, allow, enabled, &mut out);
+            self.notify.owe_fetches(sel, new);
             if tells_modseq
                 && enabled.qresync()
                 && done.status == crate::response::Status::Ok
@@ -659,11 +705,190 @@ impl Session {
         reply(out)
     }
 
-    /// A watch on the selected mailbox (for IDLE); `None` when nothing is selected.
-    pub fn watch(&self) -> Option<MailboxWatch> {
-        match &self.state {
-            State::Selected(_, sel) => Some(sel.mailbox.watch()),
-            _ => None,
+    /// What the driver waits on during IDLE and, with NOTIFY, between commands: the
+    /// selected mailbox (unless NOTIFY asked for none of its events), the mailboxes
+    /// NOTIFY watches and the account's names. `None`: nothing to wait on.
+    pub fn watch(&self) -> Option<ImapWatch> {
+        let mut mailboxes: Vec<MailboxWatch> = Vec::new();
+        let mut account_watch = None;
+        let selected_events = match &self.notify {
+            // RFC 2177: IDLE reports every change to the selected mailbox.
+            Registration::Unset => self.idling.is_some(),
+            Registration::Off => false,
+            // RFC 5465 §4: "while processing any IDLE command, the server MUST send
+            // exactly the same events as instructed by the client using the NOTIFY
+            // command".
+            Registration::On(n) => n.selected().is_some(),
+        };
+        if selected_events && let State::Selected(_, sel) = &self.state {
+            mailboxes.push(sel.mailbox.watch());
+        }
+        if let (Registration::On(n), Some(account)) = (&self.notify, self.account()) {
+            let (more, names) = n.watches(account);
+            mailboxes.extend(more);
+            account_watch = Some(names);
+        }
+        if mailboxes.is_empty() && account_watch.is_none() {
+            return None;
+        }
+        Some(ImapWatch {
+            mailboxes,
+            account: account_watch,
+        })
+    }
+
+    /// Answers NOTIFY (RFC 5465 §3.1). `NOTIFY SET` replaces what was asked before;
+    /// the updates the command carries are its "implicit NOOP".
+    fn notify(
+        &mut self,
+        set: Option<&crate::command::NotifySet>,
+        out: &mut Responses,
+    ) -> Completion {
+        let Some(set) = set else {
+            self.notify = Registration::Off;
+            self.pushing = None;
+            return Completion::done("NOTIFY");
+        };
+        let enabled = self.capabilities.enabled();
+        let (account, selected) = match &self.state {
+            State::Authenticated(a) => (a, None),
+            State::Selected(a, sel) => (a, Some(sel.mailbox.name())),
+            _ => return Completion::bad("Log in first"),
+        };
+        let form = NameForm::of(enabled);
+        let limit = self.max_notify_mailboxes;
+        match op::notify::set(account, selected.as_deref(), set, enabled, form, limit, out) {
+            Ok(n) => {
+                self.notify = Registration::On(Box::new(n));
+                self.pushing = None;
+                Completion::done("NOTIFY")
+            }
+            Err(refused) => refused,
+        }
+    }
+
+    /// Notes that messages a command of this session added to `target` are its own: the
+    /// selected mailbox's new messages get no NOTIFY FETCH (RFC 5465 §5.2), another
+    /// watched mailbox is looked at again quietly (§5).
+    fn made_here(&mut self, target: &str, done: &Completion) {
+        let Ok(target) = yubin_store::name::canonical_mailbox(target) else {
+            return;
+        };
+        if let Registration::On(n) = &mut self.notify {
+            n.absorb(&target);
+        }
+        let State::Selected(_, sel) = &mut self.state else {
+            return;
+        };
+        if sel.mailbox.name() != target {
+            return;
+        }
+        let uids = match &done.code {
+            Some(Code::AppendUid { uids, .. }) => uids,
+            Some(Code::CopyUid { dest, .. }) => dest,
+            _ => return,
+        };
+        let (Ok((_, set)), Ok(now)) = (parse::sequence_set(uids.as_bytes()), sel.mailbox.view())
+        else {
+            return;
+        };
+        let mine = now
+            .uids_after(sel.largest_uid())
+            .filter(|&uid| set.contains(uid, u32::MAX));
+        sel.made_here.extend(mine);
+    }
+
+    /// What changed, pushed between commands (NOTIFY) or during IDLE: the selected
+    /// mailbox's events as asked, then the other mailboxes' STATUS and the names' LIST
+    /// (RFC 5465 §5), then the FETCHes owed for new messages.
+    pub fn push(&mut self) -> Reply {
+        let mut out = Responses::new();
+        let enabled = self.capabilities.enabled();
+        match &mut self.notify {
+            Registration::Unset => {
+                if self.idling.is_some() {
+                    self.sync(&mut out);
+                }
+            }
+            Registration::Off => {}
+            Registration::On(n) => {
+                let (account, sel) = match &mut self.state {
+                    State::Authenticated(a) => (&*a, None),
+                    State::Selected(a, sel) => (&*a, Some(sel)),
+                    _ => return reply(out),
+                };
+                let mut selected_name = None;
+                if let Some(sel) = sel {
+                    selected_name = Some(sel.mailbox.name());
+                    if let Some(events) = n.selected() {
+                        let allow = Allow {
+                            // §6.1.2: SELECTED-DELAYED holds expunges back until "a NOOP
+                            // or an IDLE command has been issued".
+                            expunge: !events.delayed || self.idling.is_some(),
+                            flags: events.events.flags,
+                            uid: true,
+                        };
+                        let new = op::updates::report(sel, allow, enabled, &mut out);
+                        n.owe(sel, new);
+                    }
+                }
+                let form = NameForm::of(enabled);
+                let polled = n.poll(account, selected_name.as_deref(), enabled, form, &mut out);
+                if polled.is_err() {
+                    // RFC 5465 §5.8: "It MUST notify these clients by sending an untagged
+                    // "OK [NOTIFICATIONOVERFLOW]" response and behave as if a NOTIFY NONE
+                    // command had just been received."
+                    out.info(
+                        Code::NotificationOverflow,
+                        "Too many mailboxes to watch; NOTIFY is off",
+                    );
+                    self.notify = Registration::Off;
+                }
+            }
+        }
+        let after = self.start_fetches(&mut out);
+        Reply::from_vec(out.into_bytes(), after)
+    }
+
+    /// Starts the FETCHes NOTIFY owes for new messages of the selected mailbox (RFC 5465
+    /// §5.2: after their EXISTS); a long one goes on through [`Session::resume`].
+    fn start_fetches(&mut self, out: &mut Responses) -> After {
+        let enabled = self.capabilities.enabled();
+        let (State::Selected(_, sel), Registration::On(n)) = (&mut self.state, &self.notify) else {
+            return After::Continue;
+        };
+        let owed = std::mem::take(&mut sel.owed_fetch);
+        let Some(events) = n.selected() else {
+            return After::Continue;
+        };
+        if owed.is_empty() || events.fetch.is_empty() {
+            return After::Continue;
+        }
+        let set = crate::command::SequenceSet::from_sorted(owed);
+        let args = op::fetch::FetchArgs {
+            uid: true,
+            set: &set,
+            items: &events.fetch,
+            changed_since: None,
+            vanished: false,
+        };
+        match op::fetch::start(sel, args, enabled, out) {
+            Ok(job) => self.push_fetches(job, out),
+            Err(_) => After::Continue,
+        }
+    }
+
+    /// The next piece of NOTIFY's FETCHes.
+    fn push_fetches(&mut self, mut job: op::fetch::FetchJob, out: &mut Responses) -> After {
+        let State::Selected(_, sel) = &mut self.state else {
+            return After::Continue;
+        };
+        match job.step(sel, out, op::fetch::FETCH_CHUNK) {
+            Some(_) => After::Continue,
+            None => {
+                self.pushing = Some(job);
+                After::More
+            }
         }
     }
 
@@ -754,7 +979,12 @@ impl Session {
     /// RECENT.
     pub fn sync(&mut self, out: &mut Responses) {
         if let State::Selected(_, sel) = &mut self.state {
-            op::notify::report(sel, true, self.capabilities.enabled(), out);
+            let allow = Allow {
+                uid: self.notify.is_on(),
+                ..Allow::ALL
+            };
+            let new = op::updates::report(sel, allow, self.capabilities.enabled(), out);
+            self.notify.owe_fetches(sel, new);
         }
     }
 }
@@ -933,7 +1163,7 @@ fn enables_condstore(body: &CommandBody) -> bool {
     }
 }
 
-/// Which updates a command's response may carry (RFC 3501 §7.4.1; see [`op::notify`]).
+/// Which updates a command's response may carry (RFC 3501 §7.4.1; see [`op::updates`]).
 fn updates_for(body: &CommandBody) -> Updates {
     use CommandBody as C;
     match body {
@@ -958,20 +1188,44 @@ fn updates_for(body: &CommandBody) -> Updates {
     }
 }
 
-/// The store's mailbox watch, as the driver waits on it during IDLE.
+/// What a session waits on during IDLE and, with NOTIFY, between commands: the store's
+/// mailbox watches and the account's name watch. It fires when any of them does.
 #[derive(Debug)]
-pub struct IdleWatch(MailboxWatch);
+pub struct ImapWatch {
+    mailboxes: Vec<MailboxWatch>,
+    account: Option<AccountWatch>,
+}
 
-impl driver::Watch for IdleWatch {
+impl driver::Watch for ImapWatch {
     async fn changed(&mut self) {
-        self.0.changed().await;
+        use std::future::Future;
+        use std::pin::Pin;
+        use std::task::Poll;
+        type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+        let mut waiting: Vec<Waiting<'_>> = Vec::new();
+        for w in &mut self.mailboxes {
+            waiting.push(Box::pin(w.changed()));
+        }
+        if let Some(a) = &mut self.account {
+            waiting.push(Box::pin(a.changed()));
+        }
+        // Each watch is cancel-safe, so the ones that did not fire lose nothing.
+        std::future::poll_fn(|cx| {
+            for w in &mut waiting {
+                if w.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+            }
+            Poll::Pending
+        })
+        .await;
     }
 }
 
 impl driver::Session for Session {
     type Frame = Frame;
     type Codec = ImapCodec;
-    type Watch = IdleWatch;
+    type Watch = ImapWatch;
 
     fn handle(&mut self, frame: Frame) -> Reply {
         match frame {
@@ -997,12 +1251,18 @@ impl driver::Session for Session {
         Session::resume(self)
     }
 
-    fn watch(&mut self) -> Option<IdleWatch> {
-        Session::watch(self).map(IdleWatch)
+    fn watch(&mut self) -> Option<ImapWatch> {
+        Session::watch(self)
     }
 
-    fn changes(&mut self) -> BytesMut {
-        BytesMut::from(&self.idle_poll()[..])
+    fn changes(&mut self) -> Reply {
+        self.push()
+    }
+
+    /// RFC 5465 §3.1: after NOTIFY SET "the client listens for event notifications all
+    /// the time".
+    fn pushes(&self) -> bool {
+        matches!(self.notify, Registration::On(_))
     }
 
     fn tls_started(&mut self) {

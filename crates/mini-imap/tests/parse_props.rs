@@ -5,9 +5,10 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use mini_imap::codec::{CodecLimits, ImapCodec};
 use mini_imap::command::{
-    AppendData, AppendMessage, CatPart, Command, CommandBody as C, FetchAttr as F, QResync,
-    SearchKey as K, SearchReturn, Section, SectionText as T, SelectParams, SeqNum, SequenceSet,
-    SortCriterion, SortKey, StatusItem, ThreadAlgorithm,
+    AppendData, AppendMessage, CatPart, Command, CommandBody as C, EventGroup, FetchAttr as F,
+    MailboxFilter, NotifyEvent, NotifySet, QResync, SearchKey as K, SearchReturn, Section,
+    SectionText as T, SelectParams, SeqNum, SequenceSet, SortCriterion, SortKey, StatusItem,
+    ThreadAlgorithm,
 };
 use mini_imap::parse::command;
 use mini_imap::request::encode_command;
@@ -281,7 +282,40 @@ fn body() -> impl Strategy<Value = C> {
             }),
         (text(), proptest::collection::vec(append_message(), 1..4))
             .prop_map(|(mailbox, messages)| C::Append { mailbox, messages }),
+        Just(C::Notify(None)),
+        (
+            any::<bool>(),
+            proptest::collection::vec(event_group(), 1..4)
+        )
+            .prop_map(|(status, groups)| C::Notify(Some(NotifySet { status, groups }))),
     ]
+}
+
+/// One NOTIFY event group (RFC 5465 §8), any filter with any events.
+fn event_group() -> impl Strategy<Value = EventGroup> {
+    let names = || proptest::collection::vec(text(), 1..3);
+    let filter = prop_oneof![
+        Just(MailboxFilter::Selected),
+        Just(MailboxFilter::SelectedDelayed),
+        Just(MailboxFilter::Inboxes),
+        Just(MailboxFilter::Personal),
+        Just(MailboxFilter::Subscribed),
+        names().prop_map(MailboxFilter::Subtree),
+        names().prop_map(MailboxFilter::Mailboxes),
+    ];
+    let event = prop_oneof![
+        proptest::collection::vec(fetch_attr(), 0..3).prop_map(NotifyEvent::MessageNew),
+        Just(NotifyEvent::MessageExpunge),
+        Just(NotifyEvent::FlagChange),
+        Just(NotifyEvent::AnnotationChange),
+        Just(NotifyEvent::MailboxName),
+        Just(NotifyEvent::SubscriptionChange),
+        Just(NotifyEvent::MailboxMetadataChange),
+        Just(NotifyEvent::ServerMetadataChange),
+        atom().prop_map(|a| NotifyEvent::Other(format!("X-{a}"))),
+    ];
+    (filter, proptest::collection::vec(event, 0..4))
+        .prop_map(|(filter, events)| EventGroup { filter, events })
 }
 
 fn sort_criterion() -> impl Strategy<Value = SortCriterion> {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::backend::{AccountBackend, RenamePlan};
 use crate::mailbox::{Mailbox, MailboxShared};
 use crate::name::{self, INBOX, canonical_mailbox, is_within};
+use crate::name_events::{AccountWatch, NameEvent, NameEvents, NameLog};
 use crate::{Result, StoreError};
 
 /// The special-use mailboxes of RFC 6154 that every account gets on first use.
@@ -91,6 +92,8 @@ struct AccountState {
     subscriptions: BTreeSet<String>,
     /// Mailboxes opened so far: one shared state per name, for every handle.
     open: HashMap<String, Arc<MailboxShared>>,
+    /// What happened to the names and subscriptions, for sessions that report it.
+    events: NameLog,
 }
 
 impl AccountShared {
@@ -122,6 +125,7 @@ impl AccountShared {
                 names,
                 subscriptions,
                 open: HashMap::new(),
+                events: NameLog::new(),
             }),
             maildrop: AtomicBool::new(false),
         }))
@@ -189,14 +193,29 @@ impl Account {
     }
 
     fn create_with_parents(&self, state: &mut AccountState, name: &str) -> Result<()> {
+        let made = Self::create_parents(&*self.shared.backend, state, name);
+        let done = made.and_then(|()| self.shared.backend.create(name));
+        if done.is_ok() {
+            state.names.insert(name.to_owned());
+            state.events.record([NameEvent::Created(name.to_owned())]);
+        }
+        done
+    }
+
+    /// Creates the missing parents of `name`, each recorded as created (a parent made
+    /// before a later step failed stays, and is told).
+    fn create_parents(
+        backend: &dyn AccountBackend,
+        state: &mut AccountState,
+        name: &str,
+    ) -> Result<()> {
         for parent in name::ancestors(name) {
             if !state.names.contains(parent) {
-                self.shared.backend.create(parent)?;
+                backend.create(parent)?;
                 state.names.insert(parent.to_owned());
+                state.events.record([NameEvent::Created(parent.to_owned())]);
             }
         }
-        self.shared.backend.create(name)?;
-        state.names.insert(name.to_owned());
         Ok(())
     }
 
@@ -227,6 +246,7 @@ impl Account {
         }
         state.open.remove(&name);
         state.names.remove(&name);
+        state.events.record([NameEvent::Deleted(name)]);
         Ok(())
     }
 
@@ -308,6 +328,11 @@ impl Account {
         let backend = &self.shared.backend;
         MailboxShared::rename_all(&open, || backend.rename_all(&plan))?;
         state.names.extend(plan.create.iter().cloned());
+        let created = plan.create.iter().cloned().map(NameEvent::Created);
+        state.events.record(created.chain([NameEvent::Renamed {
+            from: from.clone(),
+            to: to.clone(),
+        }]));
         for (old, new) in &plan.renames {
             state.names.remove(old);
             state.names.insert(new.clone());
@@ -335,21 +360,21 @@ impl Account {
         }
         // The missing parents first, as CREATE makes them: a crash after them leaves
         // empty mailboxes, which a retried RENAME finds in place.
-        for parent in name::ancestors(to) {
-            if !state.names.contains(parent) {
-                self.shared.backend.create(parent)?;
-                state.names.insert(parent.to_owned());
-            }
-        }
+        Self::create_parents(&*self.shared.backend, &mut state, to)?;
         let inbox = self.open_locked(&mut state, INBOX)?;
+        // RFC 5465 §5.4: "When INBOX is renamed, a new INBOX is assumed to be created.
+        // No MailboxName event is sent for INBOX in this case": the new name is created.
+        let created = NameEvent::Created(to.to_owned());
         if inbox.shared.hand_over(to)? {
             state.names.insert(to.to_owned());
+            state.events.record([created]);
             return Ok(());
         }
         // The backend cannot in one step: a new mailbox, and every message moved in one
         // batch with both mailboxes locked.
         self.shared.backend.create(to)?;
         state.names.insert(to.to_owned());
+        state.events.record([created]);
         let dest = self.open_locked(&mut state, to)?;
         let uids: Vec<u32> = inbox.view()?.uids().collect();
         inbox.shared.move_batch(&dest.shared, &uids)?;
@@ -369,10 +394,12 @@ impl Account {
         if !state.names.contains(&name) {
             return Err(StoreError::NoSuchMailbox(name));
         }
-        if state.subscriptions.insert(name) {
-            self.shared
-                .backend
-                .save_subscriptions(&state.subscriptions)?;
+        if state.subscriptions.insert(name.clone()) {
+            if let Err(e) = self.shared.backend.save_subscriptions(&state.subscriptions) {
+                state.subscriptions.remove(&name);
+                return Err(e);
+            }
+            state.events.record([NameEvent::Subscribed(name)]);
         }
         Ok(())
     }
@@ -383,11 +410,34 @@ impl Account {
         let name = canonical_mailbox(name)?;
         let mut state = self.shared.lock();
         if state.subscriptions.remove(&name) {
-            self.shared
-                .backend
-                .save_subscriptions(&state.subscriptions)?;
+            if let Err(e) = self.shared.backend.save_subscriptions(&state.subscriptions) {
+                state.subscriptions.insert(name);
+                return Err(e);
+            }
+            state.events.record([NameEvent::Unsubscribed(name)]);
         }
         Ok(())
+    }
+
+    /// A receiver of name events: CREATE, DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE in
+    /// this account, by any session ([`Account::name_events_since`] says which).
+    pub fn watch(&self) -> AccountWatch {
+        AccountWatch {
+            rx: self.shared.lock().events.subscribe(),
+            _shared: self.shared.clone(),
+        }
+    }
+
+    /// The account's name version now: the point to ask
+    /// [`Account::name_events_since`] from.
+    pub fn name_version(&self) -> u64 {
+        self.shared.lock().events.version()
+    }
+
+    /// The name events since `version` (one [`Account::name_version`] returned, or the
+    /// version the last answer brought the caller to).
+    pub fn name_events_since(&self, version: u64) -> NameEvents {
+        self.shared.lock().events.since(version)
     }
 
     /// A handle to a mailbox; `inbox` in any case means INBOX.

@@ -53,6 +53,7 @@ mod mailbox;
 mod maildir;
 mod memory;
 pub mod name;
+mod name_events;
 mod private;
 mod store;
 #[cfg(feature = "testing")]
@@ -73,6 +74,7 @@ pub use mailbox::{
 pub use maildir::MaildirBackend;
 pub use maildir::filename::host as maildir_host;
 pub use memory::MemoryBackend;
+pub use name_events::{AccountWatch, NAME_EVENTS_KEPT, NameEvent, NameEvents};
 pub use store::{
     DEFAULT_CREATION_BURST, DEFAULT_CREATIONS_PER_SECOND, DEFAULT_MAX_ACCOUNTS, Store,
 };
@@ -94,6 +96,7 @@ mod tests {
         fn send<T: Send + Sync>() {}
         send::<crate::MaildropLock>();
         send::<crate::MailboxWatch>();
+        send::<crate::AccountWatch>();
         send::<crate::StoreError>();
     }
 }

@@ -1476,6 +1476,13 @@ impl Mailbox {
         first
     }
 
+    /// The mailbox's version: it grows with every change, whoever made it (another
+    /// program's, once the file watcher or a read has seen it). Cheaper than a status
+    /// for asking whether anything changed since a version seen before.
+    pub fn version(&self) -> u64 {
+        *self.shared.version.borrow()
+    }
+
     /// A receiver of change notifications for this mailbox.
     pub fn watch(&self) -> MailboxWatch {
         MailboxWatch {

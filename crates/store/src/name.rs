@@ -110,7 +110,7 @@ pub(crate) fn is_within(name: &str, ancestor: &str) -> bool {
 }
 
 /// The ancestors of a hierarchical name, outermost first: `a/b/c` → `a`, `a/b`.
-pub(crate) fn ancestors(name: &str) -> impl Iterator<Item = &str> {
+pub fn ancestors(name: &str) -> impl Iterator<Item = &str> {
     name.match_indices(DELIMITER).map(|(i, _)| &name[..i])
 }
 

@@ -4,7 +4,7 @@
 //! An update context lives in the selected state and ends with it, or with CANCELUPDATE
 //! (§4.3.5). Its result is kept as UIDs in the requested order (mailbox order for a
 //! SEARCH, sort order for a SORT). Whenever the session reports changes
-//! ([`super::notify`]), each context's search runs again and the difference goes out as
+//! ([`super::updates`]), each context's search runs again and the difference goes out as
 //! `ADDTO` and `REMOVEFROM` (§4.3.3, §4.3.4): for a SEARCH at context position 0 (the
 //! client keeps mailbox order itself), for a SORT at the positions in the sorted result.
 //! Messages leaving through an expunge are removed before the EXPUNGE that renumbers

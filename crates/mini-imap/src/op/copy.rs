@@ -8,7 +8,7 @@
 //! one of the two, never in both, never lost (RFC 6851 §3.3), and a client that retries
 //! a MOVE whose answer it never got adds no copy. Its `COPYUID` goes in an untagged `OK`
 //! before the EXPUNGEs (RFC 6851 §4.3), and the EXPUNGEs themselves are the session's
-//! usual report of what left the mailbox ([`super::notify`]), sent before the tagged
+//! usual report of what left the mailbox ([`super::updates`]), sent before the tagged
 //! `OK`; after a `NO`, the EXPUNGEs report the messages that did move before the error
 //! (§3.3 lets a MOVE fail part way). A destination that does not exist is
 //! `NO [TRYCREATE]` (RFC 3501 §6.4.7).

@@ -2,7 +2,7 @@
 //!
 //! The store removes the messages that have `\Deleted` now (whoever set it); the
 //! `* n EXPUNGE` lines are the session's usual report of what left the mailbox
-//! ([`super::notify`]), which also covers messages other sessions removed meanwhile,
+//! ([`super::updates`]), which also covers messages other sessions removed meanwhile,
 //! highest number first. UID EXPUNGE only removes `\Deleted` messages inside its set, so
 //! a client does not lose another client's deletions by accident.
 

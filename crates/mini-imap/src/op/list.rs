@@ -68,6 +68,7 @@ fn root() -> Data<'static> {
         delimiter: Some(DELIMITER),
         name: "",
         child_info: vec![],
+        old_name: None,
     }
 }
 
@@ -82,6 +83,35 @@ fn list_in(account: &Account, form: NameForm) -> yubin_store::Result<Vec<Mailbox
     Ok(all)
 }
 
+/// The attributes an extended LIST gives the name `name` (stored form) in an account
+/// whose names are `all` and whose subscriptions are `subscribed`: `\NonExistent` for a
+/// name that is not there (RFC 5258 §3.4, RFC 5465 §5.4), `\Noselect` for a parent that
+/// exists only because a child does, child attributes, the special use, `\Subscribed`.
+pub fn attributes_of(all: &[MailboxInfo], subscribed: bool, name: &str) -> Vec<&'static str> {
+    let mut attrs: Vec<&'static str> = Vec::new();
+    match all.iter().find(|i| i.name == name) {
+        None => attrs.push("\\NonExistent"),
+        Some(info) => {
+            if !info.selectable {
+                attrs.push("\\Noselect");
+            }
+            let prefix = format!("{name}{DELIMITER}");
+            attrs.push(if all.iter().any(|o| o.name.starts_with(&prefix)) {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            });
+            if let Some(u) = info.special_use {
+                attrs.push(u.attribute());
+            }
+        }
+    }
+    if subscribed {
+        attrs.push("\\Subscribed");
+    }
+    attrs
+}
+
 /// RFC 9051 §6.3.2: SELECT and EXAMINE send "a LIST response with the mailbox name.
 /// The list of mailbox attributes MUST be accurate." The attributes are those LIST
 /// gives the mailbox `name` (stored form), and the name is in the client's `form`.
@@ -90,24 +120,13 @@ pub fn selected_mailbox(account: &Account, name: &str, form: NameForm, out: &mut
     let Some(info) = all.iter().find(|i| i.name == name) else {
         return;
     };
-    let prefix = format!("{name}{DELIMITER}");
-    let mut attrs: Vec<&str> = vec![if all.iter().any(|o| o.name.starts_with(&prefix)) {
-        "\\HasChildren"
-    } else {
-        "\\HasNoChildren"
-    }];
-    if let Some(u) = info.special_use {
-        attrs.push(u.attribute());
-    }
-    if info.subscribed {
-        attrs.push("\\Subscribed");
-    }
     out.data(Data::List {
         lsub: false,
-        attributes: attrs,
+        attributes: attributes_of(&all, info.subscribed, name),
         delimiter: Some(DELIMITER),
         name: &form.to_client(name),
         child_info: vec![],
+        old_name: None,
     });
 }
 
@@ -164,6 +183,7 @@ pub fn list(
             delimiter: Some(DELIMITER),
             name: &info.name,
             child_info: vec![],
+            old_name: None,
         });
     }
     Completion::done(command)
@@ -289,6 +309,7 @@ pub fn list_extended(
             delimiter: Some(DELIMITER),
             name,
             child_info,
+            old_name: None,
         });
         if let Some(items) = &l.return_status
             && e.listed

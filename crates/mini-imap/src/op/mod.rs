@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod list;
 pub mod mailbox;
 pub mod notify;
+pub mod updates;
 pub mod search;
 pub mod select;
 pub mod sort;

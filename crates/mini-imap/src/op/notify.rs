@@ -1,253 +1,863 @@
-//! Telling a selected session what other sessions changed (RFC 3501 §5.2, §7.3.1, §7.4.1).
+//! NOTIFY (RFC 5465): the events a client asks to hear of, between commands as well as
+//! during them, for the selected mailbox and for others.
 //!
-//! There is one mechanism: the selected state keeps the store's view as of the last
-//! report (a shared snapshot, not a copy) and the UIDs in sequence order, what the client
-//! has been told; [`report`] asks the view for the changes since that snapshot's modseq
-//! ([`yubin_store::View::changes_since`]), so it costs what changed, not the size of the
-//! mailbox. Every kind of change ends up here, whoever made it: another IMAP session's
-//! APPEND, STORE or EXPUNGE, an SMTP delivery, a POP3 commit, this session's own EXPUNGE
-//! or MOVE, another program writing the Maildir. The store's
-//! [`yubin_store::MailboxWatch`] only says *that* something changed; IDLE uses it to know
-//! when to look.
+//! A successful `NOTIFY SET` leaves a [`Notify`] in the session. From then on the driver
+//! waits on the session's watches between commands too ([`yubin_core::driver::Session::
+//! pushes`]), and each time one fires (and after every command) the session asks:
 //!
-//! Sequence numbers stay consistent because the numbering only changes as the client is
-//! told: a message removed from the store stays in it (a "ghost") until its `EXPUNGE` is
-//! sent, so while EXPUNGE is withheld the numbers the client uses still mean what it
-//! thinks they mean.
+//! - for the selected mailbox, the usual report ([`super::updates::report`]), limited to
+//!   the events asked for, and the `MessageNew` fetch attributes of new messages;
+//! - for the other mailboxes watched, [`Notify::poll`]: a `STATUS` for each whose numbers
+//!   changed in a way the client asked about (§5.1–§5.3), and a `LIST` for each name
+//!   created, deleted, renamed (`OLDNAME`) or (un)subscribed (§5.4, §5.5).
 //!
-//! When (RFC 3501 §7.4.1): EXPUNGE never while no command is in progress (IDLE excepted)
-//! and never during FETCH, STORE or SEARCH; yubin also withholds it during their UID
-//! forms, which RFC 3501 would allow, because a client that pipelines a sequence-number
-//! command right behind one could misread it. EXISTS, RECENT and FETCH FLAGS may go
-//! out with any command. The session adds the report to the end of every command in the
-//! selected state, after the command's own data and before its tagged completion
-//! ([`crate::response::Responses`]), so a command's own sequence numbers are read
-//! against the state the client knew.
+//! Changes are found as IDLE finds them: a mailbox's version says *that* it changed, its
+//! view says what (so nothing is missed or told twice), and the account's name log says
+//! what happened to names. The session's own changes are not told back (§5: "The server
+//! SHOULD omit notifying the client if the event is caused by this client"): its name
+//! changes are matched and dropped, and a mailbox it appended or copied to is looked at
+//! again quietly ([`Notify::absorb`]).
+//!
+//! How many mailboxes one session may watch is a limit ([`MAX_NOTIFY_MAILBOXES`], set
+//! with `ImapConfig::max_notify_mailboxes`): each costs an open mailbox with a file
+//! watch. Past it `NOTIFY SET` is `NO [NOTIFICATIONOVERFLOW]`, and a set that grows past
+//! it later (mailboxes created) ends with `* OK [NOTIFICATIONOVERFLOW]` and no more
+//! notifications (§5.8).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use yubin_store::ChangeKind;
+use yubin_store::{
+    Account, AccountWatch, ChangeKind, Mailbox, MailboxInfo, MailboxWatch, NameEvent, NameEvents,
+};
 
 use crate::capability::Enabled;
-use crate::command::SequenceSet;
-use crate::response::{Data, FetchItem, Responses};
+use crate::command::{CommandBody, FetchAttr, MailboxFilter, NotifyEvent, NotifySet, StatusItem};
+use crate::mailbox_name::NameForm;
+use crate::response::{Code, Completion, Data, Responses};
 use crate::selected::Selected;
 
-/// Which updates a command may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Updates {
-    /// None: the command reports on its own (NOOP, SELECT) or leaves the selected state.
-    None,
-    /// EXISTS, RECENT and FETCH FLAGS, but no EXPUNGE (FETCH, STORE, SEARCH, UID forms).
-    NoExpunge,
-    /// Everything.
-    All,
+/// The events yubin reports, as `BADEVENT` lists them (RFC 5465 §3.1: the code "MUST
+/// list names of all events supported by the server"). AnnotationChange and the
+/// METADATA events are not: yubin has neither ANNOTATE nor METADATA.
+pub const SUPPORTED_EVENTS: [&str; 5] = [
+    "MessageNew",
+    "MessageExpunge",
+    "FlagChange",
+    "MailboxName",
+    "SubscriptionChange",
+];
+
+/// The most mailboxes one session's NOTIFY may watch, by default.
+pub const MAX_NOTIFY_MAILBOXES: usize = 1000;
+
+/// The message events asked for a mailbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageEvents {
+    /// MessageNew (§5.2).
+    pub new: bool,
+    /// MessageExpunge (§5.3).
+    pub expunge: bool,
+    /// FlagChange (§5.1).
+    pub flags: bool,
 }
 
-/// Appends the untagged responses that bring the client from what it was told to the
-/// store's current state, and moves the session's view forward. With `expunge` false,
-/// vanished messages stay as ghosts and nothing about them is said.
-///
-/// Order: EXPUNGE, highest number first so that each number is right when it is read
-/// (with QRESYNC one `VANISHED` listing their UIDs, RFC 7162 §3.2.10); then FLAGS and
-/// PERMANENTFLAGS if a keyword is new to the client; then FETCH FLAGS of changed
-/// messages (with CONDSTORE also their UID and MODSEQ, §3.1); then EXISTS and RECENT for
-/// new ones.
-pub fn report(sel: &mut Selected, expunge: bool, enabled: Enabled, out: &mut Responses) {
-    let Ok(now) = sel.mailbox.view() else {
-        // Deleted under us: nothing sensible to compare with; commands will say NO.
-        return;
-    };
-    let since = sel.view.highest_modseq();
-    let mut vanished: Vec<u32> = Vec::new();
-    let mut flagged: BTreeSet<u32> = BTreeSet::new();
-    if now.highest_modseq() != since {
-        match now.changes_since(since) {
-            Some(changes) => {
-                for c in changes {
-                    match c.kind {
-                        ChangeKind::Expunged => vanished.push(c.uid),
-                        ChangeKind::Flags if sel.own.get(&c.uid) != Some(&c.modseq) => {
-                            flagged.insert(c.uid);
-                        }
-                        ChangeKind::Flags | ChangeKind::Added => {}
+impl MessageEvents {
+    fn any(self) -> bool {
+        self.new || self.expunge || self.flags
+    }
+
+    fn union(self, o: MessageEvents) -> MessageEvents {
+        MessageEvents {
+            new: self.new || o.new,
+            expunge: self.expunge || o.expunge,
+            flags: self.flags || o.flags,
+        }
+    }
+}
+
+/// What the client asked of the selected mailbox (`SELECTED` or `SELECTED-DELAYED`).
+#[derive(Debug, Clone)]
+pub struct SelectedEvents {
+    /// SELECTED-DELAYED (§6.1.2): expunges wait for a command that may carry them.
+    pub delayed: bool,
+    /// Which events.
+    pub events: MessageEvents,
+    /// What to FETCH for each new message (§5.2), in their PEEK forms.
+    pub fetch: Vec<FetchAttr>,
+}
+
+/// Which mailboxes a group covers (RFC 5465 §6.2–§6.6), names in the store's form.
+#[derive(Debug, Clone)]
+enum Scope {
+    /// Where mail is delivered: yubin delivers only to INBOX.
+    Inboxes,
+    Personal,
+    Subscribed,
+    Subtree(Vec<String>),
+    Mailboxes(Vec<String>),
+}
+
+impl Scope {
+    fn covers(&self, name: &str, subscribed: &BTreeSet<String>) -> bool {
+        match self {
+            Scope::Inboxes => name == yubin_store::name::INBOX,
+            Scope::Personal => true,
+            Scope::Subscribed => subscribed.contains(name),
+            Scope::Subtree(tops) => tops.iter().any(|t| {
+                name == t
+                    || name
+                        .strip_prefix(t.as_str())
+                        .is_some_and(|rest| rest.starts_with(super::list::DELIMITER))
+            }),
+            Scope::Mailboxes(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// One event group for mailboxes other than the selected one.
+#[derive(Debug, Clone)]
+struct Group {
+    scope: Scope,
+    messages: MessageEvents,
+    names: bool,
+    subscriptions: bool,
+}
+
+/// What the client was last told (or would have been) of a watched mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    version: u64,
+    uid_validity: u32,
+    uid_next: u32,
+    messages: u32,
+    unseen: u32,
+    highest_modseq: u64,
+}
+
+impl Seen {
+    fn of(mailbox: &Mailbox) -> Option<Seen> {
+        // The version first: a change after it is seen again next time, never lost.
+        let version = mailbox.version();
+        let st = mailbox.status().ok()?;
+        Some(Seen {
+            version,
+            uid_validity: st.uid_validity,
+            uid_next: st.uid_next,
+            messages: st.messages,
+            unseen: st.unseen,
+            highest_modseq: st.highest_modseq,
+        })
+    }
+
+    fn value(&self, item: StatusItem) -> u64 {
+        match item {
+            StatusItem::Messages => u64::from(self.messages),
+            StatusItem::UidNext => u64::from(self.uid_next),
+            StatusItem::UidValidity => u64::from(self.uid_validity),
+            StatusItem::Unseen => u64::from(self.unseen),
+            StatusItem::HighestModSeq => self.highest_modseq,
+            StatusItem::Recent | StatusItem::Size | StatusItem::Deleted => 0,
+        }
+    }
+}
+
+/// A mailbox watched for message events.
+struct Watched {
+    mailbox: Mailbox,
+    events: MessageEvents,
+    seen: Seen,
+}
+
+/// A registered `NOTIFY SET` (RFC 5465 §3.1).
+pub struct Notify {
+    /// The selected mailbox's events; `None`: none (§3.1: as `SELECTED NONE`).
+    selected: Option<SelectedEvents>,
+    groups: Vec<Group>,
+    /// The mailboxes watched for message events, by stored name.
+    watched: BTreeMap<String, Watched>,
+    /// The account's name version reported up to.
+    names_version: u64,
+    /// The names and subscriptions as last seen, to compare with when the account's
+    /// name log no longer reaches back ([`NameEvents::Lost`]).
+    known_names: BTreeSet<String>,
+    known_subscriptions: BTreeSet<String>,
+    /// Name events this session caused, not to be told back.
+    own: Vec<NameEvent>,
+    /// The mailbox selected at the last poll.
+    last_selected: Option<String>,
+    limit: usize,
+}
+
+impl std::fmt::Debug for Notify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notify")
+            .field("selected", &self.selected)
+            .field("groups", &self.groups)
+            .field("watched", &self.watched.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Why a poll ended notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+/// Reads a `NOTIFY SET`: the events asked are checked as RFC 5465 says (BAD for what it
+/// forbids, `NO [BADEVENT]` for what yubin does not report), the mailboxes resolved, and
+/// with the STATUS indicator a `STATUS` sent for each one watched for message events
+/// except the selected one (§3.1). `selected` is the selected mailbox's stored name.
+pub fn set(
+    account: &Account,
+    selected: Option<&str>,
+    args: &NotifySet,
+    enabled: Enabled,
+    form: NameForm,
+    limit: usize,
+    out: &mut Responses,
+) -> Result<Notify, Completion> {
+    let mut selected_events: Option<SelectedEvents> = None;
+    let mut selected_seen = false;
+    let mut unsupported = false;
+    let mut groups = Vec::new();
+    for group in &args.groups {
+        let delayed = match group.filter {
+            MailboxFilter::Selected => Some(false),
+            MailboxFilter::SelectedDelayed => Some(true),
+            _ => None,
+        };
+        if let Some(delayed) = delayed {
+            // §6.1: "Only one of the mailbox specifiers affecting the currently selected
+            // mailbox can be specified in any NOTIFY command."
+            if selected_seen {
+                return Err(Completion::bad(
+                    "Only one SELECTED or SELECTED-DELAYED group (RFC 5465 6.1)",
+                ));
+            }
+            selected_seen = true;
+            let mut events = MessageEvents::default();
+            let mut fetch = Vec::new();
+            let mut annotations = false;
+            for event in &group.events {
+                match event {
+                    NotifyEvent::MessageNew(atts) => {
+                        events.new = true;
+                        fetch = peek_forms(atts)?;
+                    }
+                    NotifyEvent::MessageExpunge => events.expunge = true,
+                    NotifyEvent::FlagChange => events.flags = true,
+                    NotifyEvent::AnnotationChange => annotations = true,
+                    NotifyEvent::Other(_) => unsupported = true,
+                    // §6.1: "It is an error to specify other types of events with either
+                    // the SELECTED or the SELECTED-DELAYED selector."
+                    NotifyEvent::MailboxName
+                    | NotifyEvent::SubscriptionChange
+                    | NotifyEvent::MailboxMetadataChange
+                    | NotifyEvent::ServerMetadataChange => {
+                        return Err(Completion::bad(
+                            "Only message events for the selected mailbox (RFC 5465 6.1)",
+                        ));
                     }
                 }
             }
-            // Too far behind for the change list: compare UIDs and modseqs instead.
-            None => {
-                for uid in sel.uids.iter() {
-                    match now.modseq(uid) {
-                        None => vanished.push(uid),
-                        Some(m) if m > since && sel.own.get(&uid) != Some(&m) => {
-                            flagged.insert(uid);
-                        }
-                        Some(_) => {}
-                    }
-                }
+            // §5: "If one of MessageNew or MessageExpunge is specified, then both events
+            // MUST be specified. Otherwise, the server MUST respond with the tagged BAD
+            // response." and likewise for FlagChange and AnnotationChange. For the
+            // selected mailbox only, as Dovecot does (and imaptest expects): there an
+            // EXISTS without the EXPUNGEs (or the reverse) leaves the client's sequence
+            // numbers wrong; another mailbox's STATUS is sound for each event alone.
+            if events.new != events.expunge {
+                return Err(Completion::bad(
+                    "MessageNew and MessageExpunge go together (RFC 5465 5)",
+                ));
             }
-        }
-    }
-    // Messages the client knows of that left the store become ghosts.
-    for uid in vanished {
-        if sel.uids.position(uid).is_ok() && !sel.ghosts.contains_key(&uid) {
-            let meta = sel.view.get(uid).unwrap_or(yubin_store::MessageMeta {
-                uid,
-                flags: Default::default(),
-                internal_date: Default::default(),
-                size: 0,
-                modseq: 0,
-            });
-            sel.ghosts.insert(uid, meta);
-        }
-    }
-    if expunge && !sel.ghosts.is_empty() {
-        // RFC 5267 §4.3.4: an update context's REMOVEFROM goes before the EXPUNGE that
-        // renumbers what follows.
-        let gone: std::collections::BTreeSet<u32> = sel.ghosts.keys().copied().collect();
-        super::context::before_expunge(sel, &gone, out);
-        let mut positions: Vec<usize> = sel
-            .ghosts
-            .keys()
-            .filter_map(|&uid| sel.uids.position(uid).ok())
-            .collect();
-        positions.sort_unstable();
-        if enabled.qresync() {
-            // RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces EXPUNGE.
-            let uids = SequenceSet::from_sorted(sel.ghosts.keys().copied());
-            if !positions.is_empty() {
-                out.data(Data::Vanished {
-                    earlier: false,
-                    uids,
+            if (events.flags || annotations) && !events.new {
+                return Err(Completion::bad(
+                    "FlagChange needs MessageNew and MessageExpunge (RFC 5465 5)",
+                ));
+            }
+            unsupported |= annotations;
+            if events.any() {
+                selected_events = Some(SelectedEvents {
+                    delayed,
+                    events,
+                    fetch,
                 });
             }
-        } else {
-            for &pos in positions.iter().rev() {
-                out.data(Data::Expunge(pos as u32 + 1));
-            }
-        }
-        let ghosts = std::mem::take(&mut sel.ghosts);
-        sel.uids.retain(|uid| !ghosts.contains_key(uid));
-        for uid in ghosts.keys() {
-            sel.recent.remove(uid);
-        }
-    }
-    // Keywords set by others (on changed or new messages) are announced before a FETCH
-    // shows them (RFC 3501 §7.2.6); the view knows every keyword any message has had.
-    sel.announce(now.keywords(), out);
-    for uid in flagged {
-        if sel.ghosts.contains_key(&uid) {
             continue;
         }
-        let (Ok(pos), Some(flags)) = (sel.uids.position(uid), now.flags(uid)) else {
-            continue;
+        let mut g = Group {
+            scope: match &group.filter {
+                MailboxFilter::Inboxes => Scope::Inboxes,
+                MailboxFilter::Personal => Scope::Personal,
+                MailboxFilter::Subscribed => Scope::Subscribed,
+                MailboxFilter::Subtree(names) => Scope::Subtree(stored_names(names)),
+                MailboxFilter::Mailboxes(names) => Scope::Mailboxes(stored_names(names)),
+                MailboxFilter::Selected | MailboxFilter::SelectedDelayed => unreachable!(),
+            },
+            messages: MessageEvents::default(),
+            names: false,
+            subscriptions: false,
         };
-        let flags = FetchItem::Flags(sel.flag_list(uid, flags));
-        let items = match now.modseq(uid) {
-            Some(modseq) if enabled.condstore() => {
-                vec![FetchItem::Uid(uid), flags, FetchItem::ModSeq(modseq)]
+        for event in &group.events {
+            match event {
+                // §8: "The fetch-att list may only be present for the
+                // SELECTED/SELECTED-DELAYED mailbox filter".
+                NotifyEvent::MessageNew(atts) if !atts.is_empty() => {
+                    return Err(Completion::bad(
+                        "Fetch attributes are only for the selected mailbox (RFC 5465 8)",
+                    ));
+                }
+                NotifyEvent::MessageNew(_) => g.messages.new = true,
+                NotifyEvent::MessageExpunge => g.messages.expunge = true,
+                NotifyEvent::FlagChange => g.messages.flags = true,
+                NotifyEvent::MailboxName => g.names = true,
+                NotifyEvent::SubscriptionChange => g.subscriptions = true,
+                NotifyEvent::AnnotationChange
+                | NotifyEvent::MailboxMetadataChange
+                | NotifyEvent::ServerMetadataChange
+                | NotifyEvent::Other(_) => unsupported = true,
             }
-            // RFC 9051 Appendix E item 21: "All unsolicited FETCH updates are required
-            // to include UID."
-            _ if enabled.imap4rev2() => vec![FetchItem::Uid(uid), flags],
-            _ => vec![flags],
+        }
+        if g.messages.any() || g.names || g.subscriptions {
+            groups.push(g);
+        }
+    }
+    // §3.1: "the server MUST refuse the command with a tagged NO response (not a BAD).
+    // This response SHOULD contain the BADEVENT response code".
+    if unsupported {
+        return Err(Completion::no(Code::BadEvent, "Unsupported NOTIFY event"));
+    }
+    let mut notify = Notify {
+        selected: selected_events,
+        groups,
+        watched: BTreeMap::new(),
+        names_version: account.name_version(),
+        known_names: BTreeSet::new(),
+        known_subscriptions: BTreeSet::new(),
+        own: Vec::new(),
+        last_selected: selected.map(str::to_owned),
+        limit,
+    };
+    let (all, subscriptions) = names_of(account);
+    notify.known_names = all.iter().map(|i| i.name.clone()).collect();
+    notify.known_subscriptions = subscriptions;
+    if notify
+        .refresh_watched(account, &all, enabled, form, out)
+        .is_err()
+    {
+        return Err(overflow_refusal());
+    }
+    if args.status {
+        for (name, w) in &notify.watched {
+            if Some(name.as_str()) == selected {
+                continue;
+            }
+            // §3.1: with MessageNew "MESSAGES, UIDNEXT, and UIDVALIDITY"; with
+            // MessageExpunge "MESSAGES"; with FlagChange "UIDVALIDITY and HIGHESTMODSEQ"
+            // (yubin has CONDSTORE), and UNSEEN, which is what a flag change moves.
+            let mut items = Vec::new();
+            if w.events.new || w.events.expunge {
+                items.push(StatusItem::Messages);
+            }
+            if w.events.new {
+                items.extend([StatusItem::UidNext, StatusItem::UidValidity]);
+            }
+            if w.events.flags {
+                items.extend([
+                    StatusItem::UidValidity,
+                    StatusItem::Unseen,
+                    StatusItem::HighestModSeq,
+                ]);
+            }
+            if enabled.condstore() {
+                items.push(StatusItem::HighestModSeq);
+            }
+            send_status(name, &w.seen, items, form, out);
+        }
+    }
+    Ok(notify)
+}
+
+/// The fetch attributes of `MessageNew`, in forms that leave `\Seen` alone. §5.2: "The
+/// client SHOULD NOT use FETCH attributes that implicitly set the \seen flag"; a
+/// notification is not the user reading, so BODY[...] and BINARY[...] are read as their
+/// PEEK forms, and RFC822 and RFC822.TEXT, which have none, are refused.
+fn peek_forms(atts: &[FetchAttr]) -> Result<Vec<FetchAttr>, Completion> {
+    atts.iter()
+        .map(|a| match a {
+            FetchAttr::BodySection {
+                section, partial, ..
+            } => Ok(FetchAttr::BodySection {
+                section: section.clone(),
+                partial: *partial,
+                peek: true,
+            }),
+            FetchAttr::Binary { part, partial, .. } => Ok(FetchAttr::Binary {
+                part: part.clone(),
+                partial: *partial,
+                peek: true,
+            }),
+            FetchAttr::Rfc822 | FetchAttr::Rfc822Text => Err(Completion::no(
+                Code::Cannot,
+                "RFC822 and RFC822.TEXT would set \\Seen; use BODY.PEEK[] or \
+                 BODY.PEEK[TEXT] (RFC 5465 5.2)",
+            )),
+            other => Ok(other.clone()),
+        })
+        .collect()
+}
+
+/// Names as the store keeps them (`inbox` is INBOX); a name that cannot be a mailbox
+/// is dropped (§3.1: "If the name does not refer to an existing mailbox, the server
+/// MUST ignore it").
+fn stored_names(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| yubin_store::name::canonical_mailbox(n).ok())
+        .collect()
+}
+
+fn overflow_refusal() -> Completion {
+    // §3.1: "If the notification would be prohibitively expensive for the server ...
+    // the server MAY refuse the command with a tagged NO [NOTIFICATIONOVERFLOW]".
+    Completion::no(
+        Code::NotificationOverflow,
+        "Too many mailboxes to watch; ask for fewer",
+    )
+}
+
+/// The account's names and its subscriptions, now.
+fn names_of(account: &Account) -> (Vec<MailboxInfo>, BTreeSet<String>) {
+    let all = account.list().unwrap_or_default();
+    let subscriptions = account.subscriptions().into_iter().collect();
+    (all, subscriptions)
+}
+
+/// `* STATUS name (items)`, each item once, in the order given.
+fn send_status(
+    name: &str,
+    seen: &Seen,
+    items: Vec<StatusItem>,
+    form: NameForm,
+    out: &mut Responses,
+) {
+    let mut once: Vec<StatusItem> = Vec::new();
+    for i in items {
+        if !once.contains(&i) {
+            once.push(i);
+        }
+    }
+    if once.is_empty() {
+        return;
+    }
+    out.data(Data::Status {
+        mailbox: &form.to_client(name),
+        items: once.into_iter().map(|i| (i, seen.value(i))).collect(),
+    });
+}
+
+impl Notify {
+    /// What the client asked of the selected mailbox.
+    pub fn selected(&self) -> Option<&SelectedEvents> {
+        self.selected.as_ref()
+    }
+
+    /// The watches to wait on: every watched mailbox's and the account's names.
+    pub fn watches(&self, account: &Account) -> (Vec<MailboxWatch>, AccountWatch) {
+        let mailboxes = self.watched.values().map(|w| w.mailbox.watch()).collect();
+        (mailboxes, account.watch())
+    }
+
+    /// Notes name events this session caused itself (a CREATE, DELETE, RENAME,
+    /// SUBSCRIBE or UNSUBSCRIBE that succeeded), so they are not told back.
+    pub fn own(&mut self, events: impl IntoIterator<Item = NameEvent>) {
+        self.own.extend(events);
+    }
+
+    /// Looks again, quietly, at a mailbox this session changed itself (APPEND, COPY or
+    /// MOVE into it).
+    pub fn absorb(&mut self, name: &str) {
+        if let Some(w) = self.watched.get_mut(name)
+            && let Some(seen) = Seen::of(&w.mailbox)
+        {
+            w.seen = seen;
+        }
+    }
+
+    /// Reports what changed in the watched mailboxes other than `selected` (stored name)
+    /// and what happened to names. `Err(Overflow)`: the watched set grew past the limit;
+    /// the caller turns notifications off and says so.
+    pub fn poll(
+        &mut self,
+        account: &Account,
+        selected: Option<&str>,
+        enabled: Enabled,
+        form: NameForm,
+        out: &mut Responses,
+    ) -> Result<(), Overflow> {
+        // The mailbox that was selected until now, and the one selected now, are brought
+        // up to date quietly: the client heard of them through the selected state.
+        let left = std::mem::replace(&mut self.last_selected, selected.map(str::to_owned));
+        for name in [left.as_deref(), selected].into_iter().flatten() {
+            self.absorb(name);
+        }
+        if account.name_version() != self.names_version {
+            let (all, subscriptions) = names_of(account);
+            self.name_events(account, &all, &subscriptions, form, out);
+            self.refresh_watched(account, &all, enabled, form, out)?;
+        }
+        for (name, w) in &mut self.watched {
+            if w.mailbox.version() == w.seen.version {
+                continue;
+            }
+            let Some(now) = Seen::of(&w.mailbox) else {
+                continue;
+            };
+            let quiet = Some(name.as_str()) == selected;
+            let before = std::mem::replace(&mut w.seen, now);
+            if !quiet {
+                let kinds = kinds_since(&w.mailbox, &before);
+                let items = status_items(w.events, &before, &now, kinds, enabled);
+                send_status(name, &now, items, form, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the name events since the last poll (§5.4, §5.5) as `LIST` responses.
+    fn name_events(
+        &mut self,
+        account: &Account,
+        all: &[MailboxInfo],
+        subscriptions: &BTreeSet<String>,
+        form: NameForm,
+        out: &mut Responses,
+    ) {
+        let events = match account.name_events_since(self.names_version) {
+            NameEvents::Since { events, version } => {
+                self.names_version = version;
+                events
+            }
+            NameEvents::Lost { version } => {
+                self.names_version = version;
+                self.compare_names(all, subscriptions)
+            }
         };
-        out.data(Data::Fetch {
-            seq: pos as u32 + 1,
-            items,
-        });
+        self.known_names = all.iter().map(|i| i.name.clone()).collect();
+        self.known_subscriptions = subscriptions.clone();
+        // Each name once, its attributes as they are now.
+        let mut lines: Vec<(String, Option<String>)> = Vec::new();
+        let mut add = |name: &str, old: Option<&str>| {
+            if !lines.iter().any(|(n, o)| n == name && o.as_deref() == old) {
+                lines.push((name.to_owned(), old.map(str::to_owned)));
+            }
+        };
+        for event in events {
+            if let Some(i) = self.own.iter().position(|o| *o == event) {
+                self.own.remove(i);
+                continue;
+            }
+            let wants = |name: &str, names: bool| {
+                self.groups.iter().any(|g| {
+                    (if names { g.names } else { g.subscriptions })
+                        && g.scope.covers(name, subscriptions)
+                })
+            };
+            match &event {
+                // §5.4: "If a mailbox is created or deleted, the mailbox itself and its
+                // direct parent (whether it is an existing mailbox or not) are considered
+                // to be affected."
+                NameEvent::Created(name) | NameEvent::Deleted(name) => {
+                    if wants(name, true) {
+                        add(name, None);
+                    }
+                    if let Some((parent, _)) = name.rsplit_once(super::list::DELIMITER)
+                        && wants(parent, true)
+                    {
+                        add(parent, None);
+                    }
+                }
+                // §5.4: "an extended LIST response [RFC5258] for the new mailbox name,
+                // containing the OLDNAME extended data item with the old mailbox name".
+                NameEvent::Renamed { from, to } => {
+                    if wants(to, true) || wants(from, true) {
+                        add(to, Some(from));
+                    }
+                }
+                NameEvent::Subscribed(name) | NameEvent::Unsubscribed(name) => {
+                    if wants(name, false) {
+                        add(name, None);
+                    }
+                }
+            }
+        }
+        // Own events not seen by now never will be: the log has moved past them.
+        self.own.clear();
+        for (name, old) in &lines {
+            let subscribed = subscriptions.contains(name);
+            out.data(Data::List {
+                lsub: false,
+                attributes: super::list::attributes_of(all, subscribed, name),
+                delimiter: Some(super::list::DELIMITER),
+                name: &form.to_client(name),
+                child_info: vec![],
+                old_name: old.as_deref().map(|o| form.to_client(o)).as_deref(),
+            });
+        }
     }
-    let new: Vec<u32> = now.uids_after(sel.largest_uid()).collect();
-    if !new.is_empty() {
-        if !sel.read_only {
-            let first = sel.mailbox.claim_recent();
-            sel.recent.extend(new.iter().filter(|&&u| u >= first));
-        }
-        for uid in new {
-            sel.uids.insert(uid);
-        }
-        out.data(Data::Exists(sel.uids.len() as u32));
-        if !sel.hide_recent {
-            out.data(Data::Recent(sel.recent.len() as u32));
-        }
+
+    /// The name events that explain the difference between what was known and `all`
+    /// (a rename shows as a deletion and a creation).
+    fn compare_names(
+        &self,
+        all: &[MailboxInfo],
+        subscriptions: &BTreeSet<String>,
+    ) -> Vec<NameEvent> {
+        let now: BTreeSet<String> = all.iter().map(|i| i.name.clone()).collect();
+        let mut events: Vec<NameEvent> = Vec::new();
+        events.extend(
+            self.known_names
+                .difference(&now)
+                .cloned()
+                .map(NameEvent::Deleted),
+        );
+        events.extend(
+            now.difference(&self.known_names)
+                .cloned()
+                .map(NameEvent::Created),
+        );
+        events.extend(
+            self.known_subscriptions
+                .difference(subscriptions)
+                .cloned()
+                .map(NameEvent::Unsubscribed),
+        );
+        events.extend(
+            subscriptions
+                .difference(&self.known_subscriptions)
+                .cloned()
+                .map(NameEvent::Subscribed),
+        );
+        events
     }
-    let highest = now.highest_modseq();
-    sel.own.retain(|_, m| *m > highest);
-    let changed = sel.view.highest_modseq() != highest || !sel.ghosts.is_empty();
-    sel.view = now;
-    // RFC 5267 §4.3.3: ADDTO after the EXISTS that makes new numbers valid.
-    if changed {
-        super::context::refresh(sel, out);
+
+    /// Brings the set of watched mailboxes in line with the groups and the account's
+    /// names: a mailbox newly covered starts from what it holds now; one whose
+    /// UIDVALIDITY changed (deleted and created again) is told with its new numbers
+    /// (§5.1: "the server MUST notify the client about mailbox UIDVALIDITY changes").
+    fn refresh_watched(
+        &mut self,
+        account: &Account,
+        all: &[MailboxInfo],
+        enabled: Enabled,
+        form: NameForm,
+        out: &mut Responses,
+    ) -> Result<(), Overflow> {
+        let subscriptions = &self.known_subscriptions;
+        let mut wanted: BTreeMap<String, MessageEvents> = BTreeMap::new();
+        for info in all.iter().filter(|i| i.selectable) {
+            let events = self
+                .groups
+                .iter()
+                .filter(|g| g.scope.covers(&info.name, subscriptions))
+                .fold(MessageEvents::default(), |e, g| e.union(g.messages));
+            if events.any() {
+                wanted.insert(info.name.clone(), events);
+            }
+        }
+        if wanted.len() > self.limit {
+            return Err(Overflow);
+        }
+        self.watched.retain(|name, _| wanted.contains_key(name));
+        for (name, events) in wanted {
+            if let Some(w) = self.watched.get_mut(&name) {
+                w.events = events;
+                // A handle to a mailbox since deleted (and perhaps made again) fails, and
+                // one renamed away follows its mailbox: the name is opened afresh.
+                if w.mailbox.status().is_ok() && w.mailbox.name() == name {
+                    continue;
+                }
+            }
+            let before = self.watched.remove(&name).map(|w| w.seen);
+            let Ok(mailbox) = account.mailbox(&name) else {
+                continue;
+            };
+            let Some(seen) = Seen::of(&mailbox) else {
+                continue;
+            };
+            if let Some(before) = before
+                && before.uid_validity != seen.uid_validity
+                && self.last_selected.as_deref() != Some(name.as_str())
+            {
+                let every = MessageEvents {
+                    new: true,
+                    expunge: true,
+                    flags: true,
+                };
+                let items = status_items(events, &before, &seen, every, enabled);
+                send_status(&name, &seen, items, form, out);
+            }
+            self.watched.insert(
+                name,
+                Watched {
+                    mailbox,
+                    events,
+                    seen,
+                },
+            );
+        }
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use yubin_core::Secret;
-    use yubin_store::{Flag, FlagOp, Flags, Store};
-
-    use crate::session::{After, Session};
-
-    fn say(s: &mut Session, line: &str) -> String {
-        String::from_utf8(s.handle_frame(line.as_bytes()).bytes.to_vec()).unwrap()
+/// Which kinds of change happened in `mailbox` since `before`; all of them when the
+/// view no longer reaches back that far.
+fn kinds_since(mailbox: &Mailbox, before: &Seen) -> MessageEvents {
+    let all = MessageEvents {
+        new: true,
+        expunge: true,
+        flags: true,
+    };
+    let Ok(view) = mailbox.view() else {
+        return all;
+    };
+    if view.status().uid_validity != before.uid_validity {
+        return all;
     }
-
-    /// A store with three messages in alice's INBOX, and a session that selected it.
-    fn selected() -> (Store, Session) {
-        let store = Store::memory();
-        store.add_account("alice", Secret::from("secret")).unwrap();
-        let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
-        for s in ["one", "two", "three"] {
-            let m = format!("Subject: {s}\r\n\r\n{s}\r\n");
-            inbox.append(m.as_bytes(), &Flags::new(), None).unwrap();
+    match view.changes_since(before.highest_modseq) {
+        Some(changes) => {
+            let mut kinds = MessageEvents::default();
+            for c in changes {
+                match c.kind {
+                    ChangeKind::Added => kinds.new = true,
+                    ChangeKind::Expunged => kinds.expunge = true,
+                    ChangeKind::Flags => kinds.flags = true,
+                }
+            }
+            kinds
         }
-        let mut s = Session::new(store.clone(), Arc::default(), Default::default()).0;
-        say(&mut s, "a LOGIN alice secret\r\n");
-        say(&mut s, "b SELECT INBOX\r\n");
-        (store, s)
+        None => all,
+    }
+}
+
+/// The STATUS items that tell a change from `before` to `now` in another mailbox, for
+/// the events asked (`wanted`) among those that happened (`kinds`).
+fn status_items(
+    wanted: MessageEvents,
+    before: &Seen,
+    now: &Seen,
+    kinds: MessageEvents,
+    enabled: Enabled,
+) -> Vec<StatusItem> {
+    let mut items = Vec::new();
+    let validity = before.uid_validity != now.uid_validity;
+    // §5.2, §5.3: "an unsolicited STATUS (UIDNEXT MESSAGES) response"; "If the CONDSTORE
+    // extension ... is enabled, the HIGHESTMODSEQ status data item MUST be included".
+    if (wanted.new && kinds.new) || (wanted.expunge && kinds.expunge) || validity {
+        items.extend([StatusItem::UidNext, StatusItem::Messages]);
+        if enabled.condstore() {
+            items.push(StatusItem::HighestModSeq);
+        }
+    }
+    // §5.1: with CONDSTORE "at least HIGHESTMODSEQ and UIDVALIDITY"; "If the number of
+    // messages with the \Seen flag changes, the server MAY also include the UNSEEN data
+    // item"; without CONDSTORE and UNSEEN unchanged, nothing.
+    if wanted.flags && kinds.flags {
+        if enabled.condstore() {
+            items.extend([StatusItem::HighestModSeq, StatusItem::UidValidity]);
+        }
+        if before.unseen != now.unseen {
+            items.push(StatusItem::Unseen);
+        }
+    }
+    if validity && wanted.any() {
+        items.push(StatusItem::UidValidity);
+    }
+    items
+}
+
+/// What a session's NOTIFY stands at.
+#[derive(Debug, Default)]
+pub enum Registration {
+    /// NOTIFY was never given: RFC 3501's rules alone (updates at the end of commands,
+    /// everything during IDLE).
+    #[default]
+    Unset,
+    /// `NOTIFY NONE` (or notifications ended by overflow): "the client is not interested
+    /// in any kind of event" (§3.1), IDLE included (§4).
+    Off,
+    /// A `NOTIFY SET` in force.
+    On(Box<Notify>),
+}
+
+impl Registration {
+    /// Whether a `NOTIFY SET` is in force.
+    pub fn is_on(&self) -> bool {
+        matches!(self, Registration::On(_))
     }
 
-    #[test]
-    fn changes_by_others_are_reported_when_rfc_3501_allows() {
-        let (store, mut s) = selected();
-        let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
-        inbox.expunge(&[2]).unwrap();
-        inbox
-            .set_flags(&[3], FlagOp::Add, &Flags::from([Flag::Flagged]))
-            .unwrap();
-        inbox
-            .append(b"Subject: four\r\n\r\n", &Flags::new(), None)
-            .unwrap();
-        // FETCH: flags and the new message, no EXPUNGE; the ghost keeps number 2.
-        let r = say(&mut s, "c FETCH 2:3 (UID)\r\n");
-        assert_eq!(
-            r,
-            "* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\n\
-             * 3 FETCH (FLAGS (\\Flagged \\Recent))\r\n* 4 EXISTS\r\n* 4 RECENT\r\n\
-             c OK FETCH completed\r\n"
-        );
-        // Any other command may carry the EXPUNGE; the numbers then shift.
-        let r = say(&mut s, "d CAPABILITY\r\n");
-        assert!(r.contains("* 2 EXPUNGE\r\nd OK"), "{r}");
-        let r = say(&mut s, "e FETCH 3 (UID)\r\n");
-        assert_eq!(r, "* 3 FETCH (UID 4)\r\ne OK FETCH completed\r\n");
+    /// Notes that `new` (UIDs) came to the selected mailbox's client in a report, so
+    /// that their `MessageNew` FETCH follows.
+    pub fn owe_fetches(&mut self, sel: &mut Selected, new: Vec<u32>) {
+        match self {
+            Registration::On(n) => n.owe(sel, new),
+            Registration::Unset | Registration::Off => sel.made_here.clear(),
+        }
     }
+}
 
-    #[test]
-    fn idle_pushes_updates_and_done_ends_it() {
-        let (store, mut s) = selected();
-        let out = s.handle_frame(b"i IDLE\r\n");
-        assert_eq!(out.after, After::Idle);
-        assert_eq!(&out.bytes[..], b"+ idling\r\n");
-        assert!(s.idle_poll().is_empty());
-        let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
-        inbox.expunge(&[1]).unwrap();
-        assert_eq!(s.idle_poll(), b"* 1 EXPUNGE\r\n");
-        let out = s.handle_frame(b"DONE\r\n");
-        assert_eq!(&out.bytes[..], b"i OK IDLE terminated\r\n");
-        assert_eq!(out.after, After::Continue);
-        assert!(s.idle_poll().is_empty(), "no pushes once IDLE has ended");
+impl Notify {
+    /// Notes the FETCHes owed for messages new to the client (§5.2), except those this
+    /// session made.
+    pub fn owe(&self, sel: &mut Selected, new: Vec<u32>) {
+        let wants = self.selected.as_ref().is_some_and(|s| !s.fetch.is_empty());
+        for uid in new {
+            if !sel.made_here.remove(&uid) && wants {
+                sel.owed_fetch.push(uid);
+            }
+        }
+    }
+}
+
+/// The mailbox a command adds messages to, whose new messages are the session's own.
+pub fn target(body: &CommandBody) -> Option<String> {
+    match body {
+        CommandBody::Append { mailbox, .. }
+        | CommandBody::Copy { mailbox, .. }
+        | CommandBody::Move { mailbox, .. } => Some(mailbox.clone()),
+        _ => None,
+    }
+}
+
+/// The name events a command makes if it succeeds, so that they are not told back to
+/// the session that made them (§5: "if the client issues CREATE and has requested a
+/// MailboxName event that would cover the newly created mailbox, the server SHOULD NOT
+/// notify the client").
+pub fn own_events(body: &CommandBody) -> Vec<NameEvent> {
+    let canonical = |n: &str| yubin_store::name::canonical_mailbox(n).unwrap_or_default();
+    let with_parents = |name: &str| -> Vec<NameEvent> {
+        yubin_store::name::ancestors(name)
+            .map(|p| NameEvent::Created(p.to_owned()))
+            .chain([NameEvent::Created(name.to_owned())])
+            .collect()
+    };
+    match body {
+        CommandBody::Create(name) | CommandBody::CreateSpecialUse { mailbox: name, .. } => {
+            with_parents(&canonical(name))
+        }
+        CommandBody::Delete(name) => vec![NameEvent::Deleted(canonical(name))],
+        CommandBody::Rename { from, to } => {
+            let (from, to) = (canonical(from), canonical(to));
+            let mut events = with_parents(&to);
+            // RFC 5465 §5.4: a renamed INBOX is a new mailbox; others are renamed.
+            if from != yubin_store::name::INBOX {
+                events.pop();
+                events.push(NameEvent::Renamed { from, to });
+            }
+            events
+        }
+        CommandBody::Subscribe(name) => vec![NameEvent::Subscribed(canonical(name))],
+        CommandBody::Unsubscribe(name) => vec![NameEvent::Unsubscribed(canonical(name))],
+        _ => Vec::new(),
     }
 }

@@ -70,6 +70,9 @@ pub fn select(
         cache: InfoCache::default(),
         saved: BTreeSet::new(),
         contexts: Vec::new(),
+        deferred_flags: Default::default(),
+        made_here: Default::default(),
+        owed_fetch: Vec::new(),
     });
     out.data(Data::Flags(&selected.keywords));
     out.data(Data::Exists(selected.len() as u32));

@@ -1,0 +1,446 @@
+//! NOTIFY (RFC 5465) over a real socket: events pushed between commands, for the selected
+//! mailbox and for others, as the RFC's sections say.
+//!
+//! A push is read without sending anything: the line must arrive on its own. That
+//! something was *not* pushed is shown without waiting on a clock: the change is
+//! followed by one the client did ask for (a new message in a watched mailbox), and the
+//! lines up to that one's STATUS are what the server pushed about both.
+
+mod raw;
+
+use mini_imap::{ImapServerConfig, serve};
+use raw::{Raw, message, start, tagged, untagged};
+use tokio_util::sync::CancellationToken;
+use yubin_core::ServerHandle;
+use yubin_store::{Flag, FlagOp, Flags, Mailbox, Store};
+
+fn mailbox(store: &Store, name: &str) -> Mailbox {
+    store.account("alice").unwrap().mailbox(name).unwrap()
+}
+
+fn add(store: &Store, name: &str, subject: &str) -> u32 {
+    mailbox(store, name)
+        .append(&message(subject), &Flags::new(), None)
+        .unwrap()
+}
+
+/// Reads pushed lines up to and including the first that starts with `prefix`.
+async fn until(raw: &mut Raw, prefix: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let line = raw.line().await;
+        let done = line.starts_with(prefix);
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+}
+
+/// The server, with alice's INBOX holding `subjects` and the mailboxes `others` made.
+async fn with_mailboxes(subjects: &[&str], others: &[&str]) -> (ServerHandle, Store) {
+    let (handle, store) = start(subjects).await;
+    let account = store.account("alice").unwrap();
+    for name in others {
+        account.create(name).unwrap();
+    }
+    (handle, store)
+}
+
+#[tokio::test]
+async fn status_indicator_tells_each_watched_mailbox_before_the_ok() {
+    let (handle, store) = with_mailboxes(&["one"], &["Lists/Lemonade", "Lists/Im2000"]).await;
+    add(&store, "Lists/Lemonade", "a");
+    add(&store, "Lists/Lemonade", "b");
+    let mut c = Raw::login(&handle).await;
+    // RFC 5465 §3.1's example (with `events` parenthesized as §8 requires).
+    let r = c
+        .cmd(
+            "NOTIFY SET STATUS (selected (MessageNew (uid \
+             body.peek[header.fields (from to subject)]) MessageExpunge)) \
+             (subtree Lists (MessageNew MessageExpunge))",
+        )
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    let status = untagged(&r);
+    // "If MessageNew is enabled, the STATUS response MUST contain MESSAGES, UIDNEXT, and
+    // UIDVALIDITY."
+    let lemonade = status
+        .iter()
+        .find(|l| l.contains("Lists/Lemonade"))
+        .expect("a STATUS for Lists/Lemonade");
+    assert!(lemonade.starts_with("* STATUS "), "{lemonade}");
+    assert!(lemonade.contains("MESSAGES 2"), "{lemonade}");
+    assert!(lemonade.contains("UIDNEXT 3"), "{lemonade}");
+    assert!(lemonade.contains("UIDVALIDITY "), "{lemonade}");
+    assert!(
+        status
+            .iter()
+            .any(|l| l.contains("Lists/Im2000") && l.contains("MESSAGES 0"))
+    );
+    // The subtree, its top included (CREATE made `Lists` a mailbox too); not INBOX.
+    assert!(
+        status.iter().any(|l| l.starts_with("* STATUS \"Lists\" (")),
+        "{r}"
+    );
+    assert_eq!(status.len(), 3, "{r}");
+    // Without the indicator, no STATUS (the client knows them already).
+    let r = c
+        .cmd("NOTIFY SET (subtree Lists (MessageNew MessageExpunge))")
+        .await;
+    assert_eq!(untagged(&r), Vec::<&str>::new(), "{r}");
+}
+
+#[tokio::test]
+async fn new_mail_elsewhere_is_pushed_between_commands_as_status() {
+    let (handle, store) = with_mailboxes(&["one"], &["Lists/Lemonade", "Misc"]).await;
+    let mut c = Raw::login(&handle).await;
+    let r = c.cmd("SELECT INBOX").await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    let r = c
+        .cmd("NOTIFY SET (selected (MessageNew MessageExpunge)) (subtree Lists (MessageNew MessageExpunge))")
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    // Time passes. A new message is delivered to Lists/Lemonade: the client hears of it
+    // without asking (§5.2: "an unsolicited STATUS (UIDNEXT MESSAGES) response").
+    add(&store, "Lists/Lemonade", "news");
+    let line = c.line().await;
+    assert!(line.starts_with("* STATUS \"Lists/Lemonade\" ("), "{line}");
+    assert!(
+        line.contains("UIDNEXT 2") && line.contains("MESSAGES 1"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("HIGHESTMODSEQ"),
+        "CONDSTORE is not enabled: {line}"
+    );
+    // A mailbox outside the groups stays quiet; an expunge in the subtree is told.
+    add(&store, "Misc", "quiet");
+    mailbox(&store, "Lists/Lemonade").expunge(&[1]).unwrap();
+    let lines = until(&mut c, "* STATUS").await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("Lists/Lemonade") && lines[0].contains("MESSAGES 0"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_condstore_a_status_push_carries_highestmodseq_and_flag_changes_are_told() {
+    let (handle, store) = with_mailboxes(&["one"], &["Work"]).await;
+    let uid = add(&store, "Work", "task");
+    let mut c = Raw::login(&handle).await;
+    c.cmd("ENABLE CONDSTORE").await;
+    let r = c
+        .cmd("NOTIFY SET STATUS (mailboxes Work (MessageNew MessageExpunge FlagChange))")
+        .await;
+    // §3.1: with FlagChange and CONDSTORE, "UIDVALIDITY and HIGHESTMODSEQ".
+    let first = untagged(&r);
+    assert_eq!(first.len(), 1, "{r}");
+    assert!(
+        first[0].contains("UIDVALIDITY ") && first[0].contains("HIGHESTMODSEQ "),
+        "{r}"
+    );
+    mailbox(&store, "Work")
+        .set_flags(&[uid], FlagOp::Add, &Flags::from([Flag::Seen]))
+        .unwrap();
+    // §5.1: "a STATUS response that includes at least HIGHESTMODSEQ and UIDVALIDITY";
+    // the number of \Seen messages changed, so UNSEEN too.
+    let line = c.line().await;
+    assert!(line.starts_with("* STATUS \"Work\" ("), "{line}");
+    assert!(
+        line.contains("HIGHESTMODSEQ ") && line.contains("UIDVALIDITY "),
+        "{line}"
+    );
+    assert!(line.contains("UNSEEN 0"), "{line}");
+    add(&store, "Work", "more");
+    let line = c.line().await;
+    assert!(
+        line.contains("MESSAGES 2") && line.contains("HIGHESTMODSEQ "),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn new_mail_in_the_selected_mailbox_is_pushed_with_exists_and_the_fetch_asked_for() {
+    let (handle, store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    // BODY[...] without PEEK: a notification is not the user reading the message.
+    let r = c
+        .cmd(
+            "NOTIFY SET (selected (MessageNew (UID BODY[HEADER.FIELDS (Subject)]) MessageExpunge))",
+        )
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    add(&store, "INBOX", "good morning");
+    // §5.2: "an unsolicited EXISTS response, followed by an unsolicited FETCH response
+    // containing the information requested by the client".
+    let lines = until(&mut c, "* 2 FETCH").await;
+    assert!(lines.iter().any(|l| l == "* 2 EXISTS\r\n"), "{lines:?}");
+    let fetch = lines.last().unwrap();
+    assert!(fetch.contains("UID 2"), "{fetch}");
+    assert!(
+        fetch
+            .to_ascii_uppercase()
+            .contains("BODY[HEADER.FIELDS (SUBJECT)] {"),
+        "{fetch}"
+    );
+    assert_eq!(c.line().await, "Subject: good morning\r\n");
+    assert_eq!(c.line().await, "\r\n");
+    assert_eq!(c.line().await, ")\r\n");
+    let r = c.cmd("FETCH 2 (FLAGS)").await;
+    assert!(!r.contains("\\Seen"), "the push set \\Seen: {r}");
+    // §5.2: "A FETCH response SHOULD NOT be generated for a new message created by the
+    // client on this particular connection": the APPEND's own EXISTS comes, no FETCH.
+    let m = message("mine");
+    let r = c
+        .cmd(&format!(
+            "APPEND INBOX {{{}+}}\r\n{}",
+            m.len(),
+            String::from_utf8_lossy(&m)
+        ))
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    let r = c.cmd("NOOP").await;
+    assert!(!r.contains("FETCH"), "{r}");
+}
+
+#[tokio::test]
+async fn selected_expunges_are_pushed_at_once_and_selected_delayed_waits_for_a_command() {
+    let (handle, store) = with_mailboxes(&["one", "two", "three"], &["Other"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    c.cmd("NOTIFY SET (selected (MessageNew MessageExpunge)) (mailboxes Other (MessageNew MessageExpunge))")
+        .await;
+    mailbox(&store, "INBOX").expunge(&[1]).unwrap();
+    // §5.3: "the server notifies the client using EXPUNGE".
+    assert_eq!(c.line().await, "* 1 EXPUNGE\r\n");
+    // SELECTED-DELAYED (§6.1.2): "delay a MessageExpunge event until the client issues a
+    // command that allows returning information about expunged messages".
+    c.cmd("NOTIFY SET (selected-delayed (MessageNew MessageExpunge)) (mailboxes Other (MessageNew MessageExpunge))")
+        .await;
+    mailbox(&store, "INBOX").expunge(&[2]).unwrap();
+    add(&store, "Other", "marker");
+    let lines = until(&mut c, "* STATUS").await;
+    assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:?}");
+    // The sequence numbers the client uses still mean the same message.
+    let r = c.cmd("FETCH 1 (UID)").await;
+    assert!(r.contains("* 1 FETCH (UID 2)"), "{r}");
+    let r = c.cmd("NOOP").await;
+    assert!(r.contains("* 1 EXPUNGE\r\n"), "{r}");
+}
+
+#[tokio::test]
+async fn flag_changes_in_the_selected_mailbox_are_pushed_only_when_asked() {
+    let (handle, store) = with_mailboxes(&["one", "two"], &["Other"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    c.cmd("NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) (mailboxes Other (MessageNew))")
+        .await;
+    let flag = |uid: u32, f: Flag| {
+        mailbox(&store, "INBOX")
+            .set_flags(&[uid], FlagOp::Add, &Flags::from([f]))
+            .unwrap();
+    };
+    flag(2, Flag::Flagged);
+    // §5.1: "an unsolicited FETCH response, which MUST include UID and FLAGS".
+    let line = c.line().await;
+    assert!(line.starts_with("* 2 FETCH ("), "{line}");
+    assert!(
+        line.contains("UID 2") && line.contains("\\Flagged"),
+        "{line}"
+    );
+    // Without FlagChange the change waits for a command.
+    c.cmd("NOTIFY SET (selected (MessageNew MessageExpunge)) (mailboxes Other (MessageNew))")
+        .await;
+    flag(1, Flag::Answered);
+    add(&store, "Other", "marker");
+    let lines = until(&mut c, "* STATUS").await;
+    assert!(!lines.iter().any(|l| l.contains("FETCH")), "{lines:?}");
+    let r = c.cmd("NOOP").await;
+    assert!(r.contains("* 1 FETCH (") && r.contains("\\Answered"), "{r}");
+}
+
+#[tokio::test]
+async fn name_events_are_told_as_list_with_oldname_and_not_for_the_clients_own() {
+    let (handle, _store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    let mut other = Raw::login(&handle).await;
+    let r = c
+        .cmd("NOTIFY SET (personal (MailboxName SubscriptionChange))")
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    other.cmd("CREATE Projects/Alpha").await;
+    // §5.4: "If a mailbox is created or deleted, the mailbox itself and its direct
+    // parent ... are considered to be affected": the parent made with it too.
+    let lines = until(&mut c, "* LIST (\\HasNoChildren) \"/\" \"Projects/Alpha\"").await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "* LIST (\\HasChildren) \"/\" \"Projects\"\r\n"),
+        "{lines:?}"
+    );
+    other.cmd("RENAME Projects/Alpha Projects/Beta").await;
+    // "an extended LIST response [RFC5258] for the new mailbox name, containing the
+    // OLDNAME extended data item with the old mailbox name".
+    assert_eq!(
+        c.line().await,
+        "* LIST (\\HasNoChildren) \"/\" \"Projects/Beta\" (\"OLDNAME\" (\"Projects/Alpha\"))\r\n"
+    );
+    other.cmd("SUBSCRIBE Projects/Beta").await;
+    // §5.5: "If and only if the mailbox is subscribed after the event, the \Subscribed
+    // attribute ... is included."
+    assert_eq!(
+        c.line().await,
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Projects/Beta\"\r\n"
+    );
+    other.cmd("UNSUBSCRIBE Projects/Beta").await;
+    assert_eq!(
+        c.line().await,
+        "* LIST (\\HasNoChildren) \"/\" \"Projects/Beta\"\r\n"
+    );
+    other.cmd("DELETE Projects/Beta").await;
+    // "If, after the event, the mailbox name does not refer to a mailbox accessible to
+    // the client, the \Nonexistent flag MUST be included."
+    let lines = until(&mut c, "* LIST (\\NonExistent) \"/\" \"Projects/Beta\"").await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    // The client's own CREATE is not told back (§5: SHOULD NOT); the next command's
+    // answer shows nothing was pushed in between.
+    let r = c.cmd("CREATE Mine/Own").await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    let r = c.cmd("NOOP").await;
+    assert!(!r.contains("LIST"), "{r}");
+    // Another's change after it is told as usual.
+    other.cmd("DELETE Mine/Own").await;
+    let line = c.line().await;
+    assert!(
+        line.contains("\\NonExistent") && line.contains("Mine/Own"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn refused_notify_requests_say_why_and_leave_the_last_one_in_force() {
+    let (handle, store) = with_mailboxes(&["one"], &["Other"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    let r = c
+        .cmd("NOTIFY SET (mailboxes Other (MessageNew MessageExpunge))")
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    for (request, expect) in [
+        // §6.1: "Only one of the mailbox specifiers affecting the currently selected
+        // mailbox can be specified in any NOTIFY command."
+        (
+            "NOTIFY SET (selected (MessageNew MessageExpunge)) (selected-delayed (MessageNew MessageExpunge))",
+            " BAD ",
+        ),
+        // §5: "If one of MessageNew or MessageExpunge is specified, then both events
+        // MUST be specified. Otherwise, the server MUST respond with the tagged BAD".
+        ("NOTIFY SET (selected (MessageNew))", " BAD "),
+        ("NOTIFY SET (selected (FlagChange))", " BAD "),
+        // §6.1: no other events with SELECTED.
+        (
+            "NOTIFY SET (selected (MessageNew MessageExpunge MailboxName))",
+            " BAD ",
+        ),
+        // §8: fetch attributes only for the selected mailbox.
+        (
+            "NOTIFY SET (personal (MessageNew (UID) MessageExpunge))",
+            " BAD ",
+        ),
+        // §3.1: an unsupported event is "a tagged NO response (not a BAD)" with BADEVENT
+        // listing "all events supported by the server".
+        (
+            "NOTIFY SET (personal (MailboxMetadataChange))",
+            " NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)]",
+        ),
+        (
+            "NOTIFY SET (selected (MessageNew MessageExpunge AnnotationChange FlagChange))",
+            " NO [BADEVENT ",
+        ),
+        ("NOTIFY SET (inboxes (SomethingNew))", " NO [BADEVENT "),
+        ("NOTIFY SET (personal MessageNew)", " BAD "),
+    ] {
+        let r = c.cmd(request).await;
+        assert!(tagged(&r).contains(expect), "{request}: {r}");
+    }
+    // The first registration still holds.
+    add(&store, "Other", "still");
+    let line = c.line().await;
+    assert!(line.starts_with("* STATUS \"Other\" ("), "{line}");
+    // NOTIFY NONE: nothing more between commands.
+    let r = c.cmd("NOTIFY NONE").await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    add(&store, "Other", "unheard");
+    add(&store, "INBOX", "at the next command");
+    let r = c.cmd("NOOP").await;
+    assert!(!r.contains("STATUS"), "{r}");
+    assert!(
+        r.contains("* 2 EXISTS"),
+        "RFC 3501's updates still come: {r}"
+    );
+}
+
+#[tokio::test]
+async fn idle_sends_the_events_notify_asked_for() {
+    let (handle, store) = with_mailboxes(&["one"], &["Other"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    c.cmd("NOTIFY SET (mailboxes Other (MessageNew MessageExpunge))")
+        .await;
+    let tag = c.next_tag();
+    c.send(format!("{tag} IDLE\r\n").as_bytes()).await;
+    assert_eq!(c.line().await, "+ idling\r\n");
+    // §4: "while processing any IDLE command, the server MUST send exactly the same
+    // events as instructed by the client using the NOTIFY command": no SELECTED group,
+    // so INBOX's new message waits; Other's is told.
+    add(&store, "INBOX", "waits");
+    add(&store, "Other", "told");
+    let lines = until(&mut c, "* STATUS").await;
+    assert!(!lines.iter().any(|l| l.contains("EXISTS")), "{lines:?}");
+    c.send(b"DONE\r\n").await;
+    let r = c.until_tagged(&tag).await;
+    assert!(r.contains("* 2 EXISTS"), "{r}");
+}
+
+#[tokio::test]
+async fn a_session_watching_too_many_mailboxes_is_refused_or_told_of_the_overflow() {
+    let store = Store::memory();
+    store
+        .add_account("alice", yubin_store::Secret::from("secret"))
+        .unwrap();
+    let account = store.account("alice").unwrap();
+    for name in ["Lists/A", "Lists/B"] {
+        account.create(name).unwrap();
+    }
+    let mut config = ImapServerConfig::default();
+    config.imap.max_notify_mailboxes = 3;
+    let handle = serve(
+        "127.0.0.1:0".parse().unwrap(),
+        store.clone(),
+        config,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let mut c = Raw::login(&handle).await;
+    // INBOX and the four special-use mailboxes are more than three.
+    let r = c
+        .cmd("NOTIFY SET (personal (MessageNew MessageExpunge))")
+        .await;
+    assert!(tagged(&r).contains(" NO [NOTIFICATIONOVERFLOW]"), "{r}");
+    let r = c
+        .cmd("NOTIFY SET (subtree Lists (MessageNew MessageExpunge))")
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    // A fourth mailbox in the subtree (Lists, Lists/A, Lists/B, Lists/C): §5.8 "It MUST notify these clients by sending an
+    // untagged "OK [NOTIFICATIONOVERFLOW]" response and behave as if a NOTIFY NONE".
+    account.create("Lists/C").unwrap();
+    let line = c.line().await;
+    assert!(line.starts_with("* OK [NOTIFICATIONOVERFLOW]"), "{line}");
+    add(&store, "Lists/A", "unheard");
+    let r = c.cmd("NOOP").await;
+    assert!(!r.contains("STATUS"), "{r}");
+}
