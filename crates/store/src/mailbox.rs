@@ -27,6 +27,7 @@
 //! (inotify) makes a background thread do the same as soon as another program touches the
 //! mailbox, which is how an IDLE session hears of it within a second.
 
+use std::any::Any;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, mpsc};
@@ -100,6 +101,9 @@ pub(crate) struct MailboxShared {
     receiver: Arc<dyn Receiver>,
     /// Header blocks read for searches, shared by every session (see [`Mailbox::header`]).
     headers: Mutex<HeaderCache>,
+    /// What protocols derived from the messages and share among sessions, one value per
+    /// type (see [`Mailbox::memo`]); emptied when the mailbox is deleted.
+    memos: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
     /// The latest snapshot; the lock is held only to clone or replace the `Arc`.
     view: RwLock<Arc<View>>,
     /// Bumped on every change; sessions wait on it and then look at the view.
@@ -250,6 +254,7 @@ impl MailboxShared {
             poll_again: AtomicBool::new(false),
             watcher: Mutex::new(None),
             headers: Mutex::new(HeaderCache::default()),
+            memos: Mutex::new(Vec::new()),
         });
         shared.rewatch(&shared.writer());
         Ok(shared)
@@ -932,6 +937,9 @@ impl MailboxShared {
         view.gone = true;
         *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
         *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        // Facts about messages that no longer exist: freed now, not when the last
+        // session lets go of its handle.
+        self.memos.lock().unwrap_or_else(|p| p.into_inner()).clear();
         drop(w);
         self.bump();
         Ok(())
@@ -1300,6 +1308,29 @@ impl Mailbox {
             .headers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The one value of type `T` kept with this mailbox for every handle (every session
+    /// of every protocol), made by `init` the first time any of them asks.
+    ///
+    /// For what a protocol derives from messages and would otherwise derive again in
+    /// each session, such as IMAP's sort keys: a message never changes under its UID
+    /// while UIDVALIDITY stays (RFC 3501 §2.3.1.1), so a fact about it stays true until
+    /// it is expunged. The memo lives as long as this mailbox's shared state: RENAME
+    /// keeps it (the messages and UIDs go along), DELETE drops it, and a mailbox created
+    /// again under the same name starts without one. The store neither bounds nor reads
+    /// it: `T` keeps itself small (a named limit of its own) and should note the
+    /// UIDVALIDITY it was filled under, since a backend that loses its index gives the
+    /// mailbox a new one (and new UIDs) in place.
+    pub fn memo<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut memos = self.shared.memos.lock().unwrap_or_else(|p| p.into_inner());
+        // A handful of types at most, so a list beats a map keyed by TypeId.
+        if let Some(found) = memos.iter().find_map(|m| m.clone().downcast::<T>().ok()) {
+            return found;
+        }
+        let made = Arc::new(init());
+        memos.push(made.clone());
+        made
     }
 
     /// Changes the flags of the given messages (IMAP STORE); returns the new flags of each

@@ -1,13 +1,17 @@
 //! SORT and UID SORT (RFC 5256 §3), with ESORT's result options (RFC 5267 §3).
 //!
 //! The messages are those the search keys select (as SEARCH selects them); each one's
-//! keys are read once from its header block (the store's cache: no body is read), then
-//! sorted with [`crate::sort::order`].
+//! keys are read once from its header block (the store's cache: no body is read) and
+//! kept for every session of the mailbox ([`FactsCache`]), then sorted with
+//! [`crate::sort::order`].
+
+use std::sync::Arc;
 
 use crate::command::{SearchKey, SearchReturn, SortCriterion};
 use crate::op::search::{charset_ok, esearch, matching};
 use crate::response::{Code, Completion, Data, Responses};
 use crate::selected::Selected;
+use crate::sort::cache::{FactsCache, Lookup};
 use crate::sort::facts::{Facts, Needs};
 use crate::sort::order;
 
@@ -70,25 +74,59 @@ pub(crate) fn ordered(
         .collect()
 }
 
-/// The facts of the messages at `positions`, in that order. A message whose header the
-/// store cannot give (one expunged meanwhile, still numbered for this session) has an
-/// empty one: it keeps its place by internal date, size and sequence number.
-pub(crate) fn read_facts(sel: &Selected, positions: &[usize], needs: Needs) -> Vec<Facts> {
-    positions
+/// The facts of the messages at `positions`, in that order, with at least `needs`
+/// computed: from the mailbox's [`FactsCache`] when another command (of any session)
+/// read them already, else from the header blocks, and then kept there. A message whose
+/// header the store cannot give (one expunged meanwhile, still numbered for this
+/// session) has an empty one: it keeps its place by internal date, size and sequence
+/// number, and that stand-in is not kept.
+pub(crate) fn read_facts(sel: &Selected, positions: &[usize], needs: Needs) -> Vec<Arc<Facts>> {
+    let dates = |pos: usize| sel.meta(pos).map(|m| (m.internal_date.timestamp(), m.size));
+    if !needs.any_header() {
+        // ARRIVAL and SIZE only: the view has them, and nothing is read.
+        return positions
+            .iter()
+            .map(|&pos| {
+                let (arrival, size) = dates(pos).unwrap_or_default();
+                Arc::new(Facts::read(&[], arrival, size, needs))
+            })
+            .collect();
+    }
+    let cache = FactsCache::of(&sel.mailbox);
+    // The UIDs the session's snapshot numbers its messages under (RFC 3501 §2.3.1.1).
+    let uid_validity = sel.view.header().uid_validity;
+    let uids: Vec<u32> = positions.iter().map(|&pos| sel.uid(pos)).collect();
+    let known = cache.get(uid_validity, &uids, needs);
+    let mut fresh = Vec::new();
+    let facts = positions
         .iter()
-        .map(|&pos| {
-            let (arrival, size) = sel
-                .meta(pos)
-                .map(|m| (m.internal_date.timestamp(), m.size))
-                .unwrap_or_default();
-            let header = if needs == Needs::default() {
-                None
-            } else {
-                sel.mailbox.header(sel.uid(pos)).ok()
+        .zip(uids)
+        .zip(known)
+        .map(|((&pos, uid), known)| {
+            // A message known with other facts is read for both, so the entry only grows
+            // and a client alternating SORT and THREAD reads each header once.
+            let want = match known {
+                Lookup::Hit(facts) => return facts,
+                Lookup::Partial(has) => has.union(needs),
+                Lookup::Missing => needs,
             };
-            Facts::read(header.as_deref().unwrap_or_default(), arrival, size, needs)
+            let dates = dates(pos);
+            let header = sel.mailbox.header(uid).ok();
+            let (arrival, size) = dates.unwrap_or_default();
+            let facts = Arc::new(Facts::read(
+                header.as_deref().unwrap_or_default(),
+                arrival,
+                size,
+                want,
+            ));
+            if dates.is_some() && header.is_some() {
+                fresh.push((uid, want, facts.clone()));
+            }
+            facts
         })
-        .collect()
+        .collect();
+    cache.put(uid_validity, fresh);
+    facts
 }
 
 /// The number a response gives the message at `pos`: its UID or sequence number.

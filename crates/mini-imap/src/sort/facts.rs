@@ -65,8 +65,28 @@ impl Needs {
         }
     }
 
-    fn any_header(&self) -> bool {
+    /// Whether any fact comes from the header (all but ARRIVAL and SIZE do).
+    pub fn any_header(&self) -> bool {
         *self != Needs::default()
+    }
+
+    /// Whether every fact `other` needs is among these.
+    pub fn covers(&self, other: Needs) -> bool {
+        self.union(other) == *self
+    }
+
+    /// The facts either needs.
+    pub fn union(self, other: Needs) -> Needs {
+        Needs {
+            subject: self.subject || other.subject,
+            from: self.from || other.from,
+            to: self.to || other.to,
+            cc: self.cc || other.cc,
+            display_from: self.display_from || other.display_from,
+            display_to: self.display_to || other.display_to,
+            sent: self.sent || other.sent,
+            ids: self.ids || other.ids,
+        }
     }
 }
 
@@ -101,7 +121,32 @@ pub struct Facts {
     pub references: Vec<String>,
 }
 
+/// So that sorting and threading take facts as they are kept: owned, or shared with
+/// [`crate::sort::cache::FactsCache`] (`Arc<Facts>`).
+impl AsRef<Facts> for Facts {
+    fn as_ref(&self) -> &Facts {
+        self
+    }
+}
+
 impl Facts {
+    /// About how many bytes the facts hold on the heap (their text), for the cache's
+    /// bound.
+    pub fn heap_bytes(&self) -> usize {
+        let strings = [
+            &self.subject,
+            &self.from,
+            &self.to,
+            &self.cc,
+            &self.display_from,
+            &self.display_to,
+        ];
+        strings.iter().map(|s| s.capacity()).sum::<usize>()
+            + self.message_id.as_ref().map_or(0, String::capacity)
+            + self.references.capacity() * std::mem::size_of::<String>()
+            + self.references.iter().map(String::capacity).sum::<usize>()
+    }
+
     /// Reads the facts `needs` asks for from a header block (as stored: the header with
     /// its blank line), for a message of this internal date and size.
     pub fn read(header: &[u8], arrival: i64, size: u64, needs: Needs) -> Facts {

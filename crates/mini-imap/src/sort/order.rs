@@ -9,10 +9,10 @@ use crate::sort::facts::Facts;
 
 /// The order of `facts` (given in sequence-number order) under `criteria`: the
 /// positions into `facts`, first to last. O(n log n) comparisons of ready keys.
-pub fn sort(facts: &[Facts], criteria: &[SortCriterion]) -> Vec<usize> {
+pub fn sort(facts: &[impl AsRef<Facts>], criteria: &[SortCriterion]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..facts.len()).collect();
     // A stable sort of positions already in sequence order gives the final tie-break.
-    order.sort_by(|&a, &b| compare(&facts[a], &facts[b], criteria));
+    order.sort_by(|&a, &b| compare(facts[a].as_ref(), facts[b].as_ref(), criteria));
     order
 }
 

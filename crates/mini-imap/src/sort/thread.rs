@@ -94,7 +94,7 @@ impl Forest {
 
     /// The node's sort key (§2.2): its message's sent date then sequence position; a
     /// dummy sorts as its first child (REFERENCES steps 4 and 6).
-    fn key(&self, facts: &[Facts], mut v: usize) -> (i64, usize) {
+    fn key(&self, facts: &[&Facts], mut v: usize) -> (i64, usize) {
         loop {
             let node = &self.nodes[v];
             match (node.message, node.children.first()) {
@@ -106,7 +106,7 @@ impl Forest {
     }
 
     /// The node's base subject, a dummy's being its first child's (step 5.B.i).
-    fn subject<'f>(&self, facts: &'f [Facts], v: usize) -> &'f str {
+    fn subject<'f>(&self, facts: &[&'f Facts], v: usize) -> &'f str {
         let (_, m) = self.key(facts, v);
         facts.get(m).map(|f| f.subject.as_str()).unwrap_or("")
     }
@@ -115,7 +115,7 @@ impl Forest {
         self.nodes[v].message.is_none()
     }
 
-    fn is_reply(&self, facts: &[Facts], v: usize) -> bool {
+    fn is_reply(&self, facts: &[&Facts], v: usize) -> bool {
         self.nodes[v]
             .message
             .is_some_and(|m| facts[m].reply_or_forward)
@@ -123,7 +123,7 @@ impl Forest {
 
     /// Sorts every set of siblings by sent date, children before their parents, so a
     /// dummy's first child is settled before the dummy is compared (step 6).
-    fn sort_all(&mut self, facts: &[Facts]) {
+    fn sort_all(&mut self, facts: &[&Facts]) {
         let mut stack: Vec<(usize, bool)> = self.roots.iter().map(|&r| (r, false)).collect();
         while let Some((v, done)) = stack.pop() {
             if done {
@@ -144,7 +144,9 @@ impl Forest {
 /// THREAD=ORDEREDSUBJECT (RFC 5256 §3): messages with the same base subject form one
 /// thread, sorted by sent date; its first message is the parent of all the others
 /// (siblings of one another); threads are sorted by their first message's sent date.
-pub fn ordered_subject(facts: &[Facts]) -> Forest {
+pub fn ordered_subject(facts: &[impl AsRef<Facts>]) -> Forest {
+    let facts: Vec<&Facts> = facts.iter().map(AsRef::as_ref).collect();
+    let facts = facts.as_slice();
     let mut order: Vec<usize> = (0..facts.len()).collect();
     order.sort_by(|&a, &b| {
         (facts[a].subject.as_str(), facts[a].sent, a).cmp(&(
@@ -185,7 +187,9 @@ struct Container {
 }
 
 /// THREAD=REFERENCES (RFC 5256 §3), steps 1 to 6.
-pub fn references(facts: &[Facts]) -> Forest {
+pub fn references(facts: &[impl AsRef<Facts>]) -> Forest {
+    let facts: Vec<&Facts> = facts.iter().map(AsRef::as_ref).collect();
+    let facts = facts.as_slice();
     let n = facts.len();
     let mut c: Vec<Container> = (0..n)
         .map(|m| Container {
@@ -346,7 +350,7 @@ fn prune(c: &[Container], mut children: Vec<Vec<usize>>, roots: Vec<usize>) -> F
 }
 
 /// (5) Gather the root's children that share a base subject.
-fn group_by_subject(forest: &mut Forest, facts: &[Facts]) {
+fn group_by_subject(forest: &mut Forest, facts: &[&Facts]) {
     // (A), (B): one entry per base subject. A later thread replaces the entry when the
     // entry is not a dummy and either the later one is, or the entry is a reply or
     // forward and the later one is not. Empty subjects are skipped.
