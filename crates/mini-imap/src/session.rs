@@ -83,6 +83,9 @@ pub struct ImapConfig {
     /// mailbox with a file watch, looked at after every command. Past it `NOTIFY SET` is
     /// `NO [NOTIFICATIONOVERFLOW]` ([`crate::op::notify::MAX_NOTIFY_MAILBOXES`]).
     pub max_notify_mailboxes: usize,
+    /// Bytes of SORT and THREAD keys kept per open mailbox, shared by its sessions
+    /// ([`crate::sort::cache::SORT_CACHE_BYTES`]); past it the cache starts over.
+    pub sort_cache_bytes: usize,
 }
 
 impl Default for ImapConfig {
@@ -90,6 +93,7 @@ impl Default for ImapConfig {
         ImapConfig {
             max_append_messages: 1000,
             max_notify_mailboxes: crate::op::notify::MAX_NOTIFY_MAILBOXES,
+            sort_cache_bytes: crate::sort::cache::SORT_CACHE_BYTES,
         }
     }
 }
@@ -130,6 +134,8 @@ pub struct Session {
     max_append_messages: usize,
     /// [`ImapConfig::max_notify_mailboxes`].
     max_notify_mailboxes: usize,
+    /// [`ImapConfig::sort_cache_bytes`].
+    sort_cache_bytes: usize,
     /// What NOTIFY asked for (RFC 5465).
     notify: Registration,
     /// The FETCHes NOTIFY owes for new messages, still being produced ([`After::More`]).
@@ -184,6 +190,7 @@ impl Session {
                 ),
                 max_append_messages: config.max_append_messages,
                 max_notify_mailboxes: config.max_notify_mailboxes,
+                sort_cache_bytes: config.sort_cache_bytes,
                 notify: Registration::Unset,
                 pushing: None,
                 target: None,
@@ -961,6 +968,8 @@ impl Session {
         let qresync = params.qresync.as_ref();
         let done = match op::select::select(&account, name, examine, qresync, enabled, &mut out) {
             Ok((selected, done)) => {
+                crate::sort::cache::FactsCache::of(&selected.mailbox)
+                    .set_limit(self.sort_cache_bytes);
                 self.state = State::Selected(account, selected);
                 done
             }

@@ -33,12 +33,20 @@ fn append(mailbox: &Mailbox, raw: &[u8]) -> u32 {
 }
 
 async fn start() -> (ServerHandle, Store) {
+    start_with(SORT_CACHE_BYTES).await
+}
+
+/// A server whose sessions bound each mailbox's sort cache to `limit` bytes
+/// (`ImapConfig::sort_cache_bytes`, applied at SELECT).
+async fn start_with(limit: usize) -> (ServerHandle, Store) {
     let store = Store::memory();
     store.add_account("alice", Secret::from("secret")).unwrap();
+    let mut config = ImapServerConfig::default();
+    config.imap.sort_cache_bytes = limit;
     let handle = serve(
         "127.0.0.1:0".parse().unwrap(),
         store.clone(),
-        ImapServerConfig::default(),
+        config,
         CancellationToken::new(),
     )
     .await
@@ -239,12 +247,12 @@ async fn answers(c: &mut Raw) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn a_cache_of_any_size_gives_the_same_answers() {
-    let (handle, store) = start().await;
+    // Nothing kept (the server's configured limit): every command reads every header,
+    // as without a cache.
+    let (handle, store) = start_with(0).await;
     let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
     many(&inbox, 60);
     let cache = FactsCache::of(&inbox);
-    // Nothing kept: every command reads every header, as without a cache.
-    cache.set_limit(0);
     let mut c = open(&handle, "INBOX").await;
     let want = answers(&mut c).await;
     assert!(cache.is_empty());
@@ -271,20 +279,22 @@ async fn a_cache_of_any_size_gives_the_same_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sessions_sorting_at_once_get_the_same_answers() {
-    let (handle, store) = start().await;
+    let (handle, store) = start_with(0).await;
     let inbox = store.account("alice").unwrap().mailbox("INBOX").unwrap();
     many(&inbox, 200);
     let cache = FactsCache::of(&inbox);
-    cache.set_limit(0);
     let mut c = open(&handle, "INBOX").await;
     let want = answers(&mut c).await;
     c.logout().await;
-    // A cache that starts over every few dozen messages, so sessions fill and empty it
-    // under one another.
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        sessions.push(open(&handle, "INBOX").await);
+    }
+    // A cache that starts over every few dozen messages (set after the SELECTs, which
+    // apply the server's limit), so sessions fill and empty it under one another.
     cache.set_limit(16 * 1024);
     let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let mut c = open(&handle, "INBOX").await;
+    for mut c in sessions {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             for _ in 0..3 {
