@@ -634,6 +634,8 @@ impl Session {
                     Ok(_) => {}
                     Err(why) => return only(&parsed.tag, &Completion::no(Code::Cannot, why)),
                 }
+                // Its new messages are this session's own (RFC 5465 §5.2).
+                self.target = Some(parsed.mailbox.clone());
                 let Some(cx) = self.append_context() else {
                     return only(&parsed.tag, &Completion::bad("Log in first"));
                 };

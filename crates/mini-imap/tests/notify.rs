@@ -444,3 +444,60 @@ async fn a_session_watching_too_many_mailboxes_is_refused_or_told_of_the_overflo
     let r = c.cmd("NOOP").await;
     assert!(!r.contains("STATUS"), "{r}");
 }
+
+#[tokio::test]
+async fn a_large_append_of_the_clients_own_gets_no_fetch_but_anothers_does() {
+    let (handle, store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    c.cmd("NOTIFY SET (selected (MessageNew (UID RFC822.SIZE) MessageExpunge))")
+        .await;
+    // Past the codec's 64 KiB, an APPEND's message is streamed, not framed whole: it is
+    // the client's own all the same (RFC 5465 §5.2).
+    let mut m = message("large");
+    m.extend(std::iter::repeat_n(b'x', 100 * 1024));
+    m.extend_from_slice(b"\r\n");
+    c.send(format!("t90 APPEND INBOX {{{}+}}\r\n", m.len()).as_bytes())
+        .await;
+    c.send(&m).await;
+    c.send(b"\r\n").await;
+    let r = c.until_tagged("t90").await;
+    assert!(tagged(&r).contains(" OK [APPENDUID "), "{r}");
+    let r = c.cmd("NOOP").await;
+    assert!(!r.contains("FETCH"), "{r}");
+    // Another's message is told with the attributes asked.
+    add(&store, "INBOX", "theirs");
+    let line = until(&mut c, "* 3 FETCH").await.pop().unwrap();
+    assert!(
+        line.contains("UID 3") && line.contains("RFC822.SIZE "),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn more_names_than_the_limit_is_an_overflow() {
+    let store = Store::memory();
+    store
+        .add_account("alice", yubin_store::Secret::from("secret"))
+        .unwrap();
+    let mut config = ImapServerConfig::default();
+    config.imap.max_notify_mailboxes = 3;
+    let handle = serve(
+        "127.0.0.1:0".parse().unwrap(),
+        store.clone(),
+        config,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let mut c = Raw::login(&handle).await;
+    // Names that do not exist are ignored (§3.1), but are counted as asked for.
+    let r = c
+        .cmd("NOTIFY SET (mailboxes (a b c d) (MessageNew MessageExpunge))")
+        .await;
+    assert!(tagged(&r).contains(" NO [NOTIFICATIONOVERFLOW]"), "{r}");
+    let r = c
+        .cmd("NOTIFY SET (mailboxes (a b c) (MessageNew MessageExpunge))")
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+}

@@ -327,6 +327,18 @@ pub fn set(
     if unsupported {
         return Err(Completion::no(Code::BadEvent, "Unsupported NOTIFY event"));
     }
+    // Names given one by one count against the limit too: each is compared with every
+    // mailbox whenever names change.
+    let named: usize = groups
+        .iter()
+        .map(|g| match &g.scope {
+            Scope::Subtree(n) | Scope::Mailboxes(n) => n.len(),
+            _ => 0,
+        })
+        .sum();
+    if named > limit {
+        return Err(overflow_refusal());
+    }
     let mut notify = Notify {
         selected: selected_events,
         groups,
