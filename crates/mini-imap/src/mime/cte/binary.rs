@@ -421,7 +421,7 @@ pub struct Marks {
 
 impl Marks {
     fn push(&mut self, mark: bool) {
-        if self.len % 64 == 0 {
+        if self.len.is_multiple_of(64) {
             self.bits.push(0);
         }
         if mark {
