@@ -15,11 +15,13 @@ pub mod binary;
 pub struct UnknownCte(pub String);
 
 /// The content-transfer-encoding a part's MIME header declares, lower-cased; `7bit`
-/// when none is (RFC 2045 §6.1: "Content-Transfer-Encoding: 7BIT" is the default).
+/// when none is (RFC 2045 §6.1: "Content-Transfer-Encoding: 7BIT" is the default). Of
+/// several fields the last counts, as in BODYSTRUCTURE (mail-parser's reading): a
+/// re-encoded part's field ([`without_cte`]) is its last.
 pub fn declared(header: &[u8]) -> String {
     super::header_fields(header)
         .into_iter()
-        .find(|(name, _)| name == "content-transfer-encoding")
+        .rfind(|(name, _)| name == "content-transfer-encoding")
         .and_then(|(_, value)| {
             // A comment or stray parameter after the mechanism is not part of it.
             value
@@ -151,32 +153,54 @@ mod tests {
     }
 }
 
-/// A part header (its blank line included) with its Content-Transfer-Encoding field
-/// (folded lines too) replaced by `base64`, placed just before the blank line.
+/// A part header (its blank line included) with its Content-Transfer-Encoding fields
+/// (folded lines too) dropped and `Content-Transfer-Encoding: base64` written last, just
+/// before a blank line `CRLF`.
+///
+/// Lines of nothing but white space are dropped too: mail-parser (BODYSTRUCTURE, the
+/// sections) ends a header at such a line where a field may begin, so one left inside
+/// would put the new field, and the rest of the header, in the body. The field written
+/// last is the one that counts ([`declared`], mail-parser), whatever another spelling
+/// of the name left above it.
 pub(crate) fn without_cte(header: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(header.len() + 36);
     let mut skipping = false;
-    let mut lines = header.split_inclusive(|&c| c == b'\n').peekable();
-    while let Some(line) = lines.next() {
-        let blank = line == b"\r\n" || line == b"\n";
-        if blank && lines.peek().is_none() {
-            out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
-            out.extend_from_slice(line);
-            return out;
+    for line in header.split_inclusive(|&c| c == b'\n') {
+        if is_blank(line) {
+            continue;
         }
         let folded = line.first().is_some_and(|c| *c == b' ' || *c == b'\t');
         if !folded {
-            skipping = line
-                .get(..26)
-                .is_some_and(|n| n.eq_ignore_ascii_case(b"content-transfer-encoding:"));
+            skipping = is_cte_field(line);
         }
         if !skipping {
             out.extend_from_slice(line);
         }
     }
-    // A header without its blank line (the message ends in it).
+    if !out.is_empty() && !out.ends_with(b"\n") {
+        out.extend_from_slice(b"\r\n");
+    }
     out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n\r\n");
     out
+}
+
+/// Whether a header line holds nothing but white space (as mail-parser skips it: SP,
+/// HT, CR, FF) before its LF.
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.strip_suffix(b"\n").is_some_and(|l| {
+        l.iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\x0c'))
+    })
+}
+
+/// Whether a header line begins a Content-Transfer-Encoding field (white space allowed
+/// before the name and before the colon, as mail-parser reads it).
+fn is_cte_field(line: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-transfer-encoding";
+    let line = line.trim_ascii_start();
+    line.get(..NAME.len())
+        .is_some_and(|n| n.eq_ignore_ascii_case(NAME))
+        && line[NAME.len()..].trim_ascii_start().starts_with(b":")
 }
 
 #[cfg(test)]

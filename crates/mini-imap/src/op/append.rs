@@ -222,6 +222,15 @@ impl Current {
     }
 }
 
+/// Whether a whole literal (which does not say whether it was a `literal8`) may hold
+/// binary content that storing it as it is would lose: a NUL (only a literal8 can carry
+/// one), or a bare LF (which the store would make CRLF, changing a binary part's
+/// octets). Without either, a part declared `binary` loses nothing as it is.
+fn may_be_binary(data: &[u8]) -> bool {
+    memchr::memchr(0, data).is_some()
+        || memchr::memchr_iter(b'\n', data).any(|p| p == 0 || data[p - 1] != b'\r')
+}
+
 /// A message in memory with the parts `marks` names re-encoded.
 fn rewrite_whole(message: &[u8], marks: Marks) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() / 3 * 4 + 1024);
@@ -280,8 +289,7 @@ impl Batch {
                 Ok(())
             }
             AppendEvent::Text(data) => {
-                // A whole literal: one with a NUL can only have been a literal8.
-                let binary = memchr::memchr(0, &data).is_some();
+                let binary = may_be_binary(&data);
                 self.write(&data, binary)
             }
             AppendEvent::Url(url) => {
