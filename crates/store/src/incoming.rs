@@ -496,6 +496,52 @@ mod tests {
         }
     }
 
+    /// A message kept as sent, read back and written again, in memory and in Maildir.
+    #[test]
+    fn a_verbatim_message_reads_back_as_sent_and_is_added_only_in_wire_form() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        for store in [
+            crate::Store::memory(),
+            crate::Store::maildir(dir.path()).unwrap(),
+        ] {
+            store.add_account("a", crate::Secret::from("x")).unwrap();
+            let inbox = store.account("a").unwrap().mailbox(INBOX).unwrap();
+            let mut flags = Flags::new();
+            flags.insert(crate::Flag::Seen);
+            let sent: &[u8] = b"Subject: x\r\n\r\nbare\nline\r";
+            let mut m = inbox.incoming(&flags, None).unwrap();
+            m.write_verbatim(&sent[..12]).unwrap();
+            m.write_verbatim(&sent[12..]).unwrap();
+            assert!(m.has_bare_lf());
+            assert_eq!(m.len(), sent.len() as u64);
+            let mut back = Vec::new();
+            m.read_back().unwrap().read_to_end(&mut back).unwrap();
+            assert_eq!(back, sent, "read back as written, bare LF and all");
+            // Not in wire form: never added as it is.
+            let fresh = m.restart().unwrap();
+            assert!(m.finish().is_err());
+            let mut fresh = fresh;
+            fresh.write(&back).unwrap();
+            assert_eq!(fresh.finish().unwrap(), 1);
+            assert_eq!(
+                &inbox.read(1).unwrap()[..],
+                b"Subject: x\r\n\r\nbare\r\nline\r"
+            );
+            assert!(
+                inbox.messages().unwrap()[0]
+                    .flags
+                    .contains(&crate::Flag::Seen)
+            );
+            // A CRLF cut between two verbatim pieces is not a bare LF.
+            let mut m = inbox.incoming(&flags, None).unwrap();
+            m.write_verbatim(b"a\r").unwrap();
+            m.write_verbatim(b"\nb\r\n").unwrap();
+            assert!(!m.has_bare_lf());
+            assert_eq!(m.finish().unwrap(), 2);
+        }
+    }
+
     proptest! {
         /// However the message is cut, the store writes what `to_crlf` makes of it whole.
         #[test]
