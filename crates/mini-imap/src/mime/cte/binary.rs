@@ -770,6 +770,33 @@ Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\
     }
 
     #[test]
+    fn a_header_ends_where_mail_parser_ends_it() {
+        // A line of CR and white space ends a header where a field may begin; the
+        // re-encoded header drops it, and its field is the one that counts.
+        for m in [
+            &b"\rContent-Transfer-Encoding: binary\r\n\r\n"[..],
+            b"--b\r\n\rContent-Transfer-Encoding: binary\r\n\r\r\n\r\n\r\n",
+            b"X: y\r\nContent-Transfer-Encoding: binary\r\n \t\r\n\r\n\0\r\n",
+        ] {
+            let out = reencode(m).unwrap().into_owned();
+            assert!(!out.contains(&0));
+            assert!(
+                matches!(reencode(&out), Some(std::borrow::Cow::Borrowed(_))),
+                "{:?}",
+                String::from_utf8_lossy(&out)
+            );
+            agrees_with_mail_parser(&out).unwrap();
+        }
+        // White space after a field continues it: the header goes on to the empty line.
+        let out =
+            reencode(b"X: y\r\nContent-Transfer-Encoding: binary\r\n \t\r\n\r\n\0\r\n").unwrap();
+        assert_eq!(
+            &out[..],
+            b"X: y\r\nContent-Transfer-Encoding: base64\r\n\r\nAA0K\r\n"
+        );
+    }
+
+    #[test]
     fn nested_messages_and_multiparts_are_looked_into() {
         let m = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n\
 Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\
