@@ -29,6 +29,8 @@ pub(crate) struct Receipt {
     after_cr: bool,
     /// A write failed: the backend's bytes are incomplete, so nothing more is taken.
     failed: bool,
+    /// [`Receipt::write_verbatim`] passed on a bare LF: the bytes are not in wire form.
+    verbatim_bare_lf: bool,
 }
 
 impl Receipt {
@@ -38,7 +40,31 @@ impl Receipt {
             len: 0,
             after_cr: false,
             failed: false,
+            verbatim_bare_lf: false,
         }
+    }
+
+    /// Appends `bytes` as they are, noting whether a line end in them is a bare LF.
+    fn write_verbatim(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.failed {
+            return Err(broken());
+        }
+        let Some(&last) = bytes.last() else {
+            return Ok(());
+        };
+        if !self.verbatim_bare_lf {
+            let after_cr = self.after_cr;
+            self.verbatim_bare_lf = memchr::memchr_iter(b'\n', bytes).any(|p| match p {
+                0 => !after_cr,
+                p => bytes[p - 1] != b'\r',
+            });
+        }
+        let result = self.put(bytes);
+        if result.is_err() {
+            self.failed = true;
+        }
+        self.after_cr = last == b'\r';
+        result
     }
 
     /// Appends `bytes`, each bare LF made CRLF (RFC 5322 §2.1: the wire form every
@@ -280,6 +306,49 @@ impl IncomingAppend {
         self.receipt.write(bytes)
     }
 
+    /// Appends the next bytes exactly as given, without making bare LF line ends CRLF:
+    /// for a message kept as sent so that it can be read back ([`IncomingAppend::read_back`])
+    /// and rewritten into a [`IncomingAppend::restart`]ed one (IMAP APPEND of binary
+    /// content, where a bare LF inside binary data is data). A message whose verbatim
+    /// bytes had a bare LF ([`IncomingAppend::has_bare_lf`]) is not in wire form: it can
+    /// be read back, but [`IncomingAppend::finish`] and [`IncomingAppend::finish_all`]
+    /// refuse to add it.
+    pub fn write_verbatim(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.sealed.is_some() {
+            return Err(broken());
+        }
+        self.receipt.write_verbatim(bytes)
+    }
+
+    /// Whether bytes given to [`IncomingAppend::write_verbatim`] had a bare LF line end.
+    pub fn has_bare_lf(&self) -> bool {
+        self.receipt.verbatim_bare_lf
+    }
+
+    /// Seals the message ([`IncomingAppend::seal`]) and reads back the bytes as they were
+    /// written, from the backend's staging area (Maildir: the file in `tmp/`), in pieces
+    /// of the caller's choosing: the message is never whole in memory here (the memory
+    /// backend keeps it there anyway).
+    pub fn read_back(&mut self) -> Result<Box<dyn std::io::Read + Send>> {
+        self.seal()?;
+        match &self.sealed {
+            Some((crate::backend::Body::Bytes(b), _)) => {
+                Ok(Box::new(std::io::Cursor::new(b.clone())))
+            }
+            Some((crate::backend::Body::File { path, .. }, _)) => std::fs::File::open(path)
+                .map(|f| Box::new(f) as Box<dyn std::io::Read + Send>)
+                .map_err(|e| StoreError::io("reading back a received message", e)),
+            None => Err(StoreError::Corrupt("internal: an unsealed append".into())),
+        }
+    }
+
+    /// A new, empty message for the same mailbox with the same flags and internal date,
+    /// to receive a rewritten form of this one; this one is dropped when it is no longer
+    /// read, leaving nothing behind.
+    pub fn restart(&self) -> Result<IncomingAppend> {
+        self.mailbox.incoming(&self.flags, self.internal_date)
+    }
+
     /// Bytes received so far, in wire form: the message's size once added (see
     /// [`Incoming::len`]).
     pub fn len(&self) -> u64 {
@@ -294,6 +363,16 @@ impl IncomingAppend {
     /// The memory this message takes while it arrives (see [`Incoming::buffered`]).
     pub fn buffered(&self) -> usize {
         self.receipt.buffered()
+    }
+
+    /// The error of adding a message that is not in wire form.
+    fn check_wire_form(&self) -> Result<()> {
+        if self.receipt.verbatim_bare_lf {
+            return Err(StoreError::Corrupt(
+                "internal: a message written verbatim with bare LF line ends".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Ends the message now without adding it yet: it is made durable in the backend's
@@ -321,6 +400,7 @@ impl IncomingAppend {
     /// APPENDUID). Durable before it returns, so the `OK` to APPEND that follows never
     /// names a message a crash could take back.
     pub fn finish(mut self) -> Result<u32> {
+        self.check_wire_form()?;
         self.seal()?;
         let Some((body, date)) = &self.sealed else {
             return Err(StoreError::Corrupt("internal: an unsealed append".into()));
@@ -358,6 +438,7 @@ impl IncomingAppend {
         // temporary file, which the commit links from.
         let mut keep = messages;
         for m in &mut keep {
+            m.check_wire_form()?;
             m.seal()?;
             if let Some((body, date)) = &m.sealed {
                 received.push((body.clone(), m.receipt.len, m.flags.clone(), *date));
@@ -412,6 +493,52 @@ mod tests {
             let (got, len) = received(pieces);
             assert_eq!(got, wire, "{pieces:?}");
             assert_eq!(len, wire.len() as u64);
+        }
+    }
+
+    /// A message kept as sent, read back and written again, in memory and in Maildir.
+    #[test]
+    fn a_verbatim_message_reads_back_as_sent_and_is_added_only_in_wire_form() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        for store in [
+            crate::Store::memory(),
+            crate::Store::maildir(dir.path()).unwrap(),
+        ] {
+            store.add_account("a", crate::Secret::from("x")).unwrap();
+            let inbox = store.account("a").unwrap().mailbox(INBOX).unwrap();
+            let mut flags = Flags::new();
+            flags.insert(crate::Flag::Seen);
+            let sent: &[u8] = b"Subject: x\r\n\r\nbare\nline\r";
+            let mut m = inbox.incoming(&flags, None).unwrap();
+            m.write_verbatim(&sent[..12]).unwrap();
+            m.write_verbatim(&sent[12..]).unwrap();
+            assert!(m.has_bare_lf());
+            assert_eq!(m.len(), sent.len() as u64);
+            let mut back = Vec::new();
+            m.read_back().unwrap().read_to_end(&mut back).unwrap();
+            assert_eq!(back, sent, "read back as written, bare LF and all");
+            // Not in wire form: never added as it is.
+            let fresh = m.restart().unwrap();
+            assert!(m.finish().is_err());
+            let mut fresh = fresh;
+            fresh.write(&back).unwrap();
+            assert_eq!(fresh.finish().unwrap(), 1);
+            assert_eq!(
+                &inbox.read(1).unwrap()[..],
+                b"Subject: x\r\n\r\nbare\r\nline\r"
+            );
+            assert!(
+                inbox.messages().unwrap()[0]
+                    .flags
+                    .contains(&crate::Flag::Seen)
+            );
+            // A CRLF cut between two verbatim pieces is not a bare LF.
+            let mut m = inbox.incoming(&flags, None).unwrap();
+            m.write_verbatim(b"a\r").unwrap();
+            m.write_verbatim(b"\nb\r\n").unwrap();
+            assert!(!m.has_bare_lf());
+            assert_eq!(m.finish().unwrap(), 2);
         }
     }
 

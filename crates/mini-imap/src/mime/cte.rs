@@ -7,17 +7,21 @@ use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 
+pub mod binary;
+
 /// A content-transfer-encoding yubin cannot undo (RFC 3516 §4.3: the FETCH fails with
 /// `NO [UNKNOWN-CTE]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownCte(pub String);
 
 /// The content-transfer-encoding a part's MIME header declares, lower-cased; `7bit`
-/// when none is (RFC 2045 §6.1: "Content-Transfer-Encoding: 7BIT" is the default).
+/// when none is (RFC 2045 §6.1: "Content-Transfer-Encoding: 7BIT" is the default). Of
+/// several fields the last counts, as in BODYSTRUCTURE (mail-parser's reading): a
+/// re-encoded part's field ([`without_cte`]) is its last.
 pub fn declared(header: &[u8]) -> String {
     super::header_fields(header)
         .into_iter()
-        .find(|(name, _)| name == "content-transfer-encoding")
+        .rfind(|(name, _)| name == "content-transfer-encoding")
         .and_then(|(_, value)| {
             // A comment or stray parameter after the mechanism is not part of it.
             value
@@ -149,100 +153,54 @@ mod tests {
     }
 }
 
-/// The message with every leaf part that carries raw binary (a NUL octet, or
-/// `Content-Transfer-Encoding: binary`) re-encoded in base64; `None` when no part does.
+/// A part header (its blank line included) with its Content-Transfer-Encoding fields
+/// (folded lines too) dropped and `Content-Transfer-Encoding: base64` written last, just
+/// before a blank line `CRLF`.
 ///
-/// RFC 3516 §4.4: "The server MAY modify the CTE of the appended data, however any such
-/// transformation MUST NOT result in a loss of data." An IMAP literal cannot carry NUL
-/// (RFC 3501 §9 `CHAR8`), so the BODY[] of a message appended as a `literal8` could not
-/// be sent as it is, and its bare line ends would be changed to CRLF on the way out;
-/// in base64 the octets survive both, and FETCH BINARY gives them back exactly, as
-/// Dovecot does (imaptest `append-binary`). Parts inside an attached message are left
-/// as they are.
-pub fn encode_binary_parts(message: &[u8]) -> Option<Vec<u8>> {
-    let parsed = mail_parser::MessageParser::default().parse(message)?;
-    let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::new();
-    for part in &parsed.parts {
-        if matches!(
-            part.body,
-            mail_parser::PartType::Multipart(_) | mail_parser::PartType::Message(_)
-        ) {
-            continue;
-        }
-        let len = message.len();
-        let (h, b, e) = (
-            (part.offset_header as usize).min(len),
-            (part.offset_body as usize).min(len),
-            (part.offset_end as usize).min(len),
-        );
-        if !(h <= b && b <= e) {
-            continue;
-        }
-        let header = &message[h..b];
-        let mut body = &message[b..e];
-        if !(body.contains(&0) || declared(header) == "binary") {
-            continue;
-        }
-        // The line break before a boundary belongs to the boundary (RFC 2046 §5.1.1),
-        // not to the content: keep it out of what is encoded, and write one after.
-        let before_boundary = message[e..].starts_with(b"--");
-        if before_boundary {
-            body = body
-                .strip_suffix(b"\r\n")
-                .or_else(|| body.strip_suffix(b"\n"))
-                .unwrap_or(body);
-        }
-        let mut out = without_cte(header);
-        let encoded = base64::engine::general_purpose::STANDARD.encode(body);
-        for line in encoded.as_bytes().chunks(76) {
-            out.extend_from_slice(line);
-            out.extend_from_slice(b"\r\n");
-        }
-        // Where the part ends just before the boundary's own line break, the last
-        // line of base64 ends with that one.
-        let boundary_break = message[e..].starts_with(b"\r\n") || message[e..].starts_with(b"\n");
-        if !before_boundary && boundary_break && !encoded.is_empty() {
-            out.truncate(out.len() - 2);
-        }
-        edits.push((h, e, out));
-    }
-    if edits.is_empty() {
-        return None;
-    }
-    let mut out = message.to_vec();
-    edits.sort_by_key(|&(h, _, _)| std::cmp::Reverse(h));
-    for (h, e, replacement) in edits {
-        out.splice(h..e, replacement);
-    }
-    Some(out)
-}
-
-/// A part header (its blank line included) with its Content-Transfer-Encoding field
-/// (folded lines too) replaced by `base64`, placed just before the blank line.
-fn without_cte(header: &[u8]) -> Vec<u8> {
+/// Lines of nothing but white space are dropped too: mail-parser (BODYSTRUCTURE, the
+/// sections) ends a header at such a line where a field may begin, so one left inside
+/// would put the new field, and the rest of the header, in the body. The field written
+/// last is the one that counts ([`declared`], mail-parser), whatever another spelling
+/// of the name left above it.
+pub(crate) fn without_cte(header: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(header.len() + 36);
     let mut skipping = false;
-    let mut lines = header.split_inclusive(|&c| c == b'\n').peekable();
-    while let Some(line) = lines.next() {
-        let blank = line == b"\r\n" || line == b"\n";
-        if blank && lines.peek().is_none() {
-            out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
-            out.extend_from_slice(line);
-            return out;
+    for line in header.split_inclusive(|&c| c == b'\n') {
+        if is_blank(line) {
+            continue;
         }
         let folded = line.first().is_some_and(|c| *c == b' ' || *c == b'\t');
         if !folded {
-            skipping = line
-                .get(..26)
-                .is_some_and(|n| n.eq_ignore_ascii_case(b"content-transfer-encoding:"));
+            skipping = is_cte_field(line);
         }
         if !skipping {
             out.extend_from_slice(line);
         }
     }
-    // A header without its blank line (the message ends in it).
+    if !out.is_empty() && !out.ends_with(b"\n") {
+        out.extend_from_slice(b"\r\n");
+    }
     out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n\r\n");
     out
+}
+
+/// Whether a header line holds nothing but white space (as mail-parser skips it: SP,
+/// HT, CR, FF) before its LF.
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.strip_suffix(b"\n").is_some_and(|l| {
+        l.iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\x0c'))
+    })
+}
+
+/// Whether a header line begins a Content-Transfer-Encoding field (white space allowed
+/// before the name and before the colon, as mail-parser reads it).
+fn is_cte_field(line: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-transfer-encoding";
+    let line = line.trim_ascii_start();
+    line.get(..NAME.len())
+        .is_some_and(|n| n.eq_ignore_ascii_case(NAME))
+        && line[NAME.len()..].trim_ascii_start().starts_with(b":")
 }
 
 #[cfg(test)]
@@ -256,7 +214,7 @@ mod binary_append_tests {
 Content-Transfer-Encoding: binary\r\n\r\n"
             .to_vec();
         m.extend_from_slice(body);
-        let out = encode_binary_parts(&m).unwrap();
+        let out = binary::reencode(&m).unwrap().into_owned();
         let text = String::from_utf8(out.clone()).unwrap();
         assert!(
             text.contains("Content-Transfer-Encoding: base64\r\n\r\n"),
@@ -272,7 +230,7 @@ Content-Type: text/plain\r\n\r\nhello\r\n--x\r\nContent-Type: application/x\r\n\
             .to_vec();
         mp.extend_from_slice(b"a\0b");
         mp.extend_from_slice(b"\r\n--x--\r\n");
-        let out = String::from_utf8(encode_binary_parts(&mp).unwrap()).unwrap();
+        let out = String::from_utf8(binary::reencode(&mp).unwrap().into_owned()).unwrap();
         assert!(out.contains("hello\r\n--x\r\n"), "{out}");
         assert!(
             out.contains("Content-Transfer-Encoding: base64\r\n\r\nYQBi\r\n--x--"),
@@ -281,12 +239,15 @@ Content-Type: text/plain\r\n\r\nhello\r\n--x\r\nContent-Type: application/x\r\n\
         // An empty binary part keeps its header's blank line.
         let empty = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
 Content-Transfer-Encoding: binary\r\n\r\n\r\n--x--\r\n";
-        let out = String::from_utf8(encode_binary_parts(empty).unwrap()).unwrap();
+        let out = String::from_utf8(binary::reencode(empty).unwrap().into_owned()).unwrap();
         assert!(
             out.contains("Content-Transfer-Encoding: base64\r\n\r\n\r\n--x--"),
             "{out}"
         );
         // Nothing binary: nothing to do.
-        assert!(encode_binary_parts(b"Subject: x\r\n\r\nplain\r\n").is_none());
+        assert!(matches!(
+            binary::reencode(b"Subject: x\r\n\r\nplain\r\n"),
+            Some(Cow::Borrowed(_))
+        ));
     }
 }

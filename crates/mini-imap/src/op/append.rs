@@ -13,12 +13,15 @@
 //! destination is the selected mailbox, the session's usual report sends the new EXISTS
 //! before the tagged `OK` (§6.3.11: "SHOULD notify the client immediately").
 
+use std::io::Read;
+
 use yubin_store::{Account, IncomingAppend, Mailbox, StoreError};
 
 use crate::capability::Enabled;
 use crate::command::{AppendData, AppendMessage, CatPart};
 use crate::mailbox_name::NameForm;
 use crate::mime::MessageInfo;
+use crate::mime::cte::binary::{Marks, Rewrite, Survey, Verdict};
 use crate::parse::{self, AppendEvent, AppendHead, Expect, SegmentEnd};
 use crate::response::{Code, Completion};
 
@@ -52,21 +55,190 @@ struct Batch {
     /// Messages complete, in order.
     done: Vec<IncomingAppend>,
     /// The message being read.
-    current: Option<IncomingAppend>,
-    /// The start of the message being read, held back while it is at most [`HOLD`]
-    /// octets so that binary content can be re-encoded before it is stored.
-    held: Vec<u8>,
-    /// Whether the message being read is still held (it has not passed [`HOLD`]).
-    holding: bool,
+    current: Option<Current>,
 }
 
-/// Messages up to this size are held in memory until they end: one that carries binary
-/// content (a NUL, sent as a literal8) is stored with those parts in base64 (RFC 3516
-/// §4.4: the server "MAY modify the CTE of the appended data, however any such
-/// transformation MUST NOT result in a loss of data"), so its BODY[] can be sent in an
-/// IMAP literal (RFC 3501 §9: no NUL) and BINARY gives the octets back exactly. A larger
-/// message is written as it comes, as sent.
+/// A message that may carry binary content is held in memory while it is at most this
+/// size, and rewritten there if it must be; a larger one is kept as sent by the store
+/// (not made CRLF) and read back to be rewritten ([`Spool::Binary`]).
 pub const HOLD: usize = 64 * 1024;
+
+/// Pieces of this size are read back from the store to rewrite a large binary message.
+const READ_BACK: usize = 64 * 1024;
+
+/// The message being read.
+#[derive(Debug)]
+struct Current {
+    message: IncomingAppend,
+    spool: Spool,
+}
+
+/// How the message being read is kept until it ends.
+///
+/// RFC 3516 §4.4: a message appended as a `literal8` may hold NUL and bare binary parts;
+/// the server "MAY modify the CTE of the appended data, however any such transformation
+/// MUST NOT result in a loss of data". yubin stores such parts in base64, so the
+/// message's BODY[] can be sent in an ordinary literal (RFC 3501 §9: `CHAR8 = %x01-ff`,
+/// no NUL) and BINARY gives the octets back exactly. Whether a part needs it is known
+/// only at its end, while its header (to say `base64`) comes first: so the message is
+/// kept as sent while a [`Survey`] watches it go by, and rewritten after it ends, from
+/// memory or read back from the store in pieces ([`crate::mime::cte::binary`] says why
+/// this and not a one-pass re-encoder). Memory stays bounded whatever the size.
+#[derive(Debug)]
+enum Spool {
+    /// Nothing written yet: how it is kept depends on its first octets.
+    Undecided,
+    /// No binary content can come (an ordinary literal refuses NUL): written to the store
+    /// as it comes, no copy, no second pass. The common case.
+    Direct,
+    /// Binary content may come (a `literal8`, a NUL, a CATENATE).
+    Binary {
+        survey: Box<Survey>,
+        /// The message while it is at most [`HOLD`] octets.
+        held: Vec<u8>,
+        /// It passed [`HOLD`]: `held` went to the store, as every octet after it,
+        /// verbatim ([`IncomingAppend::write_verbatim`]: a bare LF in binary data is
+        /// data, and would otherwise be made CRLF).
+        spilled: bool,
+    },
+}
+
+impl Spool {
+    fn binary() -> Spool {
+        Spool::Binary {
+            survey: Box::default(),
+            held: Vec::new(),
+            spilled: false,
+        }
+    }
+}
+
+impl Current {
+    /// Octets received so far, as sent (what the size limit applies to).
+    fn received(&self) -> u64 {
+        let held = match &self.spool {
+            Spool::Binary { held, .. } => held.len() as u64,
+            _ => 0,
+        };
+        self.message.len().saturating_add(held)
+    }
+
+    fn write(&mut self, data: &[u8], binary: bool) -> Result<(), StoreError> {
+        if matches!(self.spool, Spool::Undecided) {
+            self.spool = if binary {
+                Spool::binary()
+            } else {
+                Spool::Direct
+            };
+        }
+        match &mut self.spool {
+            Spool::Undecided | Spool::Direct => self.message.write(data),
+            Spool::Binary {
+                survey,
+                held,
+                spilled,
+            } => {
+                survey.feed(data);
+                if !*spilled && held.len() + data.len() <= HOLD {
+                    held.extend_from_slice(data);
+                    return Ok(());
+                }
+                if !*spilled {
+                    *spilled = true;
+                    self.message.write_verbatim(&std::mem::take(held))?;
+                }
+                self.message.write_verbatim(data)
+            }
+        }
+    }
+
+    /// The message is complete: the message to add, its binary parts re-encoded.
+    fn end(self) -> Result<IncomingAppend, Completion> {
+        let failed = |e: StoreError| Completion::store_failed("APPEND", &e);
+        let Current { mut message, spool } = self;
+        let Spool::Binary {
+            survey,
+            held,
+            spilled,
+        } = spool
+        else {
+            return Ok(message);
+        };
+        let marks = match survey.finish() {
+            Verdict::Refuse => {
+                return Err(Completion::no(
+                    Code::Cannot,
+                    "APPEND failed: NUL outside the body of a MIME part (RFC 3516 §4.4)",
+                ));
+            }
+            Verdict::Keep if spilled && !message.has_bare_lf() => return Ok(message),
+            Verdict::Keep => None,
+            Verdict::Rewrite(marks) => Some(marks),
+        };
+        if !spilled {
+            let data = match marks {
+                Some(marks) => rewrite_whole(&held, marks),
+                None => held,
+            };
+            message.write(&data).map_err(failed)?;
+            return Ok(message);
+        }
+        // Read back what was kept as sent, and write it again: rewritten, or only made
+        // CRLF (bare LF line ends kept as sent to be able to come here). The first copy
+        // goes when `message` is dropped.
+        let mut fresh = message.restart().map_err(failed)?;
+        let mut from = message.read_back().map_err(failed)?;
+        let mut rewrite = marks.map(Rewrite::new);
+        let mut buf = vec![0; READ_BACK];
+        let mut out = Vec::new();
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(failed(StoreError::Io {
+                        context: "reading back an appended message".into(),
+                        source,
+                    }));
+                }
+            };
+            let piece = match &mut rewrite {
+                Some(r) => {
+                    out.clear();
+                    r.feed(&buf[..n], &mut out);
+                    &out[..]
+                }
+                None => &buf[..n],
+            };
+            fresh.write(piece).map_err(failed)?;
+        }
+        if let Some(r) = rewrite {
+            out.clear();
+            r.finish(&mut out);
+            fresh.write(&out).map_err(failed)?;
+        }
+        Ok(fresh)
+    }
+}
+
+/// Whether a whole literal (which does not say whether it was a `literal8`) may hold
+/// binary content that storing it as it is would lose: a NUL (only a literal8 can carry
+/// one), or a bare LF (which the store would make CRLF, changing a binary part's
+/// octets). Without either, a part declared `binary` loses nothing as it is.
+fn may_be_binary(data: &[u8]) -> bool {
+    memchr::memchr(0, data).is_some()
+        || memchr::memchr_iter(b'\n', data).any(|p| p == 0 || data[p - 1] != b'\r')
+}
+
+/// A message in memory with the parts `marks` names re-encoded.
+fn rewrite_whole(message: &[u8], marks: Marks) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() / 3 * 4 + 1024);
+    let mut rewrite = Rewrite::new(marks);
+    rewrite.feed(message, &mut out);
+    rewrite.finish(&mut out);
+    out
+}
 
 impl Batch {
     fn new(cx: Context<'_>, name: &str) -> Result<Batch, Completion> {
@@ -86,36 +258,49 @@ impl Batch {
             mailbox,
             done: Vec::new(),
             current: None,
-            held: Vec::new(),
-            holding: false,
         })
     }
 
     /// Takes one event of the command's arguments.
     fn apply(&mut self, event: AppendEvent) -> Result<(), Completion> {
         match event {
-            AppendEvent::Start { flags, date, .. } => {
+            AppendEvent::Start {
+                flags,
+                date,
+                catenate,
+            } => {
                 let flags = super::store::parse_flags(&flags).map_err(|bad| bad.completion())?;
                 let incoming = self
                     .mailbox
                     .incoming(&flags, date)
                     .map_err(|e| Completion::store_failed("APPEND", &e))?;
-                self.current = Some(incoming);
+                // A CATENATE message is made of pieces of either kind, and of other
+                // messages' octets: the survey sees it all from its first octet.
+                let spool = if catenate {
+                    Spool::binary()
+                } else {
+                    Spool::Undecided
+                };
+                self.current = Some(Current {
+                    message: incoming,
+                    spool,
+                });
                 self.scan = HeaderScan::default();
-                self.held.clear();
-                self.holding = true;
                 Ok(())
             }
-            AppendEvent::Text(data) => self.write(&data),
+            AppendEvent::Text(data) => {
+                let binary = may_be_binary(&data);
+                self.write(&data, binary)
+            }
             AppendEvent::Url(url) => {
                 let data = self.resolve(&url)?;
-                self.write(&data)
+                self.write(&data, true)
             }
             AppendEvent::End => {
-                self.release()?;
-                let Some(message) = self.current.take() else {
+                let Some(current) = self.current.take() else {
                     return Ok(());
                 };
+                let message = current.end()?;
                 // RFC 3502 §6.3.11: "A zero-length message literal argument is an error,
                 // and MUST return a NO. This can be used to cancel the append."
                 if message.is_empty() {
@@ -143,48 +328,28 @@ impl Batch {
         }
     }
 
-    /// Appends octets to the message being read.
-    fn write(&mut self, data: &[u8]) -> Result<(), Completion> {
-        let Some(message) = &mut self.current else {
+    /// Appends octets to the message being read; `binary`: they may hold binary content
+    /// (they came in a `literal8`, or hold a NUL).
+    fn write(&mut self, data: &[u8], binary: bool) -> Result<(), Completion> {
+        let Some(current) = &mut self.current else {
             return Ok(());
         };
         // RFC 4469 §4.2: "The server may also wish to return the TOOBIG response code if
-        // the resulting message exceeds a server-specific message size limit."
-        let so_far = message.len().saturating_add(self.held.len() as u64);
-        if so_far.saturating_add(data.len() as u64) > self.max_message {
+        // the resulting message exceeds a server-specific message size limit." The
+        // limit is on the octets sent: a re-encoded binary part is stored a third larger.
+        if current.received().saturating_add(data.len() as u64) > self.max_message {
             return Err(Completion::no(Code::TooBig, "Message too large"));
         }
         self.scan.feed(data);
-        if self.holding && self.held.len() + data.len() <= HOLD {
-            self.held.extend_from_slice(data);
-            return Ok(());
+        if binary && matches!(current.spool, Spool::Direct) {
+            // Cannot happen: one literal per message, and an ordinary one refuses NUL.
+            return Err(Completion::no(
+                Code::Cannot,
+                "APPEND failed: binary data after ordinary data in one message",
+            ));
         }
-        self.release()?;
-        self.holding = false;
-        let Some(message) = &mut self.current else {
-            return Ok(());
-        };
-        message
-            .write(data)
-            .map_err(|e| Completion::store_failed("APPEND", &e))
-    }
-
-    /// Writes what is held of the message being read, its binary parts re-encoded in
-    /// base64 if it has any ([`HOLD`]).
-    fn release(&mut self) -> Result<(), Completion> {
-        let held = std::mem::take(&mut self.held);
-        let Some(message) = &mut self.current else {
-            return Ok(());
-        };
-        if held.is_empty() {
-            return Ok(());
-        }
-        let data = match memchr::memchr(0, &held) {
-            Some(_) => crate::mime::cte::encode_binary_parts(&held).unwrap_or(held),
-            None => held,
-        };
-        message
-            .write(&data)
+        current
+            .write(data, binary)
             .map_err(|e| Completion::store_failed("APPEND", &e))
     }
 
@@ -330,7 +495,8 @@ impl Streaming {
             self.failed = Some(Completion::bad("NUL in a literal (send a literal8)"));
             return;
         }
-        if let Err(refused) = self.batch.write(piece) {
+        let binary = matches!(self.open, SegmentEnd::Open { binary: true, .. });
+        if let Err(refused) = self.batch.write(piece, binary) {
             self.failed = Some(refused);
         }
     }
