@@ -1150,6 +1150,7 @@ fn imap_input(g: &mut Gen, limits: &Limits) -> Input {
                     "THREAD ORDEREDSUBJECT KOI8-R",
                     // RFC 5267 §4.
                     "SEARCH RETURN (UPDATE COUNT)",
+                    "SEARCH RETURN (UPDATE (UID BODY[HEADER.FIELDS (SUBJECT)] FLAGS))",
                     "SEARCH RETURN (PARTIAL 2:1)",
                     "SORT RETURN (UPDATE PARTIAL 1:3) (SUBJECT) UTF-8",
                 ]);

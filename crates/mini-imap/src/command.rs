@@ -448,7 +448,7 @@ impl StatusItem {
 /// The result options of `SEARCH RETURN (...)` (RFC 4731 §3.1, RFC 5182 §2.1).
 ///
 /// `RETURN ()` means `RETURN (ALL)`; the parser sets `all` for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchReturn {
     /// `MIN`: the lowest number found.
     pub min: bool,
@@ -462,6 +462,9 @@ pub struct SearchReturn {
     pub save: bool,
     /// `UPDATE` (RFC 5267 §4.3): keep telling the client how the result changes.
     pub update: bool,
+    /// `UPDATE (fetch-att ...)` (RFC 5465 §7): what to FETCH for a new message the
+    /// update adds to the result; empty when not given.
+    pub update_fetch: Vec<FetchAttr>,
     /// `CONTEXT` (RFC 5267 §4.2): a hint that the search will be used again; accepted.
     pub context: bool,
     /// `PARTIAL a:b` (RFC 5267 §4.4): results a to b (1-based, in result order).

@@ -1192,7 +1192,7 @@ fn search(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
 /// sorted result has no set to save that SEARCH would not give.
 fn sort(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
     let (i, ret) = opt(search_return_opts).parse(i)?;
-    if ret.is_some_and(|r| r.save) {
+    if ret.as_ref().is_some_and(|r| r.save) {
         return fail(i);
     }
     let (i, criteria) = preceded(
@@ -1273,18 +1273,48 @@ fn search_criteria(i: &[u8]) -> Res<'_, (String, Vec<SearchKey>)> {
 
 /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"`
 /// (RFC 4466 §2.6); `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT"` (RFC 4731 §4)
-/// `/ "SAVE"` (RFC 5182 §3).
+/// `/ "SAVE"` (RFC 5182 §3) `/ modifier-context / modifier-partial / modifier-update`
+/// (RFC 5267 §5); `modifier-update = "UPDATE" [ "(" fetch-att *(SP fetch-att) ")" ]`
+/// (RFC 5465 §8).
 /// `RETURN ()` is `RETURN (ALL)` (RFC 4731 §3.1).
 fn search_return_opts(i: &[u8]) -> Res<'_, SearchReturn> {
-    let (rest, words) = preceded(
+    /// One option: a word, or UPDATE with its fetch attributes.
+    enum Opt<'a> {
+        Word(&'a [u8]),
+        UpdateFetch(Vec<FetchAttr>),
+    }
+    let opt = alt((
+        map(
+            preceded(
+                (tag_no_case(&b"UPDATE"[..]), sp),
+                delimited(
+                    tag(&b"("[..]),
+                    separated_list1(sp, fetch_att),
+                    tag(&b")"[..]),
+                ),
+            ),
+            Opt::UpdateFetch,
+        ),
+        map(atom, Opt::Word),
+    ));
+    let (rest, opts) = preceded(
         (sp, tag_no_case(&b"RETURN"[..]), sp),
-        delimited(tag(&b"("[..]), separated_list0(sp, atom), tag(&b")"[..])),
+        delimited(tag(&b"("[..]), separated_list0(sp, opt), tag(&b")"[..])),
     )
     .parse(i)?;
     let mut ret = SearchReturn::default();
-    let mut words = words.iter();
-    let empty = words.len() == 0;
-    while let Some(w) = words.next() {
+    let empty = opts.is_empty();
+    let mut opts = opts.into_iter();
+    while let Some(o) = opts.next() {
+        let w = match o {
+            Opt::UpdateFetch(atts) if !ret.update => {
+                ret.update = true;
+                ret.update_fetch = atts;
+                continue;
+            }
+            Opt::UpdateFetch(_) => return fail(i),
+            Opt::Word(w) => w,
+        };
         let on = match w.to_ascii_uppercase().as_slice() {
             b"MIN" => &mut ret.min,
             b"MAX" => &mut ret.max,
@@ -1297,7 +1327,10 @@ fn search_return_opts(i: &[u8]) -> Res<'_, SearchReturn> {
             // `modifier-partial = "PARTIAL" SP partial-range`;
             // `partial-range = nz-number ":" nz-number` (500:400 is 400:500).
             b"PARTIAL" if ret.partial.is_none() => {
-                let range: &[u8] = words.next().copied().unwrap_or_default();
+                let range: &[u8] = match opts.next() {
+                    Some(Opt::Word(range)) => range,
+                    _ => return fail(i),
+                };
                 let Ok((b"", (a, b))) =
                     separated_pair(nz_number, tag(&b":"[..]), nz_number).parse(range)
                 else {

@@ -306,7 +306,7 @@ fn write_return(out: &mut Vec<u8>, r: &crate::command::SearchReturn) {
         (r.all, "ALL"),
         (r.count, "COUNT"),
         (r.save, "SAVE"),
-        (r.update, "UPDATE"),
+        (r.update && r.update_fetch.is_empty(), "UPDATE"),
         (r.context, "CONTEXT"),
     ]
     .iter()
@@ -314,6 +314,17 @@ fn write_return(out: &mut Vec<u8>, r: &crate::command::SearchReturn) {
     .map(|(_, name)| (*name).to_owned())
     .collect();
     opts.extend(r.partial.map(|(a, b)| format!("PARTIAL {a}:{b}")));
+    if r.update && !r.update_fetch.is_empty() {
+        // RFC 5465 §8: `modifier-update = "UPDATE" ["(" fetch-att *(SP fetch-att) ")"]`.
+        let mut atts = Vec::new();
+        for (i, a) in r.update_fetch.iter().enumerate() {
+            if i > 0 {
+                atts.push(b' ');
+            }
+            write_fetch_attr(&mut atts, a, true);
+        }
+        opts.push(format!("UPDATE ({})", String::from_utf8_lossy(&atts)));
+    }
     out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
 }
 

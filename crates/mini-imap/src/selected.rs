@@ -59,8 +59,10 @@ pub struct Selected {
     /// §5.2 "A FETCH response SHOULD NOT be generated for a new message created by the
     /// client on this particular connection".
     pub made_here: BTreeSet<u32>,
-    /// New messages whose NOTIFY `MessageNew` FETCH is still owed (RFC 5465 §5.2).
-    pub owed_fetch: Vec<u32>,
+    /// New messages whose FETCH is still owed, with what to fetch: NOTIFY's
+    /// `MessageNew` attributes (RFC 5465 §5.2) and those of update contexts they joined
+    /// (§7), together ("These attributes SHOULD be combined into a single FETCH").
+    pub owed_fetch: BTreeMap<u32, Vec<crate::command::FetchAttr>>,
 }
 
 impl std::fmt::Debug for Selected {
@@ -74,6 +76,16 @@ impl std::fmt::Debug for Selected {
 }
 
 impl Selected {
+    /// Notes that message `uid` is owed a FETCH of `attrs` (with any owed already).
+    pub fn owe_fetch(&mut self, uid: u32, attrs: &[crate::command::FetchAttr]) {
+        let owed = self.owed_fetch.entry(uid).or_default();
+        for a in attrs {
+            if !owed.contains(a) {
+                owed.push(a.clone());
+            }
+        }
+    }
+
     /// How many messages the client knows of (EXISTS).
     pub fn len(&self) -> usize {
         self.uids.len()

@@ -202,8 +202,15 @@ impl Session {
     /// The next piece of a response that returned [`After::More`].
     pub fn resume(&mut self) -> Reply {
         let mut out = Responses::new();
-        if let Some(job) = self.pushing.take() {
-            let after = self.push_fetches(job, &mut out);
+        if self.fetching.is_none() {
+            // The FETCHes owed for new messages, pushed between commands.
+            let after = match self.pushing.take() {
+                Some(job) => match self.push_fetches(job, &mut out) {
+                    After::Continue => self.start_fetches(&mut out),
+                    more => more,
+                },
+                None => self.start_fetches(&mut out),
+            };
             return Reply::from_vec(out.into_bytes(), after);
         }
         let (Some((tag, mut job)), State::Selected(_, sel)) =
@@ -859,35 +866,51 @@ impl Session {
         Reply::from_vec(out.into_bytes(), after)
     }
 
-    /// Starts the FETCHes NOTIFY owes for new messages of the selected mailbox (RFC 5465
-    /// §5.2: after their EXISTS); a long one goes on through [`Session::resume`].
+    /// Starts the FETCHes owed for new messages of the selected mailbox (NOTIFY's
+    /// MessageNew, RFC 5465 §5.2, and update contexts', §7), after their EXISTS: one
+    /// FETCH per message, with every attribute owed for it; a long run goes on through
+    /// [`Session::resume`].
     fn start_fetches(&mut self, out: &mut Responses) -> After {
         let enabled = self.capabilities.enabled();
-        let (State::Selected(_, sel), Registration::On(n)) = (&mut self.state, &self.notify) else {
-            return After::Continue;
-        };
-        let owed = std::mem::take(&mut sel.owed_fetch);
-        let Some(events) = n.selected() else {
-            return After::Continue;
-        };
-        if owed.is_empty() || events.fetch.is_empty() {
-            return After::Continue;
-        }
-        let set = crate::command::SequenceSet::from_sorted(owed);
-        let args = op::fetch::FetchArgs {
-            uid: true,
-            set: &set,
-            items: &events.fetch,
-            changed_since: None,
-            vanished: false,
-        };
-        match op::fetch::start(sel, args, enabled, out) {
-            Ok(job) => self.push_fetches(job, out),
-            Err(_) => After::Continue,
+        loop {
+            let State::Selected(_, sel) = &mut self.state else {
+                return After::Continue;
+            };
+            // The messages owed the same attributes as the first, in one job.
+            let Some(attrs) = sel.owed_fetch.values().next().cloned() else {
+                return After::Continue;
+            };
+            if out.len() >= op::fetch::FETCH_CHUNK {
+                // Enough for one piece; the rest through `resume`.
+                return After::More;
+            }
+            let uids: Vec<u32> = sel
+                .owed_fetch
+                .iter()
+                .filter(|(_, a)| **a == attrs)
+                .map(|(&uid, _)| uid)
+                .collect();
+            for uid in &uids {
+                sel.owed_fetch.remove(uid);
+            }
+            let set = crate::command::SequenceSet::from_sorted(uids);
+            let args = op::fetch::FetchArgs {
+                uid: true,
+                set: &set,
+                items: &attrs,
+                changed_since: None,
+                vanished: false,
+            };
+            let Ok(job) = op::fetch::start(sel, args, enabled, out) else {
+                continue;
+            };
+            if self.push_fetches(job, out) == After::More {
+                return After::More;
+            }
         }
     }
 
-    /// The next piece of NOTIFY's FETCHes.
+    /// The next piece of one run of the owed FETCHes.
     fn push_fetches(&mut self, mut job: op::fetch::FetchJob, out: &mut Responses) -> After {
         let State::Selected(_, sel) = &mut self.state else {
             return After::Continue;
@@ -1092,7 +1115,7 @@ fn selected(
         } => {
             let args = op::sort::SortArgs {
                 uid,
-                ret,
+                ret: ret.as_ref(),
                 criteria: &criteria,
                 charset: &charset,
                 keys: &keys,
@@ -1272,8 +1295,11 @@ impl driver::Session for Session {
 
     /// RFC 5465 §3.1: after NOTIFY SET "the client listens for event notifications all
     /// the time".
+    /// Also when FETCHes are owed for new messages an update context took in (RFC
+    /// 5465 §7): they follow the reply that told of the messages.
     fn pushes(&self) -> bool {
         matches!(self.notify, Registration::On(_))
+            || matches!(&self.state, State::Selected(_, sel) if !sel.owed_fetch.is_empty())
     }
 
     fn tls_started(&mut self) {

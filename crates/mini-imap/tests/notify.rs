@@ -501,3 +501,87 @@ async fn more_names_than_the_limit_is_an_overflow() {
         .await;
     assert!(tagged(&r).contains(" OK "), "{r}");
 }
+
+#[tokio::test]
+async fn an_update_search_with_fetch_attributes_fetches_the_new_messages_it_takes_in() {
+    let (handle, store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    // RFC 5465 §7's example; no NOTIFY needed.
+    let search = c.next_tag();
+    let r = c
+        .cmd("SEARCH RETURN (COUNT UPDATE (UID BODY[HEADER.FIELDS (TO FROM SUBJECT)])) FROM \"boss\"")
+        .await;
+    assert!(
+        r.contains(&format!("* ESEARCH (TAG \"{search}\") COUNT 0")),
+        "{r}"
+    );
+    let flagged = c.next_tag();
+    let r = c
+        .cmd("UID SEARCH RETURN (UPDATE (UID FLAGS)) FLAGGED")
+        .await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    let boss = b"From: myboss@example.org\r\nTo: bob@example.org\r\nSubject: Re: good morning\r\n\r\nhi\r\n";
+    mailbox(&store, "INBOX")
+        .append(boss, &Flags::new(), None)
+        .unwrap();
+    // "the EXISTS response MUST precede any FETCH responses": EXISTS and ADDTO with the
+    // command, then the FETCH (§5.2: "The FETCH response(s) MUST follow any ESEARCH
+    // ADDTO responses").
+    let r = c.cmd("NOOP").await;
+    assert!(r.contains("* 2 EXISTS\r\n"), "{r}");
+    assert!(
+        r.contains(&format!("* ESEARCH (TAG \"{search}\") ADDTO (0 2)")),
+        "{r}"
+    );
+    let fetch = c.line().await;
+    assert!(
+        fetch.starts_with("* 2 FETCH (UID 2 BODY[HEADER.FIELDS (TO FROM SUBJECT)] {"),
+        "{fetch}"
+    );
+    assert_eq!(c.line().await, "From: myboss@example.org\r\n");
+    assert_eq!(c.line().await, "To: bob@example.org\r\n");
+    assert_eq!(c.line().await, "Subject: Re: good morning\r\n");
+    assert_eq!(c.line().await, "\r\n");
+    assert_eq!(c.line().await, ")\r\n");
+    let r = c.cmd("FETCH 2 (FLAGS)").await;
+    assert!(!r.contains("\\Seen"), "the FETCH set \\Seen: {r}");
+    // A message that joins by a flag change is told with ADDTO only: "No untagged FETCH
+    // response SHOULD be returned if a message becomes a member of UPDATE SEARCH due to
+    // flag or annotation changes."
+    mailbox(&store, "INBOX")
+        .set_flags(&[1], FlagOp::Add, &Flags::from([Flag::Flagged]))
+        .unwrap();
+    let r = c.cmd("NOOP").await;
+    assert!(
+        r.contains(&format!("* ESEARCH (TAG \"{flagged}\") UID ADDTO (0 1)")),
+        "{r}"
+    );
+    let r = c.cmd("NOOP").await;
+    assert!(!r.contains("UID 1"), "{r}");
+    // A new flagged message joins both ways in: one FETCH with both searches' attributes
+    // ("These attributes SHOULD be combined into a single FETCH response").
+    mailbox(&store, "INBOX")
+        .append(
+            b"From: boss@example.org\r\nSubject: urgent\r\n\r\nnow\r\n",
+            &Flags::from([Flag::Flagged]),
+            None,
+        )
+        .unwrap();
+    let r = c.cmd("NOOP").await;
+    assert!(r.contains("* 3 EXISTS\r\n"), "{r}");
+    // The FETCH line, the header's three lines (From, Subject, blank), the rest.
+    let mut fetch = String::new();
+    for _ in 0..5 {
+        fetch.push_str(&c.line().await);
+    }
+    assert!(fetch.starts_with("* 3 FETCH (UID 3 "), "{fetch}");
+    assert!(
+        fetch.contains("BODY[HEADER.FIELDS (TO FROM SUBJECT)] {"),
+        "{fetch}"
+    );
+    assert!(fetch.contains("Subject: urgent\r\n"), "{fetch}");
+    assert!(fetch.ends_with(")\r\n"), "{fetch}");
+    assert!(fetch.contains("FLAGS (\\Flagged"), "{fetch}");
+    assert_eq!(fetch.matches("FETCH").count(), 1, "{fetch}");
+}

@@ -233,10 +233,11 @@ fn body() -> impl Strategy<Value = C> {
                 (
                     (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
                     (any::<bool>(), any::<bool>()),
-                    proptest::option::of((1u32..1000, 1u32..1000))
+                    proptest::option::of((1u32..1000, 1u32..1000)),
+                    proptest::collection::vec(fetch_attr(), 0..3)
                 )
                     .prop_map(
-                        |((min, max, all, count), (update, context), partial)| {
+                        |((min, max, all, count), (update, context), partial, atts)| {
                             // RFC 5267 §4.4: PARTIAL and ALL exclude each other; the range is
                             // read low to high.
                             let partial = partial.map(|(a, b)| (a.min(b), a.max(b)));
@@ -249,6 +250,8 @@ fn body() -> impl Strategy<Value = C> {
                                 count,
                                 save: false,
                                 update,
+                                // RFC 5465 §7: `UPDATE (fetch-att ...)`.
+                                update_fetch: if update { atts } else { Vec::new() },
                                 context,
                                 partial,
                             }

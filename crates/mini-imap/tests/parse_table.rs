@@ -303,6 +303,21 @@ fn valid() -> Vec<(&'static [u8], C)> {
                 criteria: vec![K::Deleted],
             },
         ),
+        // RFC 5465 §7: UPDATE with the attributes to fetch for a new message.
+        (
+            b"a00 SEARCH RETURN (COUNT UPDATE (UID FLAGS)) FROM \"boss\"\r\n",
+            C::Search {
+                uid: false,
+                ret: Some(SearchReturn {
+                    count: true,
+                    update: true,
+                    update_fetch: vec![F::Uid, F::Flags],
+                    ..Default::default()
+                }),
+                charset: None,
+                criteria: vec![K::From(b"boss".to_vec())],
+            },
+        ),
         (
             b"A02 UID SEARCH RETURN (PARTIAL 23500:24000 CONTEXT) UNDELETED\r\n",
             C::Search {

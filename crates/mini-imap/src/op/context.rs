@@ -39,6 +39,19 @@ pub struct UpdateContext {
     pub sort: Option<Vec<SortCriterion>>,
     /// The result as the client holds it, by UID, in the requested order.
     pub results: Vec<u32>,
+    /// What to FETCH for a new message the update adds (RFC 5465 §7), in PEEK forms.
+    pub fetch: Vec<crate::command::FetchAttr>,
+}
+
+/// The fetch attributes of `RETURN (UPDATE (...))` (RFC 5465 §7), in forms that leave
+/// `\Seen` alone, as NOTIFY's MessageNew takes them; RFC822 and RFC822.TEXT are `NO`.
+pub fn update_fetch(
+    ret: Option<&crate::command::SearchReturn>,
+) -> Result<Vec<crate::command::FetchAttr>, crate::response::Completion> {
+    match ret {
+        Some(r) if r.update => super::notify::peek_forms(&r.update_fetch),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// Whether `tag` names a live update context (a new one may not reuse it, §4.3).
@@ -101,8 +114,12 @@ pub fn before_expunge(sel: &mut Selected, gone: &BTreeSet<u32>, out: &mut Respon
     sel.contexts = contexts;
 }
 
-/// After a report: each context's search again, the difference told.
-pub fn refresh(sel: &mut Selected, out: &mut Responses) {
+/// After a report: each context's search again, the difference told. A message of
+/// `arrived` (new to the client in this report) that joins a context asking for fetch
+/// attributes is owed its FETCH (RFC 5465 §7; not one that joins by a flag change: "No
+/// untagged FETCH response SHOULD be returned if a message becomes a member of UPDATE
+/// SEARCH due to flag or annotation changes").
+pub fn refresh(sel: &mut Selected, arrived: &[u32], out: &mut Responses) {
     if sel.contexts.is_empty() {
         return;
     }
@@ -119,6 +136,16 @@ pub fn refresh(sel: &mut Selected, out: &mut Responses) {
             .map(|p| sel.uid(p))
             .filter(|u| !sel.ghosts.contains_key(u))
             .collect();
+        if !c.fetch.is_empty() {
+            for &uid in &new {
+                if arrived.binary_search(&uid).is_ok()
+                    && !c.results.contains(&uid)
+                    && !sel.made_here.contains(&uid)
+                {
+                    sel.owe_fetch(uid, &c.fetch);
+                }
+            }
+        }
         tell(sel, c, &new, out);
     }
     sel.contexts = contexts;

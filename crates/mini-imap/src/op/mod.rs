@@ -9,13 +9,13 @@ pub mod fetch;
 pub mod list;
 pub mod mailbox;
 pub mod notify;
-pub mod updates;
 pub mod search;
 pub mod select;
 pub mod sort;
 pub mod status;
 pub mod store;
 pub mod thread;
+pub mod updates;
 
 use yubin_store::View;
 

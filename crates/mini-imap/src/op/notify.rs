@@ -394,7 +394,7 @@ pub fn set(
 /// client SHOULD NOT use FETCH attributes that implicitly set the \seen flag"; a
 /// notification is not the user reading, so BODY[...] and BINARY[...] are read as their
 /// PEEK forms, and RFC822 and RFC822.TEXT, which have none, are refused.
-fn peek_forms(atts: &[FetchAttr]) -> Result<Vec<FetchAttr>, Completion> {
+pub(crate) fn peek_forms(atts: &[FetchAttr]) -> Result<Vec<FetchAttr>, Completion> {
     atts.iter()
         .map(|a| match a {
             FetchAttr::BodySection {
@@ -822,10 +822,10 @@ impl Notify {
     /// Notes the FETCHes owed for messages new to the client (§5.2), except those this
     /// session made.
     pub fn owe(&self, sel: &mut Selected, new: Vec<u32>) {
-        let wants = self.selected.as_ref().is_some_and(|s| !s.fetch.is_empty());
+        let fetch = self.selected.as_ref().map(|s| &s.fetch[..]).unwrap_or(&[]);
         for uid in new {
-            if !sel.made_here.remove(&uid) && wants {
-                sel.owed_fetch.push(uid);
+            if !sel.made_here.remove(&uid) && !fetch.is_empty() {
+                sel.owe_fetch(uid, fetch);
             }
         }
     }

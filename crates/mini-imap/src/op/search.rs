@@ -41,14 +41,19 @@ pub fn search(
         && !charset_ok(c)
     {
         // RFC 5182 §2.1: a SEARCH with SAVE that fails with NO empties `$`.
-        if ret.is_some_and(|r| r.save) {
+        if ret.as_ref().is_some_and(|r| r.save) {
             sel.saved.clear();
         }
         return Completion::no(Code::BadCharset, "Unsupported charset");
     }
     // RFC 5267 §4.3: the keys of an update context are fixed now (sequence numbers mean
     // the messages they name when the command comes).
+    let fetch = match super::context::update_fetch(ret.as_ref()) {
+        Ok(fetch) => fetch,
+        Err(refused) => return refused,
+    };
     let fixed = ret
+        .as_ref()
         .is_some_and(|r| r.update)
         .then(|| super::context::fixed(sel, criteria));
     // RFC 7162 §3.1.5: a search that used MODSEQ tells the highest modseq of what it found.
@@ -66,12 +71,12 @@ pub fn search(
         .map(|&pos| if uid { sel.uid(pos) } else { pos as u32 + 1 })
         .collect();
     let modseq = (by_modseq && !hits.is_empty()).then_some(highest);
-    if let Some(r) = ret
+    if let Some(r) = &ret
         && r.save
     {
         save(sel, uid, r, &hits);
     }
-    match ret {
+    match &ret {
         Some(r) => {
             // RFC 7162 §3.1.10 (RFC 4731 §3.2): a lone MIN or MAX tells the modseq of the
             // message it names; otherwise the highest of those found.
@@ -95,6 +100,7 @@ pub fn search(
             criteria,
             sort: None,
             results,
+            fetch,
         };
         super::context::register(sel, context, out);
     }
@@ -149,7 +155,7 @@ pub fn uses_modseq(key: &SearchKey) -> bool {
 
 /// Keeps the result for `$` (RFC 5182 §2.1) as UIDs. With MIN and/or MAX but neither
 /// ALL nor COUNT, only the messages those name are kept; otherwise every one found.
-fn save(sel: &mut Selected, uid: bool, r: SearchReturn, hits: &[u32]) {
+fn save(sel: &mut Selected, uid: bool, r: &SearchReturn, hits: &[u32]) {
     let kept: Vec<u32> = if (r.min || r.max) && !r.all && !r.count {
         let mut ends = Vec::new();
         if r.min {
@@ -179,7 +185,7 @@ pub(crate) fn esearch(
     out: &mut Responses,
     tag: &str,
     uid: bool,
-    r: SearchReturn,
+    r: &SearchReturn,
     hits: &[u32],
     modseq: Option<u64>,
 ) {

@@ -72,7 +72,7 @@ pub fn select(
         contexts: Vec::new(),
         deferred_flags: Default::default(),
         made_here: Default::default(),
-        owed_fetch: Vec::new(),
+        owed_fetch: BTreeMap::new(),
     });
     out.data(Data::Flags(&selected.keywords));
     out.data(Data::Exists(selected.len() as u32));

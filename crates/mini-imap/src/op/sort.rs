@@ -21,7 +21,7 @@ pub struct SortArgs<'a> {
     /// `UID SORT`: answer with UIDs.
     pub uid: bool,
     /// ESORT's `RETURN (...)`: answer with `ESEARCH`.
-    pub ret: Option<SearchReturn>,
+    pub ret: Option<&'a SearchReturn>,
     /// The sort criteria.
     pub criteria: &'a [SortCriterion],
     /// The search strings' charset.
@@ -39,6 +39,10 @@ pub fn sort(sel: &mut Selected, tag: &str, args: SortArgs<'_>, out: &mut Respons
         return Completion::no(Code::BadCharset, "Unsupported charset");
     }
     let update = args.ret.is_some_and(|r| r.update);
+    let fetch = match super::context::update_fetch(args.ret) {
+        Ok(fetch) => fetch,
+        Err(refused) => return refused,
+    };
     // RFC 5267 §4.3: an update context's keys mean what they name now.
     let fixed = update.then(|| super::context::fixed(sel, args.keys));
     let positions = matching(sel, args.keys);
@@ -55,6 +59,7 @@ pub fn sort(sel: &mut Selected, tag: &str, args: SortArgs<'_>, out: &mut Respons
             criteria,
             sort: Some(args.criteria.to_vec()),
             results: sorted.iter().map(|&p| sel.uid(p)).collect(),
+            fetch,
         };
         super::context::register(sel, context, out);
     }

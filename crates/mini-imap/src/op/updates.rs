@@ -213,7 +213,7 @@ pub fn report(sel: &mut Selected, allow: Allow, enabled: Enabled, out: &mut Resp
     sel.view = now;
     // RFC 5267 §4.3.3: ADDTO after the EXISTS that makes new numbers valid.
     if changed {
-        super::context::refresh(sel, out);
+        super::context::refresh(sel, &new, out);
     }
     new
 }
