@@ -78,6 +78,14 @@ fn fail<T>(i: &[u8]) -> Res<'_, T> {
     )))
 }
 
+/// `"(" item *(SP item) ")"`: the parenthesized list of one or more that the grammar
+/// uses for status, sort, fetch and NOTIFY items alike.
+fn list1<'a, O>(
+    item: impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>>,
+) -> impl Parser<&'a [u8], Output = Vec<O>, Error = nom::error::Error<&'a [u8]>> {
+    delimited(tag(&b"("[..]), separated_list1(sp, item), tag(&b")"[..]))
+}
+
 /// Parses one complete command frame.
 ///
 /// `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`
@@ -752,14 +760,8 @@ fn create(i: &[u8]) -> Res<'_, CommandBody> {
             tag(&b")"[..]),
         ),
     );
-    let (rest, (mailbox, params)) = (
-        preceded(sp, mailbox),
-        opt(preceded(
-            sp,
-            delimited(tag(&b"("[..]), separated_list1(sp, param), tag(&b")"[..])),
-        )),
-    )
-        .parse(i)?;
+    let (rest, (mailbox, params)) =
+        (preceded(sp, mailbox), opt(preceded(sp, list1(param)))).parse(i)?;
     Ok((
         rest,
         match params {
@@ -794,12 +796,7 @@ fn status_att(i: &[u8]) -> Res<'_, StatusItem> {
 
 /// `"(" status-att *(SP status-att) ")"`
 fn status_atts(i: &[u8]) -> Res<'_, Vec<StatusItem>> {
-    delimited(
-        tag(&b"("[..]),
-        separated_list1(sp, status_att),
-        tag(&b")"[..]),
-    )
-    .parse(i)
+    list1(status_att).parse(i)
 }
 
 /// `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`
@@ -816,11 +813,7 @@ fn status(i: &[u8]) -> Res<'_, CommandBody> {
 /// `patterns = "(" list-mailbox *(SP list-mailbox) ")"`. Without any of the extended
 /// parts it is RFC 3501's LIST.
 fn list(i: &[u8]) -> Res<'_, CommandBody> {
-    let patterns = delimited(
-        tag(&b"("[..]),
-        separated_list1(sp, list_mailbox),
-        tag(&b")"[..]),
-    );
+    let patterns = list1(list_mailbox);
     let (rest, (select, reference, pats, ret)) = (
         opt(preceded(sp, list_select_opts)),
         preceded(sp, mailbox),
@@ -952,16 +945,7 @@ fn store(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
 fn fetch(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
     let (i, set) = preceded(sp, sequence_set).parse(i)?;
     let (i, _) = sp(i)?;
-    let (i, items) = alt((
-        fetch_macro,
-        map(fetch_att, |a| vec![a]),
-        delimited(
-            tag(&b"("[..]),
-            separated_list1(sp, fetch_att),
-            tag(&b")"[..]),
-        ),
-    ))
-    .parse(i)?;
+    let (i, items) = alt((fetch_macro, map(fetch_att, |a| vec![a]), list1(fetch_att))).parse(i)?;
     let modifier = alt((
         map(
             preceded(tag_no_case(&b"CHANGEDSINCE "[..]), mod_sequence_value),
@@ -1130,17 +1114,7 @@ fn section(i: &[u8]) -> Res<'_, Section> {
 
 fn section_text(allow_mime: bool) -> impl Fn(&[u8]) -> Res<'_, SectionText> {
     move |i| {
-        let header_list = |i| {
-            preceded(
-                sp,
-                delimited(
-                    tag(&b"("[..]),
-                    separated_list1(sp, astring_text),
-                    tag(&b")"[..]),
-                ),
-            )
-            .parse(i)
-        };
+        let header_list = |i| preceded(sp, list1(astring_text)).parse(i);
         let (rest, t) = alt((
             map(
                 preceded(tag_no_case(&b"HEADER.FIELDS.NOT"[..]), header_list),
@@ -1195,15 +1169,7 @@ fn sort(i: &[u8], uid: bool) -> Res<'_, CommandBody> {
     if ret.as_ref().is_some_and(|r| r.save) {
         return fail(i);
     }
-    let (i, criteria) = preceded(
-        sp,
-        delimited(
-            tag(&b"("[..]),
-            separated_list1(sp, sort_criterion),
-            tag(&b")"[..]),
-        ),
-    )
-    .parse(i)?;
+    let (i, criteria) = preceded(sp, list1(sort_criterion)).parse(i)?;
     let (i, (charset, keys)) = search_criteria(i)?;
     Ok((
         i,
@@ -1285,14 +1251,7 @@ fn search_return_opts(i: &[u8]) -> Res<'_, SearchReturn> {
     }
     let opt = alt((
         map(
-            preceded(
-                (tag_no_case(&b"UPDATE"[..]), sp),
-                delimited(
-                    tag(&b"("[..]),
-                    separated_list1(sp, fetch_att),
-                    tag(&b")"[..]),
-                ),
-            ),
+            preceded((tag_no_case(&b"UPDATE"[..]), sp), list1(fetch_att)),
             Opt::UpdateFetch,
         ),
         map(atom, Opt::Word),
@@ -1361,12 +1320,7 @@ fn search_key(i: &[u8], depth: usize) -> Res<'_, SearchKey> {
         return fail(i);
     }
     if i.first() == Some(&b'(') {
-        let (rest, keys) = delimited(
-            tag(&b"("[..]),
-            separated_list1(sp, |i| search_key(i, depth + 1)),
-            tag(&b")"[..]),
-        )
-        .parse(i)?;
+        let (rest, keys) = list1(|i| search_key(i, depth + 1)).parse(i)?;
         return Ok((rest, SearchKey::And(keys)));
     }
     if let Ok((rest, set)) = sequence_set(i) {

@@ -104,6 +104,23 @@ fn write_string_arg(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
+/// `(a b c)`: `items` written one by one, a space between each.
+fn write_list<T>(out: &mut Vec<u8>, items: &[T], mut write: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'(');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        write(out, item);
+    }
+    out.push(b')');
+}
+
+/// Fetch attributes as a parenthesized list, `(UID BODY[HEADER])`.
+fn write_fetch_list(out: &mut Vec<u8>, atts: &[FetchAttr]) {
+    write_list(out, atts, |out, a| write_fetch_attr(out, a, true));
+}
+
 /// A section specifier, `[1.2.HEADER.FIELDS (A B)]` (RFC 3501 §6.4.5), as in a command
 /// and in the FETCH response that answers it.
 pub fn write_section(out: &mut Vec<u8>, s: &Section) {
@@ -115,14 +132,8 @@ pub fn write_section(out: &mut Vec<u8>, s: &Section) {
             out.push(b'.');
         }
         let list = |out: &mut Vec<u8>, names: &[String]| {
-            out.extend_from_slice(b" (");
-            for (i, n) in names.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                write_arg(out, n.as_bytes());
-            }
-            out.push(b')');
+            out.push(b' ');
+            write_list(out, names, |out, n| write_arg(out, n.as_bytes()));
         };
         match text {
             SectionText::Header => out.extend_from_slice(b"HEADER"),
@@ -316,14 +327,9 @@ fn write_return(out: &mut Vec<u8>, r: &crate::command::SearchReturn) {
     opts.extend(r.partial.map(|(a, b)| format!("PARTIAL {a}:{b}")));
     if r.update && !r.update_fetch.is_empty() {
         // RFC 5465 §8: `modifier-update = "UPDATE" ["(" fetch-att *(SP fetch-att) ")"]`.
-        let mut atts = Vec::new();
-        for (i, a) in r.update_fetch.iter().enumerate() {
-            if i > 0 {
-                atts.push(b' ');
-            }
-            write_fetch_attr(&mut atts, a, true);
-        }
-        opts.push(format!("UPDATE ({})", String::from_utf8_lossy(&atts)));
+        let mut atts = b"UPDATE ".to_vec();
+        write_fetch_list(&mut atts, &r.update_fetch);
+        opts.push(String::from_utf8_lossy(&atts).into_owned());
     }
     out.extend_from_slice(format!(" RETURN ({})", opts.join(" ")).as_bytes());
 }
@@ -336,14 +342,7 @@ fn write_notify_set(out: &mut Vec<u8>, set: &crate::command::NotifySet) {
         out.extend_from_slice(b" STATUS");
     }
     let names = |out: &mut Vec<u8>, names: &[String]| {
-        out.push(b'(');
-        for (i, n) in names.iter().enumerate() {
-            if i > 0 {
-                out.push(b' ');
-            }
-            write_arg(out, n.as_bytes());
-        }
-        out.push(b')');
+        write_list(out, names, |out, n| write_arg(out, n.as_bytes()));
     };
     for group in &set.groups {
         out.extend_from_slice(b" (");
@@ -375,14 +374,8 @@ fn write_notify_set(out: &mut Vec<u8>, set: &crate::command::NotifySet) {
             if let NotifyEvent::MessageNew(atts) = event
                 && !atts.is_empty()
             {
-                out.extend_from_slice(b" (");
-                for (i, a) in atts.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    write_fetch_attr(out, a, true);
-                }
-                out.push(b')');
+                out.push(b' ');
+                write_fetch_list(out, atts);
             }
         }
         out.extend_from_slice(b"))");
@@ -576,14 +569,8 @@ pub fn encode_command(cmd: &Command) -> Vec<u8> {
             uid_prefix(&mut out, *uid);
             out.extend_from_slice(b"FETCH ");
             write_set(&mut out, set);
-            out.extend_from_slice(b" (");
-            for (i, a) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                write_fetch_attr(&mut out, a, true);
-            }
-            out.push(b')');
+            out.push(b' ');
+            write_fetch_list(&mut out, items);
             let mut modifiers: Vec<String> = Vec::new();
             if let Some(n) = changed_since {
                 modifiers.push(format!("CHANGEDSINCE {n}"));

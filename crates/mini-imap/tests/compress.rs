@@ -10,12 +10,11 @@
 mod raw;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use mini_imap::ImapServerConfig;
 use mini_imap::client::ImapClient;
-use mini_imap::{ImapServerConfig, serve};
 use raw::{Raw, step, tagged};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
 use yubin_core::ServerHandle;
 use yubin_core::tls::{TlsServer, Verify, client_connector};
 use yubin_core::{Secret, Transcript};
@@ -45,14 +44,7 @@ async fn start(config: ImapServerConfig) -> (ServerHandle, Store, Vec<u8>) {
         .unwrap();
     let big = big_message();
     inbox.append(&big, &Flags::new(), None).unwrap();
-    let handle = serve(
-        "127.0.0.1:0".parse().unwrap(),
-        store.clone(),
-        config,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let handle = raw::serve_with(&store, config).await;
     (handle, store, big)
 }
 

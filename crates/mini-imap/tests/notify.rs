@@ -8,9 +8,8 @@
 
 mod raw;
 
-use mini_imap::{ImapServerConfig, serve};
+use mini_imap::ImapServerConfig;
 use raw::{Raw, message, start, tagged, untagged};
-use tokio_util::sync::CancellationToken;
 use yubin_core::ServerHandle;
 use yubin_store::{Flag, FlagOp, Flags, Mailbox, Store};
 
@@ -417,14 +416,7 @@ async fn a_session_watching_too_many_mailboxes_is_refused_or_told_of_the_overflo
     }
     let mut config = ImapServerConfig::default();
     config.imap.max_notify_mailboxes = 3;
-    let handle = serve(
-        "127.0.0.1:0".parse().unwrap(),
-        store.clone(),
-        config,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let handle = raw::serve_with(&store, config).await;
     let mut c = Raw::login(&handle).await;
     // INBOX and the four special-use mailboxes are more than three.
     let r = c
@@ -482,14 +474,7 @@ async fn more_names_than_the_limit_is_an_overflow() {
         .unwrap();
     let mut config = ImapServerConfig::default();
     config.imap.max_notify_mailboxes = 3;
-    let handle = serve(
-        "127.0.0.1:0".parse().unwrap(),
-        store.clone(),
-        config,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let handle = raw::serve_with(&store, config).await;
     let mut c = Raw::login(&handle).await;
     // Names that do not exist are ignored (§3.1), but are counted as asked for.
     let r = c

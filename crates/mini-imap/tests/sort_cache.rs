@@ -5,9 +5,8 @@
 //! same name, with a cache too small to hold anything, and with sessions sorting at once.
 
 use chrono::DateTime;
+use mini_imap::ImapServerConfig;
 use mini_imap::sort::cache::{FactsCache, SORT_CACHE_BYTES};
-use mini_imap::{ImapServerConfig, serve};
-use tokio_util::sync::CancellationToken;
 use yubin_core::ServerHandle;
 use yubin_store::{Flags, Mailbox, Secret, Store};
 
@@ -43,14 +42,7 @@ async fn start_with(limit: usize) -> (ServerHandle, Store) {
     store.add_account("alice", Secret::from("secret")).unwrap();
     let mut config = ImapServerConfig::default();
     config.imap.sort_cache_bytes = limit;
-    let handle = serve(
-        "127.0.0.1:0".parse().unwrap(),
-        store.clone(),
-        config,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let handle = raw::serve_with(&store, config).await;
     (handle, store)
 }
 

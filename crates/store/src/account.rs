@@ -422,10 +422,8 @@ impl Account {
     /// A receiver of name events: CREATE, DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE in
     /// this account, by any session ([`Account::name_events_since`] says which).
     pub fn watch(&self) -> AccountWatch {
-        AccountWatch {
-            rx: self.shared.lock().events.subscribe(),
-            _shared: self.shared.clone(),
-        }
+        let rx = self.shared.lock().events.subscribe();
+        AccountWatch(crate::versions::Versions::new(rx, self.shared.clone()))
     }
 
     /// The account's name version now: the point to ask

@@ -59,6 +59,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
+mod versions;
 mod view;
 pub mod wire;
 

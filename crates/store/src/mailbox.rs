@@ -1516,10 +1516,10 @@ impl Mailbox {
 
     /// A receiver of change notifications for this mailbox.
     pub fn watch(&self) -> MailboxWatch {
-        MailboxWatch {
-            rx: self.shared.version.subscribe(),
-            _shared: self.shared.clone(),
-        }
+        MailboxWatch(crate::versions::Versions::new(
+            self.shared.version.subscribe(),
+            self.shared.clone(),
+        ))
     }
 
     /// Does now the deferred work that would otherwise run shortly after a change, in the
@@ -1588,25 +1588,18 @@ fn unexpected(done: Done) -> StoreError {
 ///
 /// It carries a version number, not the events: the session reads what changed from the
 /// view ([`View::changes_since`]), so it can never miss or misorder an event.
-pub struct MailboxWatch {
-    rx: watch::Receiver<u64>,
-    /// Keeps the sender alive, so `changed` never sees a closed channel.
-    _shared: Arc<MailboxShared>,
-}
+pub struct MailboxWatch(crate::versions::Versions);
 
 impl MailboxWatch {
     /// Resolves when the mailbox changed since the last call (or since this watch was
     /// created). Cancel-safe: dropping the future loses nothing.
     pub async fn changed(&mut self) {
-        if self.rx.changed().await.is_err() {
-            // Unreachable while `_shared` holds the sender; never resolve rather than spin.
-            std::future::pending::<()>().await;
-        }
+        self.0.changed().await;
     }
 
     /// The mailbox's current version; it grows with every change.
     pub fn version(&self) -> u64 {
-        *self.rx.borrow()
+        self.0.version()
     }
 }
 

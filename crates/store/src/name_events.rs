@@ -9,7 +9,6 @@
 //! which loses only the pairing of a rename's two names.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use tokio::sync::watch;
 
@@ -124,24 +123,18 @@ impl NameLog {
 
 /// Tells a session that an account's names or subscriptions changed; it then asks
 /// [`crate::Account::name_events_since`] what happened.
-pub struct AccountWatch {
-    pub(crate) rx: watch::Receiver<u64>,
-    /// Keeps the account (and so the sender) alive.
-    pub(crate) _shared: Arc<dyn Send + Sync>,
-}
+pub struct AccountWatch(pub(crate) crate::versions::Versions);
 
 impl AccountWatch {
     /// Resolves when a name event happened since the last call (or since this watch was
     /// made). Cancel-safe.
     pub async fn changed(&mut self) {
-        if self.rx.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
+        self.0.changed().await;
     }
 
     /// The account's current name version.
     pub fn version(&self) -> u64 {
-        *self.rx.borrow()
+        self.0.version()
     }
 }
 

@@ -28,7 +28,7 @@ use nom::combinator::{map, opt, value};
 use nom::multi::separated_list1;
 use nom::sequence::{delimited, preceded};
 
-use super::{Res, atom, fetch_att, mailbox, sp};
+use super::{Res, atom, fetch_att, list1, mailbox, sp};
 use crate::command::{CommandBody, EventGroup, MailboxFilter, NotifyEvent, NotifySet};
 
 /// `notify`'s arguments, after the command name.
@@ -96,20 +96,12 @@ fn filter_mailboxes(i: &[u8]) -> Res<'_, MailboxFilter> {
 /// `one-or-more-mailbox = mailbox / many-mailboxes`;
 /// `many-mailboxes = "(" mailbox *(SP mailbox) ")"`
 fn one_or_more_mailbox(i: &[u8]) -> Res<'_, Vec<String>> {
-    alt((
-        delimited(tag(&b"("[..]), separated_list1(sp, mailbox), tag(&b")"[..])),
-        map(mailbox, |m| vec![m]),
-    ))
-    .parse(i)
+    alt((list1(mailbox), map(mailbox, |m| vec![m]))).parse(i)
 }
 
 /// `events = ( "(" event *(SP event) ")" ) / "NONE"`; `NONE` is the empty list.
 fn events(i: &[u8]) -> Res<'_, Vec<NotifyEvent>> {
-    alt((
-        delimited(tag(&b"("[..]), separated_list1(sp, event), tag(&b")"[..])),
-        value(Vec::new(), tag_no_case(&b"NONE"[..])),
-    ))
-    .parse(i)
+    alt((list1(event), value(Vec::new(), tag_no_case(&b"NONE"[..])))).parse(i)
 }
 
 /// `event`: a known name, `MessageNew` with its optional fetch attributes, or any other
@@ -126,15 +118,7 @@ fn event(i: &[u8]) -> Res<'_, NotifyEvent> {
         (b"ServerMetadataChange", NotifyEvent::ServerMetadataChange),
     ];
     if name.eq_ignore_ascii_case(b"MessageNew") {
-        let (rest, atts) = opt(preceded(
-            sp,
-            delimited(
-                tag(&b"("[..]),
-                separated_list1(sp, fetch_att),
-                tag(&b")"[..]),
-            ),
-        ))
-        .parse(rest)?;
+        let (rest, atts) = opt(preceded(sp, list1(fetch_att))).parse(rest)?;
         return Ok((rest, NotifyEvent::MessageNew(atts.unwrap_or_default())));
     }
     if let Some((_, e)) = known.iter().find(|(k, _)| name.eq_ignore_ascii_case(k)) {

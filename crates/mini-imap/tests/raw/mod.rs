@@ -38,15 +38,20 @@ pub async fn start(subjects: &[&str]) -> (ServerHandle, Store) {
     for s in subjects {
         inbox.append(&message(s), &Flags::new(), None).unwrap();
     }
-    let handle = serve(
+    let handle = serve_with(&store, ImapServerConfig::default()).await;
+    (handle, store)
+}
+
+/// An IMAP server on a free loopback port over `store`, with `config`.
+pub async fn serve_with(store: &Store, config: ImapServerConfig) -> ServerHandle {
+    serve(
         "127.0.0.1:0".parse().unwrap(),
         store.clone(),
-        ImapServerConfig::default(),
+        config,
         CancellationToken::new(),
     )
     .await
-    .unwrap();
-    (handle, store)
+    .unwrap()
 }
 
 /// One logged-in raw connection.
