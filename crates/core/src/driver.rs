@@ -150,6 +150,13 @@ pub trait Session: Send + 'static {
         None
     }
 
+    /// Completes `watch` after [`Session::changes`] looked: what the look began to watch
+    /// (NOTIFY, a mailbox created since) is added, its receivers made before the look
+    /// read it. The default adds nothing.
+    fn watch_again(&mut self, watch: Option<Self::Watch>) -> Option<Self::Watch> {
+        watch
+    }
+
     /// What changed since the last report, while waiting after [`After::Idle`] or
     /// between commands. A long report returns [`After::More`] and goes on in
     /// [`Session::resume`]; any other `after` is read as [`After::Continue`].
@@ -387,6 +394,14 @@ where
         let (mut reader, mut writer) = tokio::io::split(stream);
         self.send(&mut writer).await?;
         let mut watch: Option<Option<S::Watch>> = None;
+        if session.get_mut().is_some_and(|s| s.pushes()) {
+            // Over a new transport (after COMPRESS) the pushes go on at once.
+            match self.watch_and_look(session, &mut writer).await? {
+                Some(w) => watch = Some(w),
+                None => return self.close_with(&mut writer, self.goodbyes.failure).await,
+            }
+            self.send(&mut writer).await?;
+        }
         // When the input being waited for must have arrived; kept across IDLE's pushes,
         // which are not input.
         let mut deadline: Option<Instant> = None;
@@ -403,9 +418,11 @@ where
             let frame = match self.next_event(&mut reader, until, watching).await {
                 Ok(Event::Frame(frame)) => frame,
                 Ok(Event::Changed) => {
-                    let update = session.run(S::changes).await;
-                    if self.push(session, &mut writer, update).await?.is_none() {
-                        return self.close_with(&mut writer, self.goodbyes.failure).await;
+                    // A fresh watch with the look: what is watched may have changed
+                    // (NOTIFY watches a mailbox created since).
+                    match self.watch_and_look(session, &mut writer).await? {
+                        Some(w) => watch = Some(w),
+                        None => return self.close_with(&mut writer, self.goodbyes.failure).await,
                     }
                     self.send(&mut writer).await?;
                     continue;
@@ -578,7 +595,14 @@ where
         S: Session<Codec = C, Frame = C::Item>,
         W: AsyncWrite + Unpin,
     {
-        let (w, update) = match session.run(|s| (s.watch(), s.changes())).await {
+        let looked = session
+            .run(|s| {
+                let w = s.watch();
+                let update = s.changes();
+                (s.watch_again(w), update)
+            })
+            .await;
+        let (w, update) = match looked {
             Ok((w, update)) => (w, Ok(update)),
             Err(e) => (None, Err(e)),
         };

@@ -183,6 +183,17 @@ impl NameForm {
             | C::Copy { mailbox, .. }
             | C::Move { mailbox, .. } => vec![(mailbox, false)],
             C::Rename { from, to } => vec![(from, false), (to, true)],
+            // RFC 6855 §3: UTF-8 names in every command, NOTIFY's filters included.
+            C::Notify(Some(set)) => set
+                .groups
+                .iter_mut()
+                .flat_map(|g| match &mut g.filter {
+                    crate::command::MailboxFilter::Subtree(names)
+                    | crate::command::MailboxFilter::Mailboxes(names) => names.iter_mut().collect(),
+                    _ => Vec::new(),
+                })
+                .map(|n| (n, false))
+                .collect(),
             _ => vec![],
         };
         for (name, creates) in names {

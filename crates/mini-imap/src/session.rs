@@ -143,6 +143,8 @@ pub struct Session {
     /// The mailbox the command being answered adds messages to (APPEND, COPY, MOVE):
     /// its new messages are this session's own (RFC 5465 §5, §5.2).
     target: Option<String>,
+    /// The last input was the start of a command whose literal follows.
+    mid_command: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -194,6 +196,7 @@ impl Session {
                 notify: Registration::Unset,
                 pushing: None,
                 target: None,
+                mid_command: false,
             },
             BytesMut::from(&greeting.into_bytes()[..]),
         )
@@ -362,6 +365,14 @@ impl Session {
         let updates = updates_for(&cmd.body);
         self.target = op::notify::target(&cmd.body);
         let own_events = op::notify::own_events(&cmd.body);
+        // Where the account's name log stands before a command that may change names, to
+        // learn afterwards which events it made (RFC 5465 §5: they are not told back).
+        let names_before = match (&self.notify, self.account()) {
+            (Registration::On(_), Some(a)) if !own_events.is_empty() => {
+                Some((a.clone(), a.name_version()))
+            }
+            _ => None,
+        };
         let expunges = matches!(
             cmd.body,
             CommandBody::Expunge | CommandBody::UidExpunge(_) | CommandBody::Move { .. }
@@ -546,8 +557,9 @@ impl Session {
         };
         if done.status == crate::response::Status::Ok
             && let Registration::On(n) = &mut self.notify
+            && let Some((account, version)) = names_before
         {
-            n.own(own_events);
+            n.own(&account, version, own_events);
         }
         self.finish_with(&tag, updates, done, expunges, out)
     }
@@ -790,8 +802,16 @@ impl Session {
         let Ok(target) = yubin_store::name::canonical_mailbox(target) else {
             return;
         };
+        let uids = match &done.code {
+            Some(Code::AppendUid { uids, .. }) => uids,
+            Some(Code::CopyUid { dest, .. }) => dest,
+            _ => return,
+        };
+        let Ok((_, set)) = parse::sequence_set(uids.as_bytes()) else {
+            return;
+        };
         if let Registration::On(n) = &mut self.notify {
-            n.absorb(&target);
+            n.absorb_own(&target, &set);
         }
         let State::Selected(_, sel) = &mut self.state else {
             return;
@@ -799,13 +819,7 @@ impl Session {
         if sel.mailbox.name() != target {
             return;
         }
-        let uids = match &done.code {
-            Some(Code::AppendUid { uids, .. }) => uids,
-            Some(Code::CopyUid { dest, .. }) => dest,
-            _ => return,
-        };
-        let (Ok((_, set)), Ok(now)) = (parse::sequence_set(uids.as_bytes()), sel.mailbox.view())
-        else {
+        let Ok(now) = sel.mailbox.view() else {
             return;
         };
         let mine = now
@@ -833,9 +847,8 @@ impl Session {
                     State::Selected(a, sel) => (&*a, Some(sel)),
                     _ => return reply(out),
                 };
-                let mut selected_name = None;
+                let mut selected = None;
                 if let Some(sel) = sel {
-                    selected_name = Some(sel.mailbox.name());
                     if let Some(events) = n.selected() {
                         let allow = Allow {
                             // §6.1.2: SELECTED-DELAYED holds expunges back until "a NOOP
@@ -847,9 +860,14 @@ impl Session {
                         let new = op::updates::report(sel, allow, enabled, &mut out);
                         n.owe(sel, new);
                     }
+                    // What the selected state has told the client, after the report.
+                    selected = Some((sel.mailbox.name(), sel.view.clone()));
                 }
                 let form = NameForm::of(enabled);
-                let polled = n.poll(account, selected_name.as_deref(), enabled, form, &mut out);
+                let selected = selected
+                    .as_ref()
+                    .map(|(name, view)| (name.as_str(), &**view));
+                let polled = n.poll(account, selected, enabled, form, &mut out);
                 if polled.is_err() {
                     // RFC 5465 §5.8: "It MUST notify these clients by sending an untagged
                     // "OK [NOTIFICATIONOVERFLOW]" response and behave as if a NOTIFY NONE
@@ -901,6 +919,10 @@ impl Session {
                 changed_since: None,
                 vanished: false,
             };
+            // RFC 3501 §7.2.6: a keyword new to the client is announced before a FETCH
+            // shows it (a push that left flag changes for later did not announce).
+            let view = sel.view.clone();
+            sel.announce(view.keywords(), out);
             let Ok(job) = op::fetch::start(sel, args, enabled, out) else {
                 continue;
             };
@@ -1189,7 +1211,20 @@ fn enables_condstore(body: &CommandBody) -> bool {
             changed_since,
             ..
         } => changed_since.is_some() || items.contains(&FetchAttr::ModSeq),
-        C::Search { criteria, .. } => criteria.iter().any(op::search::uses_modseq),
+        C::Search { criteria, ret, .. } => {
+            criteria.iter().any(op::search::uses_modseq)
+                || ret
+                    .as_ref()
+                    .is_some_and(|r| r.update_fetch.contains(&FetchAttr::ModSeq))
+        }
+        C::Sort { ret: Some(r), .. } => r.update_fetch.contains(&FetchAttr::ModSeq),
+        // A FETCH of MODSEQ is, and NOTIFY's MessageNew fetches (RFC 5465 §5.2).
+        C::Notify(Some(set)) => set.groups.iter().any(|g| {
+            g.events.iter().any(|e| {
+                matches!(e, crate::command::NotifyEvent::MessageNew(atts)
+                    if atts.contains(&FetchAttr::ModSeq))
+            })
+        }),
         C::Store {
             unchanged_since, ..
         } => unchanged_since.is_some(),
@@ -1262,6 +1297,8 @@ impl driver::Session for Session {
     type Watch = ImapWatch;
 
     fn handle(&mut self, frame: Frame) -> Reply {
+        // A literal accepted with `+` is the middle of a command.
+        self.mid_command = matches!(frame, Frame::Continue);
         match frame {
             // RFC 3501 §7.5: the literal was accepted; the client may send it.
             Frame::Continue => Reply::next(CONTINUE_LINE),
@@ -1293,11 +1330,32 @@ impl driver::Session for Session {
         self.push()
     }
 
+    fn watch_again(&mut self, watch: Option<ImapWatch>) -> Option<ImapWatch> {
+        let Registration::On(n) = &mut self.notify else {
+            return watch;
+        };
+        let added = n.take_added();
+        if added.is_empty() {
+            return watch;
+        }
+        let mut watch = watch.unwrap_or(ImapWatch {
+            mailboxes: Vec::new(),
+            account: None,
+        });
+        watch.mailboxes.extend(added);
+        Some(watch)
+    }
+
     /// RFC 5465 §3.1: after NOTIFY SET "the client listens for event notifications all
     /// the time".
     /// Also when FETCHes are owed for new messages an update context took in (RFC
-    /// 5465 §7): they follow the reply that told of the messages.
+    /// 5465 §7): they follow the reply that told of the messages. Not in the middle of a
+    /// command (a literal's continuation, a streamed APPEND, a SASL exchange): the
+    /// pushes wait for its end.
     fn pushes(&self) -> bool {
+        if self.mid_command || self.appending.is_some() || self.sasl_pending.is_some() {
+            return false;
+        }
         matches!(self.notify, Registration::On(_))
             || matches!(&self.state, State::Selected(_, sel) if !sel.owed_fetch.is_empty())
     }

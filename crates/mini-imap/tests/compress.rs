@@ -400,3 +400,35 @@ async fn the_client_compresses_inside_starttls() {
     );
     step(handle.stop()).await;
 }
+
+#[tokio::test]
+async fn notify_pushes_go_on_once_compression_starts() {
+    let (handle, store, _) = start(ImapServerConfig::default()).await;
+    let account = store.account("alice").unwrap();
+    account.create("Other").unwrap();
+    let tcp = step(TcpStream::connect(handle.local_addr())).await.unwrap();
+    let mut z = Zipped {
+        tcp,
+        deflate: Compress::new(Compression::default(), false),
+        inflate: Decompress::new(false),
+        raw: Vec::new(),
+        plain: Vec::new(),
+        ended: false,
+    };
+    z.plain_line().await;
+    let first = b"a LOGIN alice secret\r\n\
+        n NOTIFY SET (mailboxes Other (MessageNew MessageExpunge))\r\n\
+        c COMPRESS DEFLATE\r\n";
+    step(z.tcp.write_all(first)).await.unwrap();
+    assert!(z.plain_line().await.starts_with("a OK"));
+    assert!(z.plain_line().await.starts_with("n OK"));
+    assert_eq!(z.plain_line().await, "c OK DEFLATE active\r\n");
+    // RFC 5465 §3.1: "the client listens for event notifications all the time", over
+    // the compressed stream as before it (nothing is sent to ask).
+    let other = account.mailbox("Other").unwrap();
+    other
+        .append(&raw::message("pushed"), &Flags::new(), None)
+        .unwrap();
+    let pushed = String::from_utf8(z.line().await).unwrap();
+    assert_eq!(pushed, "* STATUS \"Other\" (UIDNEXT 2 MESSAGES 1)\r\n");
+}

@@ -570,3 +570,129 @@ async fn an_update_search_with_fetch_attributes_fetches_the_new_messages_it_take
     assert!(fetch.contains("FLAGS (\\Flagged"), "{fetch}");
     assert_eq!(fetch.matches("FETCH").count(), 1, "{fetch}");
 }
+
+#[tokio::test]
+async fn a_mailbox_made_after_notify_set_is_watched_without_a_command() {
+    let (handle, store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))")
+        .await;
+    store.account("alice").unwrap().create("Fresh").unwrap();
+    let line = c.line().await;
+    assert!(line.contains("\"Fresh\""), "{line}");
+    // §3.1: "listens for event notifications all the time": the new mailbox's mail is
+    // told with no command in between.
+    add(&store, "Fresh", "first");
+    let line = c.line().await;
+    assert_eq!(line, "* STATUS \"Fresh\" (UIDNEXT 2 MESSAGES 1)\r\n");
+}
+
+#[tokio::test]
+async fn a_new_keyword_is_announced_before_the_fetch_that_shows_it() {
+    let (handle, store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    // RFC 5465 §6's own example: FLAGS in MessageNew, without FlagChange.
+    c.cmd("NOTIFY SET (selected (MessageNew (UID FLAGS) MessageExpunge))")
+        .await;
+    mailbox(&store, "INBOX")
+        .append(
+            &message("junk"),
+            &Flags::from([Flag::Keyword("$Junk".into())]),
+            None,
+        )
+        .unwrap();
+    let lines = until(&mut c, "* 2 FETCH").await;
+    // RFC 3501 §7.2.6: the FLAGS response names it before the FETCH shows it.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* FLAGS (") && l.contains("$Junk")),
+        "{lines:?}"
+    );
+    assert!(lines.last().unwrap().contains("$Junk"), "{lines:?}");
+}
+
+#[tokio::test]
+async fn utf8_names_in_notify_filters_are_the_mailboxes_they_name() {
+    let (handle, store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("ENABLE UTF8=ACCEPT").await;
+    let r = c.cmd("CREATE \"Données\"").await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    // RFC 6855 §3: UTF-8 names in every command once enabled.
+    let r = c
+        .cmd("NOTIFY SET STATUS (mailboxes \"Données\" (MessageNew MessageExpunge))")
+        .await;
+    // The name is 8-bit, so it goes as a literal: `* STATUS {8}` then `Données (...)`.
+    assert!(r.contains("* STATUS {8}\r\nDonnées (MESSAGES 0"), "{r}");
+    add(&store, "Donn&AOk-es", "accented");
+    assert_eq!(c.line().await, "* STATUS {8}\r\n");
+    let line = c.line().await;
+    assert!(line.starts_with("Données (UIDNEXT 2 MESSAGES 1"), "{line}");
+}
+
+#[tokio::test]
+async fn what_the_selected_state_did_not_tell_is_told_once_the_mailbox_is_left() {
+    let (handle, store) = with_mailboxes(&["one"], &["X"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT X").await;
+    // No SELECTED group: X's events are not pushed while it is selected.
+    c.cmd("NOTIFY SET (personal (MessageNew MessageExpunge))")
+        .await;
+    add(&store, "X", "while selected");
+    add(&store, "INBOX", "marker");
+    let lines = until(&mut c, "* STATUS \"INBOX\"").await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let r = c.cmd("UNSELECT").await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    // The client never heard of X's message: it is told now.
+    let line = c.line().await;
+    assert_eq!(line, "* STATUS \"X\" (UIDNEXT 2 MESSAGES 1)\r\n");
+}
+
+#[tokio::test]
+async fn a_mailbox_deleted_then_made_again_is_told_with_its_new_uidvalidity() {
+    let (handle, store) = with_mailboxes(&["one"], &["Y"]).await;
+    let mut c = Raw::login(&handle).await;
+    let r = c
+        .cmd("NOTIFY SET STATUS (mailboxes Y (MessageNew MessageExpunge FlagChange)) (personal (MailboxName))")
+        .await;
+    let first = untagged(&r)[0].to_owned();
+    let account = store.account("alice").unwrap();
+    account.delete("Y").unwrap();
+    let line = c.line().await;
+    assert!(
+        line.contains("\\NonExistent") && line.contains("\"Y\""),
+        "{line}"
+    );
+    account.create("Y").unwrap();
+    // §5.1: "the server MUST notify the client about mailbox UIDVALIDITY changes".
+    let lines = until(&mut c, "* STATUS \"Y\"").await;
+    let status = lines.last().unwrap();
+    let validity = |l: &str| {
+        l.split("UIDVALIDITY ")
+            .nth(1)
+            .and_then(|r| r.split([' ', ')']).next())
+            .map(str::to_owned)
+    };
+    assert!(validity(status).is_some(), "{status}");
+    assert_ne!(validity(status), validity(&first), "{first} then {status}");
+}
+
+#[tokio::test]
+async fn an_unsubscribe_that_changed_nothing_hides_no_later_event() {
+    let (handle, _store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    let mut other = Raw::login(&handle).await;
+    other.cmd("CREATE Topic").await;
+    c.cmd("NOTIFY SET (personal (SubscriptionChange))").await;
+    // Not subscribed: OK, and nothing happened.
+    let r = c.cmd("UNSUBSCRIBE Topic").await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+    other.cmd("SUBSCRIBE Topic").await;
+    assert!(c.line().await.contains("\\Subscribed"));
+    other.cmd("UNSUBSCRIBE Topic").await;
+    let line = c.line().await;
+    assert_eq!(line, "* LIST (\\HasNoChildren) \"/\" \"Topic\"\r\n");
+}

@@ -1588,6 +1588,10 @@ fn unexpected(done: Done) -> StoreError {
 ///
 /// It carries a version number, not the events: the session reads what changed from the
 /// view ([`View::changes_since`]), so it can never miss or misorder an event.
+///
+/// A clone has seen the versions the original has seen: made before a look at the
+/// mailbox and cloned later, it still fires for a change after that look.
+#[derive(Clone)]
 pub struct MailboxWatch(crate::versions::Versions);
 
 impl MailboxWatch {

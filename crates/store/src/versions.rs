@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-/// A receiver of a version number, keeping its sender's owner alive.
+/// A receiver of a version number, keeping its sender's owner alive. A clone has seen
+/// what the original has seen.
+#[derive(Clone)]
 pub(crate) struct Versions {
     rx: watch::Receiver<u64>,
     /// Holds the sender, so `changed` never sees a closed channel.

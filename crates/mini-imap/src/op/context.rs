@@ -114,7 +114,11 @@ pub fn before_expunge(sel: &mut Selected, gone: &BTreeSet<u32>, out: &mut Respon
     sel.contexts = contexts;
 }
 
-/// After a report: each context's search again, the difference told. A message of
+/// After a report: each context's search again, the difference told. The FETCH owed
+/// for a message follows this report's EXISTS and ADDTO: RFC 5465 §5.2 says "The FETCH
+/// response(s) MUST follow any ESEARCH ADDTO responses" and §7 that EXISTS and FETCH
+/// "together ... MUST precede the ESEARCH response"; the two cannot both hold, and
+/// §5.2's order is kept, with NOTIFY and without. A message of
 /// `arrived` (new to the client in this report) that joins a context asking for fetch
 /// attributes is owed its FETCH (RFC 5465 §7; not one that joins by a flag change: "No
 /// untagged FETCH response SHOULD be returned if a message becomes a member of UPDATE

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use yubin_store::{
     Account, AccountWatch, ChangeKind, Mailbox, MailboxInfo, MailboxWatch, NameEvent, NameEvents,
+    View,
 };
 
 use crate::capability::Enabled;
@@ -149,6 +150,20 @@ impl Seen {
         })
     }
 
+    /// What a selected session's client was told: its view's numbers. The version is
+    /// none, so the mailbox is looked at again once it is not selected.
+    fn of_view(view: &View) -> Seen {
+        let st = view.status();
+        Seen {
+            version: 0,
+            uid_validity: st.uid_validity,
+            uid_next: st.uid_next,
+            messages: st.messages,
+            unseen: st.unseen,
+            highest_modseq: st.highest_modseq,
+        }
+    }
+
     fn value(&self, item: StatusItem) -> u64 {
         match item {
             StatusItem::Messages => u64::from(self.messages),
@@ -183,8 +198,12 @@ pub struct Notify {
     known_subscriptions: BTreeSet<String>,
     /// Name events this session caused, not to be told back.
     own: Vec<NameEvent>,
-    /// The mailbox selected at the last poll.
-    last_selected: Option<String>,
+    /// What was told of watched mailboxes whose name went (deleted, renamed away), for
+    /// when the name comes back with another UIDVALIDITY (§5.1); at most `limit`.
+    gone: BTreeMap<String, Seen>,
+    /// Watches of the mailboxes the last look began to watch, made before it read them,
+    /// for the wait that follows it ([`Notify::take_added`]).
+    added: Vec<MailboxWatch>,
     limit: usize,
 }
 
@@ -347,18 +366,21 @@ pub fn set(
         known_names: BTreeSet::new(),
         known_subscriptions: BTreeSet::new(),
         own: Vec::new(),
-        last_selected: selected.map(str::to_owned),
+        gone: BTreeMap::new(),
+        added: Vec::new(),
         limit,
     };
     let (all, subscriptions) = names_of(account);
     notify.known_names = all.iter().map(|i| i.name.clone()).collect();
     notify.known_subscriptions = subscriptions;
     if notify
-        .refresh_watched(account, &all, enabled, form, out)
+        .refresh_watched(account, &all, None, enabled, form, out)
         .is_err()
     {
         return Err(overflow_refusal());
     }
+    // The wait after this command watches every one afresh.
+    notify.added.clear();
     if args.status {
         for (name, w) in &notify.watched {
             if Some(name.as_str()) == selected {
@@ -480,58 +502,96 @@ impl Notify {
         (mailboxes, account.watch())
     }
 
-    /// Notes name events this session caused itself (a CREATE, DELETE, RENAME,
-    /// SUBSCRIBE or UNSUBSCRIBE that succeeded), so they are not told back.
-    pub fn own(&mut self, events: impl IntoIterator<Item = NameEvent>) {
-        self.own.extend(events);
+    /// The watches of mailboxes the last look began to watch, for the wait after it.
+    pub fn take_added(&mut self) -> Vec<MailboxWatch> {
+        std::mem::take(&mut self.added)
     }
 
-    /// Looks again, quietly, at a mailbox this session changed itself (APPEND, COPY or
-    /// MOVE into it).
-    pub fn absorb(&mut self, name: &str) {
-        if let Some(w) = self.watched.get_mut(name)
-            && let Some(seen) = Seen::of(&w.mailbox)
-        {
+    /// Notes the name events this session's command made, so they are not told back:
+    /// those of `expected` (what the command makes when it succeeds) that the account
+    /// logged since `version`. Only events that happened are kept, so a command that
+    /// changed nothing (UNSUBSCRIBE of a name not subscribed) adds nothing.
+    pub fn own(&mut self, account: &Account, version: u64, mut expected: Vec<NameEvent>) {
+        if let NameEvents::Since { events, .. } = account.name_events_since(version) {
+            for event in events {
+                if let Some(i) = expected.iter().position(|e| *e == event) {
+                    expected.swap_remove(i);
+                    self.own.push(event);
+                }
+            }
+        }
+    }
+
+    /// After this session added the messages `uids` to the watched mailbox `name`
+    /// (APPEND, COPY, MOVE): if they are all that changed there since the client was
+    /// last told, the client is not told of them again (§5); if another session changed
+    /// it too, the next STATUS tells everything.
+    pub fn absorb_own(&mut self, name: &str, uids: &crate::command::SequenceSet) {
+        let Some(w) = self.watched.get_mut(name) else {
+            return;
+        };
+        let Ok(view) = w.mailbox.view() else {
+            return;
+        };
+        let only_ours = view
+            .changes_since(w.seen.highest_modseq)
+            .is_some_and(|mut c| {
+                c.all(|c| c.kind == ChangeKind::Added && uids.contains(c.uid, u32::MAX))
+            });
+        if only_ours && let Some(seen) = Seen::of(&w.mailbox) {
             w.seen = seen;
         }
     }
 
-    /// Reports what changed in the watched mailboxes other than `selected` (stored name)
-    /// and what happened to names. `Err(Overflow)`: the watched set grew past the limit;
-    /// the caller turns notifications off and says so.
+    /// Reports what changed in the watched mailboxes other than the selected one and
+    /// what happened to names. `selected` is the selected mailbox's stored name and the
+    /// view its client was last told of: the selected state speaks for it, and once it is
+    /// no longer selected, what the client was not told there is told as a STATUS.
+    /// `Err(Overflow)`: the watched set grew past the limit; the caller turns
+    /// notifications off and says so.
     pub fn poll(
         &mut self,
         account: &Account,
-        selected: Option<&str>,
+        selected: Option<(&str, &View)>,
         enabled: Enabled,
         form: NameForm,
         out: &mut Responses,
     ) -> Result<(), Overflow> {
-        // The mailbox that was selected until now, and the one selected now, are brought
-        // up to date quietly: the client heard of them through the selected state.
-        let left = std::mem::replace(&mut self.last_selected, selected.map(str::to_owned));
-        for name in [left.as_deref(), selected].into_iter().flatten() {
-            self.absorb(name);
-        }
         if account.name_version() != self.names_version {
+            // The events first, then the names: a name made in between is in the list
+            // (and watched) now, and its event is told at the next poll.
+            let events = match account.name_events_since(self.names_version) {
+                NameEvents::Since { events, version } => {
+                    self.names_version = version;
+                    Some(events)
+                }
+                NameEvents::Lost { version } => {
+                    self.names_version = version;
+                    None
+                }
+            };
             let (all, subscriptions) = names_of(account);
-            self.name_events(account, &all, &subscriptions, form, out);
-            self.refresh_watched(account, &all, enabled, form, out)?;
+            let events = events.unwrap_or_else(|| self.compare_names(&all, &subscriptions));
+            self.name_events(events, &all, &subscriptions, form, out);
+            self.refresh_watched(account, &all, selected, enabled, form, out)?;
         }
         for (name, w) in &mut self.watched {
+            if let Some((selected, view)) = selected
+                && selected == name
+            {
+                w.seen = Seen::of_view(view);
+                continue;
+            }
             if w.mailbox.version() == w.seen.version {
                 continue;
             }
             let Some(now) = Seen::of(&w.mailbox) else {
                 continue;
             };
-            let quiet = Some(name.as_str()) == selected;
             let before = std::mem::replace(&mut w.seen, now);
-            if !quiet {
-                let kinds = kinds_since(&w.mailbox, &before);
-                let items = status_items(w.events, &before, &now, kinds, enabled);
-                send_status(name, &now, items, form, out);
-            }
+            let kinds = kinds_since(&w.mailbox, &before);
+            let items = status_items(w.events, &before, &now, kinds, enabled);
+            send_status(name, &now, items, form, out);
         }
         Ok(())
     }
@@ -539,22 +599,12 @@ impl Notify {
     /// Tells the name events since the last poll (§5.4, §5.5) as `LIST` responses.
     fn name_events(
         &mut self,
-        account: &Account,
+        events: Vec<NameEvent>,
         all: &[MailboxInfo],
         subscriptions: &BTreeSet<String>,
         form: NameForm,
         out: &mut Responses,
     ) {
-        let events = match account.name_events_since(self.names_version) {
-            NameEvents::Since { events, version } => {
-                self.names_version = version;
-                events
-            }
-            NameEvents::Lost { version } => {
-                self.names_version = version;
-                self.compare_names(all, subscriptions)
-            }
-        };
         self.known_names = all.iter().map(|i| i.name.clone()).collect();
         self.known_subscriptions = subscriptions.clone();
         // Each name once, its attributes as they are now.
@@ -661,6 +711,7 @@ impl Notify {
         &mut self,
         account: &Account,
         all: &[MailboxInfo],
+        selected: Option<(&str, &View)>,
         enabled: Enabled,
         form: NameForm,
         out: &mut Responses,
@@ -680,7 +731,20 @@ impl Notify {
         if wanted.len() > self.limit {
             return Err(Overflow);
         }
-        self.watched.retain(|name, _| wanted.contains_key(name));
+        let gone: Vec<String> = self
+            .watched
+            .keys()
+            .filter(|name| !wanted.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(w) = self.watched.remove(&name) {
+                if self.gone.len() >= self.limit {
+                    self.gone.clear();
+                }
+                self.gone.insert(name, w.seen);
+            }
+        }
         for (name, events) in wanted {
             if let Some(w) = self.watched.get_mut(&name) {
                 w.events = events;
@@ -690,16 +754,23 @@ impl Notify {
                     continue;
                 }
             }
-            let before = self.watched.remove(&name).map(|w| w.seen);
+            let before = self
+                .watched
+                .remove(&name)
+                .map(|w| w.seen)
+                .or_else(|| self.gone.remove(&name));
             let Ok(mailbox) = account.mailbox(&name) else {
                 continue;
             };
+            // The watch before the first read: a change after it wakes the wait.
+            let watch = mailbox.watch();
             let Some(seen) = Seen::of(&mailbox) else {
                 continue;
             };
+            self.added.push(watch);
             if let Some(before) = before
                 && before.uid_validity != seen.uid_validity
-                && self.last_selected.as_deref() != Some(name.as_str())
+                && selected.is_none_or(|(s, _)| s != name)
             {
                 let every = MessageEvents {
                     new: true,

@@ -209,7 +209,9 @@ pub fn report(sel: &mut Selected, allow: Allow, enabled: Enabled, out: &mut Resp
     }
     let highest = now.highest_modseq();
     sel.own.retain(|_, m| *m > highest);
-    let changed = sel.view.highest_modseq() != highest || !sel.ghosts.is_empty();
+    // A report that changes nothing (ghosts withheld by SELECTED-DELAYED stay as they
+    // were) leaves the contexts as they are: their searches are not run again.
+    let changed = sel.view.highest_modseq() != highest;
     sel.view = now;
     // RFC 5267 §4.3.3: ADDTO after the EXISTS that makes new numbers valid.
     if changed {
