@@ -151,11 +151,11 @@ impl Seen {
     }
 
     /// What a selected session's client was told: its view's numbers. The version is
-    /// none, so the mailbox is looked at again once it is not selected.
+    /// one no mailbox has, so the mailbox is looked at again once it is not selected.
     fn of_view(view: &View) -> Seen {
         let st = view.status();
         Seen {
-            version: 0,
+            version: u64::MAX,
             uid_validity: st.uid_validity,
             uid_next: st.uid_next,
             messages: st.messages,
