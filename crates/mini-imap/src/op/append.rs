@@ -516,8 +516,13 @@ impl Streaming {
             },
             _ => segment,
         };
-        if !part && let Err(refused) = self.batch.apply(AppendEvent::End) {
-            self.failed.get_or_insert(refused);
+        // A message of an APPEND that has failed already is not finished: it would be
+        // read back, rewritten and made durable only to be dropped.
+        if !part
+            && self.failed.is_none()
+            && let Err(refused) = self.batch.apply(AppendEvent::End)
+        {
+            self.failed = Some(refused);
         }
         let expect = if part { Expect::Part } else { Expect::Message };
         let Ok((rest, (events, end))) = parse::append_segment(segment, expect, true) else {

@@ -28,8 +28,10 @@ use super::{declared, is_blank, without_cte};
 /// message is not looked into, and a NUL in it cannot be re-encoded ([`Verdict::Refuse`]).
 pub const MAX_PART_HEADER: usize = 256 * 1024;
 
-/// The deepest nesting of multiparts followed: a deeper multipart is taken as one part.
-/// At most 64: the scanner keeps one bit per open multipart.
+/// The deepest nesting of multiparts followed: a deeper multipart is not looked into; it
+/// is kept as it is, and a NUL in it is refused ([`Verdict::Refuse`]), since a multipart
+/// may not be given a base64 encoding (RFC 2045 §6.4). At most 64: the scanner keeps one
+/// bit per open multipart.
 pub const MAX_NESTING: usize = 64;
 
 /// Base64 lines are this long (RFC 2045 §6.8: "no more than 76 characters").
@@ -145,7 +147,7 @@ impl Scanner {
                             emit(Piece::Other(&self.line));
                             self.brk.clear();
                             self.line.clear();
-                            // A delimiter of an outer multipart closes the inner ones.
+                            // Only the innermost delimiter matches, so no inner multipart is left open.
                             self.open.truncate(level + 1);
                             self.state = State::Delimiter {
                                 seen: 0,
@@ -264,6 +266,11 @@ impl Scanner {
                 self.open.push(Multipart { delimiter, digest });
                 self.state = body_start;
             }
+            Kind::Multipart { .. } => {
+                // Too deep: its body is structure, kept as it is.
+                emit(Piece::Other(header));
+                self.state = body_start;
+            }
             Kind::Message => {
                 emit(Piece::Other(header));
                 self.state = State::Header { digest: false };
@@ -317,16 +324,18 @@ impl Scanner {
         }
     }
 
-    /// Whether `line` is, or may become, a delimiter; the innermost multipart first.
-    /// Adds `b` to the held line start: whether it is, or may become, a delimiter; the
-    /// innermost multipart first.
+    /// Adds `b` to the held line start: whether it is, or may become, the delimiter of
+    /// the innermost open multipart. Only that one counts, as mail-parser (which serves
+    /// BODYSTRUCTURE and BINARY) reads a multipart: an inner one never closed runs to
+    /// the end of the message, outer delimiters included, and a part re-encoded here
+    /// must be the very octets it will cut out (RFC 3516 §4.4: no loss of data).
     fn delimiter_match(&mut self, b: u8) -> Match {
         let at = self.line.len();
         if at == 0 {
             // `open` has at most MAX_NESTING (64) multiparts.
             self.alive = match self.open.len() {
                 0 => 0,
-                n => u64::MAX >> (64 - n),
+                n => 1 << (n - 1),
             };
         }
         self.line.push(b);
@@ -475,9 +484,9 @@ pub enum Verdict {
     Keep,
     /// These parts need re-encoding: a [`Rewrite`] does it.
     Rewrite(Marks),
-    /// A NUL where no encoding can carry it (a header, a delimiter line, a preamble, or
-    /// past [`MAX_PART_HEADER`]): the message cannot be stored without losing it or
-    /// breaking RFC 3501 §9.
+    /// A NUL where no encoding can carry it (a header, a delimiter line, a preamble, a
+    /// multipart nested past [`MAX_NESTING`], or past [`MAX_PART_HEADER`]): the message
+    /// cannot be stored without losing it or breaking RFC 3501 §9.
     Refuse,
 }
 
@@ -794,6 +803,44 @@ Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\
             &out[..],
             b"X: y\r\nContent-Transfer-Encoding: base64\r\n\r\nAA0K\r\n"
         );
+    }
+
+    #[test]
+    fn an_inner_multipart_never_closed_runs_to_the_end_as_mail_parser_reads_it() {
+        // The inner multipart is never closed: mail-parser reads its part up to the end
+        // of the message, outer delimiters and all, and BINARY must give that back.
+        let m = b"Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n\
+Content-Type: multipart/mixed; boundary=inner\r\n\r\n--inner\r\n\
+Content-Type: application/octet-stream\r\n\r\n\x00\x01\x02\x03\x04\x05\r\n--outer\r\n\
+Content-Type: text/plain\r\n\r\nhello\r\n--outer--\r\n";
+        let stored = reencode(m).unwrap().into_owned();
+        assert!(!stored.contains(&0));
+        let sent = binary_section(m, &[1, 1]);
+        assert!(
+            sent.starts_with(b"\x00\x01\x02\x03\x04\x05\r\n--outer"),
+            "{sent:?}"
+        );
+        assert_eq!(binary_section(&stored, &[1, 1]), sent);
+    }
+
+    #[test]
+    fn a_nul_in_a_multipart_nested_too_deep_is_refused() {
+        let depth = MAX_NESTING + 16;
+        let mut m = Vec::new();
+        for i in 0..depth {
+            m.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}z\r\n\r\n--b{i}z\r\n")
+                    .as_bytes(),
+            );
+        }
+        m.extend_from_slice(b"Content-Type: application/octet-stream\r\n\r\n\x00\x01\x02\r\n");
+        for i in (0..depth).rev() {
+            m.extend_from_slice(format!("--b{i}z--\r\n").as_bytes());
+        }
+        assert!(reencode(&m).is_none());
+        // Without the NUL it is kept as it is.
+        let plain: Vec<u8> = m.iter().map(|&b| if b == 0 { b'x' } else { b }).collect();
+        assert_eq!(reencode(&plain).unwrap(), &plain[..]);
     }
 
     #[test]
