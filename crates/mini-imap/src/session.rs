@@ -83,9 +83,10 @@ pub struct ImapConfig {
     /// mailbox with a file watch, looked at after every command. Past it `NOTIFY SET` is
     /// `NO [NOTIFICATIONOVERFLOW]` ([`crate::op::notify::MAX_NOTIFY_MAILBOXES`]).
     pub max_notify_mailboxes: usize,
-    /// Bytes of SORT and THREAD keys kept per open mailbox, shared by its sessions
-    /// ([`crate::sort::cache::SORT_CACHE_BYTES`]); past it the cache starts over.
-    pub sort_cache_bytes: usize,
+    /// Bytes of SORT and THREAD keys kept for all mailboxes together, shared by every
+    /// session of the server ([`crate::sort::cache::SORT_CACHE_BYTES`] by default): a
+    /// mailbox's cache that would pass it starts over.
+    pub sort_cache: crate::sort::cache::SortBudget,
 }
 
 impl Default for ImapConfig {
@@ -93,7 +94,7 @@ impl Default for ImapConfig {
         ImapConfig {
             max_append_messages: 1000,
             max_notify_mailboxes: crate::op::notify::MAX_NOTIFY_MAILBOXES,
-            sort_cache_bytes: crate::sort::cache::SORT_CACHE_BYTES,
+            sort_cache: crate::sort::cache::SortBudget::default(),
         }
     }
 }
@@ -134,8 +135,8 @@ pub struct Session {
     max_append_messages: usize,
     /// [`ImapConfig::max_notify_mailboxes`].
     max_notify_mailboxes: usize,
-    /// [`ImapConfig::sort_cache_bytes`].
-    sort_cache_bytes: usize,
+    /// [`ImapConfig::sort_cache`].
+    sort_cache: crate::sort::cache::SortBudget,
     /// What NOTIFY asked for (RFC 5465).
     notify: Registration,
     /// The FETCHes NOTIFY owes for new messages, still being produced ([`After::More`]).
@@ -192,7 +193,7 @@ impl Session {
                 ),
                 max_append_messages: config.max_append_messages,
                 max_notify_mailboxes: config.max_notify_mailboxes,
-                sort_cache_bytes: config.sort_cache_bytes,
+                sort_cache: config.sort_cache.clone(),
                 notify: Registration::Unset,
                 pushing: None,
                 target: None,
@@ -1015,8 +1016,7 @@ impl Session {
         let qresync = params.qresync.as_ref();
         let done = match op::select::select(&account, name, examine, qresync, enabled, &mut out) {
             Ok((selected, done)) => {
-                crate::sort::cache::FactsCache::of(&selected.mailbox)
-                    .set_limit(self.sort_cache_bytes);
+                crate::sort::cache::FactsCache::of(&selected.mailbox).share(&self.sort_cache);
                 self.state = State::Selected(account, selected);
                 done
             }

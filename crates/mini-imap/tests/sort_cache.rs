@@ -36,12 +36,12 @@ async fn start() -> (ServerHandle, Store) {
 }
 
 /// A server whose sessions bound each mailbox's sort cache to `limit` bytes
-/// (`ImapConfig::sort_cache_bytes`, applied at SELECT).
+/// (`ImapConfig::sort_cache`, shared by every mailbox, applied at SELECT).
 async fn start_with(limit: usize) -> (ServerHandle, Store) {
     let store = Store::memory();
     store.add_account("alice", Secret::from("secret")).unwrap();
     let mut config = ImapServerConfig::default();
-    config.imap.sort_cache_bytes = limit;
+    config.imap.sort_cache = mini_imap::sort::cache::SortBudget::new(limit);
     let handle = raw::serve_with(&store, config).await;
     (handle, store)
 }
@@ -301,5 +301,49 @@ async fn sessions_sorting_at_once_get_the_same_answers() {
             assert_eq!(got, want);
         }
     }
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn mailboxes_sorted_in_turn_hold_no_more_than_the_servers_budget() {
+    let store = Store::memory();
+    store.add_account("alice", Secret::from("secret")).unwrap();
+    let account = store.account("alice").unwrap();
+    let mut config = ImapServerConfig::default();
+    // Room for the keys of about one mailbox of 60 messages, not five.
+    let budget = mini_imap::sort::cache::SortBudget::new(40 * 1024);
+    config.imap.sort_cache = budget.clone();
+    let handle = raw::serve_with(&store, config).await;
+    let mut want = Vec::new();
+    for i in 0..5 {
+        let name = format!("List{i}");
+        account.create(&name).unwrap();
+        many(&account.mailbox(&name).unwrap(), 60);
+    }
+    let mut c = Raw::login(&handle).await;
+    for round in 0..2 {
+        for i in 0..5 {
+            let r = c.cmd(&format!("SELECT List{i}")).await;
+            assert!(raw::tagged(&r).contains(" OK "), "{r}");
+            let got = answers(&mut c).await;
+            if round == 0 {
+                want.push(got);
+            } else {
+                assert_eq!(got, want[i], "List{i}");
+            }
+            assert!(budget.held() <= budget.limit(), "{} held", budget.held());
+        }
+    }
+    assert!(budget.held() > 0, "something is kept");
+    // Deleting a mailbox gives its bytes back.
+    let r = c.cmd("UNSELECT").await;
+    assert!(raw::tagged(&r).contains(" OK "), "{r}");
+    let before = budget.held();
+    for i in 0..5 {
+        account.delete(&format!("List{i}")).unwrap();
+    }
+    assert!(budget.held() < before || before == 0);
+    assert_eq!(budget.held(), 0);
+    c.logout().await;
     handle.stop().await;
 }

@@ -12,23 +12,69 @@
 //! renamed one keeps it. It notes the UIDVALIDITY it was filled under and starts over
 //! when the mailbox has another one (a backend that lost its index numbers it anew).
 //!
-//! Memory is bounded by [`SORT_CACHE_BYTES`] (changed with [`FactsCache::set_limit`]):
-//! past it the cache starts over rather than grow, as the store's header cache does;
-//! with a limit of 0 nothing is kept and every command reads the headers, as without a
-//! cache. Answers never depend on the cache: a miss computes what a hit would give.
+//! Memory is bounded by a [`SortBudget`] that every mailbox's cache shares (a server's
+//! sessions share one, [`SORT_CACHE_BYTES`] by default): a cache that would pass it
+//! starts over rather than grow, as the store's header cache does, and if what other
+//! mailboxes hold still leaves no room, the facts are used without being kept. So many
+//! mailboxes sorted in turn cost the budget, not a budget each. With a budget of 0
+//! nothing is kept and every command reads the headers, as without a cache. Answers
+//! never depend on the cache: a miss computes what a hit would give.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use yubin_store::Mailbox;
 
 use crate::sort::facts::{Facts, Needs};
 
-/// How many bytes of sort keys one mailbox keeps by default: a message's keys take a
-/// few hundred bytes (the struct, the base subject, addresses, message ids), so a
-/// 100,000-message mailbox's keys fit, as its header blocks fit the store's
+/// How many bytes of sort keys all mailboxes keep together by default: a message's keys
+/// take a few hundred bytes (the struct, the base subject, addresses, message ids), so
+/// a 100,000-message mailbox's keys fit, as its header blocks fit the store's
 /// `HEADER_CACHE_BYTES`.
 pub const SORT_CACHE_BYTES: usize = 32 << 20;
+
+/// The bytes of sort keys the caches sharing it may hold together. Cheap to clone;
+/// clones share one total.
+#[derive(Debug, Clone)]
+pub struct SortBudget {
+    limit: usize,
+    held: Arc<AtomicUsize>,
+}
+
+impl SortBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> SortBudget {
+        SortBudget {
+            limit,
+            held: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The bytes the caches hold now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn same(&self, other: &SortBudget) -> bool {
+        Arc::ptr_eq(&self.held, &other.held)
+    }
+
+    fn room_for(&self, bytes: usize) -> bool {
+        self.held().saturating_add(bytes) <= self.limit
+    }
+}
+
+impl Default for SortBudget {
+    fn default() -> SortBudget {
+        SortBudget::new(SORT_CACHE_BYTES)
+    }
+}
 
 /// The shared facts of one mailbox's messages, by UID.
 ///
@@ -45,7 +91,7 @@ impl std::fmt::Debug for FactsCache {
         f.debug_struct("FactsCache")
             .field("messages", &s.known.len())
             .field("bytes", &s.bytes)
-            .field("limit", &s.limit)
+            .field("budget", &s.budget)
             .finish()
     }
 }
@@ -53,9 +99,9 @@ impl std::fmt::Debug for FactsCache {
 struct State {
     /// The UIDVALIDITY the entries belong to.
     uid_validity: u32,
-    /// [`SORT_CACHE_BYTES`] or what [`FactsCache::set_limit`] said.
-    limit: usize,
-    /// The estimated size of the entries ([`entry_bytes`]).
+    /// The budget this cache's bytes count against.
+    budget: SortBudget,
+    /// The estimated size of the entries ([`entry_bytes`]), counted in the budget too.
     bytes: usize,
     known: HashMap<u32, Known>,
 }
@@ -71,32 +117,40 @@ struct Known {
 pub type Fresh = (u32, Needs, Arc<Facts>);
 
 impl FactsCache {
-    /// An empty cache keeping at most `limit` bytes.
+    /// An empty cache keeping at most `limit` bytes (a budget of its own).
     pub fn new(limit: usize) -> FactsCache {
         FactsCache {
             state: Mutex::new(State {
                 uid_validity: 0,
-                limit,
+                budget: SortBudget::new(limit),
                 bytes: 0,
                 known: HashMap::new(),
             }),
         }
     }
 
-    /// The cache every session of `mailbox` shares (made with [`SORT_CACHE_BYTES`] the
-    /// first time).
+    /// The cache every session of `mailbox` shares (with a budget of its own of
+    /// [`SORT_CACHE_BYTES`] until [`FactsCache::share`] gives it the server's).
     pub fn of(mailbox: &Mailbox) -> Arc<FactsCache> {
         mailbox.memo(|| FactsCache::new(SORT_CACHE_BYTES))
     }
 
-    /// Bounds the cache to `limit` bytes from now on; what it holds beyond that is
-    /// dropped at once.
+    /// Counts this cache against `budget` from now on (the server's, shared by every
+    /// mailbox); moving to another budget starts over.
+    pub fn share(&self, budget: &SortBudget) {
+        let mut s = self.lock();
+        if !s.budget.same(budget) {
+            s.start_over();
+            s.budget = budget.clone();
+        }
+    }
+
+    /// Bounds the cache to `limit` bytes from now on, a budget of its own; what it
+    /// holds is dropped.
     pub fn set_limit(&self, limit: usize) {
         let mut s = self.lock();
-        s.limit = limit;
-        if s.bytes > limit {
-            s.start_over();
-        }
+        s.start_over();
+        s.budget = SortBudget::new(limit);
     }
 
     /// How many messages' facts the cache holds.
@@ -146,15 +200,21 @@ impl FactsCache {
                 }
                 let old = entry_bytes(&old.facts);
                 s.bytes -= old;
+                s.budget.held.fetch_sub(old, Ordering::Relaxed);
                 s.known.remove(&uid);
             }
-            if size > s.limit {
+            if size > s.budget.limit {
                 continue;
             }
-            if s.bytes + size > s.limit {
+            if !s.budget.room_for(size) {
                 s.start_over();
+                if !s.budget.room_for(size) {
+                    // Other mailboxes hold the budget: used, not kept.
+                    continue;
+                }
             }
             s.bytes += size;
+            s.budget.held.fetch_add(size, Ordering::Relaxed);
             s.known.insert(uid, Known { has, facts });
         }
     }
@@ -180,7 +240,16 @@ pub enum Lookup {
 impl State {
     fn start_over(&mut self) {
         self.known.clear();
+        self.budget.held.fetch_sub(self.bytes, Ordering::Relaxed);
         self.bytes = 0;
+    }
+}
+
+impl Drop for FactsCache {
+    /// A cache that goes (its mailbox deleted) gives its bytes back to the budget.
+    fn drop(&mut self) {
+        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        s.start_over();
     }
 }
 
@@ -266,5 +335,29 @@ mod tests {
         assert_eq!(c.len(), 1);
         c.set_limit(0);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn caches_sharing_a_budget_hold_no_more_than_it_together() {
+        let one = entry_bytes(&facts("subject"));
+        let budget = SortBudget::new(3 * one);
+        let fresh = |uid| (uid, subject(), facts("subject"));
+        let a = FactsCache::new(SORT_CACHE_BYTES);
+        let b = FactsCache::new(SORT_CACHE_BYTES);
+        a.share(&budget);
+        b.share(&budget);
+        a.put(1, vec![fresh(1), fresh(2)]);
+        assert_eq!(budget.held(), 2 * one);
+        // B finds one slot; its second entry has no room: B starts over, and still
+        // finds none (A holds two of three), so the facts are used, not kept.
+        b.put(1, vec![fresh(1), fresh(2)]);
+        assert!(budget.held() <= budget.limit());
+        assert_eq!(a.len() + b.len(), budget.held() / one);
+        // A cache that goes gives its bytes back.
+        drop(a);
+        assert_eq!(budget.held(), b.len() * one);
+        b.put(1, vec![fresh(3), fresh(4)]);
+        assert!(budget.held() <= budget.limit());
+        assert_eq!(budget.held(), b.len() * one);
     }
 }
