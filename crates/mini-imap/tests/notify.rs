@@ -360,6 +360,11 @@ async fn refused_notify_requests_say_why_and_leave_the_last_one_in_force() {
             " NO [BADEVENT ",
         ),
         ("NOTIFY SET (inboxes (SomethingNew))", " NO [BADEVENT "),
+        // §5.2: MessageNew attributes that would set \Seen have no PEEK form.
+        (
+            "NOTIFY SET (selected (MessageNew (UID RFC822) MessageExpunge))",
+            " NO [CANNOT]",
+        ),
         ("NOTIFY SET (personal MessageNew)", " BAD "),
     ] {
         let r = c.cmd(request).await;
@@ -695,4 +700,76 @@ async fn an_unsubscribe_that_changed_nothing_hides_no_later_event() {
     other.cmd("UNSUBSCRIBE Topic").await;
     let line = c.line().await;
     assert_eq!(line, "* LIST (\\HasNoChildren) \"/\" \"Topic\"\r\n");
+}
+
+#[tokio::test]
+async fn modseq_among_the_messagenew_attributes_enables_condstore() {
+    let (handle, store) = start(&["one"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    // RFC 7162 §3.1: a command that fetches MODSEQ enables CONDSTORE, and the first
+    // such command with a mailbox selected tells its HIGHESTMODSEQ.
+    let r = c
+        .cmd("NOTIFY SET (selected (MessageNew (UID MODSEQ) MessageExpunge FlagChange))")
+        .await;
+    assert!(r.contains("* OK [HIGHESTMODSEQ "), "{r}");
+    add(&store, "INBOX", "two");
+    let line = until(&mut c, "* 2 FETCH").await.pop().unwrap();
+    assert!(
+        line.contains("UID 2") && line.contains("MODSEQ ("),
+        "{line}"
+    );
+    // Flag updates carry MODSEQ from now on (§3.2).
+    mailbox(&store, "INBOX")
+        .set_flags(&[1], FlagOp::Add, &Flags::from([Flag::Flagged]))
+        .unwrap();
+    let line = c.line().await;
+    assert!(
+        line.starts_with("* 1 FETCH (UID 1 FLAGS (\\Flagged"),
+        "{line}"
+    );
+    assert!(line.contains("MODSEQ ("), "{line}");
+}
+
+#[tokio::test]
+async fn idle_sends_the_expunges_selected_delayed_holds_back_between_commands() {
+    let (handle, store) = start(&["one", "two"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("SELECT INBOX").await;
+    c.cmd("NOTIFY SET (selected-delayed (MessageNew MessageExpunge))")
+        .await;
+    let tag = c.next_tag();
+    c.send(format!("{tag} IDLE\r\n").as_bytes()).await;
+    assert_eq!(c.line().await, "+ idling\r\n");
+    // §6.1.2: expunges wait "till a NOOP or an IDLE command has been issued".
+    mailbox(&store, "INBOX").expunge(&[1]).unwrap();
+    assert_eq!(c.line().await, "* 1 EXPUNGE\r\n");
+    c.send(b"DONE\r\n").await;
+    let r = c.until_tagged(&tag).await;
+    assert!(tagged(&r).contains(" OK "), "{r}");
+}
+
+#[tokio::test]
+async fn nothing_is_pushed_in_the_middle_of_a_command() {
+    let (handle, store) = with_mailboxes(&["one"], &["Other"]).await;
+    let mut c = Raw::login(&handle).await;
+    c.cmd("NOTIFY SET (mailboxes Other (MessageNew MessageExpunge))")
+        .await;
+    let m = message("waits");
+    c.send(format!("t50 APPEND INBOX {{{}}}\r\n", m.len()).as_bytes())
+        .await;
+    assert!(c.line().await.starts_with("+ "));
+    // A change while the client is sending its literal: the STATUS waits for the end
+    // of the command (a client writing a literal is not reading responses).
+    add(&store, "Other", "meanwhile");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    c.send(&m).await;
+    c.send(b"\r\n").await;
+    let tagged_line = c.line().await;
+    assert!(
+        tagged_line.starts_with("t50 OK [APPENDUID "),
+        "{tagged_line}"
+    );
+    let line = c.line().await;
+    assert_eq!(line, "* STATUS \"Other\" (UIDNEXT 2 MESSAGES 1)\r\n");
 }

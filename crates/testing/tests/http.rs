@@ -1,37 +1,13 @@
 //! The harness's web inbox and HTTP API (on by default, on a free loopback port) and its
 //! SMTP fault injection.
 
-use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::time::Duration;
+// The web crate's test client: one HTTP client for every crate's tests.
+#[path = "../../web/tests/http_client/mod.rs"]
+mod http_client;
 
+use http_client::{STEP, get};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use yubin_testing::{MailServer, Trigger, Triggers};
-
-const STEP: Duration = Duration::from_secs(10);
-
-/// `GET path` over a plain socket; the status code and the body.
-fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, STEP).unwrap();
-    stream.set_read_timeout(Some(STEP)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not HTTP: {answer:?}"));
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
 
 async fn send(server: &MailServer, subject: &str) -> Result<(), lettre::transport::smtp::Error> {
     let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
@@ -57,16 +33,14 @@ async fn the_web_api_shows_the_mail_a_test_sent() {
     send(&server, "Welcome aboard").await.unwrap();
     server.wait_for_messages("alice", 1, STEP).await.unwrap();
     let addr = server.http_addr();
-    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/api/v1/messages"))
-        .await
-        .unwrap();
+    let http_client::Answer { status, body, .. } = get(addr, "/api/v1/messages").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"total\":1"), "{body}");
     assert!(body.contains("Welcome aboard"), "{body}");
     // The page is there too.
-    let (status, page) = tokio::task::spawn_blocking(move || http_get(addr, "/"))
-        .await
-        .unwrap();
+    let http_client::Answer {
+        status, body: page, ..
+    } = get(addr, "/").await;
     assert_eq!(status, 200);
     assert!(
         page.contains("<html") || page.contains("<!doctype"),
@@ -96,9 +70,7 @@ async fn info_counts_what_smtp_accepted_and_refused() {
     assert!(smtp.send(elsewhere).await.is_err());
     server.wait_for_messages("alice", 2, STEP).await.unwrap();
     let addr = server.http_addr();
-    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/api/v1/info"))
-        .await
-        .unwrap();
+    let http_client::Answer { status, body, .. } = get(addr, "/api/v1/info").await;
     assert_eq!(status, 200, "{body}");
     let info: serde_json::Value = serde_json::from_str(&body).unwrap();
     let stats = &info["RuntimeStats"];
@@ -168,7 +140,9 @@ async fn chaos_is_refused_unless_the_builder_allowed_it() {
 #[test]
 fn the_blocking_server_has_the_web_api_too() {
     let server = yubin_testing::blocking::MailServer::start().unwrap();
-    let (status, body) = http_get(server.http_addr(), "/api/v1/messages");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http_client::Answer { status, body, .. } =
+        runtime.block_on(get(server.http_addr(), "/api/v1/messages"));
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"total\":0"), "{body}");
     assert!(server.http_url().starts_with("http://127.0.0.1:"));
