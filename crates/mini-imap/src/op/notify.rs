@@ -311,7 +311,8 @@ pub fn set(
                 MailboxFilter::Subscribed => Scope::Subscribed,
                 MailboxFilter::Subtree(names) => Scope::Subtree(stored_names(names)),
                 MailboxFilter::Mailboxes(names) => Scope::Mailboxes(stored_names(names)),
-                MailboxFilter::Selected | MailboxFilter::SelectedDelayed => unreachable!(),
+                // Taken above.
+                MailboxFilter::Selected | MailboxFilter::SelectedDelayed => continue,
             },
             messages: MessageEvents::default(),
             names: false,
